@@ -1,0 +1,272 @@
+"""Cluster configuration: one dataclass, named scenarios, YAML/JSON loading.
+
+Every number the simulator uses lives here as a field, so a user holding the paper's exact values can
+set them. Defaults describe the ``small`` scenario; ``SCENARIOS`` overrides a few fields for ``paper``
+and ``large`` (SPEC section 6). Where each default comes from is in the README ("Defaults and sources").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DEVICE_MIX: dict[str, float] = {
+    "raspberry_pi4": 0.3,
+    "jetson_nano": 0.3,
+    "jetson_tx2": 0.15,
+    "jetson_xavier_nx": 0.15,
+    "nuc_i7": 0.1,
+}
+DEFAULT_MODEL_MIX: dict[str, float] = {
+    "lenet5": 0.25,
+    "mobilenetv2": 0.25,
+    "resnet18": 0.25,
+    "vgg16": 0.25,
+}
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """All parameters of one simulated edge cluster and its DL-training workload.
+
+    Units: seconds, bytes, FLOP, metres. Ranges ``(lo, hi)`` are inclusive and sampled uniformly.
+    """
+
+    # --- cluster shape ---------------------------------------------------------------------
+    n_edges: int = 10
+    """Number of edge devices (= agents of the parallel env)."""
+    n_regions: int = 2
+    """Regions for decentralized shields (used by ``shields.DecentralizedShield`` by default)."""
+    n_neighbors: int = 4
+    """Candidates per agent are itself plus its ``n_neighbors`` nearest edges (capped at N-1)."""
+    device_mix: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_DEVICE_MIX))
+    """Device class -> proportion of the cluster (rows of ``data/devices.csv``)."""
+    area_m: float = 500.0
+    """Edges are placed uniformly at random in an ``area_m`` x ``area_m`` square."""
+    topology_seed: int | None = None
+    """Fixes the cluster layout (devices, positions) across episodes; None draws it from the episode seed."""
+
+    # --- network ---------------------------------------------------------------------------
+    link_bandwidth_scale: float = 0.5
+    """Fraction of the slower NIC's rate a link delivers at distance 0 (shared medium, protocol)."""
+    link_bandwidth_ref_m: float = 200.0
+    """Distance at which a link's bandwidth halves (multi-hop / wireless attenuation)."""
+    link_base_latency_s: float = 0.002
+    """One-way latency of any link, plus ``link_latency_per_m`` per metre."""
+    link_latency_per_m: float = 5e-6
+
+    # --- time ------------------------------------------------------------------------------
+    round_s: float = 10.0
+    """Simulated seconds per decision round (one env step)."""
+    horizon: int = 200
+    """Rounds per episode before truncation."""
+
+    # --- load and overload -----------------------------------------------------------------
+    compute_threshold: float = 0.9
+    """An edge is overloaded when its committed workers / cores exceeds this."""
+    memory_threshold: float = 1.0
+    """... or when its committed memory / usable memory exceeds this."""
+    overload_slowdown: float = 0.5
+    """Speed factor of every task on a compute-overloaded edge (contention, throttling)."""
+    memory_thrash_slowdown: float = 0.2
+    """Speed factor of every task on a memory-overcommitted edge (swapping)."""
+
+    # --- workload ------------------------------------------------------------------------------
+    arrival_rate: float = 0.0075
+    """Poisson job arrivals per edge per simulated second (ignored when ``trace_path`` is set)."""
+    trace_path: str | None = None
+    """CSV job trace (see ``srole_env.core.workload``) replacing Poisson arrivals."""
+    model_mix: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_MODEL_MIX))
+    """DL model -> proportion of jobs (rows of ``data/models.csv``)."""
+    job_samples: tuple[int, int] = (500, 3000)
+    """Training samples per job (a subset of the model's dataset)."""
+    job_epochs: tuple[int, int] = (1, 2)
+    batch_sizes: tuple[int, ...] = (32, 64)
+    tasks_per_job: tuple[int, int] = (1, 4)
+    """Data-parallel workers (tasks) per job."""
+    worker_runtime_bytes: float = 300e6
+    """Resident memory of one training process before the model (PyTorch runtime, data loader)."""
+    optimizer_state_factor: float = 4.0
+    """Parameter copies a worker holds: weights, gradients and two Adam moments."""
+
+    # --- scheduling overhead -----------------------------------------------------------------
+    local_decision_s: float = 0.005
+    """One local policy inference on an edge (MARL and SROLE agents)."""
+    head_decision_s: float = 0.01
+    """Cluster head's cost per task decision when idle; scaled by (1 + head utilisation)."""
+    report_bytes: float = 2048.0
+    """Size of one edge's state report / one shield request message."""
+    shield_check_s: float = 0.001
+    """A shield's cost to check one request against its capacity table."""
+
+    # --- reward ------------------------------------------------------------------------------
+    reward_progress: float = 1.0
+    """Weight of job progress (fraction of a job's work completed this round)."""
+    reward_wait: float = 0.02
+    """Cost per unfinished job per round (sum over time = JCT, by Little's law)."""
+    reward_overload: float = 1.0
+    """Penalty per task an agent places onto an edge that is then overloaded."""
+
+    # --- observation normalisation -----------------------------------------------------------
+    queue_norm: float = 10.0
+    """Queue lengths are divided by this in observations."""
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def n_candidates(self) -> int:
+        """Candidate targets per agent: itself plus its nearest neighbours."""
+        return 1 + min(self.n_neighbors, self.n_edges - 1)
+
+    @property
+    def n_actions(self) -> int:
+        """Discrete actions per agent: one per candidate, plus ``hold`` (the last)."""
+        return self.n_candidates + 1
+
+    def replace(self, **changes: Any) -> ClusterConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **_coerce(changes))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (JSON/YAML serialisable) that ``from_dict`` reads back."""
+        out = dataclasses.asdict(self)
+        for key, value in out.items():
+            if isinstance(value, tuple):
+                out[key] = list(value)
+            elif isinstance(value, Mapping):
+                out[key] = dict(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClusterConfig:
+        """Build from a mapping; ``scenario`` picks the base, other keys override it."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"config must be a mapping, got {type(data).__name__}")
+        data = dict(data)
+        base = data.pop("scenario", "small")
+        return make_config(base, **data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ClusterConfig:
+        """Load a YAML (``.yaml``/``.yml``) or JSON file of config fields."""
+        path = Path(path)
+        text = path.read_text()
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        elif path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            raise ValueError(f"config file {path} must end in .yaml, .yml or .json")
+        return cls.from_dict(data)
+
+
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "small": {},
+    "paper": {"n_edges": 50, "n_regions": 4, "horizon": 500},
+    "large": {"n_edges": 1000, "n_regions": 16, "horizon": 500},
+}
+"""Named scenarios: overrides of the ``ClusterConfig`` defaults (SPEC section 6)."""
+
+
+def make_config(scenario: str | ClusterConfig | None = "small", **overrides: Any) -> ClusterConfig:
+    """Config of a named scenario (``small``, ``paper``, ``large``) or a file, with overrides."""
+    if isinstance(scenario, ClusterConfig):
+        return scenario.replace(**overrides) if overrides else scenario
+    scenario = "small" if scenario is None else scenario
+    if not isinstance(scenario, str):
+        raise TypeError(f"scenario must be a name, a path or a ClusterConfig, got {type(scenario).__name__}")
+    if scenario not in SCENARIOS:
+        if Path(scenario).suffix.lower() in (".yaml", ".yml", ".json") and Path(scenario).exists():
+            return ClusterConfig.from_file(scenario).replace(**overrides)
+        raise ValueError(f"scenario: unknown scenario {scenario!r}; choose one of {sorted(SCENARIOS)} or a .yaml/.json file")
+    fields = {f.name for f in dataclasses.fields(ClusterConfig)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"unknown config field(s) {unknown}; valid fields: {sorted(fields)}")
+    return ClusterConfig(**_coerce({**SCENARIOS[scenario], **overrides}))
+
+
+def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn lists from JSON/YAML into the tuples the dataclass uses."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def _validate(cfg: ClusterConfig) -> None:
+    """Reject malformed values with a ``ValueError``/``TypeError`` that names the field."""
+
+    def integer(name: str, lo: int) -> None:
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {value!r}")
+        if value < lo:
+            raise ValueError(f"{name} must be >= {lo}, got {value}")
+
+    def number(name: str, lo: float = 0.0, *, strict: bool = True, hi: float | None = None) -> None:
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number, got {value!r}")
+        if not math.isfinite(value) or value < lo or (strict and value == lo) or (hi is not None and value > hi):
+            bound = f"> {lo}" if strict else f">= {lo}"
+            upper = f" and <= {hi}" if hi is not None else ""
+            raise ValueError(f"{name} must be finite, {bound}{upper}, got {value!r}")
+
+    def int_range(name: str, lo: int) -> None:
+        value = getattr(cfg, name)
+        if (
+            not isinstance(value, tuple)
+            or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ):
+            raise TypeError(f"{name} must be a pair of ints (lo, hi), got {value!r}")
+        if value[0] < lo or value[1] < value[0]:
+            raise ValueError(f"{name} must satisfy {lo} <= lo <= hi, got {value!r}")
+
+    def mix(name: str) -> None:
+        value = getattr(cfg, name)
+        if not isinstance(value, Mapping) or not value:
+            raise TypeError(f"{name} must be a non-empty mapping of name -> proportion, got {value!r}")
+        for key, share in value.items():
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not share >= 0:
+                raise ValueError(f"{name}[{key!r}] must be a proportion >= 0, got {share!r}")
+        if sum(value.values()) <= 0:
+            raise ValueError(f"{name} proportions must not all be zero")
+
+    integer("n_edges", 1)
+    integer("n_regions", 1)
+    if cfg.n_regions > cfg.n_edges:
+        raise ValueError(f"n_regions must be <= n_edges ({cfg.n_edges}), got {cfg.n_regions}")
+    integer("n_neighbors", 0)
+    integer("horizon", 1)
+    mix("device_mix")
+    mix("model_mix")
+    for name in ("area_m", "link_bandwidth_scale", "link_bandwidth_ref_m", "round_s", "compute_threshold",
+                 "memory_threshold", "queue_norm"):
+        number(name)
+    for name in ("link_base_latency_s", "link_latency_per_m", "arrival_rate", "worker_runtime_bytes",
+                 "local_decision_s", "head_decision_s", "report_bytes", "shield_check_s", "reward_progress",
+                 "reward_wait", "reward_overload"):
+        number(name, strict=False)
+    number("overload_slowdown", hi=1.0)
+    number("memory_thrash_slowdown", hi=1.0)
+    number("optimizer_state_factor", lo=1.0, strict=False)
+    int_range("job_samples", 1)
+    int_range("job_epochs", 1)
+    int_range("tasks_per_job", 1)
+    if (
+        not isinstance(cfg.batch_sizes, tuple)
+        or not cfg.batch_sizes
+        or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in cfg.batch_sizes)
+    ):
+        raise ValueError(f"batch_sizes must be a non-empty tuple of positive ints, got {cfg.batch_sizes!r}")
+    if cfg.topology_seed is not None and (isinstance(cfg.topology_seed, bool) or not isinstance(cfg.topology_seed, int)):
+        raise TypeError(f"topology_seed must be an int or None, got {cfg.topology_seed!r}")
+    if cfg.trace_path is not None and not isinstance(cfg.trace_path, (str, Path)):
+        raise TypeError(f"trace_path must be a path or None, got {cfg.trace_path!r}")

@@ -1,0 +1,1 @@
+"""Simulator core shared by both environment views: config-driven topology, workload, cost model, state."""

@@ -1,0 +1,528 @@
+"""The edge-cluster simulator core: state arrays and the vectorized decision round.
+
+One model, two views (``srole_env.parallel_env`` and ``CentralizedSchedulingEnv``). A round is:
+
+1. **Place**: each edge's head-of-queue pending task goes to the candidate its action names (or
+   stays queued on ``hold``). Placed tasks start after their decision latency plus the transfer of
+   their data shard from the origin.
+2. **Run** ``round_s`` seconds of processor sharing. A task is one data-parallel worker pinned to one
+   core: on an edge with ``n`` committed workers and ``c`` cores each gets ``flops / c * min(1, c / n)``
+   FLOP/s, times ``overload_slowdown`` when ``n / c`` passes ``compute_threshold`` and times
+   ``memory_thrash_slowdown`` when committed memory passes ``memory_threshold``. An iteration costs
+   ``batch * train_flops_per_sample`` of compute plus a ring all-reduce of ``2 (k-1)/k`` parameter
+   bytes over the slowest link among the job's placed workers (workers progress asynchronously).
+   Rates are held for the round; a task finishing inside it gets its exact finishing time at those rates.
+3. **Arrive**: new jobs join their origin's queue; they are decidable from the next round on.
+
+Per-agent rewards: ``reward_progress`` x fraction of the agent's jobs' work done this round,
+minus ``reward_wait`` per unfinished job it owns (summed over time this is its jobs' JCT), minus
+``reward_overload`` if the task it placed landed on an edge that is overloaded after the round's
+placements.
+
+A *collision* is an edge that receives new tasks from two or more agents in one round, each of which
+would have fit alone, and that is overloaded by them together.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from srole_env.config import ClusterConfig
+from srole_env.core.overhead import local_decision_latency
+from srole_env.core.topology import Topology, build_topology
+from srole_env.core.workload import JobBatch, make_workload
+from srole_env.profiles import model_profiles
+
+OBS_HIGH = 10.0
+"""Observation features are clipped to [0, OBS_HIGH]."""
+OWN_FEATURES = 6
+CANDIDATE_FEATURES = 6
+# per-candidate feature order inside the observation (after the OWN_FEATURES own features)
+CAND_UTIL, CAND_MEM, CAND_SPEED, CAND_TRANSFER, CAND_COMPUTE, CAND_FITS = range(CANDIDATE_FEATURES)
+UTIL_BINS = 100
+
+_TASK_FIELDS = {
+    "job": np.int64,
+    "origin": np.int64,
+    "edge": np.int64,  # -1 while pending
+    "cand": np.int64,  # candidate index at the origin, -1 while pending
+    "iters_left": np.float64,
+    "iters_total": np.float64,
+    "flops_iter": np.float64,
+    "mem": np.float64,
+    "shard_bits": np.float64,
+    "delay_left": np.float64,  # seconds before compute starts (decision latency + shard transfer)
+    "weight": np.float64,  # job fraction per iteration: 1 / (tasks * iters_total)
+    "arrival": np.float64,
+}
+_JOB_FIELDS = {
+    "origin": np.int64,
+    "arrival": np.float64,
+    "n_tasks": np.int64,
+    "tasks_left": np.int64,
+    "finish": np.float64,
+    "sync_bits": np.float64,  # ring all-reduce bits per iteration per worker
+}
+
+
+class _Table:
+    """Columnar arrays with amortised append and in-place compaction (no per-row Python objects)."""
+
+    def __init__(self, fields: dict[str, type], capacity: int = 256):
+        self._fields = fields
+        self.size = 0
+        self.cols = {name: np.zeros(capacity, dtype=dtype) for name, dtype in fields.items()}
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        cols = self.__dict__.get("cols")
+        if cols is None or name not in cols:
+            raise AttributeError(name)
+        return cols[name][: self.size]
+
+    def append(self, **values: np.ndarray) -> None:
+        n = len(next(iter(values.values())))
+        need = self.size + n
+        capacity = len(next(iter(self.cols.values())))
+        if need > capacity:
+            new_cap = max(need, 2 * capacity)
+            for name, arr in self.cols.items():
+                grown = np.zeros(new_cap, dtype=arr.dtype)
+                grown[: self.size] = arr[: self.size]
+                self.cols[name] = grown
+        for name in self._fields:
+            self.cols[name][self.size : need] = values[name]
+        self.size = need
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Drop rows where ``mask`` is False, preserving order."""
+        kept = int(mask.sum())
+        for arr in self.cols.values():
+            arr[:kept] = arr[: self.size][mask]
+        self.size = kept
+
+    def clear(self) -> None:
+        self.size = 0
+
+
+@dataclass
+class RoundResult:
+    """Outcome of one decision round: per-agent arrays [N] and scalar figures."""
+
+    rewards: np.ndarray
+    placed: np.ndarray  # bool: agent placed a task this round
+    targets: np.ndarray  # edge each agent's task went to, -1 if none
+    caused_overload: np.ndarray  # bool: agent's task landed on an overloaded edge
+    collided: np.ndarray  # bool: agent took part in a collision
+    collisions: int
+    overloaded_edges: int
+    jobs_completed: int
+    jcts: np.ndarray  # JCTs of the jobs completed this round
+    decision_latency_s: float  # summed over the tasks placed this round
+
+
+class ClusterSimulator:
+    """Heterogeneous edge cluster training DL jobs; all state in NumPy arrays over edges, tasks, jobs."""
+
+    def __init__(self, config: ClusterConfig):
+        self.config = config
+        table = model_profiles()
+        unknown = sorted(set(config.model_mix) - set(table))
+        if unknown:
+            raise ValueError(f"model_mix: unknown model(s) {unknown}; known: {sorted(table)}")
+        self.model_names = tuple(config.model_mix)
+        profiles = [table[n] for n in self.model_names]
+        self._m_flops = np.array([p.train_flops_per_sample for p in profiles], float)
+        self._m_param = np.array([p.param_bytes for p in profiles], float)
+        self._m_act = np.array([p.activation_bytes_per_sample for p in profiles], float)
+        self._m_sample = np.array([p.sample_bytes for p in profiles], float)
+        self.n_edges = config.n_edges
+        self.n_candidates = config.n_candidates
+        self.n_actions = config.n_actions
+        self.hold_action = config.n_actions - 1
+        self.obs_dim = OWN_FEATURES + CANDIDATE_FEATURES * self.n_candidates
+        self.tasks = _Table(_TASK_FIELDS)
+        self.jobs = _Table(_JOB_FIELDS)
+        self.topology: Topology | None = None
+        self._invalidate()
+
+    # ------------------------------------------------------------------ episode lifecycle
+    def reset(self, rng: np.random.Generator) -> None:
+        """Draw a new cluster and workload from ``rng`` and seed the queues with one round of arrivals."""
+        self.rng = rng
+        layout_rng = rng if self.config.topology_seed is None else np.random.default_rng(self.config.topology_seed)
+        self.topology = topo = build_topology(self.config, layout_rng)
+        self.workload = make_workload(self.config, self.model_names)
+        self.slot_limit = self.config.compute_threshold * topo.cores
+        self.mem_limit = self.config.memory_threshold * topo.memory
+        self._slot_flops = topo.flops / topo.cores
+        self.local_latency = local_decision_latency(topo, self.config)
+        self.tasks.clear()
+        self.jobs.clear()
+        self.time = 0.0
+        self.round = 0
+        self._open_jobs = np.zeros(self.n_edges, dtype=np.int64)
+        self._jcts: list[np.ndarray] = []
+        self._util_hist = np.zeros(UTIL_BINS + 1, dtype=np.int64)
+        self._totals = dict(collisions=0, overloads=0, jobs_arrived=0, jobs_completed=0, tasks_placed=0,
+                            interventions=0, scheduling_overhead_s=0.0, rounds=0)
+        self._invalidate()
+        self._add_jobs(self.workload.jobs_between(-self.config.round_s, 0.0, rng))
+
+    # ------------------------------------------------------------------ views of the state
+    def _invalidate(self) -> None:
+        """Forget state derived from the task table (call after any change to it)."""
+        self._cache: dict[str, object] = {}
+
+    def pending_heads(self) -> np.ndarray:
+        """Row [N] of each edge's head-of-queue pending task (FIFO by arrival), -1 if its queue is empty."""
+        if "heads" not in self._cache:
+            pending = np.flatnonzero(self.tasks.edge < 0)
+            heads = np.full(self.n_edges, -1, dtype=np.int64)
+            origins, first = np.unique(self.tasks.origin[pending], return_index=True)
+            heads[origins] = pending[first]
+            self._cache["heads"] = heads
+        return self._cache["heads"]
+
+    def queue_lengths(self) -> np.ndarray:
+        """Pending tasks [N] waiting at each edge."""
+        if "queue" not in self._cache:
+            self._cache["queue"] = np.bincount(self.tasks.origin[self.tasks.edge < 0], minlength=self.n_edges)
+        return self._cache["queue"]
+
+    def committed(self) -> tuple[np.ndarray, np.ndarray]:
+        """Committed workers [N] and committed memory bytes [N] of every edge (read-only arrays)."""
+        if "committed" not in self._cache:
+            placed = self.tasks.edge >= 0
+            edges = self.tasks.edge[placed]
+            slots = np.bincount(edges, minlength=self.n_edges).astype(float)
+            mem = np.bincount(edges, weights=self.tasks.mem[placed], minlength=self.n_edges)
+            slots.flags.writeable = False
+            mem.flags.writeable = False
+            self._cache["committed"] = (slots, mem)
+        return self._cache["committed"]
+
+    def head_demand(self) -> tuple[np.ndarray, np.ndarray]:
+        """``has_task`` [N] bool and memory demand [N] bytes of each edge's head task (one worker each)."""
+        heads = self.pending_heads()
+        has = heads >= 0
+        mem = np.where(has, self.tasks.mem[np.maximum(heads, 0)] if self.tasks.size else 0.0, 0.0)
+        return has, mem
+
+    def candidate_fits(self, extra_slots: np.ndarray | None = None, extra_mem: np.ndarray | None = None) -> np.ndarray:
+        """[N, C] bool: the head task fits on each candidate without passing its thresholds.
+
+        ``extra_slots``/``extra_mem`` [N] add commitments not yet in the simulator (e.g. earlier
+        decisions of the same round).
+        """
+        slots, mem = self.committed()
+        if extra_slots is not None:
+            slots = slots + extra_slots
+            mem = mem + extra_mem
+        has, demand = self.head_demand()
+        cand = self.topology.candidates
+        fits = (slots[cand] + 1.0 <= self.slot_limit[cand]) & (mem[cand] + demand[:, None] <= self.mem_limit[cand])
+        return fits & has[:, None]
+
+    def action_mask(self, extra_slots: np.ndarray | None = None, extra_mem: np.ndarray | None = None) -> np.ndarray:
+        """[N, A] int8 mask of safe actions: candidates the head task fits on, and ``hold`` (always)."""
+        mask = np.ones((self.n_edges, self.n_actions), dtype=np.int8)
+        mask[:, : self.n_candidates] = self.candidate_fits(extra_slots, extra_mem)
+        return mask
+
+    def observe(
+        self,
+        extra_slots: np.ndarray | None = None,
+        extra_mem: np.ndarray | None = None,
+        agents: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Local observations [len(agents), obs_dim] float32 (layout in ``srole_env.edge_cluster``).
+
+        ``agents`` (default: all) selects rows; ``extra_*`` [N] add not-yet-committed load.
+        """
+        topo, tasks = self.topology, self.tasks
+        slots, mem = self.committed()
+        if extra_slots is not None:
+            slots = slots + extra_slots
+            mem = mem + extra_mem
+        agents = np.arange(self.n_edges) if agents is None else np.asarray(agents, dtype=np.int64)
+        heads = self.pending_heads()[agents]
+        has = heads >= 0
+        rows = np.maximum(heads, 0)
+        if tasks.size:
+            h_mem = np.where(has, tasks.mem[rows], 0.0)
+            h_flops = np.where(has, tasks.flops_iter[rows] * tasks.iters_total[rows], 0.0)
+            h_bits = np.where(has, tasks.shard_bits[rows], 0.0)
+            h_ntasks = np.where(has, self.jobs.n_tasks[tasks.job[rows]], 0)
+            h_wait = np.where(has, self.time - tasks.arrival[rows], 0.0)
+        else:
+            h_mem = h_flops = h_bits = h_wait = np.zeros(len(agents))
+            h_ntasks = np.zeros(len(agents), dtype=np.int64)
+
+        own = np.stack(
+            [
+                has.astype(float),
+                self.queue_lengths()[agents] / self.config.queue_norm,
+                h_mem / 1e9,
+                np.log10(1.0 + h_flops) / 15.0,
+                h_ntasks / self.config.tasks_per_job[1],
+                h_wait / (10.0 * self.config.round_s),
+            ],
+            axis=1,
+        )
+        cand = topo.candidates[agents]
+        c_slots = slots[cand]
+        share = np.minimum(1.0, topo.cores[cand] / (c_slots + 1.0))
+        est_compute = h_flops[:, None] / (self._slot_flops[cand] * share)
+        transfer = h_bits[:, None] / topo.link_bps[agents] + topo.link_latency_s[agents]
+        fits = (c_slots + 1.0 <= self.slot_limit[cand]) & (mem[cand] + h_mem[:, None] <= self.mem_limit[cand])
+        per_cand = np.stack(
+            [
+                c_slots / topo.cores[cand],
+                mem[cand] / topo.memory[cand],
+                np.log10(self._slot_flops[cand]) / 10.0,
+                np.log1p(transfer) / 5.0,
+                np.log1p(est_compute) / 10.0,
+                (fits & has[:, None]).astype(float),
+            ],
+            axis=2,
+        ).reshape(len(agents), -1)
+        obs = np.concatenate([own, per_cand], axis=1)
+        return np.clip(obs, 0.0, OBS_HIGH).astype(np.float32)
+
+    def utilization(self) -> np.ndarray:
+        """Compute utilisation [N] of each edge: committed workers / cores (above 1 when oversubscribed)."""
+        return self.committed()[0] / self.topology.cores
+
+    # ------------------------------------------------------------------ the round
+    def validate_actions(self, actions: np.ndarray) -> np.ndarray:
+        """Integer actions [N] in range, else a ``ValueError`` naming the first bad agent."""
+        actions = np.asarray(actions)
+        if actions.shape != (self.n_edges,):
+            raise ValueError(f"expected {self.n_edges} actions, got shape {actions.shape}")
+        if not np.issubdtype(actions.dtype, np.integer):
+            if not np.all(np.mod(actions, 1) == 0):
+                raise ValueError(f"actions must be integers, got {actions.dtype} values")
+            actions = actions.astype(np.int64)
+        bad = np.flatnonzero((actions < 0) | (actions >= self.n_actions))
+        if len(bad):
+            raise ValueError(
+                f"action {actions[bad[0]]} of edge_{bad[0]} is out of range 0..{self.n_actions - 1}"
+            )
+        return actions.astype(np.int64, copy=False)
+
+    def step(self, actions: np.ndarray, decision_latency: np.ndarray | float | None = None) -> RoundResult:
+        """Run one round with joint action ``actions`` [N] (candidate index, or ``hold_action``).
+
+        ``decision_latency`` [N] (seconds, default: local decisions) delays each placed task's start.
+        """
+        cfg, topo, tasks = self.config, self.topology, self.tasks
+        actions = self.validate_actions(actions)
+        latency = self.local_latency if decision_latency is None else np.broadcast_to(
+            np.asarray(decision_latency, float), (self.n_edges,)
+        )
+        n = self.n_edges
+        heads = self.pending_heads()
+        slots_before, mem_before = self.committed()
+
+        # 1. place
+        placing = (heads >= 0) & (actions < self.n_candidates)
+        agents = np.flatnonzero(placing)
+        rows = heads[agents]
+        cand_idx = actions[agents]
+        targets = topo.candidates[agents, cand_idx]
+        new_mem = tasks.mem[rows]
+        fits_alone = (slots_before[targets] + 1.0 <= self.slot_limit[targets]) & (
+            mem_before[targets] + new_mem <= self.mem_limit[targets]
+        )
+        slots_after = slots_before + np.bincount(targets, minlength=n)
+        mem_after = mem_before + np.bincount(targets, weights=new_mem, minlength=n)
+        over_after = (slots_after > self.slot_limit) | (mem_after > self.mem_limit)
+        collision_edge = over_after & (np.bincount(targets[fits_alone], minlength=n) >= 2)
+
+        tasks.edge[rows] = targets
+        tasks.cand[rows] = cand_idx
+        transfer = tasks.shard_bits[rows] / topo.link_bps[agents, cand_idx] + topo.link_latency_s[agents, cand_idx]
+        tasks.delay_left[rows] = latency[agents] + transfer
+        self._invalidate()
+
+        result_targets = np.full(n, -1, dtype=np.int64)
+        result_targets[agents] = targets
+        caused = np.zeros(n, dtype=bool)
+        caused[agents] = over_after[targets]
+        collided = np.zeros(n, dtype=bool)
+        collided[agents] = collision_edge[targets] & fits_alone
+
+        # 2. run
+        progress, finished_jobs, jcts = self._run(cfg.round_s, slots_after, mem_after)
+
+        # 3. arrive
+        t0 = self.time
+        self.time += cfg.round_s
+        self.round += 1
+        self._add_jobs(self.workload.jobs_between(t0, self.time, self.rng))
+
+        rewards = (
+            cfg.reward_progress * progress
+            - cfg.reward_wait * self._open_jobs
+            - cfg.reward_overload * caused
+        )
+        util = np.minimum(slots_after / topo.cores, 1.0)
+        self._util_hist += np.bincount(np.rint(util * UTIL_BINS).astype(np.int64), minlength=UTIL_BINS + 1)
+        charged = float(latency[agents].sum())
+        totals = self._totals
+        totals["collisions"] += int(collision_edge.sum())
+        totals["overloads"] += int(over_after.sum())
+        totals["jobs_completed"] += finished_jobs
+        totals["tasks_placed"] += len(agents)
+        totals["scheduling_overhead_s"] += charged
+        totals["rounds"] += 1
+        return RoundResult(
+            rewards=rewards,
+            placed=placing,
+            targets=result_targets,
+            caused_overload=caused,
+            collided=collided,
+            collisions=int(collision_edge.sum()),
+            overloaded_edges=int(over_after.sum()),
+            jobs_completed=finished_jobs,
+            jcts=jcts,
+            decision_latency_s=charged,
+        )
+
+    def _run(self, dt: float, slots: np.ndarray, mem: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+        """Advance placed tasks by ``dt``; returns progress per origin [N], jobs finished, their JCTs."""
+        cfg, topo, tasks, jobs = self.config, self.topology, self.tasks, self.jobs
+        n = self.n_edges
+        placed = np.flatnonzero(tasks.edge >= 0)
+        if len(placed) == 0:
+            return np.zeros(n), 0, np.empty(0)
+        edge = tasks.edge[placed]
+        speed_edge = self._slot_flops * np.minimum(1.0, topo.cores / np.maximum(slots, 1.0))
+        speed_edge = speed_edge * np.where(slots > self.slot_limit, cfg.overload_slowdown, 1.0)
+        speed_edge = speed_edge * np.where(mem > self.mem_limit, cfg.memory_thrash_slowdown, 1.0)
+
+        # ring all-reduce over the slowest link among each job's placed workers (rows are grouped by job)
+        job = tasks.job[placed]
+        origin = tasks.origin[placed]
+        cand = tasks.cand[placed]
+        bw = topo.link_bps[origin, cand]
+        lat = topo.link_latency_s[origin, cand]
+        starts = np.flatnonzero(np.r_[True, job[1:] != job[:-1]])
+        counts = np.diff(np.r_[starts, len(job)])
+        job_bw = np.repeat(np.minimum.reduceat(bw, starts), counts)
+        job_lat = np.repeat(np.maximum.reduceat(lat, starts), counts)
+        k = jobs.n_tasks[job]
+        sync = np.where(np.isfinite(job_bw), jobs.sync_bits[job] / job_bw + 2.0 * (k - 1) * job_lat, 0.0)
+        iter_time = tasks.flops_iter[placed] / speed_edge[edge] + sync
+
+        delay = tasks.delay_left[placed]
+        compute_time = np.clip(dt - delay, 0.0, dt)
+        tasks.delay_left[placed] = np.maximum(delay - dt, 0.0)
+        iters_left = tasks.iters_left[placed]
+        done_iters = np.minimum(compute_time / iter_time, iters_left)
+        finishing = done_iters >= iters_left
+        tasks.iters_left[placed] = iters_left - done_iters
+        progress = np.bincount(origin, weights=done_iters * tasks.weight[placed], minlength=n)
+
+        n_finished_jobs, jcts = 0, np.empty(0)
+        if finishing.any():
+            f_rows = placed[finishing]
+            finish_at = self.time + (dt - compute_time[finishing]) + iters_left[finishing] * iter_time[finishing]
+            f_jobs = tasks.job[f_rows]
+            np.maximum.at(jobs.finish, f_jobs, finish_at)
+            uniq, cnt = np.unique(f_jobs, return_counts=True)
+            jobs.tasks_left[uniq] -= cnt
+            completed = uniq[jobs.tasks_left[uniq] == 0]
+            jcts = jobs.finish[completed] - jobs.arrival[completed]
+            np.subtract.at(self._open_jobs, jobs.origin[completed], 1)
+            n_finished_jobs = len(completed)
+            self._jcts.append(jcts)
+            keep = np.ones(tasks.size, dtype=bool)
+            keep[f_rows] = False
+            tasks.keep(keep)
+            self._invalidate()
+        return progress, n_finished_jobs, jcts
+
+    def _add_jobs(self, batch: JobBatch) -> None:
+        """Append a batch of arriving jobs and their (pending) tasks."""
+        if len(batch) == 0:
+            return
+        m = batch.model
+        k = batch.n_tasks
+        job_ids = self.jobs.size + np.arange(len(batch))  # job id == row in the per-episode job table
+        sync_bits = np.where(k > 1, 2.0 * (k - 1) / k * self._m_param[m] * 8.0, 0.0)
+        self.jobs.append(
+            origin=batch.origin, arrival=batch.arrival, n_tasks=k, tasks_left=k,
+            finish=np.full(len(batch), -np.inf), sync_bits=sync_bits,
+        )
+        # tasks: worker i of a job trains on samples // k (+1 for the first samples % k workers)
+        t_job = np.repeat(np.arange(len(batch)), k)
+        worker = np.arange(len(t_job)) - np.repeat(np.cumsum(k) - k, k)
+        shard = batch.samples[t_job] // k[t_job] + (worker < batch.samples[t_job] % k[t_job])
+        shard = np.maximum(shard, 1)
+        batch_size = batch.batch[t_job]
+        iters = np.ceil(shard / batch_size) * batch.epochs[t_job]
+        tm = m[t_job]
+        self.tasks.append(
+            job=job_ids[t_job],
+            origin=batch.origin[t_job],
+            edge=np.full(len(t_job), -1),
+            cand=np.full(len(t_job), -1),
+            iters_left=iters,
+            iters_total=iters,
+            flops_iter=np.minimum(batch_size, shard) * self._m_flops[tm],
+            mem=self.config.worker_runtime_bytes
+            + self.config.optimizer_state_factor * self._m_param[tm]
+            + batch_size * self._m_act[tm],
+            shard_bits=shard * self._m_sample[tm] * 8.0,
+            delay_left=np.zeros(len(t_job)),
+            weight=1.0 / (k[t_job] * iters),
+            arrival=batch.arrival[t_job],
+        )
+        self._open_jobs += np.bincount(batch.origin, minlength=self.n_edges)
+        self._totals["jobs_arrived"] += len(batch)
+        self._invalidate()
+
+    # ------------------------------------------------------------------ metrics
+    def record_interventions(self, count: int) -> None:
+        """Count actions rewritten by a shield (wrappers call this)."""
+        self._totals["interventions"] += int(count)
+
+    def metrics(self) -> dict[str, float]:
+        """Episode figures so far: collisions, overloads, JCT statistics, utilisation, overhead.
+
+        ``mean_jct``/``p95_jct`` cover completed jobs; ``mean_jct_all`` also counts every unfinished job
+        at its age so far (a lower bound on its JCT), so a method cannot look fast by leaving slow jobs
+        unfinished.
+        """
+        t = self._totals
+        jcts = np.concatenate(self._jcts) if self._jcts else np.empty(0)
+        hist = self._util_hist
+        total = hist.sum()
+        median_util = float(np.searchsorted(np.cumsum(hist), total / 2.0) / UTIL_BINS) if total else 0.0
+        mean_util = float((hist * np.arange(UTIL_BINS + 1)).sum() / UTIL_BINS / total) if total else 0.0
+        placed = t["tasks_placed"]
+        open_jobs = self.jobs.tasks_left > 0
+        ages = self.time - self.jobs.arrival[open_jobs]
+        all_jct = np.concatenate([jcts, ages])
+        return {
+            "collisions": t["collisions"],
+            "overloads": t["overloads"],
+            "jobs_arrived": t["jobs_arrived"],
+            "jobs_completed": t["jobs_completed"],
+            "mean_jct": float(jcts.mean()) if len(jcts) else math.nan,
+            "p95_jct": float(np.percentile(jcts, 95)) if len(jcts) else math.nan,
+            "jobs_unfinished": int(open_jobs.sum()),
+            "mean_jct_all": float(all_jct.mean()) if len(all_jct) else math.nan,
+            "median_utilization": median_util,
+            "mean_utilization": mean_util,
+            "tasks_placed": placed,
+            "interventions": t["interventions"],
+            "scheduling_overhead_s": t["scheduling_overhead_s"],
+            "mean_decision_latency_s": t["scheduling_overhead_s"] / placed if placed else 0.0,
+            "rounds": t["rounds"],
+            "sim_time_s": self.time,
+        }

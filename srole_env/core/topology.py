@@ -1,0 +1,109 @@
+"""Cluster topology: heterogeneous edges on a plane, their candidates and the links to them.
+
+Each edge's *candidates* are itself (index 0) and its ``k`` nearest edges. A link between edges i and
+j delivers ``link_bandwidth_scale * min(nic_i, nic_j) / (1 + d_ij / link_bandwidth_ref_m)`` bits/s
+(the shared medium and multi-hop paths attenuate with distance) with one-way latency
+``link_base_latency_s + link_latency_per_m * d_ij``. An edge's link to itself is in-memory: infinite
+bandwidth, zero latency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from srole_env.config import ClusterConfig
+from srole_env.profiles import device_classes
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Static arrays describing one cluster. Shapes: N edges, C candidates per edge."""
+
+    device_names: tuple[str, ...]
+    device_index: np.ndarray  # [N] int, index into device_names
+    cores: np.ndarray  # [N] float, worker slots
+    flops: np.ndarray  # [N] float, sustained training FLOP/s of the whole device
+    memory: np.ndarray  # [N] float, bytes usable for training
+    nic_bps: np.ndarray  # [N] float
+    positions: np.ndarray  # [N, 2] metres
+    candidates: np.ndarray  # [N, C] int, candidates[:, 0] == arange(N)
+    link_bps: np.ndarray  # [N, C] float, bandwidth to each candidate (inf for self)
+    link_latency_s: np.ndarray  # [N, C] float, one-way latency to each candidate (0 for self)
+    head: int  # index of the cluster head (the most capable edge)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of edges N."""
+        return len(self.cores)
+
+
+def allocate_by_proportion(total: int, proportions: np.ndarray) -> np.ndarray:
+    """Integer counts summing to ``total`` closest to ``total * proportions`` (largest remainder)."""
+    shares = proportions / proportions.sum() * total
+    counts = np.floor(shares).astype(np.int64)
+    order = np.argsort(-(shares - counts), kind="stable")
+    counts[order[: total - counts.sum()]] += 1
+    return counts
+
+
+def nearest_neighbours(positions: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
+    """Indices [N, k] of each point's k nearest other points, nearest first (chunked, O(N^2/chunk) memory)."""
+    n = len(positions)
+    out = np.empty((n, k), dtype=np.int64)
+    if k == 0:
+        return out
+    for start in range(0, n, chunk):
+        block = positions[start : start + chunk]
+        dist = np.sum((block[:, None, :] - positions[None, :, :]) ** 2, axis=-1)
+        dist[np.arange(len(block)), np.arange(start, start + len(block))] = np.inf
+        part = np.argpartition(dist, k - 1, axis=1)[:, :k] if k < n - 1 else np.argsort(dist, axis=1)[:, :k]
+        part_d = np.take_along_axis(dist, part, axis=1)
+        order = np.lexsort((part, part_d), axis=1)
+        out[start : start + chunk] = np.take_along_axis(part, order, axis=1)
+    return out
+
+
+def build_topology(config: ClusterConfig, rng: np.random.Generator) -> Topology:
+    """Draw device classes (fixed proportions, shuffled) and positions, then derive candidates and links."""
+    table = device_classes()
+    unknown = sorted(set(config.device_mix) - set(table))
+    if unknown:
+        raise ValueError(f"device_mix: unknown device class(es) {unknown}; known: {sorted(table)}")
+    names = tuple(config.device_mix)
+    counts = allocate_by_proportion(config.n_edges, np.array([config.device_mix[n] for n in names], float))
+    device_index = rng.permutation(np.repeat(np.arange(len(names)), counts))
+    classes = [table[n] for n in names]
+    cores = np.array([c.cores for c in classes], float)[device_index]
+    flops = np.array([c.flops for c in classes], float)[device_index]
+    memory = np.array([c.memory_bytes for c in classes], float)[device_index]
+    nic_bps = np.array([c.nic_mbps * 1e6 for c in classes], float)[device_index]
+    positions = rng.uniform(0.0, config.area_m, size=(config.n_edges, 2))
+
+    k = config.n_candidates - 1
+    candidates = np.concatenate(
+        [np.arange(config.n_edges)[:, None], nearest_neighbours(positions, k)], axis=1
+    )
+    dist = np.linalg.norm(positions[candidates] - positions[:, None, :], axis=-1)
+    link_bps = (
+        config.link_bandwidth_scale
+        * np.minimum(nic_bps[:, None], nic_bps[candidates])
+        / (1.0 + dist / config.link_bandwidth_ref_m)
+    )
+    link_latency = config.link_base_latency_s + config.link_latency_per_m * dist
+    link_bps[:, 0] = np.inf
+    link_latency[:, 0] = 0.0
+    return Topology(
+        device_names=names,
+        device_index=device_index,
+        cores=cores,
+        flops=flops,
+        memory=memory,
+        nic_bps=nic_bps,
+        positions=positions,
+        candidates=candidates,
+        link_bps=link_bps,
+        link_latency_s=link_latency,
+        head=int(np.argmax(flops)),
+    )

@@ -1,0 +1,207 @@
+"""Edge cluster: one RL agent per edge device schedules its own DL-training tasks (PettingZoo, parallel).
+
+| | |
+|---|---|
+| Import | `from srole_env import edge_cluster_v0` |
+| Actions | Discrete |
+| Parallel API | Yes |
+| Agents | `agents = ["edge_0", ..., "edge_{N-1}"]` |
+| Agents count | N = `n_edges` (10 in `small`, 50 in `paper`, 1000 in `large`) |
+| Action shape | (1,) |
+| Action values | Discrete(C + 1): 0 = run on itself, 1..C-1 = its C-1 nearest edges, C = hold |
+| Observation shape | Dict(`observation`: (6 + 6C,), `action_mask`: (C + 1,)) |
+| Observation values | `observation` in [0, 10] (float32), `action_mask` in {0, 1} (int8) |
+
+Every step is one decision round of `round_s` simulated seconds. Each edge's agent decides where its
+head-of-queue pending task (one data-parallel worker of a DL training job) goes: itself, one of its
+nearest neighbours, or hold. C = 1 + min(`n_neighbors`, N - 1) candidates.
+
+### Observations
+`observation`: own features [has a pending task, queue length / `queue_norm`, head task memory (GB),
+log10 of its FLOPs / 15, its job's workers / max workers, its wait in units of 10 rounds], then for each
+candidate [compute utilisation, memory utilisation, log10 FLOP/s per core / 10, log1p(shard transfer
+time) / 5, log1p(estimated compute time) / 10, the task fits without overload]. `action_mask` marks the
+candidates the task fits on alone and `hold` (always 1). Masked actions are legal, just unsafe: the
+task is placed and the edge overloads. Several agents' individually safe actions can still overload an
+edge together: that is an action collision, which the shields in `shields/` remove.
+
+### Rewards
+Per agent: `reward_progress` x the fraction of its own jobs' work done this round, minus
+`reward_wait` per unfinished job of its own (the sum over time is its jobs' total JCT), minus
+`reward_overload` if its task landed on an edge overloaded after the round's placements.
+
+### Arguments
+`parallel_env(scenario="small", render_mode=None, **overrides)`: `scenario` is `small`, `paper`,
+`large`, a `.yaml`/`.json` file or a `ClusterConfig`; `overrides` are `ClusterConfig` fields
+(see `srole_env.config`), e.g. `n_edges=50`, `arrival_rate=0.004`, `horizon=100`.
+
+### Infos and metrics
+`infos[agent]` holds `placed`, `target` (edge index or -1), `caused_overload`, `collided`, and
+`round` (the same dict for all agents: `collisions`, `overloaded_edges`, `jobs_completed`, `jcts`,
+`decision_latency_s`). `env.unwrapped.metrics()` returns the episode's figures.
+
+### Fast path
+`step_arrays(actions[N])` steps with an integer array and returns arrays, skipping the dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from pettingzoo import ParallelEnv
+from pettingzoo.utils.conversions import parallel_to_aec
+
+from srole_env._actions import as_action
+from srole_env.config import ClusterConfig, make_config
+from srole_env.core.simulator import OBS_HIGH, ClusterSimulator, RoundResult
+
+
+class EdgeClusterEnv(ParallelEnv):
+    """PettingZoo parallel view of the cluster simulator: one agent per edge (see module docstring)."""
+
+    metadata = {"name": "edge_cluster_v0", "render_modes": ["human", "ansi"], "is_parallelizable": True}
+
+    def __init__(self, scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, **overrides: Any):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.config = make_config(scenario, **overrides)
+        self.sim = ClusterSimulator(self.config)
+        self.render_mode = render_mode
+        self.possible_agents = [f"edge_{i}" for i in range(self.config.n_edges)]
+        self.agent_index = {agent: i for i, agent in enumerate(self.possible_agents)}
+        self.agents: list[str] = []
+        obs_space = spaces.Dict(
+            {
+                "observation": spaces.Box(0.0, OBS_HIGH, shape=(self.sim.obs_dim,), dtype=np.float32),
+                "action_mask": spaces.Box(0, 1, shape=(self.sim.n_actions,), dtype=np.int8),
+            }
+        )
+        self.observation_spaces = {a: obs_space for a in self.possible_agents}
+        self.action_spaces = {a: spaces.Discrete(self.sim.n_actions) for a in self.possible_agents}
+        self._extra_latency = np.zeros(self.config.n_edges)
+        self._last: RoundResult | None = None
+        self.np_random, _ = seeding.np_random(None)
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self.observation_spaces[self._check_agent(agent)]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self.action_spaces[self._check_agent(agent)]
+
+    def _check_agent(self, agent: str) -> str:
+        if agent not in self.agent_index:
+            raise ValueError(f"unknown agent {agent!r}; agents are edge_0..edge_{self.config.n_edges - 1}")
+        return agent
+
+    # ------------------------------------------------------------------ API
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        """Draw a new episode; the same seed gives the same cluster, jobs and trajectory."""
+        if seed is not None or not hasattr(self.sim, "rng"):
+            self.np_random, _ = seeding.np_random(seed)
+        self.sim.reset(self.np_random)
+        self.agents = list(self.possible_agents)
+        self._extra_latency[:] = 0.0
+        self._last = None
+        obs = self._dict_obs(self.sim.observe(), self.sim.action_mask())
+        return obs, {a: {} for a in self.agents}
+
+    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """One decision round from a dict of actions; agents absent from ``actions`` hold."""
+        if not self.agents:
+            raise RuntimeError("step() called on a finished episode; call reset() first")
+        joint = np.full(self.config.n_edges, self.sim.hold_action, dtype=np.int64)
+        for agent, action in actions.items():
+            joint[self.agent_index[self._check_agent(agent)]] = as_action(action, self.sim.n_actions, f"action of {agent}")
+        obs, mask, rewards, terminated, truncated, _ = self.step_arrays(joint)
+        agents = self.agents
+        result = self._last
+        round_info = {
+            "collisions": result.collisions,
+            "overloaded_edges": result.overloaded_edges,
+            "jobs_completed": result.jobs_completed,
+            "jcts": result.jcts.tolist(),
+            "decision_latency_s": result.decision_latency_s,
+        }
+        infos = {
+            a: {
+                "placed": bool(result.placed[i]),
+                "target": int(result.targets[i]),
+                "caused_overload": bool(result.caused_overload[i]),
+                "collided": bool(result.collided[i]),
+                "round": round_info,
+            }
+            for i, a in enumerate(agents)
+        }
+        out = (
+            self._dict_obs(obs, mask),
+            dict(zip(agents, rewards.tolist())),
+            dict.fromkeys(agents, terminated),
+            dict.fromkeys(agents, truncated),
+            infos,
+        )
+        if terminated or truncated:
+            self.agents = []
+        if self.render_mode == "human":
+            self.render()
+        return out
+
+    def step_arrays(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, bool, RoundResult]:
+        """Array fast path: actions [N] -> (obs [N, D], mask [N, A], rewards [N], terminated, truncated, result)."""
+        latency = self.sim.local_latency + self._extra_latency
+        result = self.sim.step(actions, latency)
+        self._extra_latency[:] = 0.0
+        self._last = result
+        truncated = self.sim.round >= self.config.horizon
+        return self.sim.observe(), self.sim.action_mask(), result.rewards, False, truncated, result
+
+    # ------------------------------------------------------------------ hooks for wrappers
+    def charge_decision_latency(self, seconds: np.ndarray | float) -> None:
+        """Add simulated decision latency [N] (e.g. a shield's) to the next step's placed tasks."""
+        self._extra_latency += np.broadcast_to(np.asarray(seconds, float), self._extra_latency.shape)
+
+    def metrics(self) -> dict[str, float]:
+        """Episode figures so far (see ``ClusterSimulator.metrics``)."""
+        return self.sim.metrics()
+
+    def state(self) -> np.ndarray:
+        """Global state: every agent's observation, concatenated."""
+        return self.sim.observe().ravel()
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            return None
+        util = self.sim.utilization()
+        queue = self.sim.queue_lengths()
+        lines = [f"t={self.sim.time:.0f}s round {self.sim.round}/{self.config.horizon}"]
+        for i in range(self.config.n_edges):
+            name = self.sim.topology.device_names[self.sim.topology.device_index[i]]
+            lines.append(f"edge_{i:<4d} {name:<17s} util {util[i]:5.2f} queue {queue[i]:3d}")
+        text = "\n".join(lines)
+        if self.render_mode == "human":
+            print(text)
+            return None
+        return text
+
+    def close(self) -> None:
+        pass
+
+    # ------------------------------------------------------------------ helpers
+    def _dict_obs(self, obs: np.ndarray, mask: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+        return {a: {"observation": obs[i], "action_mask": mask[i]} for i, a in enumerate(self.agents)}
+
+
+
+def parallel_env(scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, **overrides: Any) -> EdgeClusterEnv:
+    """The parallel env (see module docstring)."""
+    return EdgeClusterEnv(scenario, render_mode=render_mode, **overrides)
+
+
+def raw_env(scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, **overrides: Any):
+    """The AEC form, via PettingZoo's parallel-to-AEC converter."""
+    return parallel_to_aec(parallel_env(scenario, render_mode=render_mode, **overrides))
+
+
+env = raw_env
