@@ -38,7 +38,9 @@ class CentralizedSchedulingEnv(gym.Env):
 
     metadata = {"render_modes": ["ansi"]}
 
-    def __init__(self, scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, **overrides: Any):
+    def __init__(
+        self, scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, **overrides: Any
+    ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.config = make_config(scenario, **overrides)

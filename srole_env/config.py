@@ -186,12 +186,22 @@ def make_config(scenario: str | ClusterConfig | None = "small", **overrides: Any
     if scenario not in SCENARIOS:
         if Path(scenario).suffix.lower() in (".yaml", ".yml", ".json") and Path(scenario).exists():
             return ClusterConfig.from_file(scenario).replace(**overrides)
-        raise ValueError(f"scenario: unknown scenario {scenario!r}; choose one of {sorted(SCENARIOS)} or a .yaml/.json file")
+        raise ValueError(
+            f"scenario: unknown scenario {scenario!r}; choose one of {sorted(SCENARIOS)} or a .yaml/.json file"
+        )
     fields = {f.name for f in dataclasses.fields(ClusterConfig)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"unknown config field(s) {unknown}; valid fields: {sorted(fields)}")
-    return ClusterConfig(**_coerce({**SCENARIOS[scenario], **overrides}))
+    values = {**SCENARIOS[scenario], **overrides}
+    if "n_regions" not in overrides:  # the scenario's region count, capped when the user shrinks the cluster
+        n_edges = values.get("n_edges", ClusterConfig.n_edges)
+        values["n_regions"] = (
+            min(values.get("n_regions", ClusterConfig.n_regions), n_edges)
+            if isinstance(n_edges, int)
+            else values.get("n_regions", ClusterConfig.n_regions)
+        )
+    return ClusterConfig(**_coerce(values))
 
 
 def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -247,12 +257,29 @@ def _validate(cfg: ClusterConfig) -> None:
     integer("horizon", 1)
     mix("device_mix")
     mix("model_mix")
-    for name in ("area_m", "link_bandwidth_scale", "link_bandwidth_ref_m", "round_s", "compute_threshold",
-                 "memory_threshold", "queue_norm"):
+    for name in (
+        "area_m",
+        "link_bandwidth_scale",
+        "link_bandwidth_ref_m",
+        "round_s",
+        "compute_threshold",
+        "memory_threshold",
+        "queue_norm",
+    ):
         number(name)
-    for name in ("link_base_latency_s", "link_latency_per_m", "arrival_rate", "worker_runtime_bytes",
-                 "local_decision_s", "head_decision_s", "report_bytes", "shield_check_s", "reward_progress",
-                 "reward_wait", "reward_overload"):
+    for name in (
+        "link_base_latency_s",
+        "link_latency_per_m",
+        "arrival_rate",
+        "worker_runtime_bytes",
+        "local_decision_s",
+        "head_decision_s",
+        "report_bytes",
+        "shield_check_s",
+        "reward_progress",
+        "reward_wait",
+        "reward_overload",
+    ):
         number(name, strict=False)
     number("overload_slowdown", hi=1.0)
     number("memory_thrash_slowdown", hi=1.0)
@@ -266,7 +293,9 @@ def _validate(cfg: ClusterConfig) -> None:
         or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in cfg.batch_sizes)
     ):
         raise ValueError(f"batch_sizes must be a non-empty tuple of positive ints, got {cfg.batch_sizes!r}")
-    if cfg.topology_seed is not None and (isinstance(cfg.topology_seed, bool) or not isinstance(cfg.topology_seed, int)):
+    if cfg.topology_seed is not None and (
+        isinstance(cfg.topology_seed, bool) or not isinstance(cfg.topology_seed, int)
+    ):
         raise TypeError(f"topology_seed must be an int or None, got {cfg.topology_seed!r}")
     if cfg.trace_path is not None and not isinstance(cfg.trace_path, (str, Path)):
         raise TypeError(f"trace_path must be a path or None, got {cfg.trace_path!r}")

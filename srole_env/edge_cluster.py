@@ -64,7 +64,9 @@ class EdgeClusterEnv(ParallelEnv):
 
     metadata = {"name": "edge_cluster_v0", "render_modes": ["human", "ansi"], "is_parallelizable": True}
 
-    def __init__(self, scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, **overrides: Any):
+    def __init__(
+        self, scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, **overrides: Any
+    ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.config = make_config(scenario, **overrides)
@@ -114,7 +116,9 @@ class EdgeClusterEnv(ParallelEnv):
             raise RuntimeError("step() called on a finished episode; call reset() first")
         joint = np.full(self.config.n_edges, self.sim.hold_action, dtype=np.int64)
         for agent, action in actions.items():
-            joint[self.agent_index[self._check_agent(agent)]] = as_action(action, self.sim.n_actions, f"action of {agent}")
+            joint[self.agent_index[self._check_agent(agent)]] = as_action(
+                action, self.sim.n_actions, f"action of {agent}"
+            )
         obs, mask, rewards, terminated, truncated, _ = self.step_arrays(joint)
         agents = self.agents
         result = self._last
@@ -193,8 +197,9 @@ class EdgeClusterEnv(ParallelEnv):
         return {a: {"observation": obs[i], "action_mask": mask[i]} for i, a in enumerate(self.agents)}
 
 
-
-def parallel_env(scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, **overrides: Any) -> EdgeClusterEnv:
+def parallel_env(
+    scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, **overrides: Any
+) -> EdgeClusterEnv:
     """The parallel env (see module docstring)."""
     return EdgeClusterEnv(scenario, render_mode=render_mode, **overrides)
 

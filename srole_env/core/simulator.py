@@ -166,8 +166,16 @@ class ClusterSimulator:
         self._open_jobs = np.zeros(self.n_edges, dtype=np.int64)
         self._jcts: list[np.ndarray] = []
         self._util_hist = np.zeros(UTIL_BINS + 1, dtype=np.int64)
-        self._totals = dict(collisions=0, overloads=0, jobs_arrived=0, jobs_completed=0, tasks_placed=0,
-                            interventions=0, scheduling_overhead_s=0.0, rounds=0)
+        self._totals = dict(
+            collisions=0,
+            overloads=0,
+            jobs_arrived=0,
+            jobs_completed=0,
+            tasks_placed=0,
+            interventions=0,
+            scheduling_overhead_s=0.0,
+            rounds=0,
+        )
         self._invalidate()
         self._add_jobs(self.workload.jobs_between(-self.config.round_s, 0.0, rng))
 
@@ -308,9 +316,7 @@ class ClusterSimulator:
             actions = actions.astype(np.int64)
         bad = np.flatnonzero((actions < 0) | (actions >= self.n_actions))
         if len(bad):
-            raise ValueError(
-                f"action {actions[bad[0]]} of edge_{bad[0]} is out of range 0..{self.n_actions - 1}"
-            )
+            raise ValueError(f"action {actions[bad[0]]} of edge_{bad[0]} is out of range 0..{self.n_actions - 1}")
         return actions.astype(np.int64, copy=False)
 
     def step(self, actions: np.ndarray, decision_latency: np.ndarray | float | None = None) -> RoundResult:
@@ -320,8 +326,10 @@ class ClusterSimulator:
         """
         cfg, topo, tasks = self.config, self.topology, self.tasks
         actions = self.validate_actions(actions)
-        latency = self.local_latency if decision_latency is None else np.broadcast_to(
-            np.asarray(decision_latency, float), (self.n_edges,)
+        latency = (
+            self.local_latency
+            if decision_latency is None
+            else np.broadcast_to(np.asarray(decision_latency, float), (self.n_edges,))
         )
         n = self.n_edges
         heads = self.pending_heads()
@@ -364,11 +372,7 @@ class ClusterSimulator:
         self.round += 1
         self._add_jobs(self.workload.jobs_between(t0, self.time, self.rng))
 
-        rewards = (
-            cfg.reward_progress * progress
-            - cfg.reward_wait * self._open_jobs
-            - cfg.reward_overload * caused
-        )
+        rewards = cfg.reward_progress * progress - cfg.reward_wait * self._open_jobs - cfg.reward_overload * caused
         util = np.minimum(slots_after / topo.cores, 1.0)
         self._util_hist += np.bincount(np.rint(util * UTIL_BINS).astype(np.int64), minlength=UTIL_BINS + 1)
         charged = float(latency[agents].sum())
@@ -455,8 +459,12 @@ class ClusterSimulator:
         job_ids = self.jobs.size + np.arange(len(batch))  # job id == row in the per-episode job table
         sync_bits = np.where(k > 1, 2.0 * (k - 1) / k * self._m_param[m] * 8.0, 0.0)
         self.jobs.append(
-            origin=batch.origin, arrival=batch.arrival, n_tasks=k, tasks_left=k,
-            finish=np.full(len(batch), -np.inf), sync_bits=sync_bits,
+            origin=batch.origin,
+            arrival=batch.arrival,
+            n_tasks=k,
+            tasks_left=k,
+            finish=np.full(len(batch), -np.inf),
+            sync_bits=sync_bits,
         )
         # tasks: worker i of a job trains on samples // k (+1 for the first samples % k workers)
         t_job = np.repeat(np.arange(len(batch)), k)

@@ -82,9 +82,7 @@ def build_topology(config: ClusterConfig, rng: np.random.Generator) -> Topology:
     positions = rng.uniform(0.0, config.area_m, size=(config.n_edges, 2))
 
     k = config.n_candidates - 1
-    candidates = np.concatenate(
-        [np.arange(config.n_edges)[:, None], nearest_neighbours(positions, k)], axis=1
-    )
+    candidates = np.concatenate([np.arange(config.n_edges)[:, None], nearest_neighbours(positions, k)], axis=1)
     dist = np.linalg.norm(positions[candidates] - positions[:, None, :], axis=-1)
     link_bps = (
         config.link_bandwidth_scale

@@ -92,7 +92,9 @@ class TraceWorkload:
                     "tasks": int(row["tasks"]),
                 }
             except KeyError as exc:
-                raise ValueError(f"{path}:{line_no}: unknown model {row['model']!r}; known: {list(model_names)}") from exc
+                raise ValueError(
+                    f"{path}:{line_no}: unknown model {row['model']!r}; known: {list(model_names)}"
+                ) from exc
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"{path}:{line_no}: malformed row {row}: {exc}") from exc
             if not 0 <= values["origin"] < n_edges:

@@ -1,0 +1,21 @@
+"""Shared test helpers: tiny deterministic clusters built from a job trace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TRACE_HEADER = "arrival_time_s,origin,model,samples,epochs,batch_size,tasks\n"
+
+
+@pytest.fixture
+def write_trace(tmp_path: Path):
+    """Write trace rows (tuples in TRACE_COLUMNS order) to a CSV and return its path."""
+
+    def _write(rows: list[tuple]) -> str:
+        path = tmp_path / "trace.csv"
+        path.write_text(TRACE_HEADER + "".join(",".join(map(str, row)) + "\n" for row in rows))
+        return str(path)
+
+    return _write

@@ -1,0 +1,89 @@
+"""Config: scenarios, files, and validation that names the offending field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+import srole_env
+from srole_env.config import SCENARIOS, ClusterConfig, make_config
+
+
+def test_named_scenarios():
+    assert make_config("small").n_edges == 10
+    assert make_config("paper").n_edges == 50 and make_config("paper").n_regions == 4
+    assert make_config("large").n_edges == 1000 and make_config("large").horizon == 500
+    assert set(SCENARIOS) == {"small", "paper", "large"}
+    with pytest.raises(ValueError, match="scenario"):
+        make_config("huge")
+
+
+def test_shrinking_cluster_caps_default_regions_but_not_explicit_ones():
+    assert make_config("paper", n_edges=3).n_regions == 3
+    with pytest.raises(ValueError, match="n_regions"):
+        make_config("small", n_edges=3, n_regions=5)
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_load_from_file_roundtrip(tmp_path, suffix):
+    cfg = make_config("paper", arrival_rate=0.01, batch_sizes=(16, 32))
+    path = tmp_path / f"cfg{suffix}"
+    data = cfg.to_dict()
+    path.write_text(yaml.safe_dump(data) if suffix == ".yaml" else json.dumps(data))
+    assert ClusterConfig.from_file(path) == cfg
+    env = srole_env.parallel_env(str(path))
+    assert env.config == cfg
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("n_edges", 0, ValueError),
+        ("n_edges", 2.5, TypeError),
+        ("round_s", -1.0, ValueError),
+        ("round_s", float("nan"), ValueError),
+        ("compute_threshold", 0, ValueError),
+        ("overload_slowdown", 1.5, ValueError),
+        ("job_samples", (10, 5), ValueError),
+        ("tasks_per_job", (1,), TypeError),
+        ("batch_sizes", (), ValueError),
+        ("device_mix", {"raspberry_pi4": -1.0}, ValueError),
+        ("model_mix", {}, TypeError),
+        ("horizon", True, TypeError),
+    ],
+)
+def test_invalid_values_name_the_field(field, value, error):
+    with pytest.raises(error, match=field):
+        make_config("small", **{field: value})
+
+
+def test_unknown_fields_and_names_are_rejected(tmp_path):
+    with pytest.raises(ValueError, match="unknown config field"):
+        make_config("small", n_edge=5)
+    with pytest.raises(ValueError, match="device_mix"):
+        srole_env.parallel_env("small", device_mix={"cray_1": 1.0}).reset(seed=0)
+    with pytest.raises(ValueError, match="model_mix"):
+        srole_env.parallel_env("small", model_mix={"gpt5": 1.0})
+    bad = tmp_path / "cfg.toml"
+    bad.write_text("x = 1")
+    with pytest.raises(ValueError, match=r"\.yaml"):
+        ClusterConfig.from_file(bad)
+
+
+@given(n=st.integers(1, 40), k=st.integers(0, 8))
+def test_candidates_are_self_plus_nearest(n, k):
+    env = srole_env.parallel_env("small", n_edges=n, n_neighbors=k)
+    env.reset(seed=n * 100 + k)
+    topo = env.sim.topology
+    c = env.config.n_candidates
+    assert topo.candidates.shape == (n, c) and c == 1 + min(k, n - 1)
+    assert (topo.candidates[:, 0] == range(n)).all()
+    for i in range(n):
+        assert len(set(topo.candidates[i])) == c
+        dist = ((topo.positions - topo.positions[i]) ** 2).sum(1)
+        others = sorted(set(range(n)) - {i}, key=lambda j: (dist[j], j))
+        assert list(topo.candidates[i, 1:]) == others[: c - 1]
