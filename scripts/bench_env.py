@@ -4,7 +4,8 @@ and of mpe2's simple_spread_v3 with the same random policy, for several cluster 
     python scripts/bench_env.py                       # N in 10, 100, 1000
     python scripts/bench_env.py --sizes 10 100 --seconds 2 --no-peer
 
-An agent-step is one agent's action in one round (N agent-steps per env step). Each figure is the best
+An agent-step is one agent's action in one round (N agent-steps per env step); episodes run to the
+`small` scenario's horizon (200 rounds) and reset, as in training. Each figure is the best
 of ``--repeats`` timed runs of at least ``--seconds`` each, after a warm-up, on one process (one core
 for the env: NumPy is not multi-threaded for these array sizes). Peak memory is the process's
 ``ru_maxrss`` after each case, so it is cumulative and grows with the largest case run so far.
@@ -37,7 +38,7 @@ def _timed(step: Callable[[], int], seconds: float, repeats: int) -> float:
 
 def srole_case(n: int, mode: str, shield: str, seed: int = 0) -> Callable[[], int]:
     """A step function for the SROLE env of ``n`` edges: ``mode`` is ``dict`` or ``fast``."""
-    env = srole_env.parallel_env("small", n_edges=n, horizon=10**9)
+    env = srole_env.parallel_env("small", n_edges=n)
     if shield != "none":
         from shields import make_shield
 
