@@ -1,0 +1,71 @@
+"""Simulated decision latency of a shield: what the simulator charges before a shielded task can start.
+
+Every region shield runs on its region's *host*: the cluster head (``topology.head``) for the central
+shield, the most capable edge (highest FLOP/s, lowest index on ties) of each region for decentralized
+shields. With ``srole_env.core.overhead``'s link model (``one_way_latency``) and config fields
+``report_bytes``, ``shield_check_s`` and ``link_*``, an agent i of region r that sent a request waits
+
+    gather_r + coordination(i) + one_way(host_r -> i)
+
+* ``gather_r``: the region's requests reach the host in parallel (the farthest requester's one-way
+  latency), are received one after another through the host's NIC (``report_bytes`` each), and the host
+  checks every request it settles for its own agents, ``shield_check_s`` each. For one region this is
+  exactly ``overhead.gather_latency(topology, config, host, requesters, shield_check_s, checks)``.
+* ``coordination(i)``: the sum of the boundary round trips of the coordination rounds before i's answer
+  (including the round of its answer when a remote owner granted it). The round trip of a round with
+  boundary traffic is two one-way latencies between the farthest pair of hosts that exchanged messages,
+  plus the busiest owner receiving and checking its queue. Rounds without boundary traffic cost nothing
+  here (their checks are counted in ``gather_r``).
+
+Regions work in parallel, so the decentralized latency depends on region size, not on N; the central
+shield gathers and checks every request of the cluster at one host, so its latency grows with N.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shields.protocol import Resolution, RoundTraffic
+from srole_env.config import ClusterConfig
+from srole_env.core.overhead import one_way_latency
+from srole_env.core.topology import Topology
+
+
+class LatencyModel:
+    """Per-agent simulated decision latency of a partition of region shields (see module docstring)."""
+
+    def __init__(self, topology: Topology, config: ClusterConfig, labels: np.ndarray, hosts: np.ndarray):
+        """``labels`` [N] region of every edge; ``hosts`` [R] the edge each region shield runs on."""
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.hosts = np.asarray(hosts, dtype=np.int64)
+        n_regions = len(self.hosts)
+        self.to_host = np.empty(topology.n_edges)
+        self.host_link = np.empty((n_regions, n_regions))
+        for r, host in enumerate(self.hosts):
+            lat = one_way_latency(topology, config, int(host))
+            members = self.labels == r
+            self.to_host[members] = lat[members]
+            self.host_link[r] = lat[self.hosts]
+        self.receive_s = config.report_bytes * 8.0 / topology.nic_bps[self.hosts]
+        self.check_s = config.shield_check_s
+
+    def round_trip(self, traffic: RoundTraffic) -> float:
+        """Seconds one coordination round's boundary exchange adds (0 without boundary traffic)."""
+        if len(traffic.owners) == 0:
+            return 0.0
+        wire = 2.0 * float(self.host_link[traffic.src, traffic.dst].max())
+        work = float((traffic.served * (self.receive_s[traffic.owners] + self.check_s)).max())
+        return wire + work
+
+    def per_agent(self, requests: np.ndarray, res: Resolution) -> np.ndarray:
+        """Latency [N] seconds of every requesting agent (``requests`` bool [N]); 0 for the others."""
+        n_regions = len(self.hosts)
+        region = self.labels[requests]
+        far = np.zeros(n_regions)
+        np.maximum.at(far, region, self.to_host[requests])
+        count = np.bincount(region, minlength=n_regions)
+        gather = np.where(count > 0, far + count * self.receive_s + res.local_checks * self.check_s, 0.0)
+        coordination = np.concatenate([[0.0], np.cumsum([self.round_trip(t) for t in res.traffic])])
+        waited = np.maximum(res.answered, 0) + res.via_boundary
+        latency = gather[self.labels] + coordination[waited] + self.to_host
+        return np.where(requests, latency, 0.0)

@@ -1,0 +1,73 @@
+"""Priority rules: which requests keep their target when a target edge cannot take them all.
+
+A rule maps the round's state, the joint action and the learner's preferences (or None) to a key [N]
+(higher keeps its target first). Ties, and rules without an opinion, are broken by a random ticket per
+agent drawn each round from the shield's seeded generator, so a shield is deterministic under a seed.
+
+* ``urgency`` (default): the head task that has waited longest keeps its target (shortens the tail
+  of job completion times; needs nothing from the learner).
+* ``preference``: the agent that loses most by moving keeps its target: its preference for the
+  requested action minus its preference for its best other candidate (a Q-value gap, or a probability
+  gap). An agent whose other candidates are all ``-inf`` (masked) has an infinite margin. Without
+  preferences every margin is 0 and the random ticket decides.
+* ``random``: the random ticket alone (a seeded lottery).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from shields.core import RoundState
+
+PriorityRule = Callable[[RoundState, np.ndarray, "np.ndarray | None"], np.ndarray]
+_BIG = 1e300
+
+
+def urgency(state: RoundState, actions: np.ndarray, preferences: np.ndarray | None) -> np.ndarray:
+    """Key [N]: seconds each agent's head task has waited."""
+    return state.wait_s
+
+
+def preference_margin(state: RoundState, actions: np.ndarray, preferences: np.ndarray | None) -> np.ndarray:
+    """Key [N]: preference of the requested candidate minus the best other candidate's (0 without one)."""
+    n, c = state.n_agents, state.n_candidates
+    if preferences is None:
+        return np.zeros(n)
+    scores = np.nan_to_num(np.asarray(preferences, dtype=float)[:, :c], nan=-_BIG, posinf=_BIG, neginf=-_BIG)
+    chosen = np.minimum(actions, c - 1)
+    own = np.take_along_axis(scores, chosen[:, None], axis=1)[:, 0]
+    others = scores.copy()
+    np.put_along_axis(others, chosen[:, None], -np.inf, axis=1)
+    best_other = others.max(axis=1) if c > 1 else np.full(n, -_BIG)
+    margin = own - best_other
+    return np.where(np.isfinite(margin), margin, 0.0)
+
+
+def no_preference(state: RoundState, actions: np.ndarray, preferences: np.ndarray | None) -> np.ndarray:
+    """Key [N]: all equal, so the seeded random ticket alone decides."""
+    return np.zeros(state.n_agents)
+
+
+PRIORITY_RULES: dict[str, PriorityRule] = {
+    "urgency": urgency,
+    "preference": preference_margin,
+    "random": no_preference,
+}
+"""Name -> rule; pass the name as ``priority=`` to a shield."""
+
+
+def check_rule(name: str) -> PriorityRule:
+    """The rule called ``name``, or a ``ValueError`` that lists the known rules."""
+    if name not in PRIORITY_RULES:
+        raise ValueError(f"priority: unknown priority rule {name!r}; choose one of {sorted(PRIORITY_RULES)}")
+    return PRIORITY_RULES[name]
+
+
+def priority_ranks(key: np.ndarray, ticket: np.ndarray) -> np.ndarray:
+    """Rank [N] of every agent (0 = keeps its target first): by key descending, then ticket ascending."""
+    order = np.lexsort((ticket, -np.asarray(key, dtype=float)))
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = np.arange(len(order))
+    return ranks

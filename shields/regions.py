@@ -1,0 +1,108 @@
+"""Partitioning the cluster into regions from edge positions (one decentralized shield per region).
+
+Two methods, both return labels [N] in ``0..R-1`` with every region non-empty (requires R <= N):
+
+* ``kmeans`` (default): Lloyd's algorithm on the positions, k-means++ initial centres from a seeded
+  generator, at most ``max_iter`` iterations; a centre left without edges is moved to the edge
+  farthest from its centre. Regions are compact, so most candidates (nearest neighbours) stay local.
+* ``grid``: an equal-count grid: ``ceil(sqrt(R))`` vertical strips by x quantile, each cut into cells
+  by y quantile, strip sizes proportional to their number of cells. Cells hold N / R edges (+-1).
+
+Labels are renumbered by each region's smallest edge index, so they do not depend on the order the
+algorithm found the regions in.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+PARTITION_METHODS = ("kmeans", "grid")
+
+
+def partition_edges(positions: np.ndarray, n_regions: int, method: str = "kmeans", seed: int = 0) -> np.ndarray:
+    """Region label [N] of every edge (see module docstring); ``ValueError`` on a bad count or method."""
+    n = len(positions)
+    check_partition(n_regions, n, method)
+    if n_regions == 1:
+        return np.zeros(n, dtype=np.int64)
+    labels = _kmeans(positions, n_regions, seed) if method == "kmeans" else _grid(positions, n_regions)
+    return _canonical(labels, n_regions)
+
+
+def check_partition(n_regions: int, n_edges: int, method: str) -> None:
+    """``ValueError`` unless ``n_regions`` is an int in ``1..n_edges`` and ``method`` a known method."""
+    if isinstance(n_regions, bool) or not isinstance(n_regions, (int, np.integer)):
+        raise ValueError(f"regions must be an int, got {n_regions!r}")
+    if not 1 <= n_regions <= n_edges:
+        raise ValueError(f"regions must be between 1 and the number of edges ({n_edges}), got {n_regions}")
+    if method not in PARTITION_METHODS:
+        raise ValueError(f"partition: unknown partition method {method!r}; choose one of {list(PARTITION_METHODS)}")
+
+
+def _grid(positions: np.ndarray, n_regions: int) -> np.ndarray:
+    """Equal-count grid cells (strips by x, cells by y)."""
+    n = len(positions)
+    n_strips = math.ceil(math.sqrt(n_regions))
+    cells = np.full(n_strips, n_regions // n_strips) + (np.arange(n_strips) < n_regions % n_strips)
+    cells = cells[cells > 0]
+    bounds = np.floor(np.cumsum(cells)[:-1] * n / n_regions).astype(np.int64)
+    by_x = np.lexsort((positions[:, 1], positions[:, 0]))
+    labels = np.empty(n, dtype=np.int64)
+    label = 0
+    for members, n_cells in zip(np.split(by_x, bounds), cells):
+        by_y = members[np.lexsort((positions[members, 0], positions[members, 1]))]
+        for part in np.array_split(by_y, n_cells):
+            labels[part] = label
+            label += 1
+    return labels
+
+
+def _kmeans(positions: np.ndarray, k: int, seed: int, max_iter: int = 50) -> np.ndarray:
+    """Lloyd's k-means with k-means++ initialisation; no empty cluster."""
+    rng = np.random.default_rng(seed)
+    pts = np.asarray(positions, dtype=float)
+    n = len(pts)
+    centres = np.empty((k, pts.shape[1]))
+    centres[0] = pts[rng.integers(n)]
+    d2 = np.sum((pts - centres[0]) ** 2, axis=1)
+    for j in range(1, k):
+        total = d2.sum()
+        pick = rng.choice(n, p=d2 / total) if total > 0 else rng.integers(n)
+        centres[j] = pts[pick]
+        d2 = np.minimum(d2, np.sum((pts - centres[j]) ** 2, axis=1))
+    labels = np.full(n, -1, dtype=np.int64)
+    for _ in range(max_iter):
+        dist = np.sum((pts[:, None, :] - centres[None, :, :]) ** 2, axis=2)
+        new = np.argmin(dist, axis=1)
+        new = _fill_empty(new, dist, k)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+        counts = np.bincount(labels, minlength=k)
+        for axis in range(pts.shape[1]):
+            centres[:, axis] = np.bincount(labels, weights=pts[:, axis], minlength=k) / counts
+    return labels
+
+
+def _fill_empty(labels: np.ndarray, dist: np.ndarray, k: int) -> np.ndarray:
+    """Give every empty cluster the point farthest from its own centre, taken from a cluster of 2+."""
+    counts = np.bincount(labels, minlength=k)
+    for empty in np.flatnonzero(counts == 0):
+        own = dist[np.arange(len(labels)), labels]
+        movable = counts[labels] > 1
+        far = int(np.argmax(np.where(movable, own, -np.inf)))
+        counts[labels[far]] -= 1
+        labels[far] = empty
+        counts[empty] = 1
+    return labels
+
+
+def _canonical(labels: np.ndarray, n_regions: int) -> np.ndarray:
+    """Renumber regions in order of their smallest member index."""
+    first = np.full(n_regions, len(labels), dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(len(labels)))
+    rename = np.empty(n_regions, dtype=np.int64)
+    rename[np.argsort(first, kind="stable")] = np.arange(n_regions)
+    return rename[labels]

@@ -1,0 +1,283 @@
+"""PettingZoo parallel wrappers that put a shield between the agents and the edge cluster.
+
+Each wrapper holds ``self.env``, forwards everything it does not change (``pettingzoo.utils``'s
+``BaseParallelWrapper``), and exposes ``unwrapped`` (the ``EdgeClusterEnv``). Any learner runs unchanged
+behind one; a learner that has action preferences passes them along:
+
+    obs, rewards, terms, truncs, infos = shield.step(actions, preferences=q_values)    # dict path
+    obs, mask, rewards, term, trunc, result = shield.step_arrays(actions, preferences)  # array path
+
+``preferences`` is an array [N, A] or a dict agent -> array [A] (Q-values, logits or probabilities:
+only the order matters, higher is preferred; ``NaN`` marks "no opinion" and a row of ``NaN``, or a
+missing agent, falls back to least-loaded alternatives). Both paths run the same core on the same
+joint action, so they give identical trajectories.
+
+Per step, before the inner env steps, a shield: reads the round's state; ranks the requests with its
+priority rule (``shields.priority``); settles the joint action with its partition's region shields
+(``shields.protocol``, one region for ``CentralShield``); charges each agent its simulated decision
+latency (``shields.latency``) through ``unwrapped.charge_decision_latency``; and counts the rewritten
+actions with ``unwrapped.sim.record_interventions``. Its figures are in ``shield.last_report`` and, on
+the dict path, in ``infos[agent]["shield"]``:
+
+| key | meaning |
+|---|---|
+| ``original`` | the agent's action as given ([N] array in ``last_report``) |
+| ``action`` | the safe action the cluster executed |
+| ``rewritten`` | ``action != original`` |
+| ``interventions`` | rewritten actions this step |
+| ``messages`` | request + reply messages between region shields this step (0 for ``CentralShield``) |
+| ``decision_time_s`` | real wall time the shield took this step |
+| ``decision_latency_s`` | simulated decision latency: the slowest answer of this step |
+| ``latency_s`` | the simulated latency charged to this agent (``[N]`` in ``last_report``) |
+
+``last_report`` also holds ``rounds`` (coordination rounds), ``conflicts`` (target edges the joint action
+would have overloaded), ``boundary_requests`` [N] and ``transcript`` (the request batches sent).
+
+``safe_action_mask(agent)`` is the pre-emptive form of the shield: candidates that stay safe whatever
+the other agents pick (an edge whose spare capacity covers every pending task that could target it),
+and ``hold``. Actions from it are never rewritten.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from pettingzoo.utils.wrappers import BaseParallelWrapper
+
+from shields.core import RoundState, colliding_edges, preference_ranks, requests_of, snapshot
+from shields.latency import LatencyModel
+from shields.priority import check_rule, priority_ranks
+from shields.protocol import Coordinator
+from shields.regions import check_partition, partition_edges
+from srole_env._actions import as_action
+from srole_env.core.topology import Topology
+from srole_env.edge_cluster import EdgeClusterEnv
+
+_SEED_STREAM = 0x5E1D
+"""Mixed into a reset seed so the shield's random stream differs from the environment's."""
+
+
+class ShieldWrapper(BaseParallelWrapper):
+    """A shield over a partition of the cluster into regions (subclasses choose the partition)."""
+
+    def __init__(self, env: Any, priority: str = "urgency", seed: int | None = None):
+        """``env``: an ``EdgeClusterEnv`` (or a wrapper of one); ``priority``: a ``PRIORITY_RULES`` name;
+        ``seed``: seeds the shield's random tie-breaks (mixed with the seed given to ``reset``)."""
+        inner = getattr(env, "unwrapped", None)
+        if not isinstance(inner, EdgeClusterEnv):
+            got = type(env if inner is None else inner).__name__
+            raise ValueError(f"a shield wraps an EdgeClusterEnv, got {got}")
+        super().__init__(env)
+        self.priority = priority
+        self._rule = check_rule(priority)
+        self._seed = seed
+        self._rng: np.random.Generator | None = None
+        self._topology: Topology | None = None
+        self._safe_masks: tuple[Topology, int, np.ndarray] | None = None  # (layout, round, masks)
+        self.last_report: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ partition (subclasses)
+    def _partition(self, topology: Topology) -> tuple[np.ndarray, np.ndarray]:
+        """Region label [N] of every edge and host edge [R] of every region."""
+        raise NotImplementedError
+
+    def _setup(self) -> None:
+        """(Re)build the region shields and latency model for the current cluster layout."""
+        sim = self.unwrapped.sim
+        labels, hosts = self._partition(sim.topology)
+        self.labels = labels
+        self.hosts = hosts
+        self._coordinator = Coordinator(labels, snapshot(sim))
+        self._latency = LatencyModel(sim.topology, self.unwrapped.config, labels, hosts)
+        self._topology = sim.topology
+
+    # ------------------------------------------------------------------ PettingZoo API
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        """Reset the env; a seed also reseeds the shield (from it and the shield's own ``seed``), so the same
+        seeds give the same trajectory."""
+        out = self.env.reset(seed=seed, options=options)
+        if seed is not None:
+            self._rng = np.random.default_rng([seed, _SEED_STREAM] + ([] if self._seed is None else [self._seed]))
+        elif self._rng is None:
+            self._rng = np.random.default_rng(self._seed)
+        self._setup()
+        self.last_report = None
+        return out
+
+    def step(
+        self, actions: dict[str, Any], preferences: dict[str, Any] | np.ndarray | None = None
+    ) -> tuple[dict, dict, dict, dict, dict]:
+        """Shield the joint action, then step the env with the safe one; agents absent from ``actions`` hold."""
+        env = self.unwrapped
+        joint = np.full(env.config.n_edges, env.sim.hold_action, dtype=np.int64)
+        for agent, action in actions.items():
+            joint[self._index(agent)] = as_action(action, env.sim.n_actions, f"action of {agent}")
+        safe = self._shield(joint, preferences)
+        obs, rewards, terms, truncs, infos = self.env.step(
+            {agent: int(safe[i]) for i, agent in enumerate(env.possible_agents)}
+        )
+        rep = self.last_report
+        figures = {k: rep[k] for k in ("interventions", "messages", "decision_time_s", "decision_latency_s")}
+        for agent, info in infos.items():
+            i = env.agent_index[agent]
+            info["shield"] = {
+                "original": int(joint[i]),
+                "action": int(safe[i]),
+                "rewritten": bool(rep["rewritten"][i]),
+                "latency_s": float(rep["latency_s"][i]),
+                **figures,
+            }
+        return obs, rewards, terms, truncs, infos
+
+    def step_arrays(
+        self, actions: np.ndarray, preferences: dict[str, Any] | np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, bool, Any]:
+        """Array fast path: shield ``actions`` [N], then ``EdgeClusterEnv.step_arrays`` on the safe ones."""
+        return self.env.step_arrays(self._shield(actions, preferences))
+
+    # ------------------------------------------------------------------ pre-emptive shield
+    def safe_action_masks(self) -> np.ndarray:
+        """[N, A] int8: actions safe whatever the others pick (see module docstring); ``hold`` always.
+
+        Computed once per round (cached on the simulator's layout and round number).
+        """
+        sim = self.unwrapped.sim
+        cached = self._safe_masks
+        if cached is None or cached[0] is not sim.topology or cached[1] != sim.round:
+            self._safe_masks = cached = (sim.topology, sim.round, preemptive_masks(snapshot(sim), sim.n_actions))
+        return cached[2]
+
+    def safe_action_mask(self, agent: str) -> np.ndarray:
+        """[A] int8 row of ``safe_action_masks`` for one agent."""
+        return self.safe_action_masks()[self._index(agent)]
+
+    # ------------------------------------------------------------------ the shield
+    def _index(self, agent: str) -> int:
+        index = self.unwrapped.agent_index.get(agent)
+        if index is None:
+            raise ValueError(f"unknown agent {agent!r}; agents are edge_0..edge_{self.unwrapped.config.n_edges - 1}")
+        return index
+
+    def _preferences(self, preferences: dict[str, Any] | np.ndarray | None) -> np.ndarray | None:
+        """Preferences as a float array [N, A] (``NaN`` rows for agents without one), or None."""
+        if preferences is None:
+            return None
+        n, a = self.unwrapped.config.n_edges, self.unwrapped.sim.n_actions
+        if isinstance(preferences, dict):
+            out = np.full((n, a), np.nan)
+            for agent, row in preferences.items():
+                row = np.asarray(row, dtype=float)
+                if row.shape != (a,):
+                    raise ValueError(f"preferences of {agent} must have shape ({a},), got {row.shape}")
+                out[self._index(agent)] = row
+            return out
+        out = np.asarray(preferences, dtype=float)
+        if out.shape != (n, a):
+            raise ValueError(f"preferences must have shape ({n}, {a}) (agents x actions), got {out.shape}")
+        return out
+
+    def _shield(self, actions: np.ndarray, preferences: dict[str, Any] | np.ndarray | None) -> np.ndarray:
+        """Settle one joint action [N]; charge its latency and interventions; return the safe joint action."""
+        env = self.unwrapped
+        if not env.agents:
+            raise RuntimeError("step() called on a finished episode; call reset() first")
+        start = time.perf_counter()
+        sim = env.sim
+        if sim.topology is not self._topology:  # the env was reset behind the shield's back
+            self._setup()
+        actions = sim.validate_actions(actions)
+        prefs = self._preferences(preferences)
+        state = snapshot(sim)
+        priority = priority_ranks(self._rule(state, actions, prefs), self._rng.random(state.n_agents))
+        ranks, has_pref = preference_ranks(prefs, state.n_candidates)
+        res = self._coordinator.resolve(
+            state, actions, priority, ranks if prefs is not None else None, has_pref if prefs is not None else None
+        )
+        requests = requests_of(state, actions)
+        latency = self._latency.per_agent(requests, res)
+        rewritten = res.actions != actions
+        interventions = int(rewritten.sum())
+        self.last_report = {
+            "original": actions.copy(),
+            "action": res.actions,
+            "rewritten": rewritten,
+            "interventions": interventions,
+            "messages": res.messages,
+            "decision_time_s": time.perf_counter() - start,
+            "decision_latency_s": float(latency.max()) if requests.any() else 0.0,
+            "latency_s": latency,
+            "rounds": res.rounds,
+            "conflicts": int(colliding_edges(state, actions).sum()),
+            "boundary_requests": res.boundary_requests,
+            "transcript": res.transcript,
+        }
+        env.charge_decision_latency(latency)
+        sim.record_interventions(interventions)
+        return res.actions
+
+
+def preemptive_masks(state: RoundState, n_actions: int) -> np.ndarray:
+    """[N, A] int8: a candidate is safe when its spare capacity covers every pending task that could
+    target it (every agent with a pending task that has it among its candidates); ``hold`` is always safe.
+
+    If all agents pick from these masks no edge overloads, whatever the combination.
+    """
+    n, c = state.n_agents, state.n_candidates
+    reach = state.candidates[state.has_task].ravel()
+    reach_slots = np.bincount(reach, minlength=n)
+    reach_mem = np.bincount(reach, weights=np.repeat(state.demand_mem[state.has_task], c), minlength=n)
+    safe_edge = (state.committed_slots + reach_slots <= state.slot_limit) & (
+        state.committed_mem + reach_mem <= state.mem_limit
+    )
+    mask = np.ones((n, n_actions), dtype=np.int8)
+    mask[:, :c] = safe_edge[state.candidates] & state.has_task[:, None]
+    return mask
+
+
+class CentralShield(ShieldWrapper):
+    """One shield over the whole cluster, on the cluster head: every request is gathered and checked there.
+
+    Sees every request, so it settles all collisions without messages; its decision latency grows with
+    the number of requests in the cluster (``shields.latency``).
+    """
+
+    def __init__(self, env: Any, priority: str = "urgency", seed: int | None = None):
+        super().__init__(env, priority=priority, seed=seed)
+
+    def _partition(self, topology: Topology) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(topology.n_edges, dtype=np.int64), np.array([topology.head])
+
+
+class DecentralizedShield(ShieldWrapper):
+    """One shield per region; each owns its edges' capacity; boundary requests go through the protocol.
+
+    ``regions`` (default: the env config's ``n_regions``) between 1 and N; ``partition`` ``"kmeans"``
+    (default) or ``"grid"`` (``shields.regions``), recomputed from edge positions at every reset;
+    ``partition_seed`` seeds k-means. Each region shield runs on its region's most capable edge.
+    """
+
+    def __init__(
+        self,
+        env: Any,
+        regions: int | None = None,
+        partition: str = "kmeans",
+        priority: str = "urgency",
+        seed: int | None = None,
+        partition_seed: int = 0,
+    ):
+        super().__init__(env, priority=priority, seed=seed)
+        n = self.unwrapped.config.n_edges
+        regions = self.unwrapped.config.n_regions if regions is None else regions
+        check_partition(regions, n, partition)
+        self.regions = int(regions)
+        self.partition_method = partition
+        self.partition_seed = partition_seed
+
+    def _partition(self, topology: Topology) -> tuple[np.ndarray, np.ndarray]:
+        labels = partition_edges(topology.positions, self.regions, self.partition_method, self.partition_seed)
+        # host: the region member with the most FLOP/s (lowest index on ties), found for all regions at once
+        order = np.lexsort((np.arange(topology.n_edges), -topology.flops, labels))
+        first = np.r_[True, labels[order][1:] != labels[order][:-1]]
+        return labels, order[first]
