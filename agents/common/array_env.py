@@ -1,0 +1,160 @@
+"""Array view of the (shielded) parallel env, and a driver that runs it episode after episode.
+
+Every learner and the evaluator step the parallel env through ``ArrayEnv``: integer actions [N] and
+optional preferences [N, A] in, arrays out. It hides whether a shield is in front of the env: the
+shields' ``step_arrays(actions, preferences)`` gets the learner's preferences (so a displaced agent gets
+its own next-best action), the bare ``EdgeClusterEnv.step_arrays(actions)`` does not take them.
+
+``EpisodeDriver`` adds what training needs on top: episode ``k`` of a run with seed ``s`` is reset with
+``episode_seed(s, k)`` (so a resumed run continues the same sequence of episodes), per-agent returns are
+summed, and each finished episode is handed to a callback with ``env.unwrapped.metrics()``.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from agents.common.names import SHIELDS
+from srole_env import ClusterConfig, EdgeClusterEnv
+
+
+def make_parallel_env(config: ClusterConfig, shield: str = "none") -> Any:
+    """The parallel env for ``config``, behind ``shields.make_shield(env, shield)`` unless ``shield == "none"``."""
+    if shield not in SHIELDS:
+        raise ValueError(f"shield: unknown shield {shield!r}; choose one of {list(SHIELDS)}")
+    env = EdgeClusterEnv(config)
+    if shield == "none":
+        return env
+    try:
+        import shields
+    except ImportError as err:  # the shields package is optional for unshielded runs
+        raise ValueError(f"shield {shield!r} needs the `shields` package, which failed to import: {err}") from err
+    return shields.make_shield(env, shield)
+
+
+def episode_seed(seed: int, episode: int) -> int:
+    """Reset seed of training episode ``episode`` of a run seeded ``seed`` (a 31-bit int, stable across versions)."""
+    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(episode)]).generate_state(1)[0] >> 1)
+
+
+@dataclass
+class StepOutput:
+    """One decision round: next observations [N, D], masks [N, A], rewards [N], done flags, executed actions [N]."""
+
+    obs: np.ndarray
+    mask: np.ndarray
+    rewards: np.ndarray
+    terminated: bool
+    truncated: bool
+    executed: np.ndarray
+    result: Any
+
+    @property
+    def done(self) -> bool:
+        return self.terminated or self.truncated
+
+
+class ArrayEnv:
+    """Arrays in, arrays out over a parallel env that may sit behind a shield (see module docstring)."""
+
+    def __init__(self, env: Any):
+        self.env = env
+        self.base: EdgeClusterEnv = env.unwrapped
+        self.shielded = env is not self.base
+        self.n_agents = self.base.config.n_edges
+        self.obs_dim = self.base.sim.obs_dim
+        self.n_actions = self.base.sim.n_actions
+
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Start an episode; returns observations [N, D] float32 and action masks [N, A] int8."""
+        obs, _ = self.env.reset(seed=seed)
+        agents = self.base.possible_agents
+        return (
+            np.stack([obs[a]["observation"] for a in agents]).astype(np.float32, copy=False),
+            np.stack([obs[a]["action_mask"] for a in agents]),
+        )
+
+    def step(self, actions: np.ndarray, preferences: np.ndarray | None = None) -> StepOutput:
+        """One round with joint action [N] (and, behind a shield, the agents' preferences [N, A])."""
+        actions = np.asarray(actions, dtype=np.int64).reshape(self.n_agents)
+        if self.shielded:
+            obs, mask, rewards, terminated, truncated, result = self.env.step_arrays(actions, preferences)
+            report = getattr(self.env, "last_report", None) or {}
+            executed = np.asarray(report.get("action", actions), dtype=np.int64).reshape(self.n_agents)
+        else:
+            obs, mask, rewards, terminated, truncated, result = self.env.step_arrays(actions)
+            executed = actions
+        return StepOutput(obs, mask, np.asarray(rewards, dtype=np.float64), bool(terminated), bool(truncated),
+                          executed, result)
+
+    def metrics(self) -> dict[str, float]:
+        """The episode's figures so far (``env.unwrapped.metrics()``)."""
+        return self.base.metrics()
+
+
+EpisodeCallback = Callable[[dict[str, Any]], None]
+"""Receives one row per finished episode: ``episode``, ``timesteps``, ``episode_return`` and the metrics."""
+
+
+class EpisodeDriver:
+    """Runs an ``ArrayEnv`` across episodes for training (see module docstring).
+
+    ``obs`` [N, D] and ``mask`` [N, A] are always the observation to act on next; ``timesteps`` counts
+    agent-steps (rounds x N).
+    """
+
+    def __init__(self, env: ArrayEnv, seed: int, on_episode: EpisodeCallback | None = None,
+                 episode: int = 0, timesteps: int = 0):
+        self.env = env
+        self.seed = int(seed)
+        self.on_episode = on_episode
+        self.episode = episode
+        self.timesteps = timesteps
+        self.returns = np.zeros(env.n_agents)
+        self.rounds = 0
+        self.obs, self.mask = self.reset()
+
+    def reset(self) -> tuple[np.ndarray, np.ndarray]:
+        """Start episode ``self.episode`` from its seed."""
+        self.returns[:] = 0.0
+        self.rounds = 0
+        self.obs, self.mask = self.env.reset(seed=episode_seed(self.seed, self.episode))
+        return self.obs, self.mask
+
+    def step(self, actions: np.ndarray, preferences: np.ndarray | None = None) -> StepOutput:
+        """One round; on the episode's end logs it and resets, so ``self.obs`` starts the next one.
+
+        The returned ``StepOutput.obs`` is the round's own next observation (the final one when done).
+        """
+        out = self.env.step(actions, preferences)
+        self.timesteps += self.env.n_agents
+        self.returns += out.rewards
+        self.rounds += 1
+        if out.done:
+            row = {"episode": self.episode, "timesteps": self.timesteps,
+                   "episode_return": float(self.returns.mean()), **self.env.metrics()}
+            if self.on_episode is not None:
+                self.on_episode(row)
+            self.episode += 1
+            self.reset()
+        else:
+            self.obs, self.mask = out.obs, out.mask
+        return out
+
+    # ------------------------------------------------------------------ checkpointing
+    def state_bytes(self) -> bytes:
+        """The whole driver state, env included (pickled), to resume mid-episode exactly."""
+        return pickle.dumps({"env": self.env.env, "obs": self.obs, "mask": self.mask, "returns": self.returns,
+                             "rounds": self.rounds, "episode": self.episode, "timesteps": self.timesteps})
+
+    def load_state_bytes(self, data: bytes) -> None:
+        """Restore ``state_bytes`` output (the env object is replaced by the pickled one)."""
+        state = pickle.loads(data)
+        self.env = ArrayEnv(state["env"])
+        for key in ("obs", "mask", "returns", "rounds", "episode", "timesteps"):
+            setattr(self, key, state[key])

@@ -1,0 +1,114 @@
+"""What a learner gets from ``agents.train.train``: the run's settings, its loggers and checkpoint bookkeeping."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tqdm.auto import tqdm
+
+from agents.common.array_env import ArrayEnv, EpisodeDriver
+from agents.common.run_dir import EpisodeLog, RunDir, write_json
+from srole_env import ClusterConfig
+
+H = TypeVar("H")
+
+
+@dataclass
+class RunContext:
+    """One training run (fresh or resumed). ``timesteps`` is the run's total target, not what is left."""
+
+    run: RunDir
+    algo: str
+    shield: str
+    config: ClusterConfig
+    seed: int
+    timesteps: int
+    device: str
+    hparams: dict[str, Any]
+    resume: bool = False
+    progress: bool = True
+    checkpoint_every: int = 0
+    """Also checkpoint every this many timesteps (0: only at the end)."""
+    writer: Any = None
+    """TensorBoard ``SummaryWriter`` (or None)."""
+    episode_log: EpisodeLog | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+    """The checkpoint's ``state.json`` when resuming (``timesteps``, ``episodes``), else empty."""
+
+    def save_state(self, timesteps: int, episodes: int, **extra: Any) -> None:
+        """Write ``checkpoint/state.json`` (last, after the learner's own files: it marks the checkpoint complete)."""
+        write_json(self.run.state, {"algo": self.algo, "timesteps": int(timesteps), "episodes": int(episodes),
+                                    **extra})
+
+    def progress_bar(self, initial: int) -> tqdm:
+        """A tqdm bar over timesteps from ``initial`` to the target."""
+        return tqdm(total=self.timesteps, initial=initial, unit="step", desc=f"{self.algo}/{self.shield}",
+                    disable=not self.progress, dynamic_ncols=True, leave=False)
+
+    def log_scalars(self, prefix: str, values: dict[str, float], step: int) -> None:
+        if self.writer is not None:
+            for key, value in values.items():
+                self.writer.add_scalar(f"{prefix}/{key}", float(value), step)
+
+
+class CheckpointSchedule:
+    """Says when a periodic checkpoint is due: each time the counter passes a multiple of ``every``."""
+
+    def __init__(self, every: int, start: int):
+        self.every = int(every)
+        self.next = (start // self.every + 1) * self.every if self.every > 0 else None
+
+    def due(self, timesteps: int) -> bool:
+        if self.next is None or timesteps < self.next:
+            return False
+        self.next = (timesteps // self.every + 1) * self.every
+        return True
+
+
+def make_hparams(cls: type[H], overrides: dict[str, Any]) -> H:
+    """Dataclass ``cls`` of hyperparameters with ``overrides``; unknown names or wrong types -> ``ValueError``."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown hyperparameter(s) {unknown}; valid: {sorted(fields)}")
+    defaults = cls()
+    values = {}
+    for name, value in overrides.items():
+        default = getattr(defaults, name)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, tuple):
+            ok = isinstance(value, (list, tuple))
+            value = tuple(value) if ok else value
+        else:
+            ok = default is None or isinstance(value, type(default))
+        if not ok:
+            raise ValueError(f"hyperparameter {name} must be like {default!r}, got {value!r}")
+        values[name] = value
+    return cls(**values)
+
+
+def saved_hparams(cls: type[H], saved: dict[str, Any]) -> H:
+    """Dataclass ``cls`` from a checkpoint's hyperparameters (names this version no longer has are dropped)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in names})
+
+
+def resume_driver(env: ArrayEnv, ctx: RunContext, env_file: str) -> EpisodeDriver:
+    """The driver as checkpointed (mid-episode env included); a fresh start of the next episode if unreadable."""
+    episodes, timesteps = int(ctx.state["episodes"]), int(ctx.state["timesteps"])
+    driver = EpisodeDriver(env, ctx.seed, ctx.episode_log, episode=episodes, timesteps=timesteps)
+    path = ctx.run.checkpoint / env_file
+    if path.is_file():
+        try:
+            driver.load_state_bytes(path.read_bytes())
+        except Exception:  # an env that cannot be restored restarts the episode; nothing else is lost
+            driver = EpisodeDriver(env, ctx.seed, ctx.episode_log, episode=episodes, timesteps=timesteps)
+    return driver

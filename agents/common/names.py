@@ -1,0 +1,8 @@
+"""Names the CLI offers, importable without torch or SB3 (``agents.registry`` checks they match)."""
+
+ALGO_NAMES = ("ppo", "dqn", "maskable_ppo", "idqn", "ippo", "crl_ppo", "crl_dqn")
+"""Trainable algorithms (``agents.registry.ALGOS``)."""
+SHIELDS = ("none", "central", "decentralized")
+"""Kinds accepted by ``shields.make_shield`` (``none``: the bare env)."""
+HEURISTIC_NAMES = ("random", "local", "least_loaded", "round_robin")
+"""Baseline heuristics (``agents.heuristics.HEURISTICS``)."""

@@ -1,0 +1,153 @@
+"""Evaluation: ``evaluate(policy_or_dir, shield, config, episodes, seed) -> dict`` and its table/CSV/JSON forms.
+
+Episode ``e`` of an evaluation with seed ``s`` is reset with seed ``s + e``, so every method meets the
+same clusters and job arrivals. Policies act greedily (argmax of their preferences), and behind a shield
+the same preferences [N, A] go to the shield. Parallel-env policies (heuristics, MARL, SROLE) run on the
+parallel env behind ``shield``; CRL policies run on the cluster head's env (no shield).
+
+The result holds the mean over episodes of every figure of ``env.unwrapped.metrics()`` (NaN-aware:
+``mean_jct`` is NaN in an episode that completes no job) plus ``episode_return``, and ``rows``: one dict
+per episode. ``mean_jct_all`` also counts unfinished jobs at their age, so compare methods on both.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.common.array_env import ArrayEnv, make_parallel_env
+from agents.common.policy import Policy
+from agents.common.utils import resolve_device
+from agents.policies import load_policy
+from agents.train import as_config
+from srole_env import CentralizedSchedulingEnv, ClusterConfig
+
+TABLE_COLUMNS = ("mean_jct", "mean_jct_all", "p95_jct", "collisions", "overloads", "interventions",
+                 "scheduling_overhead_s", "jobs_completed")
+"""Figures ``format_table`` shows (every metric is in the result and in ``--csv``/``--json``)."""
+
+
+def evaluate(
+    policy_or_dir: str | Path | Policy,
+    shield: str | None = None,
+    config: ClusterConfig | str | dict[str, Any] | None = None,
+    episodes: int = 10,
+    seed: int = 0,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Run ``episodes`` episodes and return the metric means (and per-episode ``rows``).
+
+    ``shield`` defaults to the run's own shield (``none`` for heuristics); ``config`` (a ``ClusterConfig``,
+    scenario name/file or dict of fields) defaults to the run's training cluster (``small`` for heuristics).
+    """
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise ValueError(f"episodes must be a positive int, got {episodes!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    policy, meta = load_policy(policy_or_dir, resolve_device(device), seed)
+    centralized = meta["env_kind"] == "centralized"
+    shield = shield or ("none" if centralized else meta.get("shield", "none"))
+    if centralized and shield != "none":
+        raise ValueError(f"shield: {meta['name']} is a CRL policy (the cluster head's env takes no shield); use none")
+    cfg = as_config(config if config is not None else meta.get("cluster", "small"))
+    rows = []
+    if centralized:
+        env = CentralizedSchedulingEnv(cfg)
+        for e in range(episodes):
+            rows.append({"episode": e, "seed": seed + e, **_centralized_episode(env, policy, seed + e)})
+    else:
+        env = ArrayEnv(make_parallel_env(cfg, shield))
+        for e in range(episodes):
+            rows.append({"episode": e, "seed": seed + e, **_parallel_episode(env, policy, seed + e)})
+    if config is None:
+        scenario = meta.get("scenario")
+    else:
+        scenario = config if isinstance(config, str) else config.get("scenario") if isinstance(config, dict) else None
+    return {"policy": meta["name"], "shield": shield, "scenario": scenario, "episodes": episodes, "seed": seed,
+            **summarize(rows), "rows": rows}
+
+
+def _parallel_episode(env: ArrayEnv, policy: Policy, seed: int) -> dict[str, float]:
+    obs, mask = env.reset(seed=seed)
+    policy.reset()
+    total = 0.0
+    while True:
+        prefs = policy.preferences(obs, mask)
+        out = env.step(np.argmax(prefs, axis=1), prefs if env.shielded else None)
+        total += float(out.rewards.mean())
+        obs, mask = out.obs, out.mask
+        if out.done:
+            return {"episode_return": total, **env.metrics()}
+
+
+def _centralized_episode(env: CentralizedSchedulingEnv, policy: Policy, seed: int) -> dict[str, float]:
+    obs, info = env.reset(seed=seed)
+    policy.reset()
+    total = float(info.get("reward_before_first_decision", 0.0))
+    done = env.deciding_edge < 0
+    while not done:
+        action = int(policy.act(obs[None, :], env.action_masks()[None, :].astype(np.int8))[0])
+        obs, reward, terminated, truncated, _ = env.step(action)
+        total += reward
+        done = terminated or truncated
+    return {"episode_return": total, **env.metrics()}
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """NaN-aware mean over episodes of every numeric figure in ``rows`` (except episode and seed)."""
+    keys = [k for k, v in rows[0].items() if k not in ("episode", "seed") and isinstance(v, (int, float))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column -> NaN
+        return {k: float(np.nanmean([float(r[k]) for r in rows])) for k in keys}
+
+
+# ---------------------------------------------------------------------- output
+def format_table(results: list[dict[str, Any]], columns: tuple[str, ...] = TABLE_COLUMNS) -> str:
+    """A plain-text table: one line per result (policy, shield, then ``columns``)."""
+    header = ["policy", "shield", *columns]
+    lines = [[str(r["policy"]), str(r["shield"]), *(_fmt(r.get(c, math.nan)) for c in columns)] for r in results]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    out = ["  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))]
+    for line in lines:
+        out.append("  ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(line, widths))))
+    return "\n".join(out)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}" if abs(value) < 1 else f"{value:.1f}"
+    return str(value)
+
+
+def write_csv(results: list[dict[str, Any]], path: str | Path) -> None:
+    """One row per result: identification columns, then every metric mean."""
+    keys: list[str] = []
+    for r in results:
+        keys += [k for k in r if k != "rows" and k not in keys]
+    with Path(path).open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows({k: v for k, v in r.items() if k != "rows"} for r in results)
+
+
+def write_json(results: list[dict[str, Any]], path: str | Path) -> None:
+    """All results with their per-episode rows (NaN written as null)."""
+    Path(path).write_text(json.dumps(_nan_to_none(results), indent=2) + "\n")
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    if isinstance(value, (np.integer, np.floating)):
+        return _nan_to_none(value.item())
+    return value

@@ -1,0 +1,1 @@
+"""The ``srole`` command line (``srole train``, ``srole evaluate``, ...): see ``srole_cli.main``."""

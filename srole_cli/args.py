@@ -1,0 +1,73 @@
+"""Argument types and helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def positive_int(text: str) -> int:
+    """An int >= 1; accepts ``100000``, ``100_000`` and integral floats like ``1e5``."""
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def integer(text: str) -> int:
+    return _integer(text)
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text.replace("_", ""))
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}")
+    return int(value)
+
+
+def key_value(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE read as JSON when it parses (numbers, lists, true/false/null), else a string."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser, scenario_default: str | None) -> None:
+    """``--scenario`` and ``--set FIELD=VALUE`` (cluster config overrides)."""
+    parser.add_argument("--scenario", default=scenario_default, metavar="NAME_OR_FILE",
+                        help="scenario name (small, paper, large) or a .yaml/.json config file"
+                             + (f" (default: {scenario_default})" if scenario_default else ""))
+    parser.add_argument("--set", dest="overrides", type=key_value, action="append", default=[],
+                        metavar="FIELD=VALUE", help="override a cluster config field, e.g. --set horizon=100")
+
+
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="torch device: auto (cuda if available), cpu, cuda, cuda:1")
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="torch CPU threads (default 1: the small networks here run fastest single-threaded)")
+
+
+def set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)

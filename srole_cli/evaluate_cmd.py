@@ -1,0 +1,64 @@
+"""``srole evaluate``: evaluate run directories and/or heuristics; print a table, write CSV/JSON."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from agents.common.names import HEURISTIC_NAMES, SHIELDS
+from srole_cli.args import add_cluster_arguments, add_device_arguments, integer, positive_int, set_threads
+from srole_cli.registry import Subcommand
+
+EPILOG = f"""POLICY is a run directory written by `srole train` or a heuristic: {', '.join(HEURISTIC_NAMES)}.
+Episode e uses seed SEED + e, so all policies meet the same clusters and jobs.
+examples:
+  srole evaluate --policy runs/ippo_central random local --shield central --episodes 10 --seed 1000
+  srole evaluate --policy runs/crl_ppo --episodes 5 --json results.json"""
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.epilog = EPILOG
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("--policy", nargs="+", required=True, metavar="POLICY", help="run directories or heuristic names")
+    p.add_argument("--shield", choices=SHIELDS, default=None,
+                   help="shield for every policy (default: each run's own shield; none for heuristics and CRL)")
+    add_cluster_arguments(p, scenario_default=None)
+    p.epilog += "\nThe cluster is --scenario, else the first run directory's training cluster, else small."
+    p.add_argument("--episodes", type=positive_int, default=10, help="episodes per policy (default 10)")
+    p.add_argument("--seed", type=integer, default=0, help="seed of the first episode (default 0)")
+    p.add_argument("--csv", metavar="PATH", help="also write the table (all metric means) as CSV")
+    p.add_argument("--json", metavar="PATH", help="also write the results with per-episode rows as JSON")
+    add_device_arguments(p)
+
+
+def common_config(policies: list[str], scenario: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """One cluster for every policy: ``--scenario``, else the first run directory's training cluster, else
+    ``small``; then the ``--set`` overrides."""
+    if scenario is not None:
+        return {"scenario": scenario, **overrides}
+    for policy in policies:
+        if policy not in HEURISTIC_NAMES and Path(policy).is_dir():
+            from agents.common.run_dir import load_run
+
+            _, saved, _ = load_run(policy)
+            return {**saved["cluster"], **overrides}
+    return {"scenario": "small", **overrides}
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents.evaluate import evaluate, format_table, write_csv, write_json
+
+    set_threads(args.threads)
+    config = common_config(args.policy, args.scenario, dict(args.overrides))
+    results = [evaluate(policy, args.shield, config, args.episodes, args.seed, args.device) for policy in args.policy]
+    print(format_table(results))
+    if args.csv:
+        write_csv(results, args.csv)
+    if args.json:
+        write_json(results, args.json)
+    return 0
+
+
+SUBCOMMAND = Subcommand("evaluate", "evaluate policies: mean JCT, collisions, overloads, interventions, overhead",
+                        configure, run)

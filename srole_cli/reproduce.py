@@ -1,0 +1,179 @@
+"""Reproduce the paper's comparison: train/evaluate every method of every experiment cell, cached.
+
+``reproduce(profile, out_dir)`` writes into ``out_dir``: ``profile.json``, one ``<experiment>.csv`` per
+experiment (a row per cell x method x seed) and ``<experiment>_summary.csv`` (means and 95% CIs),
+PNG plots, and ``summary.md``. Trained models live in ``out_dir/cache/models/<key>`` and evaluation
+results in ``out_dir/cache/evals/<key>.json``, keyed by everything that determines them, so a rerun of a
+finished cell costs nothing and an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gymnasium.utils import seeding
+from tqdm.auto import tqdm
+
+from srole_cli import report
+from srole_cli.experiments import Experiment, Method, Profile, profile_to_dict
+from srole_env import make_config
+
+EVAL_SEED_OFFSET = 10_000
+"""Evaluation episodes use seeds ``EVAL_SEED_OFFSET + 100 * seed + e``, disjoint from training seeds."""
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class Runner:
+    """Runs cells with a model and result cache under ``out_dir/cache``."""
+
+    def __init__(self, profile: Profile, out_dir: Path, device: str = "auto"):
+        self.profile = profile
+        self.out = out_dir
+        self.device = device
+        self.models = out_dir / "cache" / "models"
+        self.evals = out_dir / "cache" / "evals"
+        self.models.mkdir(parents=True, exist_ok=True)
+        self.evals.mkdir(parents=True, exist_ok=True)
+
+    def method_row(self, method: Method, cell: dict[str, Any], seed: int) -> dict[str, Any]:
+        """Mean metrics of ``method`` on ``cell`` for training seed ``seed`` (cached)."""
+        p = self.profile
+        cfg = make_config(**cell).to_dict()  # validates the cell; the key covers every resolved field
+        eval_seed = EVAL_SEED_OFFSET + 100 * seed
+        hparams = p.hparams.get(method.algo or "", {})
+        key = _key(method.kind, method.algo, method.policy, method.shield, cfg, seed, p.eval_episodes,
+                   p.timesteps if method.kind == "learned" else None, hparams)
+        cached = self.evals / f"{key}.json"
+        if cached.exists():
+            return json.loads(cached.read_text())
+        start = time.perf_counter()
+        if method.kind == "oracle":
+            metrics = self._oracle(cfg, eval_seed)
+        else:
+            from agents.evaluate import evaluate
+
+            policy: Any = method.policy
+            if method.kind == "learned":
+                policy = self._trained(method, cfg, seed, hparams)
+            result = evaluate(policy, method.shield, cfg, p.eval_episodes, eval_seed, self.device)
+            metrics = {k: v for k, v in result.items() if isinstance(v, (int, float)) and k not in ("seed", "episodes")}
+        row = {"method": method.name, "seed": seed, **metrics, "wall_s": time.perf_counter() - start}
+        cached.write_text(json.dumps(row))
+        return row
+
+    def _trained(self, method: Method, cfg: dict[str, Any], seed: int, hparams: dict[str, Any]) -> Path:
+        from agents.train import train
+
+        run_dir = self.models / _key(method.algo, method.shield, cfg, seed, self.profile.timesteps, hparams)
+        if (run_dir / "DONE").exists():
+            return run_dir
+        if run_dir.exists():  # an interrupted training run: start it again
+            shutil.rmtree(run_dir)
+        train(method.algo, method.shield, cfg, self.profile.timesteps, seed, run_dir, self.device,
+              hparams=hparams or None, progress=False)
+        (run_dir / "DONE").write_text("")
+        return run_dir
+
+    def _oracle(self, cfg: dict[str, Any], eval_seed: int) -> dict[str, float]:
+        from agents.oracle import run_oracle_episode
+        from srole_env.core.simulator import ClusterSimulator
+
+        sim = ClusterSimulator(make_config(**cfg))
+        rows = [run_oracle_episode(sim, seeding.np_random(eval_seed + e)[0]) for e in range(self.profile.eval_episodes)]
+        return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
+
+    def overhead_row(self, shield: str, regions: int, cell: dict[str, Any], seed: int) -> dict[str, Any]:
+        """Least-loaded play behind ``shield``: mean simulated decision latency and messages per round."""
+        cfg = make_config(**cell)
+        key = _key("overhead", shield, regions, cfg.to_dict(), seed, self.profile.eval_episodes)
+        cached = self.evals / f"{key}.json"
+        if cached.exists():
+            return json.loads(cached.read_text())
+        import srole_env
+        from agents.heuristics import make_heuristic
+        from shields import make_shield
+
+        kwargs = {"regions": regions} if shield == "decentralized" else {}
+        env = make_shield(srole_env.parallel_env(cfg), shield, **kwargs)
+        latency, messages, rounds, wall = [], 0, 0, 0.0
+        for e in range(self.profile.eval_episodes):
+            env.reset(seed=EVAL_SEED_OFFSET + 100 * seed + e)
+            policy = make_heuristic("least_loaded", seed)
+            sim = env.unwrapped.sim
+            obs, mask, done = sim.observe(), sim.action_mask(), False
+            while not done:
+                prefs = policy.preferences(obs, mask)
+                obs, mask, _, _, done, _ = env.step_arrays(np.argmax(prefs, axis=1), prefs)
+                rep = env.last_report
+                if rep["decision_latency_s"] > 0:
+                    latency.append(rep["decision_latency_s"])
+                messages += rep["messages"]
+                wall += rep["decision_time_s"]
+                rounds += 1
+        row = {
+            "method": f"{shield} shield" + (f" ({regions} regions)" if shield == "decentralized" else ""),
+            "shield": shield, "regions": regions if shield == "decentralized" else 1, "seed": seed,
+            "decision_latency_s": float(np.mean(latency)) if latency else 0.0,
+            "messages_per_round": messages / rounds, "shield_wall_ms_per_round": 1e3 * wall / rounds,
+        }
+        cached.write_text(json.dumps(row))
+        return row
+
+
+def run_experiment(runner: Runner, exp: Experiment, bar: tqdm) -> list[dict[str, Any]]:
+    """Rows of one experiment (cell x method x seed)."""
+    rows = []
+    methods = runner.profile.methods()
+    for cell in exp.cells():
+        extra = {exp.sweep: cell[exp.sweep]} if exp.sweep else {}
+        for seed in runner.profile.seeds:
+            if exp.kind == "shield_overhead":
+                jobs = [("central", 1)] + [("decentralized", r) for r in exp.regions if r <= cell.get("n_edges", 10)]
+                for shield, regions in jobs:
+                    rows.append({**extra, **runner.overhead_row(shield, regions, cell, seed)})
+                    bar.update()
+                continue
+            for name in exp.methods:
+                if name not in methods:
+                    raise ValueError(f"experiment {exp.name}: unknown method {name!r}; known: {list(methods)}")
+                bar.set_postfix_str(f"{exp.name} {extra} {name} seed {seed}")
+                rows.append({**extra, **runner.method_row(methods[name], cell, seed)})
+                bar.update()
+    return rows
+
+
+def count_jobs(profile: Profile) -> int:
+    """Number of (cell, method/shield, seed) units, for the progress bar."""
+    total = 0
+    for exp in profile.experiments:
+        for cell in exp.cells():
+            per_seed = (1 + sum(r <= cell.get("n_edges", 10) for r in exp.regions)) if exp.kind == "shield_overhead" \
+                else len(exp.methods)
+            total += per_seed * len(profile.seeds)
+    return total
+
+
+def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progress: bool = True) -> Path:
+    """Run every experiment of ``profile`` and write the CSVs, plots and ``summary.md`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "profile.json").write_text(json.dumps(profile_to_dict(profile), indent=2))
+    runner = Runner(profile, out, device)
+    results: dict[str, list[dict[str, Any]]] = {}
+    start = time.perf_counter()
+    with tqdm(total=count_jobs(profile), desc=f"reproduce {profile.name}", disable=not progress) as bar:
+        for exp in profile.experiments:
+            rows = run_experiment(runner, exp, bar)
+            results[exp.name] = rows
+            report.write_rows(out / f"{exp.name}.csv", rows)
+    report.write_report(profile, results, out, time.perf_counter() - start)
+    return out

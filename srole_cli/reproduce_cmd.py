@@ -1,0 +1,30 @@
+"""``srole reproduce``: the paper's comparison end to end (see ``srole_cli.reproduce``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from srole_cli.experiments import PROFILES, load_profile
+from srole_cli.registry import Subcommand
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default="quick",
+                   help=f"budget profile: {', '.join(PROFILES)} or a YAML/JSON file of Profile fields")
+    p.add_argument("--out", default="results/reproduce", help="output directory (also the cache)")
+    p.add_argument("--device", default="auto", help="torch device for learners: auto, cpu, cuda")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from srole_cli.reproduce import reproduce
+
+    profile = load_profile(args.profile)
+    out = reproduce(profile, args.out, device=args.device, progress=not args.no_progress)
+    print((out / "summary.md").read_text())
+    print(f"results in {out}")
+    return 0
+
+
+SUBCOMMAND = Subcommand("reproduce", "reproduce the paper's comparison (CSV tables, PNG plots, summary.md)",
+                        configure, run)

@@ -1,0 +1,71 @@
+"""``srole train``: train one algorithm (optionally behind a shield) into a run directory, or resume one."""
+
+from __future__ import annotations
+
+import argparse
+
+from agents.common.names import ALGO_NAMES, SHIELDS
+from srole_cli.args import (
+    add_cluster_arguments,
+    add_device_arguments,
+    integer,
+    key_value,
+    non_negative_int,
+    positive_int,
+    set_threads,
+)
+from srole_cli.registry import CLIError, Subcommand
+
+EPILOG = """timesteps: agent-steps for the parallel-env algos (one round of the env = N timesteps, N = edges);
+head decisions for crl_*. --timesteps is the run's total, also when resuming.
+SROLE = any MARL algo (ppo, dqn, maskable_ppo, idqn, ippo) with --shield central or decentralized.
+examples:
+  srole train --algo ippo --shield central --scenario small --timesteps 200000 --seed 0 --out runs/ippo_central
+  srole train --resume runs/ippo_central --timesteps 400000"""
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.epilog = EPILOG
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("--algo", choices=ALGO_NAMES, help="algorithm (required unless --resume)")
+    p.add_argument("--shield", choices=SHIELDS, default=None, help="shield in front of the env (default: none)")
+    add_cluster_arguments(p, scenario_default=None)
+    p.add_argument("--timesteps", type=positive_int, default=None,
+                   help="total training timesteps (default 100000; when resuming: the run's target)")
+    p.add_argument("--seed", type=integer, default=None, help="random seed (default 0)")
+    p.add_argument("--out", default=None, metavar="DIR", help="new run directory (required unless --resume)")
+    p.add_argument("--resume", default=None, metavar="DIR", help="continue the run in DIR from its checkpoint")
+    p.add_argument("--hparam", dest="hparams", type=key_value, action="append", default=[], metavar="NAME=VALUE",
+                   help="learner hyperparameter, e.g. --hparam lr=0.001 --hparam hidden=[64,64]")
+    p.add_argument("--checkpoint-every", type=non_negative_int, default=None, metavar="STEPS",
+                   help="also checkpoint every STEPS timesteps (default 0: at the end only)")
+    add_device_arguments(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents.train import resume_run, train
+
+    set_threads(args.threads)
+    progress = not args.no_progress
+    if args.resume:
+        given = [f"--{name}" for name in ("algo", "shield", "scenario", "seed") if getattr(args, name) is not None]
+        given += ["--set"] * bool(args.overrides) + ["--hparam"] * bool(args.hparams)
+        if given:
+            raise CLIError(f"--resume takes the run's own settings; drop {', '.join(sorted(set(given)))}")
+        if args.out and args.out != args.resume:
+            raise CLIError("--resume continues the run in place; drop --out or give the same directory")
+        out = resume_run(args.resume, args.timesteps, device=args.device, progress=progress,
+                         checkpoint_every=args.checkpoint_every)
+    else:
+        if args.algo is None or args.out is None:
+            raise CLIError("--algo and --out are required (or --resume DIR)")
+        config = {"scenario": args.scenario or "small", **dict(args.overrides)}
+        out = train(args.algo, args.shield or "none", config, args.timesteps or 100_000,
+                    0 if args.seed is None else args.seed, args.out, args.device, hparams=dict(args.hparams),
+                    progress=progress, checkpoint_every=args.checkpoint_every or 0)
+    print(f"run written to {out}")
+    return 0
+
+
+SUBCOMMAND = Subcommand("train", "train a scheduler (heuristics need no training)", configure, run)
