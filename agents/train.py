@@ -9,8 +9,9 @@ environment mid-episode, so a resumed run is identical to an uninterrupted one.
 
 **Timesteps.** For the parallel-env algos one timestep is one agent-step: a round of the env is N
 timesteps (SB3's vec-env count with one sub-env per agent). For ``crl_*`` one timestep is one decision
-of the cluster head. Training stops at the first rollout (PPO-style algos) or round boundary at or past
-the target. Runs are deterministic given the seed (same device, same library versions).
+of the cluster head. SB3's PPO-style algos stop after the first full rollout that reaches the target; the
+others stop at the first round (or head decision) that reaches it. ``episodes.csv`` rows carry the count.
+Runs are deterministic given the seed (same device, same library versions).
 
 SROLE is any MARL algo here trained with ``shield="central"`` or ``"decentralized"``.
 """
