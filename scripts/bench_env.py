@@ -51,13 +51,15 @@ def srole_case(n: int, mode: str, shield: str, seed: int = 0) -> Callable[[], in
     if mode == "fast":
 
         def step() -> int:
-            env.step_arrays(rng.integers(n_actions, size=n))
+            if env.step_arrays(rng.integers(n_actions, size=n))[4]:
+                env.reset()
             return n
     else:
 
         def step() -> int:
             actions = dict(zip(agents, rng.integers(n_actions, size=n).tolist()))
-            env.step(actions)
+            if all(env.step(actions)[3].values()):
+                env.reset()
             return n
 
     return step
