@@ -105,7 +105,7 @@ def targets_of(state: RoundState, actions: np.ndarray) -> np.ndarray:
     """Target edge [N] each agent's action names, -1 for ``hold`` or no pending task."""
     req = requests_of(state, actions)
     cand = np.minimum(actions, state.n_candidates - 1)
-    return np.where(req, np.take_along_axis(state.candidates, cand[:, None], axis=1)[:, 0], -1)
+    return np.where(req, state.candidates[np.arange(state.n_agents), cand], -1)
 
 
 def fits(
@@ -118,14 +118,20 @@ def fits(
     return (slots + 1.0 <= slot_limit) & (mem + demand <= mem_limit)
 
 
+def _added_load(state: RoundState, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Workers [N] and bytes [N] that requests with ``targets`` [N] (-1: none) add to every edge."""
+    req = targets >= 0
+    n = state.n_agents
+    return (
+        np.bincount(targets[req], minlength=n),
+        np.bincount(targets[req], weights=state.demand_mem[req], minlength=n),
+    )
+
+
 def projected_load(state: RoundState, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Committed plus requested load [N] (workers, bytes) of every edge if the joint action ran as is."""
-    n = state.n_agents
-    targets = targets_of(state, actions)
-    req = targets >= 0
-    slots = state.committed_slots + np.bincount(targets[req], minlength=n)
-    mem = state.committed_mem + np.bincount(targets[req], weights=state.demand_mem[req], minlength=n)
-    return slots, mem
+    slots, mem = _added_load(state, targets_of(state, actions))
+    return state.committed_slots + slots, state.committed_mem + mem
 
 
 def colliding_edges(state: RoundState, actions: np.ndarray) -> np.ndarray:
@@ -133,11 +139,9 @@ def colliding_edges(state: RoundState, actions: np.ndarray) -> np.ndarray:
 
     An edge already past a threshold before the round counts when it receives any new task.
     """
-    slots, mem = projected_load(state, actions)
-    targets = targets_of(state, actions)
-    targeted = np.bincount(targets[targets >= 0], minlength=state.n_agents) > 0
-    over = (slots > state.slot_limit) | (mem > state.mem_limit)
-    return targeted & over
+    slots, mem = _added_load(state, targets_of(state, actions))
+    over = (state.committed_slots + slots > state.slot_limit) | (state.committed_mem + mem > state.mem_limit)
+    return (slots > 0) & over
 
 
 def preference_ranks(preferences: np.ndarray | None, n_candidates: int) -> tuple[np.ndarray, np.ndarray]:
@@ -174,7 +178,7 @@ def order_keys(
         keys = np.array(utilization, dtype=float)
     else:
         keys = np.where(has_pref[:, None], ranks, utilization)
-    np.put_along_axis(keys, original[:, None], -1.0, axis=1)
+    keys[np.arange(len(original)), original] = -1.0
     return keys
 
 
@@ -193,32 +197,34 @@ def grant_prefix(
     mem: np.ndarray,
     slot_limit: np.ndarray,
     mem_limit: np.ndarray,
+    fit_alone: bool = False,
 ) -> np.ndarray:
     """Which of P requests to grant, and update ``slots``/``mem`` in place with the granted ones.
 
     ``targets`` [P] index the load arrays (edges or an owner's local edge table); ``demand`` [P] bytes;
     ``priority`` [P] ranks (lower keeps its target first). Per target, the longest prefix in priority
     order of the requests that fit alone is granted (see the module docstring). Returns bool [P].
+    ``fit_alone=True`` says the caller already knows every request fits alone (skips that filter).
     """
     granted = np.zeros(len(targets), dtype=bool)
     if len(targets) == 0:
         return granted
-    alone = np.flatnonzero(fits(slots[targets], mem[targets], slot_limit[targets], mem_limit[targets], demand))
-    if len(alone) == 0:
-        return granted
-    order = alone[np.lexsort((priority[alone], targets[alone]))]
+    if fit_alone:
+        order = np.lexsort((priority, targets))
+    else:
+        alone = np.flatnonzero(fits(slots[targets], mem[targets], slot_limit[targets], mem_limit[targets], demand))
+        if len(alone) == 0:
+            return granted
+        order = alone[np.lexsort((priority[alone], targets[alone]))]
     t = targets[order]
     d = demand[order]
-    pos = np.arange(len(order))
-    new_run = np.ones(len(order), dtype=bool)
-    new_run[1:] = t[1:] != t[:-1]
-    run_start = np.maximum.accumulate(np.where(new_run, pos, 0))
-    count = pos - run_start + 1.0
+    run_start = np.searchsorted(t, t)  # t is sorted: the position where each request's run begins
+    count = np.arange(1, len(order) + 1) - run_start
     cum = np.cumsum(d)
     run_mem = cum - cum[run_start] + d[run_start]
     ok = (slots[t] + count <= slot_limit[t]) & (mem[t] + run_mem <= mem_limit[t])
     won = order[ok]
     granted[won] = True
-    np.add.at(slots, targets[won], 1.0)
-    np.add.at(mem, targets[won], demand[won])
+    slots += np.bincount(targets[won], minlength=len(slots))
+    mem += np.bincount(targets[won], weights=demand[won], minlength=len(mem))
     return granted

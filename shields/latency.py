@@ -9,7 +9,8 @@ shields. With ``srole_env.core.overhead``'s link model (``one_way_latency``) and
 
 * ``gather_r``: the region's requests reach the host in parallel (the farthest requester's one-way
   latency), are received one after another through the host's NIC (``report_bytes`` each), and the host
-  checks every request it settles for its own agents, ``shield_check_s`` each. For one region this is
+  checks every proposal of its own agents against its table, ``shield_check_s`` each (an original that
+  does not fit is checked, and so is each alternative its agent then proposes). For one region this is
   exactly ``overhead.gather_latency(topology, config, host, requesters, shield_check_s, checks)``.
 * ``coordination(i)``: the sum of the boundary round trips of the coordination rounds before i's answer
   (including the round of its answer when a remote owner granted it). The round trip of a round with

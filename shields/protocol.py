@@ -76,6 +76,10 @@ class RoundTraffic:
     served: np.ndarray  # [o] requests each of them served
 
 
+_NO_TRAFFIC = RoundTraffic(*(np.empty(0, dtype=np.int64) for _ in range(4)))
+"""The traffic of a coordination round without boundary requests (shared, never written)."""
+
+
 @dataclass
 class Resolution:
     """What the shields decided for one decision round (arrays [N] over agents unless noted)."""
@@ -84,7 +88,7 @@ class Resolution:
     answered: np.ndarray  # coordination round in which each request was answered (-1: not a request)
     via_boundary: np.ndarray  # bool: answered by a remote grant (waited for that round's replies)
     boundary_requests: np.ndarray  # int: request messages each agent sent
-    local_checks: np.ndarray  # [R] requests each region shield checked for its own agents
+    local_checks: np.ndarray  # [R] proposals each region shield checked for its own agents (all rounds)
     traffic: list[RoundTraffic] = field(default_factory=list)  # one entry per coordination round
     transcript: list[Requests] = field(default_factory=list)  # every request batch delivered
     messages: int = 0  # request + reply messages
@@ -144,49 +148,60 @@ class RegionShield:
     def propose_and_grant(self, k: int, out: Resolution, hold: int, shields: list[RegionShield]) -> set[int]:
         """Phases A and B for the pending agents; returns the regions whose inbox got requests."""
         rows = self.pending
-        cl = self.cand_local[rows]
-        fit = fits(self.slots[cl], self.mem[cl], self.slot_limit[cl], self.mem_limit[cl], self.demand[rows, None])
         original = self.original[rows]
         if k == 0:  # round 0 carries the original requests only, so alternatives never displace them
-            choice = np.where(fit[np.arange(len(rows)), original], original, -1)
-            later = rows[choice < 0]  # their original does not fit: they choose from round 1 on
+            choice = original
+            table_row = self.cand_local[rows, original]
         else:
+            cl = self.cand_local[rows]
+            fit = fits(self.slots[cl], self.mem[cl], self.slot_limit[cl], self.mem_limit[cl], self.demand[rows, None])
             keys = order_keys(
                 original, self.slots[cl] / self.cores[cl],
                 None if self.ranks is None else self.ranks[rows],
                 None if self.has_pref is None else self.has_pref[rows],
             )
             choice = choose_candidates(fit, keys)
-            later = rows[:0]
-            none = self.members[rows[choice < 0]]  # nothing fits: hold
-            out.actions[none] = hold
-            out.answered[none] = k
-
-        go = choice >= 0
-        rows, choice = rows[go], choice[go]
-        table_row = self.cand_local[rows, choice]
+            go = choice >= 0
+            if not go.all():
+                none = self.members[rows[~go]]  # nothing fits: hold
+                out.actions[none] = hold
+                out.answered[none] = k
+                rows, choice = rows[go], choice[go]
+            table_row = self.cand_local[rows, choice]
         local = self.owner_of_known[table_row] == self.region
+        all_local = bool(local.all())
 
-        # B. local requests: settled here against the exact table
-        lrows, lchoice = rows[local], choice[local]
+        # B. local requests: settled here against the exact table. From round 1 on every proposal fits it
+        # alone; in round 0 ``grant_prefix`` drops the originals that do not, and they choose in round 1.
+        if all_local:
+            lrows, lchoice, ltable = rows, choice, table_row
+        else:
+            lrows, lchoice, ltable = rows[local], choice[local], table_row[local]
         granted = grant_prefix(
-            table_row[local], self.demand[lrows], self.priority[lrows],
-            self.slots, self.mem, self.slot_limit, self.mem_limit,
+            ltable, self.demand[lrows], self.priority[lrows],
+            self.slots, self.mem, self.slot_limit, self.mem_limit, fit_alone=k > 0,
         )
         self.local_checks += len(lrows)
-        won = lrows[granted]
-        out.actions[self.members[won]] = lchoice[granted]
-        out.answered[self.members[won]] = k
-        self.pending = np.sort(np.concatenate([later, lrows[~granted]]))
-
-        # boundary requests: one message each, batched per owner
-        brows, bchoice = rows[~local], choice[~local]
-        if len(brows) == 0:
+        won = self.members[lrows[granted]]
+        out.actions[won] = lchoice[granted]
+        out.answered[won] = k
+        self.pending = lrows[~granted]
+        if all_local:
             return set()
+
+        # boundary requests: one message each, batched per owner; in round 0 only originals that fit the table
+        brows, bchoice, btable = rows[~local], choice[~local], table_row[~local]
+        if k == 0:
+            fit = fits(self.slots[btable], self.mem[btable], self.slot_limit[btable], self.mem_limit[btable],
+                       self.demand[brows])
+            self.pending = np.sort(np.concatenate([self.pending, brows[~fit]]))
+            brows, bchoice, btable = brows[fit], bchoice[fit], btable[fit]
+            if len(brows) == 0:
+                return set()
         self.asked[brows] = bchoice
         agents = self.members[brows]
         targets = self.cand_global[brows, bchoice]
-        owners = self.owner_of_known[table_row[~local]]
+        owners = self.owner_of_known[btable]
         out.boundary_requests[agents] += 1
         out.messages += len(brows)
         order = np.argsort(owners, kind="stable")
@@ -285,27 +300,29 @@ class Coordinator:
             inboxes: set[int] = set()
             for sh in active:
                 inboxes |= sh.propose_and_grant(k, out, hold, self.shields)
-            src, dst, owners, served = [], [], [], []
-            for r in sorted(inboxes):
-                count, sources = self.shields[r].serve_inbox(out, self.shields)
-                src.append(sources)
-                dst.append(np.full(len(sources), r))
-                owners.append(r)
-                served.append(count)
-            if inboxes:
-                for r in sorted({int(s) for s in np.concatenate(src)}):
-                    self.shields[r].read_replies(k, out)
-            out.traffic.append(
-                RoundTraffic(
-                    src=np.concatenate(src) if src else np.empty(0, dtype=np.int64),
-                    dst=np.concatenate(dst) if dst else np.empty(0, dtype=np.int64),
-                    owners=np.array(owners, dtype=np.int64),
-                    served=np.array(served, dtype=np.int64),
-                )
-            )
+            out.traffic.append(self._exchange(inboxes, k, out) if inboxes else _NO_TRAFFIC)
             k += 1
             active = [sh for sh in self.shields if len(sh.pending)]
         out.rounds = k
         for sh in self.shields:
             out.local_checks[sh.region] = sh.local_checks
         return out
+
+    def _exchange(self, inboxes: set[int], k: int, out: Resolution) -> RoundTraffic:
+        """Phases C and D of round ``k``: owners serve their inboxes, requesters read the replies."""
+        src, dst, owners, served = [], [], [], []
+        for r in sorted(inboxes):
+            count, sources = self.shields[r].serve_inbox(out, self.shields)
+            src.append(sources)
+            dst.append(np.full(len(sources), r))
+            owners.append(r)
+            served.append(count)
+        src_all = np.concatenate(src)
+        for r in sorted(set(src_all.tolist())):
+            self.shields[r].read_replies(k, out)
+        return RoundTraffic(
+            src=src_all,
+            dst=np.concatenate(dst),
+            owners=np.array(owners, dtype=np.int64),
+            served=np.array(served, dtype=np.int64),
+        )
