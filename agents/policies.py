@@ -1,13 +1,18 @@
-"""Load any scheduler by name or run directory as a ``Policy`` (``preferences``/``act``/``reset``)."""
+"""Load any scheduler by name or run directory as a ``Policy`` (``preferences``/``act``/``reset``).
+
+Run directories are those of ``srole train`` (``config.json`` + ``checkpoint/``) and those of
+``scripts/train_rllib.py`` (``run_config.json`` + an RLlib ``checkpoint/``), so ``srole evaluate`` takes both.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from agents.common.names import HEURISTIC_NAMES
+from agents.common.names import HEURISTIC_NAMES, RLLIB_RUN_CONFIG
 from agents.common.policy import Policy
-from agents.common.run_dir import load_run
+from agents.common.run_dir import CONFIG_FILE, load_run
 from agents.heuristics import make_heuristic
 from agents.registry import ALGOS
 
@@ -30,6 +35,8 @@ def load_policy(policy: str | Path | Policy, device: str = "cpu", seed: int = 0)
     if not path.exists():
         known = ", ".join(HEURISTIC_NAMES)
         raise FileNotFoundError(f"policy: {str(policy)!r} is neither a heuristic ({known}) nor a run directory")
+    if _is_rllib_run(path):
+        return _load_rllib_run(path)
     run, saved, _ = load_run(path)
     algo = saved.get("algo")
     if algo not in ALGOS:
@@ -37,3 +44,35 @@ def load_policy(policy: str | Path | Policy, device: str = "cpu", seed: int = 0)
     loaded = ALGOS[algo].load_policy(run.checkpoint, device)
     meta = {**saved, "name": path.name, "env_kind": ALGOS[algo].env_kind, "run_dir": str(path)}
     return loaded, meta
+
+
+def run_cluster(path: str | Path) -> dict[str, Any]:
+    """The training cluster (a dict of config fields) of a run directory of either kind, without its model."""
+    path = Path(path)
+    if _is_rllib_run(path):
+        return _rllib_cluster(_rllib_run_config(path))
+    _, saved, _ = load_run(path)
+    return saved["cluster"]
+
+
+def _is_rllib_run(path: Path) -> bool:
+    return (path / RLLIB_RUN_CONFIG).is_file() and not (path / CONFIG_FILE).is_file()
+
+
+def _rllib_run_config(path: Path) -> dict[str, Any]:
+    return json.loads((path / RLLIB_RUN_CONFIG).read_text()).get("config", {})
+
+
+def _rllib_cluster(cfg: dict[str, Any]) -> dict[str, Any]:
+    return {"scenario": cfg.get("scenario", "small"), **cfg.get("env_overrides", {})}
+
+
+def _load_rllib_run(path: Path) -> tuple[Policy, dict[str, Any]]:
+    """An RLlib run directory as a policy; its meta carries the run's shield and cluster like ``srole train``'s."""
+    from agents.rllib_adapter import CHECKPOINT_DIR, load_rllib_policy
+
+    cfg = _rllib_run_config(path)
+    policy = load_rllib_policy(path / CHECKPOINT_DIR)
+    meta = {"name": path.name, "env_kind": "parallel", "algo": "rllib_ppo", "shield": cfg.get("shield", "none"),
+            "cluster": _rllib_cluster(cfg), "scenario": cfg.get("scenario"), "run_dir": str(path)}
+    return policy, meta

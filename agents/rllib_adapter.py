@@ -50,6 +50,7 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 
+from agents.common.names import RLLIB_RUN_CONFIG
 from srole_env.edge_cluster import EdgeClusterEnv
 
 try:  # Ray is optional: without it the module imports, and the Ray functions raise ImportError.
@@ -66,7 +67,7 @@ SHIELDS = ("none", "central", "decentralized")
 POLICY_MAPPINGS = ("shared", "per_agent")
 ACTION_MASKING = ("logits", "features")
 SHARED_POLICY = "shared"
-RUN_CONFIG_FILE = "run_config.json"
+RUN_CONFIG_FILE = RLLIB_RUN_CONFIG
 CHECKPOINT_DIR = "checkpoint"
 INSTALL_HINT = 'RLlib is not installed; install the extra with: pip install -e ".[rllib]"'
 

@@ -5,7 +5,8 @@
     python scripts/train_rllib.py --address auto ...   # on a node of a running Ray cluster
 
 Writes ``OUT/checkpoint/`` (an RLlib algorithm checkpoint) and ``OUT/run_config.json`` and prints the
-checkpoint path. Load it as a SROLE policy with ``load_rllib_policy(OUT / "checkpoint")``. The reusable
+checkpoint path. Evaluate it with ``srole evaluate --policy OUT``, or load it as a SROLE policy with
+``load_rllib_policy(OUT / "checkpoint")``. The reusable
 code lives in ``agents/rllib_adapter.py``; this file only parses the command line.
 """
 

@@ -10,7 +10,8 @@ from agents.common.names import HEURISTIC_NAMES, SHIELDS
 from srole_cli.args import add_cluster_arguments, add_device_arguments, integer, positive_int, set_threads
 from srole_cli.registry import Subcommand
 
-EPILOG = f"""POLICY is a run directory written by `srole train` or a heuristic: {', '.join(HEURISTIC_NAMES)}.
+EPILOG = f"""POLICY is a run directory written by `srole train` or `scripts/train_rllib.py`, or a heuristic:
+{', '.join(HEURISTIC_NAMES)}.
 Episode e uses seed SEED + e, so all policies meet the same clusters and jobs.
 examples:
   srole evaluate --policy runs/ippo_central random local --shield central --episodes 10 --seed 1000
@@ -39,10 +40,9 @@ def common_config(policies: list[str], scenario: str | None, overrides: dict[str
         return {"scenario": scenario, **overrides}
     for policy in policies:
         if policy not in HEURISTIC_NAMES and Path(policy).is_dir():
-            from agents.common.run_dir import load_run
+            from agents.policies import run_cluster
 
-            _, saved, _ = load_run(policy)
-            return {**saved["cluster"], **overrides}
+            return {**run_cluster(policy), **overrides}
     return {"scenario": "small", **overrides}
 
 

@@ -84,12 +84,13 @@ class Runner:
         return run_dir
 
     def _oracle(self, cfg: dict[str, Any], eval_seed: int) -> dict[str, float]:
+        from agents.evaluate import summarize
         from agents.oracle import run_oracle_episode
         from srole_env.core.simulator import ClusterSimulator
 
         sim = ClusterSimulator(make_config(**cfg))
         rows = [run_oracle_episode(sim, seeding.np_random(eval_seed + e)[0]) for e in range(self.profile.eval_episodes)]
-        return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
+        return summarize(rows)
 
     def overhead_row(self, shield: str, regions: int, cell: dict[str, Any], seed: int) -> dict[str, Any]:
         """Least-loaded play behind ``shield``: mean simulated decision latency and messages per round."""

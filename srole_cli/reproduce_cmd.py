@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from srole_cli.args import add_device_arguments, set_threads
 from srole_cli.experiments import PROFILES, load_profile
 from srole_cli.registry import Subcommand
 
@@ -12,13 +13,14 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="quick",
                    help=f"budget profile: {', '.join(PROFILES)} or a YAML/JSON file of Profile fields")
     p.add_argument("--out", default="results/reproduce", help="output directory (also the cache)")
-    p.add_argument("--device", default="auto", help="torch device for learners: auto, cpu, cuda")
+    add_device_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     from srole_cli.reproduce import reproduce
 
+    set_threads(args.threads)  # a fixed thread count keeps results the same on machines with more cores
     profile = load_profile(args.profile)
     out = reproduce(profile, args.out, device=args.device, progress=not args.no_progress)
     print((out / "summary.md").read_text())

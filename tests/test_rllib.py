@@ -101,3 +101,13 @@ def test_train_one_iteration_and_evaluate(ray_session, tmp_path, shield, mapping
     assert np.all(policy.act(o, hold_only) == n_actions - 1)
     if masking == "logits":
         assert np.all(policy.logits(o, hold_only)[:, :-1] < -1e30)
+
+    # the run directory evaluates through the same path as every other learner (srole evaluate)
+    from srole_cli.main import main
+
+    table = tmp_path / "eval.csv"
+    assert main(["evaluate", "--policy", str(tmp_path), "--episodes", "1", "--csv", str(table)]) == 0
+    row = table.read_text().splitlines()
+    assert row[0].startswith("policy,shield") and f",{shield}," in row[1]
+    if shield != "none":
+        assert "collisions" in row[0] and float(row[1].split(",")[row[0].split(",").index("collisions")]) == 0

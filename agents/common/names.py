@@ -6,3 +6,5 @@ SHIELDS = ("none", "central", "decentralized")
 """Kinds accepted by ``shields.make_shield`` (``none``: the bare env)."""
 HEURISTIC_NAMES = ("random", "local", "least_loaded", "round_robin")
 """Baseline heuristics (``agents.heuristics.HEURISTICS``)."""
+RLLIB_RUN_CONFIG = "run_config.json"
+"""File ``agents.rllib_adapter`` writes beside an RLlib checkpoint (``srole evaluate`` looks for it)."""
