@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         "--shields",
         nargs="*",
         default=["central", "decentralized"],
-        help="shields to time through the fast path (needs the shields package)",
+        help="shields to time through the fast path and the dict API (needs the shields package)",
     )
     parser.add_argument("--no-peer", action="store_true", help="skip mpe2 simple_spread_v3")
     args = parser.parse_args(argv)
@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
             ("srole fast path", srole_case(n, "fast", "none")),
         ]
         cases += [(f"srole fast + {s} shield", srole_case(n, "fast", s)) for s in args.shields]
+        cases += [(f"srole dict + {s} shield", srole_case(n, "dict", s)) for s in args.shields]
         if not args.no_peer:
             cases.append(("mpe2 simple_spread_v3 dict API", mpe_case(n)))
         for name, step in cases:

@@ -66,7 +66,9 @@ class LatencyModel:
         np.maximum.at(far, region, self.to_host[requests])
         count = np.bincount(region, minlength=n_regions)
         gather = np.where(count > 0, far + count * self.receive_s + res.local_checks * self.check_s, 0.0)
-        coordination = np.concatenate([[0.0], np.cumsum([self.round_trip(t) for t in res.traffic])])
-        waited = np.maximum(res.answered, 0) + res.via_boundary
-        latency = gather[self.labels] + coordination[waited] + self.to_host
-        return np.where(requests, latency, 0.0)
+        latency = gather[self.labels]
+        trips = [self.round_trip(t) for t in res.traffic]
+        if any(trips):  # boundary round trips before (and of) each agent's answer
+            coordination = np.concatenate(([0.0], np.cumsum(trips)))
+            latency = latency + coordination[np.maximum(res.answered, 0) + res.via_boundary]
+        return np.where(requests, latency + self.to_host, 0.0)

@@ -114,6 +114,7 @@ class RegionShield:
         self.known = np.unique(np.concatenate([members, self.cand_global.ravel()]))  # edges in the table
         self.cand_local = np.searchsorted(self.known, self.cand_global)  # [M, C] rows of the table
         self.owner_of_known = owner[self.known]
+        self.all_local = bool(np.all(self.owner_of_known == region))  # no candidate outside the region
         self.slot_limit = slot_limit[self.known]
         self.mem_limit = mem_limit[self.known]
         self.cores = cores[self.known]
@@ -168,8 +169,11 @@ class RegionShield:
                 out.answered[none] = k
                 rows, choice = rows[go], choice[go]
             table_row = self.cand_local[rows, choice]
-        local = self.owner_of_known[table_row] == self.region
-        all_local = bool(local.all())
+        if self.all_local:
+            all_local = True
+        else:
+            local = self.owner_of_known[table_row] == self.region
+            all_local = bool(local.all())
 
         # B. local requests: settled here against the exact table. From round 1 on every proposal fits it
         # alone; in round 0 ``grant_prefix`` drops the originals that do not, and they choose in round 1.

@@ -164,7 +164,7 @@ class EdgeClusterEnv(ParallelEnv):
     # ------------------------------------------------------------------ hooks for wrappers
     def charge_decision_latency(self, seconds: np.ndarray | float) -> None:
         """Add simulated decision latency [N] (e.g. a shield's) to the next step's placed tasks."""
-        self._extra_latency += np.broadcast_to(np.asarray(seconds, float), self._extra_latency.shape)
+        np.add(self._extra_latency, seconds, out=self._extra_latency)  # a scalar or [N]; other shapes raise
 
     def metrics(self) -> dict[str, float]:
         """Episode figures so far (see ``ClusterSimulator.metrics``)."""

@@ -90,6 +90,10 @@ def test_bad_actions_raise_clear_errors():
         env.step({"edge_0": 1.5})
     with pytest.raises(ValueError, match="edge_3"):
         env.step_arrays(np.array([0, 0, 0, 99] + [0] * 6))
+    for not_integers in (np.full(10, 0.5), np.full(10, True), np.full(10, "0")):
+        with pytest.raises(ValueError, match="must be integers"):
+            env.step_arrays(not_integers)
+    assert env.sim.validate_actions(np.full(10, 2.0)).dtype == np.int64  # integral floats are accepted
     with pytest.raises(ValueError, match="unknown agent"):
         env.action_space("nobody")
     central = srole_env.CentralizedSchedulingEnv()

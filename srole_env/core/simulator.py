@@ -310,13 +310,13 @@ class ClusterSimulator:
         actions = np.asarray(actions)
         if actions.shape != (self.n_edges,):
             raise ValueError(f"expected {self.n_edges} actions, got shape {actions.shape}")
-        if not np.issubdtype(actions.dtype, np.integer):
-            if not np.all(np.mod(actions, 1) == 0):
+        if actions.dtype.kind not in "iu":
+            if actions.dtype.kind != "f" or not np.all(np.mod(actions, 1) == 0):
                 raise ValueError(f"actions must be integers, got {actions.dtype} values")
             actions = actions.astype(np.int64)
-        bad = np.flatnonzero((actions < 0) | (actions >= self.n_actions))
-        if len(bad):
-            raise ValueError(f"action {actions[bad[0]]} of edge_{bad[0]} is out of range 0..{self.n_actions - 1}")
+        if actions.min() < 0 or actions.max() >= self.n_actions:
+            bad = np.flatnonzero((actions < 0) | (actions >= self.n_actions))[0]
+            raise ValueError(f"action {actions[bad]} of edge_{bad} is out of range 0..{self.n_actions - 1}")
         return actions.astype(np.int64, copy=False)
 
     def step(self, actions: np.ndarray, decision_latency: np.ndarray | float | None = None) -> RoundResult:
