@@ -51,7 +51,7 @@ from shields.latency import LatencyModel
 from shields.priority import check_rule, priority_ranks
 from shields.protocol import Coordinator
 from shields.regions import check_partition, partition_edges
-from srole_env._actions import as_action
+from srole_env._actions import joint_action
 from srole_env.core.topology import Topology
 from srole_env.edge_cluster import EdgeClusterEnv
 
@@ -111,22 +111,17 @@ class ShieldWrapper(BaseParallelWrapper):
     ) -> tuple[dict, dict, dict, dict, dict]:
         """Shield the joint action, then step the env with the safe one; agents absent from ``actions`` hold."""
         env = self.unwrapped
-        joint = np.full(env.config.n_edges, env.sim.hold_action, dtype=np.int64)
-        for agent, action in actions.items():
-            joint[self._index(agent)] = as_action(action, env.sim.n_actions, f"action of {agent}")
+        joint = joint_action(actions, env.agent_index, env.sim.n_actions, env.sim.hold_action)
         safe = self._shield(joint, preferences)
-        obs, rewards, terms, truncs, infos = self.env.step(
-            {agent: int(safe[i]) for i, agent in enumerate(env.possible_agents)}
-        )
+        obs, rewards, terms, truncs, infos = self.env.step(dict(zip(env.possible_agents, safe.tolist())))
         rep = self.last_report
         figures = {k: rep[k] for k in ("interventions", "messages", "decision_time_s", "decision_latency_s")}
+        original, action = joint.tolist(), safe.tolist()
+        rewritten, latency = rep["rewritten"].tolist(), rep["latency_s"].tolist()
         for agent, info in infos.items():
             i = env.agent_index[agent]
             info["shield"] = {
-                "original": int(joint[i]),
-                "action": int(safe[i]),
-                "rewritten": bool(rep["rewritten"][i]),
-                "latency_s": float(rep["latency_s"][i]),
+                "original": original[i], "action": action[i], "rewritten": rewritten[i], "latency_s": latency[i],
                 **figures,
             }
         return obs, rewards, terms, truncs, infos

@@ -1,7 +1,8 @@
-"""Checking one agent's action: an int in range, or a clear error (never a silent clamp)."""
+"""Checking actions: each an int in range, or a clear error (never a silent clamp)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -19,3 +20,19 @@ def as_action(action: Any, n_actions: int, who: str = "action") -> int:
     if not 0 <= value < n_actions:
         raise ValueError(f"{who} {value} is out of range 0..{n_actions - 1}")
     return int(value)
+
+
+def joint_action(actions: Mapping[str, Any], agent_index: Mapping[str, int], n_actions: int, hold: int) -> np.ndarray:
+    """A dict agent -> action as the joint action [N] (agents absent from it hold).
+
+    Unknown agents raise ``ValueError``; bad actions raise as in ``as_action``.
+    """
+    joint = np.full(len(agent_index), hold, dtype=np.int64)
+    for agent, action in actions.items():
+        i = agent_index.get(agent)
+        if i is None:
+            raise ValueError(f"unknown agent {agent!r}; agents are edge_0..edge_{len(agent_index) - 1}")
+        if type(action) is not int or not 0 <= action < n_actions:  # the common case needs no further checks
+            action = as_action(action, n_actions, f"action of {agent}")
+        joint[i] = action
+    return joint

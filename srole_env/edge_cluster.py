@@ -54,7 +54,7 @@ from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from srole_env._actions import as_action
+from srole_env._actions import joint_action
 from srole_env.config import ClusterConfig, make_config
 from srole_env.core.simulator import OBS_HIGH, ClusterSimulator, RoundResult
 
@@ -114,11 +114,7 @@ class EdgeClusterEnv(ParallelEnv):
         """One decision round from a dict of actions; agents absent from ``actions`` hold."""
         if not self.agents:
             raise RuntimeError("step() called on a finished episode; call reset() first")
-        joint = np.full(self.config.n_edges, self.sim.hold_action, dtype=np.int64)
-        for agent, action in actions.items():
-            joint[self.agent_index[self._check_agent(agent)]] = as_action(
-                action, self.sim.n_actions, f"action of {agent}"
-            )
+        joint = joint_action(actions, self.agent_index, self.sim.n_actions, self.sim.hold_action)
         obs, mask, rewards, terminated, truncated, _ = self.step_arrays(joint)
         agents = self.agents
         result = self._last
