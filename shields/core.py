@@ -77,17 +77,12 @@ class RoundState:
 def snapshot(sim: ClusterSimulator) -> RoundState:
     """The round's ``RoundState`` read (not copied for writing) from a simulator that has been reset."""
     has, demand = sim.head_demand()
-    heads = sim.pending_heads()
-    if sim.tasks.size:
-        wait = np.where(has, sim.time - sim.tasks.arrival[np.maximum(heads, 0)], 0.0)
-    else:
-        wait = np.zeros(sim.n_edges)
     slots, mem = sim.committed()
     return RoundState(
         candidates=sim.topology.candidates,
         has_task=has,
         demand_mem=demand,
-        wait_s=wait,
+        wait_s=sim.head_wait(),
         committed_slots=slots,
         committed_mem=mem,
         slot_limit=sim.slot_limit,

@@ -89,6 +89,7 @@ class Resolution:
     via_boundary: np.ndarray  # bool: answered by a remote grant (waited for that round's replies)
     boundary_requests: np.ndarray  # int: request messages each agent sent
     local_checks: np.ndarray  # [R] proposals each region shield checked for its own agents (all rounds)
+    conflicts: np.ndarray  # [N] bool edges: a round-0 (original) request to it was denied (see ``resolve``)
     traffic: list[RoundTraffic] = field(default_factory=list)  # one entry per coordination round
     transcript: list[Requests] = field(default_factory=list)  # every request batch delivered
     messages: int = 0  # request + reply messages
@@ -186,6 +187,8 @@ class RegionShield:
             self.slots, self.mem, self.slot_limit, self.mem_limit, fit_alone=k > 0,
         )
         self.local_checks += len(lrows)
+        if k == 0:
+            out.conflicts[self.known[ltable[~granted]]] = True
         won = self.members[lrows[granted]]
         out.actions[won] = lchoice[granted]
         out.answered[won] = k
@@ -198,6 +201,7 @@ class RegionShield:
         if k == 0:
             fit = fits(self.slots[btable], self.mem[btable], self.slot_limit[btable], self.mem_limit[btable],
                        self.demand[brows])
+            out.conflicts[self.known[btable[~fit]]] = True
             self.pending = np.sort(np.concatenate([self.pending, brows[~fit]]))
             brows, bchoice, btable = brows[fit], bchoice[fit], btable[fit]
             if len(brows) == 0:
@@ -216,8 +220,10 @@ class RegionShield:
             out.transcript.append(batch)
         return set(dests.tolist())
 
-    def serve_inbox(self, out: Resolution, shields: list[RegionShield]) -> tuple[int, np.ndarray]:
-        """Phase C: settle every queued request against the table; reply to each. Returns (served, sources)."""
+    def serve_inbox(self, k: int, out: Resolution, shields: list[RegionShield]) -> tuple[int, np.ndarray]:
+        """Phase C of round ``k``: settle every queued request against the table; reply to each.
+
+        Returns (requests served, source regions)."""
         batches = []
         while self.inbox:
             batches.append(self.inbox.popleft())
@@ -228,6 +234,8 @@ class RegionShield:
         priority = np.concatenate([b.priority for b in batches])
         table_row = np.searchsorted(self.known, targets)
         granted = grant_prefix(table_row, demand, priority, self.slots, self.mem, self.slot_limit, self.mem_limit)
+        if k == 0:
+            out.conflicts[targets[~granted]] = True
         slots_after, mem_after = self.slots[table_row], self.mem[table_row]
         out.messages += len(agents)
         for b in batches:  # one reply batch per request batch (at most one per source region)
@@ -280,6 +288,11 @@ class Coordinator:
 
         ``priority`` [N] ranks (lower keeps its target first); ``ranks``/``has_pref`` from
         ``core.preference_ranks`` or None (least-loaded alternatives).
+
+        ``conflicts`` comes for free from round 0, which settles exactly the original requests: an edge's
+        original requests all fit together iff none of them is denied (granting is a prefix, and in
+        round 0 every table holds the start-of-round load), so the edges with a round-0 denial are
+        ``core.colliding_edges(state, actions)`` (the property tests check this).
         """
         n, hold = state.n_agents, state.n_candidates
         out = Resolution(
@@ -288,6 +301,7 @@ class Coordinator:
             via_boundary=np.zeros(n, dtype=bool),
             boundary_requests=np.zeros(n, dtype=np.int64),
             local_checks=np.zeros(self.n_regions, dtype=np.int64),
+            conflicts=np.zeros(n, dtype=bool),
         )
         requests = requests_of(state, actions)
         for sh in self.shields:
@@ -316,7 +330,7 @@ class Coordinator:
         """Phases C and D of round ``k``: owners serve their inboxes, requesters read the replies."""
         src, dst, owners, served = [], [], [], []
         for r in sorted(inboxes):
-            count, sources = self.shields[r].serve_inbox(out, self.shields)
+            count, sources = self.shields[r].serve_inbox(k, out, self.shields)
             src.append(sources)
             dst.append(np.full(len(sources), r))
             owners.append(r)

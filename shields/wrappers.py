@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 
-from shields.core import RoundState, colliding_edges, preference_ranks, requests_of, snapshot
+from shields.core import RoundState, preference_ranks, requests_of, snapshot
 from shields.latency import LatencyModel
 from shields.priority import check_rule, priority_ranks
 from shields.protocol import Coordinator
@@ -204,7 +204,7 @@ class ShieldWrapper(BaseParallelWrapper):
             "decision_latency_s": float(latency.max()) if requests.any() else 0.0,
             "latency_s": latency,
             "rounds": res.rounds,
-            "conflicts": int(colliding_edges(state, actions).sum()),
+            "conflicts": int(res.conflicts.sum()),
             "boundary_requests": res.boundary_requests,
             "transcript": res.transcript,
         }

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from agents.heuristics import make_heuristic
 from shields import PARTITION_METHODS, PRIORITY_RULES, make_shield
 from shields.audit import BREACHES, audit
-from shields.core import snapshot
+from shields.core import colliding_edges, snapshot
 from srole_env import parallel_env
 
 
@@ -81,6 +81,8 @@ def test_no_round_overloads_an_edge_behind_either_shield(sc):
         assert np.array_equal(result.placed, placed)
         assert np.array_equal(result.targets[placed], state.candidates[placed, report["action"][placed]])
         assert report["interventions"] == int((report["action"] != actions).sum())
+        # the conflicts the shield reports (its round-0 denials) are the edges the joint action would overload
+        assert report["conflicts"] == int(colliding_edges(state, actions).sum())
 
 
 def test_unshielded_random_play_collides_on_the_same_kind_of_states():

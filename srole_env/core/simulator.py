@@ -213,11 +213,25 @@ class ClusterSimulator:
         return self._cache["committed"]
 
     def head_demand(self) -> tuple[np.ndarray, np.ndarray]:
-        """``has_task`` [N] bool and memory demand [N] bytes of each edge's head task (one worker each)."""
-        heads = self.pending_heads()
-        has = heads >= 0
-        mem = np.where(has, self.tasks.mem[np.maximum(heads, 0)] if self.tasks.size else 0.0, 0.0)
-        return has, mem
+        """``has_task`` [N] bool and memory demand [N] bytes of each edge's head task (one worker each; read-only)."""
+        if "head" not in self._cache:
+            heads = self.pending_heads()
+            has = heads >= 0
+            mem = np.where(has, self.tasks.mem[np.maximum(heads, 0)] if self.tasks.size else 0.0, 0.0)
+            has.flags.writeable = False
+            mem.flags.writeable = False
+            self._cache["head"] = (has, mem)
+        return self._cache["head"]
+
+    def head_wait(self) -> np.ndarray:
+        """Seconds [N] each edge's head task has waited so far, 0 without one (read-only)."""
+        if "wait" not in self._cache:
+            heads = self.pending_heads()
+            arrival = self.tasks.arrival[np.maximum(heads, 0)] if self.tasks.size else 0.0
+            wait = np.where(heads >= 0, self.time - arrival, 0.0)
+            wait.flags.writeable = False
+            self._cache["wait"] = wait
+        return self._cache["wait"]
 
     def candidate_fits(self, extra_slots: np.ndarray | None = None, extra_mem: np.ndarray | None = None) -> np.ndarray:
         """[N, C] bool: the head task fits on each candidate without passing its thresholds.
@@ -257,16 +271,15 @@ class ClusterSimulator:
             mem = mem + extra_mem
         agents = np.arange(self.n_edges) if agents is None else np.asarray(agents, dtype=np.int64)
         heads = self.pending_heads()[agents]
-        has = heads >= 0
+        has_all, mem_all = self.head_demand()
+        has, h_mem, h_wait = has_all[agents], mem_all[agents], self.head_wait()[agents]
         rows = np.maximum(heads, 0)
         if tasks.size:
-            h_mem = np.where(has, tasks.mem[rows], 0.0)
             h_flops = np.where(has, tasks.flops_iter[rows] * tasks.iters_total[rows], 0.0)
             h_bits = np.where(has, tasks.shard_bits[rows], 0.0)
             h_ntasks = np.where(has, self.jobs.n_tasks[tasks.job[rows]], 0)
-            h_wait = np.where(has, self.time - tasks.arrival[rows], 0.0)
         else:
-            h_mem = h_flops = h_bits = h_wait = np.zeros(len(agents))
+            h_flops = h_bits = np.zeros(len(agents))
             h_ntasks = np.zeros(len(agents), dtype=np.int64)
 
         own = np.stack(
@@ -370,6 +383,7 @@ class ClusterSimulator:
         t0 = self.time
         self.time += cfg.round_s
         self.round += 1
+        self._invalidate()  # waits depend on the clock
         self._add_jobs(self.workload.jobs_between(t0, self.time, self.rng))
 
         rewards = cfg.reward_progress * progress - cfg.reward_wait * self._open_jobs - cfg.reward_overload * caused
