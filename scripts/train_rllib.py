@@ -6,8 +6,8 @@
 
 Writes ``OUT/checkpoint/`` (an RLlib algorithm checkpoint) and ``OUT/run_config.json`` and prints the
 checkpoint path. Evaluate it with ``srole evaluate --policy OUT``, or load it as a SROLE policy with
-``load_rllib_policy(OUT / "checkpoint")``. The reusable
-code lives in ``agents/rllib_adapter.py``; this file only parses the command line.
+``load_rllib_policy(OUT / "checkpoint")``. The reusable code lives in ``agents/rllib_adapter.py``; this
+file only parses the command line.
 """
 
 from __future__ import annotations
