@@ -180,7 +180,7 @@ def order_keys(
 def choose_candidates(fit: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Index [U] of the lowest-key candidate that fits for each of U agents, -1 where none fits."""
     masked = np.where(fit, keys, np.inf)
-    best = np.argmin(masked, axis=1)
+    best = masked.argmin(axis=1)
     return np.where(fit.any(axis=1), best, -1)
 
 
@@ -207,15 +207,15 @@ def grant_prefix(
     if fit_alone:
         order = np.lexsort((priority, targets))
     else:
-        alone = np.flatnonzero(fits(slots[targets], mem[targets], slot_limit[targets], mem_limit[targets], demand))
+        alone = fits(slots[targets], mem[targets], slot_limit[targets], mem_limit[targets], demand).nonzero()[0]
         if len(alone) == 0:
             return granted
         order = alone[np.lexsort((priority[alone], targets[alone]))]
     t = targets[order]
     d = demand[order]
-    run_start = np.searchsorted(t, t)  # t is sorted: the position where each request's run begins
+    run_start = t.searchsorted(t)  # t is sorted: the position where each request's run begins
     count = np.arange(1, len(order) + 1) - run_start
-    cum = np.cumsum(d)
+    cum = np.add.accumulate(d)
     run_mem = cum - cum[run_start] + d[run_start]
     ok = (slots[t] + count <= slot_limit[t]) & (mem[t] + run_mem <= mem_limit[t])
     won = order[ok]

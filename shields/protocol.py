@@ -138,11 +138,12 @@ class RegionShield:
         self.mem = state.committed_mem[self.known].astype(float)
         self.demand = state.demand_mem[m]
         self.priority = priority[m]
-        self.original = np.minimum(actions[m], state.n_candidates - 1)
+        self.original = actions[m]  # read only at pending rows, whose actions name a candidate
         self.ranks = None if ranks is None else ranks[m]
         self.has_pref = None if has_pref is None else has_pref[m]
-        self.pending = np.flatnonzero(requests[m])  # member rows still to place
-        self.asked = np.full(len(m), -1, dtype=np.int64)  # candidate index of an in-flight request
+        self.pending = requests[m].nonzero()[0]  # member rows still to place
+        if not self.all_local:  # candidate index of each in-flight boundary request
+            self.asked = np.full(len(m), -1, dtype=np.int64)
         self.local_checks = 0
         self.inbox.clear()
         self.replies.clear()
@@ -202,7 +203,8 @@ class RegionShield:
             fit = fits(self.slots[btable], self.mem[btable], self.slot_limit[btable], self.mem_limit[btable],
                        self.demand[brows])
             out.conflicts[self.known[btable[~fit]]] = True
-            self.pending = np.sort(np.concatenate([self.pending, brows[~fit]]))
+            self.pending = np.concatenate([self.pending, brows[~fit]])
+            self.pending.sort()
             brows, bchoice, btable = brows[fit], bchoice[fit], btable[fit]
             if len(brows) == 0:
                 return set()
@@ -232,7 +234,7 @@ class RegionShield:
         targets = np.concatenate([b.targets for b in batches])
         demand = np.concatenate([b.demand for b in batches])
         priority = np.concatenate([b.priority for b in batches])
-        table_row = np.searchsorted(self.known, targets)
+        table_row = self.known.searchsorted(targets)
         granted = grant_prefix(table_row, demand, priority, self.slots, self.mem, self.slot_limit, self.mem_limit)
         if k == 0:
             out.conflicts[targets[~granted]] = True
@@ -249,8 +251,8 @@ class RegionShield:
         """Phase D: learn the owners' loads; granted agents are placed, denied ones propose again."""
         while self.replies:
             r = self.replies.popleft()
-            rows = np.searchsorted(self.members, r.agents)
-            table_row = np.searchsorted(self.known, r.targets)
+            rows = self.members.searchsorted(r.agents)
+            table_row = self.known.searchsorted(r.targets)
             self.slots[table_row] = np.maximum(self.slots[table_row], r.slots)
             self.mem[table_row] = np.maximum(self.mem[table_row], r.mem)
             won = rows[r.granted]
@@ -307,7 +309,7 @@ class Coordinator:
         for sh in self.shields:
             sh.begin(state, actions, requests, priority, ranks, has_pref)
         active = [sh for sh in self.shields if len(sh.pending)]
-        max_rounds = int(requests.sum()) * (hold + 1) + 2
+        max_rounds = int(np.count_nonzero(requests)) * (hold + 1) + 2
         k = 0
         while active:
             if k >= max_rounds:  # unreachable (see module docstring); hold is the safe answer

@@ -193,7 +193,7 @@ class ShieldWrapper(BaseParallelWrapper):
         requests = requests_of(state, actions)
         latency = self._latency.per_agent(requests, res)
         rewritten = res.actions != actions
-        interventions = int(rewritten.sum())
+        interventions = int(np.count_nonzero(rewritten))
         self.last_report = {
             "original": actions.copy(),
             "action": res.actions,
@@ -204,7 +204,7 @@ class ShieldWrapper(BaseParallelWrapper):
             "decision_latency_s": float(latency.max()) if requests.any() else 0.0,
             "latency_s": latency,
             "rounds": res.rounds,
-            "conflicts": int(res.conflicts.sum()),
+            "conflicts": int(np.count_nonzero(res.conflicts)),
             "boundary_requests": res.boundary_requests,
             "transcript": res.transcript,
         }

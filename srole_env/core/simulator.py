@@ -187,7 +187,7 @@ class ClusterSimulator:
     def pending_heads(self) -> np.ndarray:
         """Row [N] of each edge's head-of-queue pending task (FIFO by arrival), -1 if its queue is empty."""
         if "heads" not in self._cache:
-            pending = np.flatnonzero(self.tasks.edge < 0)
+            pending = (self.tasks.edge < 0).nonzero()[0]
             heads = np.full(self.n_edges, -1, dtype=np.int64)
             origins, first = np.unique(self.tasks.origin[pending], return_index=True)
             heads[origins] = pending[first]
@@ -350,7 +350,7 @@ class ClusterSimulator:
 
         # 1. place
         placing = (heads >= 0) & (actions < self.n_candidates)
-        agents = np.flatnonzero(placing)
+        agents = placing.nonzero()[0]
         rows = heads[agents]
         cand_idx = actions[agents]
         targets = topo.candidates[agents, cand_idx]
@@ -414,7 +414,7 @@ class ClusterSimulator:
         """Advance placed tasks by ``dt``; returns progress per origin [N], jobs finished, their JCTs."""
         cfg, topo, tasks, jobs = self.config, self.topology, self.tasks, self.jobs
         n = self.n_edges
-        placed = np.flatnonzero(tasks.edge >= 0)
+        placed = (tasks.edge >= 0).nonzero()[0]
         if len(placed) == 0:
             return np.zeros(n), 0, np.empty(0)
         edge = tasks.edge[placed]
@@ -428,7 +428,7 @@ class ClusterSimulator:
         cand = tasks.cand[placed]
         bw = topo.link_bps[origin, cand]
         lat = topo.link_latency_s[origin, cand]
-        starts = np.flatnonzero(np.r_[True, job[1:] != job[:-1]])
+        starts = np.concatenate(([True], job[1:] != job[:-1])).nonzero()[0]
         counts = np.diff(np.r_[starts, len(job)])
         job_bw = np.repeat(np.minimum.reduceat(bw, starts), counts)
         job_lat = np.repeat(np.maximum.reduceat(lat, starts), counts)
