@@ -19,9 +19,13 @@ from srole_cli.registry import CLIError, Subcommand
 EPILOG = """timesteps: agent-steps for the parallel-env algos (one round of the env = N timesteps, N = edges);
 head decisions for crl_*. --timesteps is the run's total, also when resuming.
 SROLE = any MARL algo (ppo, dqn, maskable_ppo, idqn, ippo) with --shield central or decentralized.
+--backend rllib trains PPO with Ray RLlib (needs the rllib extra; see docs/rllib.md): --num-env-runners
+sampling actors, --address an existing Ray cluster, --hparam RLlibTrainConfig fields (train_batch_size,
+lr, ...); the run directory evaluates with `srole evaluate`. It does not resume.
 examples:
   srole train --algo ippo --shield central --scenario small --timesteps 200000 --seed 0 --out runs/ippo_central
-  srole train --resume runs/ippo_central --timesteps 400000"""
+  srole train --resume runs/ippo_central --timesteps 400000
+  srole train --backend rllib --algo ppo --shield central --timesteps 200000 --num-env-runners 2 --out runs/rllib"""
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -41,6 +45,11 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="also checkpoint every STEPS timesteps (default 0: at the end only)")
     add_device_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--backend", choices=("native", "rllib"), default="native",
+                   help="native (SB3 / our torch learners, default) or rllib (Ray RLlib PPO)")
+    p.add_argument("--num-env-runners", type=non_negative_int, default=1, metavar="K",
+                   help="rllib: parallel sampling actors (0: sample in the driver; default 1)")
+    p.add_argument("--address", default=None, help="rllib: an existing Ray cluster (default: a local instance)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
 
     set_threads(args.threads)
     progress = not args.no_progress
+    if args.backend == "rllib":
+        return _train_rllib(args)
     if args.resume:
         given = [f"--{name}" for name in ("algo", "shield", "scenario", "seed") if getattr(args, name) is not None]
         given += ["--set"] * bool(args.overrides) + ["--hparam"] * bool(args.hparams)
@@ -65,6 +76,30 @@ def run(args: argparse.Namespace) -> int:
                     0 if args.seed is None else args.seed, args.out, args.device, hparams=dict(args.hparams),
                     progress=progress, checkpoint_every=args.checkpoint_every or 0)
     print(f"run written to {out}")
+    return 0
+
+
+def _train_rllib(args: argparse.Namespace) -> int:
+    """``--backend rllib``: PPO through ``agents.rllib_adapter``; ``--timesteps`` counts agent-steps as for every
+    parallel-env algo, so it becomes ``ceil(timesteps / N)`` RLlib env steps (one env step = one round)."""
+    if args.resume:
+        raise CLIError("--backend rllib does not resume; start a new run with --out")
+    if args.algo not in (None, "ppo"):
+        raise CLIError(f"--backend rllib trains ppo only, got --algo {args.algo}")
+    if args.out is None:
+        raise CLIError("--out is required")
+    from agents.rllib_adapter import train_rllib
+    from srole_env.config import make_config
+
+    scenario = args.scenario or "small"
+    overrides = dict(args.overrides)
+    n_edges = make_config(scenario, **overrides).n_edges  # validates the cluster before Ray starts
+    timesteps = args.timesteps or 100_000
+    ckpt = train_rllib(scenario, args.shield or "none", num_env_runners=args.num_env_runners,
+                       seed=0 if args.seed is None else args.seed, out_dir=args.out, address=args.address,
+                       timesteps=-(-timesteps // n_edges), verbose=not args.no_progress,
+                       env_overrides=overrides, **dict(args.hparams))
+    print(f"run written to {ckpt.parent}")
     return 0
 
 
