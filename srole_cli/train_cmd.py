@@ -47,7 +47,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--backend", choices=("native", "rllib"), default="native",
                    help="native (SB3 / our torch learners, default) or rllib (Ray RLlib PPO)")
-    p.add_argument("--num-env-runners", type=non_negative_int, default=1, metavar="K",
+    p.add_argument("--num-env-runners", type=non_negative_int, default=None, metavar="K",
                    help="rllib: parallel sampling actors (0: sample in the driver; default 1)")
     p.add_argument("--address", default=None, help="rllib: an existing Ray cluster (default: a local instance)")
 
@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     if args.backend == "rllib":
         return _train_rllib(args)
+    if args.num_env_runners is not None or args.address is not None:
+        raise CLIError("--num-env-runners and --address are for --backend rllib")
     if args.resume:
         given = [f"--{name}" for name in ("algo", "shield", "scenario", "seed") if getattr(args, name) is not None]
         given += ["--set"] * bool(args.overrides) + ["--hparam"] * bool(args.hparams)
@@ -88,6 +90,8 @@ def _train_rllib(args: argparse.Namespace) -> int:
         raise CLIError(f"--backend rllib trains ppo only, got --algo {args.algo}")
     if args.out is None:
         raise CLIError("--out is required")
+    if args.checkpoint_every:
+        raise CLIError("--backend rllib checkpoints at the end only; drop --checkpoint-every")
     from agents.rllib_adapter import train_rllib
     from srole_env.config import make_config
 
@@ -95,7 +99,8 @@ def _train_rllib(args: argparse.Namespace) -> int:
     overrides = dict(args.overrides)
     n_edges = make_config(scenario, **overrides).n_edges  # validates the cluster before Ray starts
     timesteps = args.timesteps or 100_000
-    ckpt = train_rllib(scenario, args.shield or "none", num_env_runners=args.num_env_runners,
+    runners = 1 if args.num_env_runners is None else args.num_env_runners
+    ckpt = train_rllib(scenario, args.shield or "none", num_env_runners=runners,
                        seed=0 if args.seed is None else args.seed, out_dir=args.out, address=args.address,
                        timesteps=-(-timesteps // n_edges), verbose=not args.no_progress,
                        env_overrides=overrides, **dict(args.hparams))
