@@ -51,7 +51,7 @@ from shields.latency import LatencyModel
 from shields.priority import check_rule, priority_ranks
 from shields.protocol import Coordinator
 from shields.regions import check_partition, partition_edges
-from srole_env._actions import joint_action
+from srole_env._actions import index_of, joint_action
 from srole_env.core.topology import Topology
 from srole_env.edge_cluster import EdgeClusterEnv
 
@@ -150,10 +150,7 @@ class ShieldWrapper(BaseParallelWrapper):
 
     # ------------------------------------------------------------------ the shield
     def _index(self, agent: str) -> int:
-        index = self.unwrapped.agent_index.get(agent)
-        if index is None:
-            raise ValueError(f"unknown agent {agent!r}; agents are edge_0..edge_{self.unwrapped.config.n_edges - 1}")
-        return index
+        return index_of(agent, self.unwrapped.agent_index)
 
     def _preferences(self, preferences: dict[str, Any] | np.ndarray | None) -> np.ndarray | None:
         """Preferences as a float array [N, A] (``NaN`` rows for agents without one), or None."""

@@ -22,6 +22,14 @@ def as_action(action: Any, n_actions: int, who: str = "action") -> int:
     return int(value)
 
 
+def index_of(agent: str, agent_index: Mapping[str, int]) -> int:
+    """Index of ``agent`` in ``agent_index`` (agent -> index), or a ``ValueError`` that lists the agents."""
+    i = agent_index.get(agent)
+    if i is None:
+        raise ValueError(f"unknown agent {agent!r}; agents are edge_0..edge_{len(agent_index) - 1}")
+    return i
+
+
 def joint_action(actions: Mapping[str, Any], agent_index: Mapping[str, int], n_actions: int, hold: int) -> np.ndarray:
     """A dict agent -> action as the joint action [N] (agents absent from it hold).
 
@@ -29,9 +37,7 @@ def joint_action(actions: Mapping[str, Any], agent_index: Mapping[str, int], n_a
     """
     joint = np.full(len(agent_index), hold, dtype=np.int64)
     for agent, action in actions.items():
-        i = agent_index.get(agent)
-        if i is None:
-            raise ValueError(f"unknown agent {agent!r}; agents are edge_0..edge_{len(agent_index) - 1}")
+        i = index_of(agent, agent_index)
         if type(action) is not int or not 0 <= action < n_actions:  # the common case needs no further checks
             action = as_action(action, n_actions, f"action of {agent}")
         joint[i] = action

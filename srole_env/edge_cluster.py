@@ -54,7 +54,7 @@ from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from srole_env._actions import joint_action
+from srole_env._actions import index_of, joint_action
 from srole_env.config import ClusterConfig, make_config
 from srole_env.core.simulator import OBS_HIGH, ClusterSimulator, RoundResult
 
@@ -94,8 +94,7 @@ class EdgeClusterEnv(ParallelEnv):
         return self.action_spaces[self._check_agent(agent)]
 
     def _check_agent(self, agent: str) -> str:
-        if agent not in self.agent_index:
-            raise ValueError(f"unknown agent {agent!r}; agents are edge_0..edge_{self.config.n_edges - 1}")
+        index_of(agent, self.agent_index)
         return agent
 
     # ------------------------------------------------------------------ API
