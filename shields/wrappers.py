@@ -17,12 +17,13 @@ priority rule (``shields.priority``); settles the joint action with its partitio
 (``shields.protocol``, one region for ``CentralShield``); charges each agent its simulated decision
 latency (``shields.latency``) through ``unwrapped.charge_decision_latency``; and counts the rewritten
 actions with ``unwrapped.sim.record_interventions``. Its figures are in ``shield.last_report`` and, on
-the dict path, in ``infos[agent]["shield"]``:
+the dict path, flattened into the per-agent infos as scalars ``shield_<key>`` (``infos[agent]
+["shield_rewritten"]``; ``reset()`` gives every key too, with ``SHIELD_INFO_DEFAULTS``):
 
 | key | meaning |
 |---|---|
-| ``original`` | the agent's action as given ([N] array in ``last_report``) |
-| ``action`` | the safe action the cluster executed |
+| ``original`` | the agent's action as given ([N] array in ``last_report``; -1 in the reset infos) |
+| ``action`` | the safe action the cluster executed (-1 in the reset infos) |
 | ``rewritten`` | ``action != original`` |
 | ``interventions`` | rewritten actions this step |
 | ``messages`` | request + reply messages between region shields this step (0 for ``CentralShield``) |
@@ -54,6 +55,18 @@ from shields.regions import check_partition, partition_edges
 from srole_env._actions import index_of, joint_action
 from srole_env.core.topology import Topology
 from srole_env.edge_cluster import EdgeClusterEnv
+
+SHIELD_INFO_DEFAULTS: dict[str, bool | int | float] = {
+    "shield_original": -1,
+    "shield_action": -1,
+    "shield_rewritten": False,
+    "shield_latency_s": 0.0,
+    "shield_interventions": 0,
+    "shield_messages": 0,
+    "shield_decision_time_s": 0.0,
+    "shield_decision_latency_s": 0.0,
+}
+"""The shield's per-agent info keys with their ``reset()`` values (``step()`` fills the same keys, same types)."""
 
 _SEED_STREAM = 0x5E1D
 """Mixed into a reset seed so the shield's random stream differs from the environment's."""
@@ -104,7 +117,10 @@ class ShieldWrapper(BaseParallelWrapper):
             self._rng = np.random.default_rng(self._seed)
         self._setup()
         self.last_report = None
-        return out
+        obs, infos = out
+        for info in infos.values():
+            info.update(SHIELD_INFO_DEFAULTS)
+        return obs, infos
 
     def step(
         self, actions: dict[str, Any], preferences: dict[str, Any] | np.ndarray | None = None
@@ -115,15 +131,14 @@ class ShieldWrapper(BaseParallelWrapper):
         safe = self._shield(joint, preferences)
         obs, rewards, terms, truncs, infos = self.env.step(dict(zip(env.possible_agents, safe.tolist())))
         rep = self.last_report
-        figures = {k: rep[k] for k in ("interventions", "messages", "decision_time_s", "decision_latency_s")}
+        keys = ("interventions", "messages", "decision_time_s", "decision_latency_s")
+        figures = {f"shield_{k}": rep[k] for k in keys}
         original, action = joint.tolist(), safe.tolist()
         rewritten, latency = rep["rewritten"].tolist(), rep["latency_s"].tolist()
         for agent, info in infos.items():
             i = env.agent_index[agent]
-            info["shield"] = {
-                "original": original[i], "action": action[i], "rewritten": rewritten[i], "latency_s": latency[i],
-                **figures,
-            }
+            info.update(shield_original=original[i], shield_action=action[i], shield_rewritten=rewritten[i],
+                        shield_latency_s=latency[i], **figures)
         return obs, rewards, terms, truncs, infos
 
     def step_arrays(

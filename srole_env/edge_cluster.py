@@ -36,9 +36,16 @@ Per agent: `reward_progress` x the fraction of its own jobs' work done this roun
 (see `srole_env.config`), e.g. `n_edges=50`, `arrival_rate=0.004`, `horizon=100`.
 
 ### Infos and metrics
-`infos[agent]` holds `placed`, `target` (edge index or -1), `caused_overload`, `collided`, and
-`round` (the same dict for all agents: `collisions`, `overloaded_edges`, `jobs_completed`, `jcts`,
-`decision_latency_s`). `env.unwrapped.metrics()` returns the episode's figures.
+`infos[agent]` holds scalars only, with the same keys after `reset()` and `step()` (`INFO_DEFAULTS`), so
+libraries that build an info spec from the reset infos (TorchRL) carry every step's: `placed`, `target`
+(edge index or -1), `caused_overload`, `collided`, and the round's cluster figures `round_collisions`,
+`round_overloaded_edges`, `round_jobs_completed`, `round_decision_latency_s` (the same for all agents).
+The JCTs of the jobs completed this round (a list of any length) are in `env.unwrapped.last_round`, and
+`env.unwrapped.metrics()` returns the episode's figures.
+
+### Rendering
+`render_mode="ansi"` returns a text table; `"rgb_array"` an H x W x 3 uint8 frame of the cluster map
+(`srole_env.render`, matplotlib imported only then); `"human"` shows that frame in a window.
 
 ### Fast path
 `step_arrays(actions[N])` steps with an integer array and returns arrays, skipping the dicts.
@@ -57,6 +64,18 @@ from pettingzoo.utils.conversions import parallel_to_aec
 from srole_env._actions import index_of, joint_action
 from srole_env.config import ClusterConfig, make_config
 from srole_env.core.simulator import OBS_HIGH, ClusterSimulator, RoundResult
+
+INFO_DEFAULTS: dict[str, bool | int | float] = {
+    "placed": False,
+    "target": -1,
+    "caused_overload": False,
+    "collided": False,
+    "round_collisions": 0,
+    "round_overloaded_edges": 0,
+    "round_jobs_completed": 0,
+    "round_decision_latency_s": 0.0,
+}
+"""Every per-agent info key with the value ``reset()`` gives it (``step()`` fills the same keys, same types)."""
 
 
 class EdgeClusterEnv(ParallelEnv):
@@ -107,7 +126,7 @@ class EdgeClusterEnv(ParallelEnv):
         self._extra_latency[:] = 0.0
         self._last = None
         obs = self._dict_obs(self.sim.observe(), self.sim.action_mask())
-        return obs, {a: {} for a in self.agents}
+        return obs, {a: dict(INFO_DEFAULTS) for a in self.agents}
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """One decision round from a dict of actions; agents absent from ``actions`` hold."""
@@ -118,20 +137,16 @@ class EdgeClusterEnv(ParallelEnv):
         agents = self.agents
         result = self._last
         round_info = {
-            "collisions": result.collisions,
-            "overloaded_edges": result.overloaded_edges,
-            "jobs_completed": result.jobs_completed,
-            "jcts": result.jcts.tolist(),
-            "decision_latency_s": result.decision_latency_s,
+            "round_collisions": result.collisions,
+            "round_overloaded_edges": result.overloaded_edges,
+            "round_jobs_completed": result.jobs_completed,
+            "round_decision_latency_s": result.decision_latency_s,
         }
+        placed, targets = result.placed.tolist(), result.targets.tolist()
+        caused, collided = result.caused_overload.tolist(), result.collided.tolist()
         infos = {
-            a: {
-                "placed": bool(result.placed[i]),
-                "target": int(result.targets[i]),
-                "caused_overload": bool(result.caused_overload[i]),
-                "collided": bool(result.collided[i]),
-                "round": round_info,
-            }
+            a: {"placed": placed[i], "target": targets[i], "caused_overload": caused[i], "collided": collided[i],
+                **round_info}
             for i, a in enumerate(agents)
         }
         out = (
@@ -160,6 +175,21 @@ class EdgeClusterEnv(ParallelEnv):
     def charge_decision_latency(self, seconds: np.ndarray | float) -> None:
         """Add simulated decision latency [N] (e.g. a shield's) to the next step's placed tasks."""
         np.add(self._extra_latency, seconds, out=self._extra_latency)  # a scalar or [N]; other shapes raise
+
+    @property
+    def last_round(self) -> dict[str, Any] | None:
+        """The last round's cluster figures: ``collisions``, ``overloaded_edges``, ``jobs_completed``,
+        ``jcts`` (list: JCTs of the jobs completed in it), ``decision_latency_s``; None before the first step."""
+        result = self._last
+        if result is None:
+            return None
+        return {
+            "collisions": result.collisions,
+            "overloaded_edges": result.overloaded_edges,
+            "jobs_completed": result.jobs_completed,
+            "jcts": result.jcts.tolist(),
+            "decision_latency_s": result.decision_latency_s,
+        }
 
     def metrics(self) -> dict[str, float]:
         """Episode figures so far (see ``ClusterSimulator.metrics``)."""

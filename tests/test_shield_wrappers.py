@@ -150,11 +150,12 @@ def test_fast_path_equals_dict_path(kind):
         assert np.array_equal(rewards, np.array([rew_d[ag] for ag in agents]))
         assert trunc == trunc_d[agents[0]] and term == term_d[agents[0]]
         for i, ag in enumerate(agents):
-            info = infos[ag]["shield"]
-            assert info["original"] == rs["original"][i] and info["action"] == rs["action"][i]
-            assert info["rewritten"] == bool(rs["rewritten"][i])
-            assert info["messages"] == rs["messages"] and info["interventions"] == rs["interventions"]
-            assert info["decision_latency_s"] == rs["decision_latency_s"] and info["decision_time_s"] >= 0.0
+            info = infos[ag]
+            assert info["shield_original"] == rs["original"][i] and info["shield_action"] == rs["action"][i]
+            assert info["shield_rewritten"] == bool(rs["rewritten"][i])
+            assert info["shield_messages"] == rs["messages"] and info["shield_interventions"] == rs["interventions"]
+            assert info["shield_decision_latency_s"] == rs["decision_latency_s"]
+            assert info["shield_decision_time_s"] >= 0.0 and info["shield_latency_s"] == rs["latency_s"][i]
             assert infos[ag]["target"] == (
                 fast.unwrapped.sim.topology.candidates[i, rs["action"][i]] if infos[ag]["placed"] else -1
             )
