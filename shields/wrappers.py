@@ -8,9 +8,10 @@ behind one; a learner that has action preferences passes them along:
     obs, mask, rewards, term, trunc, result = shield.step_arrays(actions, preferences)  # array path
 
 ``preferences`` is an array [N, A] or a dict agent -> array [A] (Q-values, logits or probabilities:
-only the order matters, higher is preferred; ``NaN`` marks "no opinion" and a row of ``NaN``, or a
-missing agent, falls back to least-loaded alternatives). Both paths run the same core on the same
-joint action, so they give identical trajectories.
+only the order matters, higher is preferred; ``-inf`` marks a masked action; an agent missing from the
+dict has no opinion and falls back to least-loaded alternatives). ``NaN`` and ``+inf`` raise a
+``ValueError`` naming the agent (a diverged network must not pass silently as "no opinion"). Both paths
+run the same core on the same joint action, so they give identical trajectories.
 
 Per step, before the inner env steps, a shield: reads the round's state; ranks the requests with its
 priority rule (``shields.priority``); settles the joint action with its partition's region shields
@@ -178,11 +179,13 @@ class ShieldWrapper(BaseParallelWrapper):
                 row = np.asarray(row, dtype=float)
                 if row.shape != (a,):
                     raise ValueError(f"preferences of {agent} must have shape ({a},), got {row.shape}")
+                _check_finite_preferences(row[None, :], [agent])
                 out[self._index(agent)] = row
             return out
         out = np.asarray(preferences, dtype=float)
         if out.shape != (n, a):
             raise ValueError(f"preferences must have shape ({n}, {a}) (agents x actions), got {out.shape}")
+        _check_finite_preferences(out, self.unwrapped.possible_agents)
         return out
 
     def _shield(self, actions: np.ndarray, preferences: dict[str, Any] | np.ndarray | None) -> np.ndarray:
@@ -223,6 +226,19 @@ class ShieldWrapper(BaseParallelWrapper):
         env.charge_decision_latency(latency)
         sim.record_interventions(interventions)
         return res.actions
+
+
+def _check_finite_preferences(preferences: np.ndarray, agents: list[str]) -> None:
+    """``ValueError`` naming the first agent whose preference row [A] holds ``NaN`` or ``+inf`` (``-inf`` is
+    a masked action, allowed)."""
+    bad = np.isnan(preferences) | (preferences == np.inf)
+    if bad.any():
+        row = int(bad.any(axis=1).argmax())
+        value = preferences[row, bad[row].argmax()]
+        raise ValueError(
+            f"preferences of {agents[row]} contain {value} (action {int(bad[row].argmax())}); preferences must be "
+            "finite scores or -inf for masked actions; leave an agent without an opinion out of the dict"
+        )
 
 
 def preemptive_masks(state: RoundState, n_actions: int) -> np.ndarray:

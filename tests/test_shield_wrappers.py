@@ -67,9 +67,19 @@ def test_bad_arguments_raise_value_error():
         shield.step({"edge_0": 0}, preferences={"edge_99": np.zeros(a)})
     with pytest.raises(ValueError, match="unknown agent"):
         shield.step({"robot": 0})
+    for bad in (np.nan, np.inf):
+        prefs = np.zeros((n, a))
+        prefs[3, 1] = bad
+        with pytest.raises(ValueError, match=r"preferences of edge_3 contain (nan|inf) \(action 1\)"):
+            shield.step_arrays(actions, prefs)
+        with pytest.raises(ValueError, match="preferences of edge_7 contain"):
+            shield.step({"edge_0": 0}, preferences={"edge_0": np.zeros(a), "edge_7": prefs[3]})
     with pytest.raises(ValueError, match="out of range"):
         shield.step_arrays(np.full(n, a))
     assert shield.last_report is None  # nothing was shielded or charged by the failed calls
+    masked = np.where(np.arange(a) == 0, 1.0, -np.inf)[None, :].repeat(n, axis=0)  # -inf marks masked actions
+    shield.step_arrays(actions, masked)
+    assert shield.last_report is not None
 
 
 def test_default_regions_come_from_the_config():
