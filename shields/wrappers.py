@@ -91,6 +91,7 @@ class ShieldWrapper(BaseParallelWrapper):
         self._topology: Topology | None = None
         self._safe_masks: tuple[Topology, int, np.ndarray] | None = None  # (layout, round, masks)
         self.last_report: dict[str, Any] | None = None
+        self.unwrapped._shield = self  # render() draws this shield's regions and rewrites
 
     # ------------------------------------------------------------------ partition (subclasses)
     def _partition(self, topology: Topology) -> tuple[np.ndarray, np.ndarray]:

@@ -81,7 +81,12 @@ INFO_DEFAULTS: dict[str, bool | int | float] = {
 class EdgeClusterEnv(ParallelEnv):
     """PettingZoo parallel view of the cluster simulator: one agent per edge (see module docstring)."""
 
-    metadata = {"name": "edge_cluster_v0", "render_modes": ["human", "ansi"], "is_parallelizable": True}
+    metadata = {
+        "name": "edge_cluster_v0",
+        "render_modes": ["human", "ansi", "rgb_array"],
+        "render_fps": 4,
+        "is_parallelizable": True,
+    }
 
     def __init__(
         self, scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, **overrides: Any
@@ -104,6 +109,8 @@ class EdgeClusterEnv(ParallelEnv):
         self.action_spaces = {a: spaces.Discrete(self.sim.n_actions) for a in self.possible_agents}
         self._extra_latency = np.zeros(self.config.n_edges)
         self._last: RoundResult | None = None
+        self._shield: Any = None  # the shield wrapper in front, registered by shields.ShieldWrapper; drawn by render
+        self._window: Any = None  # render_mode="human": srole_env.render.HumanWindow, opened on the first render
         self.np_random, _ = seeding.np_random(None)
 
     def observation_space(self, agent: str) -> spaces.Space:
@@ -199,23 +206,36 @@ class EdgeClusterEnv(ParallelEnv):
         """Global state: every agent's observation, concatenated."""
         return self.sim.observe().ravel()
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
+        """``ansi``: a text table; ``rgb_array``: an H x W x 3 uint8 frame of the cluster map
+        (``srole_env.render``); ``human``: that frame in a window; None without a render mode."""
         if self.render_mode is None:
             return None
+        if self.render_mode == "ansi":
+            return self._render_text()
+        from srole_env import render
+
+        rgb = render.frame(self, self._shield)
+        if self.render_mode == "rgb_array":
+            return rgb
+        if self._window is None:
+            self._window = render.HumanWindow()
+        self._window.show(rgb)
+        return None
+
+    def _render_text(self) -> str:
         util = self.sim.utilization()
         queue = self.sim.queue_lengths()
         lines = [f"t={self.sim.time:.0f}s round {self.sim.round}/{self.config.horizon}"]
         for i in range(self.config.n_edges):
             name = self.sim.topology.device_names[self.sim.topology.device_index[i]]
             lines.append(f"edge_{i:<4d} {name:<17s} util {util[i]:5.2f} queue {queue[i]:3d}")
-        text = "\n".join(lines)
-        if self.render_mode == "human":
-            print(text)
-            return None
-        return text
+        return "\n".join(lines)
 
     def close(self) -> None:
-        pass
+        if self._window is not None:
+            self._window.close()
+            self._window = None
 
     # ------------------------------------------------------------------ helpers
     def _dict_obs(self, obs: np.ndarray, mask: np.ndarray) -> dict[str, dict[str, np.ndarray]]:

@@ -144,4 +144,4 @@ def test_render_ansi():
     text = env.render()
     assert "edge_0" in text and "util" in text
     with pytest.raises(ValueError, match="render_mode"):
-        srole_env.parallel_env("small", render_mode="rgb_array")
+        srole_env.parallel_env("small", render_mode="video")
