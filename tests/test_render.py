@@ -117,6 +117,14 @@ def test_no_render_mode_loads_no_matplotlib():
     assert out.stdout.split() == ["False", "False"]
 
 
+@pytest.mark.parametrize("shield", ["none", "decentralized"])
+def test_parallel_api_with_a_render_mode(shield):
+    from pettingzoo.test import parallel_api_test
+
+    env = srole_env.parallel_env("small", render_mode="rgb_array", horizon=6)
+    parallel_api_test(env if shield == "none" else make_shield(env, shield), num_cycles=6)
+
+
 def test_human_mode_constructs_and_closes():
     env = srole_env.parallel_env("small", render_mode="human")
     env.reset(seed=0)
