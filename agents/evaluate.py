@@ -40,12 +40,17 @@ def evaluate(
     episodes: int = 10,
     seed: int = 0,
     device: str = "auto",
+    record: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run ``episodes`` episodes and return the metric means (and per-episode ``rows``).
 
     ``shield`` defaults to the run's own shield (``none`` for heuristics); ``config`` (a ``ClusterConfig``,
     scenario name/file or dict of fields) defaults to the run's training cluster (``small`` for heuristics).
+    ``record``: a ``.gif`` path; the first episode's cluster map (``render_mode="rgb_array"``) is written
+    there, one frame per round (parallel-env policies only).
     """
+    if record is not None and Path(record).suffix.lower() != ".gif":
+        raise ValueError(f"record: expected a .gif path, got {str(record)!r}")
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
@@ -57,14 +62,19 @@ def evaluate(
         raise ValueError(f"shield: {meta['name']} is a CRL policy (the cluster head's env takes no shield); use none")
     cfg = as_config(config if config is not None else meta.get("cluster", "small"))
     rows = []
+    if centralized and record is not None:
+        raise ValueError(f"record: {meta['name']} is a CRL policy; recording draws the parallel env's cluster map")
     if centralized:
         env = CentralizedSchedulingEnv(cfg)
         for e in range(episodes):
             rows.append({"episode": e, "seed": seed + e, **_centralized_episode(env, policy, seed + e)})
     else:
-        env = ArrayEnv(make_parallel_env(cfg, shield))
+        env = ArrayEnv(make_parallel_env(cfg, shield, render_mode="rgb_array" if record is not None else None))
         for e in range(episodes):
-            rows.append({"episode": e, "seed": seed + e, **_parallel_episode(env, policy, seed + e)})
+            frames: list[np.ndarray] | None = [] if record is not None and e == 0 else None
+            rows.append({"episode": e, "seed": seed + e, **_parallel_episode(env, policy, seed + e, frames)})
+            if frames is not None:
+                write_gif(frames, record, fps=env.base.metadata["render_fps"])
     if config is None:
         scenario = meta.get("scenario")
     else:
@@ -73,7 +83,9 @@ def evaluate(
             **summarize(rows), "rows": rows}
 
 
-def _parallel_episode(env: ArrayEnv, policy: Policy, seed: int) -> dict[str, float]:
+def _parallel_episode(
+    env: ArrayEnv, policy: Policy, seed: int, frames: list[np.ndarray] | None = None
+) -> dict[str, float]:
     obs, mask = env.reset(seed=seed)
     policy.reset()
     total = 0.0
@@ -82,6 +94,8 @@ def _parallel_episode(env: ArrayEnv, policy: Policy, seed: int) -> dict[str, flo
         out = env.step(np.argmax(prefs, axis=1), prefs if env.shielded else None)
         total += float(out.rewards.mean())
         obs, mask = out.obs, out.mask
+        if frames is not None:
+            frames.append(env.env.render())
         if out.done:
             return {"episode_return": total, **env.metrics()}
 
@@ -108,6 +122,14 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------- output
+def write_gif(frames: list[np.ndarray], path: str | Path, fps: float = 4.0) -> None:
+    """Write H x W x 3 uint8 frames as a looping GIF (imageio)."""
+    import imageio.v3 as iio
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(path, np.stack(frames), extension=".gif", duration=1000.0 / fps, loop=0)
+
+
 def format_table(results: list[dict[str, Any]], columns: tuple[str, ...] = TABLE_COLUMNS) -> str:
     """A plain-text table: one line per result (policy, shield, then ``columns``)."""
     header = ["policy", "shield", *columns]

@@ -8,21 +8,23 @@ behind one; a learner that has action preferences passes them along:
     obs, mask, rewards, term, trunc, result = shield.step_arrays(actions, preferences)  # array path
 
 ``preferences`` is an array [N, A] or a dict agent -> array [A] (Q-values, logits or probabilities:
-only the order matters, higher is preferred; ``NaN`` marks "no opinion" and a row of ``NaN``, or a
-missing agent, falls back to least-loaded alternatives). Both paths run the same core on the same
-joint action, so they give identical trajectories.
+only the order matters, higher is preferred; ``-inf`` marks a masked action; an agent missing from the
+dict has no opinion and falls back to least-loaded alternatives). ``NaN`` and ``+inf`` raise a
+``ValueError`` naming the agent (a diverged network must not pass silently as "no opinion"). Both paths
+run the same core on the same joint action, so they give identical trajectories.
 
 Per step, before the inner env steps, a shield: reads the round's state; ranks the requests with its
 priority rule (``shields.priority``); settles the joint action with its partition's region shields
 (``shields.protocol``, one region for ``CentralShield``); charges each agent its simulated decision
 latency (``shields.latency``) through ``unwrapped.charge_decision_latency``; and counts the rewritten
 actions with ``unwrapped.sim.record_interventions``. Its figures are in ``shield.last_report`` and, on
-the dict path, in ``infos[agent]["shield"]``:
+the dict path, flattened into the per-agent infos as scalars ``shield_<key>`` (``infos[agent]
+["shield_rewritten"]``; ``reset()`` gives every key too, with ``SHIELD_INFO_DEFAULTS``):
 
 | key | meaning |
 |---|---|
-| ``original`` | the agent's action as given ([N] array in ``last_report``) |
-| ``action`` | the safe action the cluster executed |
+| ``original`` | the agent's action as given ([N] array in ``last_report``; -1 in the reset infos) |
+| ``action`` | the safe action the cluster executed (-1 in the reset infos) |
 | ``rewritten`` | ``action != original`` |
 | ``interventions`` | rewritten actions this step |
 | ``messages`` | request + reply messages between region shields this step (0 for ``CentralShield``) |
@@ -55,6 +57,18 @@ from srole_env._actions import index_of, joint_action
 from srole_env.core.topology import Topology
 from srole_env.edge_cluster import EdgeClusterEnv
 
+SHIELD_INFO_DEFAULTS: dict[str, bool | int | float] = {
+    "shield_original": -1,
+    "shield_action": -1,
+    "shield_rewritten": False,
+    "shield_latency_s": 0.0,
+    "shield_interventions": 0,
+    "shield_messages": 0,
+    "shield_decision_time_s": 0.0,
+    "shield_decision_latency_s": 0.0,
+}
+"""The shield's per-agent info keys with their ``reset()`` values (``step()`` fills the same keys, same types)."""
+
 _SEED_STREAM = 0x5E1D
 """Mixed into a reset seed so the shield's random stream differs from the environment's."""
 
@@ -77,6 +91,7 @@ class ShieldWrapper(BaseParallelWrapper):
         self._topology: Topology | None = None
         self._safe_masks: tuple[Topology, int, np.ndarray] | None = None  # (layout, round, masks)
         self.last_report: dict[str, Any] | None = None
+        self.unwrapped._shield = self  # render() draws this shield's regions and rewrites
 
     # ------------------------------------------------------------------ partition (subclasses)
     def _partition(self, topology: Topology) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +119,10 @@ class ShieldWrapper(BaseParallelWrapper):
             self._rng = np.random.default_rng(self._seed)
         self._setup()
         self.last_report = None
-        return out
+        obs, infos = out
+        for info in infos.values():
+            info.update(SHIELD_INFO_DEFAULTS)
+        return obs, infos
 
     def step(
         self, actions: dict[str, Any], preferences: dict[str, Any] | np.ndarray | None = None
@@ -115,15 +133,14 @@ class ShieldWrapper(BaseParallelWrapper):
         safe = self._shield(joint, preferences)
         obs, rewards, terms, truncs, infos = self.env.step(dict(zip(env.possible_agents, safe.tolist())))
         rep = self.last_report
-        figures = {k: rep[k] for k in ("interventions", "messages", "decision_time_s", "decision_latency_s")}
+        keys = ("interventions", "messages", "decision_time_s", "decision_latency_s")
+        figures = {f"shield_{k}": rep[k] for k in keys}
         original, action = joint.tolist(), safe.tolist()
         rewritten, latency = rep["rewritten"].tolist(), rep["latency_s"].tolist()
         for agent, info in infos.items():
             i = env.agent_index[agent]
-            info["shield"] = {
-                "original": original[i], "action": action[i], "rewritten": rewritten[i], "latency_s": latency[i],
-                **figures,
-            }
+            info.update(shield_original=original[i], shield_action=action[i], shield_rewritten=rewritten[i],
+                        shield_latency_s=latency[i], **figures)
         return obs, rewards, terms, truncs, infos
 
     def step_arrays(
@@ -163,11 +180,13 @@ class ShieldWrapper(BaseParallelWrapper):
                 row = np.asarray(row, dtype=float)
                 if row.shape != (a,):
                     raise ValueError(f"preferences of {agent} must have shape ({a},), got {row.shape}")
+                _check_finite_preferences(row[None, :], [agent])
                 out[self._index(agent)] = row
             return out
         out = np.asarray(preferences, dtype=float)
         if out.shape != (n, a):
             raise ValueError(f"preferences must have shape ({n}, {a}) (agents x actions), got {out.shape}")
+        _check_finite_preferences(out, self.unwrapped.possible_agents)
         return out
 
     def _shield(self, actions: np.ndarray, preferences: dict[str, Any] | np.ndarray | None) -> np.ndarray:
@@ -208,6 +227,19 @@ class ShieldWrapper(BaseParallelWrapper):
         env.charge_decision_latency(latency)
         sim.record_interventions(interventions)
         return res.actions
+
+
+def _check_finite_preferences(preferences: np.ndarray, agents: list[str]) -> None:
+    """``ValueError`` naming the first agent whose preference row [A] holds ``NaN`` or ``+inf`` (``-inf`` is
+    a masked action, allowed)."""
+    bad = np.isnan(preferences) | (preferences == np.inf)
+    if bad.any():
+        row = int(bad.any(axis=1).argmax())
+        value = preferences[row, bad[row].argmax()]
+        raise ValueError(
+            f"preferences of {agents[row]} contain {value} (action {int(bad[row].argmax())}); preferences must be "
+            "finite scores or -inf for masked actions; leave an agent without an opinion out of the dict"
+        )
 
 
 def preemptive_masks(state: RoundState, n_actions: int) -> np.ndarray:

@@ -40,16 +40,50 @@ def _integer(text: str) -> int:
     return int(value)
 
 
+_NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+
+
 def key_value(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` with VALUE read as JSON when it parses (numbers, lists, true/false/null), else a string."""
+    """``KEY=VALUE`` with VALUE read as JSON when it parses (numbers, lists, true/false/null), else a string.
+
+    ``nan``/``inf`` in any case are floats like JSON's ``NaN``/``Infinity``, so the config's validation
+    answers them all with the same "must be finite" message."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    if raw.strip().lower() in _NON_FINITE:
+        return key.strip(), float(raw)
     try:
         value = json.loads(raw)
     except json.JSONDecodeError:
         value = raw
     return key.strip(), value
+
+
+def unrecognized_message(extra: list[str], takes_set: bool) -> str:
+    """argparse's "unrecognized arguments" line, plus the ``--set FIELD=VALUE`` spelling of any option that
+    names a cluster config field (``--arrival-rate 0.01`` -> ``--set arrival_rate=0.01``) when the
+    subcommand takes ``--set``."""
+    message = f"unrecognized arguments: {' '.join(extra)}"
+    if not takes_set:
+        return message
+    from srole_env.config import ClusterConfig
+
+    fields = set(ClusterConfig.__dataclass_fields__)
+    hints = []
+    for i, token in enumerate(extra):
+        if not token.startswith("--"):
+            continue
+        name, eq, value = token[2:].partition("=")
+        field = name.replace("-", "_")
+        if field not in fields:
+            continue
+        if not eq:
+            value = extra[i + 1] if i + 1 < len(extra) and not extra[i + 1].startswith("--") else "VALUE"
+        hints.append(f"--set {field}={value}")
+    if hints:
+        message += f"; config fields are set with --set FIELD=VALUE: {' '.join(hints)}"
+    return message
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser, scenario_default: str | None) -> None:

@@ -15,7 +15,9 @@ EPILOG = f"""POLICY is a run directory written by `srole train` or `scripts/trai
 Episode e uses seed SEED + e, so all policies meet the same clusters and jobs.
 examples:
   srole evaluate --policy runs/ippo_central random local --shield central --episodes 10 --seed 1000
-  srole evaluate --policy runs/crl_ppo --episodes 5 --json results.json"""
+  srole evaluate --policy runs/crl_ppo --episodes 5 --json results.json
+  srole evaluate --policy least_loaded --shield decentralized --scenario paper --set horizon=60 --episodes 1 \
+      --record cluster.gif"""
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -30,6 +32,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=integer, default=0, help="seed of the first episode (default 0)")
     p.add_argument("--csv", metavar="PATH", help="also write the table (all metric means) as CSV")
     p.add_argument("--json", metavar="PATH", help="also write the results with per-episode rows as JSON")
+    p.add_argument("--record", metavar="PATH.gif",
+                   help="record the first episode of the first policy as an animated GIF of the cluster map")
     add_device_arguments(p)
 
 
@@ -51,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
     set_threads(args.threads)
     config = common_config(args.policy, args.scenario, dict(args.overrides))
-    results = [evaluate(policy, args.shield, config, args.episodes, args.seed, args.device) for policy in args.policy]
+    results = [evaluate(policy, args.shield, config, args.episodes, args.seed, args.device,
+                        record=args.record if k == 0 else None) for k, policy in enumerate(args.policy)]
     print(format_table(results))
     if args.csv:
         write_csv(results, args.csv)

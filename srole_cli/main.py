@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from srole_cli.args import unrecognized_message
 from srole_cli.registry import BUILTIN_MODULES, SUBCOMMANDS, CLIError, register
 
 PROG = "srole"
@@ -52,7 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``srole`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            parser.error(unrecognized_message(extra, takes_set=hasattr(args, "overrides")))
         return int(args._run(args) or 0)
     except SystemExit as exit_:  # --help, or a subcommand that exits on purpose
         if exit_.code is None or isinstance(exit_.code, int):

@@ -244,8 +244,8 @@ def _validate(cfg: ClusterConfig) -> None:
         if not isinstance(value, Mapping) or not value:
             raise TypeError(f"{name} must be a non-empty mapping of name -> proportion, got {value!r}")
         for key, share in value.items():
-            if isinstance(share, bool) or not isinstance(share, (int, float)) or not share >= 0:
-                raise ValueError(f"{name}[{key!r}] must be a proportion >= 0, got {share!r}")
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < math.inf:
+                raise ValueError(f"{name}[{key!r}] must be a finite proportion >= 0, got {share!r}")
         if sum(value.values()) <= 0:
             raise ValueError(f"{name} proportions must not all be zero")
 

@@ -36,9 +36,16 @@ Per agent: `reward_progress` x the fraction of its own jobs' work done this roun
 (see `srole_env.config`), e.g. `n_edges=50`, `arrival_rate=0.004`, `horizon=100`.
 
 ### Infos and metrics
-`infos[agent]` holds `placed`, `target` (edge index or -1), `caused_overload`, `collided`, and
-`round` (the same dict for all agents: `collisions`, `overloaded_edges`, `jobs_completed`, `jcts`,
-`decision_latency_s`). `env.unwrapped.metrics()` returns the episode's figures.
+`infos[agent]` holds scalars only, with the same keys after `reset()` and `step()` (`INFO_DEFAULTS`), so
+libraries that build an info spec from the reset infos (TorchRL) carry every step's: `placed`, `target`
+(edge index or -1), `caused_overload`, `collided`, and the round's cluster figures `round_collisions`,
+`round_overloaded_edges`, `round_jobs_completed`, `round_decision_latency_s` (the same for all agents).
+The JCTs of the jobs completed this round (a list of any length) are in `env.unwrapped.last_round`, and
+`env.unwrapped.metrics()` returns the episode's figures.
+
+### Rendering
+`render_mode="ansi"` returns a text table; `"rgb_array"` an H x W x 3 uint8 frame of the cluster map
+(`srole_env.render`, matplotlib imported only then); `"human"` shows that frame in a window.
 
 ### Fast path
 `step_arrays(actions[N])` steps with an integer array and returns arrays, skipping the dicts.
@@ -58,11 +65,28 @@ from srole_env._actions import index_of, joint_action
 from srole_env.config import ClusterConfig, make_config
 from srole_env.core.simulator import OBS_HIGH, ClusterSimulator, RoundResult
 
+INFO_DEFAULTS: dict[str, bool | int | float] = {
+    "placed": False,
+    "target": -1,
+    "caused_overload": False,
+    "collided": False,
+    "round_collisions": 0,
+    "round_overloaded_edges": 0,
+    "round_jobs_completed": 0,
+    "round_decision_latency_s": 0.0,
+}
+"""Every per-agent info key with the value ``reset()`` gives it (``step()`` fills the same keys, same types)."""
+
 
 class EdgeClusterEnv(ParallelEnv):
     """PettingZoo parallel view of the cluster simulator: one agent per edge (see module docstring)."""
 
-    metadata = {"name": "edge_cluster_v0", "render_modes": ["human", "ansi"], "is_parallelizable": True}
+    metadata = {
+        "name": "edge_cluster_v0",
+        "render_modes": ["human", "ansi", "rgb_array"],
+        "render_fps": 4,
+        "is_parallelizable": True,
+    }
 
     def __init__(
         self, scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, **overrides: Any
@@ -85,6 +109,8 @@ class EdgeClusterEnv(ParallelEnv):
         self.action_spaces = {a: spaces.Discrete(self.sim.n_actions) for a in self.possible_agents}
         self._extra_latency = np.zeros(self.config.n_edges)
         self._last: RoundResult | None = None
+        self._shield: Any = None  # the shield wrapper in front, registered by shields.ShieldWrapper; drawn by render
+        self._window: Any = None  # render_mode="human": srole_env.render.HumanWindow, opened on the first render
         self.np_random, _ = seeding.np_random(None)
 
     def observation_space(self, agent: str) -> spaces.Space:
@@ -107,7 +133,7 @@ class EdgeClusterEnv(ParallelEnv):
         self._extra_latency[:] = 0.0
         self._last = None
         obs = self._dict_obs(self.sim.observe(), self.sim.action_mask())
-        return obs, {a: {} for a in self.agents}
+        return obs, {a: dict(INFO_DEFAULTS) for a in self.agents}
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """One decision round from a dict of actions; agents absent from ``actions`` hold."""
@@ -118,20 +144,16 @@ class EdgeClusterEnv(ParallelEnv):
         agents = self.agents
         result = self._last
         round_info = {
-            "collisions": result.collisions,
-            "overloaded_edges": result.overloaded_edges,
-            "jobs_completed": result.jobs_completed,
-            "jcts": result.jcts.tolist(),
-            "decision_latency_s": result.decision_latency_s,
+            "round_collisions": result.collisions,
+            "round_overloaded_edges": result.overloaded_edges,
+            "round_jobs_completed": result.jobs_completed,
+            "round_decision_latency_s": result.decision_latency_s,
         }
+        placed, targets = result.placed.tolist(), result.targets.tolist()
+        caused, collided = result.caused_overload.tolist(), result.collided.tolist()
         infos = {
-            a: {
-                "placed": bool(result.placed[i]),
-                "target": int(result.targets[i]),
-                "caused_overload": bool(result.caused_overload[i]),
-                "collided": bool(result.collided[i]),
-                "round": round_info,
-            }
+            a: {"placed": placed[i], "target": targets[i], "caused_overload": caused[i], "collided": collided[i],
+                **round_info}
             for i, a in enumerate(agents)
         }
         out = (
@@ -161,6 +183,21 @@ class EdgeClusterEnv(ParallelEnv):
         """Add simulated decision latency [N] (e.g. a shield's) to the next step's placed tasks."""
         np.add(self._extra_latency, seconds, out=self._extra_latency)  # a scalar or [N]; other shapes raise
 
+    @property
+    def last_round(self) -> dict[str, Any] | None:
+        """The last round's cluster figures: ``collisions``, ``overloaded_edges``, ``jobs_completed``,
+        ``jcts`` (list: JCTs of the jobs completed in it), ``decision_latency_s``; None before the first step."""
+        result = self._last
+        if result is None:
+            return None
+        return {
+            "collisions": result.collisions,
+            "overloaded_edges": result.overloaded_edges,
+            "jobs_completed": result.jobs_completed,
+            "jcts": result.jcts.tolist(),
+            "decision_latency_s": result.decision_latency_s,
+        }
+
     def metrics(self) -> dict[str, float]:
         """Episode figures so far (see ``ClusterSimulator.metrics``)."""
         return self.sim.metrics()
@@ -169,23 +206,36 @@ class EdgeClusterEnv(ParallelEnv):
         """Global state: every agent's observation, concatenated."""
         return self.sim.observe().ravel()
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
+        """``ansi``: a text table; ``rgb_array``: an H x W x 3 uint8 frame of the cluster map
+        (``srole_env.render``); ``human``: that frame in a window; None without a render mode."""
         if self.render_mode is None:
             return None
+        if self.render_mode == "ansi":
+            return self._render_text()
+        from srole_env import render
+
+        rgb = render.frame(self, self._shield)
+        if self.render_mode == "rgb_array":
+            return rgb
+        if self._window is None:
+            self._window = render.HumanWindow()
+        self._window.show(rgb)
+        return None
+
+    def _render_text(self) -> str:
         util = self.sim.utilization()
         queue = self.sim.queue_lengths()
         lines = [f"t={self.sim.time:.0f}s round {self.sim.round}/{self.config.horizon}"]
         for i in range(self.config.n_edges):
             name = self.sim.topology.device_names[self.sim.topology.device_index[i]]
             lines.append(f"edge_{i:<4d} {name:<17s} util {util[i]:5.2f} queue {queue[i]:3d}")
-        text = "\n".join(lines)
-        if self.render_mode == "human":
-            print(text)
-            return None
-        return text
+        return "\n".join(lines)
 
     def close(self) -> None:
-        pass
+        if self._window is not None:
+            self._window.close()
+            self._window = None
 
     # ------------------------------------------------------------------ helpers
     def _dict_obs(self, obs: np.ndarray, mask: np.ndarray) -> dict[str, dict[str, np.ndarray]]:

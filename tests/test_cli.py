@@ -132,6 +132,25 @@ def test_bad_input_is_one_line_on_stderr(capsys, tmp_path: Path, argv: list[str]
     assert_one_line_error(status, err, *(n.replace("{tmp}", str(tmp_path)) for n in needles))
 
 
+@pytest.mark.parametrize("argv, hint", [
+    (["--arrival-rate", "0.01"], "--set arrival_rate=0.01"),
+    (["--horizon=5"], "--set horizon=5"),
+    (["--n-edges"], "--set n_edges=VALUE"),
+])
+def test_config_field_as_an_option_hints_at_set(capsys, argv: list[str], hint: str):
+    status, _, err = run_cli(capsys, "evaluate", "--policy", "local", *argv)
+    assert_one_line_error(status, err, "unrecognized arguments", hint)
+    status, _, err = run_cli(capsys, "evaluate", "--policy", "local", "--bogus", "1")
+    assert_one_line_error(status, err, "unrecognized arguments: --bogus 1")
+    assert "--set" not in err  # no hint for an option that is not a config field
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-Infinity"])
+def test_non_finite_set_values_get_one_message(capsys, value: str):
+    status, _, err = run_cli(capsys, "evaluate", "--policy", "local", "--set", f"arrival_rate={value}")
+    assert_one_line_error(status, err, "arrival_rate must be finite")
+
+
 def test_missing_checkpoint_is_one_line(capsys, tmp_path: Path):
     run = tmp_path / "run"
     run.mkdir()

@@ -107,8 +107,9 @@ def test_episode_truncates_at_horizon_and_infos_carry_metrics():
     env.reset(seed=0)
     for step in range(3):
         _, _, terms, truncs, infos = env.step({a: 0 for a in env.agents})
-        assert set(infos["edge_0"]) >= {"placed", "target", "caused_overload", "collided", "round"}
-        assert set(infos["edge_0"]["round"]) >= {"collisions", "overloaded_edges", "jobs_completed", "jcts"}
+        assert set(infos["edge_0"]) >= {"placed", "target", "caused_overload", "collided", "round_collisions"}
+        last = env.unwrapped.last_round
+        assert infos["edge_0"]["round_jobs_completed"] == last["jobs_completed"] == len(last["jcts"])
         assert all(truncs.values()) == (step == 2)
         assert not any(terms.values())
     assert env.agents == []
@@ -143,4 +144,4 @@ def test_render_ansi():
     text = env.render()
     assert "edge_0" in text and "util" in text
     with pytest.raises(ValueError, match="render_mode"):
-        srole_env.parallel_env("small", render_mode="rgb_array")
+        srole_env.parallel_env("small", render_mode="video")

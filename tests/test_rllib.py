@@ -92,7 +92,7 @@ def test_train_one_iteration_and_evaluate(ray_session, tmp_path, shield, mapping
             obs, _, _, truncated, infos = env.step(joint)
         else:  # the shield takes the policy's preferences for displaced agents' alternatives
             obs, _, _, truncated, infos = env.step(joint, preferences=prefs)
-            assert all("shield" in info for info in infos.values())
+            assert all("shield_rewritten" in info for info in infos.values())
         assert not any(truncated.values())
 
     # Only "hold" allowed: a mask-respecting policy must hold; the masked-logit module masks its own logits.

@@ -67,9 +67,19 @@ def test_bad_arguments_raise_value_error():
         shield.step({"edge_0": 0}, preferences={"edge_99": np.zeros(a)})
     with pytest.raises(ValueError, match="unknown agent"):
         shield.step({"robot": 0})
+    for bad in (np.nan, np.inf):
+        prefs = np.zeros((n, a))
+        prefs[3, 1] = bad
+        with pytest.raises(ValueError, match=r"preferences of edge_3 contain (nan|inf) \(action 1\)"):
+            shield.step_arrays(actions, prefs)
+        with pytest.raises(ValueError, match="preferences of edge_7 contain"):
+            shield.step({"edge_0": 0}, preferences={"edge_0": np.zeros(a), "edge_7": prefs[3]})
     with pytest.raises(ValueError, match="out of range"):
         shield.step_arrays(np.full(n, a))
     assert shield.last_report is None  # nothing was shielded or charged by the failed calls
+    masked = np.where(np.arange(a) == 0, 1.0, -np.inf)[None, :].repeat(n, axis=0)  # -inf marks masked actions
+    shield.step_arrays(actions, masked)
+    assert shield.last_report is not None
 
 
 def test_default_regions_come_from_the_config():
@@ -150,11 +160,12 @@ def test_fast_path_equals_dict_path(kind):
         assert np.array_equal(rewards, np.array([rew_d[ag] for ag in agents]))
         assert trunc == trunc_d[agents[0]] and term == term_d[agents[0]]
         for i, ag in enumerate(agents):
-            info = infos[ag]["shield"]
-            assert info["original"] == rs["original"][i] and info["action"] == rs["action"][i]
-            assert info["rewritten"] == bool(rs["rewritten"][i])
-            assert info["messages"] == rs["messages"] and info["interventions"] == rs["interventions"]
-            assert info["decision_latency_s"] == rs["decision_latency_s"] and info["decision_time_s"] >= 0.0
+            info = infos[ag]
+            assert info["shield_original"] == rs["original"][i] and info["shield_action"] == rs["action"][i]
+            assert info["shield_rewritten"] == bool(rs["rewritten"][i])
+            assert info["shield_messages"] == rs["messages"] and info["shield_interventions"] == rs["interventions"]
+            assert info["shield_decision_latency_s"] == rs["decision_latency_s"]
+            assert info["shield_decision_time_s"] >= 0.0 and info["shield_latency_s"] == rs["latency_s"][i]
             assert infos[ag]["target"] == (
                 fast.unwrapped.sim.topology.candidates[i, rs["action"][i]] if infos[ag]["placed"] else -1
             )

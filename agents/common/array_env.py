@@ -23,11 +23,11 @@ from agents.common.names import SHIELDS
 from srole_env import ClusterConfig, EdgeClusterEnv
 
 
-def make_parallel_env(config: ClusterConfig, shield: str = "none") -> Any:
+def make_parallel_env(config: ClusterConfig, shield: str = "none", render_mode: str | None = None) -> Any:
     """The parallel env for ``config``, behind ``shields.make_shield(env, shield)`` unless ``shield == "none"``."""
     if shield not in SHIELDS:
         raise ValueError(f"shield: unknown shield {shield!r}; choose one of {list(SHIELDS)}")
-    env = EdgeClusterEnv(config)
+    env = EdgeClusterEnv(config, render_mode=render_mode)
     if shield == "none":
         return env
     try:
