@@ -70,11 +70,12 @@ def default_policy_flops(obs_dim: int, n_actions: int, net_arch: tuple[int, ...]
     return float(count_flops(torch.nn.Sequential(*layers), torch.zeros(1, obs_dim)))
 
 
-def scheduler_share(cores: float, workers: float) -> float:
-    """Fraction of one core the head's scheduler process gets beside ``workers`` training workers on ``cores``
-    cores: every process has a core while they fit, beyond that processor sharing, ``min(1, cores / (workers
-    + 1))``. One core, because a batch-1 inference of a small MLP does not parallelise usefully."""
-    return min(1.0, cores / (max(workers, 0.0) + 1.0))
+def scheduler_share(cores: float | np.ndarray, workers: float | np.ndarray) -> float | np.ndarray:
+    """Fraction of one core a scheduler process (the head's, a shield host's) gets beside ``workers`` training
+    workers on ``cores`` cores: every process has a core while they fit, beyond that processor sharing,
+    ``min(1, cores / (workers + 1))``. One core, because a batch-1 inference of a small MLP (or a shield's
+    table check) does not parallelise usefully. Works elementwise on arrays."""
+    return np.minimum(1.0, np.asarray(cores, float) / (np.maximum(workers, 0.0) + 1.0))
 
 
 def decision_service_s(
@@ -84,7 +85,7 @@ def decision_service_s(
     (policy FLOPs at one core's share of the device's sustained rate + bookkeeping) / the scheduler's share."""
     head = topology.head
     core_flops = topology.flops[head] / topology.cores[head]
-    share = scheduler_share(float(topology.cores[head]), head_workers)
+    share = float(scheduler_share(float(topology.cores[head]), head_workers))
     return (policy_flops / core_flops + config.head_bookkeeping_s) / share
 
 
