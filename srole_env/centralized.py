@@ -147,7 +147,16 @@ class CentralizedSchedulingEnv(gym.Env):
             mask = np.zeros(self.sim.n_actions, dtype=bool)
             mask[self.sim.hold_action] = True
             return mask
-        return self.sim.action_mask(self._extra_slots, self._extra_mem)[self._order[self._pos]].astype(bool)
+        sim, agent = self.sim, int(self._order[self._pos])
+        cand = sim.topology.candidates[agent]
+        slots, mem = sim.committed()
+        has, demand = sim.head_demand()
+        mask = np.ones(sim.n_actions, dtype=bool)
+        mask[: sim.n_candidates] = has[agent] & (
+            (slots[cand] + self._extra_slots[cand] + 1.0 <= sim.slot_limit[cand])
+            & (mem[cand] + self._extra_mem[cand] + demand[agent] <= sim.mem_limit[cand])
+        )  # the deciding edge's row of ``sim.action_mask`` with this round's decisions, in O(C)
+        return mask
 
     def metrics(self) -> dict[str, float]:
         """Episode figures so far: ``ClusterSimulator.metrics`` plus the head queue's (module docstring)."""
