@@ -10,15 +10,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agents.common.names import HEURISTIC_NAMES, RLLIB_RUN_CONFIG
+from agents.common.names import CENTRAL_HEURISTIC_NAMES, HEURISTIC_NAMES, RLLIB_RUN_CONFIG
 from agents.common.policy import Policy
 from agents.common.run_dir import CONFIG_FILE, load_run
+from agents.crl_greedy import EarliestFinishHead
 from agents.heuristics import make_heuristic
 from agents.registry import ALGOS
 
 
 def load_policy(policy: str | Path | Policy, device: str = "cpu", seed: int = 0) -> tuple[Policy, dict[str, Any]]:
-    """``(policy, meta)`` from a heuristic name, a run directory or a policy object.
+    """``(policy, meta)`` from a heuristic name (``crl_greedy``: the earliest-finish cluster head on the
+    centralized env), a run directory or a policy object.
 
     ``meta`` describes where it came from: ``name``, ``env_kind`` (``parallel`` or ``centralized``) and, for
     a run directory, the run's ``config.json`` (``algo``, ``shield``, ``cluster``, ...). ``seed`` seeds a
@@ -31,9 +33,11 @@ def load_policy(policy: str | Path | Policy, device: str = "cpu", seed: int = 0)
                         "env_kind": getattr(policy, "env_kind", "parallel")}
     if isinstance(policy, str) and policy in HEURISTIC_NAMES:
         return make_heuristic(policy, seed), {"name": policy, "env_kind": "parallel"}
+    if isinstance(policy, str) and policy in CENTRAL_HEURISTIC_NAMES:
+        return EarliestFinishHead(), {"name": policy, "env_kind": "centralized"}
     path = Path(policy)
     if not path.exists():
-        known = ", ".join(HEURISTIC_NAMES)
+        known = ", ".join(HEURISTIC_NAMES + CENTRAL_HEURISTIC_NAMES)
         raise FileNotFoundError(f"policy: {str(policy)!r} is neither a heuristic ({known}) nor a run directory")
     if _is_rllib_run(path):
         return _load_rllib_run(path)

@@ -44,6 +44,8 @@ ALGOS: dict[str, AlgoSpec] = {
                      "independent PPO in torch (shared actor-critic, preferences = probabilities)"),
     "crl_ppo": _sb3("crl_ppo", "centralized", "SB3 PPO at the cluster head (srole/Centralized-v0)"),
     "crl_dqn": _sb3("crl_dqn", "centralized", "SB3 DQN at the cluster head (srole/Centralized-v0)"),
+    "crl_maskable_ppo": _sb3("crl_maskable_ppo", "centralized",
+                             "sb3-contrib MaskablePPO at the cluster head with its action masks, discounted per round"),
 }
 """Registry of trainable algorithms (add an ``AlgoSpec`` here to add one to the CLI)."""
 assert tuple(ALGOS) == ALGO_NAMES, "keep agents.common.names.ALGO_NAMES in step with ALGOS"

@@ -8,6 +8,11 @@ on the cluster head's env for CRL.
 | `maskable_ppo` | `sb3_contrib.MaskablePPO` (the env's action masks) | same | agent-steps |
 | `crl_ppo` | `stable_baselines3.PPO` | `CentralizedSchedulingEnv` (`srole/Centralized-v0`) | head decisions |
 | `crl_dqn` | `stable_baselines3.DQN` | same | head decisions |
+| `crl_maskable_ppo` | `sb3_contrib.MaskablePPO` (the head's action masks) | same | head decisions |
+
+The PPO-family CRL learners (``crl_ppo``, ``crl_maskable_ppo``) discount per decision round, not per head
+decision (``agents.common.round_discount``), so ``gamma`` means the same as for the MARL learners; ``crl_dqn``
+keeps SB3's per-step discount. ``crl_maskable_ppo`` is the CRL baseline.
 
 Hyperparameters are the SB3 constructor's keyword arguments (``net_arch`` goes into ``policy_kwargs``);
 ``DEFAULTS`` holds ours. Behind a shield the model's action probabilities (PPO, MaskablePPO) or Q-values
@@ -27,7 +32,7 @@ import torch
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -35,6 +40,11 @@ from agents.common.array_env import ArrayEnv, make_parallel_env
 from agents.common.context import CheckpointSchedule, RunContext
 from agents.common.networks import MASKED_SCORE
 from agents.common.policy import ScoredPolicy
+from agents.common.round_discount import (
+    RoundDiscountCallback,
+    RoundDiscountMaskableRolloutBuffer,
+    RoundDiscountRolloutBuffer,
+)
 from agents.common.utils import seed_everything
 from agents.common.vec_env import CentralizedEpisodes, EdgeVecEnv
 from srole_env import CentralizedSchedulingEnv
@@ -44,7 +54,11 @@ REPLAY_FILE = "replay_buffer.pkl"
 
 CLASSES: dict[str, type[BaseAlgorithm]] = {
     "ppo": PPO, "dqn": DQN, "maskable_ppo": MaskablePPO, "crl_ppo": PPO, "crl_dqn": DQN,
+    "crl_maskable_ppo": MaskablePPO,
 }
+ROUND_DISCOUNT_BUFFERS = {"crl_ppo": RoundDiscountRolloutBuffer, "crl_maskable_ppo": RoundDiscountMaskableRolloutBuffer}
+"""CRL learners whose rollout buffer discounts per round (``agents.common.round_discount``)."""
+MASKED = ("maskable_ppo", "crl_maskable_ppo")
 _PPO = {"n_steps": 200, "batch_size": 500, "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.8,
         "ent_coef": 0.01, "net_arch": [64, 64]}
 _DQN = {"buffer_size": 200_000, "learning_starts": 2_000, "batch_size": 256, "learning_rate": 5e-4,
@@ -56,6 +70,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "dqn": _DQN,
     "crl_ppo": {**_PPO, "n_steps": 1024, "batch_size": 256},
     "crl_dqn": {**_DQN, "learning_starts": 1_000, "target_update_interval": 1_000},
+    "crl_maskable_ppo": {**_PPO, "n_steps": 1024, "batch_size": 256},
 }
 """Our defaults per algo (PPO's ``n_steps`` is per sub-env: 200 rounds x N agents per rollout). The short
 discounts follow what worked for the custom learners on ``small`` (see ``agents.idqn``, ``agents.ippo``)."""
@@ -87,7 +102,7 @@ class SB3Policy(ScoredPolicy):
         self.model = model
         self.name = algo
         self.env_kind = "centralized" if is_centralized(algo) else "parallel"
-        self.use_mask = algo == "maskable_ppo"
+        self.use_mask = algo in MASKED
 
     def preferences(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return sb3_preferences(self.model, obs, mask, self.use_mask)
@@ -164,13 +179,15 @@ def run(ctx: RunContext) -> None:
         kwargs = dict(ctx.hparams)
         policy_kwargs = {"net_arch": list(kwargs.pop("net_arch"))} if "net_arch" in kwargs else {}
         try:
+            if ctx.algo in ROUND_DISCOUNT_BUFFERS:
+                kwargs["rollout_buffer_class"] = ROUND_DISCOUNT_BUFFERS[ctx.algo]
             model = cls("MlpPolicy", env, seed=ctx.seed, device=ctx.device, verbose=0,
                         policy_kwargs=policy_kwargs, **kwargs)
         except TypeError as err:
             raise ValueError(f"hyperparameters for {ctx.algo}: {err}") from err
     model.set_logger(configure(str(ctx.run.tb), ["tensorboard"]))
     if isinstance(env, EdgeVecEnv):
-        use_mask = ctx.algo == "maskable_ppo"
+        use_mask = ctx.algo in MASKED
         env.preference_fn = lambda obs, mask: sb3_preferences(model, obs, mask, use_mask)
 
     def save() -> None:
@@ -182,5 +199,6 @@ def run(ctx: RunContext) -> None:
 
     remaining = ctx.timesteps - model.num_timesteps
     if remaining > 0:
-        model.learn(remaining, callback=RunCallback(ctx, save), reset_num_timesteps=not ctx.resume)
+        callbacks = [RunCallback(ctx, save)] + ([RoundDiscountCallback()] if ctx.algo in ROUND_DISCOUNT_BUFFERS else [])
+        model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=not ctx.resume)
     save()

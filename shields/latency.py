@@ -9,9 +9,16 @@ shields. With ``srole_env.core.overhead``'s link model (``one_way_latency``) and
 
 * ``gather_r``: the region's requests reach the host in parallel (the farthest requester's one-way
   latency), are received one after another through the host's NIC (``report_bytes`` each), and the host
-  checks every proposal of its own agents against its table, ``shield_check_s`` each (an original that
-  does not fit is checked, and so is each alternative its agent then proposes). For one region this is
-  exactly ``overhead.gather_latency(topology, config, host, requesters, shield_check_s, checks)``.
+  checks every proposal of its own agents against its table, ``shield_check_s`` each on an idle core (an
+  original that does not fit is checked, and so is each alternative its agent then proposes). With no
+  training workers on the host and no backlog this is exactly
+  ``overhead.gather_latency(topology, config, host, requesters, shield_check_s, checks)``.
+* The host trains tasks too: a check takes ``shield_check_s / scheduler_share(cores, workers)`` with the
+  host's committed workers (``srole_env.core.head_queue.scheduler_share``, as for the cluster head). Work
+  (receiving plus checking) that does not fit in ``round_s`` carries over as the host's backlog
+  (``backlog_s`` [R]) and delays the next round's answers by that much first. A shield answers the
+  round's joint action at once, so its tasks are placed with the latency included (they start when the
+  answer arrives), where the cluster head's unanswered tasks stay pending (``srole_env.core.head_queue``).
 * ``coordination(i)``: the sum of the boundary round trips of the coordination rounds before i's answer
   (including the round of its answer when a remote owner granted it). The round trip of a round with
   boundary traffic is two one-way latencies between the farthest pair of hosts that exchanged messages,
@@ -28,6 +35,7 @@ import numpy as np
 
 from shields.protocol import Resolution, RoundTraffic
 from srole_env.config import ClusterConfig
+from srole_env.core.head_queue import scheduler_share
 from srole_env.core.overhead import one_way_latency
 from srole_env.core.topology import Topology
 
@@ -48,24 +56,38 @@ class LatencyModel:
             self.to_host[members] = lat[members]
             self.host_link[r] = lat[self.hosts]
         self.receive_s = config.report_bytes * 8.0 / topology.nic_bps[self.hosts]
-        self.check_s = config.shield_check_s
+        self.host_cores = topology.cores[self.hosts]
+        self.round_s = config.round_s
+        self.idle_check_s = config.shield_check_s
+        self.check_s = np.full(n_regions, config.shield_check_s)
+        """Seconds per check at each host this round (set by ``per_agent`` from the hosts' load)."""
+        self.backlog_s = np.zeros(n_regions)
+        """Work (seconds) each host carries into the next round."""
 
     def round_trip(self, traffic: RoundTraffic) -> float:
         """Seconds one coordination round's boundary exchange adds (0 without boundary traffic)."""
         if len(traffic.owners) == 0:
             return 0.0
         wire = 2.0 * float(self.host_link[traffic.src, traffic.dst].max())
-        work = float((traffic.served * (self.receive_s[traffic.owners] + self.check_s)).max())
+        work = float((traffic.served * (self.receive_s[traffic.owners] + self.check_s[traffic.owners])).max())
         return wire + work
 
-    def per_agent(self, requests: np.ndarray, res: Resolution) -> np.ndarray:
-        """Latency [N] seconds of every requesting agent (``requests`` bool [N]); 0 for the others."""
+    def per_agent(self, requests: np.ndarray, res: Resolution, host_workers: np.ndarray | None = None) -> np.ndarray:
+        """Latency [N] seconds of every requesting agent (``requests`` bool [N]); 0 for the others.
+
+        ``host_workers`` [R]: training workers committed on each host (default none); call once per round,
+        as it advances the hosts' backlog."""
         n_regions = len(self.hosts)
+        workers = np.zeros(n_regions) if host_workers is None else np.asarray(host_workers, float)
+        self.check_s = self.idle_check_s / scheduler_share(self.host_cores, workers)
         region = self.labels[requests]
         far = np.zeros(n_regions)
         np.maximum.at(far, region, self.to_host[requests])
         count = np.bincount(region, minlength=n_regions)
-        gather = np.where(count > 0, far + count * self.receive_s + res.local_checks * self.check_s, 0.0)
+        work = count * self.receive_s + res.local_checks * self.check_s
+        carried = self.backlog_s
+        self.backlog_s = np.maximum(carried + work - self.round_s, 0.0)
+        gather = np.where(count > 0, carried + far + work, 0.0)
         latency = gather[self.labels]
         trips = [self.round_trip(t) for t in res.traffic]
         if any(trips):  # boundary round trips before (and of) each agent's answer

@@ -33,7 +33,8 @@ the dict path, flattened into the per-agent infos as scalars ``shield_<key>`` (`
 | ``latency_s`` | the simulated latency charged to this agent (``[N]`` in ``last_report``) |
 
 ``last_report`` also holds ``rounds`` (coordination rounds), ``conflicts`` (target edges the joint action
-would have overloaded), ``boundary_requests`` [N] and ``transcript`` (the request batches sent).
+would have overloaded), ``boundary_requests`` [N], ``transcript`` (the request batches sent) and
+``host_backlog_s`` [R] (work each region's host carries into the next round, ``shields.latency``).
 
 ``safe_action_mask(agent)`` is the pre-emptive form of the shield: candidates that stay safe whatever
 the other agents pick (an edge whose spare capacity covers every pending task that could target it),
@@ -207,7 +208,7 @@ class ShieldWrapper(BaseParallelWrapper):
             state, actions, priority, ranks if prefs is not None else None, has_pref if prefs is not None else None
         )
         requests = requests_of(state, actions)
-        latency = self._latency.per_agent(requests, res)
+        latency = self._latency.per_agent(requests, res, sim.committed()[0][self.hosts])
         rewritten = res.actions != actions
         interventions = int(np.count_nonzero(rewritten))
         self.last_report = {
@@ -223,6 +224,7 @@ class ShieldWrapper(BaseParallelWrapper):
             "conflicts": int(np.count_nonzero(res.conflicts)),
             "boundary_requests": res.boundary_requests,
             "transcript": res.transcript,
+            "host_backlog_s": self._latency.backlog_s.copy(),
         }
         env.charge_decision_latency(latency)
         sim.record_interventions(interventions)

@@ -6,12 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from agents.common.names import HEURISTIC_NAMES, SHIELDS
+from agents.common.names import CENTRAL_HEURISTIC_NAMES, HEURISTIC_NAMES, SHIELDS
 from srole_cli.args import add_cluster_arguments, add_device_arguments, integer, positive_int, set_threads
 from srole_cli.registry import Subcommand
 
 EPILOG = f"""POLICY is a run directory written by `srole train` or `scripts/train_rllib.py`, or a heuristic:
-{', '.join(HEURISTIC_NAMES)}.
+{', '.join(HEURISTIC_NAMES)}; or {', '.join(CENTRAL_HEURISTIC_NAMES)} (earliest-finish cluster head, CRL's env).
 Episode e uses seed SEED + e, so all policies meet the same clusters and jobs.
 examples:
   srole evaluate --policy runs/ippo_central random local --shield central --episodes 10 --seed 1000

@@ -1,20 +1,52 @@
-"""The cluster head's view (CRL): one Gymnasium agent decides every edge's task, one at a time.
+"""The cluster head's view (CRL): one Gymnasium agent decides the edges' tasks, one decision per ``step``.
 
-Same simulator as the parallel env. In each round the head takes the edges that have a pending task in
-a rotating order and decides their head tasks one per ``step``; each decision sees the loads the head
-has already committed earlier in the round, so the head never collides with itself. When the round's
-last decision is made the simulator runs the round, charging every placed task the head's latency:
-collecting N state reports through the head's NIC, then one decision after another, each slowed by
-the head's own load (``srole_env.core.overhead.head_decision_latency``). Rounds with nothing to decide
-run on their own.
+Same simulator as the parallel env. The head is a queue (``srole_env.core.head_queue``): each round it
+collects N state reports through its NIC, then serves decision requests (edges with a pending task) in
+FIFO order, each at the head's available compute; requests that do not fit in the round stay queued and
+their tasks stay pending. Each ``step`` is one served decision; each decision sees the loads the head has
+committed earlier in the round, so the head never collides with itself. After the round's last served
+decision the simulator runs the round, charging every placed task the time until its answer arrived.
+Rounds in which the head serves nothing run on their own.
 
-* Observation: ``Box(0, 10, (6 + 6C + 3,))``: the deciding edge's local observation (with this round's
-  earlier decisions counted as load), then cluster mean utilisation, the fraction of this round's
-  decisions still to make, and the head's utilisation.
-* Action: ``Discrete(C + 1)`` over the deciding edge's candidates, then hold.
-* Reward: the mean over edges of the parallel env's per-agent rewards, paid on the step that completes
-  a round (0 on intermediate decisions).
-* ``action_masks()`` gives the safe actions (for ``sb3_contrib.MaskablePPO``).
+**Observation** ``Box(0, 10, (6 + 6C + 2C + 12,))``, fixed in N so one network serves every cluster size:
+
+* the deciding edge's local observation (the parallel env's layout, with this round's earlier decisions
+  counted as load): the action is a choice among *its* candidates, as for MARL, so what differs from MARL
+  is information and latency, not reach;
+* per candidate, what only the head knows: the requests still to decide this round that could also go
+  there (per core of the candidate) and the candidate's own queue length (``/ queue_norm``): the demand
+  that will compete for its capacity;
+* cluster-wide, the state the head collected: the fractions of edges in 5 load bins (committed workers /
+  overload limit in [0, .25), [.25, .5), [.5, .75), [.75, 1], above 1 = overloaded), mean memory
+  commitment / limit, fraction of edges with a pending task, mean queue length / ``queue_norm``, fraction
+  of this round's decisions still to make, the head's own compute utilisation, its backlog / N, and the
+  time into the round at which this decision completes / ``round_s``.
+
+A per-edge table would grow with N and tie the network to one cluster size; aggregates plus the
+candidates' exact figures carry what a decision for one task can use. All are updated incrementally per
+decision (O(C) per step besides the local observation's vector ops).
+
+**Action** ``Discrete(C + 1)`` over the deciding edge's candidates, then hold (the task waits and its edge
+requests again next round). ``action_masks()`` gives the safe actions (``sb3_contrib.MaskablePPO``).
+
+**Reward and credit.** The team objective: the mean over edges of the parallel env's per-agent rewards
+of the round, paid on the step that completes the round (0 on the round's other decisions). A round's
+decisions share one point in simulated time, so the discount belongs to rounds, not decisions: every
+step's info says ``rounds_completed`` (0 within a round; 1 plus the rounds without decisions it ran
+through), and the CRL learners discount each step by ``gamma ** rounds_completed``
+(``agents.common.round_discount``), so every decision of a round sees the round's reward undiscounted
+and the discount per round equals MARL's. Credit among a round's decisions flows through the value
+function, which sees each earlier decision's effect on the state (as Decima, Mao et al. SIGCOMM 2019,
+does for its several decisions per scheduling event). A plain Gymnasium learner with one per-step gamma
+would discount per decision instead; set it near 1 or use the per-round discount.
+
+**Infos.** Every step: ``deciding_edge``, ``rounds_completed`` and the head figures of the last completed
+round (``head_backlog``, ``head_utilization``, ``head_decisions``, ``head_demand``,
+``head_decision_latency_s`` mean and ``head_decision_latency_max_s``, ``head_service_s``); on a step that
+completes a round also ``collisions``, ``overloaded_edges``, ``jobs_completed``, ``jcts``,
+``decision_latency_s``, ``rounds_without_decisions``. ``metrics()`` adds ``head_backlog_max``,
+``head_utilization_mean``, ``head_decision_latency_mean_s``, ``head_decision_latency_max_s`` and
+``head_decisions`` to the simulator's.
 """
 
 from __future__ import annotations
@@ -27,10 +59,17 @@ from gymnasium import spaces
 
 from srole_env._actions import as_action
 from srole_env.config import ClusterConfig, make_config
-from srole_env.core.overhead import head_decision_latency
+from srole_env.core.head_queue import HeadQueue, HeadRound, default_policy_flops
 from srole_env.core.simulator import OBS_HIGH, ClusterSimulator
 
-GLOBAL_FEATURES = 3
+CANDIDATE_EXTRA = 2
+"""Head-only features per candidate (competing requests per core, queue length)."""
+LOAD_BINS = np.array([0.25, 0.5, 0.75, 1.0 + 1e-9])
+"""Upper edges of the load bins (committed workers / overload limit); the last bin is overloaded."""
+GLOBAL_FEATURES = len(LOAD_BINS) + 1 + 7
+"""Cluster-wide features (layout in the module docstring)."""
+HEAD_INFO_KEYS = ("head_backlog", "head_utilization", "head_decisions", "head_demand", "head_decision_latency_s",
+                  "head_decision_latency_max_s", "head_service_s")
 
 
 class CentralizedSchedulingEnv(gym.Env):
@@ -46,23 +85,37 @@ class CentralizedSchedulingEnv(gym.Env):
         self.config = make_config(scenario, **overrides)
         self.sim = ClusterSimulator(self.config)
         self.render_mode = render_mode
-        self.observation_space = spaces.Box(
-            0.0, OBS_HIGH, shape=(self.sim.obs_dim + GLOBAL_FEATURES,), dtype=np.float32
-        )
+        c = self.sim.n_candidates
+        obs_dim = self.sim.obs_dim + CANDIDATE_EXTRA * c + GLOBAL_FEATURES
+        self.observation_space = spaces.Box(0.0, OBS_HIGH, shape=(obs_dim,), dtype=np.float32)
         self.action_space = spaces.Discrete(self.sim.n_actions)
+        self.policy_flops = (
+            default_policy_flops(obs_dim, self.sim.n_actions)
+            if self.config.head_policy_flops is None
+            else float(self.config.head_policy_flops)
+        )
         n = self.config.n_edges
         self._joint = np.full(n, self.sim.hold_action, dtype=np.int64)
         self._extra_slots = np.zeros(n)
         self._extra_mem = np.zeros(n)
         self._order = np.empty(0, dtype=np.int64)
         self._pos = 0
+        self.head: HeadQueue | None = None
+        self._plan: HeadRound | None = None
+        self._head_info = dict.fromkeys(HEAD_INFO_KEYS, 0.0)
+        self._head_totals = self._zero_totals()
 
     # ------------------------------------------------------------------ API
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
         self.sim.reset(self.np_random)
-        reward, _ = self._begin_round()
-        return self._observation(), {"deciding_edge": self.deciding_edge, "reward_before_first_decision": reward}
+        self.head = HeadQueue(self.sim.topology, self.config, self.policy_flops)
+        self._head_info = dict.fromkeys(HEAD_INFO_KEYS, 0.0)
+        self._head_totals = self._zero_totals()
+        reward, skipped = self._begin_round()
+        info = {"deciding_edge": self.deciding_edge, "reward_before_first_decision": reward,
+                "rounds_completed": skipped, **self._head_info}
+        return self._observation(), info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self._pos >= len(self._order):
@@ -70,19 +123,22 @@ class CentralizedSchedulingEnv(gym.Env):
         action = as_action(action, self.sim.n_actions)
         agent = self._order[self._pos]
         self._joint[agent] = action
+        cand = self.sim.topology.candidates[agent]
         if action < self.sim.n_candidates:
-            target = self.sim.topology.candidates[agent, action]
-            self._extra_slots[target] += 1.0
-            self._extra_mem[target] += self.sim.head_demand()[1][agent]
+            self._commit(int(cand[action]), float(self.sim.head_demand()[1][agent]))
+        self._reach[cand] -= 1
         self._pos += 1
-        reward, info = 0.0, {}
+        reward, info, rounds = 0.0, {}, 0
         if self._pos == len(self._order):
             reward, info = self._finish_round()
             more, skipped = self._begin_round()
             reward += more
+            rounds = 1 + skipped
             info["rounds_without_decisions"] = skipped
         truncated = self._pos >= len(self._order)
         info["deciding_edge"] = self.deciding_edge
+        info["rounds_completed"] = rounds
+        info.update(self._head_info)
         return self._observation(), float(reward), False, bool(truncated), info
 
     def action_masks(self) -> np.ndarray:
@@ -91,11 +147,29 @@ class CentralizedSchedulingEnv(gym.Env):
             mask = np.zeros(self.sim.n_actions, dtype=bool)
             mask[self.sim.hold_action] = True
             return mask
-        return self.sim.action_mask(self._extra_slots, self._extra_mem)[self._order[self._pos]].astype(bool)
+        sim, agent = self.sim, int(self._order[self._pos])
+        cand = sim.topology.candidates[agent]
+        slots, mem = sim.committed()
+        has, demand = sim.head_demand()
+        mask = np.ones(sim.n_actions, dtype=bool)
+        mask[: sim.n_candidates] = has[agent] & (
+            (slots[cand] + self._extra_slots[cand] + 1.0 <= sim.slot_limit[cand])
+            & (mem[cand] + self._extra_mem[cand] + demand[agent] <= sim.mem_limit[cand])
+        )  # the deciding edge's row of ``sim.action_mask`` with this round's decisions, in O(C)
+        return mask
 
     def metrics(self) -> dict[str, float]:
-        """Episode figures so far (see ``ClusterSimulator.metrics``)."""
-        return self.sim.metrics()
+        """Episode figures so far: ``ClusterSimulator.metrics`` plus the head queue's (module docstring)."""
+        t = self._head_totals
+        rounds, decided = max(t["rounds"], 1), t["decisions"]
+        return {
+            **self.sim.metrics(),
+            "head_backlog_max": t["backlog_max"],
+            "head_utilization_mean": float(t["utilization"]) / rounds,
+            "head_decision_latency_mean_s": t["latency"] / decided if decided else 0.0,
+            "head_decision_latency_max_s": t["latency_max"],
+            "head_decisions": decided,
+        }
 
     @property
     def deciding_edge(self) -> int:
@@ -109,32 +183,63 @@ class CentralizedSchedulingEnv(gym.Env):
         return (
             f"t={self.sim.time:.0f}s round {self.sim.round}/{self.config.horizon} "
             f"deciding edge_{self.deciding_edge} ({self._pos}/{len(self._order)}), "
-            f"mean util {util.mean():.2f}, max util {util.max():.2f}"
+            f"head backlog {self.head.backlog if self.head else 0}, mean util {util.mean():.2f}, "
+            f"max util {util.max():.2f}"
         )
 
     # ------------------------------------------------------------------ rounds
+    @staticmethod
+    def _zero_totals() -> dict[str, float]:
+        return {"rounds": 0, "utilization": 0.0, "backlog_max": 0, "decisions": 0, "latency": 0.0,
+                "latency_max": 0.0}
+
+    def _record(self, plan: HeadRound) -> None:
+        """Store a round's head figures for the infos and the episode totals."""
+        lat = plan.decision_latency
+        self._head_info = {
+            "head_backlog": plan.backlog,
+            "head_utilization": plan.utilization,
+            "head_decisions": len(plan.served),
+            "head_demand": plan.demand,
+            "head_decision_latency_s": float(lat.mean()) if len(lat) else 0.0,
+            "head_decision_latency_max_s": float(lat.max()) if len(lat) else 0.0,
+            "head_service_s": plan.service_s,
+        }
+        t = self._head_totals
+        t["rounds"] += 1
+        t["utilization"] += plan.utilization
+        t["backlog_max"] = max(t["backlog_max"], plan.backlog)
+        t["decisions"] += len(lat)
+        t["latency"] += float(lat.sum())
+        t["latency_max"] = max(t["latency_max"], self._head_info["head_decision_latency_max_s"])
+
     def _begin_round(self) -> tuple[float, int]:
-        """Start the next round that has decisions to make, running empty rounds; (reward, rounds skipped)."""
+        """Plan the next round in which the head serves decisions, running the rounds it serves none in;
+        (reward of those rounds, their count)."""
         reward, skipped = 0.0, 0
-        self._joint[:] = self.sim.hold_action
+        sim = self.sim
+        self._joint[:] = sim.hold_action
         self._extra_slots[:] = 0.0
         self._extra_mem[:] = 0.0
         self._pos = 0
-        while self.sim.round < self.config.horizon:
-            deciding = np.flatnonzero(self.sim.pending_heads() >= 0)
-            if len(deciding):
-                self._order = np.roll(deciding, -(self.sim.round % len(deciding)))
+        while sim.round < self.config.horizon:
+            head = sim.topology.head
+            plan = self.head.plan(sim.round, sim.pending_heads() >= 0, float(sim.committed()[0][head]))
+            if len(plan.served):
+                self._plan, self._order = plan, plan.served
+                self._start_observation_state()
                 return reward, skipped
-            reward += float(self.sim.step(self._joint, 0.0).rewards.mean())
+            self._record(plan)
+            reward += float(sim.step(self._joint, 0.0).rewards.mean())
             skipped += 1
-        self._order = np.empty(0, dtype=np.int64)
+        self._plan, self._order = None, np.empty(0, dtype=np.int64)
         return reward, skipped
 
     def _finish_round(self) -> tuple[float, dict]:
-        """Run the simulator round with the head's joint decision and its latency."""
-        head_util = float(self.sim.utilization()[self.sim.topology.head])
-        latency = head_decision_latency(self.sim.topology, self.config, self._order, head_util)
-        result = self.sim.step(self._joint, latency)
+        """Run the simulator round with the head's joint decision, charging each placed task its answer time."""
+        plan = self._plan
+        self._record(plan)
+        result = self.sim.step(self._joint, plan.start_delay)
         info = {
             "collisions": result.collisions,
             "overloaded_edges": result.overloaded_edges,
@@ -144,14 +249,50 @@ class CentralizedSchedulingEnv(gym.Env):
         }
         return float(result.rewards.mean()), info
 
+    # ------------------------------------------------------------------ observation
+    def _start_observation_state(self) -> None:
+        """Round-start arrays the observation updates incrementally as decisions commit load."""
+        sim, topo = self.sim, self.sim.topology
+        slots, mem = sim.committed()
+        self._load = slots / sim.slot_limit
+        self._load_hist = np.bincount(np.digitize(self._load, LOAD_BINS), minlength=len(LOAD_BINS) + 1)
+        self._mem_sum = float((mem / sim.mem_limit).sum())
+        self._reach = np.bincount(topo.candidates[self._order].ravel(), minlength=topo.n_edges)
+        queue = sim.queue_lengths()
+        self._queue_norm = queue / self.config.queue_norm
+        self._cluster_fixed = np.array([np.count_nonzero(sim.pending_heads() >= 0) / topo.n_edges,
+                                        queue.mean() / self.config.queue_norm])
+
+    def _commit(self, target: int, mem: float) -> None:
+        """Count one placement on ``target`` decided this round."""
+        sim = self.sim
+        self._extra_slots[target] += 1.0
+        self._extra_mem[target] += mem
+        old = self._load[target]
+        self._load[target] = old + 1.0 / sim.slot_limit[target]
+        self._load_hist[np.digitize(old, LOAD_BINS)] -= 1
+        self._load_hist[np.digitize(self._load[target], LOAD_BINS)] += 1
+        self._mem_sum += mem / sim.mem_limit[target]
+
     def _observation(self) -> np.ndarray:
         if self._pos >= len(self._order):
             return np.zeros(self.observation_space.shape, dtype=np.float32)
-        agent = self._order[self._pos : self._pos + 1]
-        local = self.sim.observe(self._extra_slots, self._extra_mem, agents=agent)[0]
-        slots, _ = self.sim.committed()
-        util = (slots + self._extra_slots) / self.sim.topology.cores
-        extra = np.array(
-            [util.mean(), 1.0 - self._pos / len(self._order), util[self.sim.topology.head]], dtype=np.float32
-        )
-        return np.clip(np.concatenate([local, extra]), 0.0, OBS_HIGH).astype(np.float32)
+        sim, topo, n = self.sim, self.sim.topology, self.config.n_edges
+        agent = int(self._order[self._pos])
+        local = sim.observe(self._extra_slots, self._extra_mem, agents=np.array([agent]))[0]
+        cand = topo.candidates[agent]
+        competing = (self._reach[cand] - 1) / topo.cores[cand]
+        per_cand = np.stack([competing, self._queue_norm[cand]], axis=1).ravel()
+        head = topo.head
+        plan = self._plan
+        done_at = plan.start_delay[agent] - self.head.reply_s[agent]
+        cluster = np.concatenate([
+            self._load_hist / n,
+            [self._mem_sum / n],
+            self._cluster_fixed,
+            [1.0 - self._pos / len(self._order),
+             (sim.committed()[0][head] + self._extra_slots[head]) / topo.cores[head],
+             plan.backlog / n,
+             done_at / self.config.round_s],
+        ])
+        return np.clip(np.concatenate([local, per_cand, cluster]), 0.0, OBS_HIGH).astype(np.float32)

@@ -98,11 +98,21 @@ class ClusterConfig:
     local_decision_s: float = 0.005
     """One local policy inference on an edge (MARL and SROLE agents)."""
     head_decision_s: float = 0.01
-    """Cluster head's cost per task decision when idle; scaled by (1 + head utilisation)."""
+    """Deprecated, unused: the cluster head is now a queue (``srole_env.core.head_queue``); kept so old configs load."""
     report_bytes: float = 2048.0
     """Size of one edge's state report / one shield request message."""
     shield_check_s: float = 0.001
     """A shield's cost to check one request against its capacity table."""
+    head_device: str | None = None
+    """Device class of the cluster head edge (a ``data/devices.csv`` row); None = the most capable edge as drawn.
+    If the drawn cluster has no edge of that class, edge 0 is made one (``srole_env.core.topology``)."""
+    head_policy_flops: float | None = None
+    """FLOPs of one CRL decision's policy inference; None = counted with ``torch.utils.flop_counter`` for the
+    default CRL network (``srole_env.core.head_queue.default_policy_flops``)."""
+    head_bookkeeping_s: float = 0.001
+    """ASSUMPTION: per-decision work at the head besides the network's FLOPs (framework call overhead, state-table
+    update, reply), on an idle core. Basis: one batch-1 SB3 MaskablePPO ``predict`` took 0.18 ms on one Xeon core
+    here (its 16 kFLOPs are negligible); an ARM edge core is taken as ~5x slower."""
 
     # --- reward ------------------------------------------------------------------------------
     reward_progress: float = 1.0
@@ -276,6 +286,7 @@ def _validate(cfg: ClusterConfig) -> None:
         "head_decision_s",
         "report_bytes",
         "shield_check_s",
+        "head_bookkeeping_s",
         "reward_progress",
         "reward_wait",
         "reward_overload",
@@ -297,5 +308,9 @@ def _validate(cfg: ClusterConfig) -> None:
         isinstance(cfg.topology_seed, bool) or not isinstance(cfg.topology_seed, int)
     ):
         raise TypeError(f"topology_seed must be an int or None, got {cfg.topology_seed!r}")
+    if cfg.head_device is not None and not isinstance(cfg.head_device, str):
+        raise TypeError(f"head_device must be a device class name or None, got {cfg.head_device!r}")
+    if cfg.head_policy_flops is not None:
+        number("head_policy_flops", strict=False)
     if cfg.trace_path is not None and not isinstance(cfg.trace_path, (str, Path)):
         raise TypeError(f"trace_path must be a path or None, got {cfg.trace_path!r}")

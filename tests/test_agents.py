@@ -19,7 +19,7 @@ from agents.evaluate import evaluate, format_table, write_csv, write_json
 from agents.policies import load_policy
 from agents.registry import ALGOS
 from agents.train import resume_run, train
-from srole_env import make_config
+from srole_env import CentralizedSchedulingEnv, make_config
 
 TINY = {"scenario": "small", "horizon": 10}
 """10 edges, 10 rounds: an episode is 100 agent-steps."""
@@ -31,6 +31,7 @@ TINY_HPARAMS = {
     "ippo": {"rollout_rounds": 10, "n_epochs": 2, "minibatch_size": 50, "hidden": [32, 32]},
     "crl_ppo": {"n_steps": 32, "batch_size": 16, "n_epochs": 2},
     "crl_dqn": {"learning_starts": 20, "buffer_size": 2_000, "batch_size": 16, "target_update_interval": 50},
+    "crl_maskable_ppo": {"n_steps": 32, "batch_size": 16, "n_epochs": 2},
 }
 METRIC_KEYS = {"collisions", "overloads", "mean_jct", "mean_jct_all", "p95_jct", "interventions",
                "scheduling_overhead_s"}
@@ -69,7 +70,8 @@ def test_every_algo_trains_reloads_and_evaluates(algo: str, tmp_path: Path):
     env = ArrayEnv(make_parallel_env(make_config(**TINY)))
     obs, mask = env.reset(seed=1)
     if meta["env_kind"] == "centralized":
-        obs, mask = np.concatenate([obs[:1], np.zeros((1, 3), np.float32)], axis=1), mask[:1]
+        head_dim = CentralizedSchedulingEnv(make_config(**TINY)).observation_space.shape[0]
+        obs, mask = np.concatenate([obs[:1], np.zeros((1, head_dim - obs.shape[1]), np.float32)], axis=1), mask[:1]
     prefs = policy.preferences(obs, mask)
     assert prefs.shape == mask.shape and np.isfinite(prefs).all()
     np.testing.assert_array_equal(policy.act(obs, mask), prefs.argmax(axis=1))

@@ -122,7 +122,9 @@ def test_centralized_head_latency_grows_with_cluster_size():
         while not done:
             _, _, _, done, _ = env.step(int(np.flatnonzero(env.action_masks())[0]))
         latencies.append(env.metrics()["mean_decision_latency_s"])
-    assert latencies[1] > 3 * latencies[0]
+    # 90 more state reports through the head's NIC (2.5 Gbit/s at most, devices.csv) before any decision,
+    # and more decisions queued ahead of the average one (srole_env.core.head_queue)
+    assert latencies[1] > latencies[0] + 90 * 2048 * 8 / 2.5e9
 
 
 def test_trace_validation(write_trace):

@@ -1,6 +1,6 @@
 """Names the CLI offers, importable without torch or SB3 (``agents.registry`` checks they match)."""
 
-ALGO_NAMES = ("ppo", "dqn", "maskable_ppo", "idqn", "ippo", "crl_ppo", "crl_dqn")
+ALGO_NAMES = ("ppo", "dqn", "maskable_ppo", "idqn", "ippo", "crl_ppo", "crl_dqn", "crl_maskable_ppo")
 """Trainable algorithms (``agents.registry.ALGOS``)."""
 SHIELDS = ("none", "central", "decentralized")
 """Kinds accepted by ``shields.make_shield`` (``none``: the bare env)."""
@@ -8,3 +8,5 @@ HEURISTIC_NAMES = ("random", "local", "least_loaded", "round_robin")
 """Baseline heuristics (``agents.heuristics.HEURISTICS``)."""
 RLLIB_RUN_CONFIG = "run_config.json"
 """File ``agents.rllib_adapter`` writes beside an RLlib checkpoint (``srole evaluate`` looks for it)."""
+CENTRAL_HEURISTIC_NAMES = ("crl_greedy",)
+"""Non-learned cluster-head rules on the centralized env (``agents.crl_greedy``)."""

@@ -5,7 +5,7 @@ so they show in JCT; the simulator also sums them as ``scheduling_overhead_s``.
 
 * MARL / SROLE agents decide locally: one inference plus fetching the neighbours' load reports.
 * The cluster head (CRL) first collects one report from every edge through its own NIC, then decides
-  the round's tasks one after another, each decision slowed by the head's own training load.
+  the round's tasks one after another as a queue (``srole_env.core.head_queue``).
 * A shield host gathers the requests of the agents it covers, checks each, and answers.
 """
 
@@ -45,22 +45,3 @@ def gather_latency(
     lat = one_way_latency(topology, config, host)[members].max()
     receive = np.count_nonzero(members) * config.report_bytes * 8.0 / topology.nic_bps[host]
     return float(lat + receive + n_items * per_item_s)
-
-
-def head_decision_latency(
-    topology: Topology, config: ClusterConfig, order: np.ndarray, head_utilization: float
-) -> np.ndarray:
-    """Per-agent latency [N] of the cluster head deciding the tasks of agents ``order`` one after another.
-
-    State collection from all N edges, then the j-th decision (1-based) is ready after j per-task
-    decisions, each costing ``head_decision_s * (1 + head utilisation)``; the answer travels back.
-    Agents not in ``order`` get 0.
-    """
-    everyone = np.ones(topology.n_edges, dtype=bool)
-    collect = gather_latency(topology, config, topology.head, everyone, 0.0, 0)
-    per_task = config.head_decision_s * (1.0 + max(head_utilization, 0.0))
-    back = one_way_latency(topology, config, topology.head)
-    latency = np.zeros(topology.n_edges)
-    order = np.asarray(order, dtype=np.int64)
-    latency[order] = collect + np.arange(1, len(order) + 1) * per_task + back[order]
-    return latency

@@ -31,7 +31,7 @@ class Topology:
     candidates: np.ndarray  # [N, C] int, candidates[:, 0] == arange(N)
     link_bps: np.ndarray  # [N, C] float, bandwidth to each candidate (inf for self)
     link_latency_s: np.ndarray  # [N, C] float, one-way latency to each candidate (0 for self)
-    head: int  # index of the cluster head (the most capable edge)
+    head: int  # index of the cluster head (the most capable edge, or one of class config.head_device)
 
     @property
     def n_edges(self) -> int:
@@ -74,6 +74,7 @@ def build_topology(config: ClusterConfig, rng: np.random.Generator) -> Topology:
     names = tuple(config.device_mix)
     counts = allocate_by_proportion(config.n_edges, np.array([config.device_mix[n] for n in names], float))
     device_index = rng.permutation(np.repeat(np.arange(len(names)), counts))
+    names, device_index, head = _head_edge(config, names, device_index)
     classes = [table[n] for n in names]
     cores = np.array([c.cores for c in classes], float)[device_index]
     flops = np.array([c.flops for c in classes], float)[device_index]
@@ -103,5 +104,29 @@ def build_topology(config: ClusterConfig, rng: np.random.Generator) -> Topology:
         candidates=candidates,
         link_bps=link_bps,
         link_latency_s=link_latency,
-        head=int(np.argmax(flops)),
+        head=int(np.argmax(flops)) if head is None else head,
     )
+
+
+def _head_edge(
+    config: ClusterConfig, names: tuple[str, ...], device_index: np.ndarray
+) -> tuple[tuple[str, ...], np.ndarray, int | None]:
+    """Apply ``config.head_device``: (device names, device index [N], head edge or None for the most capable).
+
+    The head is the lowest-index edge of class ``head_device``; when the drawn cluster has none, edge 0
+    becomes one (the cluster's mix then differs from ``device_mix`` by that one edge).
+    """
+    if config.head_device is None:
+        return names, device_index, None
+    known = device_classes()
+    if config.head_device not in known:
+        raise ValueError(f"head_device: unknown device class {config.head_device!r}; known: {sorted(known)}")
+    if config.head_device not in names:
+        names = (*names, config.head_device)
+    cls = names.index(config.head_device)
+    members = np.flatnonzero(device_index == cls)
+    if len(members):
+        return names, device_index, int(members[0])
+    device_index = device_index.copy()
+    device_index[0] = cls
+    return names, device_index, 0
