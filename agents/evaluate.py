@@ -83,7 +83,7 @@ def _parallel_episode(env: ArrayEnv, policy: Policy, seed: int) -> dict[str, flo
         total += float(out.rewards.mean())
         obs, mask = out.obs, out.mask
         if out.done:
-            return {"episode_return": total, **env.metrics()}
+            return {"episode_return": total, **env.metrics(), "job_jcts": _job_jcts(env.base.sim)}
 
 
 def _centralized_episode(env: CentralizedSchedulingEnv, policy: Policy, seed: int) -> dict[str, float]:
@@ -96,7 +96,14 @@ def _centralized_episode(env: CentralizedSchedulingEnv, policy: Policy, seed: in
         obs, reward, terminated, truncated, _ = env.step(action)
         total += reward
         done = terminated or truncated
-    return {"episode_return": total, **env.metrics()}
+    return {"episode_return": total, **env.metrics(), "job_jcts": _job_jcts(env.sim)}
+
+
+def _job_jcts(sim: Any) -> list[float]:
+    """Per-job JCT (age for unfinished jobs) of the episode, for JCT distributions (``agents.bound.job_times``)."""
+    from agents.bound import job_times
+
+    return job_times(sim)[0].tolist()
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:
