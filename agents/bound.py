@@ -91,6 +91,5 @@ def lower_bound_episode(config: ClusterConfig | dict[str, Any] | str, seed: int)
         "jobs_arrived": int(sim.jobs.size),
         "mean_jct_all": float(capped.mean()) if len(capped) else math.nan,
         "mean_jct_bound": float(bound.mean()) if len(bound) else math.nan,
-        "collisions": 0,
         "job_jcts": capped.tolist(),
     }

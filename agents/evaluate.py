@@ -63,8 +63,10 @@ def evaluate(
             rows.append({"episode": e, "seed": seed + e, **_centralized_episode(env, policy, seed + e)})
     else:
         env = ArrayEnv(make_parallel_env(cfg, shield))
+        # a run trained with ``shield_preferences: false`` (SROLE-central-noprefs) keeps its preferences from the shield
+        use_prefs = bool((meta.get("hparams") or {}).get("shield_preferences", True))
         for e in range(episodes):
-            rows.append({"episode": e, "seed": seed + e, **_parallel_episode(env, policy, seed + e)})
+            rows.append({"episode": e, "seed": seed + e, **_parallel_episode(env, policy, seed + e, use_prefs)})
     if config is None:
         scenario = meta.get("scenario")
     else:
@@ -73,20 +75,20 @@ def evaluate(
             **summarize(rows), "rows": rows}
 
 
-def _parallel_episode(env: ArrayEnv, policy: Policy, seed: int) -> dict[str, float]:
+def _parallel_episode(env: ArrayEnv, policy: Policy, seed: int, use_prefs: bool = True) -> dict[str, Any]:
     obs, mask = env.reset(seed=seed)
     policy.reset()
     total = 0.0
     while True:
         prefs = policy.preferences(obs, mask)
-        out = env.step(np.argmax(prefs, axis=1), prefs if env.shielded else None)
+        out = env.step(np.argmax(prefs, axis=1), prefs if env.shielded and use_prefs else None)
         total += float(out.rewards.mean())
         obs, mask = out.obs, out.mask
         if out.done:
             return {"episode_return": total, **env.metrics(), "job_jcts": _job_jcts(env.base.sim)}
 
 
-def _centralized_episode(env: CentralizedSchedulingEnv, policy: Policy, seed: int) -> dict[str, float]:
+def _centralized_episode(env: CentralizedSchedulingEnv, policy: Policy, seed: int) -> dict[str, Any]:
     obs, info = env.reset(seed=seed)
     policy.reset()
     total = float(info.get("reward_before_first_decision", 0.0))
