@@ -133,6 +133,8 @@ class Experiment:
     kind: str = "methods"
     regions: tuple[int, ...] = (2, 4)
     assumptions: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    episodes: int | None = None
+    """Evaluation episodes per seed for this experiment (default: the profile's ``eval_episodes``)."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("methods", "shield_overhead", "sensitivity"):
@@ -228,14 +230,14 @@ SENSITIVITY_PAPER: tuple[tuple[str, tuple[Any, ...]], ...] = (
 def _experiments(horizon: int, n: int, sizes: tuple[int, ...], rates: tuple[float, ...],
                  overhead_sizes: tuple[int, ...], regions: tuple[int, ...], sweep_methods: tuple[str, ...],
                  sensitivity: tuple[tuple[str, tuple[Any, ...]], ...],
-                 scenario: str = "paper") -> tuple[Experiment, ...]:
+                 scenario: str = "paper", overhead_episodes: int | None = None) -> tuple[Experiment, ...]:
     base = {"scenario": scenario, "n_edges": n, "horizon": horizon}
     experiments = [
         Experiment("methods", base, methods=ALL),
         Experiment("scalability", base, sweep="n_edges", values=sizes, methods=sweep_methods),
         Experiment("load", base, sweep="arrival_rate", values=rates, methods=sweep_methods),
         Experiment("shield_overhead", base, sweep="n_edges", values=overhead_sizes, kind="shield_overhead",
-                   regions=regions),
+                   regions=regions, episodes=overhead_episodes),
     ]
     if sensitivity:
         experiments.append(Experiment("sensitivity", base, methods=SENSITIVITY_METHODS, kind="sensitivity",
@@ -262,10 +264,10 @@ PROFILES: dict[str, Profile] = {
     ),
     # The README's main command: <= 10 minutes on 2 cores with --workers 2 (estimate in the report).
     "quick": Profile(
-        "quick", rounds=1500, seeds=(0, 1, 2, 3, 4), eval_episodes=10, eval_every=250, curve_seeds=(900_000,),
+        "quick", rounds=1000, seeds=(0, 1, 2, 3, 4), eval_episodes=10, eval_every=200, curve_seeds=(900_000,),
         experiments=_experiments(
             horizon=50, n=20, sizes=(10, 20, 40), rates=(0.004, 0.0075, 0.011), overhead_sizes=(10, 50, 200, 1000),
-            regions=(2, 4, 16), sweep_methods=QUICK_SWEEP,
+            regions=(2, 4, 16), sweep_methods=QUICK_SWEEP, overhead_episodes=1,
             sensitivity=(("oversubscription_efficiency", (None, 0.5)), ("memory_overcommit", ("oom_kill", "thrash")),
                          ("head_device", (None, "raspberry_pi4")), ("report_bytes", (2048.0, 1_048_576.0)),
                          ("n_edges", (20, 200))),

@@ -122,7 +122,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     method = cell.method
     train_key = _key("train", cell.algo, method["shield"], cell.hparams, make_config(**cell.train_config).to_dict(),
                      cell.seed, cell.rounds, cell.eval_every, cell.curve_seeds, cell.curve_episodes)
-    rows, failures, pending = [], [], []
+    rows, failures, pending, duplicates, seen = [], [], [], [], set()
     for spec in cell.evals:
         try:
             cfg = make_config(**spec.config).to_dict()
@@ -132,10 +132,13 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         key = _key("eval", method["kind"], method.get("policy"), method["shield"], train_key if cell.algo else None,
                    cfg, cell.seed, cell.eval_episodes, spec.keep_jobs)
         path = cache / "evals" / f"{key}.json"
-        if path.exists():
+        if path in seen:  # the same evaluation reached from another point: run and count it once
+            duplicates.append((spec, path))
+        elif path.exists():
             rows.append({**json.loads(path.read_text()), "experiment": spec.experiment, **spec.point})
         else:
             pending.append((spec, cfg, path))
+        seen.add(path)
     record: dict[str, Any] = {}
     record_path = cache / "train" / f"{train_key}.json"
     if cell.algo and record_path.exists():
@@ -166,6 +169,9 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(row))
         rows.append({**row, "experiment": spec.experiment, **spec.point})
+    for spec, path in duplicates:
+        if path.exists():
+            rows.append({**json.loads(path.read_text()), "experiment": spec.experiment, **spec.point, "wall_s": 0.0})
     if cell.drop_models and model_dir.exists():
         shutil.rmtree(model_dir)
     return {"rows": rows, "failures": failures, "curves": record.get("curves", []),
@@ -284,6 +290,14 @@ def _strip_none(cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in cfg.items() if v is not None}
 
 
+def _resolved(cfg: dict[str, Any]) -> Any:
+    """Every field of a cell's config (or the dict itself when it does not build: it will fail in its cell)."""
+    try:
+        return make_config(**cfg).to_dict()
+    except (TypeError, ValueError):
+        return cfg
+
+
 def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: bool = False) -> list[Cell]:
     """Every cell of the profile: one per (method, training config, seed) with its evaluations, and one per
     shield-overhead measurement."""
@@ -301,7 +315,7 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
                     for shield, regions in jobs:
                         overhead.append(Cell("overhead", {"name": f"{shield} shield"}, seed, cfg,
                                              (EvalSpec(exp.name, point, cfg),), cache, device,
-                                             eval_episodes=profile.eval_episodes,
+                                             eval_episodes=exp.episodes or profile.eval_episodes,
                                              overhead={"shield": shield, "regions": regions}))
                 continue
             train_cfg = dict(exp.base) if exp.kind == "sensitivity" else cfg
@@ -309,11 +323,13 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
             for name in exp.methods:
                 method = methods[name]
                 for seed in profile.seeds:
-                    unit_key = json.dumps([name, train_cfg, seed] if method.learned else [name, seed, cfg],
+                    # resolved configs, so that {..., arrival_rate: default} and {...} share one unit
+                    unit_key = json.dumps([name, seed, _resolved(train_cfg if method.learned else cfg)],
                                           sort_keys=True, default=str)
                     unit = units.setdefault(unit_key, {"method": method, "seed": seed, "train": train_cfg,
                                                        "evals": []})
                     unit["evals"].append(EvalSpec(exp.name, point, cfg, keep_jobs))
+                    unit["episodes"] = exp.episodes or profile.eval_episodes
     cells = []
     for unit in units.values():
         method: Method = unit["method"]
@@ -324,7 +340,7 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
                          eval_every=profile.eval_every, curve_seeds=tuple(profile.curve_seeds),
                          curve_episodes=profile.curve_episodes)
         cells.append(Cell("method", {**asdict(method), "hparams": dict(method.hparams)}, unit["seed"], unit["train"],
-                          tuple(unit["evals"]), cache, device, eval_episodes=profile.eval_episodes,
+                          tuple(unit["evals"]), cache, device, eval_episodes=unit["episodes"],
                           drop_models=drop_models, **extra))
     return cells + overhead
 
