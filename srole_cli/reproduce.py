@@ -373,9 +373,12 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
         rows += result["rows"]
         failures += result["failures"]
         compute_s += result["train_wall_s"] + sum(float(r.get("wall_s", 0.0)) for r in result["rows"])
-        for curve in result["curves"]:
-            curves.append({"method": cell.method["name"], "seed": cell.seed,
-                           **{k: cell.train_config.get(k) for k in ("scenario", "n_edges", "arrival_rate")}, **curve})
+        if result["curves"]:
+            trained = make_config(**cell.train_config)
+            point = {"scenario": cell.train_config.get("scenario", "small"), "n_edges": trained.n_edges,
+                     "arrival_rate": trained.arrival_rate}
+            curves += [{"method": cell.method["name"], "seed": cell.seed, **point, **curve}
+                       for curve in result["curves"]]
     run = report.RunInfo(wall_s=time.perf_counter() - start, compute_s=compute_s, cells=len(cells),
                          failures=failures, workers=workers, drop_models=drop_models)
     report.write_report(profile, rows, curves, out, run)
