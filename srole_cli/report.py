@@ -111,7 +111,39 @@ def compare(frame: pd.DataFrame, by: Sequence[str] = (), seed: int = 0) -> pd.Da
                                 f"{metric}_difference_lo": diff.lo, f"{metric}_difference_hi": diff.hi,
                                 f"{metric}_verdict": _verdict(diff)})
                 rows.append(row)
+    if by:
+        rows += _pooled_poi(frame, list(by), seed)
     return pd.DataFrame(rows)
+
+
+def _pooled_poi(frame: pd.DataFrame, by: list[str], seed: int) -> list[dict[str, Any]]:
+    """Probability of improvement over every point of a sweep at once (rliable's average over tasks), with a
+    bootstrap stratified by point; its row carries ``all`` in the sweep column."""
+    rows = []
+    methods = set(frame["method"])
+    for srole in SROLE:
+        for base in BASELINES:
+            if srole not in methods or base not in methods:
+                continue
+            pair = frame[frame["method"].isin((srole, base))]
+            table = pair.pivot_table(index="seed", columns=[*by, "method"], values="mean_jct_all", aggfunc="mean")
+            points = [p for p in table.columns.droplevel(-1).unique()
+                      if (*_as_tuple(p), srole) in table.columns and (*_as_tuple(p), base) in table.columns]
+            if len(points) < 2:
+                continue
+            x = np.column_stack([table[(*_as_tuple(p), srole)] for p in points])
+            y = np.column_stack([table[(*_as_tuple(p), base)] for p in points])
+            keep = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
+            if keep.sum() < 1:
+                continue
+            poi = stats.probability_of_improvement(x[keep], y[keep], seed=seed)
+            rows.append({**{k: "all" for k in by}, "srole": srole, "baseline": base, "poi_jct": poi.value,
+                         "poi_jct_lo": poi.lo, "poi_jct_hi": poi.hi})
+    return rows
+
+
+def _as_tuple(value: Any) -> tuple:
+    return value if isinstance(value, tuple) else (value,)
 
 
 def _verdict(diff: stats.Estimate) -> str:
@@ -383,11 +415,14 @@ def _headline_per_point(comp: pd.DataFrame, sweep: str) -> str:
     if comp.empty:
         return ""
     part = comp[comp["baseline"].isin(HEADLINE_BASELINES)]
-    lines = [f"| {sweep} | comparison | P(improvement), JCT | JCT reduction | verdict |", "|---|---|---|---|---|"]
+    lines = [f"Per point, and over all points at once (`all`: the probability of improvement averaged over points, "
+             "bootstrap stratified by point):", "",
+             f"| {sweep} | comparison | P(improvement), JCT | JCT reduction | verdict |", "|---|---|---|---|---|"]
     for _, r in part.iterrows():
-        lines.append(f"| {_num(r[sweep])} | {r['srole']} vs {r['baseline']} | "
-                     f"{_poi(r)} | "
-                     f"{with_ci(r, 'mean_jct_all_reduction', percent)} | {r['mean_jct_all_verdict']} |")
+        point = r[sweep] if isinstance(r[sweep], str) else _num(r[sweep])
+        verdict = r["mean_jct_all_verdict"] if isinstance(r.get("mean_jct_all_verdict"), str) else ""
+        lines.append(f"| {point} | {r['srole']} vs {r['baseline']} | {_poi(r)} | "
+                     f"{with_ci(r, 'mean_jct_all_reduction', percent)} | {verdict} |")
     return "\n".join(lines)
 
 
