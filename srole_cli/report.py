@@ -415,7 +415,7 @@ def _headline_per_point(comp: pd.DataFrame, sweep: str) -> str:
     if comp.empty:
         return ""
     part = comp[comp["baseline"].isin(HEADLINE_BASELINES)]
-    lines = [f"Per point, and over all points at once (`all`: the probability of improvement averaged over points, "
+    lines = ["Per point, and over all points at once (`all`: the probability of improvement averaged over points, "
              "bootstrap stratified by point):", "",
              f"| {sweep} | comparison | P(improvement), JCT | JCT reduction | verdict |", "|---|---|---|---|---|"]
     for _, r in part.iterrows():
