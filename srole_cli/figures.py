@@ -73,6 +73,8 @@ def sweep_plot(table: pd.DataFrame, x: str, metric: str, path: Path, title: str,
                nonnegative: bool = True) -> None:
     """``metric`` (IQM and CI) against sweep variable ``x``, one line per method."""
     fig, ax = plt.subplots(figsize=(7.5, 4))
+    if logy:  # a log axis cannot show zeros (e.g. a scheduler that pays no latency): leave them out
+        table = table[table[metric] > 0]
     for name, group in table.groupby("method", sort=False):
         group = group.sort_values(x)
         if group[metric].notna().any():
