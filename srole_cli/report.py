@@ -369,8 +369,9 @@ def _header(profile: Profile, frame: pd.DataFrame, run: RunInfo) -> list[str]:
         "",
         "Learners: " + ("; ".join(sources) if sources else "none ran") + ".",
         "",
-        f"Compute time {run.compute_s / 60:.1f} min (every cell, including those served from the cache at "
-        f"their original time); this run's wall time {run.wall_s / 60:.1f} min with {run.workers} worker(s); "
+        f"Compute time {run.compute_s / 60:.1f} min ({run.compute_s:,.0f} s; every cell, including those served "
+        f"from the cache at their original time); this run's wall time {run.wall_s / 60:.1f} min "
+        f"({run.wall_s:,.0f} s) with {run.workers or 'all'} worker(s); "
         f"{run.cells} cells, {len(run.failures)} failed." + (" Models dropped after evaluation." if run.drop_models
                                                                else ""),
         "",
