@@ -9,7 +9,8 @@
 | ``agents.train`` | ``train(algo, shield, config, timesteps, seed, out_dir, device) -> Path`` (and ``resume_run``) |
 | ``agents.evaluate`` | ``evaluate(policy_or_dir, shield, config, episodes, seed) -> dict``; table, CSV, JSON |
 | ``agents.policies`` | ``load_policy(name_or_run_dir)``: any scheduler as ``preferences``/``act`` |
-| ``agents.oracle`` | full-knowledge greedy scheduler with no decision latency (the bound in ``srole reproduce``) |
+| ``agents.greedy_reference`` | full-knowledge greedy scheduler with no decision latency (a reference, not a bound) |
+| ``agents.bound`` | derived per-job JCT lower bound (each job alone on its fastest candidates) |
 | ``agents.rllib_adapter`` | RLlib (Ray) PPO on the parallel env, optionally shielded; checkpoints as policies |
 | ``agents.common`` | array view of the (shielded) env, SB3 vec-env adapters, run-dir I/O, replay, networks |
 

@@ -70,9 +70,11 @@ def evaluate(
             rows.append({"episode": e, "seed": seed + e, **_centralized_episode(env, policy, seed + e)})
     else:
         env = ArrayEnv(make_parallel_env(cfg, shield, render_mode="rgb_array" if record is not None else None))
+        # a run trained with ``shield_preferences: false`` (SROLE-central-noprefs) keeps its preferences from the shield
+        use_prefs = bool((meta.get("hparams") or {}).get("shield_preferences", True))
         for e in range(episodes):
             frames: list[np.ndarray] | None = [] if record is not None and e == 0 else None
-            rows.append({"episode": e, "seed": seed + e, **_parallel_episode(env, policy, seed + e, frames)})
+            rows.append({"episode": e, "seed": seed + e, **_parallel_episode(env, policy, seed + e, use_prefs, frames)})
             if frames is not None:
                 write_gif(frames, record, fps=env.base.metadata["render_fps"])
     if config is None:
@@ -84,23 +86,23 @@ def evaluate(
 
 
 def _parallel_episode(
-    env: ArrayEnv, policy: Policy, seed: int, frames: list[np.ndarray] | None = None
-) -> dict[str, float]:
+    env: ArrayEnv, policy: Policy, seed: int, use_prefs: bool = True, frames: list[np.ndarray] | None = None
+) -> dict[str, Any]:
     obs, mask = env.reset(seed=seed)
     policy.reset()
     total = 0.0
     while True:
         prefs = policy.preferences(obs, mask)
-        out = env.step(np.argmax(prefs, axis=1), prefs if env.shielded else None)
+        out = env.step(np.argmax(prefs, axis=1), prefs if env.shielded and use_prefs else None)
         total += float(out.rewards.mean())
         obs, mask = out.obs, out.mask
         if frames is not None:
             frames.append(env.env.render())
         if out.done:
-            return {"episode_return": total, **env.metrics()}
+            return {"episode_return": total, **env.metrics(), "job_jcts": _job_jcts(env.base.sim)}
 
 
-def _centralized_episode(env: CentralizedSchedulingEnv, policy: Policy, seed: int) -> dict[str, float]:
+def _centralized_episode(env: CentralizedSchedulingEnv, policy: Policy, seed: int) -> dict[str, Any]:
     obs, info = env.reset(seed=seed)
     policy.reset()
     total = float(info.get("reward_before_first_decision", 0.0))
@@ -110,7 +112,14 @@ def _centralized_episode(env: CentralizedSchedulingEnv, policy: Policy, seed: in
         obs, reward, terminated, truncated, _ = env.step(action)
         total += reward
         done = terminated or truncated
-    return {"episode_return": total, **env.metrics()}
+    return {"episode_return": total, **env.metrics(), "job_jcts": _job_jcts(env.sim)}
+
+
+def _job_jcts(sim: Any) -> list[float]:
+    """Per-job JCT (age for unfinished jobs) of the episode, for JCT distributions (``agents.bound.job_times``)."""
+    from agents.bound import job_times
+
+    return job_times(sim)[0].tolist()
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, float]:

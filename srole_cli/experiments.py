@@ -1,80 +1,152 @@
 """The paper's comparison as data: methods, experiments and profiles (budgets), each a named entry.
 
 Add your own experiment by adding an ``Experiment`` to a profile (or a profile to ``PROFILES``), or pass
-``srole reproduce --spec FILE.yaml`` with the same fields (see ``load_profile``).
+``srole reproduce --profile FILE.yaml`` with the same fields (see ``load_profile``).
 
-Budget parity: every learned method gets the same ``timesteps``: agent-steps (rounds x N) for MARL and
-SROLE, head decisions for CRL. A head decision is made only for an edge with a pending task, while MARL
-agent-steps include idle agents' steps, so at equal timesteps CRL sees more simulated rounds, which
-favours CRL. Every method is evaluated on the same evaluation seeds (the same clusters and job arrivals).
+**One budget unit.** Every learned method (CRL at the head, MARL and SROLE at the edges) trains for
+``Profile.rounds`` simulated decision rounds of the same cluster, at every N and every load: a round is
+one env step of the simulator whatever the method's view (the head decides that round's tasks one by
+one; the edge agents decide in parallel). Every method is evaluated on the same evaluation seeds.
 
-MARL and SROLE use the same learner (IDQN by default: in the learner comparison on `small` it was the
-strongest both without and behind a shield); CRL uses SB3 PPO on the cluster head's env.
+**Learners and hyperparameters.** A learned method takes its algo and hyperparameters from the tuned
+YAML (``srole_cli.tuning.load_tuned(method, scenario)``, the same Optuna budget for every method) when
+one is committed for the scenario, and from the profile's defaults otherwise; ``summary.md`` says which.
+
+**Methods** (names used everywhere; ``METHODS`` builds them):
+
+* ``CRL``: MaskablePPO at the cluster head (algo ``crl_maskable_ppo``), with the head's action mask and the
+  cluster state the head collects; the paper's centralized baseline at its strongest.
+* ``CRL-greedy``: the same head with a non-learned earliest-finish rule (``crl_greedy``), paying the same
+  head latency: what the head achieves without learning.
+* ``MARL``: per-edge learners without a shield (the same learner-selection procedure as SROLE's).
+* ``SROLE-central`` / ``SROLE-decentralized``: the same learners behind the central / regional shields.
+* ``SROLE-central-noprefs``: SROLE-central with the learner's preference order withheld from the shield
+  (hyperparameter ``shield_preferences: false``): what the preferences add.
+* ``least_loaded+central``, ``random+central``: heuristics behind the central shield: what the shield
+  gives without learning.
+* ``least_loaded``, ``random``, ``local``: heuristics without a shield.
+* ``greedy-reference``: a full-knowledge greedy scheduler with no decision latency (``agents.greedy_reference``),
+  a reference, not a bound.
+* ``lower-bound``: every job alone on its fastest candidates (``agents.bound``), tested never to be beaten.
+
+**Experiments.** ``kind="methods"`` trains and evaluates ``methods`` at every sweep point;
+``kind="shield_overhead"`` runs least-loaded play behind each shield and records decision latency and
+messages; ``kind="sensitivity"`` evaluates the methods trained on ``base`` at each value of each model
+assumption in ``assumptions`` (an evaluation-time sweep: the policies are not retrained per value).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+KINDS = ("learned", "heuristic", "reference", "bound")
+
 
 @dataclass(frozen=True)
 class Method:
-    """One scheduler of the comparison: a learned ``algo`` (trained first), a heuristic, or the oracle."""
+    """One scheduler of the comparison.
+
+    ``learned`` methods train ``algo`` (``hparams`` added to the learner's) and are evaluated behind
+    ``shield``; ``heuristic`` ones evaluate ``policy`` (an ``agents.evaluate`` policy name) behind ``shield``;
+    ``reference`` is the greedy reference and ``bound`` the derived lower bound. ``tune_as`` names the
+    method whose tuned YAML this one uses (an ablation shares its parent's tuning).
+    """
 
     name: str
-    kind: str  # "learned", "heuristic" or "oracle"
-    algo: str | None = None  # learned: an agents.registry algo
-    policy: str | None = None  # heuristic: an agents.heuristics name
+    kind: str
+    algo: str | None = None
+    policy: str | None = None
     shield: str = "none"
+    hparams: Mapping[str, Any] = field(default_factory=dict)
+    tune_as: str | None = None
+    centralized: bool = False
+    """Schedules at the cluster head (CRL): the head env's algo default applies."""
 
     def __post_init__(self) -> None:
-        if self.kind not in ("learned", "heuristic", "oracle"):
-            raise ValueError(f"method {self.name}: kind must be learned, heuristic or oracle, got {self.kind!r}")
-        if self.kind == "learned" and not self.algo:
-            raise ValueError(f"method {self.name}: a learned method needs an algo")
+        if self.kind not in KINDS:
+            raise ValueError(f"method {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
         if self.kind == "heuristic" and not self.policy:
             raise ValueError(f"method {self.name}: a heuristic method needs a policy")
 
+    @property
+    def learned(self) -> bool:
+        return self.kind == "learned"
 
-def paper_methods(marl_algo: str = "idqn", crl_algo: str = "crl_ppo") -> dict[str, Method]:
-    """The methods of the paper's comparison, plus heuristics and the oracle bound."""
-    return {
-        m.name: m
-        for m in (
-            Method("CRL", "learned", algo=crl_algo),
-            Method("MARL", "learned", algo=marl_algo),
-            Method("SROLE-central", "learned", algo=marl_algo, shield="central"),
-            Method("SROLE-decentralized", "learned", algo=marl_algo, shield="decentralized"),
-            Method("random", "heuristic", policy="random"),
-            Method("local", "heuristic", policy="local"),
-            Method("least_loaded", "heuristic", policy="least_loaded"),
-            Method("round_robin", "heuristic", policy="round_robin"),
-            Method("oracle", "oracle"),
-        )
-    }
+
+METHOD_NAMES = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs",
+                "least_loaded+central", "random+central", "least_loaded", "random", "local", "greedy-reference",
+                "lower-bound")
+"""Every method of the comparison, in table order."""
+
+LEARNED = ("CRL", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs")
+SROLE = ("SROLE-central", "SROLE-decentralized")
+BASELINES = ("CRL", "CRL-greedy", "MARL", "least_loaded+central", "random+central", "least_loaded", "random",
+             "local", "greedy-reference", "SROLE-central-noprefs")
+"""Methods SROLE is compared against (probability of improvement, differences with CIs)."""
+HEADLINE_BASELINES = ("MARL", "CRL")
+"""The paper's comparison: SROLE against MARL and against CRL (59% / 48% / 29%)."""
+
+
+def make_methods() -> dict[str, Method]:
+    """Method name -> Method (learned methods' algos are placeholders, resolved per profile and scenario)."""
+    methods = (
+        Method("CRL", "learned", centralized=True),
+        Method("CRL-greedy", "heuristic", policy="crl_greedy"),
+        Method("MARL", "learned"),
+        Method("SROLE-central", "learned", shield="central"),
+        Method("SROLE-decentralized", "learned", shield="decentralized"),
+        Method("SROLE-central-noprefs", "learned", shield="central", hparams={"shield_preferences": False},
+               tune_as="SROLE-central"),
+        Method("least_loaded+central", "heuristic", policy="least_loaded", shield="central"),
+        Method("random+central", "heuristic", policy="random", shield="central"),
+        Method("least_loaded", "heuristic", policy="least_loaded"),
+        Method("random", "heuristic", policy="random"),
+        Method("local", "heuristic", policy="local"),
+        Method("greedy-reference", "reference"),
+        Method("lower-bound", "bound"),
+    )
+    assert tuple(m.name for m in methods) == METHOD_NAMES
+    return {m.name: m for m in methods}
+
+
+METHODS = make_methods()
 
 
 @dataclass(frozen=True)
 class Experiment:
     """A grid of cluster configs (``base`` plus each value of ``sweep`` in turn) x methods x seeds.
 
-    ``kind="methods"`` trains/evaluates ``methods`` in every cell; ``kind="shield_overhead"`` runs the
-    ``least_loaded`` heuristic behind each shield in every cell (with ``regions`` region counts for the
-    decentralized one) and records decision latency and messages.
+    ``assumptions`` (``kind="sensitivity"`` only) maps a config field to the values to evaluate it at.
     """
 
     name: str
-    base: dict[str, Any]
+    base: Mapping[str, Any]
     sweep: str | None = None
     values: tuple[Any, ...] = ()
     methods: tuple[str, ...] = ()
     kind: str = "methods"
     regions: tuple[int, ...] = (2, 4)
+    assumptions: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    episodes: int | None = None
+    """Evaluation episodes per seed for this experiment (default: the profile's ``eval_episodes``)."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("methods", "shield_overhead", "sensitivity"):
+            raise ValueError(f"experiment {self.name}: kind must be methods, shield_overhead or sensitivity, "
+                             f"got {self.kind!r}")
+        unknown = [m for m in self.methods if m not in METHOD_NAMES]
+        if unknown:
+            raise ValueError(f"experiment {self.name}: unknown method(s) {unknown}; known: {list(METHOD_NAMES)}")
+        if self.kind == "sensitivity" and not self.assumptions:
+            raise ValueError(f"experiment {self.name}: a sensitivity experiment needs assumptions")
+        if isinstance(self.assumptions, Mapping):  # from YAML: {field: [values]}
+            object.__setattr__(self, "assumptions", tuple((k, tuple(v)) for k, v in self.assumptions.items()))
 
     def cells(self) -> list[dict[str, Any]]:
         """The cluster configs (dicts with ``scenario`` plus overrides) of the grid."""
@@ -82,66 +154,133 @@ class Experiment:
             return [dict(self.base)]
         return [{**self.base, self.sweep: value} for value in self.values]
 
+    def describe_base(self) -> str:
+        """The sweep's base scenario and N for titles, e.g. ``paper scenario, N=25, horizon 100``."""
+        base = dict(self.base)
+        from srole_env import make_config
+
+        cfg = make_config(**base)
+        parts = [f"{base.get('scenario', 'small')} scenario"]
+        if self.sweep != "n_edges":
+            parts.append(f"N={cfg.n_edges}")
+        if self.sweep != "arrival_rate":
+            parts.append(f"load {cfg.arrival_rate:g} jobs/s/edge")
+        parts.append(f"horizon {cfg.horizon} rounds")
+        return ", ".join(parts)
+
 
 @dataclass(frozen=True)
 class Profile:
-    """Budgets and experiments of one reproduction run."""
+    """Budgets and experiments of one reproduction run.
+
+    ``rounds``: simulated decision rounds of training for every learned method. ``eval_every``: rounds
+    between evaluations on the fixed ``curve_seeds`` during training (learning curves), ``curve_episodes``
+    episodes each. ``hparams``: per-algo defaults used when no tuned YAML exists.
+    """
 
     name: str
-    timesteps: int
+    rounds: int
     seeds: tuple[int, ...]
     eval_episodes: int
     experiments: tuple[Experiment, ...]
     marl_algo: str = "idqn"
-    crl_algo: str = "crl_ppo"
-    hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Optional per-algo hyperparameters (the same for every method using that algo)."""
+    crl_algo: str = "crl_maskable_ppo"
+    hparams: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    eval_every: int | None = None
+    curve_seeds: tuple[int, ...] = (900_000, 900_001)
+    curve_episodes: int = 1
+    jobs_experiment: str = "methods"
+    """The experiment whose per-job JCTs are kept (the JCT distribution figure)."""
+
+    def __post_init__(self) -> None:
+        for name in ("rounds", "eval_episodes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"profile {self.name}: {name} must be a positive int, got {value!r}")
+        if not self.seeds:
+            raise ValueError(f"profile {self.name}: seeds must not be empty")
 
     def methods(self) -> dict[str, Method]:
-        """Method name -> Method for this profile's algorithms."""
-        return paper_methods(self.marl_algo, self.crl_algo)
+        """Method name -> Method."""
+        return dict(METHODS)
+
+    def default_algo(self, method: Method) -> str:
+        """The profile's algo for a learned method (when no tuned YAML exists)."""
+        return self.crl_algo if method.centralized else self.marl_algo
 
 
-ALL = ("CRL", "MARL", "SROLE-central", "SROLE-decentralized", "random", "local", "least_loaded", "round_robin",
-       "oracle")
-CORE = ("CRL", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded", "oracle")
+ALL = METHOD_NAMES
+SWEEP = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded+central",
+         "least_loaded", "lower-bound")
+"""Methods of the scalability and load sweeps (the ablations run at the methods experiment's point)."""
+QUICK_SWEEP = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "least_loaded+central", "least_loaded", "lower-bound")
+SENSITIVITY_METHODS = ("CRL", "MARL", "SROLE-central", "SROLE-decentralized")
+
+SENSITIVITY_PAPER: tuple[tuple[str, tuple[Any, ...]], ...] = (
+    ("oversubscription_efficiency", (None, 0.5, 0.75, 1.0)),
+    ("memory_overcommit", ("oom_kill", "thrash")),
+    ("checkpoint_interval_s", (None, 60.0, 600.0)),
+    ("head_device", (None, "raspberry_pi4", "jetson_nano", "nuc_i7")),
+    ("report_bytes", (2048.0, 65_536.0, 1_048_576.0)),
+    ("n_edges", (50, 200, 1000)),
+)
+"""Each assumption that sets a collision's cost or the head's cost (issue 10 item 5), with its values."""
 
 
-def _experiments(horizon: int, sizes: tuple[int, ...], load_n: int, rates: tuple[float, ...],
-                 overhead_sizes: tuple[int, ...], regions: tuple[int, ...]) -> tuple[Experiment, ...]:
-    paper = {"scenario": "paper", "horizon": horizon}
-    return (
-        Experiment("methods", paper, methods=ALL),
-        Experiment("scalability", paper, sweep="n_edges", values=sizes, methods=CORE),
-        Experiment("load", {**paper, "n_edges": load_n}, sweep="arrival_rate", values=rates, methods=CORE),
-        Experiment("shield_overhead", paper, sweep="n_edges", values=overhead_sizes, kind="shield_overhead",
-                   regions=regions),
-    )
+def _experiments(horizon: int, n: int, sizes: tuple[int, ...], rates: tuple[float, ...],
+                 overhead_sizes: tuple[int, ...], regions: tuple[int, ...], sweep_methods: tuple[str, ...],
+                 sensitivity: tuple[tuple[str, tuple[Any, ...]], ...],
+                 scenario: str = "paper", overhead_episodes: int | None = None) -> tuple[Experiment, ...]:
+    base = {"scenario": scenario, "n_edges": n, "horizon": horizon}
+    experiments = [
+        Experiment("methods", base, methods=ALL),
+        Experiment("scalability", base, sweep="n_edges", values=sizes, methods=sweep_methods),
+        Experiment("load", base, sweep="arrival_rate", values=rates, methods=sweep_methods),
+        Experiment("shield_overhead", base, sweep="n_edges", values=overhead_sizes, kind="shield_overhead",
+                   regions=regions, episodes=overhead_episodes),
+    ]
+    if sensitivity:
+        experiments.append(Experiment("sensitivity", base, methods=SENSITIVITY_METHODS, kind="sensitivity",
+                                      assumptions=sensitivity))
+    return tuple(experiments)
 
 
+TINY_BASE = {"scenario": "small", "n_edges": 6, "horizon": 12, "arrival_rate": 0.02}
 PROFILES: dict[str, Profile] = {
-    "tiny": Profile(  # smoke test: seconds
-        "tiny", timesteps=600, seeds=(0,), eval_episodes=1,
+    "tiny": Profile(  # tests: seconds
+        "tiny", rounds=40, seeds=(0, 1), eval_episodes=1, eval_every=20, curve_seeds=(900_000,),
+        hparams={"idqn": {"learning_starts": 64, "eps_decay_rounds": 20, "batch_size": 16, "hidden": [16]}},
         experiments=(
-            Experiment("methods", {"scenario": "small", "horizon": 12}, methods=ALL),
-            Experiment("scalability", {"scenario": "small", "horizon": 12}, sweep="n_edges", values=(6, 10),
-                       methods=("MARL", "SROLE-central", "oracle")),
-            Experiment("load", {"scenario": "small", "horizon": 12}, sweep="arrival_rate", values=(0.005, 0.01),
-                       methods=("MARL", "SROLE-decentralized")),
-            Experiment("shield_overhead", {"scenario": "small", "horizon": 12}, sweep="n_edges", values=(10, 20),
-                       kind="shield_overhead", regions=(2,)),
+            Experiment("methods", TINY_BASE, methods=ALL),
+            Experiment("scalability", TINY_BASE, sweep="n_edges", values=(4, 6),
+                       methods=("MARL", "SROLE-central", "least_loaded", "lower-bound")),
+            Experiment("load", TINY_BASE, sweep="arrival_rate", values=(0.005, 0.01),
+                       methods=("MARL", "SROLE-decentralized", "lower-bound")),
+            Experiment("shield_overhead", TINY_BASE, sweep="n_edges", values=(10, 20), kind="shield_overhead",
+                       regions=(2,)),
+            Experiment("sensitivity", TINY_BASE, methods=("MARL", "SROLE-central"), kind="sensitivity",
+                       assumptions=(("report_bytes", (2048.0, 1_048_576.0)), ("n_edges", (6, 12)))),
         ),
     ),
-    "quick": Profile(  # the README's main command: <= 10 minutes on 2 cores
-        "quick", timesteps=30_000, seeds=(0, 1), eval_episodes=2,
-        experiments=_experiments(horizon=100, sizes=(10, 25, 50), load_n=25, rates=(0.004, 0.0075, 0.011),
-                                 overhead_sizes=(10, 50, 200, 1000), regions=(2, 4, 16)),
+    # The README's main command: <= 10 minutes on 2 cores with --workers 2 (estimate in the report).
+    "quick": Profile(
+        "quick", rounds=1000, seeds=(0, 1, 2, 3, 4), eval_episodes=10, eval_every=200, curve_seeds=(900_000,),
+        experiments=_experiments(
+            horizon=50, n=20, sizes=(10, 20, 40), rates=(0.004, 0.0075, 0.011), overhead_sizes=(10, 50, 200, 1000),
+            regions=(2, 4, 16), sweep_methods=QUICK_SWEEP, overhead_episodes=1,
+            sensitivity=(("oversubscription_efficiency", (None, 0.5)), ("memory_overcommit", ("oom_kill", "thrash")),
+                         ("head_device", (None, "raspberry_pi4")), ("report_bytes", (2048.0, 1_048_576.0)),
+                         ("n_edges", (20, 200))),
+        ),
     ),
     "paper": Profile(  # the full budgets: hours
-        "paper", timesteps=1_000_000, seeds=(0, 1, 2, 3, 4), eval_episodes=5,
-        experiments=_experiments(horizon=500, sizes=(10, 25, 50, 100), load_n=50,
-                                 rates=(0.004, 0.006, 0.0075, 0.009, 0.011),
-                                 overhead_sizes=(10, 50, 100, 500, 1000, 5000), regions=(2, 4, 8, 16)),
+        "paper", rounds=20_000, seeds=tuple(range(10)), eval_episodes=20, eval_every=1000,
+        curve_seeds=(900_000, 900_001, 900_002), curve_episodes=1,
+        experiments=_experiments(
+            horizon=200, n=50, sizes=(10, 25, 50, 100), rates=(0.004, 0.006, 0.0075, 0.009, 0.011),
+            overhead_sizes=(10, 50, 100, 500, 1000, 5000), regions=(2, 4, 8, 16), sweep_methods=SWEEP,
+            sensitivity=SENSITIVITY_PAPER,
+        ),
     ),
 }
 
@@ -161,7 +300,11 @@ def load_profile(name_or_path: str) -> Profile:
             Experiment(**{k: tuple(v) if isinstance(v, list) else v for k, v in e.items()})
             for e in data.pop("experiments", [])
         )
-        data["seeds"] = tuple(data.get("seeds", (0,)))
+        for key in ("seeds", "curve_seeds"):
+            if key in data:
+                data[key] = tuple(data[key])
+        if "seeds" not in data:
+            data["seeds"] = (0,)
         return Profile(experiments=experiments, **{"name": path.stem, **data})
     except TypeError as exc:
         raise ValueError(f"profile: {path}: {exc}") from exc

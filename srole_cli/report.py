@@ -1,215 +1,526 @@
-"""Turning per-seed results into the reproduction's tables, plots and Markdown summary.
+"""Turning per-seed results into the reproduction's tables, figures and ``summary.md``.
 
-Rows are plain dicts (one per experiment cell x method x seed); aggregation gives the mean over seeds
-and a 95% Student-t confidence half-width. The summary states SROLE's reductions against MARL and CRL
-beside the paper's figures (PAPER.md): 59% JCT, 48% collisions, 29% median utilisation.
+Files written into the results directory (all regenerated from the rows; ``readme_tables`` rebuilds the
+README's table from the committed ones):
+
+* ``<experiment>.csv``: one row per method x sweep point x training seed (metrics are means over the
+  evaluation episodes); ``methods.csv`` is the methods experiment (``method``, ``seed``, ``mean_jct_all``,
+  ``collisions``, ``jobs_completed``, ... , ``wall_s``).
+* ``<experiment>_summary.csv``: per method and point, the IQM over seeds of each metric with its
+  stratified-bootstrap 95% CI (``<metric>``, ``<metric>_lo``, ``<metric>_hi``) and ``seeds``.
+* ``comparisons.csv``: SROLE against each baseline per experiment and point: probability of improvement
+  (mean JCT) and the relative differences in ``mean_jct_all``, ``collisions``, ``median_utilization``,
+  each with its CI and verdict.
+* ``sensitivity.csv`` / ``sensitivity_effect.csv``: SROLE's JCT reduction per assumption value, and the
+  assumptions ranked by how far they move it.
+* ``curves.csv``: learning curves (``method``, ``seed``, the training point, ``round``, metrics).
+* ``jobs.csv``: per-job JCTs of the methods experiment (``method``, ``seed``, ``jct_s``).
+* ``failures.csv`` when anything failed, PNG figures, ``summary.md``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
+from srole_cli import figures, stats
+from srole_cli.experiments import BASELINES, HEADLINE_BASELINES, METHOD_NAMES, SROLE, Profile
 
-PAPER_JCT_REDUCTION = 0.59
-PAPER_COLLISION_REDUCTION = 0.48
-PAPER_UTILIZATION_REDUCTION = 0.29
-
+PAPER = {"mean_jct_all": 0.59, "collisions": 0.48, "median_utilization": 0.29}
+"""The paper's headline reductions (PAPER.md): up to 59% training time, 48% collisions, 29% median utilisation."""
+COMPARED = ("mean_jct_all", "collisions", "median_utilization")
 REPORTED_METRICS = (
-    "mean_jct_all",
-    "mean_jct",
-    "p95_jct",
-    "jobs_completed",
-    "jobs_unfinished",
-    "median_utilization",
-    "collisions",
-    "overloads",
-    "interventions",
-    "messages",
-    "scheduling_overhead_s",
-    "mean_decision_latency_s",
+    "mean_jct_all", "mean_jct", "p95_jct", "jobs_completed", "jobs_unfinished", "median_utilization", "collisions",
+    "overloads", "interventions", "messages", "scheduling_overhead_s", "mean_decision_latency_s", "oom_kills",
+    "work_lost_s", "head_backlog_max", "head_utilization_mean",
 )
+NONNEGATIVE = True
+"""Every reported metric is nonnegative, so its CI is clipped at 0 in figures (a no-op, see ``figures``)."""
+SUMMARY_COLUMNS = ("method", "mean_jct_all", "mean_jct", "collisions", "median_utilization", "overloads",
+                   "mean_decision_latency_s", "seeds")
+EXPLAIN = "<!-- EXPLAIN: why the measured difference differs from the paper's (fill in after the run) -->"
 
 
-def ci95(values: Sequence[float]) -> float:
-    """Half-width of the 95% Student-t confidence interval of the mean (nan for fewer than 2 values)."""
-    values = np.asarray([v for v in values if not (isinstance(v, float) and math.isnan(v))], float)
-    if len(values) < 2:
-        return math.nan
-    return float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
+@dataclass
+class RunInfo:
+    """How the run went: this invocation's wall time, the compute time of every cell (including cells
+    served from the cache: their original time), the cell count and the failures."""
+
+    wall_s: float
+    compute_s: float
+    cells: int
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    workers: int | None = 1
+    drop_models: bool = False
 
 
-def aggregate(rows: Iterable[dict], by: Sequence[str], metrics: Sequence[str] = REPORTED_METRICS) -> pd.DataFrame:
-    """Mean and 95% CI half-width (``<metric>_ci``) of each metric over seeds, grouped by ``by``."""
-    frame = pd.DataFrame(list(rows))
+# ---------------------------------------------------------------------- tables
+def summarize(frame: pd.DataFrame, by: Sequence[str], metrics: Sequence[str] = REPORTED_METRICS,
+              seed: int = 0) -> pd.DataFrame:
+    """IQM over seeds of each metric with its 95% CI (``_lo``/``_hi``), grouped by ``by``."""
     metrics = [m for m in metrics if m in frame.columns]
-    grouped = frame.groupby(list(by), sort=False)
-    out = grouped[metrics].mean()
-    for metric in metrics:
-        out[f"{metric}_ci"] = grouped[metric].agg(ci95)
-    out["seeds"] = grouped.size()
-    return out.reset_index()
+    out = []
+    for keys, group in frame.groupby(list(by), sort=False, dropna=False):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        row: dict[str, Any] = dict(zip(by, keys))
+        for metric in metrics:
+            est = stats.iqm_ci(group[metric].to_numpy(float), seed=seed)
+            row.update({metric: est.value, f"{metric}_lo": est.lo, f"{metric}_hi": est.hi})
+        row["seeds"] = group["seed"].nunique()
+        out.append(row)
+    table = pd.DataFrame(out)
+    if "method" in table.columns:  # methods in the comparison's order, then anything else
+        rank = {m: i for i, m in enumerate(METHOD_NAMES)}
+        order = table["method"].map(lambda m: rank.get(m, len(rank)))
+        keys = [k for k in by if k != "method"]
+        table = table.assign(_order=order).sort_values([*keys, "_order"], kind="stable").drop(columns="_order")
+    return table.reset_index(drop=True)
 
 
-def reduction(baseline: float, method: float) -> float:
-    """Relative reduction of ``method`` against ``baseline`` (0.59 = 59% lower); nan if undefined."""
-    if not baseline or math.isnan(baseline) or math.isnan(method):
-        return math.nan
-    return (baseline - method) / baseline
+def compare(frame: pd.DataFrame, by: Sequence[str] = (), seed: int = 0) -> pd.DataFrame:
+    """SROLE (both shields) against every baseline present, per group ``by``: probability of improvement
+    on ``mean_jct_all`` and relative differences (how much lower SROLE is) with CIs and verdicts."""
+    rows = []
+    groups = frame.groupby(list(by), sort=False) if by else [((), frame)]
+    for keys, group in groups:
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        methods = set(group["method"])
+        for srole in SROLE:
+            if srole not in methods:
+                continue
+            x = group[group["method"] == srole]
+            for base in BASELINES:
+                if base not in methods or base == srole:
+                    continue
+                y = group[group["method"] == base]
+                poi = stats.probability_of_improvement(x["mean_jct_all"], y["mean_jct_all"], seed=seed)
+                row: dict[str, Any] = {**dict(zip(by, keys)), "srole": srole, "baseline": base,
+                                       "poi_jct": poi.value, "poi_jct_lo": poi.lo, "poi_jct_hi": poi.hi}
+                for metric in COMPARED:
+                    if metric not in group.columns:
+                        continue
+                    rel, diff = stats.compare_lower(x[metric], y[metric], seed=seed)
+                    row.update({f"{metric}_reduction": rel.value, f"{metric}_reduction_lo": rel.lo,
+                                f"{metric}_reduction_hi": rel.hi, f"{metric}_difference": diff.value,
+                                f"{metric}_difference_lo": diff.lo, f"{metric}_difference_hi": diff.hi,
+                                f"{metric}_verdict": _verdict(diff)})
+                rows.append(row)
+    if by:
+        rows += _pooled_poi(frame, list(by), seed)
+    return pd.DataFrame(rows)
 
 
-def bar_plot(table: pd.DataFrame, metric: str, path: Path, title: str) -> None:
-    """Bars of ``metric`` per method with CI whiskers."""
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ci = table.get(f"{metric}_ci", pd.Series([0.0] * len(table))).fillna(0.0)
-    ax.bar(table["method"], table[metric], yerr=ci, capsize=3, color="tab:blue")
-    ax.set_ylabel(metric)
-    ax.set_title(title)
-    ax.tick_params(axis="x", rotation=30)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+def _pooled_poi(frame: pd.DataFrame, by: list[str], seed: int) -> list[dict[str, Any]]:
+    """Probability of improvement over every point of a sweep at once (rliable's average over tasks), with a
+    bootstrap stratified by point; its row carries ``all`` in the sweep column."""
+    rows = []
+    methods = set(frame["method"])
+    for srole in SROLE:
+        for base in BASELINES:
+            if srole not in methods or base not in methods:
+                continue
+            pair = frame[frame["method"].isin((srole, base))]
+            table = pair.pivot_table(index="seed", columns=[*by, "method"], values="mean_jct_all", aggfunc="mean")
+            points = [p for p in table.columns.droplevel(-1).unique()
+                      if (*_as_tuple(p), srole) in table.columns and (*_as_tuple(p), base) in table.columns]
+            if len(points) < 2:
+                continue
+            x = np.column_stack([table[(*_as_tuple(p), srole)] for p in points])
+            y = np.column_stack([table[(*_as_tuple(p), base)] for p in points])
+            keep = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
+            if keep.sum() < 1:
+                continue
+            poi = stats.probability_of_improvement(x[keep], y[keep], seed=seed)
+            rows.append({**{k: "all" for k in by}, "srole": srole, "baseline": base, "poi_jct": poi.value,
+                         "poi_jct_lo": poi.lo, "poi_jct_hi": poi.hi})
+    return rows
 
 
-def line_plot(table: pd.DataFrame, x: str, metric: str, path: Path, title: str, series: str = "method") -> None:
-    """``metric`` against ``x``, one line per ``series`` value, with CI bands."""
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name, group in table.groupby(series, sort=False):
-        group = group.sort_values(x)
-        ax.plot(group[x], group[metric], marker="o", label=str(name))
-        ci = group.get(f"{metric}_ci")
-        if ci is not None and ci.notna().any():
-            ax.fill_between(group[x], group[metric] - ci.fillna(0), group[metric] + ci.fillna(0), alpha=0.15)
-    ax.set_xlabel(x)
-    ax.set_ylabel(metric)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+def _as_tuple(value: Any) -> tuple:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _verdict(diff: stats.Estimate) -> str:
+    """From the absolute difference IQM(SROLE) - IQM(baseline) and its CI."""
+    if not diff.excludes_zero:
+        return stats.NO_DIFFERENCE
+    return "SROLE lower" if diff.value < 0 else "SROLE higher"
+
+
+def _poi(row: pd.Series) -> str:
+    """The probability of improvement of a comparisons row with its CI."""
+    return with_ci({"p": row["poi_jct"], "p_lo": row["poi_jct_lo"], "p_hi": row["poi_jct_hi"]}, "p")
+
+
+def percent(value: float) -> str:
+    """0.59 -> '59.0%'; nan -> 'n/a'."""
+    return "n/a" if value is None or not np.isfinite(value) else f"{100 * value:.1f}%"
+
+
+def _num(value: float) -> str:
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:,.1f}"
+
+
+def with_ci(row: pd.Series | dict, metric: str, fmt=_num) -> str:
+    """``value [lo, hi]`` of a summary row."""
+    value, lo, hi = row.get(metric), row.get(f"{metric}_lo"), row.get(f"{metric}_hi")
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    if lo is None or not np.isfinite(lo):
+        return fmt(value)
+    return f"{fmt(value)} [{fmt(lo)}, {fmt(hi)}]"
 
 
 def markdown_table(table: pd.DataFrame, columns: Sequence[str]) -> str:
-    """A Markdown table of ``columns``; metrics with a ``_ci`` column print as ``mean ± ci``."""
+    """A Markdown table of ``columns``; metrics with ``_lo``/``_hi`` columns print as ``IQM [lo, hi]``."""
     columns = [c for c in columns if c in table.columns]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for _, row in table.iterrows():
         cells = []
         for col in columns:
-            value = row[col]
-            ci = row.get(f"{col}_ci")
-            if isinstance(value, (float, np.floating)):
-                text = f"{value:.4g}" if abs(value) < 1 else f"{value:,.1f}"
-                if ci is not None and not pd.isna(ci):
-                    text += f" ± {ci:.2g}" if abs(ci) < 1 else f" ± {ci:,.1f}"
+            if f"{col}_lo" in table.columns:
+                cells.append(with_ci(row, col))
+            elif isinstance(row[col], (float, np.floating)):
+                cells.append(_num(row[col]))
             else:
-                text = str(value)
-            cells.append(text)
+                cells.append(str(row[col]))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def percent(value: float) -> str:
-    """0.59 -> '59.0%'; nan -> 'n/a'."""
-    return "n/a" if value is None or math.isnan(value) else f"{100 * value:.1f}%"
+# ---------------------------------------------------------------------- convergence
+def _has_flattened(curve: pd.DataFrame, metric: str) -> bool | None:
+    try:
+        from agents.convergence import has_flattened
+    except ImportError:  # MERGE: agents.convergence comes with the budget branch; drop this fallback then
+        values = curve.sort_values("round")[metric].to_numpy(float)
+        if len(values) < 4:
+            return None
+        q = len(values) // 4
+        last, before = np.nanmean(values[-q:]), np.nanmean(values[-2 * q:-q])
+        return bool(abs(last - before) <= 0.05 * abs(before))
+    return bool(has_flattened(curve, metric))
 
 
-def write_rows(path: Path, rows: list[dict]) -> None:
-    """One experiment's per-seed rows as CSV."""
-    pd.DataFrame(rows).to_csv(path, index=False)
+def convergence(curves: pd.DataFrame, metric: str = "mean_jct_all") -> pd.DataFrame:
+    """Per method and training point: runs whose curve had flattened, of runs with a curve."""
+    if curves.empty or metric not in curves.columns:
+        return pd.DataFrame()
+    keys = [k for k in ("method", "n_edges", "arrival_rate") if k in curves.columns]
+    rows = []
+    for group_keys, group in curves.groupby(keys, sort=False, dropna=False):
+        flags = [_has_flattened(run, metric) for _, run in group.groupby("seed")]
+        known = [f for f in flags if f is not None]
+        rows.append({**dict(zip(keys, group_keys)), "runs": len(flags), "flattened": sum(known),
+                     "not_flattened": len(known) - sum(known), "unknown": len(flags) - len(known)})
+    return pd.DataFrame(rows)
 
 
-SUMMARY_COLUMNS = ("method", "mean_jct_all", "mean_jct", "p95_jct", "jobs_unfinished", "median_utilization",
-                   "collisions", "overloads", "interventions", "mean_decision_latency_s", "seeds")
+# ---------------------------------------------------------------------- sensitivity
+def _fmt_value(value: Any) -> str:
+    """An assumption value for tables: None -> 'default', 6.0 -> '6'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "default"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
-def _method_table(rows: list[dict], by: Sequence[str]) -> pd.DataFrame:
-    return aggregate(rows, by=[*by, "method"])
-
-
-def _headline(table: pd.DataFrame) -> list[str]:
-    """Sentences comparing SROLE with MARL and CRL on the methods table, beside the paper's figures."""
-    by = table.set_index("method")
-    lines = []
-    for srole in ("SROLE-central", "SROLE-decentralized"):
-        if srole not in by.index:
-            continue
-        for base in ("MARL", "CRL"):
-            if base not in by.index:
+def sensitivity(frame: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """SROLE's JCT reduction against MARL and CRL at every assumption value, and the assumptions ranked by
+    the range of that reduction over their values (the one the conclusion depends on most first)."""
+    rows = []
+    frame = frame.assign(value=frame["value"].map(_fmt_value))
+    for (name, value), group in frame.groupby(["assumption", "value"], sort=False):
+        for srole in SROLE:
+            x = group[group["method"] == srole]
+            if x.empty:
                 continue
-            jct_all = reduction(by.at[base, "mean_jct_all"], by.at[srole, "mean_jct_all"])
-            jct = reduction(by.at[base, "mean_jct"], by.at[srole, "mean_jct"])
-            col = reduction(by.at[base, "collisions"], by.at[srole, "collisions"])
-            util = reduction(by.at[base, "median_utilization"], by.at[srole, "median_utilization"])
-            lines.append(
-                f"| {srole} vs {base} | {percent(jct_all)} | {percent(jct)} | {percent(PAPER_JCT_REDUCTION)} | "
-                f"{percent(col)} | {percent(PAPER_COLLISION_REDUCTION)} | {percent(util)} | "
-                f"{percent(PAPER_UTILIZATION_REDUCTION)} |"
-            )
-    if lines:
-        lines = [
-            "| comparison | JCT reduction (all jobs) | JCT reduction (completed) | paper | collision reduction | "
-            "paper | median-utilisation reduction | paper |",
-            "|---|---|---|---|---|---|---|---|",
-            *lines,
-        ]
-    if "oracle" in by.index:
-        for method in ("SROLE-central", "SROLE-decentralized", "MARL", "CRL"):
-            if method in by.index:
-                gap = by.at[method, "mean_jct_all"] / by.at["oracle", "mean_jct_all"] - 1.0
-                lines.append(f"\n{method}: mean JCT (all jobs) is {percent(gap)} above the oracle bound.")
+            for base in HEADLINE_BASELINES:
+                y = group[group["method"] == base]
+                if y.empty:
+                    continue
+                est, diff = stats.compare_lower(x["mean_jct_all"], y["mean_jct_all"], seed=seed)
+                rows.append({"assumption": name, "value": value, "comparison": f"{srole} vs {base}",
+                             "reduction": est.value, "reduction_lo": est.lo, "reduction_hi": est.hi,
+                             "verdict": _verdict(diff)})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table, pd.DataFrame()
+    effect = (table.groupby(["assumption", "comparison"], sort=False)["reduction"]
+              .agg(lambda r: float(np.nanmax(r) - np.nanmin(r)) if r.notna().any() else math.nan)
+              .rename("range").reset_index().sort_values("range", ascending=False))
+    return table, effect
+
+
+# ---------------------------------------------------------------------- the report
+def _point_columns(frame: pd.DataFrame) -> list[str]:
+    names = ("n_edges", "arrival_rate", "assumption", "value")
+    return [c for c in names if c in frame.columns and frame[c].notna().any()]
+
+
+def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict[str, Any]], out: Path,
+                 run: RunInfo) -> None:
+    """Write every table, figure and ``summary.md`` (see the module docstring) into ``out``."""
+    frame = pd.DataFrame(rows)
+    jobs = []
+    if "job_jcts" in frame.columns:
+        for _, row in frame[frame["job_jcts"].notna()].iterrows():
+            jobs += [{"method": row["method"], "seed": row["seed"], "jct_s": j} for j in row["job_jcts"]]
+        frame = frame.drop(columns="job_jcts")
+    pd.DataFrame(jobs, columns=["method", "seed", "jct_s"]).to_csv(out / "jobs.csv", index=False)
+    curve_frame = pd.DataFrame(curves)
+    curve_frame.to_csv(out / "curves.csv", index=False)
+    failures = pd.DataFrame(run.failures, columns=["experiment", "point", "method", "seed", "error"])
+    if len(failures):
+        failures.to_csv(out / "failures.csv", index=False)
+    elif (out / "failures.csv").exists():
+        (out / "failures.csv").unlink()
+
+    md = _header(profile, frame, run)
+    comparisons = []
+    for exp in profile.experiments:
+        part = frame[frame["experiment"] == exp.name] if "experiment" in frame.columns else frame.iloc[0:0]
+        part = part.dropna(axis=1, how="all")
+        if part.empty:
+            md += ["", f"## {exp.name}", "", "No results (every cell failed; see Failures)."]
+            continue
+        part.drop(columns="experiment").to_csv(out / f"{exp.name}.csv", index=False)
+        title_base = exp.describe_base()
+        if exp.kind == "shield_overhead":
+            table = summarize(part, [exp.sweep, "method"], ("decision_latency_s", "messages_per_round",
+                                                            "shield_wall_ms_per_round"))
+            table.to_csv(out / f"{exp.name}_summary.csv", index=False)
+            figures.sweep_plot(table, exp.sweep, "decision_latency_s", out / f"{exp.name}_latency.png",
+                               f"Shield decision latency vs N ({title_base}; least-loaded play)", logy=True)
+            md += ["", f"## {exp.name}", "", f"Least-loaded play behind each shield ({title_base}); latency is the "
+                   "simulated time from request to answer (IQM over seeds of the mean over rounds with requests).",
+                   "", f"![{exp.name}]({exp.name}_latency.png)", "",
+                   markdown_table(table, [exp.sweep, "method", "decision_latency_s", "messages_per_round",
+                                          "shield_wall_ms_per_round", "seeds"])]
+            continue
+        if exp.kind == "sensitivity":
+            md += _sensitivity_section(exp, part, out, title_base)
+            continue
+        points = _point_columns(part)
+        table = summarize(part, [*points, "method"])
+        table.to_csv(out / f"{exp.name}_summary.csv", index=False)
+        comp = compare(part, points)
+        if not comp.empty:
+            comparisons.append(comp.assign(experiment=exp.name))
+        md += ["", f"## {exp.name}", ""]
+        if exp.sweep:
+            label = figures.LABELS.get(exp.sweep, exp.sweep)
+            base = f"{title_base}; IQM and 95% CI over {len(profile.seeds)} seeds"
+            figures.sweep_plot(table, exp.sweep, "mean_jct_all", out / f"{exp.name}_jct.png",
+                               f"Mean JCT vs {label.split(' (')[0]} ({base})")
+            pics = [f"{exp.name}_jct.png"]
+            if exp.sweep == "n_edges":
+                figures.sweep_plot(table, exp.sweep, "collisions", out / f"{exp.name}_collisions.png",
+                                   f"Collisions vs N ({base})")
+                figures.sweep_plot(table[table["method"] != "lower-bound"], exp.sweep, "mean_decision_latency_s",
+                                   out / f"{exp.name}_latency.png", f"Decision latency vs N ({base})", logy=True)
+                pics += [f"{exp.name}_collisions.png", f"{exp.name}_latency.png"]
+            md += [f"Sweep of {exp.sweep} at {title_base}. Intervals are stratified-bootstrap 95% CIs of the IQM "
+                   "(clipped at 0 for these nonnegative metrics, a no-op).", "",
+                   *[f"![{p}]({p})" for p in pics], "", markdown_table(table, [exp.sweep, *SUMMARY_COLUMNS])]
+            md += ["", _headline_per_point(comp, exp.sweep)]
+        else:
+            figures.methods_bar(table, "mean_jct_all", out / f"{exp.name}_jct.png",
+                                f"Mean JCT per method ({title_base}; IQM, 95% CI, {len(profile.seeds)} seeds)")
+            md += [f"All methods at {title_base}. IQM over training seeds [95% stratified-bootstrap CI].", "",
+                   f"![{exp.name}]({exp.name}_jct.png)", "", markdown_table(table, SUMMARY_COLUMNS)]
+            if exp.name == profile.jobs_experiment and jobs:
+                figures.cdf_plot(pd.DataFrame(jobs), out / "jct_cdf.png",
+                                 f"JCT distribution ({title_base}; all seeds and episodes)")
+                md += ["", "![JCT distribution](jct_cdf.png)"]
+            md += _headline_section(comp)
+    all_comp = pd.concat(comparisons, ignore_index=True) if comparisons else pd.DataFrame()
+    all_comp.to_csv(out / "comparisons.csv", index=False)
+    md += _convergence_section(profile, curve_frame, out)
+    md += _failures_section(failures)
+    (out / "summary.md").write_text("\n".join(md) + "\n")
+
+
+def _header(profile: Profile, frame: pd.DataFrame, run: RunInfo) -> list[str]:
+    sources = []
+    if "hparams_source" in frame.columns:
+        learned = frame[frame["hparams_source"].fillna("") != ""]
+        for (method, algo, source), _ in learned.groupby(["method", "algo", "hparams_source"], sort=False):
+            sources.append(f"{method}: `{algo}` ({source})")
+    return [
+        f"# SROLE reproduction: profile `{profile.name}`",
+        "",
+        f"Budget: {profile.rounds:,} simulated decision rounds of training for every learned method (CRL, MARL, "
+        f"SROLE), at every N and load; learning curves every {profile.eval_every or 'n/a'} rounds on fixed "
+        f"evaluation seeds {list(profile.curve_seeds)}. Training seeds {list(profile.seeds)}; "
+        f"{profile.eval_episodes} evaluation episode(s) per seed on evaluation seeds disjoint from training, the "
+        "same for every method.",
+        "",
+        "Learners: " + ("; ".join(sources) if sources else "none ran") + ".",
+        "",
+        f"Compute time {run.compute_s / 60:.1f} min ({run.compute_s:,.0f} s; every cell, including those served "
+        f"from the cache at their original time); this run's wall time {run.wall_s / 60:.1f} min "
+        f"({run.wall_s:,.0f} s) with {run.workers or 'all'} worker(s); "
+        f"{run.cells} cells, {len(run.failures)} failed." + (" Models dropped after evaluation." if run.drop_models
+                                                               else ""),
+        "",
+        "Statistics: IQM over training seeds with stratified-bootstrap 95% CIs (`srole_cli.stats`, rliable's "
+        "estimators); probability of improvement P(SROLE run has lower mean JCT than a baseline run); a "
+        "difference is claimed only when its CI excludes zero, else \"no significant difference\". "
+        "`mean_jct_all` counts unfinished jobs at their age at the end of the episode (a lower bound on their "
+        "JCT); JCT in simulated seconds. `greedy-reference` is a full-knowledge greedy scheduler (a reference, "
+        "not a bound); `lower-bound` is derived (every job alone on its fastest candidates, no queueing, no "
+        "contention, no decision latency) and tested never to be beaten.",
+    ]
+
+
+def _headline_section(comp: pd.DataFrame) -> list[str]:
+    if comp.empty:
+        return []
+    lines = ["", "### SROLE against each baseline", "",
+             "Reductions are (baseline IQM - SROLE IQM) / baseline IQM with 95% bootstrap CIs; positive = SROLE "
+             "lower. The verdict comes from the CI of the absolute difference IQM(SROLE) - IQM(baseline) "
+             "(`comparisons.csv` has both). The paper reports up to 59% (JCT), 48% (collisions), 29% (median "
+             "utilisation) against MARL and CRL.", "",
+             "| comparison | P(improvement), JCT | JCT reduction | verdict | paper | collision reduction | verdict "
+             "| paper | median-utilisation reduction | verdict | paper |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for _, r in comp.iterrows():
+        cells = [f"{r['srole']} vs {r['baseline']}", _poi(r)]
+        for metric in COMPARED:
+            key = f"{metric}_reduction"
+            paper = percent(PAPER[metric]) if r["baseline"] in HEADLINE_BASELINES else ""
+            cells += [with_ci(r, key, percent), r.get(f"{metric}_verdict", "n/a"), paper]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    lines += ["", "### Gaps to the paper", ""]
+    for _, r in comp[comp["baseline"].isin(HEADLINE_BASELINES)].iterrows():
+        lines += [f"- {r['srole']} vs {r['baseline']}: measured JCT reduction "
+                  f"{with_ci(r, 'mean_jct_all_reduction', percent)} ({r.get('mean_jct_all_verdict')}), paper 59%; "
+                  f"collisions {with_ci(r, 'collisions_reduction', percent)}, paper 48%; median utilisation "
+                  f"{with_ci(r, 'median_utilization_reduction', percent)}, paper 29%.", f"  {EXPLAIN}"]
     return lines
 
 
-def write_report(profile, results: dict[str, list[dict]], out: Path, wall_s: float) -> None:
-    """Aggregate CSVs, PNG plots and ``summary.md`` for every experiment in ``results``."""
-    md = [
-        f"# SROLE reproduction: profile `{profile.name}`",
-        "",
-        f"Budget: {profile.timesteps:,} timesteps per learned method (MARL/SROLE: agent-steps; CRL: head "
-        f"decisions), MARL/SROLE algo `{profile.marl_algo}`, CRL algo `{profile.crl_algo}`; training seeds "
-        f"{list(profile.seeds)}; {profile.eval_episodes} evaluation episode(s) per seed on shared evaluation "
-        f"seeds. Means over seeds ± 95% CI half-width. Wall time {wall_s / 60:.1f} min.",
-        "",
-        "`mean_jct_all` counts unfinished jobs at their age at the end of the episode (a lower bound on "
-        "their JCT), so a method cannot look fast by leaving slow jobs unfinished; `mean_jct` covers "
-        "completed jobs only. JCT in simulated seconds.",
-    ]
-    for name, rows in results.items():
-        if not rows:
-            continue
-        exp = next(e for e in profile.experiments if e.name == name)
-        if exp.kind == "shield_overhead":
-            table = aggregate(rows, by=[exp.sweep, "method"],
-                              metrics=("decision_latency_s", "messages_per_round", "shield_wall_ms_per_round"))
-            table.to_csv(out / f"{name}_summary.csv", index=False)
-            line_plot(table, exp.sweep, "decision_latency_s", out / f"{name}_latency.png",
-                      "Simulated shield decision latency vs cluster size")
-            md += ["", f"## {name}", "", "Least-loaded play behind each shield; latency is the simulated "
-                   "time from request to answer (mean over rounds with requests).", "",
-                   markdown_table(table, [exp.sweep, "method", "decision_latency_s", "messages_per_round",
-                                          "shield_wall_ms_per_round"])]
-            continue
-        by = [exp.sweep] if exp.sweep else []
-        table = _method_table(rows, by)
-        table.to_csv(out / f"{name}_summary.csv", index=False)
-        md += ["", f"## {name}", ""]
-        if exp.sweep:
-            line_plot(table, exp.sweep, "mean_jct_all", out / f"{name}_jct.png", f"Mean JCT vs {exp.sweep}")
-            md.append(f"![{name}]({name}_jct.png)")
-            md.append("")
-            md.append(markdown_table(table, [exp.sweep, *SUMMARY_COLUMNS]))
-        else:
-            bar_plot(table, "mean_jct_all", out / f"{name}_jct.png", "Mean JCT per method (all jobs)")
-            md += [f"![{name}]({name}_jct.png)", "", markdown_table(table, SUMMARY_COLUMNS), "",
-                   "### SROLE against MARL and CRL (paper: up to 59% JCT, 48% collisions, 29% median utilisation)",
-                   "", *_headline(table)]
-    (out / "summary.md").write_text("\n".join(md) + "\n")
+def _headline_per_point(comp: pd.DataFrame, sweep: str) -> str:
+    if comp.empty:
+        return ""
+    part = comp[comp["baseline"].isin(HEADLINE_BASELINES)]
+    lines = ["Per point, and over all points at once (`all`: the probability of improvement averaged over points, "
+             "bootstrap stratified by point):", "",
+             f"| {sweep} | comparison | P(improvement), JCT | JCT reduction | verdict |", "|---|---|---|---|---|"]
+    for _, r in part.iterrows():
+        point = r[sweep] if isinstance(r[sweep], str) else _num(r[sweep])
+        verdict = r["mean_jct_all_verdict"] if isinstance(r.get("mean_jct_all_verdict"), str) else ""
+        lines.append(f"| {point} | {r['srole']} vs {r['baseline']} | {_poi(r)} | "
+                     f"{with_ci(r, 'mean_jct_all_reduction', percent)} | {verdict} |")
+    return "\n".join(lines)
+
+
+def _sensitivity_section(exp, part: pd.DataFrame, out: Path, title_base: str) -> list[str]:
+    table, effect = sensitivity(part)
+    table.to_csv(out / "sensitivity_reduction.csv", index=False)
+    effect.to_csv(out / "sensitivity_effect.csv", index=False)
+    lines = ["", f"## {exp.name}", "",
+             f"Evaluation-time sweep: the methods trained on the base cell ({title_base}) are evaluated at each "
+             "value of each model assumption, without retraining (so the policies meet values they were not "
+             "trained on; 'default' is the model's own value). SROLE's JCT reduction (IQM, 95% CI) against MARL "
+             "and CRL per value:", ""]
+    if table.empty:
+        return lines + ["No comparison could be made (see Failures)."]
+    figures.sensitivity_plot(table, out / "sensitivity.png", f"SROLE's JCT reduction per assumption ({title_base})",
+                             list(dict.fromkeys(table["comparison"])))
+    lines += ["![sensitivity](sensitivity.png)", "", "| assumption | value | comparison | JCT reduction | verdict |",
+              "|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        lines.append(f"| {r['assumption']} | {r['value']} | {r['comparison']} | "
+                     f"{with_ci(r, 'reduction', percent)} | {r['verdict']} |")
+    lines += ["", "Which assumption moves the reduction most (range of the reduction over the assumption's values):",
+              "", "| assumption | comparison | range |", "|---|---|---|"]
+    for _, r in effect.iterrows():
+        lines.append(f"| {r['assumption']} | {r['comparison']} | {percent(r['range'])} |")
+    return lines
+
+
+def _convergence_section(profile: Profile, curves: pd.DataFrame, out: Path) -> list[str]:
+    lines = ["", "## Convergence", ""]
+    if curves.empty or "round" not in curves.columns:
+        return lines + ["No learning curves were recorded (the trainer wrote no `curves.csv`)."]
+    metric = "mean_jct_all" if "mean_jct_all" in curves.columns else None
+    if metric is None:
+        return lines + ["Learning curves lack `mean_jct_all`."]
+    keys = [k for k in ("n_edges", "arrival_rate") if k in curves.columns]
+    for n, (point, group) in enumerate(curves.groupby(keys, sort=False, dropna=False)):
+        point = point if isinstance(point, tuple) else (point,)
+        name = ", ".join(f"{k}={v}" for k, v in zip(keys, point))
+        path = f"curves_{n}.png"
+        figures.curves_plot(group, metric, out / path, f"Learning curves ({name}; mean and min-max over seeds)")
+        lines += [f"![learning curves {name}]({path})"]
+    table = convergence(curves, metric)
+    flagged = table[table["not_flattened"] > 0] if not table.empty else table
+    lines += ["", "Criterion: `agents.convergence.has_flattened` on `mean_jct_all` per run.", ""]
+    if flagged.empty:
+        lines.append("Every learned run's curve had flattened.")
+    else:
+        lines.append("**Not flattened** (the budget was too short for these; their results are provisional):")
+        lines += ["", markdown_table(flagged, list(flagged.columns))]
+    return lines
+
+
+def _failures_section(failures: pd.DataFrame) -> list[str]:
+    if failures.empty:
+        return []
+    return ["", "## Failures", "", f"{len(failures)} evaluation(s) or cell(s) failed; every other result is "
+            "reported above. Details in `failures.csv`.", "",
+            markdown_table(failures.assign(error=failures["error"].str.slice(0, 160)), list(failures.columns))]
+
+
+# ---------------------------------------------------------------------- README
+README_METHODS = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs",
+                  "least_loaded+central", "random+central", "least_loaded", "random", "local", "greedy-reference",
+                  "lower-bound")
+
+
+def readme_tables(results_dir: str | Path) -> str:
+    """The README's results table (Markdown) generated from a results directory's committed tables:
+    ``methods_summary.csv`` (IQM [95% CI] per method) and ``comparisons.csv`` (SROLE vs MARL and CRL)."""
+    results = Path(results_dir)
+    table = pd.read_csv(results / "methods_summary.csv")
+    table = table.set_index("method")
+    order = [m for m in README_METHODS if m in table.index] + [m for m in table.index if m not in README_METHODS]
+    lines = ["| method | mean JCT, all jobs (s) | collisions | median utilisation | decision latency (s) | seeds |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for method in order:
+        row = table.loc[method]
+        lines.append(f"| {method} | {with_ci(row, 'mean_jct_all')} | {with_ci(row, 'collisions')} | "
+                     f"{with_ci(row, 'median_utilization')} | {with_ci(row, 'mean_decision_latency_s')} | "
+                     f"{int(row['seeds'])} |")
+    comp_path = results / "comparisons.csv"
+    if comp_path.exists() and comp_path.stat().st_size > 1:
+        comp = pd.read_csv(comp_path)
+        comp = comp[(comp["experiment"] == "methods") & comp["baseline"].isin(HEADLINE_BASELINES)]
+        if not comp.empty:
+            lines += ["", "| comparison | P(improvement), JCT | JCT reduction (paper 59%) | collision reduction "
+                      "(paper 48%) | median-utilisation reduction (paper 29%) |", "|---|---|---|---|---|"]
+            for _, r in comp.iterrows():
+                lines.append(
+                    f"| {r['srole']} vs {r['baseline']} | {_poi(r)} | "
+                    + " | ".join(f"{with_ci(r, f'{m}_reduction', percent)} ({r[f'{m}_verdict']})" for m in COMPARED)
+                    + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m srole_cli.report RESULTS_DIR: print the README's results table
+    import sys
+
+    print(readme_tables(sys.argv[1] if len(sys.argv) > 1 else "docs/results/quick"))

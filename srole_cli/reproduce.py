@@ -1,26 +1,38 @@
-"""Reproduce the paper's comparison: train/evaluate every method of every experiment cell, cached.
+"""Reproduce the paper's comparison: train/evaluate every method of every experiment cell, cached and in parallel.
 
-``reproduce(profile, out_dir)`` writes into ``out_dir``: ``profile.json``, one ``<experiment>.csv`` per
-experiment (a row per cell x method x seed) and ``<experiment>_summary.csv`` (means and 95% CIs),
-PNG plots, and ``summary.md``. Trained models live in ``out_dir/cache/models/<key>`` and evaluation
-results in ``out_dir/cache/evals/<key>.json``, keyed by everything that determines them, so a rerun of a
-finished cell costs nothing and an interrupted run resumes where it stopped.
+``reproduce(profile, out_dir)`` builds the list of *cells*, runs them with ``srole_cli.cells.run_cells``
+(sequentially, over local processes or on a Ray cluster: ``workers``/``address``) and writes the tables,
+figures and ``summary.md`` (``srole_cli.report``).
+
+A cell is one training unit: a method, a training config and a training seed, with every evaluation
+that uses that trained model (its point of the methods experiment, of each sweep that shares the
+config, and every value of the sensitivity experiment). So a model is trained once, all its evaluations
+run in the same process, and ``drop_models=True`` can delete it right after. Non-learned methods are
+cells too (no training). A shield-overhead measurement is a cell of its own.
+
+Cache (``out_dir/cache``): ``evals/<key>.json`` per evaluation (the row, with the seconds it took),
+``train/<key>.json`` per training (seconds, learning curve) and ``models/<key>/`` (the model, unless
+dropped), keyed by everything that determines them. A rerun of a finished cell costs nothing and keeps
+the original compute time; an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import shutil
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from gymnasium.utils import seeding
-from tqdm.auto import tqdm
 
 from srole_cli import report
+from srole_cli.cells import CellFailure, run_cells
 from srole_cli.experiments import Experiment, Method, Profile, profile_to_dict
 from srole_env import make_config
 
@@ -32,149 +44,342 @@ def _key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-class Runner:
-    """Runs cells with a model and result cache under ``out_dir/cache``."""
+@dataclass(frozen=True)
+class EvalSpec:
+    """One evaluation of a cell's model: the experiment and sweep point it reports, and its cluster."""
 
-    def __init__(self, profile: Profile, out_dir: Path, device: str = "auto"):
-        self.profile = profile
-        self.out = out_dir
-        self.device = device
-        self.models = out_dir / "cache" / "models"
-        self.evals = out_dir / "cache" / "evals"
-        self.models.mkdir(parents=True, exist_ok=True)
-        self.evals.mkdir(parents=True, exist_ok=True)
+    experiment: str
+    point: dict[str, Any]
+    config: dict[str, Any]
+    keep_jobs: bool = False
 
-    def method_row(self, method: Method, cell: dict[str, Any], seed: int) -> dict[str, Any]:
-        """Mean metrics of ``method`` on ``cell`` for training seed ``seed`` (cached)."""
-        p = self.profile
-        cfg = make_config(**cell).to_dict()  # validates the cell; the key covers every resolved field
-        eval_seed = EVAL_SEED_OFFSET + 100 * seed
-        hparams = p.hparams.get(method.algo or "", {})
-        key = _key(method.kind, method.algo, method.policy, method.shield, cfg, seed, p.eval_episodes,
-                   p.timesteps if method.kind == "learned" else None, hparams)
-        cached = self.evals / f"{key}.json"
-        if cached.exists():
-            return json.loads(cached.read_text())
-        start = time.perf_counter()
-        if method.kind == "oracle":
-            metrics = self._oracle(cfg, eval_seed)
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work (picklable: plain data only); ``run_cell`` does it."""
+
+    kind: str  # "method" or "overhead"
+    method: dict[str, Any]
+    seed: int
+    train_config: dict[str, Any]
+    evals: tuple[EvalSpec, ...]
+    cache: str
+    device: str = "cpu"
+    algo: str | None = None
+    hparams: dict[str, Any] = field(default_factory=dict)
+    hparams_source: str = ""
+    rounds: int = 0
+    eval_episodes: int = 1
+    eval_every: int | None = None
+    curve_seeds: tuple[int, ...] = ()
+    curve_episodes: int = 1
+    drop_models: bool = False
+    overhead: dict[str, Any] = field(default_factory=dict)  # kind "overhead": shield, regions
+
+    def label(self) -> str:
+        return f"{self.method.get('name', self.overhead)} seed {self.seed} {self.train_config}"
+
+
+# ---------------------------------------------------------------------- adapters to other branches
+def _load_tuned(method: str, scenario: str) -> dict[str, Any] | None:
+    """Tuned ``{algo, hparams}`` for a method and scenario, or None."""
+    try:
+        from srole_cli.tuning import load_tuned
+    except ImportError:  # MERGE: srole_cli.tuning comes with the budget branch; drop this guard then
+        return None
+    return load_tuned(method, scenario)
+
+
+def _train(cell: Cell, run_dir: Path) -> None:
+    """``agents.train.train`` for ``cell.rounds`` decision rounds, evaluating every ``eval_every`` rounds."""
+    from agents.train import train
+
+    if "rounds" in inspect.signature(train).parameters:
+        train(cell.algo, cell.method["shield"], cell.train_config, rounds=cell.rounds, seed=cell.seed,
+              out_dir=run_dir, device=cell.device, hparams=cell.hparams or None, progress=False,
+              eval_every=cell.eval_every, eval_seeds=cell.curve_seeds, eval_episodes=cell.curve_episodes)
+        return
+    # MERGE: delete from here once the budget branch's train(rounds=...) lands: the old API counts
+    # agent-steps (rounds x N) and has no learning curves.
+    timesteps = cell.rounds * make_config(**cell.train_config).n_edges
+    train(cell.algo, cell.method["shield"], cell.train_config, timesteps, cell.seed, run_dir, cell.device,
+          hparams=cell.hparams or None, progress=False)
+
+
+# ---------------------------------------------------------------------- one cell
+def run_cell(cell: Cell) -> dict[str, Any]:
+    """Train (if learned and not cached) and evaluate one cell; returns its rows, curve and failures.
+
+    Result: ``rows`` (one per evaluation, with ``wall_s``), ``failures`` (evaluations that raised: the
+    others still count), ``curves`` (the learning curve rows), ``train_wall_s`` (seconds the training
+    took when it ran, also when it ran in an earlier invocation), ``ran_s`` (seconds spent now).
+    """
+    start = time.perf_counter()
+    if cell.kind == "overhead":
+        return {"rows": [_overhead_row(cell)], "failures": [], "curves": [], "train_wall_s": 0.0,
+                "ran_s": time.perf_counter() - start}
+    cache = Path(cell.cache)
+    method = cell.method
+    train_key = _key("train", cell.algo, method["shield"], cell.hparams, make_config(**cell.train_config).to_dict(),
+                     cell.seed, cell.rounds, cell.eval_every, cell.curve_seeds, cell.curve_episodes)
+    rows, failures, pending, duplicates, seen = [], [], [], [], set()
+    for spec in cell.evals:
+        try:
+            cfg = make_config(**spec.config).to_dict()
+        except (TypeError, ValueError) as exc:
+            failures.append(_failure(cell, spec, exc))
+            continue
+        key = _key("eval", method["kind"], method.get("policy"), method["shield"], train_key if cell.algo else None,
+                   cfg, cell.seed, cell.eval_episodes, spec.keep_jobs)
+        path = cache / "evals" / f"{key}.json"
+        if path in seen:  # the same evaluation reached from another point: run and count it once
+            duplicates.append((spec, path))
+        elif path.exists():
+            rows.append({**json.loads(path.read_text()), "experiment": spec.experiment, **spec.point})
         else:
-            from agents.evaluate import evaluate
+            pending.append((spec, cfg, path))
+        seen.add(path)
+    record: dict[str, Any] = {}
+    record_path = cache / "train" / f"{train_key}.json"
+    if cell.algo and record_path.exists():
+        record = json.loads(record_path.read_text())
+    model_dir = cache / "models" / train_key
+    if pending and cell.algo:
+        if not (model_dir / "DONE").exists():
+            if model_dir.exists():  # an interrupted or dropped run: start it again
+                shutil.rmtree(model_dir)
+            t0 = time.perf_counter()
+            _train(cell, model_dir)
+            record = {"wall_s": time.perf_counter() - t0, "curves": _read_curves(model_dir / "curves.csv")}
+            record_path.parent.mkdir(parents=True, exist_ok=True)
+            record_path.write_text(json.dumps(record))
+            (model_dir / "DONE").write_text("")
+    for spec, cfg, path in pending:
+        t0 = time.perf_counter()
+        try:
+            metrics = _evaluate(cell, model_dir, cfg)
+        except Exception as exc:  # noqa: BLE001 - one failed evaluation is reported, the rest still count
+            failures.append(_failure(cell, spec, exc))
+            continue
+        jobs = metrics.pop("job_jcts", None)
+        row = {"method": method["name"], "seed": cell.seed, "algo": cell.algo or method.get("policy") or method["kind"],
+               "hparams_source": cell.hparams_source, **metrics, "wall_s": time.perf_counter() - t0}
+        if spec.keep_jobs and jobs is not None:
+            row["job_jcts"] = [round(float(j), 3) for j in jobs]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(row))
+        rows.append({**row, "experiment": spec.experiment, **spec.point})
+    for spec, path in duplicates:
+        if path.exists():
+            rows.append({**json.loads(path.read_text()), "experiment": spec.experiment, **spec.point, "wall_s": 0.0})
+    if cell.drop_models and model_dir.exists():
+        shutil.rmtree(model_dir)
+    return {"rows": rows, "failures": failures, "curves": record.get("curves", []),
+            "train_wall_s": float(record.get("wall_s", 0.0)), "ran_s": time.perf_counter() - start}
 
-            policy: Any = method.policy
-            if method.kind == "learned":
-                policy = self._trained(method, cfg, seed, hparams)
-            result = evaluate(policy, method.shield, cfg, p.eval_episodes, eval_seed, self.device)
-            metrics = {k: v for k, v in result.items() if isinstance(v, (int, float)) and k not in ("seed", "episodes")}
-        row = {"method": method.name, "seed": seed, **metrics, "wall_s": time.perf_counter() - start}
-        cached.write_text(json.dumps(row))
-        return row
 
-    def _trained(self, method: Method, cfg: dict[str, Any], seed: int, hparams: dict[str, Any]) -> Path:
-        from agents.train import train
+def _failure(cell: Cell, spec: EvalSpec, exc: Exception) -> dict[str, Any]:
+    return {"experiment": spec.experiment, "point": json.dumps(spec.point, default=str),
+            "method": cell.method.get("name"), "seed": cell.seed, "error": f"{type(exc).__name__}: {exc}"}
 
-        run_dir = self.models / _key(method.algo, method.shield, cfg, seed, self.profile.timesteps, hparams)
-        if (run_dir / "DONE").exists():
-            return run_dir
-        if run_dir.exists():  # an interrupted training run: start it again
-            shutil.rmtree(run_dir)
-        train(method.algo, method.shield, cfg, self.profile.timesteps, seed, run_dir, self.device,
-              hparams=hparams or None, progress=False)
-        (run_dir / "DONE").write_text("")
-        return run_dir
 
-    def _oracle(self, cfg: dict[str, Any], eval_seed: int) -> dict[str, float]:
-        from agents.evaluate import summarize
-        from agents.oracle import run_oracle_episode
+def _read_curves(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return pd.read_csv(path).to_dict("records")
+
+
+def _evaluate(cell: Cell, model_dir: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    """Mean metrics over the cell's evaluation episodes (and the per-job JCTs of all of them)."""
+    method, episodes = cell.method, cell.eval_episodes
+    eval_seed = EVAL_SEED_OFFSET + 100 * cell.seed
+    if method["kind"] == "bound":
+        from agents.bound import lower_bound_episode
+
+        rows = [lower_bound_episode(cfg, eval_seed + e) for e in range(episodes)]
+    elif method["kind"] == "reference":
+        from agents.bound import job_times
+        from agents.greedy_reference import run_greedy_reference_episode
         from srole_env.core.simulator import ClusterSimulator
 
         sim = ClusterSimulator(make_config(**cfg))
-        rows = [run_oracle_episode(sim, seeding.np_random(eval_seed + e)[0]) for e in range(self.profile.eval_episodes)]
-        return summarize(rows)
+        rows = []
+        for e in range(episodes):
+            metrics = run_greedy_reference_episode(sim, seeding.np_random(eval_seed + e)[0])
+            rows.append({**metrics, "job_jcts": job_times(sim)[0].tolist()})
+    else:
+        from agents.evaluate import evaluate
 
-    def overhead_row(self, shield: str, regions: int, cell: dict[str, Any], seed: int) -> dict[str, Any]:
-        """Least-loaded play behind ``shield``: mean simulated decision latency and messages per round."""
-        cfg = make_config(**cell)
-        key = _key("overhead", shield, regions, cfg.to_dict(), seed, self.profile.eval_episodes)
-        cached = self.evals / f"{key}.json"
-        if cached.exists():
-            return json.loads(cached.read_text())
-        import srole_env
-        from agents.heuristics import make_heuristic
-        from shields import make_shield
+        policy = str(model_dir) if method["kind"] == "learned" else method["policy"]
+        rows = evaluate(policy, method["shield"], cfg, episodes, eval_seed, cell.device)["rows"]
+    jobs = [j for r in rows for j in r.get("job_jcts", [])]
+    numeric = [{k: v for k, v in r.items() if isinstance(v, (int, float)) and k not in ("episode", "seed")}
+               for r in rows]
+    from agents.evaluate import summarize
 
-        kwargs = {"regions": regions} if shield == "decentralized" else {}
-        env = make_shield(srole_env.parallel_env(cfg), shield, **kwargs)
-        latency, messages, rounds, wall = [], 0, 0, 0.0
-        for e in range(self.profile.eval_episodes):
-            env.reset(seed=EVAL_SEED_OFFSET + 100 * seed + e)
-            policy = make_heuristic("least_loaded", seed)
-            sim = env.unwrapped.sim
-            obs, mask, done = sim.observe(), sim.action_mask(), False
-            while not done:
-                prefs = policy.preferences(obs, mask)
-                obs, mask, _, _, done, _ = env.step_arrays(np.argmax(prefs, axis=1), prefs)
-                rep = env.last_report
-                if rep["decision_latency_s"] > 0:
-                    latency.append(rep["decision_latency_s"])
-                messages += rep["messages"]
-                wall += rep["decision_time_s"]
-                rounds += 1
-        row = {
-            "method": f"{shield} shield" + (f" ({regions} regions)" if shield == "decentralized" else ""),
-            "shield": shield, "regions": regions if shield == "decentralized" else 1, "seed": seed,
-            "decision_latency_s": float(np.mean(latency)) if latency else 0.0,
-            "messages_per_round": messages / rounds, "shield_wall_ms_per_round": 1e3 * wall / rounds,
-        }
-        cached.write_text(json.dumps(row))
-        return row
+    return {**summarize(numeric), "job_jcts": jobs}
 
 
-def run_experiment(runner: Runner, exp: Experiment, bar: tqdm) -> list[dict[str, Any]]:
-    """Rows of one experiment (cell x method x seed)."""
-    rows = []
-    methods = runner.profile.methods()
-    for cell in exp.cells():
-        extra = {exp.sweep: cell[exp.sweep]} if exp.sweep else {}
-        for seed in runner.profile.seeds:
-            if exp.kind == "shield_overhead":
-                jobs = [("central", 1)] + [("decentralized", r) for r in exp.regions if r <= cell.get("n_edges", 10)]
-                for shield, regions in jobs:
-                    rows.append({**extra, **runner.overhead_row(shield, regions, cell, seed)})
-                    bar.update()
-                continue
-            for name in exp.methods:
-                if name not in methods:
-                    raise ValueError(f"experiment {exp.name}: unknown method {name!r}; known: {list(methods)}")
-                bar.set_postfix_str(f"{exp.name} {extra} {name} seed {seed}")
-                rows.append({**extra, **runner.method_row(methods[name], cell, seed)})
-                bar.update()
-    return rows
+def _overhead_row(cell: Cell) -> dict[str, Any]:
+    """Least-loaded play behind a shield: mean simulated decision latency and messages per round (cached)."""
+    shield, regions = cell.overhead["shield"], cell.overhead["regions"]
+    spec = cell.evals[0]
+    cfg = make_config(**spec.config)
+    key = _key("overhead", shield, regions, cfg.to_dict(), cell.seed, cell.eval_episodes)
+    path = Path(cell.cache) / "evals" / f"{key}.json"
+    if path.exists():
+        return {**json.loads(path.read_text()), "experiment": spec.experiment, **spec.point}
+    import srole_env
+    from agents.heuristics import make_heuristic
+    from shields import make_shield
+
+    t0 = time.perf_counter()
+    kwargs = {"regions": regions} if shield == "decentralized" else {}
+    env = make_shield(srole_env.parallel_env(cfg), shield, **kwargs)
+    latency, messages, rounds, wall = [], 0, 0, 0.0
+    for e in range(cell.eval_episodes):
+        env.reset(seed=EVAL_SEED_OFFSET + 100 * cell.seed + e)
+        policy = make_heuristic("least_loaded", cell.seed)
+        sim = env.unwrapped.sim
+        obs, mask, done = sim.observe(), sim.action_mask(), False
+        while not done:
+            prefs = policy.preferences(obs, mask)
+            obs, mask, _, _, done, _ = env.step_arrays(np.argmax(prefs, axis=1), prefs)
+            rep = env.last_report
+            if rep["decision_latency_s"] > 0:
+                latency.append(rep["decision_latency_s"])
+            messages += rep["messages"]
+            wall += rep["decision_time_s"]
+            rounds += 1
+    row = {
+        "method": f"{shield} shield" + (f" ({regions} regions)" if shield == "decentralized" else ""),
+        "shield": shield, "regions": regions if shield == "decentralized" else 1, "seed": cell.seed,
+        "decision_latency_s": float(np.mean(latency)) if latency else 0.0,
+        "messages_per_round": messages / rounds, "shield_wall_ms_per_round": 1e3 * wall / rounds,
+        "wall_s": time.perf_counter() - t0,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(row))
+    return {**row, "experiment": spec.experiment, **spec.point}
 
 
-def count_jobs(profile: Profile) -> int:
-    """Number of (cell, method/shield, seed) units, for the progress bar."""
-    total = 0
+# ---------------------------------------------------------------------- the cell list
+def resolve_learner(profile: Profile, method: Method, scenario: str) -> tuple[str, dict[str, Any], str]:
+    """``(algo, hparams, source)`` of a learned method: the tuned YAML if committed, else the profile's."""
+    tuned = _load_tuned(method.tune_as or method.name, scenario)
+    if tuned is not None:
+        algo, hparams, source = tuned["algo"], dict(tuned.get("hparams") or {}), f"tuned ({scenario})"
+    else:
+        algo = profile.default_algo(method)
+        hparams, source = dict(profile.hparams.get(algo, {})), "profile default"
+    return algo, {**hparams, **dict(method.hparams)}, source
+
+
+def _points(exp: Experiment) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(point, eval config) pairs of an experiment."""
+    if exp.kind == "sensitivity":
+        return [({"assumption": name, "value": value}, {**exp.base, name: value})
+                for name, values in exp.assumptions for value in values]
+    if exp.sweep is None:
+        return [({}, dict(exp.base))]
+    return [({exp.sweep: value}, {**exp.base, exp.sweep: value}) for value in exp.values]
+
+
+def _strip_none(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Sensitivity value None means the model's default: leave the field out (so older configs still build)."""
+    return {k: v for k, v in cfg.items() if v is not None}
+
+
+def _resolved(cfg: dict[str, Any]) -> Any:
+    """Every field of a cell's config (or the dict itself when it does not build: it will fail in its cell)."""
+    try:
+        return make_config(**cfg).to_dict()
+    except (TypeError, ValueError):
+        return cfg
+
+
+def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: bool = False) -> list[Cell]:
+    """Every cell of the profile: one per (method, training config, seed) with its evaluations, and one per
+    shield-overhead measurement."""
+    methods = profile.methods()
+    units: dict[str, dict[str, Any]] = {}
+    overhead: list[Cell] = []
+    cache = str(out / "cache")
     for exp in profile.experiments:
-        for cell in exp.cells():
-            per_seed = (1 + sum(r <= cell.get("n_edges", 10) for r in exp.regions)) if exp.kind == "shield_overhead" \
-                else len(exp.methods)
-            total += per_seed * len(profile.seeds)
-    return total
+        for point, cfg in _points(exp):
+            cfg = _strip_none(cfg)
+            if exp.kind == "shield_overhead":
+                n_edges = cfg.get("n_edges", 10)
+                jobs = [("central", 1)] + [("decentralized", r) for r in exp.regions if r <= n_edges]
+                for seed in profile.seeds:
+                    for shield, regions in jobs:
+                        overhead.append(Cell("overhead", {"name": f"{shield} shield"}, seed, cfg,
+                                             (EvalSpec(exp.name, point, cfg),), cache, device,
+                                             eval_episodes=exp.episodes or profile.eval_episodes,
+                                             overhead={"shield": shield, "regions": regions}))
+                continue
+            train_cfg = dict(exp.base) if exp.kind == "sensitivity" else cfg
+            keep_jobs = exp.name == profile.jobs_experiment
+            for name in exp.methods:
+                method = methods[name]
+                for seed in profile.seeds:
+                    # resolved configs, so that {..., arrival_rate: default} and {...} share one unit
+                    unit_key = json.dumps([name, seed, _resolved(train_cfg if method.learned else cfg)],
+                                          sort_keys=True, default=str)
+                    unit = units.setdefault(unit_key, {"method": method, "seed": seed, "train": train_cfg,
+                                                       "evals": []})
+                    unit["evals"].append(EvalSpec(exp.name, point, cfg, keep_jobs))
+                    unit["episodes"] = exp.episodes or profile.eval_episodes
+    cells = []
+    for unit in units.values():
+        method: Method = unit["method"]
+        extra: dict[str, Any] = {}
+        if method.learned:
+            algo, hparams, source = resolve_learner(profile, method, str(unit["train"].get("scenario", "small")))
+            extra = dict(algo=algo, hparams=hparams, hparams_source=source, rounds=profile.rounds,
+                         eval_every=profile.eval_every, curve_seeds=tuple(profile.curve_seeds),
+                         curve_episodes=profile.curve_episodes)
+        cells.append(Cell("method", {**asdict(method), "hparams": dict(method.hparams)}, unit["seed"], unit["train"],
+                          tuple(unit["evals"]), cache, device, eval_episodes=unit["episodes"],
+                          drop_models=drop_models, **extra))
+    return cells + overhead
 
 
-def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progress: bool = True) -> Path:
-    """Run every experiment of ``profile`` and write the CSVs, plots and ``summary.md`` into ``out_dir``."""
+# ---------------------------------------------------------------------- the run
+def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progress: bool = True,
+              workers: int | None = 1, address: str | None = None, drop_models: bool = False) -> Path:
+    """Run every experiment of ``profile`` and write the tables, figures and ``summary.md`` into ``out_dir``.
+
+    ``workers``/``address`` go to ``run_cells`` (``workers=None``: all cores; ``address``: a Ray cluster);
+    ``drop_models`` deletes each trained model once its evaluations are done (the learning curves and
+    results stay in the cache; a later rerun needing the model trains it again).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "profile.json").write_text(json.dumps(profile_to_dict(profile), indent=2))
-    runner = Runner(profile, out, device)
-    results: dict[str, list[dict[str, Any]]] = {}
+    (out / "profile.json").write_text(json.dumps(profile_to_dict(profile), indent=2, default=str))
     start = time.perf_counter()
-    with tqdm(total=count_jobs(profile), desc=f"reproduce {profile.name}", disable=not progress) as bar:
-        for exp in profile.experiments:
-            rows = run_experiment(runner, exp, bar)
-            results[exp.name] = rows
-            report.write_rows(out / f"{exp.name}.csv", rows)
-    report.write_report(profile, results, out, time.perf_counter() - start)
+    cells = build_cells(profile, out, device, drop_models)
+    results = run_cells(run_cell, cells, workers=workers, address=address, desc=f"reproduce {profile.name}",
+                        progress=progress)
+    rows: list[dict[str, Any]] = []
+    curves: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    compute_s = 0.0
+    for cell, result in zip(cells, results):
+        if isinstance(result, CellFailure):
+            failures.append({"experiment": ", ".join(sorted({e.experiment for e in cell.evals})), "point": "",
+                             "method": cell.method.get("name"), "seed": cell.seed, "error": result.error})
+            continue
+        rows += result["rows"]
+        failures += result["failures"]
+        compute_s += result["train_wall_s"] + sum(float(r.get("wall_s", 0.0)) for r in result["rows"])
+        if result["curves"]:
+            trained = make_config(**cell.train_config)
+            point = {"scenario": cell.train_config.get("scenario", "small"), "n_edges": trained.n_edges,
+                     "arrival_rate": trained.arrival_rate}
+            curves += [{"method": cell.method["name"], "seed": cell.seed, **point, **curve}
+                       for curve in result["curves"]]
+    run = report.RunInfo(wall_s=time.perf_counter() - start, compute_s=compute_s, cells=len(cells),
+                         failures=failures, workers=workers, drop_models=drop_models)
+    report.write_report(profile, rows, curves, out, run)
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from srole_cli.args import add_device_arguments, set_threads
+from srole_cli.args import add_device_arguments, non_negative_int, set_threads
 from srole_cli.experiments import PROFILES, load_profile
 from srole_cli.registry import Subcommand
 
@@ -14,6 +14,11 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help=f"budget profile: {', '.join(PROFILES)} or a YAML/JSON file of Profile fields")
     p.add_argument("--out", default="results/reproduce", help="output directory (also the cache)")
     add_device_arguments(p)
+    p.add_argument("--workers", type=non_negative_int, default=1,
+                   help="cells run in parallel (0: all cores); default 1")
+    p.add_argument("--address", default=None, help="HOST:PORT of an existing Ray cluster to run the cells on")
+    p.add_argument("--drop-models", action="store_true",
+                   help="delete each trained model after its evaluations (results and learning curves stay)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -22,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
 
     set_threads(args.threads)  # a fixed thread count keeps results the same on machines with more cores
     profile = load_profile(args.profile)
-    out = reproduce(profile, args.out, device=args.device, progress=not args.no_progress)
+    out = reproduce(profile, args.out, device=args.device, progress=not args.no_progress,
+                    workers=args.workers or None, address=args.address, drop_models=args.drop_models)
     print((out / "summary.md").read_text())
     print(f"results in {out}")
     return 0

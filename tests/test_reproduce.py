@@ -1,58 +1,180 @@
-"""Smoke test of ``srole reproduce`` on the tiny profile: every file written, with its columns; reruns hit the cache."""
+"""``srole reproduce`` on the tiny profile: cells, cache, failures, dropped models, convergence flags, CLI.
+
+The learners and their evaluation are replaced by fakes (``fake_learning``) so these tests check the
+pipeline's logic in seconds whatever the learners do; heuristics, the greedy reference and the bound run
+for real.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from srole_cli.experiments import PROFILES, load_profile
+import agents.evaluate
+from srole_cli import reproduce as rep
+from srole_cli.experiments import METHOD_NAMES, PROFILES, TINY_BASE, Experiment, load_profile
 from srole_cli.main import main
-from srole_cli.reproduce import reproduce
+
+REAL_EVALUATE = agents.evaluate.evaluate
+MINI = dataclasses.replace(PROFILES["tiny"], experiments=(
+    Experiment("methods", TINY_BASE, methods=("MARL", "SROLE-central", "SROLE-decentralized", "least_loaded")),))
+"""The tiny profile cut to one experiment, for the tests of single mechanisms."""
+
+
+def _fake_train(cell, run_dir: Path, flat: bool = True) -> None:
+    run_dir.mkdir(parents=True)
+    jct = [200.0, 150.0, 120.0, 119.0, 119.5] if flat else [400.0, 300.0, 200.0, 100.0, 50.0]
+    pd.DataFrame({"round": [10, 20, 30, 40, 50], "mean_jct_all": jct, "collisions": 0, "jobs_completed": 3,
+                  "overloads": 0, "mean_reward": 0.0}).to_csv(run_dir / "curves.csv", index=False)
+
+
+def _fake_evaluate(policy, shield=None, config=None, episodes=1, seed=0, device="cpu"):
+    if isinstance(policy, str) and policy in ("random", "local", "least_loaded", "round_robin"):
+        return REAL_EVALUATE(policy, shield, config, episodes, seed, device)
+    base = {"none": 100.0, "central": 80.0, "decentralized": 85.0}[shield or "none"]
+    rows = [{"mean_jct_all": base + (seed % 7) + e, "collisions": 3.0 if shield == "none" else 0.0,
+             "jobs_completed": 5, "median_utilization": 0.3, "job_jcts": [base, base + 1.0]} for e in range(episodes)]
+    return {"rows": rows}
+
+
+@pytest.fixture
+def fake_learning(monkeypatch):
+    monkeypatch.setattr(rep, "_train", _fake_train)
+    monkeypatch.setattr(agents.evaluate, "evaluate", _fake_evaluate)
 
 
 @pytest.fixture(scope="module")
 def tiny_results(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setattr(rep, "_train", _fake_train)
+    mp.setattr(agents.evaluate, "evaluate", _fake_evaluate)
     out = tmp_path_factory.mktemp("reproduce")
-    reproduce(PROFILES["tiny"], out, device="cpu", progress=False)
+    try:
+        rep.reproduce(PROFILES["tiny"], out, device="cpu", progress=False)
+    finally:
+        mp.undo()
     return out
 
 
-def test_writes_every_file_with_its_columns(tiny_results):
+def _compute_minutes(summary: str) -> float:
+    return float(re.search(r"Compute time ([0-9.]+) min", summary).group(1))
+
+
+def test_writes_every_table_and_figure(tiny_results):
     out = tiny_results
-    for name in ("methods", "scalability", "load", "shield_overhead"):
-        assert (out / f"{name}.csv").exists() and (out / f"{name}_summary.csv").exists()
-    methods = pd.read_csv(out / "methods_summary.csv")
-    assert set(methods["method"]) == {"CRL", "MARL", "SROLE-central", "SROLE-decentralized", "random", "local",
-                                      "least_loaded", "round_robin", "oracle"}
-    for col in ("mean_jct_all", "mean_jct", "p95_jct", "median_utilization", "collisions", "overloads",
-                "interventions", "scheduling_overhead_s", "mean_jct_all_ci", "seeds"):
-        assert col in methods.columns
-    assert (methods.loc[methods["method"].str.startswith("SROLE"), "collisions"] == 0).all()
-    assert set(pd.read_csv(out / "scalability.csv")["n_edges"]) == {6, 10}
-    assert set(pd.read_csv(out / "load.csv")["arrival_rate"]) == {0.005, 0.01}
-    overhead = pd.read_csv(out / "shield_overhead_summary.csv")
-    assert {"decision_latency_s", "messages_per_round", "n_edges", "method"} <= set(overhead.columns)
-    central = overhead[overhead["method"] == "central shield"]
-    assert (pd.read_csv(out / "shield_overhead.csv").query("shield == 'central'")["messages_per_round"] == 0).all()
-    assert len(central) == 2
-    for png in ("methods_jct.png", "scalability_jct.png", "load_jct.png", "shield_overhead_latency.png"):
-        assert (out / png).stat().st_size > 1000
+    methods = pd.read_csv(out / "methods.csv")
+    assert set(methods["method"]) == set(METHOD_NAMES)
+    assert {"method", "seed", "mean_jct_all", "collisions", "jobs_completed", "wall_s"} <= set(methods.columns)
+    assert sorted(methods.groupby("method")["seed"].nunique().unique()) == [len(PROFILES["tiny"].seeds)]
+    curves = pd.read_csv(out / "curves.csv")
+    assert {"method", "seed", "round", "mean_jct_all", "n_edges"} <= set(curves.columns)
+    assert {"CRL", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs"} <= set(curves["method"])
     summary = (out / "summary.md").read_text()
-    assert "59.0%" in summary and "SROLE-central vs MARL" in summary and "SROLE-decentralized vs CRL" in summary
-    assert "oracle bound" in summary
+    for needle in ("## Convergence", "### SROLE against each baseline", "SROLE-central vs MARL", "SROLE-central vs CRL",
+                   "EXPLAIN", "## sensitivity", "Which assumption moves the reduction most"):
+        assert needle in summary, needle
+    assert "## Failures" not in summary and not (out / "failures.csv").exists()
+    for png in ("methods_jct.png", "jct_cdf.png", "scalability_jct.png", "scalability_collisions.png",
+                "scalability_latency.png", "load_jct.png", "shield_overhead_latency.png", "sensitivity.png",
+                "curves_0.png"):
+        assert (out / png).stat().st_size > 1000, png
+    jobs = pd.read_csv(out / "jobs.csv")
+    assert set(jobs["method"]) >= {"lower-bound", "least_loaded", "SROLE-central"}
 
 
-def test_rerun_is_served_from_cache(tiny_results, monkeypatch):
-    import agents.train
+def test_fake_gap_is_found_significant(tiny_results):
+    """The fakes give SROLE-central 80 s and MARL 100 s in every run: a difference the statistics must claim."""
+    comp = pd.read_csv(tiny_results / "comparisons.csv")
+    row = comp[(comp["experiment"] == "methods") & (comp["srole"] == "SROLE-central") & (comp["baseline"] == "MARL")]
+    assert row["mean_jct_all_reduction"].iloc[0] == pytest.approx(0.2, abs=0.05)
+    assert row["mean_jct_all_verdict"].iloc[0] == "SROLE lower"
+    assert row["poi_jct"].iloc[0] == pytest.approx(1.0)
 
+
+def test_sensitivity_tables(tiny_results):
+    table = pd.read_csv(tiny_results / "sensitivity_reduction.csv")
+    assumptions = dict(PROFILES["tiny"].experiments[-1].assumptions)
+    assert set(table["assumption"]) == set(assumptions)
+    effect = pd.read_csv(tiny_results / "sensitivity_effect.csv")
+    assert list(effect["range"]) == sorted(effect["range"], reverse=True)
+
+
+def test_rerun_is_served_from_cache_with_its_compute_time(tiny_results, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("a finished cell was trained again")
 
-    monkeypatch.setattr(agents.train, "train", no_training)
-    before = pd.read_csv(tiny_results / "methods.csv").drop(columns="wall_s")
-    reproduce(PROFILES["tiny"], tiny_results, device="cpu", progress=False)
-    after = pd.read_csv(tiny_results / "methods.csv").drop(columns="wall_s")
-    pd.testing.assert_frame_equal(before, after)
+    monkeypatch.setattr(rep, "_train", no_training)
+    monkeypatch.setattr(agents.evaluate, "evaluate", no_training)
+    before = pd.read_csv(tiny_results / "methods.csv")
+    first = _compute_minutes((tiny_results / "summary.md").read_text())
+    rep.reproduce(PROFILES["tiny"], tiny_results, device="cpu", progress=False)
+    pd.testing.assert_frame_equal(before, pd.read_csv(tiny_results / "methods.csv"))
+    assert _compute_minutes((tiny_results / "summary.md").read_text()) == first
+
+
+def test_failed_cells_are_listed_and_the_rest_reported(fake_learning, monkeypatch, tmp_path):
+    def broken(policy, shield=None, *args, **kwargs):
+        if shield == "decentralized":
+            raise RuntimeError("shield host unreachable")
+        return _fake_evaluate(policy, shield, *args, **kwargs)
+
+    monkeypatch.setattr(agents.evaluate, "evaluate", broken)
+    out = rep.reproduce(MINI, tmp_path, device="cpu", progress=False)
+    failures = pd.read_csv(out / "failures.csv")
+    assert set(failures["method"]) == {"SROLE-decentralized"}
+    assert "shield host unreachable" in (out / "summary.md").read_text()
+    assert set(pd.read_csv(out / "methods.csv")["method"]) == {"MARL", "SROLE-central", "least_loaded"}
+
+
+def test_drop_models_keeps_results_and_curves(fake_learning, tmp_path):
+    out = rep.reproduce(MINI, tmp_path, device="cpu", progress=False, drop_models=True)
+    assert not list((out / "cache" / "models").glob("*"))
+    assert any((out / "cache" / "train").glob("*.json"))
+    assert len(pd.read_csv(out / "curves.csv"))
+
+
+def test_unflattened_curves_are_flagged(monkeypatch, tmp_path):
+    def train(cell, run_dir):
+        _fake_train(cell, run_dir, flat=cell.method["name"] != "MARL")
+
+    monkeypatch.setattr(rep, "_train", train)
+    monkeypatch.setattr(agents.evaluate, "evaluate", _fake_evaluate)
+    import srole_cli.report as report
+
+    monkeypatch.setattr(report, "_has_flattened", lambda curve, metric: bool(curve[metric].iloc[-1] > 60))
+    out = rep.reproduce(MINI, tmp_path, device="cpu", progress=False)
+    summary = (out / "summary.md").read_text()
+    flagged = summary.split("**Not flattened**")[1].split("##")[0]
+    assert "MARL" in flagged and "SROLE-central" not in flagged
+
+
+def test_one_training_serves_every_experiment_that_shares_its_config():
+    cells = rep.build_cells(PROFILES["tiny"], Path("/tmp/unused"))
+    marl = [c for c in cells if c.method.get("name") == "MARL"]
+    # tiny: MARL trains on the base (methods, scalability n=6, sensitivity) and on n=4, 0.005, 0.01: 4 configs
+    assert len(marl) == 4 * len(PROFILES["tiny"].seeds)
+    base = [c for c in marl if c.train_config == dict(PROFILES["tiny"].experiments[0].base)]
+    assert {e.experiment for c in base for e in c.evals} == {"methods", "scalability", "sensitivity"}
+    assert all(c.rounds == PROFILES["tiny"].rounds for c in marl)
+
+
+def test_reproduce_flags_reach_reproduce(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake(profile, out, **kwargs):
+        seen.update(kwargs, profile=profile.name)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "summary.md").write_text("ok")
+        return Path(out)
+
+    monkeypatch.setattr(rep, "reproduce", fake)
+    assert main(["reproduce", "--profile", "tiny", "--out", str(tmp_path), "--workers", "2", "--address",
+                 "head:6379", "--drop-models", "--no-progress", "--device", "cpu"]) == 0
+    assert seen["workers"] == 2 and seen["address"] == "head:6379" and seen["drop_models"] is True
 
 
 def test_bad_profile_is_a_one_line_error(capsys):
@@ -64,10 +186,19 @@ def test_bad_profile_is_a_one_line_error(capsys):
 def test_profile_from_yaml(tmp_path):
     spec = tmp_path / "mine.yaml"
     spec.write_text(
-        "timesteps: 100\nseeds: [0]\neval_episodes: 1\nexperiments:\n"
-        "  - {name: methods, base: {scenario: small, horizon: 5}, methods: [least_loaded, oracle]}\n"
+        "rounds: 10\nseeds: [0]\neval_episodes: 1\nexperiments:\n"
+        "  - {name: methods, base: {scenario: small, horizon: 5}, methods: [least_loaded, greedy-reference,"
+        " lower-bound]}\n"
     )
     profile = load_profile(str(spec))
-    assert profile.name == "mine" and profile.experiments[0].methods == ("least_loaded", "oracle")
-    out = reproduce(profile, tmp_path / "out", progress=False)
-    assert set(pd.read_csv(out / "methods.csv")["method"]) == {"least_loaded", "oracle"}
+    assert profile.name == "mine" and profile.experiments[0].methods == ("least_loaded", "greedy-reference",
+                                                                          "lower-bound")
+    out = rep.reproduce(profile, tmp_path / "out", progress=False)
+    assert set(pd.read_csv(out / "methods.csv")["method"]) == {"least_loaded", "greedy-reference", "lower-bound"}
+
+
+def test_unknown_method_is_refused():
+    with pytest.raises(ValueError, match="oracle"):
+        load_profile("tiny").__class__(
+            "x", rounds=1, seeds=(0,), eval_episodes=1,
+            experiments=(Experiment("m", {"scenario": "small"}, methods=("oracle",)),))

@@ -1,11 +1,14 @@
-"""Oracle: a full-knowledge greedy scheduler with no decision latency, the bound the methods are held to.
+"""Greedy reference: a full-knowledge greedy scheduler with no decision latency.
+
+It is a *reference*, not a bound: a greedy rule can be beaten (it places each round's tasks myopically
+and never holds a task for a better slot later). The derived lower bound lives in ``agents.bound``.
 
 Each round it scores every agent's candidates by the head task's estimated finishing time there
 (shard transfer + compute at the share it would get, from the simulator's true state), lets every agent
 ask for its best safe candidate, and settles conflicts with the shields' central resolution
 (``shields.protocol.Coordinator`` over one region), so it never collides. Its decisions cost no time:
 the simulator is stepped with zero decision latency. It is not a learnable policy, so it runs on the
-simulator directly (``run_oracle_episode``), not through an env view.
+simulator directly (``run_greedy_reference_episode``), not through an env view.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from shields.protocol import Coordinator
 from srole_env.core.simulator import ClusterSimulator
 
 
-def oracle_preferences(sim: ClusterSimulator) -> np.ndarray:
+def greedy_reference_preferences(sim: ClusterSimulator) -> np.ndarray:
     """Scores [N, A] (higher is better): minus the estimated finishing time of each agent's head task on
     each candidate; unsafe candidates get ``-inf``; hold gets a large negative finite score."""
     topo, tasks = sim.topology, sim.tasks
@@ -39,8 +42,8 @@ def oracle_preferences(sim: ClusterSimulator) -> np.ndarray:
     return scores
 
 
-def run_oracle_episode(sim: ClusterSimulator, rng: np.random.Generator) -> dict[str, float]:
-    """Reset ``sim`` from ``rng`` and play one episode with the oracle; returns the episode metrics."""
+def run_greedy_reference_episode(sim: ClusterSimulator, rng: np.random.Generator) -> dict[str, float]:
+    """Reset ``sim`` from ``rng`` and play one episode with the greedy reference; returns the episode metrics."""
     sim.reset(rng)
     coordinator = None
     labels = np.zeros(sim.n_edges, dtype=np.int64)
@@ -48,7 +51,7 @@ def run_oracle_episode(sim: ClusterSimulator, rng: np.random.Generator) -> dict[
         state = snapshot(sim)
         if coordinator is None:
             coordinator = Coordinator(labels, state)
-        prefs = oracle_preferences(sim)
+        prefs = greedy_reference_preferences(sim)
         actions = np.argmax(prefs, axis=1)
         ranks, has_pref = preference_ranks(prefs, state.n_candidates)
         # priority: the task that gains most from its first choice keeps it (larger best score first)
