@@ -2,8 +2,9 @@
 
 Episode ``e`` of an evaluation with seed ``s`` is reset with seed ``s + e``, so every method meets the
 same clusters and job arrivals. Policies act greedily (argmax of their preferences), and behind a shield
-the same preferences [N, A] go to the shield. Parallel-env policies (heuristics, MARL, SROLE) run on the
-parallel env behind ``shield``; CRL policies run on the cluster head's env (no shield).
+the same preferences [N, A] go to the shield (unless the run withheld them: ``shield_preferences``).
+Parallel-env policies (heuristics, MARL, SROLE) run on the parallel env behind ``shield``; CRL policies run
+on the cluster head's env (no shield).
 
 The result holds the mean over episodes of every figure of ``env.unwrapped.metrics()`` (NaN-aware:
 ``mean_jct`` is NaN in an episode that completes no job) plus ``episode_return``, and ``rows``: one dict
@@ -40,11 +41,14 @@ def evaluate(
     episodes: int = 10,
     seed: int = 0,
     device: str = "auto",
+    shield_preferences: bool | None = None,
 ) -> dict[str, Any]:
     """Run ``episodes`` episodes and return the metric means (and per-episode ``rows``).
 
     ``shield`` defaults to the run's own shield (``none`` for heuristics); ``config`` (a ``ClusterConfig``,
     scenario name/file or dict of fields) defaults to the run's training cluster (``small`` for heuristics).
+    ``shield_preferences``: hand the policy's preferences to the shield; None = the run's own setting
+    (``config.json``), True for heuristics and policy objects.
     """
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")
@@ -62,7 +66,8 @@ def evaluate(
         for e in range(episodes):
             rows.append({"episode": e, "seed": seed + e, **_centralized_episode(env, policy, seed + e)})
     else:
-        env = ArrayEnv(make_parallel_env(cfg, shield))
+        share = meta.get("shield_preferences", True) if shield_preferences is None else shield_preferences
+        env = ArrayEnv(make_parallel_env(cfg, shield), share_preferences=bool(share))
         for e in range(episodes):
             rows.append({"episode": e, "seed": seed + e, **_parallel_episode(env, policy, seed + e)})
     if config is None:
