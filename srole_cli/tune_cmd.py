@@ -13,7 +13,9 @@ discount, one learner-specific knob; CRL: MaskablePPO at the head with learning 
 bonus, rollout length), scored by mean_jct_all on tuning seeds >= 50000 (disjoint from the evaluation
 seeds of srole reproduce). The best trial goes to srole_cli/tuned/<scenario>/<method>.yaml (or --out).
 --workers K asks K trials at a time and runs them as parallel cells.
+--method all tunes every learned method in turn with the same settings.
 examples:
+  srole tune --method all --scenario paper --set n_edges=20 --set horizon=50 --trials 20 --rounds 1500
   srole tune --method SROLE-central --scenario paper --set horizon=100 --trials 20 --rounds 3000
   srole tune --method CRL --scenario small --trials 2 --rounds 100 --out /tmp/tuned"""
 
@@ -23,7 +25,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
     p.epilog = EPILOG
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("--method", required=True, choices=list(METHODS), help="learned method to tune")
+    p.add_argument("--method", required=True, choices=[*METHODS, "all"],
+                   help="learned method to tune (all: every one in turn, with the same settings)")
     add_cluster_arguments(p, scenario_default="small")
     p.add_argument("--trials", type=positive_int, default=20, help="Optuna trials (default 20)")
     p.add_argument("--rounds", type=positive_int, default=2_000,
@@ -40,19 +43,26 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from srole_cli.tuning import load_tuned, tune
+    from agents.registry import ALGOS
+    from srole_cli.tuning import METHODS, load_tuned, tune
 
     set_threads(args.threads)
-    try:
-        path = tune(args.method, args.scenario, args.trials, args.rounds, overrides=dict(args.overrides),
-                    seed_base=args.seed_base, episodes=args.episodes, workers=args.workers, address=args.address,
-                    out_root=args.out, work_dir=args.work_dir, device=args.device, progress=not args.no_progress)
-    except NotImplementedError as err:
-        raise CLIError(f"--workers/--address: {err}") from err
-    best = load_tuned(args.method, args.scenario, args.out)
-    print(f"{args.method} on {args.scenario}: best {best['best_value']:.1f} s mean_jct_all with {best['algo']} "
-          f"{best['hparams']}")
-    print(f"written to {path}")
+    methods = list(METHODS) if args.method == "all" else [args.method]
+    missing = sorted({a for m in methods for a in METHODS[m].algos if a not in ALGOS})
+    if missing:
+        raise CLIError(f"algo(s) {missing} needed by {args.method} are not available in agents.registry")
+    for method in methods:
+        try:
+            path = tune(method, args.scenario, args.trials, args.rounds, overrides=dict(args.overrides),
+                        seed_base=args.seed_base, episodes=args.episodes, workers=args.workers,
+                        address=args.address, out_root=args.out, work_dir=args.work_dir, device=args.device,
+                        progress=not args.no_progress)
+        except NotImplementedError as err:
+            raise CLIError(f"--workers/--address: {err}") from err
+        best = load_tuned(method, args.scenario, args.out)
+        print(f"{method} on {args.scenario}: best {best['best_value']:.1f} s mean_jct_all with {best['algo']} "
+              f"{best['hparams']}")
+        print(f"written to {path}", flush=True)
     return 0
 
 

@@ -129,3 +129,10 @@ def test_srole_tune_rejects_bad_input_in_one_line(capsys, tmp_path: Path, argv: 
     status = main([a.replace("{tmp}", str(tmp_path)) for a in argv])
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1 and err[0].startswith("srole: error: ") and needle in err[0]
+
+
+@pytest.mark.skipif("crl_maskable_ppo" in ALGOS, reason="every method's algos are available")
+def test_srole_tune_all_refuses_before_training_when_an_algo_is_missing(capsys, tmp_path: Path):
+    status = main(["tune", "--method", "all", "--out", str(tmp_path), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 2 and "crl_maskable_ppo" in err and not any(tmp_path.iterdir())
