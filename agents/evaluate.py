@@ -2,8 +2,9 @@
 
 Episode ``e`` of an evaluation with seed ``s`` is reset with seed ``s + e``, so every method meets the
 same clusters and job arrivals. Policies act greedily (argmax of their preferences), and behind a shield
-the same preferences [N, A] go to the shield. Parallel-env policies (heuristics, MARL, SROLE) run on the
-parallel env behind ``shield``; CRL policies run on the cluster head's env (no shield).
+the same preferences [N, A] go to the shield (unless the run withheld them: ``shield_preferences``).
+Parallel-env policies (heuristics, MARL, SROLE) run on the parallel env behind ``shield``; CRL policies run
+on the cluster head's env (no shield).
 
 The result holds the mean over episodes of every figure of ``env.unwrapped.metrics()`` (NaN-aware:
 ``mean_jct`` is NaN in an episode that completes no job) plus ``episode_return``, and ``rows``: one dict
@@ -41,6 +42,7 @@ def evaluate(
     seed: int = 0,
     device: str = "auto",
     record: str | Path | None = None,
+    shield_preferences: bool | None = None,
 ) -> dict[str, Any]:
     """Run ``episodes`` episodes and return the metric means (and per-episode ``rows``).
 
@@ -48,6 +50,8 @@ def evaluate(
     scenario name/file or dict of fields) defaults to the run's training cluster (``small`` for heuristics).
     ``record``: a ``.gif`` path; the first episode's cluster map (``render_mode="rgb_array"``) is written
     there, one frame per round (parallel-env policies only).
+    ``shield_preferences``: hand the policy's preferences to the shield; None = the run's own setting
+    (``config.json``), True for heuristics and policy objects.
     """
     if record is not None and Path(record).suffix.lower() != ".gif":
         raise ValueError(f"record: expected a .gif path, got {str(record)!r}")
@@ -69,12 +73,14 @@ def evaluate(
         for e in range(episodes):
             rows.append({"episode": e, "seed": seed + e, **_centralized_episode(env, policy, seed + e)})
     else:
-        env = ArrayEnv(make_parallel_env(cfg, shield, render_mode="rgb_array" if record is not None else None))
-        # a run trained with ``shield_preferences: false`` (SROLE-central-noprefs) keeps its preferences from the shield
-        use_prefs = bool((meta.get("hparams") or {}).get("shield_preferences", True))
+        share = meta.get("shield_preferences", True) if shield_preferences is None else shield_preferences
+        env = ArrayEnv(
+            make_parallel_env(cfg, shield, render_mode="rgb_array" if record is not None else None),
+            share_preferences=bool(share),
+        )
         for e in range(episodes):
             frames: list[np.ndarray] | None = [] if record is not None and e == 0 else None
-            rows.append({"episode": e, "seed": seed + e, **_parallel_episode(env, policy, seed + e, use_prefs, frames)})
+            rows.append({"episode": e, "seed": seed + e, **_parallel_episode(env, policy, seed + e, frames)})
             if frames is not None:
                 write_gif(frames, record, fps=env.base.metadata["render_fps"])
     if config is None:
@@ -86,14 +92,14 @@ def evaluate(
 
 
 def _parallel_episode(
-    env: ArrayEnv, policy: Policy, seed: int, use_prefs: bool = True, frames: list[np.ndarray] | None = None
+    env: ArrayEnv, policy: Policy, seed: int, frames: list[np.ndarray] | None = None
 ) -> dict[str, Any]:
     obs, mask = env.reset(seed=seed)
     policy.reset()
     total = 0.0
     while True:
         prefs = policy.preferences(obs, mask)
-        out = env.step(np.argmax(prefs, axis=1), prefs if env.shielded and use_prefs else None)
+        out = env.step(np.argmax(prefs, axis=1), prefs if env.shielded else None)
         total += float(out.rewards.mean())
         obs, mask = out.obs, out.mask
         if frames is not None:

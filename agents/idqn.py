@@ -12,12 +12,15 @@ action is displaced gets its own next-best action. By default the buffer stores 
 *executed* (the shield's safe action): Q-learning is off-policy and the reward belongs to that action
 (``learn_from="chosen"`` stores the agent's own choice instead).
 
-Timesteps are agent-steps: one round of the parallel env is N timesteps.
+The budget is in rounds of the parallel env (each adds N transitions). Epsilon decays linearly over
+``eps_decay_fraction`` of the run's budget (fixed when the run starts and saved in the checkpoint, so a
+resumed run keeps it), so a short budget still ends exploiting; ``eps_decay_rounds`` > 0 sets an absolute
+schedule instead. Sample counts (``buffer_size``, ``batch_size``, ``learning_starts``) are transitions.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from agents.common.array_env import ArrayEnv, EpisodeDriver, make_parallel_env
+from agents.common.array_env import EpisodeDriver
 from agents.common.context import CheckpointSchedule, RunContext, make_hparams, resume_driver, saved_hparams
 from agents.common.networks import MASKED_SCORE, DuelingQ, as_tensor, mlp
 from agents.common.policy import ScoredPolicy
@@ -38,7 +41,7 @@ ENV_FILE = "env.pkl"
 
 @dataclass(frozen=True)
 class IDQNConfig:
-    """IDQN hyperparameters (counts in agent-steps unless stated)."""
+    """IDQN hyperparameters (sample counts in transitions, one per agent and round, unless stated)."""
 
     hidden: tuple[int, ...] = (128, 128)
     lr: float = 5e-4
@@ -55,8 +58,10 @@ class IDQNConfig:
     """Polyak factor of the target network per gradient step."""
     eps_start: float = 1.0
     eps_end: float = 0.05
-    eps_decay_rounds: int = 10_000
-    """Rounds over which epsilon decays linearly (absolute, so a resumed run keeps the same schedule)."""
+    eps_decay_fraction: float = 0.3
+    """Fraction of the run's budget (rounds) over which epsilon decays linearly from ``eps_start`` to ``eps_end``."""
+    eps_decay_rounds: int = 0
+    """Absolute decay length in rounds; 0 (default): ``eps_decay_fraction`` x the budget, fixed at the run's start."""
     double_q: bool = True
     dueling: bool = False
     """Dueling head (``DuelingQ``) instead of a plain MLP."""
@@ -150,30 +155,32 @@ class IDQN:
         return loss.item()
 
     def learn(self, driver: EpisodeDriver, ctx: RunContext) -> None:
-        """Train until ``driver.timesteps`` reaches ``ctx.timesteps``, checkpointing as scheduled."""
+        """Train until ``driver.rounds`` reaches ``ctx.rounds``, checkpointing and evaluating as scheduled."""
         hp, n = self.hp, driver.env.n_agents
-        schedule = CheckpointSchedule(ctx.checkpoint_every, driver.timesteps)
-        bar = ctx.progress_bar(driver.timesteps)
+        schedule = CheckpointSchedule(ctx.checkpoint_every, driver.rounds)
+        bar = ctx.progress_bar(driver.rounds)
         losses: list[float] = []
-        while driver.timesteps < ctx.timesteps:
+        while driver.rounds < ctx.rounds:
+            ctx.evaluate_if_due(driver.rounds, self.policy)
             obs, mask = driver.obs, driver.mask
             prefs = self.policy.preferences(obs, mask)
-            eps = self.epsilon(driver.timesteps // n)
+            eps = self.epsilon(driver.rounds)
             actions = self.explore(prefs, mask, eps)
             out = driver.step(actions, prefs if driver.env.shielded else None)
             stored = out.executed if hp.learn_from == "executed" else actions
             for transition in self.nstep.push(obs, stored, out.rewards, out.obs, out.mask, out.terminated, out.done):
                 self.buffer.add(*transition)
-            if driver.timesteps >= hp.learning_starts and (driver.timesteps // n) % hp.train_every_rounds == 0:
+            if driver.rounds * n >= hp.learning_starts and driver.rounds % hp.train_every_rounds == 0:
                 losses += [self.update() for _ in range(hp.gradient_steps)]
             if out.done and losses:
-                ctx.log_scalars("train", {"loss": float(np.mean(losses)), "epsilon": eps}, driver.timesteps)
+                ctx.log_scalars("train", {"loss": float(np.mean(losses)), "epsilon": eps}, driver.rounds)
                 losses = []
-            bar.update(n)
-            if schedule.due(driver.timesteps):
+            bar.update(1)
+            if schedule.due(driver.rounds):
                 self.save(ctx, driver)
         bar.close()
         self.save(ctx, driver)
+        ctx.finish_curve(driver.rounds, self.policy)
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, ctx: RunContext, driver: EpisodeDriver) -> None:
@@ -187,7 +194,7 @@ class IDQN:
         }, ckpt / MODEL_FILE)
         self.buffer.save(ckpt / REPLAY_FILE)
         (ckpt / ENV_FILE).write_bytes(driver.state_bytes())
-        ctx.save_state(driver.timesteps, driver.episode)
+        ctx.save_state(driver.rounds, driver.episode)
 
     @classmethod
     def load(cls, ckpt: Path, device: str, with_buffer: bool = True) -> IDQN:
@@ -207,12 +214,15 @@ class IDQN:
 
 def run(ctx: RunContext) -> None:
     """Train (or resume) an IDQN run described by ``ctx``."""
-    env = ArrayEnv(make_parallel_env(ctx.config, ctx.shield))
+    env = ctx.make_env()
     if ctx.resume:
         agent = IDQN.load(ctx.run.checkpoint, ctx.device)
         driver = resume_driver(env, ctx, ENV_FILE)
     else:
-        agent = IDQN(env.obs_dim, env.n_actions, make_hparams(IDQNConfig, ctx.hparams), ctx.seed, ctx.device)
+        hp = make_hparams(IDQNConfig, ctx.hparams)
+        if hp.eps_decay_rounds == 0:  # relative schedule: fixed now, saved with the checkpoint
+            hp = replace(hp, eps_decay_rounds=max(1, round(hp.eps_decay_fraction * ctx.rounds)))
+        agent = IDQN(env.obs_dim, env.n_actions, hp, ctx.seed, ctx.device)
         driver = EpisodeDriver(env, ctx.seed, ctx.episode_log)
     agent.learn(driver, ctx)
 

@@ -9,7 +9,8 @@ Behind a shield the agents hand their action probabilities [N, A] to the shield 
 agent whose action is displaced gets its own next-best action. The rollout keeps the action the agent
 *sampled* (PPO is on-policy; the shield is part of the environment it learns in).
 
-Timesteps are agent-steps: one round of the parallel env is N timesteps.
+The budget is in rounds of the parallel env (a round gives N samples); the last rollout is shortened so
+training stops at exactly the budget. No schedule depends on the budget (constant learning rate).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.common.array_env import ArrayEnv, EpisodeDriver, make_parallel_env
+from agents.common.array_env import EpisodeDriver
 from agents.common.context import CheckpointSchedule, RunContext, make_hparams, resume_driver, saved_hparams
 from agents.common.networks import as_tensor, mask_logits, mlp
 from agents.common.policy import ScoredPolicy
@@ -150,12 +151,13 @@ class IPPO:
             buf.obs[t], buf.mask[t], buf.actions[t] = obs, mask > 0, actions
             buf.logp[t] = np.log(np.maximum(probs[np.arange(n), actions], 1e-12))
             buf.values[t] = self.values(obs)
+            ctx.evaluate_if_due(driver.rounds, self.policy)
             out = driver.step(actions, probs if driver.env.shielded else None)
             rewards = out.rewards * hp.reward_scale
             if out.truncated and not out.terminated:  # the horizon is a time limit: bootstrap from the last state
                 rewards = rewards + hp.gamma * self.values(out.obs)
             buf.rewards[t], buf.ends[t] = rewards, out.done
-            bar.update(n)
+            bar.update(1)
         return buf, self.values(driver.obs)
 
     def update(self, buf: Rollout, last_value: np.ndarray) -> dict[str, float]:
@@ -196,18 +198,18 @@ class IPPO:
         return {k: float(np.mean(v)) for k, v in stats.items()}
 
     def learn(self, driver: EpisodeDriver, ctx: RunContext) -> None:
-        """Train until ``driver.timesteps`` reaches ``ctx.timesteps`` (the last rollout may end past it)."""
-        n = driver.env.n_agents
-        schedule = CheckpointSchedule(ctx.checkpoint_every, driver.timesteps)
-        bar = ctx.progress_bar(driver.timesteps)
-        while driver.timesteps < ctx.timesteps:
-            rounds = min(self.hp.rollout_rounds, -(-(ctx.timesteps - driver.timesteps) // n))
+        """Train until ``driver.rounds`` reaches ``ctx.rounds`` (the last rollout is cut to fit the budget)."""
+        schedule = CheckpointSchedule(ctx.checkpoint_every, driver.rounds)
+        bar = ctx.progress_bar(driver.rounds)
+        while driver.rounds < ctx.rounds:
+            rounds = min(self.hp.rollout_rounds, ctx.rounds - driver.rounds)
             buf, last_value = self.collect(driver, rounds, ctx, bar)
-            ctx.log_scalars("train", self.update(buf, last_value), driver.timesteps)
-            if schedule.due(driver.timesteps):
+            ctx.log_scalars("train", self.update(buf, last_value), driver.rounds)
+            if schedule.due(driver.rounds):
                 self.save(ctx, driver)
         bar.close()
         self.save(ctx, driver)
+        ctx.finish_curve(driver.rounds, self.policy)
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, ctx: RunContext, driver: EpisodeDriver) -> None:
@@ -220,7 +222,7 @@ class IPPO:
             "rng": self.rng.bit_generator.state, "updates": self.updates,
         }, ckpt / MODEL_FILE)
         (ckpt / ENV_FILE).write_bytes(driver.state_bytes())
-        ctx.save_state(driver.timesteps, driver.episode)
+        ctx.save_state(driver.rounds, driver.episode)
 
     @classmethod
     def load(cls, ckpt: Path, device: str) -> IPPO:
@@ -236,7 +238,7 @@ class IPPO:
 
 def run(ctx: RunContext) -> None:
     """Train (or resume) an IPPO run described by ``ctx``."""
-    env = ArrayEnv(make_parallel_env(ctx.config, ctx.shield))
+    env = ctx.make_env()
     if ctx.resume:
         agent = IPPO.load(ctx.run.checkpoint, ctx.device)
         driver = resume_driver(env, ctx, ENV_FILE)

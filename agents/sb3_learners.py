@@ -1,18 +1,26 @@
 """Stable-Baselines3 learners: parameter-shared PPO, DQN and MaskablePPO on the parallel env; PPO and DQN
 on the cluster head's env for CRL.
 
-| algo | model | env | timesteps |
+| algo | model | env | SB3 timestep |
 |---|---|---|---|
-| `ppo` | `stable_baselines3.PPO` | `EdgeVecEnv` (N agents = N sub-envs, optional shield) | agent-steps |
-| `dqn` | `stable_baselines3.DQN` | same | agent-steps |
-| `maskable_ppo` | `sb3_contrib.MaskablePPO` (the env's action masks) | same | agent-steps |
-| `crl_ppo` | `stable_baselines3.PPO` | `CentralizedSchedulingEnv` (`srole/Centralized-v0`) | head decisions |
-| `crl_dqn` | `stable_baselines3.DQN` | same | head decisions |
-| `crl_maskable_ppo` | `sb3_contrib.MaskablePPO` (the head's action masks) | same | head decisions |
+| `ppo` | `stable_baselines3.PPO` | `EdgeVecEnv` (N agents = N sub-envs, optional shield) | agent-step |
+| `dqn` | `stable_baselines3.DQN` | same | agent-step |
+| `maskable_ppo` | `sb3_contrib.MaskablePPO` (the env's action masks) | same | agent-step |
+| `crl_ppo` | `stable_baselines3.PPO` | `CentralizedSchedulingEnv` (`srole/Centralized-v0`) | head decision |
+| `crl_dqn` | `stable_baselines3.DQN` | same | head decision |
+| `crl_maskable_ppo` | `sb3_contrib.MaskablePPO` (the head's action masks) | same | head decision |
 
 The PPO-family CRL learners (``crl_ppo``, ``crl_maskable_ppo``) discount per decision round, not per head
 decision (``agents.common.round_discount``), so ``gamma`` means the same as for the MARL learners; ``crl_dqn``
 keeps SB3's per-step discount. ``crl_maskable_ppo`` is the CRL baseline.
+
+**Budget.** Every run trains for a number of simulated decision rounds (``RunContext.rounds``), whatever
+SB3 counts: ``RoundBudget`` stops ``learn`` at exactly that round (a PPO rollout cut by the budget is not
+trained on), and sets SB3's training progress (which drives DQN's exploration schedule,
+``exploration_fraction``, and any learning-rate schedule of the off-policy algos) to rounds done / budget,
+so schedules are relative to the budget for CRL too, where the head makes a varying number of decisions
+per round. SB3 sample counts (``n_steps``, ``batch_size``, ``learning_starts``, ``buffer_size``,
+``target_update_interval``) stay in SB3's own timesteps.
 
 Hyperparameters are the SB3 constructor's keyword arguments (``net_arch`` goes into ``policy_kwargs``);
 ``DEFAULTS`` holds ours. Behind a shield the model's action probabilities (PPO, MaskablePPO) or Q-values
@@ -34,9 +42,9 @@ from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.common.array_env import ArrayEnv, make_parallel_env
 from agents.common.context import CheckpointSchedule, RunContext
 from agents.common.networks import MASKED_SCORE
 from agents.common.policy import ScoredPolicy
@@ -115,30 +123,50 @@ def load_policy(ckpt: Path, algo: str, device: str = "cpu") -> SB3Policy:
 
 
 # ---------------------------------------------------------------------- training
-class RunCallback(BaseCallback):
-    """tqdm progress over timesteps and periodic checkpoints."""
+class RoundBudget(BaseCallback):
+    """Stops training at ``ctx.rounds`` simulated rounds; progress bar, periodic checkpoints and evaluations
+    over rounds; SB3's training progress set to rounds done / budget (see module docstring).
 
-    def __init__(self, ctx: RunContext, save: Any):
+    ``counter.rounds`` is the run's round count (``EpisodeDriver`` or ``CentralizedEpisodes``).
+    """
+
+    def __init__(self, ctx: RunContext, counter: Any, policy: ScoredPolicy, save: Any):
         super().__init__()
-        self.ctx, self.save = ctx, save
+        self.ctx, self.counter, self.policy, self.save = ctx, counter, policy, save
         self.bar: Any = None
         self.schedule: CheckpointSchedule | None = None
         self._last = 0
 
     def _on_training_start(self) -> None:
-        self._last = self.num_timesteps
-        self.bar = self.ctx.progress_bar(self.num_timesteps)
-        self.schedule = CheckpointSchedule(self.ctx.checkpoint_every, self.num_timesteps)
+        self._last = self.counter.rounds
+        self.bar = self.ctx.progress_bar(self._last)
+        self.schedule = CheckpointSchedule(self.ctx.checkpoint_every, self._last)
+        self.ctx.evaluate_if_due(self._last, self.policy)
 
     def _on_step(self) -> bool:
-        self.bar.update(self.num_timesteps - self._last)
-        self._last = self.num_timesteps
-        if self.schedule.due(self.num_timesteps):
+        rounds = self.counter.rounds
+        self.bar.update(rounds - self._last)
+        self._last = rounds
+        if rounds > 0:  # progress = rounds / budget (SB3: 1 - num_timesteps / _total_timesteps)
+            self.model._total_timesteps = max(self.num_timesteps, round(self.num_timesteps * self.ctx.rounds / rounds))
+        if rounds >= self.ctx.rounds:
+            self._store_last_transition()
+            return False
+        if self.schedule.due(rounds):
             self.save()
+        self.ctx.evaluate_if_due(rounds, self.policy)
         return True
 
     def _on_training_end(self) -> None:
         self.bar.close()
+
+    def _store_last_transition(self) -> None:
+        """Off-policy SB3 stores a step's transition after the callback; stopping would drop the budget's last
+        round, so store it as SB3 would have (``collect_rollouts`` hands its locals to the callback)."""
+        if isinstance(self.model, OffPolicyAlgorithm):
+            loc = self.locals
+            self.model._store_transition(self.model.replay_buffer, loc["buffer_actions"], loc["new_obs"],
+                                         loc["rewards"], loc["dones"], loc["infos"])
 
 
 def hparams(algo: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -150,25 +178,24 @@ def hparams(algo: str, overrides: dict[str, Any]) -> dict[str, Any]:
     return {**DEFAULTS[algo], **overrides}
 
 
-def _build_env(ctx: RunContext, episodes: int, timesteps: int) -> tuple[Any, Any]:
-    """(SB3 env, object counting episodes) for the run."""
+def _build_env(ctx: RunContext, episodes: int, rounds: int, decisions: int) -> tuple[Any, Any]:
+    """(SB3 env, object counting episodes and rounds) for the run."""
     if is_centralized(ctx.algo):
         if ctx.shield != "none":
             raise ValueError(f"shield: {ctx.algo} schedules on the centralized env, which takes no shield; use none")
         wrapped = CentralizedEpisodes(CentralizedSchedulingEnv(ctx.config), ctx.seed, ctx.episode_log,
-                                      episode=episodes, timesteps=timesteps)
+                                      episode=episodes, rounds=rounds, decisions=decisions, budget=ctx.rounds)
         return DummyVecEnv([lambda: wrapped]), wrapped
-    venv = EdgeVecEnv(ArrayEnv(make_parallel_env(ctx.config, ctx.shield)), ctx.seed, ctx.episode_log,
-                      episode=episodes, timesteps=timesteps)
+    venv = EdgeVecEnv(ctx.make_env(), ctx.seed, ctx.episode_log, episode=episodes, rounds=rounds)
     return venv, venv.driver
 
 
 def run(ctx: RunContext) -> None:
-    """Train (or resume) an SB3 run described by ``ctx``."""
+    """Train (or resume) an SB3 run described by ``ctx`` for ``ctx.rounds`` rounds in total."""
     cls = CLASSES[ctx.algo]
     episodes = int(ctx.state.get("episodes", 0))
-    start = int(ctx.state.get("timesteps", 0))
-    env, counter = _build_env(ctx, episodes, start)
+    start = ctx.start_rounds
+    env, counter = _build_env(ctx, episodes, start, int(ctx.state.get("decisions", 0)))
     ckpt = ctx.run.checkpoint
     if ctx.resume:
         model = cls.load(ckpt / MODEL_FILE, env=env, device=ctx.device)
@@ -195,10 +222,15 @@ def run(ctx: RunContext) -> None:
         model.save(ckpt / MODEL_FILE)
         if isinstance(model, DQN):
             model.save_replay_buffer(ckpt / REPLAY_FILE)
-        ctx.save_state(model.num_timesteps, counter.episode)
+        extra = {"decisions": counter.decisions} if is_centralized(ctx.algo) else {}
+        ctx.save_state(counter.rounds, counter.episode, sb3_timesteps=model.num_timesteps, **extra)
 
-    remaining = ctx.timesteps - model.num_timesteps
-    if remaining > 0:
-        callbacks = [RunCallback(ctx, save)] + ([RoundDiscountCallback()] if ctx.algo in ROUND_DISCOUNT_BUFFERS else [])
-        model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=not ctx.resume)
+    policy = SB3Policy(model, ctx.algo)
+    remaining = ctx.rounds - counter.rounds
+    if remaining > 0:  # SB3's target: an upper bound (N timesteps per round at most); RoundBudget stops it
+        callbacks = [RoundBudget(ctx, counter, policy, save)]
+        callbacks += [RoundDiscountCallback()] if ctx.algo in ROUND_DISCOUNT_BUFFERS else []
+        model.learn(remaining * ctx.config.n_edges, callback=CallbackList(callbacks),
+                    reset_num_timesteps=not ctx.resume)
     save()
+    ctx.finish_curve(counter.rounds, policy)

@@ -1,17 +1,31 @@
-"""Training entry point: ``train(algo, shield, config, timesteps, seed, out_dir, device) -> Path``.
+"""Training entry point: ``train(algo, shield, config, rounds, seed, out_dir, device) -> Path``.
 
 One call is one run directory (layout in ``agents.common.run_dir``): ``config.json`` with everything the
-run was started with, ``episodes.csv`` (one row per finished training episode), TensorBoard logs and a
-checkpoint. ``resume=True`` continues the run in ``out_dir`` from its checkpoint up to ``timesteps`` in
-total: the step counter, the learning curve (rows after the checkpoint are dropped, then appended to),
-optimizer and replay buffer carry on; the custom learners (``idqn``, ``ippo``) also restore the
-environment mid-episode, so a resumed run is identical to an uninterrupted one.
+run was started with, ``episodes.csv`` (one row per finished training episode), ``curves.csv`` (with
+``eval_every``), TensorBoard logs and a checkpoint. ``resume=True`` continues the run in ``out_dir`` from
+its checkpoint up to ``rounds`` in total: the round counter, the learning curve (rows after the checkpoint
+are dropped, then appended to), optimizer and replay buffer carry on; the custom learners (``idqn``,
+``ippo``) also restore the environment mid-episode, so a resumed run is identical to an uninterrupted one.
 
-**Timesteps.** For the parallel-env algos one timestep is one agent-step: a round of the env is N
-timesteps (SB3's vec-env count with one sub-env per agent). For ``crl_*`` one timestep is one decision
-of the cluster head. SB3's PPO-style algos stop after the first full rollout that reaches the target; the
-others stop at the first round (or head decision) that reaches it. ``episodes.csv`` rows carry the count.
-Runs are deterministic given the seed (same device, same library versions).
+**One budget unit: simulated decision rounds.** Every learned method trains for ``rounds`` rounds of the
+simulator (10 simulated seconds each), whatever its view: for the per-edge learners (``idqn``, ``ippo``,
+SB3 ``ppo``/``dqn``/``maskable_ppo`` over the vec-env adapter) a round is one step of the parallel env
+(all N agents act once); for the cluster head (``crl_*``), where one env step is one head decision, the
+simulator's rounds are counted (a round has as many decisions as edges with a pending task) and the last
+episode is cut at the budget. Every algo stops at exactly ``rounds`` (PPO-style learners drop the part
+of a rollout cut by the budget). Schedules that used to be in agent-steps are relative to the budget
+(IDQN's and SB3 DQN's epsilon decay over a fraction of it), so short budgets still end exploiting.
+``episodes.csv`` rows carry the round count. Runs are deterministic given the seed (same device, same
+library versions), with or without periodic evaluation.
+
+**Learning curves.** With ``eval_every=K`` the current policy is evaluated greedily every K rounds (and
+at rounds 0 and the end), behind the run's shield, on the fixed episodes ``s + e`` for ``s`` in
+``eval_seeds`` and ``e < eval_episodes``; ``curves.csv`` gets one row per evaluation (see
+``agents.convergence``).
+
+**Preferences.** ``hparams={"shield_preferences": False}`` makes a shielded learner withhold its
+preference order from the shield (the shield then ranks a displaced agent's alternatives by load), in
+training and when the run is evaluated: the ``SROLE-central-noprefs`` ablation.
 
 SROLE is any MARL algo here trained with ``shield="central"`` or ``"decentralized"``.
 """
@@ -21,6 +35,7 @@ from __future__ import annotations
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,40 +43,51 @@ from agents.common.context import RunContext
 from agents.common.names import SHIELDS
 from agents.common.run_dir import EpisodeLog, RunDir, load_run, write_json
 from agents.common.utils import resolve_device, seed_everything
+from agents.convergence import CurveRecorder
 from agents.registry import ALGOS
 from srole_env import ClusterConfig, make_config
 
-
-def timestep_unit(algo: str) -> str:
-    return "head decisions" if ALGOS[algo].env_kind == "centralized" else "agent-steps (rounds x N)"
+BUDGET_UNIT = "simulated decision rounds"
+DEFAULT_ROUNDS = 10_000
+SHIELD_PREFERENCES = "shield_preferences"
+"""The hyperparameter every parallel-env learner takes: hand preferences to the shield (default True)."""
 
 
 def train(
     algo: str,
     shield: str | None = None,
     config: ClusterConfig | str | dict[str, Any] = "small",
-    timesteps: int = 100_000,
+    rounds: int = DEFAULT_ROUNDS,
     seed: int | None = None,
     out_dir: str | Path = "runs/run",
     device: str = "auto",
     *,
     hparams: dict[str, Any] | None = None,
-    resume: bool = False,
     progress: bool = True,
+    eval_every: int | None = None,
+    eval_seeds: Sequence[int] = (),
+    eval_episodes: int = 1,
+    resume: bool = False,
     checkpoint_every: int = 0,
 ) -> Path:
-    """Train ``algo`` behind ``shield`` on ``config`` for ``timesteps`` (total) and return the run directory.
+    """Train ``algo`` behind ``shield`` on ``config`` for ``rounds`` simulated rounds (total); return the run dir.
 
     ``config`` is a ``ClusterConfig``, a scenario name/file, or a dict of fields (with optional
-    ``scenario``). ``shield`` and ``seed`` default to ``"none"`` and 0. With ``resume=True`` the shield,
-    config, seed and hyperparameters come from the run's ``config.json`` (``config`` and ``hparams`` are
-    ignored); ``algo`` and any ``shield``/``seed`` given must match them.
+    ``scenario``). ``shield`` and ``seed`` default to ``"none"`` and 0. ``hparams`` are the learner's
+    hyperparameters plus ``shield_preferences`` (bool). ``eval_every``/``eval_seeds``/``eval_episodes``:
+    learning curve into ``curves.csv`` (module docstring). ``checkpoint_every``: also checkpoint every this
+    many rounds. With ``resume=True`` the shield, config, seed, hyperparameters and evaluation settings come
+    from the run's ``config.json`` (``config``, ``hparams`` and the ``eval_*`` arguments are ignored);
+    ``algo`` and any ``shield``/``seed`` given must match them.
     """
     if algo not in ALGOS:
         raise ValueError(f"algo: unknown algo {algo!r}; choose one of {list(ALGOS)}")
     if resume:
-        _, saved, _ = load_run(out_dir)
+        _, saved, state = load_run(out_dir)
         _check_matches(saved, algo=algo, shield=shield, seed=seed)
+        if "rounds" not in state:
+            raise ValueError(f"run {str(out_dir)!r} was trained by an older version (budget in timesteps, not "
+                             "rounds) and cannot be resumed; start a new run")
         shield, seed = saved["shield"], int(saved["seed"])
     shield = "none" if shield is None else shield
     seed = 0 if seed is None else seed
@@ -69,9 +95,9 @@ def train(
         raise ValueError(f"seed must be an int, got {seed!r}")
     if shield not in SHIELDS:
         raise ValueError(f"shield: unknown shield {shield!r}; choose one of {list(SHIELDS)}")
-    if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
-        raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
-    if not isinstance(checkpoint_every, int) or checkpoint_every < 0:
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a positive int, got {rounds!r}")
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be an int >= 0, got {checkpoint_every!r}")
     spec = ALGOS[algo]
     if spec.env_kind == "centralized" and shield != "none":
@@ -82,23 +108,35 @@ def train(
         run, saved, state = load_run(run.root)
         cfg = ClusterConfig.from_dict(saved["cluster"])
         full_hparams = saved["hparams"]
-        saved.setdefault("resumes", []).append({"from_timesteps": state["timesteps"], "to_timesteps": timesteps,
+        share = bool(saved.get(SHIELD_PREFERENCES, True))
+        evaluation = saved.get("evaluation")
+        saved.setdefault("resumes", []).append({"from_rounds": state["rounds"], "to_rounds": rounds,
                                                 "device": resolved, "started": _now()})
-        saved["timesteps"] = timesteps
+        saved["rounds"] = rounds
         write_json(run.config, saved)
     else:
         if run.root.exists() and any(run.root.iterdir()):
             raise FileExistsError(f"out dir {str(run.root)!r} is not empty; pass a new directory or resume it")
         cfg = as_config(config)
-        full_hparams = spec.hparams(dict(hparams or {}))
+        overrides = dict(hparams or {})
+        share = overrides.pop(SHIELD_PREFERENCES, True)
+        if not isinstance(share, bool):
+            raise ValueError(f"hyperparameter {SHIELD_PREFERENCES} must be true or false, got {share!r}")
+        full_hparams = spec.hparams(overrides)
+        evaluation = None
+        if eval_every is not None:
+            CurveRecorder(run.curves, eval_every, eval_seeds, eval_episodes, cfg, shield)  # validates the settings
+            evaluation = {"every": eval_every, "seeds": list(eval_seeds), "episodes": eval_episodes}
+        elif tuple(eval_seeds):
+            raise ValueError("eval_seeds given without eval_every; pass eval_every=K to evaluate every K rounds")
         state = {}
         run.root.mkdir(parents=True, exist_ok=True)
         write_json(run.config, {
-            "algo": algo, "shield": shield, "timesteps": timesteps, "timestep_unit": timestep_unit(algo),
+            "algo": algo, "shield": shield, "rounds": rounds, "budget_unit": BUDGET_UNIT,
             "seed": seed, "device": device, "resolved_device": resolved, "env_kind": spec.env_kind,
             "scenario": config if isinstance(config, str) else None, "cluster": cfg.to_dict(),
-            "hparams": full_hparams, "checkpoint_every": checkpoint_every, "started": _now(),
-            "command": sys.argv, "versions": _versions(),
+            "hparams": full_hparams, SHIELD_PREFERENCES: share, "evaluation": evaluation,
+            "checkpoint_every": checkpoint_every, "started": _now(), "command": sys.argv, "versions": _versions(),
         })
     from torch.utils.tensorboard import SummaryWriter
 
@@ -106,10 +144,16 @@ def train(
     log = EpisodeLog(run.episodes, writer)
     if resume:
         log.keep_before(int(state["episodes"]))
+    curves = None
+    if evaluation:
+        curves = CurveRecorder(run.curves, int(evaluation["every"]), [int(s) for s in evaluation["seeds"]],
+                               int(evaluation["episodes"]), cfg, shield, share, resolved,
+                               start=int(state["rounds"]) if resume else None)
     seed_everything(seed)
-    ctx = RunContext(run=run, algo=algo, shield=shield, config=cfg, seed=seed, timesteps=timesteps,
+    ctx = RunContext(run=run, algo=algo, shield=shield, config=cfg, seed=seed, rounds=rounds,
                      device=resolved, hparams=full_hparams, resume=resume, progress=progress,
-                     checkpoint_every=checkpoint_every, writer=writer, episode_log=log, state=state)
+                     checkpoint_every=checkpoint_every, writer=writer, episode_log=log, state=state,
+                     shield_preferences=share, curves=curves)
     try:
         spec.run(ctx)
     finally:
@@ -117,13 +161,17 @@ def train(
     return run.root
 
 
-def resume_run(out_dir: str | Path, timesteps: int | None = None, device: str = "auto", progress: bool = True,
+def resume_run(out_dir: str | Path, rounds: int | None = None, device: str = "auto", progress: bool = True,
                checkpoint_every: int | None = None) -> Path:
-    """Continue the run in ``out_dir`` up to ``timesteps`` in total (default: its original target)."""
+    """Continue the run in ``out_dir`` up to ``rounds`` in total (default: its original budget)."""
     _, saved, _ = load_run(out_dir)
     every = int(saved.get("checkpoint_every", 0)) if checkpoint_every is None else checkpoint_every
-    return train(saved["algo"], timesteps=timesteps or int(saved["timesteps"]), out_dir=out_dir, device=device,
-                 resume=True, progress=progress, checkpoint_every=every)
+    total = rounds or saved.get("rounds")
+    if total is None:
+        raise ValueError(f"run {str(out_dir)!r} was trained by an older version (budget in timesteps, not rounds) "
+                         "and cannot be resumed; start a new run")
+    return train(saved["algo"], rounds=int(total), out_dir=out_dir, device=device, resume=True, progress=progress,
+                 checkpoint_every=every)
 
 
 def as_config(config: ClusterConfig | str | dict[str, Any] | None) -> ClusterConfig:

@@ -45,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scenario", default=d.scenario, help="small, paper, large or a .yaml/.json config file")
     p.add_argument("--shield", default=d.shield, choices=SHIELDS)
     p.add_argument("--iterations", type=int, default=d.iterations, help="training iterations")
-    p.add_argument("--timesteps", type=int, default=None, help="train until this many env steps instead")
+    p.add_argument("--timesteps", type=int, default=None, help="train until this many env steps (rounds) instead")
     p.add_argument("--num-env-runners", type=int, default=d.num_env_runners, help="parallel sampling actors K")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--out", default=d.out_dir, help="output folder (checkpoint/ and run_config.json)")

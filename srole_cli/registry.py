@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 BUILTIN_MODULES = ["srole_cli.train_cmd", "srole_cli.evaluate_cmd", "srole_cli.reproduce_cmd"]
+BUILTIN_MODULES.append("srole_cli.tune_cmd")
 """Modules whose ``SUBCOMMAND`` the CLI registers at start (in this order)."""
 
 

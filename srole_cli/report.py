@@ -199,16 +199,9 @@ def markdown_table(table: pd.DataFrame, columns: Sequence[str]) -> str:
 
 
 # ---------------------------------------------------------------------- convergence
-def _has_flattened(curve: pd.DataFrame, metric: str) -> bool | None:
-    try:
-        from agents.convergence import has_flattened
-    except ImportError:  # MERGE: agents.convergence comes with the budget branch; drop this fallback then
-        values = curve.sort_values("round")[metric].to_numpy(float)
-        if len(values) < 4:
-            return None
-        q = len(values) // 4
-        last, before = np.nanmean(values[-q:]), np.nanmean(values[-2 * q:-q])
-        return bool(abs(last - before) <= 0.05 * abs(before))
+def _has_flattened(curve: pd.DataFrame, metric: str) -> bool:
+    from agents.convergence import has_flattened
+
     return bool(has_flattened(curve, metric))
 
 

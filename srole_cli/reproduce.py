@@ -19,7 +19,6 @@ the original compute time; an interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import shutil
 import time
@@ -83,10 +82,8 @@ class Cell:
 # ---------------------------------------------------------------------- adapters to other branches
 def _load_tuned(method: str, scenario: str) -> dict[str, Any] | None:
     """Tuned ``{algo, hparams}`` for a method and scenario, or None."""
-    try:
-        from srole_cli.tuning import load_tuned
-    except ImportError:  # MERGE: srole_cli.tuning comes with the budget branch; drop this guard then
-        return None
+    from srole_cli.tuning import load_tuned
+
     return load_tuned(method, scenario)
 
 
@@ -94,16 +91,9 @@ def _train(cell: Cell, run_dir: Path) -> None:
     """``agents.train.train`` for ``cell.rounds`` decision rounds, evaluating every ``eval_every`` rounds."""
     from agents.train import train
 
-    if "rounds" in inspect.signature(train).parameters:
-        train(cell.algo, cell.method["shield"], cell.train_config, rounds=cell.rounds, seed=cell.seed,
-              out_dir=run_dir, device=cell.device, hparams=cell.hparams or None, progress=False,
-              eval_every=cell.eval_every, eval_seeds=cell.curve_seeds, eval_episodes=cell.curve_episodes)
-        return
-    # MERGE: delete from here once the budget branch's train(rounds=...) lands: the old API counts
-    # agent-steps (rounds x N) and has no learning curves.
-    timesteps = cell.rounds * make_config(**cell.train_config).n_edges
-    train(cell.algo, cell.method["shield"], cell.train_config, timesteps, cell.seed, run_dir, cell.device,
-          hparams=cell.hparams or None, progress=False)
+    train(cell.algo, cell.method["shield"], cell.train_config, rounds=cell.rounds, seed=cell.seed,
+          out_dir=run_dir, device=cell.device, hparams=cell.hparams or None, progress=False,
+          eval_every=cell.eval_every, eval_seeds=cell.curve_seeds, eval_episodes=cell.curve_episodes)
 
 
 # ---------------------------------------------------------------------- one cell

@@ -22,7 +22,7 @@ from agents.train import resume_run, train
 from srole_env import CentralizedSchedulingEnv, make_config
 
 TINY = {"scenario": "small", "horizon": 10}
-"""10 edges, 10 rounds: an episode is 100 agent-steps."""
+"""10 edges, 10 rounds per episode."""
 TINY_HPARAMS = {
     "ppo": {"n_steps": 10, "batch_size": 50, "n_epochs": 2},
     "maskable_ppo": {"n_steps": 10, "batch_size": 50, "n_epochs": 2},
@@ -45,24 +45,23 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def tiny_train(algo: str, out: Path, timesteps: int, seed: int = 0, shield: str = "none", **hparams) -> Path:
-    return train(algo, shield, TINY, timesteps, seed, out, "cpu", hparams={**TINY_HPARAMS[algo], **hparams},
+def tiny_train(algo: str, out: Path, rounds: int, seed: int = 0, shield: str = "none", **hparams) -> Path:
+    return train(algo, shield, TINY, rounds, seed, out, "cpu", hparams={**TINY_HPARAMS[algo], **hparams},
                  progress=False)
 
 
 # ---------------------------------------------------------------------- every algo
 @pytest.mark.parametrize("algo", ALGO_NAMES)
 def test_every_algo_trains_reloads_and_evaluates(algo: str, tmp_path: Path):
-    timesteps = 200 if ALGOS[algo].env_kind == "parallel" else 64
-    run = tiny_train(algo, tmp_path / algo, timesteps)
+    run = tiny_train(algo, tmp_path / algo, 20)
     config = read_json(run / "config.json")
     assert config["algo"] == algo and config["cluster"]["horizon"] == 10 and config["hparams"]
-    assert config["timestep_unit"].startswith("head" if algo.startswith("crl") else "agent")
+    assert config["rounds"] == 20 and config["budget_unit"] == "simulated decision rounds"
     state = read_json(run / "checkpoint" / "state.json")
-    assert state["timesteps"] >= timesteps
+    assert state["rounds"] == 20
     assert any((run / "tb").iterdir())
     rows = read_episodes(run / "episodes.csv")
-    assert rows and METRIC_KEYS <= set(rows[0]) and {"episode", "timesteps", "episode_return"} <= set(rows[0])
+    assert rows and METRIC_KEYS <= set(rows[0]) and {"episode", "total_rounds", "episode_return"} <= set(rows[0])
     assert [r["episode"] for r in rows] == list(range(len(rows)))
 
     policy, meta = load_policy(run)
@@ -83,28 +82,28 @@ def test_every_algo_trains_reloads_and_evaluates(algo: str, tmp_path: Path):
 # ---------------------------------------------------------------------- resume and determinism
 @pytest.mark.parametrize("algo", ["idqn", "ippo", "dqn", "maskable_ppo", "crl_ppo"])
 def test_resume_continues_step_counter_and_learning_curve(algo: str, tmp_path: Path):
-    first, total = (200, 400) if ALGOS[algo].env_kind == "parallel" else (64, 160)
+    first, total = 20, 40
     run = tiny_train(algo, tmp_path / algo, first)
     before = read_episodes(run / "episodes.csv")
     resume_run(run, total, device="cpu", progress=False)
     state = read_json(run / "checkpoint" / "state.json")
-    assert state["timesteps"] >= total
+    assert state["rounds"] == total
     rows = read_episodes(run / "episodes.csv")
     np.testing.assert_equal(rows[: len(before)], before)
     assert len(rows) > len(before)
     assert [r["episode"] for r in rows] == list(range(len(rows)))
-    assert np.all(np.diff([r["timesteps"] for r in rows]) > 0)
+    assert np.all(np.diff([r["total_rounds"] for r in rows]) > 0)
     config = read_json(run / "config.json")
-    assert config["resumes"][0]["from_timesteps"] >= first and config["timesteps"] == total
+    assert config["resumes"][0]["from_rounds"] == first and config["rounds"] == total
     if algo == "idqn":
         with np.load(run / "checkpoint" / "replay.npz") as replay:
-            assert int(replay["size"]) == state["timesteps"]  # nothing dropped from the replay buffer
+            assert int(replay["size"]) == 10 * state["rounds"]  # nothing dropped from the replay buffer
     if algo == "dqn":
         from stable_baselines3 import DQN
 
         model = DQN.load(run / "checkpoint" / "model.zip", device="cpu")
         model.load_replay_buffer(run / "checkpoint" / "replay_buffer.pkl")
-        assert model.replay_buffer.size() * model.replay_buffer.n_envs == state["timesteps"]
+        assert model.replay_buffer.size() * model.replay_buffer.n_envs == 10 * state["rounds"]
 
 
 @pytest.mark.parametrize("algo, shield, hparams", [
@@ -113,12 +112,12 @@ def test_resume_continues_step_counter_and_learning_curve(algo: str, tmp_path: P
     ("idqn", "central", {}),
 ])
 def test_custom_learners_resume_exactly(algo: str, shield: str, hparams: dict, tmp_path: Path):
-    """Train 250 + resume to 500 (mid-episode) == train 500 in one go: same curve, same weights."""
+    """Train 25 + resume to 50 rounds (mid-episode) == train 50 in one go: same curve, same weights."""
     if shield != "none":
         pytest.importorskip("shields")
-    straight = tiny_train(algo, tmp_path / "straight", 500, seed=3, shield=shield, **hparams)
-    split = tiny_train(algo, tmp_path / "split", 250, seed=3, shield=shield, **hparams)
-    resume_run(split, 500, device="cpu", progress=False)
+    straight = tiny_train(algo, tmp_path / "straight", 50, seed=3, shield=shield, **hparams)
+    split = tiny_train(algo, tmp_path / "split", 25, seed=3, shield=shield, **hparams)
+    resume_run(split, 50, device="cpu", progress=False)
     np.testing.assert_equal(read_episodes(straight / "episodes.csv"), read_episodes(split / "episodes.csv"))
     a = torch.load(straight / "checkpoint" / f"{algo}.pt", weights_only=False)
     b = torch.load(split / "checkpoint" / f"{algo}.pt", weights_only=False)
@@ -128,8 +127,8 @@ def test_custom_learners_resume_exactly(algo: str, shield: str, hparams: dict, t
 
 
 def test_sb3_training_is_deterministic(tmp_path: Path):
-    one = tiny_train("ppo", tmp_path / "one", 200, seed=7)
-    two = tiny_train("ppo", tmp_path / "two", 200, seed=7)
+    one = tiny_train("ppo", tmp_path / "one", 20, seed=7)
+    two = tiny_train("ppo", tmp_path / "two", 20, seed=7)
     np.testing.assert_equal(read_episodes(one / "episodes.csv"), read_episodes(two / "episodes.csv"))
     a, b = (evaluate(run, episodes=1, seed=3, device="cpu") for run in (one, two))
     np.testing.assert_equal({**a, "policy": None}, {**b, "policy": None})  # (NaN == NaN here)
@@ -148,7 +147,7 @@ def test_shielded_learners_hand_preferences_to_the_shield(tmp_path: Path, monkey
     monkeypatch.setattr(ArrayEnv, "step", spy)
     for algo in ("idqn", "ippo", "ppo"):
         seen.clear()
-        run = tiny_train(algo, tmp_path / algo, 200, shield="central")
+        run = tiny_train(algo, tmp_path / algo, 20, shield="central")
         assert seen and all(seen), algo
         rows = read_episodes(run / "episodes.csv")
         assert sum(r["collisions"] for r in rows) == 0  # SROLE: the shield removes every collision
@@ -158,7 +157,7 @@ def test_shielded_learners_hand_preferences_to_the_shield(tmp_path: Path, monkey
 
 def test_decentralized_shield_runs_for_maskable_ppo(tmp_path: Path):
     pytest.importorskip("shields")
-    run = tiny_train("maskable_ppo", tmp_path / "m", 100, shield="decentralized")
+    run = tiny_train("maskable_ppo", tmp_path / "m", 10, shield="decentralized")
     assert evaluate(run, episodes=1, device="cpu")["collisions"] == 0
 
 
@@ -177,7 +176,8 @@ def test_edge_vec_env_is_an_sb3_vec_env_over_the_agents():
         obs, rewards, dones, infos = venv.step(hold)
         assert rewards.shape == (10,) and dones.shape == (10,)
     assert dones.all() and all(i["TimeLimit.truncated"] and "terminal_observation" in i for i in infos)
-    assert len(rows) == 1 and rows[0]["timesteps"] == 100 and rows[0]["episode"] == 0
+    assert len(rows) == 1 and rows[0]["total_rounds"] == 10 and rows[0]["episode"] == 0
+    assert venv.driver.rounds == 10
     assert venv.driver.episode == 1
 
 
@@ -206,7 +206,7 @@ def test_evaluate_heuristics_table_csv_json(tmp_path: Path):
 
 
 def test_crl_policies_run_on_the_centralized_env(tmp_path: Path):
-    run = tiny_train("crl_dqn", tmp_path / "crl", 64)
+    run = tiny_train("crl_dqn", tmp_path / "crl", 20)
     result = evaluate(run, episodes=1, device="cpu")
     assert result["shield"] == "none" and result["rows"][0]["rounds"] == 10
     with pytest.raises(ValueError, match="shield"):
@@ -216,14 +216,19 @@ def test_crl_policies_run_on_the_centralized_env(tmp_path: Path):
 # ---------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("kwargs, match", [
     ({"algo": "nope"}, "algo"),
-    ({"timesteps": -3}, "timesteps"),
+    ({"rounds": -3}, "rounds"),
+    ({"rounds": 10.5}, "rounds"),
+    ({"eval_every": 0, "eval_seeds": (1,)}, "eval_every"),
+    ({"eval_every": 5}, "eval_seeds"),
+    ({"eval_seeds": (1,)}, "eval_every"),
+    ({"hparams": {"shield_preferences": "no"}}, "shield_preferences"),
     ({"shield": "bogus"}, "shield"),
     ({"algo": "crl_ppo", "shield": "central"}, "shield"),
     ({"hparams": {"not_a_hparam": 1}}, "hyperparameter"),
     ({"hparams": {"lr": "fast"}}, "lr"),
 ])
 def test_train_rejects_bad_input(kwargs: dict, match: str, tmp_path: Path):
-    args = {"algo": "idqn", "shield": "none", "config": TINY, "timesteps": 100, "seed": 0,
+    args = {"algo": "idqn", "shield": "none", "config": TINY, "rounds": 10, "seed": 0,
             "out_dir": tmp_path / "x", "device": "cpu", "progress": False, **kwargs}
     with pytest.raises(ValueError, match=match):
         train(**args)
@@ -233,7 +238,7 @@ def test_train_refuses_a_used_out_dir_and_resume_needs_a_checkpoint(tmp_path: Pa
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "file").write_text("x")
     with pytest.raises(FileExistsError):
-        tiny_train("idqn", tmp_path / "used", 100)
+        tiny_train("idqn", tmp_path / "used", 10)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         resume_run(tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="run directory"):

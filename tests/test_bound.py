@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pytest
 from gymnasium.utils import seeding
@@ -57,12 +55,8 @@ def test_greedy_reference_does_not_beat_the_bound():
 
 def test_trained_learner_does_not_beat_the_bound(tmp_path):
     hparams = {"learning_starts": 200, "eps_decay_rounds": 100}
-    if "rounds" in inspect.signature(train).parameters:
-        run = train("idqn", "central", CFG, rounds=150, seed=0, out_dir=tmp_path / "run", device="cpu",
-                    progress=False, hparams=hparams)
-    else:  # MERGE: the pre-budget API counted agent-steps; drop this branch with it
-        run = train("idqn", "central", CFG, 150 * CFG["n_edges"], 0, tmp_path / "run", "cpu", progress=False,
-                    hparams=hparams)
+    run = train("idqn", "central", CFG, rounds=150, seed=0, out_dir=tmp_path / "run", device="cpu",
+                progress=False, hparams=hparams)
     for seed in SEEDS:
         result = evaluate(run, "central", CFG, 1, seed, "cpu")
         assert result["mean_jct_all"] >= lower_bound_episode(CFG, seed)["mean_jct_all"]

@@ -51,16 +51,16 @@ def assert_one_line_error(status: int, err: str, *needles: str) -> None:
 # ---------------------------------------------------------------------- happy paths
 def test_train_resume_evaluate_end_to_end(capsys, tmp_path: Path):
     run = tmp_path / "ippo"
-    status, out, _ = run_cli(capsys, "train", "--algo", "ippo", "--shield", "none", *TINY, "--timesteps", "200",
+    status, out, _ = run_cli(capsys, "train", "--algo", "ippo", "--shield", "none", *TINY, "--rounds", "20",
                              "--seed", "1", "--out", str(run), "--hparam", "rollout_rounds=10",
                              "--hparam", "hidden=[16,16]", "--no-progress", "--device", "cpu")
     assert status == 0 and str(run) in out
     config = read_json(run / "config.json")
     assert config["hparams"]["hidden"] == [16, 16] and config["cluster"]["horizon"] == 10 and config["seed"] == 1
-    status, _, _ = run_cli(capsys, "train", "--resume", str(run), "--timesteps", "300", "--no-progress",
+    status, _, _ = run_cli(capsys, "train", "--resume", str(run), "--rounds", "30", "--no-progress",
                            "--device", "cpu")
-    assert status == 0 and read_json(run / "checkpoint" / "state.json")["timesteps"] == 300
-    assert [r["timesteps"] for r in read_episodes(run / "episodes.csv")] == [100, 200, 300]
+    assert status == 0 and read_json(run / "checkpoint" / "state.json")["rounds"] == 30
+    assert [r["total_rounds"] for r in read_episodes(run / "episodes.csv")] == [10, 20, 30]
 
     csv_path, json_path = tmp_path / "t.csv", tmp_path / "t.json"
     status, out, _ = run_cli(capsys, "evaluate", "--policy", str(run), "local", "--episodes", "2", "--seed", "5",
@@ -104,10 +104,14 @@ def test_subcommand_registry_has_room_for_more(capsys, monkeypatch):
 # ---------------------------------------------------------------------- bad input: one line, exit 2
 @pytest.mark.parametrize("argv, needles", [
     (["train", "--algo", "nope", "--out", "x"], ["--algo", "invalid choice", "nope"]),
-    (["train", "--algo", "ppo", "--timesteps", "-5", "--out", "x"], ["--timesteps", "positive"]),
-    (["train", "--algo", "ppo", "--timesteps", "lots", "--out", "x"], ["--timesteps"]),
+    (["train", "--algo", "ppo", "--rounds", "-5", "--out", "x"], ["--rounds", "positive"]),
+    (["train", "--algo", "ppo", "--rounds", "lots", "--out", "x"], ["--rounds"]),
+    (["train", "--algo", "ppo", "--timesteps", "1000", "--out", "x"], ["--timesteps", "--rounds"]),
+    (["train", "--algo", "idqn", "--eval-every", "5", "--out", "{tmp}/v"], ["eval_seeds"]),
+    (["train", "--resume", "{tmp}", "--eval-every", "5"], ["--resume", "--eval-every"]),
+    (["train", "--backend", "rllib", "--out", "{tmp}/r", "--eval-every", "5"], ["--eval-every"]),
     (["train", "--algo", "ppo"], ["--out"]),
-    (["train", "--algo", "idqn", "--out", "{tmp}/h", "--hparam", "nonsense=1", "--timesteps", "10"],
+    (["train", "--algo", "idqn", "--out", "{tmp}/h", "--hparam", "nonsense=1", "--rounds", "10"],
      ["hyperparameter", "nonsense"]),
     (["train", "--algo", "crl_ppo", "--shield", "central", "--out", "{tmp}/c"], ["shield"]),
     (["train", "--algo", "idqn", "--set", "n_edges=0", "--out", "{tmp}/e"], ["n_edges"]),

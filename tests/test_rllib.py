@@ -117,12 +117,12 @@ def test_srole_train_backend_rllib(ray_session, tmp_path, capsys):
     from srole_cli.main import main
 
     out = tmp_path / "run"
-    argv = ["train", "--backend", "rllib", "--shield", "decentralized", "--timesteps", "640", "--out", str(out),
+    argv = ["train", "--backend", "rllib", "--shield", "decentralized", "--rounds", "64", "--out", str(out),
             "--num-env-runners", "0", "--set", f"horizon={HORIZON}", "--no-progress",
             "--hparam", "train_batch_size=64", "--hparam", "minibatch_size=32", "--hparam", "num_epochs=1"]
     assert main(argv) == 0
     run = json.loads((out / RUN_CONFIG_FILE).read_text())
-    # --timesteps counts agent-steps (10 edges on small), RLlib env steps are rounds
+    # --rounds is the budget in decision rounds, and RLlib env steps are rounds
     assert run["config"]["timesteps"] == 64 and run["config"]["shield"] == "decentralized"
     assert run["history"][-1]["env_steps"] >= 64
     assert main(["evaluate", "--policy", str(out), "--episodes", "1"]) == 0

@@ -5,9 +5,13 @@ optional preferences [N, A] in, arrays out. It hides whether a shield is in fron
 shields' ``step_arrays(actions, preferences)`` gets the learner's preferences (so a displaced agent gets
 its own next-best action), the bare ``EdgeClusterEnv.step_arrays(actions)`` does not take them.
 
+``ArrayEnv(env, share_preferences=False)`` withholds the preferences from the shield (the shield then
+falls back to its own least-loaded order): the ``SROLE-central-noprefs`` ablation.
+
 ``EpisodeDriver`` adds what training needs on top: episode ``k`` of a run with seed ``s`` is reset with
 ``episode_seed(s, k)`` (so a resumed run continues the same sequence of episodes), per-agent returns are
-summed, and each finished episode is handed to a callback with ``env.unwrapped.metrics()``.
+summed, each finished episode is handed to a callback with ``env.unwrapped.metrics()``, and ``rounds``
+counts the decision rounds simulated so far: the training budget's unit (one ``step`` = one round).
 """
 
 from __future__ import annotations
@@ -62,10 +66,12 @@ class StepOutput:
 class ArrayEnv:
     """Arrays in, arrays out over a parallel env that may sit behind a shield (see module docstring)."""
 
-    def __init__(self, env: Any):
+    def __init__(self, env: Any, share_preferences: bool = True):
         self.env = env
         self.base: EdgeClusterEnv = env.unwrapped
         self.shielded = env is not self.base
+        self.share_preferences = bool(share_preferences)
+        """Hand the learner's preferences to the shield (False: the shield ranks alternatives itself)."""
         self.n_agents = self.base.config.n_edges
         self.obs_dim = self.base.sim.obs_dim
         self.n_actions = self.base.sim.n_actions
@@ -83,7 +89,8 @@ class ArrayEnv:
         """One round with joint action [N] (and, behind a shield, the agents' preferences [N, A])."""
         actions = np.asarray(actions, dtype=np.int64).reshape(self.n_agents)
         if self.shielded:
-            obs, mask, rewards, terminated, truncated, result = self.env.step_arrays(actions, preferences)
+            prefs = preferences if self.share_preferences else None
+            obs, mask, rewards, terminated, truncated, result = self.env.step_arrays(actions, prefs)
             report = getattr(self.env, "last_report", None) or {}
             executed = np.asarray(report.get("action", actions), dtype=np.int64).reshape(self.n_agents)
         else:
@@ -98,31 +105,32 @@ class ArrayEnv:
 
 
 EpisodeCallback = Callable[[dict[str, Any]], None]
-"""Receives one row per finished episode: ``episode``, ``timesteps``, ``episode_return`` and the metrics."""
+"""Receives one row per finished episode: ``episode``, ``total_rounds`` (the run's count), ``episode_return``
+and the metrics."""
 
 
 class EpisodeDriver:
     """Runs an ``ArrayEnv`` across episodes for training (see module docstring).
 
-    ``obs`` [N, D] and ``mask`` [N, A] are always the observation to act on next; ``timesteps`` counts
-    agent-steps (rounds x N).
+    ``obs`` [N, D] and ``mask`` [N, A] are always the observation to act on next; ``rounds`` counts the
+    rounds of the whole run (the budget), ``episode_rounds`` those of the current episode.
     """
 
     def __init__(self, env: ArrayEnv, seed: int, on_episode: EpisodeCallback | None = None,
-                 episode: int = 0, timesteps: int = 0):
+                 episode: int = 0, rounds: int = 0):
         self.env = env
         self.seed = int(seed)
         self.on_episode = on_episode
         self.episode = episode
-        self.timesteps = timesteps
+        self.rounds = rounds
         self.returns = np.zeros(env.n_agents)
-        self.rounds = 0
+        self.episode_rounds = 0
         self.obs, self.mask = self.reset()
 
     def reset(self) -> tuple[np.ndarray, np.ndarray]:
         """Start episode ``self.episode`` from its seed."""
         self.returns[:] = 0.0
-        self.rounds = 0
+        self.episode_rounds = 0
         self.obs, self.mask = self.env.reset(seed=episode_seed(self.seed, self.episode))
         return self.obs, self.mask
 
@@ -132,11 +140,11 @@ class EpisodeDriver:
         The returned ``StepOutput.obs`` is the round's own next observation (the final one when done).
         """
         out = self.env.step(actions, preferences)
-        self.timesteps += self.env.n_agents
-        self.returns += out.rewards
         self.rounds += 1
+        self.returns += out.rewards
+        self.episode_rounds += 1
         if out.done:
-            row = {"episode": self.episode, "timesteps": self.timesteps,
+            row = {"episode": self.episode, "total_rounds": self.rounds,
                    "episode_return": float(self.returns.mean()), **self.env.metrics()}
             if self.on_episode is not None:
                 self.on_episode(row)
@@ -150,11 +158,11 @@ class EpisodeDriver:
     def state_bytes(self) -> bytes:
         """The whole driver state, env included (pickled), to resume mid-episode exactly."""
         return pickle.dumps({"env": self.env.env, "obs": self.obs, "mask": self.mask, "returns": self.returns,
-                             "rounds": self.rounds, "episode": self.episode, "timesteps": self.timesteps})
+                             "episode_rounds": self.episode_rounds, "episode": self.episode, "rounds": self.rounds})
 
     def load_state_bytes(self, data: bytes) -> None:
         """Restore ``state_bytes`` output (the env object is replaced by the pickled one)."""
         state = pickle.loads(data)
-        self.env = ArrayEnv(state["env"])
-        for key in ("obs", "mask", "returns", "rounds", "episode", "timesteps"):
+        self.env = ArrayEnv(state["env"], self.env.share_preferences)
+        for key in ("obs", "mask", "returns", "episode_rounds", "episode", "rounds"):
             setattr(self, key, state[key])

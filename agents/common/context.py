@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
-from agents.common.array_env import ArrayEnv, EpisodeDriver
+from agents.common.array_env import ArrayEnv, EpisodeDriver, make_parallel_env
 from agents.common.run_dir import EpisodeLog, RunDir, write_json
+from agents.convergence import CurveRecorder
 from srole_env import ClusterConfig
 
 H = TypeVar("H")
@@ -17,35 +18,59 @@ H = TypeVar("H")
 
 @dataclass
 class RunContext:
-    """One training run (fresh or resumed). ``timesteps`` is the run's total target, not what is left."""
+    """One training run (fresh or resumed). ``rounds`` is the run's total budget in simulated decision rounds
+    (not what is left)."""
 
     run: RunDir
     algo: str
     shield: str
     config: ClusterConfig
     seed: int
-    timesteps: int
+    rounds: int
     device: str
     hparams: dict[str, Any]
+    """The learner's own hyperparameters (``shield_preferences`` is taken out into its own field)."""
     resume: bool = False
     progress: bool = True
     checkpoint_every: int = 0
-    """Also checkpoint every this many timesteps (0: only at the end)."""
+    """Also checkpoint every this many rounds (0: only at the end)."""
     writer: Any = None
     """TensorBoard ``SummaryWriter`` (or None)."""
     episode_log: EpisodeLog | None = None
     state: dict[str, Any] = field(default_factory=dict)
-    """The checkpoint's ``state.json`` when resuming (``timesteps``, ``episodes``), else empty."""
+    """The checkpoint's ``state.json`` when resuming (``rounds``, ``episodes``), else empty."""
+    shield_preferences: bool = True
+    """Hand the learner's preferences to the shield (False: withheld, the ``SROLE-central-noprefs`` ablation)."""
+    curves: CurveRecorder | None = None
+    """Periodic evaluation on fixed seeds (``eval_every``), or None."""
 
-    def save_state(self, timesteps: int, episodes: int, **extra: Any) -> None:
+    @property
+    def start_rounds(self) -> int:
+        """Rounds already trained (the checkpoint's count when resuming, else 0)."""
+        return int(self.state.get("rounds", 0))
+
+    def save_state(self, rounds: int, episodes: int, **extra: Any) -> None:
         """Write ``checkpoint/state.json`` (last, after the learner's own files: it marks the checkpoint complete)."""
-        write_json(self.run.state, {"algo": self.algo, "timesteps": int(timesteps), "episodes": int(episodes),
-                                    **extra})
+        write_json(self.run.state, {"algo": self.algo, "rounds": int(rounds), "episodes": int(episodes), **extra})
 
     def progress_bar(self, initial: int) -> tqdm:
-        """A tqdm bar over timesteps from ``initial`` to the target."""
-        return tqdm(total=self.timesteps, initial=initial, unit="step", desc=f"{self.algo}/{self.shield}",
+        """A tqdm bar over rounds from ``initial`` to the budget."""
+        return tqdm(total=self.rounds, initial=initial, unit="round", desc=f"{self.algo}/{self.shield}",
                     disable=not self.progress, dynamic_ncols=True, leave=False)
+
+    def make_env(self) -> ArrayEnv:
+        """The run's parallel env (behind its shield) as an ``ArrayEnv`` that shares preferences or not."""
+        return ArrayEnv(make_parallel_env(self.config, self.shield), share_preferences=self.shield_preferences)
+
+    def evaluate_if_due(self, rounds: int, policy: Any) -> None:
+        """Add a learning-curve row when one is due at ``rounds`` (no-op without ``eval_every``)."""
+        if self.curves is not None:
+            self.curves.maybe_record(rounds, policy)
+
+    def finish_curve(self, rounds: int, policy: Any) -> None:
+        """The last learning-curve row at the end of training (no-op without ``eval_every``)."""
+        if self.curves is not None:
+            self.curves.finish(rounds, policy)
 
     def log_scalars(self, prefix: str, values: dict[str, float], step: int) -> None:
         if self.writer is not None:
@@ -60,10 +85,10 @@ class CheckpointSchedule:
         self.every = int(every)
         self.next = (start // self.every + 1) * self.every if self.every > 0 else None
 
-    def due(self, timesteps: int) -> bool:
-        if self.next is None or timesteps < self.next:
+    def due(self, count: int) -> bool:
+        if self.next is None or count < self.next:
             return False
-        self.next = (timesteps // self.every + 1) * self.every
+        self.next = (count // self.every + 1) * self.every
         return True
 
 
@@ -103,12 +128,12 @@ def saved_hparams(cls: type[H], saved: dict[str, Any]) -> H:
 
 def resume_driver(env: ArrayEnv, ctx: RunContext, env_file: str) -> EpisodeDriver:
     """The driver as checkpointed (mid-episode env included); a fresh start of the next episode if unreadable."""
-    episodes, timesteps = int(ctx.state["episodes"]), int(ctx.state["timesteps"])
-    driver = EpisodeDriver(env, ctx.seed, ctx.episode_log, episode=episodes, timesteps=timesteps)
+    episodes, rounds = int(ctx.state["episodes"]), ctx.start_rounds
+    driver = EpisodeDriver(env, ctx.seed, ctx.episode_log, episode=episodes, rounds=rounds)
     path = ctx.run.checkpoint / env_file
     if path.is_file():
         try:
             driver.load_state_bytes(path.read_bytes())
         except Exception:  # an env that cannot be restored restarts the episode; nothing else is lost
-            driver = EpisodeDriver(env, ctx.seed, ctx.episode_log, episode=episodes, timesteps=timesteps)
+            driver = EpisodeDriver(env, ctx.seed, ctx.episode_log, episode=episodes, rounds=rounds)
     return driver

@@ -3,9 +3,10 @@
 ```
 OUT/
   config.json        everything the run was started with (algo, shield, cluster config, hyperparameters, ...)
-  episodes.csv       one row per finished training episode: episode, timesteps, episode_return, metrics()
+  episodes.csv       one row per finished training episode: episode, total_rounds (run total), episode_return, metrics()
+  curves.csv         with eval_every: one row per periodic evaluation on fixed seeds (agents.convergence)
   tb/                TensorBoard event files (episode metrics and learner losses)
-  checkpoint/        state.json (timesteps, episodes) + the learner's files (model, optimizer, replay buffer)
+  checkpoint/        state.json (rounds, episodes) + the learner's files (model, optimizer, replay buffer)
 ```
 """
 
@@ -20,10 +21,11 @@ from typing import Any
 
 CONFIG_FILE = "config.json"
 EPISODES_FILE = "episodes.csv"
+CURVES_FILE = "curves.csv"
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.json"
 TB_DIR = "tb"
-EPISODE_KEYS = ("episode", "timesteps", "episode_return")
+EPISODE_KEYS = ("episode", "total_rounds", "episode_return")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,10 @@ class RunDir:
     @property
     def episodes(self) -> Path:
         return self.root / EPISODES_FILE
+
+    @property
+    def curves(self) -> Path:
+        return self.root / CURVES_FILE
 
     @property
     def checkpoint(self) -> Path:
@@ -128,9 +134,9 @@ class EpisodeLog:
                 w.writeheader()
             w.writerow(row)
         if self.writer is not None:
-            step = int(row["timesteps"])
+            step = int(row["total_rounds"])
             for key, value in row.items():
-                if key not in ("episode", "timesteps") and isinstance(value, (int, float)) and math.isfinite(value):
+                if key not in ("episode", "total_rounds") and isinstance(value, (int, float)) and math.isfinite(value):
                     self.writer.add_scalar(f"episode/{key}", value, step)
 
 

@@ -5,14 +5,18 @@ vector env, so a single SB3 policy is shared by all agents (parameter sharing) a
 acts for all of them. It steps through ``step_arrays`` (no per-agent dicts), exposes ``action_masks()``
 [N, A] for ``sb3_contrib.MaskablePPO``, and, behind a shield, passes the policy's preferences [N, A]
 (set ``preference_fn``) so a displaced agent gets its own next-best action. All sub-envs end together
-at the horizon (a truncation: SB3 bootstraps from ``terminal_observation``). Timesteps are agent-steps.
+at the horizon (a truncation: SB3 bootstraps from ``terminal_observation``). One ``step`` is one decision
+round (SB3 counts it as N timesteps); ``driver.rounds`` counts rounds for the budget.
 
 Why not SuperSuit's ``pettingzoo_env_to_vec_env_v1``: it steps through the dict API (N dicts per
 round), wants a plain ``Box`` observation (ours is a ``Dict`` with the mask), has no way to return
 action masks to MaskablePPO or to hand preferences to a shield, and cannot seed episodes by index for
 exact resumption. This adapter is ~100 lines over the array fast path.
 
-``CentralizedEpisodes`` is the Gymnasium wrapper for the CRL runs (one head decision per timestep).
+``CentralizedEpisodes`` is the Gymnasium wrapper for the CRL runs (one head decision per timestep). It
+counts the simulated rounds for the budget (a decision that completes a round can also run the following
+rounds that have nothing to decide) and, with ``budget``, shortens the horizon of the run's last episode
+so that training stops at exactly ``budget`` rounds, as the parallel learners do.
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ class EdgeVecEnv(VecEnv):
     """N edge agents of one parallel env as N SB3 sub-envs (see module docstring)."""
 
     def __init__(self, env: ArrayEnv, seed: int, on_episode: EpisodeCallback | None = None,
-                 episode: int = 0, timesteps: int = 0):
-        self.driver = EpisodeDriver(env, seed, on_episode, episode=episode, timesteps=timesteps)
+                 episode: int = 0, rounds: int = 0):
+        self.driver = EpisodeDriver(env, seed, on_episode, episode=episode, rounds=rounds)
         self.preference_fn: PreferenceFn | None = None
         obs_space = spaces.Box(0.0, OBS_HIGH, shape=(env.obs_dim,), dtype=np.float32)
         super().__init__(env.n_agents, obs_space, spaces.Discrete(env.n_actions))
@@ -56,9 +60,9 @@ class EdgeVecEnv(VecEnv):
     def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
         d = self.driver
         prefs = None
-        if d.env.shielded and self.preference_fn is not None:
+        if d.env.shielded and d.env.share_preferences and self.preference_fn is not None:
             prefs = self.preference_fn(d.obs, d.mask)
-        returns, rounds = d.returns.copy(), d.rounds + 1
+        returns, rounds = d.returns.copy(), d.episode_rounds + 1
         out = d.step(self._actions, prefs)
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         if out.done:
@@ -112,34 +116,50 @@ class EdgeVecEnv(VecEnv):
 
 class CentralizedEpisodes(gym.Wrapper):
     """The cluster head's env for CRL runs: seeds episode ``k`` with ``episode_seed(seed, k)``, counts head
-    decisions as timesteps, and hands each finished episode (return, ``metrics()``) to ``on_episode``."""
+    decisions and simulated rounds, and hands each finished episode (return, ``metrics()``) to ``on_episode``.
+
+    ``rounds`` is the run's count of simulated rounds after the last ``step`` (rounds the env runs inside
+    ``reset`` are counted at the episode's first decision). With ``budget``, an episode that would run past
+    ``budget`` rounds is given a horizon that ends it exactly there; that last, shortened episode is treated
+    like an episode cut by a checkpoint: it is neither logged nor counted, and a resumed run restarts it.
+    """
 
     def __init__(self, env: gym.Env, seed: int, on_episode: EpisodeCallback | None = None,
-                 episode: int = 0, timesteps: int = 0):
+                 episode: int = 0, rounds: int = 0, decisions: int = 0, budget: int | None = None):
         super().__init__(env)
         self.run_seed = int(seed)
         self.on_episode = on_episode
         self.episode = episode
-        self.timesteps = timesteps
+        self.rounds = rounds
+        self.decisions = decisions
+        self.budget = budget
+        self._config = env.unwrapped.config
+        self._episode_start = rounds
+        self._capped = False
         self._return = 0.0
         self._length = 0
         self._t0 = time.time()
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         self._return, self._length = 0.0, 0
+        self._episode_start = self.rounds
+        left = None if self.budget is None else self.budget - self.rounds
+        self._capped = left is not None and 0 < left < self._config.horizon
+        self.env.unwrapped.config = self._config.replace(horizon=left) if self._capped else self._config
         obs, info = self.env.reset(seed=episode_seed(self.run_seed, self.episode), options=options)
         self._return += float(info.get("reward_before_first_decision", 0.0))
         return obs, info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        self.timesteps += 1
+        self.decisions += 1
+        self.rounds = self._episode_start + int(self.env.unwrapped.sim.round)
         self._return += float(reward)
         self._length += 1
-        if terminated or truncated:
+        if (terminated or truncated) and not self._capped:
             info["episode"] = {"r": self._return, "l": self._length, "t": round(time.time() - self._t0, 6)}
             if self.on_episode is not None:
-                self.on_episode({"episode": self.episode, "timesteps": self.timesteps,
+                self.on_episode({"episode": self.episode, "total_rounds": self.rounds, "decisions": self.decisions,
                                  "episode_return": self._return, **self.env.unwrapped.metrics()})
             self.episode += 1
         return obs, reward, terminated, truncated, info

@@ -1,0 +1,330 @@
+"""Equal hyperparameter tuning for every learned method (Optuna TPE), and the tuned values as package data.
+
+``tune(method, scenario, trials, rounds)`` gives each learned method of the comparison the same search:
+the same number of trials, each a training run of ``rounds`` simulated decision rounds, over a search
+space with the same number of dimensions (4), scored on tuning seeds disjoint from the evaluation seeds.
+The best trial is written to ``srole_cli/tuned/<scenario>/<method>.yaml`` (committed, shipped with the
+package) and read back by ``load_tuned(method, scenario)``.
+
+**Methods.** (``METHODS``) ``MARL``, ``SROLE-central``, ``SROLE-decentralized`` and
+``SROLE-central-noprefs`` choose their learner by the same procedure: the learner is a categorical
+dimension {idqn, ippo, maskable_ppo} of the search, next to the learning rate, the discount and one
+learner-specific knob (IDQN's n-step return length, the entropy bonus of IPPO and MaskablePPO).
+``CRL`` tunes ``crl_maskable_ppo`` (MaskablePPO at the cluster head) over the learning rate, the discount,
+the entropy bonus and the rollout length: also 4 dimensions. ``SROLE-central-noprefs`` trains and is
+scored with ``shield_preferences: false`` (the learner's preferences withheld from the shield).
+
+**Seeds.** Every trial of a study trains with seed ``seed_base`` (common random numbers: trials differ
+only in their hyperparameters) and is scored by the mean ``mean_jct_all`` over the evaluation episodes
+``seed_base + 1 ... seed_base + episodes``. ``seed_base`` must be at least ``TUNE_SEED_BASE`` (50,000),
+above every seed ``srole reproduce`` evaluates on (``10_000 + 100 * seed + e``).
+
+**Search.** ``optuna.samplers.TPESampler(seed=seed_base, n_startup_trials=max(1, min(10, trials // 3)),
+constant_liar=True)``; trials are asked in batches of ``workers``, run as cells
+(``srole_cli.cells.run_cells``), then told, so ``workers`` changes which trials are sampled (the YAML
+records it). A trial that fails or scores NaN is told as failed.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TUNED_DIR = Path(__file__).resolve().parent / "tuned"
+"""Where the committed tuned hyperparameters live: ``tuned/<scenario>/<method>.yaml``."""
+TUNE_SEED_BASE = 50_000
+"""Lowest seed tuning may use (training and evaluation), above the seeds ``srole reproduce`` evaluates on."""
+OBJECTIVE = "mean_jct_all"
+LEARNERS = ("idqn", "ippo", "maskable_ppo")
+"""The learners MARL and SROLE choose from, by the same search."""
+
+
+@dataclass(frozen=True)
+class MethodSpace:
+    """A learned method as the tuner sees it: the algos it may use, its shield, whether it shares preferences."""
+
+    name: str
+    algos: tuple[str, ...]
+    shield: str = "none"
+    shield_preferences: bool = True
+
+
+METHODS: dict[str, MethodSpace] = {
+    m.name: m
+    for m in (
+        MethodSpace("CRL", ("crl_maskable_ppo",)),
+        MethodSpace("MARL", LEARNERS),
+        MethodSpace("SROLE-central", LEARNERS, "central"),
+        MethodSpace("SROLE-decentralized", LEARNERS, "decentralized"),
+        MethodSpace("SROLE-central-noprefs", LEARNERS, "central", shield_preferences=False),
+    )
+}
+"""Every learned method of the comparison (``srole_cli.experiments`` names), with the same tuning budget."""
+
+SHARED_KNOBS: dict[str, dict[str, Any]] = {
+    "lr": {"type": "log_float", "low": 1e-4, "high": 3e-3},
+    "gamma": {"type": "float", "low": 0.5, "high": 0.99},
+}
+"""Knobs every algo is tuned over (learning rate and discount)."""
+SPECIFIC_KNOBS: dict[str, dict[str, dict[str, Any]]] = {
+    "idqn": {"n_step": {"type": "int", "low": 1, "high": 8}},
+    "ippo": {"ent_coef": {"type": "log_float", "low": 1e-4, "high": 0.05}},
+    "maskable_ppo": {"ent_coef": {"type": "log_float", "low": 1e-4, "high": 0.05}},
+    "crl_maskable_ppo": {"ent_coef": {"type": "log_float", "low": 1e-4, "high": 0.05},
+                         "n_steps": {"type": "categorical", "choices": [128, 256, 512, 1024]}},
+}
+"""Each algo's own knobs (MaskablePPO at the head gets two, so CRL's search has 4 dimensions like MARL's)."""
+HPARAM_NAMES: dict[str, dict[str, str]] = {
+    "maskable_ppo": {"lr": "learning_rate"},
+    "crl_maskable_ppo": {"lr": "learning_rate"},
+}
+"""Knob name -> the algo's own hyperparameter name, where they differ (SB3 calls it ``learning_rate``)."""
+
+
+def search_space(method: str) -> dict[str, Any]:
+    """The search space of ``method`` (written to the YAML): the algo choice and each knob's distribution."""
+    space = _method(method)
+    out: dict[str, Any] = {"algo": {"type": "categorical", "choices": list(space.algos)}} if len(space.algos) > 1 \
+        else {}
+    out.update({k: dict(v) for k, v in SHARED_KNOBS.items()})
+    for algo in space.algos:
+        for knob, dist in SPECIFIC_KNOBS[algo].items():
+            out[f"{algo}.{knob}"] = dict(dist)
+    return out
+
+
+def search_dimensions(method: str) -> int:
+    """Dimensions one trial of ``method`` samples (the algo choice counts as one): the size compared across methods."""
+    space = _method(method)
+    specific = {len(SPECIFIC_KNOBS[a]) for a in space.algos}
+    return (len(space.algos) > 1) + len(SHARED_KNOBS) + max(specific)
+
+
+def tuning_seeds(seed_base: int, episodes: int) -> tuple[int, list[int]]:
+    """(training seed, evaluation episode seeds) of a study: ``seed_base`` and ``seed_base + 1 ... + episodes``."""
+    if isinstance(seed_base, bool) or not isinstance(seed_base, int) or seed_base < TUNE_SEED_BASE:
+        raise ValueError(f"seed_base must be an int >= {TUNE_SEED_BASE} (tuning seeds stay disjoint from the "
+                         f"evaluation seeds 10_000 + 100 * seed + e of srole reproduce), got {seed_base!r}")
+    return seed_base, [seed_base + 1 + e for e in range(episodes)]
+
+
+# ---------------------------------------------------------------------- one trial (a cell)
+@dataclass(frozen=True)
+class TrialCell:
+    """One tuning trial: train ``algo`` with ``hparams`` and score it (picklable, for ``run_cells``)."""
+
+    method: str
+    number: int
+    algo: str
+    shield: str
+    hparams: dict[str, Any]
+    config: dict[str, Any]
+    rounds: int
+    train_seed: int
+    eval_seed: int
+    episodes: int
+    work_dir: str
+    device: str = "cpu"
+    threads: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_trial(cell: TrialCell) -> dict[str, float]:
+    """Train and evaluate one trial; returns ``mean_jct_all`` and the other evaluation means (top-level, picklable)."""
+    import torch
+
+    from agents.evaluate import evaluate
+    from agents.train import train
+
+    torch.set_num_threads(cell.threads)
+    run_dir = Path(cell.work_dir) / cell.method / f"trial_{cell.number:04d}"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    start = time.perf_counter()
+    try:
+        train(cell.algo, cell.shield, cell.config, cell.rounds, cell.train_seed, run_dir, cell.device,
+              hparams=cell.hparams, progress=False)
+        result = evaluate(run_dir, cell.shield, cell.config, cell.episodes, cell.eval_seed, cell.device)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    keys = (OBJECTIVE, "mean_jct", "collisions", "overloads", "jobs_completed")
+    return {**{k: float(result.get(k, math.nan)) for k in keys}, "wall_s": time.perf_counter() - start}
+
+
+# ---------------------------------------------------------------------- the study
+def _suggest(trial: Any, method: str) -> tuple[str, dict[str, Any]]:
+    """(algo, hparams) of an Optuna trial, sampled define-by-run from ``search_space(method)``."""
+    space = _method(method)
+    algo = trial.suggest_categorical("algo", list(space.algos)) if len(space.algos) > 1 else space.algos[0]
+    values = {knob: _sample(trial, knob, dist) for knob, dist in SHARED_KNOBS.items()}
+    values.update({knob: _sample(trial, f"{algo}.{knob}", dist) for knob, dist in SPECIFIC_KNOBS[algo].items()})
+    names = HPARAM_NAMES.get(algo, {})
+    hparams = {names.get(k, k): v for k, v in values.items()}
+    if not space.shield_preferences:
+        hparams["shield_preferences"] = False
+    return algo, hparams
+
+
+def _sample(trial: Any, name: str, dist: dict[str, Any]) -> Any:
+    kind = dist["type"]
+    if kind == "log_float":
+        return trial.suggest_float(name, dist["low"], dist["high"], log=True)
+    if kind == "float":
+        return trial.suggest_float(name, dist["low"], dist["high"])
+    if kind == "int":
+        return trial.suggest_int(name, dist["low"], dist["high"])
+    return trial.suggest_categorical(name, dist["choices"])
+
+
+def tune(
+    method: str,
+    scenario: str = "small",
+    trials: int = 20,
+    rounds: int = 2_000,
+    *,
+    overrides: dict[str, Any] | None = None,
+    seed_base: int = TUNE_SEED_BASE,
+    episodes: int = 3,
+    workers: int | None = 1,
+    address: str | None = None,
+    out_root: str | Path | None = None,
+    work_dir: str | Path | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> Path:
+    """Run the study for ``method`` on ``scenario`` (with config ``overrides``) and write its YAML; returns the path.
+
+    ``out_root`` defaults to the package's ``tuned/`` directory; ``work_dir`` (trial run directories, each
+    removed after scoring) to a temporary directory.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    from agents.registry import ALGOS
+    from srole_cli.cells import CellFailure, run_cells
+    from srole_env import make_config
+
+    space = _method(method)
+    missing = [a for a in space.algos if a not in ALGOS]
+    if missing:
+        raise ValueError(f"method {method}: algo(s) {missing} are not available in agents.registry")
+    for name, value in (("trials", trials), ("rounds", rounds), ("episodes", episodes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive int or None (all cores), got {workers!r}")
+    train_seed, eval_seeds = tuning_seeds(seed_base, episodes)
+    overrides = dict(overrides or {})
+    config = {"scenario": scenario, **overrides}
+    make_config(scenario, **overrides)  # validates the cluster before any trial runs
+    batch = workers if workers is not None else _cores()
+    startup = max(1, min(10, trials // 3))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=seed_base, n_startup_trials=startup, constant_liar=True)
+    study = optuna.create_study(direction="minimize", sampler=sampler, study_name=f"{method}/{scenario_key(scenario)}")
+    own_work = work_dir is None
+    work = Path(tempfile.mkdtemp(prefix="srole_tune_")) if own_work else Path(work_dir)
+    history: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    try:
+        while len(study.trials) < trials:
+            asked = [study.ask() for _ in range(min(batch, trials - len(study.trials)))]
+            cells = []
+            for trial in asked:
+                algo, hparams = _suggest(trial, method)
+                cells.append(TrialCell(method, trial.number, algo, space.shield, hparams, config, rounds, train_seed,
+                                       eval_seeds[0], episodes, str(work), device))
+            results = run_cells(run_trial, cells, workers=workers, address=address,
+                                desc=f"tune {method} ({len(study.trials)}/{trials})", progress=progress)
+            for trial, cell, result in zip(asked, cells, results):
+                value = math.nan if isinstance(result, CellFailure) else result[OBJECTIVE]
+                if math.isfinite(value):
+                    study.tell(trial, value)
+                else:
+                    study.tell(trial, state=TrialState.FAIL)
+                row = {"number": trial.number, "algo": cell.algo, "hparams": cell.hparams,
+                       "value": None if not math.isfinite(value) else value}
+                if isinstance(result, CellFailure):
+                    row["error"] = result.error
+                else:
+                    row.update({k: v for k, v in result.items() if k != OBJECTIVE})
+                history.append(row)
+    finally:
+        if own_work:
+            shutil.rmtree(work, ignore_errors=True)
+    done = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    if not done:
+        errors = sorted({h.get("error", "NaN objective") for h in history})
+        raise RuntimeError(f"tune {method}: every trial failed: {errors}")
+    best = next(h for h in history if h["number"] == study.best_trial.number)
+    data = {
+        "method": method, "scenario": scenario_key(scenario), "overrides": overrides,
+        "algo": best["algo"], "shield": space.shield, "hparams": best["hparams"],
+        "trials": trials, "rounds": rounds, "best_value": float(study.best_value), "best_trial": best["number"],
+        "objective": f"{OBJECTIVE}: mean over the tuning episodes (lower is better)",
+        "seed_base": seed_base, "train_seed": train_seed, "eval_seeds": eval_seeds,
+        "sampler": {"name": "TPESampler", "seed": seed_base, "n_startup_trials": startup, "constant_liar": True},
+        "workers": batch, "search_space": search_space(method), "search_dimensions": search_dimensions(method),
+        "wall_s": round(time.perf_counter() - started, 1), "optuna": optuna.__version__, "history": history,
+    }
+    path = tuned_path(method, scenario, out_root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(_plain(data), sort_keys=False))
+    return path
+
+
+# ---------------------------------------------------------------------- reading the results
+def scenario_key(scenario: str) -> str:
+    """Directory name of a scenario under ``tuned/``: its name, or a config file's stem."""
+    return Path(scenario).stem if Path(scenario).suffix.lower() in (".yaml", ".yml", ".json") else str(scenario)
+
+
+def tuned_path(method: str, scenario: str, root: str | Path | None = None) -> Path:
+    """``<root>/<scenario>/<method>.yaml`` (``root`` defaults to the package's ``tuned/``)."""
+    _method(method)
+    return Path(root or TUNED_DIR) / scenario_key(scenario) / f"{method}.yaml"
+
+
+def load_tuned(method: str, scenario: str, root: str | Path | None = None) -> dict[str, Any] | None:
+    """The tuned settings of ``method`` on ``scenario`` (``algo``, ``hparams``, ...), or None if not tuned yet.
+
+    ``hparams`` go to ``agents.train.train(algo, ..., hparams=...)`` as they are (for
+    ``SROLE-central-noprefs`` they include ``shield_preferences: false``).
+    """
+    path = tuned_path(method, scenario, root)
+    if not path.is_file():
+        return None
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict) or not isinstance(data.get("algo"), str) or not isinstance(data.get("hparams"), dict):
+        raise ValueError(f"{path}: a tuned file needs 'algo' (a string) and 'hparams' (a mapping)")
+    return data
+
+
+def _method(method: str) -> MethodSpace:
+    if method not in METHODS:
+        raise ValueError(f"method: unknown learned method {method!r}; choose one of {list(METHODS)}")
+    return METHODS[method]
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _plain(value: Any) -> Any:
+    """YAML-safe plain types (tuples -> lists, numpy scalars -> Python)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value
