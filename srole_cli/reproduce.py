@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from gymnasium.utils import seeding
-from tqdm.auto import tqdm
 
 from srole_cli import report
-from srole_cli.experiments import Experiment, Method, Profile, profile_to_dict
+from srole_cli.cells import CellFailure, run_cells
+from srole_cli.experiments import Method, Profile, profile_to_dict
 from srole_env import make_config
 
 EVAL_SEED_OFFSET = 10_000
@@ -30,6 +32,19 @@ EVAL_SEED_OFFSET = 10_000
 
 def _key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _method_key(profile: Profile, method: Method, cfg: dict[str, Any], seed: int) -> str:
+    """Cache key of ``method``'s evaluation on the resolved config ``cfg`` for training seed ``seed``."""
+    return _key(method.kind, method.algo, method.policy, method.shield, cfg, seed, profile.eval_episodes,
+                profile.timesteps if method.kind == "learned" else None, profile.hparams.get(method.algo or "", {}))
+
+
+def _write_json(path: Path, row: dict[str, Any]) -> None:
+    """Write ``row`` atomically (a cell killed half-way by Ctrl-C leaves no partial cache file)."""
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(row))
+    os.replace(tmp, path)
 
 
 class Runner:
@@ -50,8 +65,7 @@ class Runner:
         cfg = make_config(**cell).to_dict()  # validates the cell; the key covers every resolved field
         eval_seed = EVAL_SEED_OFFSET + 100 * seed
         hparams = p.hparams.get(method.algo or "", {})
-        key = _key(method.kind, method.algo, method.policy, method.shield, cfg, seed, p.eval_episodes,
-                   p.timesteps if method.kind == "learned" else None, hparams)
+        key = _method_key(p, method, cfg, seed)
         cached = self.evals / f"{key}.json"
         if cached.exists():
             return json.loads(cached.read_text())
@@ -67,7 +81,7 @@ class Runner:
             result = evaluate(policy, method.shield, cfg, p.eval_episodes, eval_seed, self.device)
             metrics = {k: v for k, v in result.items() if isinstance(v, (int, float)) and k not in ("seed", "episodes")}
         row = {"method": method.name, "seed": seed, **metrics, "wall_s": time.perf_counter() - start}
-        cached.write_text(json.dumps(row))
+        _write_json(cached, row)
         return row
 
     def _trained(self, method: Method, cfg: dict[str, Any], seed: int, hparams: dict[str, Any]) -> Path:
@@ -126,55 +140,99 @@ class Runner:
             "decision_latency_s": float(np.mean(latency)) if latency else 0.0,
             "messages_per_round": messages / rounds, "shield_wall_ms_per_round": 1e3 * wall / rounds,
         }
-        cached.write_text(json.dumps(row))
+        _write_json(cached, row)
         return row
 
 
-def run_experiment(runner: Runner, exp: Experiment, bar: tqdm) -> list[dict[str, Any]]:
-    """Rows of one experiment (cell x method x seed)."""
-    rows = []
-    methods = runner.profile.methods()
-    for cell in exp.cells():
-        extra = {exp.sweep: cell[exp.sweep]} if exp.sweep else {}
-        for seed in runner.profile.seeds:
-            if exp.kind == "shield_overhead":
-                jobs = [("central", 1)] + [("decentralized", r) for r in exp.regions if r <= cell.get("n_edges", 10)]
-                for shield, regions in jobs:
-                    rows.append({**extra, **runner.overhead_row(shield, regions, cell, seed)})
-                    bar.update()
-                continue
-            for name in exp.methods:
-                if name not in methods:
-                    raise ValueError(f"experiment {exp.name}: unknown method {name!r}; known: {list(methods)}")
-                bar.set_postfix_str(f"{exp.name} {extra} {name} seed {seed}")
-                rows.append({**extra, **runner.method_row(methods[name], cell, seed)})
-                bar.update()
-    return rows
+@dataclass(frozen=True)
+class Cell:
+    """One unit of the comparison, run by ``run_cell`` in any process: a method (or, for a shield-overhead
+    experiment, a shield with its region count) on one cluster config for one seed."""
+
+    profile: Profile
+    out: str
+    device: str
+    experiment: str
+    cell: dict[str, Any]
+    seed: int
+    method: str | None = None
+    shield: str | None = None
+    regions: int = 1
+
+    def key(self) -> str:
+        """The cache key of this cell's result: equal keys mean the same work (and the same cache files)."""
+        cfg = make_config(**self.cell).to_dict()
+        if self.shield is not None:
+            return _key("overhead", self.shield, self.regions, cfg, self.seed, self.profile.eval_episodes)
+        return _method_key(self.profile, self.profile.methods()[self.method], cfg, self.seed)
+
+
+def run_cell(c: Cell) -> dict[str, Any]:
+    """The row of one cell (cached under ``c.out``); a top-level function, so it runs in worker processes."""
+    runner = Runner(c.profile, Path(c.out), c.device)
+    if c.shield is not None:
+        return runner.overhead_row(c.shield, c.regions, c.cell, c.seed)
+    return runner.method_row(c.profile.methods()[c.method], c.cell, c.seed)
+
+
+def plan_cells(profile: Profile, out: Path, device: str) -> list[Cell]:
+    """Every (experiment cell, method or shield, seed) of ``profile``, in the order of the tables."""
+    methods = profile.methods()
+    cells = []
+    for exp in profile.experiments:
+        for cell in exp.cells():
+            for seed in profile.seeds:
+                if exp.kind == "shield_overhead":
+                    jobs = [("central", 1)] + [("decentralized", r) for r in exp.regions
+                                               if r <= cell.get("n_edges", 10)]
+                    cells += [Cell(profile, str(out), device, exp.name, cell, seed, shield=shield, regions=regions)
+                              for shield, regions in jobs]
+                    continue
+                for name in exp.methods:
+                    if name not in methods:
+                        raise ValueError(f"experiment {exp.name}: unknown method {name!r}; known: {list(methods)}")
+                    cells.append(Cell(profile, str(out), device, exp.name, cell, seed, method=name))
+    return cells
 
 
 def count_jobs(profile: Profile) -> int:
     """Number of (cell, method/shield, seed) units, for the progress bar."""
-    total = 0
-    for exp in profile.experiments:
-        for cell in exp.cells():
-            per_seed = (1 + sum(r <= cell.get("n_edges", 10) for r in exp.regions)) if exp.kind == "shield_overhead" \
-                else len(exp.methods)
-            total += per_seed * len(profile.seeds)
-    return total
+    return len(plan_cells(profile, Path("."), "cpu"))
 
 
-def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progress: bool = True) -> Path:
-    """Run every experiment of ``profile`` and write the CSVs, plots and ``summary.md`` into ``out_dir``."""
+def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progress: bool = True,
+              workers: int | None = 1, address: str | None = None) -> Path:
+    """Run every experiment of ``profile`` and write the CSVs, plots and ``summary.md`` into ``out_dir``.
+
+    The cells run through ``srole_cli.cells.run_cells`` (``workers`` processes, or the Ray cluster at
+    ``address``); identical cells (the same cache key, e.g. a sweep point equal to the base config) run
+    once. If any cell fails, the others still finish (and are cached), their tracebacks go to
+    ``out_dir/failures.log``, and a RuntimeError names them.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "profile.json").write_text(json.dumps(profile_to_dict(profile), indent=2))
-    runner = Runner(profile, out, device)
-    results: dict[str, list[dict[str, Any]]] = {}
+    Runner(profile, out, device)  # creates the cache directories before workers write into them
+    cells = plan_cells(profile, out.resolve(), device)  # absolute: workers may run in another directory
+    keys = [c.key() for c in cells]
+    unique = list(dict.fromkeys(keys))
+    first: dict[str, Cell] = {}
+    for k, c in zip(keys, cells):
+        first.setdefault(k, c)
     start = time.perf_counter()
-    with tqdm(total=count_jobs(profile), desc=f"reproduce {profile.name}", disable=not progress) as bar:
-        for exp in profile.experiments:
-            rows = run_experiment(runner, exp, bar)
-            results[exp.name] = rows
-            report.write_rows(out / f"{exp.name}.csv", rows)
+    done = dict(zip(unique, run_cells(run_cell, [first[k] for k in unique], workers=workers, address=address,
+                                      desc=f"reproduce {profile.name}", progress=progress)))
+    failures = [r for r in done.values() if isinstance(r, CellFailure)]
+    if failures:
+        (out / "failures.log").write_text("\n".join(f"{f.cell}\n{f.traceback}" for f in failures))
+        raise RuntimeError(f"{len(failures)} of {len(unique)} cells failed (tracebacks in {out / 'failures.log'});"
+                           f" the first: {failures[0].error}")
+    results: dict[str, list[dict[str, Any]]] = {exp.name: [] for exp in profile.experiments}
+    sweeps = {exp.name: exp.sweep for exp in profile.experiments}
+    for c, k in zip(cells, keys):
+        sweep = sweeps[c.experiment]
+        results[c.experiment].append({**({sweep: c.cell[sweep]} if sweep else {}), **done[k]})
+    for name, rows in results.items():
+        report.write_rows(out / f"{name}.csv", rows)
     report.write_report(profile, results, out, time.perf_counter() - start)
     return out
