@@ -24,6 +24,9 @@ cut off half-way leaves no result behind), and re-raises ``KeyboardInterrupt``; 
 disk, so running the same cells again only runs the rest. Two cells that would write the same cache
 entry must not run at once: pass each unique cell once.
 
+A worker that dies (killed for memory, say) fails only its own cell under Ray; in a process pool it
+breaks the pool, and the cells still running or queued then fail too (rerun: finished cells are cached).
+
 The progress bar counts finished cells across all workers.
 """
 

@@ -159,6 +159,11 @@ class Cell:
     shield: str | None = None
     regions: int = 1
 
+    def label(self) -> str:
+        """A one-line name of the cell, for error messages."""
+        what = self.method if self.shield is None else f"{self.shield} shield ({self.regions} regions)"
+        return f"{self.experiment} {self.cell} {what} seed {self.seed}"
+
     def key(self) -> str:
         """The cache key of this cell's result: equal keys mean the same work (and the same cache files)."""
         cfg = make_config(**self.cell).to_dict()
@@ -195,11 +200,6 @@ def plan_cells(profile: Profile, out: Path, device: str) -> list[Cell]:
     return cells
 
 
-def count_jobs(profile: Profile) -> int:
-    """Number of (cell, method/shield, seed) units, for the progress bar."""
-    return len(plan_cells(profile, Path("."), "cpu"))
-
-
 def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progress: bool = True,
               workers: int | None = 1, address: str | None = None) -> Path:
     """Run every experiment of ``profile`` and write the CSVs, plots and ``summary.md`` into ``out_dir``.
@@ -215,18 +215,19 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
     Runner(profile, out, device)  # creates the cache directories before workers write into them
     cells = plan_cells(profile, out.resolve(), device)  # absolute: workers may run in another directory
     keys = [c.key() for c in cells]
-    unique = list(dict.fromkeys(keys))
-    first: dict[str, Cell] = {}
+    unique: dict[str, Cell] = {}
     for k, c in zip(keys, cells):
-        first.setdefault(k, c)
+        unique.setdefault(k, c)
     start = time.perf_counter()
-    done = dict(zip(unique, run_cells(run_cell, [first[k] for k in unique], workers=workers, address=address,
+    done = dict(zip(unique, run_cells(run_cell, list(unique.values()), workers=workers, address=address,
                                       desc=f"reproduce {profile.name}", progress=progress)))
     failures = [r for r in done.values() if isinstance(r, CellFailure)]
+    log = out / "failures.log"
+    log.unlink(missing_ok=True)
     if failures:
-        (out / "failures.log").write_text("\n".join(f"{f.cell}\n{f.traceback}" for f in failures))
-        raise RuntimeError(f"{len(failures)} of {len(unique)} cells failed (tracebacks in {out / 'failures.log'});"
-                           f" the first: {failures[0].error}")
+        log.write_text("\n".join(f"{f.cell.label()}\n{f.traceback}" for f in failures))
+        raise RuntimeError(f"{len(failures)} of {len(unique)} cells failed (tracebacks in {log}); the first: "
+                           f"{failures[0].cell.label()}: {failures[0].error}")
     results: dict[str, list[dict[str, Any]]] = {exp.name: [] for exp in profile.experiments}
     sweeps = {exp.name: exp.sweep for exp in profile.experiments}
     for c, k in zip(cells, keys):

@@ -4,6 +4,7 @@ and ``srole reproduce --workers/--address`` writing the same tables as one worke
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -272,3 +273,43 @@ def test_address_runs_on_an_existing_ray_cluster(ray_head, one_worker, sequentia
     _assert_same_tables(one_worker, _reproduce(tmp_path / "tables", "--address", ray_head))
     _assert_interrupt_stops_workers(tmp_path, address=ray_head, workers=2)  # 2 in flight, in order
     assert run_cells(mixed, MIXED[:3], address=ray_head, progress=False) == [0, 1, 4]  # the cluster still serves
+
+
+# --------------------------------------------------------------------------- srole reproduce's use of cells
+def test_reproduce_runs_identical_cells_once(monkeypatch, tmp_path):
+    """tiny: 9 methods + 2 x 3 scalability + 2 x 2 load + 2 x 2 shield-overhead cells = 23; the `small`
+    scenario has 10 edges, so the scalability point n_edges=10 repeats the methods experiment's MARL,
+    SROLE-central and oracle cells: 20 distinct cells (two copies at once would train into one directory)."""
+    import srole_cli.reproduce as reproduce_module
+    from srole_cli.experiments import PROFILES
+
+    class Planned(Exception):
+        pass
+
+    def record(fn, cells, **kwargs):
+        raise Planned(cells)
+
+    monkeypatch.setattr(reproduce_module, "run_cells", record)
+    with pytest.raises(Planned) as planned:
+        reproduce_module.reproduce(PROFILES["tiny"], tmp_path, progress=False)
+    cells = planned.value.args[0]
+    assert len(cells) == 20 and len({c.key() for c in cells}) == 20
+    assert all(Path(c.out).is_absolute() for c in cells)
+
+
+def test_reproduce_reports_a_failed_cell_after_the_others_finish(monkeypatch, tmp_path):
+    from srole_cli.experiments import load_profile
+    from srole_cli.reproduce import Runner, reproduce
+
+    def broken(self, cfg, eval_seed):
+        raise RuntimeError("oracle exploded")
+
+    spec = tmp_path / "two.yaml"
+    spec.write_text("timesteps: 100\nseeds: [0]\neval_episodes: 1\nexperiments:\n"
+                    "  - {name: methods, base: {scenario: small, horizon: 5}, methods: [oracle, least_loaded]}\n")
+    monkeypatch.setattr(Runner, "_oracle", broken)
+    with pytest.raises(RuntimeError, match=r"1 of 2 cells failed .* RuntimeError: oracle exploded"):
+        reproduce(load_profile(str(spec)), tmp_path / "out", progress=False)
+    assert "oracle exploded" in (tmp_path / "out" / "failures.log").read_text()
+    cached = [json.loads(p.read_text()) for p in (tmp_path / "out" / "cache" / "evals").glob("*.json")]
+    assert [row["method"] for row in cached] == ["least_loaded"]  # the cell after the failure still ran
