@@ -10,8 +10,9 @@ Where the cells run:
   to one thread. With Ray installed (the ``cells`` extra) they are Ray tasks (``num_cpus=1`` each) on a
   local Ray instance started for the call (``num_cpus=K``) and shut down afterwards; without Ray, a
   ``concurrent.futures.ProcessPoolExecutor(K)`` of spawned processes. Both give the same results.
-- ``address="HOST:PORT"``: Ray tasks on an existing Ray cluster (``ray.init(address=...)``); ``workers``
-  then caps the cells in flight (``None``: as many as the cluster schedules). The cluster keeps running.
+- ``address="HOST:PORT"``: Ray tasks on an existing Ray cluster (``ray.init(address=...)``); ``workers=K``
+  (K > 1) then caps the cells in flight, 1 (the default) or None leave it to the cluster's CPUs. The
+  cluster keeps running.
   Every node needs SROLE installed (the same Python and Ray version), since tasks import ``fn``'s module.
 - A Ray session already initialised in this process is used as it is and left running.
 
@@ -83,7 +84,7 @@ def run_cells(
             ray = _import_ray()
             if ray is None:
                 raise ImportError(f"run_cells: address={address!r} needs Ray, which is not installed ({RAY_EXTRA})")
-            return _run_ray(ray, fn, cells, bar, address=address, in_flight=k if workers is not None else None)
+            return _run_ray(ray, fn, cells, bar, address=address, in_flight=k if workers not in (None, 1) else None)
         if k == 1:
             return _run_here(fn, cells, bar)
         k = min(k, len(cells))

@@ -21,7 +21,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "are the same for every K (docs/cells.md)")
     p.add_argument("--address", default=None, metavar="HOST:PORT",
                    help="run the cells as Ray tasks on this existing Ray cluster (needs Ray: the cells extra); "
-                        "--workers then caps the cells in flight")
+                        "--workers K > 1 then caps the cells in flight")
 
 
 def run(args: argparse.Namespace) -> int:
