@@ -213,7 +213,8 @@ def _run_ray(ray: Any, fn: Callable[[Any], Any], cells: list[Any], bar: tqdm, *,
         if address is not None:
             ray.init(address=address, logging_level=logging.WARNING)
         else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
+            # address="local": a new instance even when `ray start` left one running on this machine
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
         started = True
     results: list[Any] = [None] * len(cells)
     pending: dict[Any, int] = {}
@@ -240,10 +241,12 @@ def _run_ray(ray: Any, fn: Callable[[Any], Any], cells: list[Any], bar: tqdm, *,
                     results[i] = _lost(cells[i], exc)
                 bar.update()
             submit()
-    except BaseException:  # Ctrl-C: kill the running cells' workers, drop the queued ones
+    except BaseException:  # Ctrl-C: drop the queued cells, interrupt the running ones
+        # Not force=True: Ray 2.60 can abort the driver when a force-cancelled task's reply crosses the
+        # cancel. Disconnecting (ray.shutdown below) ends this job's tasks on the cluster anyway.
         for ref in pending:
             try:
-                ray.cancel(ref, force=True)
+                ray.cancel(ref)
             except Exception:  # noqa: BLE001, S110 - already finished or gone
                 pass
         raise

@@ -263,7 +263,7 @@ def test_reproduce_tables_are_the_same_with_two_ray_workers(ray_env, one_worker,
 
 
 @pytest.mark.slow
-def test_address_runs_on_an_existing_ray_cluster(ray_head, one_worker, sequential_mixed, tmp_path):
+def test_address_runs_on_an_existing_ray_cluster(ray_head, one_worker, sequential_mixed, tmp_path, monkeypatch):
     """Against a head started here: the same results and tables as one worker, and Ctrl-C kills the
     cluster's running cell while the cluster itself keeps running. (Ray does not start queued tasks in
     submission order, so the interrupt run caps the cells in flight at 2, which keeps them in order.)"""
@@ -273,6 +273,8 @@ def test_address_runs_on_an_existing_ray_cluster(ray_head, one_worker, sequentia
     _assert_same_tables(one_worker, _reproduce(tmp_path / "tables", "--address", ray_head))
     _assert_interrupt_stops_workers(tmp_path, address=ray_head, workers=2)  # 2 in flight, in order
     assert run_cells(mixed, MIXED[:3], address=ray_head, progress=False) == [0, 1, 4]  # the cluster still serves
+    monkeypatch.setenv("RAY_ADDRESS", ray_head)  # without an address, workers=2 still starts its own instance
+    assert run_cells(mixed, MIXED[:3], workers=2, progress=False) == [0, 1, 4]
 
 
 # --------------------------------------------------------------------------- srole reproduce's use of cells
