@@ -31,7 +31,7 @@ the dict path, in ``infos[agent]["shield"]``:
 | ``latency_s`` | the simulated latency charged to this agent (``[N]`` in ``last_report``) |
 
 ``last_report`` also holds ``rounds`` (coordination rounds), ``conflicts`` (target edges the joint action
-would have overloaded), ``boundary_requests`` [N] and ``transcript`` (the request batches sent).
+would have overloaded), ``boundary_requests`` [N] and ``transcript`` (the request messages of each coordination round).
 
 ``safe_action_mask(agent)`` is the pre-emptive form of the shield: candidates that stay safe whatever
 the other agents pick (an edge whose spare capacity covers every pending task that could target it),
