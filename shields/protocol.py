@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from shields import kernel
 from shields.core import RoundState, choose_candidates, fits, grant_prefix, order_keys, requests_of
 
 
@@ -97,8 +98,14 @@ class Resolution:
 class Coordinator:
     """The region shields of a partition (one flat table) and the synchronous rounds that settle a joint action."""
 
-    def __init__(self, labels: np.ndarray, state: RoundState):
-        """``labels`` [N]: region of every edge; ``state`` supplies the static arrays (candidates, limits)."""
+    def __init__(self, labels: np.ndarray, state: RoundState, compiled: bool | None = None):
+        """``labels`` [N]: region of every edge; ``state`` supplies the static arrays (candidates, limits).
+
+        ``compiled``: settle partitions without boundary candidates with the numba kernel
+        (``shields.kernel``, identical decisions); None = when numba is installed, False = NumPy only.
+        """
+        if compiled and not kernel.available():
+            raise ValueError("compiled=True needs numba (pip install numba, or the package's [fast] extra)")
         self.labels = labels = np.asarray(labels, dtype=np.int64)
         self.n_regions = int(labels.max()) + 1
         n = len(labels)
@@ -119,6 +126,7 @@ class Coordinator:
         self.slot_limit = np.asarray(state.slot_limit, dtype=float)[self.edge_of]
         self.mem_limit = np.asarray(state.mem_limit, dtype=float)[self.edge_of]
         self.cores = np.asarray(state.cores, dtype=float)[self.edge_of]
+        self.compiled = self.all_local and (kernel.available() if compiled is None else bool(compiled))
 
     def resolve(
         self,
@@ -148,6 +156,8 @@ class Coordinator:
             conflicts=np.zeros(n, dtype=bool),
         )
         requests = requests_of(state, actions)
+        if self.compiled:
+            return self._resolve_compiled(state, out, requests, priority, ranks, has_pref)
         edge_of, cand_entry = self.edge_of, self.cand_entry
         slots = state.committed_slots[edge_of].astype(float)  # every region's table, one flat array
         mem = state.committed_mem[edge_of].astype(float)
@@ -263,3 +273,32 @@ class Coordinator:
         owners, served = np.unique(dst, return_counts=True)
         traffic = RoundTraffic(src=pair % self.n_regions, dst=pair // self.n_regions, owners=owners, served=served)
         return pending, traffic
+
+    def _resolve_compiled(
+        self,
+        state: RoundState,
+        out: Resolution,
+        requests: np.ndarray,
+        priority: np.ndarray,
+        ranks: np.ndarray | None,
+        has_pref: np.ndarray | None,
+    ) -> Resolution:
+        """``resolve`` of an all-local partition with the compiled kernel (no boundary traffic)."""
+        use_pref = ranks is not None
+        actions, out.answered, out.conflicts, out.local_checks, rounds = kernel.resolve_local(
+            self.cand_entry, out.actions, requests, np.asarray(state.demand_mem, dtype=float),
+            np.asarray(priority, dtype=np.int64),
+            state.committed_slots[self.edge_of].astype(float), state.committed_mem[self.edge_of].astype(float),
+            self.slot_limit, self.mem_limit, self.cores,
+            np.asarray(ranks, dtype=float) if use_pref else _NO_RANKS,
+            np.asarray(has_pref, dtype=bool) if use_pref else _NO_PREF,
+            use_pref, state.n_candidates, self.labels, self.n_regions, self.edge_of,
+        )
+        out.actions = actions
+        out.rounds = int(rounds)
+        out.traffic = [_NO_TRAFFIC] * out.rounds
+        return out
+
+
+_NO_RANKS = np.zeros((1, 1))
+_NO_PREF = np.zeros(1, dtype=bool)
