@@ -14,39 +14,52 @@ round; each round's requests are granted per target in priority order while the 
 memory fit (``shields.core.grant_prefix``). Memory sums are compared as in the NumPy path, which is exact
 for whole-byte demands (see ``shields.core``).
 
-``available()`` says whether numba is importable and not disabled with the environment variable
-``SROLE_NUMBA=0``; without it ``resolve_local`` is never called.
+``available()`` says whether numba is installed and not disabled with the environment variable
+``SROLE_NUMBA=0``. numba is imported, and the kernel compiled (or loaded from numba's on-disk cache), on
+the first ``resolve_local`` call, not at ``import shields``: that first call costs a few seconds after an
+install (compiling) and about half a second later on (loading), and numba with LLVM adds about 110 MiB of
+resident memory to the process.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from typing import Any
 
 import numpy as np
 
-try:  # numba is an optional extra
-    if os.environ.get("SROLE_NUMBA", "1") == "0":
-        raise ImportError("disabled by SROLE_NUMBA=0")
-    from numba import njit
-except ImportError:  # pragma: no cover - depends on the installation
-    njit = None
+_compiled: Any = None
 
 
 def available() -> bool:
-    """True when the compiled kernel can be used (numba importable, not disabled)."""
-    return njit is not None
+    """True when the compiled kernel can be used (numba installed, not disabled by ``SROLE_NUMBA=0``)."""
+    return os.environ.get("SROLE_NUMBA", "1") != "0" and importlib.util.find_spec("numba") is not None
 
 
-def _grant(rows, entry, demand, priority, n, slots, mem, slot_limit, mem_limit, granted):  # pragma: no cover
+def resolve_local(*args: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The compiled ``_resolve_local`` (compiled on first use; see module docstring)."""
+    global _compiled, _grant_jit
+    if _compiled is None:
+        from numba import njit
+
+        _grant_jit = njit(cache=True, nogil=True)(_grant)
+        _compiled = njit(cache=True, nogil=True)(_resolve_local)
+    return _compiled(*args)
+
+
+def _grant(rows, entry, demand, priority, slots, mem, slot_limit, mem_limit, granted):  # pragma: no cover
     """Grant requests ``rows`` onto table ``entry`` per target in priority order (``grant_prefix`` with
     ``fit_alone=True``); updates the table and ``granted`` (bool over agents)."""
     p = len(rows)
     if p == 0:
         return
-    key = np.empty(p, dtype=np.int64)
+    # np.lexsort((priority, entry)): stable sorts by priority, then by entry (ties keep the row order)
+    prio = np.empty(p, dtype=np.float64)
     for j in range(p):
-        key[j] = entry[j] * n + priority[rows[j]]
-    order = np.argsort(key)
+        prio[j] = priority[rows[j]]
+    by_prio = np.argsort(prio, kind="mergesort")
+    order = by_prio[np.argsort(entry[by_prio], kind="mergesort")]
     j = 0
     while j < p:
         t = entry[order[j]]
@@ -126,7 +139,7 @@ def _resolve_local(cand_entry, actions, requests, demand, priority, slots, mem, 
         sel = entry[go & alone]
         for i in pending[go]:
             local_checks[labels[i]] += 1
-        _grant_jit(rows, sel, demand, priority, n, slots, mem, slot_limit, mem_limit, granted)
+        _grant_jit(rows, sel, demand, priority, slots, mem, slot_limit, mem_limit, granted)
         nxt = 0
         keep = np.empty(p, dtype=np.int64)
         for j in range(p):
@@ -146,9 +159,4 @@ def _resolve_local(cand_entry, actions, requests, demand, priority, slots, mem, 
     return out, answered, conflicts, local_checks, k
 
 
-if njit is not None:
-    _grant_jit = njit(cache=True, nogil=True)(_grant)
-    resolve_local = njit(cache=True, nogil=True)(_resolve_local)
-else:  # pragma: no cover
-    _grant_jit = _grant
-    resolve_local = None
+_grant_jit = _grant  # replaced by its compiled form on the first ``resolve_local`` call

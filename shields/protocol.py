@@ -287,7 +287,7 @@ class Coordinator:
         use_pref = ranks is not None
         actions, out.answered, out.conflicts, out.local_checks, rounds = kernel.resolve_local(
             self.cand_entry, out.actions, requests, np.asarray(state.demand_mem, dtype=float),
-            np.asarray(priority, dtype=np.int64),
+            np.asarray(priority, dtype=float),
             state.committed_slots[self.edge_of].astype(float), state.committed_mem[self.edge_of].astype(float),
             self.slot_limit, self.mem_limit, self.cores,
             np.asarray(ranks, dtype=float) if use_pref else _NO_RANKS,
