@@ -71,3 +71,30 @@ def test_compiled_without_numba_is_a_value_error(monkeypatch):
     state, _ = mod._synthetic_state(5, np.random.default_rng(0))
     with pytest.raises(ValueError, match="numba"):
         Coordinator(np.zeros(5, dtype=np.int64), state, compiled=True)
+
+
+@needs_numba
+def test_kernel_equals_numpy_for_several_regions_without_boundary_candidates():
+    mod = _hashes_module()
+    rng = np.random.default_rng(5)
+    n, block = 40, 10
+    labels = np.arange(n) // block
+    for t in range(20):
+        state, _ = mod._synthetic_state(n, rng)
+        # every agent's candidates inside its own block of 10 edges (itself first)
+        others = np.array([rng.permutation(np.delete(np.arange(b * block, b * block + block), i % block))
+                           for i, b in enumerate(labels)])
+        cand = np.column_stack([np.arange(n), others[:, : mod.CANDIDATES - 1]])
+        state = type(state)(**{**state.__dict__, "candidates": cand})
+        actions = mod._synthetic_actions(state, "random", rng)
+        prefs = mod._preferences(n, mod.CANDIDATES + 1, rng) if t % 2 else None
+        priority = priority_ranks(state.wait_s, rng.random(n))
+        ranks, has_pref = preference_ranks(prefs, mod.CANDIDATES)
+        args = (state, actions, priority, ranks if prefs is not None else None, has_pref if prefs is not None else None)
+        fast_c, slow_c = Coordinator(labels, state, compiled=True), Coordinator(labels, state, compiled=False)
+        assert fast_c.compiled and not slow_c.compiled
+        fast, slow = fast_c.resolve(*args), slow_c.resolve(*args)
+        for key in ("actions", "answered", "local_checks", "conflicts"):
+            assert np.array_equal(getattr(fast, key), getattr(slow, key)), key
+        assert fast.rounds == slow.rounds and fast.messages == slow.messages == 0
+        assert len(fast.local_checks) == n // block
