@@ -103,6 +103,46 @@ def sb3_preferences(model: BaseAlgorithm, obs: np.ndarray, mask: np.ndarray, use
     return dist.distribution.probs.cpu().numpy().astype(np.float64)
 
 
+class RolloutPreferences:
+    """Preferences for the shield from the rollout's own forward pass (PPO, MaskablePPO), else ``sb3_preferences``.
+
+    SB3's ``collect_rollouts`` runs ``policy(obs, action_masks=...)`` on exactly the observation (and mask) the
+    shield asks preferences for in the same round, so a second forward pass (``sb3_preferences``) repeats it.
+    This wraps the policy's ``forward`` to keep the action probabilities it computed (SB3 keeps the last
+    distribution in ``policy.action_dist``) with the observation and mask they belong to, and returns them when
+    both are equal to the ones asked for; anything else gets ``sb3_preferences``. Same numbers either way.
+    """
+
+    def __init__(self, model: BaseAlgorithm, use_mask: bool):
+        self.model, self.use_mask = model, use_mask
+        self._obs: torch.Tensor | None = None
+        self._mask: Any = None
+        self._probs: torch.Tensor | None = None
+        if isinstance(model, DQN):
+            return
+        policy, forward = model.policy, model.policy.forward
+
+        def forward_keeping_probs(obs: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+            out = forward(obs, *args, **kwargs)
+            self._obs, self._mask = obs, kwargs.get("action_masks")
+            self._probs = policy.action_dist.distribution.probs
+            return out
+
+        policy.forward = forward_keeping_probs
+
+    def __call__(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self._probs is not None and self._matches(obs, mask):
+            return self._probs.cpu().numpy().astype(np.float64)
+        return sb3_preferences(self.model, obs, mask, self.use_mask)
+
+    def _matches(self, obs: np.ndarray, mask: np.ndarray) -> bool:
+        if self._obs.shape != obs.shape or not np.array_equal(self._obs.cpu().numpy(), obs):
+            return False
+        if not self.use_mask:  # unmasked preferences: the forward pass must not have been masked either
+            return self._mask is None
+        return self._mask is not None and np.array_equal(np.asarray(self._mask).reshape(mask.shape), mask > 0)
+
+
 class SB3Policy(ScoredPolicy):
     """A trained SB3 model behind the policy interface (greedy on its preferences)."""
 
@@ -215,7 +255,7 @@ def run(ctx: RunContext) -> None:
     model.set_logger(configure(str(ctx.run.tb), ["tensorboard"]))
     if isinstance(env, EdgeVecEnv):
         use_mask = ctx.algo in MASKED
-        env.preference_fn = lambda obs, mask: sb3_preferences(model, obs, mask, use_mask)
+        env.preference_fn = RolloutPreferences(model, use_mask)
 
     def save() -> None:
         ckpt.mkdir(parents=True, exist_ok=True)

@@ -33,8 +33,8 @@ the dict path, flattened into the per-agent infos as scalars ``shield_<key>`` (`
 | ``latency_s`` | the simulated latency charged to this agent (``[N]`` in ``last_report``) |
 
 ``last_report`` also holds ``rounds`` (coordination rounds), ``conflicts`` (target edges the joint action
-would have overloaded), ``boundary_requests`` [N], ``transcript`` (the request batches sent) and
-``host_backlog_s`` [R] (work each region's host carries into the next round, ``shields.latency``).
+would have overloaded), ``boundary_requests`` [N], ``transcript`` (the request messages of each coordination
+round) and ``host_backlog_s`` [R] (work each region's host carries into the next round, ``shields.latency``).
 
 ``safe_action_mask(agent)`` is the pre-emptive form of the shield: candidates that stay safe whatever
 the other agents pick (an edge whose spare capacity covers every pending task that could target it),

@@ -1,0 +1,162 @@
+"""Optional compiled kernel (numba) for partitions without boundary candidates, e.g. the central shield.
+
+``shields.protocol.Coordinator`` settles a round in NumPy with a fixed number of array operations per
+coordination round; at small N (about 100 agents) NumPy's per-call overhead, not the work, dominates a
+central shield's step. When numba is installed (``pip install srole[fast]``), a partition whose every
+candidate is owned by its agent's own region (one region always is) runs this kernel instead: the same
+algorithm, one agent and one request at a time, compiled.
+
+It makes exactly the decisions of the NumPy path (``tests/test_shield_kernel.py`` checks both on the
+recorded decision fixture and on random states): round 0 settles the original requests, later rounds
+propose each pending agent's first fitting candidate in its order (original action, then preference
+rank or least utilization, ties by candidate index) against the table as it was at the start of the
+round; each round's requests are granted per target in priority order while the running count and
+memory fit (``shields.core.grant_prefix``). Memory sums are compared as in the NumPy path, which is exact
+for whole-byte demands (see ``shields.core``).
+
+``available()`` says whether numba is installed and not disabled with the environment variable
+``SROLE_NUMBA=0``. numba is imported, and the kernel compiled (or loaded from numba's on-disk cache), on
+the first ``resolve_local`` call, not at ``import shields``: that first call costs a few seconds after an
+install (compiling) and about half a second later on (loading), and numba with LLVM adds about 110 MiB of
+resident memory to the process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Any
+
+import numpy as np
+
+_compiled: Any = None
+
+
+def available() -> bool:
+    """True when the compiled kernel can be used (numba installed, not disabled by ``SROLE_NUMBA=0``)."""
+    return os.environ.get("SROLE_NUMBA", "1") != "0" and importlib.util.find_spec("numba") is not None
+
+
+def resolve_local(*args: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """The compiled ``_resolve_local`` (compiled on first use; see module docstring)."""
+    global _compiled, _grant_jit
+    if _compiled is None:
+        from numba import njit
+
+        _grant_jit = njit(cache=True, nogil=True)(_grant)
+        _compiled = njit(cache=True, nogil=True)(_resolve_local)
+    return _compiled(*args)
+
+
+def _grant(rows, entry, demand, priority, slots, mem, slot_limit, mem_limit, granted):  # pragma: no cover
+    """Grant requests ``rows`` onto table ``entry`` per target in priority order (``grant_prefix`` with
+    ``fit_alone=True``); updates the table and ``granted`` (bool over agents)."""
+    p = len(rows)
+    if p == 0:
+        return
+    # np.lexsort((priority, entry)): stable sorts by priority, then by entry (ties keep the row order)
+    prio = np.empty(p, dtype=np.float64)
+    for j in range(p):
+        prio[j] = priority[rows[j]]
+    by_prio = np.argsort(prio, kind="mergesort")
+    order = by_prio[np.argsort(entry[by_prio], kind="mergesort")]
+    j = 0
+    while j < p:
+        t = entry[order[j]]
+        count = 0
+        run = 0.0
+        add = 0.0
+        won = 0
+        while j < p and entry[order[j]] == t:
+            d = demand[rows[order[j]]]
+            count += 1
+            run += d
+            if slots[t] + count <= slot_limit[t] and mem[t] + run <= mem_limit[t]:
+                granted[rows[order[j]]] = True
+                won += 1
+                add += d
+            j += 1
+        slots[t] += won
+        mem[t] += add
+
+
+def _resolve_local(cand_entry, actions, requests, demand, priority, slots, mem, slot_limit, mem_limit, cores,
+                   ranks, has_pref, use_pref, hold, labels, n_regions, edge_of):  # pragma: no cover
+    """All-local resolve; returns (actions, answered, conflicts over edges, local checks [R], rounds)."""
+    n, c = cand_entry.shape
+    out = actions.copy()
+    answered = np.full(n, -1, dtype=np.int64)
+    conflicts = np.zeros(n, dtype=np.bool_)
+    local_checks = np.zeros(n_regions, dtype=np.int64)
+    granted = np.zeros(n, dtype=np.bool_)
+    pending = np.flatnonzero(requests)
+    max_rounds = len(pending) * (hold + 1) + 2
+    k = 0
+    while len(pending) > 0:
+        if k >= max_rounds:
+            for i in pending:
+                out[i] = hold
+                answered[i] = k
+            break
+        p = len(pending)
+        choice = np.empty(p, dtype=np.int64)
+        go = np.ones(p, dtype=np.bool_)
+        entry = np.empty(p, dtype=np.int64)
+        alone = np.ones(p, dtype=np.bool_)
+        if k == 0:
+            for j in range(p):
+                i = pending[j]
+                choice[j] = actions[i]
+                e = cand_entry[i, choice[j]]
+                entry[j] = e
+                alone[j] = slots[e] + 1.0 <= slot_limit[e] and mem[e] + demand[i] <= mem_limit[e]
+        else:
+            for j in range(p):
+                i = pending[j]
+                best = -1
+                best_key = np.inf
+                for cc in range(c):
+                    e = cand_entry[i, cc]
+                    if not (slots[e] + 1.0 <= slot_limit[e] and mem[e] + demand[i] <= mem_limit[e]):
+                        continue
+                    if cc == actions[i]:
+                        key = -1.0
+                    elif use_pref and has_pref[i]:
+                        key = ranks[i, cc]
+                    else:
+                        key = slots[e] / cores[e]
+                    if key < best_key:
+                        best_key = key
+                        best = cc
+                if best < 0:
+                    out[i] = hold
+                    answered[i] = k
+                    go[j] = False
+                else:
+                    choice[j] = best
+                    entry[j] = cand_entry[i, best]
+        rows = pending[go & alone]
+        sel = entry[go & alone]
+        for i in pending[go]:
+            local_checks[labels[i]] += 1
+        _grant_jit(rows, sel, demand, priority, slots, mem, slot_limit, mem_limit, granted)
+        nxt = 0
+        keep = np.empty(p, dtype=np.int64)
+        for j in range(p):
+            if not go[j]:
+                continue
+            i = pending[j]
+            if granted[i]:
+                out[i] = choice[j]
+                answered[i] = k
+            else:
+                if k == 0:
+                    conflicts[edge_of[entry[j]]] = True
+                keep[nxt] = i
+                nxt += 1
+        pending = keep[:nxt]
+        k += 1
+    return out, answered, conflicts, local_checks, k
+
+
+_grant_jit = _grant  # replaced by its compiled form on the first ``resolve_local`` call
