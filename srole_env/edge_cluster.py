@@ -19,11 +19,12 @@ nearest neighbours, or hold. C = 1 + min(`n_neighbors`, N - 1) candidates.
 ### Observations
 `observation`: own features [has a pending task, queue length / `queue_norm`, head task memory (GB),
 log10 of its FLOPs / 15, its job's workers / max workers, its wait in units of 10 rounds], then for each
-candidate [compute utilisation, memory utilisation, log10 FLOP/s per core / 10, log1p(shard transfer
-time) / 5, log1p(estimated compute time) / 10, the task fits without overload]. `action_mask` marks the
-candidates the task fits on alone and `hold` (always 1). Masked actions are legal, just unsafe: the
-task is placed and the edge overloads. Several agents' individually safe actions can still overload an
-edge together: that is an action collision, which the shields in `shields/` remove.
+candidate [compute utilisation, memory utilisation, log10 FLOP/s of one worker alone there / 10 (a core of a
+CPU device, the whole GPU of a Jetson), log1p(shard transfer time) / 5, log1p(estimated compute time at the
+speed it would get there now, `srole_env.core.contention`) / 10, the task fits without overload].
+`action_mask` marks the candidates the task fits on alone and `hold` (always 1). Masked actions are
+legal, just unsafe: the task is placed and the edge overloads. Several agents' individually safe actions
+can still overload an edge together: that is an action collision, which the shields in `shields/` remove.
 
 ### Rewards
 Per agent: `reward_progress` x the fraction of its own jobs' work done this round, minus
@@ -38,7 +39,7 @@ Per agent: `reward_progress` x the fraction of its own jobs' work done this roun
 ### Infos and metrics
 `infos[agent]` holds `placed`, `target` (edge index or -1), `caused_overload`, `collided`, and
 `round` (the same dict for all agents: `collisions`, `overloaded_edges`, `jobs_completed`, `jcts`,
-`decision_latency_s`). `env.unwrapped.metrics()` returns the episode's figures.
+`decision_latency_s`, `oom_kills`, `work_lost_s`). `env.unwrapped.metrics()` returns the episode's figures.
 
 ### Fast path
 `step_arrays(actions[N])` steps with an integer array and returns arrays, skipping the dicts.
@@ -123,6 +124,8 @@ class EdgeClusterEnv(ParallelEnv):
             "jobs_completed": result.jobs_completed,
             "jcts": result.jcts.tolist(),
             "decision_latency_s": result.decision_latency_s,
+            "oom_kills": result.oom_kills,
+            "work_lost_s": result.work_lost_s,
         }
         infos = {
             a: {
