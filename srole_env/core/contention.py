@@ -15,7 +15,8 @@ bound how many run at full speed on any device:
 Both cases are ``flops / max(k, units) x eta(k / cores)`` with ``units`` = cores (CPU) or 1 (GPU).
 
 ``eta`` comes from measurement: ``data/calibration_host.csv``, written by ``scripts/calibrate.py``
-(k = 1 .. 2 x cores concurrent single-thread ResNet-18 workers on the calibration host), read as a
+(k = 1 .. 2 x cores concurrent single-thread ResNet-18 workers on the calibration host, their
+throughput per CPU-second so that other processes on the shared host do not count), read as a
 function of the oversubscription ratio ``k / cores`` and interpolated linearly between the measured
 ratios, 1 at ratio <= 1 (the simulator takes per-core scaling as perfect up to ``cores``) and held at
 the last measured value beyond the largest measured ratio (ASSUMPTION: the curve is flat past
@@ -38,14 +39,16 @@ CALIBRATION_FILE = "calibration_host.csv"
 def oversubscription_curve() -> tuple[np.ndarray, np.ndarray]:
     """Measured ``(ratio, efficiency)`` points, ratio = workers / cores >= 1, from the ``sweep`` rows.
 
-    The efficiency of ``k > cores`` workers is ``aggregate(k) / aggregate(cores)`` (the fraction of the
-    cores' full-load throughput that survives time-sharing); ``(1.0, 1.0)`` is the first point.
+    The efficiency of ``k > cores`` workers is ``aggregate(k) / aggregate(cores)`` of the dedicated-host
+    aggregates (``dedicated_samples_per_s``: cores x samples per CPU-second, see ``scripts/calibrate.py``),
+    the fraction of the cores' full-load throughput that survives time-sharing; ``(1.0, 1.0)`` is the
+    first point.
     """
     rows = [r for r in _read_rows(CALIBRATION_FILE) if r["kind"] == "sweep"]
     if not rows:
         raise ValueError(f"{CALIBRATION_FILE}: no 'sweep' rows")
     cores = int(rows[0]["cores"])
-    rate = {int(r["workers"]): float(r["samples_per_s"]) for r in rows}
+    rate = {int(r["workers"]): float(r["dedicated_samples_per_s"]) for r in rows}
     if cores not in rate:
         raise ValueError(f"{CALIBRATION_FILE}: no sweep point at k = cores = {cores}")
     over = sorted(k for k in rate if k > cores)
