@@ -22,7 +22,8 @@ One model, two views (``srole_env.parallel_env`` and ``CentralizedSchedulingEnv`
    Rates are held for the round; a task finishing inside it gets its exact finishing time at those rates.
 3. **Arrive**: new jobs join their origin's queue; they are decidable from the next round on.
 
-Per-agent rewards: ``reward_progress`` x fraction of the agent's jobs' work done this round,
+Per-agent rewards: ``reward_progress`` x fraction of the agent's jobs' work done this round (less the
+work an OOM kill threw away this round),
 minus ``reward_wait`` per unfinished job it owns (summed over time this is its jobs' JCT), minus
 ``reward_overload`` if the task it placed landed on an edge that is overloaded after the round's
 placements.
