@@ -453,29 +453,30 @@ class ClusterSimulator:
         the number of kills, the compute seconds lost and the progress undone per origin [N] (job fractions).
         """
         topo, tasks = self.topology, self.tasks
-        over = mem > topo.memory
-        placed = (tasks.edge >= 0).nonzero()[0]
-        on = placed[over[tasks.edge[placed]]]
-        keys = (-tasks.placed_seq[on], tasks.edge[on])  # per edge, newest first
+        c = {name: arr[: tasks.size] for name, arr in tasks.cols.items()}  # plain views: fewer lookups
+        excess = mem - topo.memory
+        on = ((c["edge"] >= 0) & (excess[c["edge"]] > 0)).nonzero()[0]
+        edge, task_mem = c["edge"][on], c["mem"][on]
+        keys = (-c["placed_seq"][on], edge)  # per edge, newest first
         if self.config.oom_victim == "largest":  # largest first, ties to the newest
-            keys = (-tasks.placed_seq[on], -tasks.mem[on], tasks.edge[on])
-        rows = on[np.lexsort(keys)]
-        edge, task_mem = tasks.edge[rows], tasks.mem[rows]
+            keys = (-c["placed_seq"][on], -task_mem, edge)
+        order = np.lexsort(keys)
+        rows, edge, task_mem = on[order], edge[order], task_mem[order]
         before = np.cumsum(task_mem) - task_mem  # memory freed by the kills ahead of each row (all edges)
         starts = np.concatenate(([True], edge[1:] != edge[:-1])).nonzero()[0]
-        before -= np.repeat(before[starts], np.diff(np.r_[starts, len(rows)]))
-        dead = rows[before < mem[edge] - topo.memory[edge]]
-        lost = tasks.run_s[dead] - tasks.ckpt_run_s[dead]
+        before -= np.repeat(before[starts], np.diff(np.append(starts, len(rows))))
+        dead = rows[before < excess[edge]]
+        lost = c["run_s"][dead] - c["ckpt_run_s"][dead]
         undone = np.bincount(
-            tasks.origin[dead],
-            weights=(tasks.ckpt_iters_left[dead] - tasks.iters_left[dead]) * tasks.weight[dead],
+            c["origin"][dead],
+            weights=(c["ckpt_iters_left"][dead] - c["iters_left"][dead]) * c["weight"][dead],
             minlength=self.n_edges,
         )
-        tasks.iters_left[dead] = tasks.ckpt_iters_left[dead]
-        tasks.run_s[dead] = tasks.ckpt_run_s[dead]
-        tasks.edge[dead] = -1
-        tasks.cand[dead] = -1
-        tasks.delay_left[dead] = 0.0
+        c["iters_left"][dead] = c["ckpt_iters_left"][dead]
+        c["run_s"][dead] = c["ckpt_run_s"][dead]
+        c["edge"][dead] = -1
+        c["cand"][dead] = -1
+        c["delay_left"][dead] = 0.0
         self._invalidate()
         return len(dead), float(lost.sum()), undone
 
