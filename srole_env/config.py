@@ -72,9 +72,24 @@ class ClusterConfig:
     memory_threshold: float = 1.0
     """... or when its committed memory / usable memory exceeds this."""
     overload_slowdown: float = 0.5
-    """Speed factor of every task on a compute-overloaded edge (contention, throttling)."""
+    """DEPRECATED, ignored: speed follows the contention model (``srole_env.core.contention``) now."""
     memory_thrash_slowdown: float = 0.2
-    """Speed factor of every task on a memory-overcommitted edge (swapping)."""
+    """Speed factor of every task on a memory-overcommitted edge with ``memory_overcommit="thrash"``
+    (swapping; ASSUMPTION: not measured here, no cited figure)."""
+    oversubscription_efficiency: float | None = None
+    """Efficiency of time-shared cores once workers outnumber cores; None = the curve measured by
+    ``scripts/calibrate.py`` (``data/calibration_host.csv``); a float in (0, 1] overrides it (sensitivity)."""
+    memory_overcommit: str = "oom_kill"
+    """What happens when committed memory passes an edge's usable memory: ``"oom_kill"`` (the newest task is
+    killed and re-queued, as the Linux OOM killer does on swapless Pi OS / Jetson L4T images) or ``"thrash"``
+    (every task on the edge runs at ``memory_thrash_slowdown``)."""
+    oom_victim: str = "largest"
+    """Which task the OOM killer picks on an over-committed edge: ``"largest"`` (most committed memory, ties to
+    the newest: Linux's ``oom_badness`` ranks processes by resident memory, mm/oom_kill.c) or ``"newest"`` (the
+    last placed; with kills at placement that is always a task placed this round, so it never loses progress)."""
+    checkpoint_interval_s: float | None = None
+    """Seconds of training between a task's checkpoints; an OOM-killed task resumes from its last one.
+    None = no checkpoints: a killed task restarts from zero (ASSUMPTION: checkpoint writes cost nothing)."""
 
     # --- workload ------------------------------------------------------------------------------
     arrival_rate: float = 0.0075
@@ -293,6 +308,14 @@ def _validate(cfg: ClusterConfig) -> None:
     ):
         number(name, strict=False)
     number("overload_slowdown", hi=1.0)
+    if cfg.oversubscription_efficiency is not None:
+        number("oversubscription_efficiency", hi=1.0)
+    if cfg.memory_overcommit not in ("oom_kill", "thrash"):
+        raise ValueError(f"memory_overcommit must be 'oom_kill' or 'thrash', got {cfg.memory_overcommit!r}")
+    if cfg.oom_victim not in ("largest", "newest"):
+        raise ValueError(f"oom_victim must be 'largest' or 'newest', got {cfg.oom_victim!r}")
+    if cfg.checkpoint_interval_s is not None:
+        number("checkpoint_interval_s")
     number("memory_thrash_slowdown", hi=1.0)
     number("optimizer_state_factor", lo=1.0, strict=False)
     int_range("job_samples", 1)

@@ -19,11 +19,12 @@ nearest neighbours, or hold. C = 1 + min(`n_neighbors`, N - 1) candidates.
 ### Observations
 `observation`: own features [has a pending task, queue length / `queue_norm`, head task memory (GB),
 log10 of its FLOPs / 15, its job's workers / max workers, its wait in units of 10 rounds], then for each
-candidate [compute utilisation, memory utilisation, log10 FLOP/s per core / 10, log1p(shard transfer
-time) / 5, log1p(estimated compute time) / 10, the task fits without overload]. `action_mask` marks the
-candidates the task fits on alone and `hold` (always 1). Masked actions are legal, just unsafe: the
-task is placed and the edge overloads. Several agents' individually safe actions can still overload an
-edge together: that is an action collision, which the shields in `shields/` remove.
+candidate [compute utilisation, memory utilisation, log10 FLOP/s of one worker alone there / 10 (a core of a
+CPU device, the whole GPU of a Jetson), log1p(shard transfer time) / 5, log1p(estimated compute time at the
+speed it would get there now, `srole_env.core.contention`) / 10, the task fits without overload].
+`action_mask` marks the candidates the task fits on alone and `hold` (always 1). Masked actions are
+legal, just unsafe: the task is placed and the edge overloads. Several agents' individually safe actions
+can still overload an edge together: that is an action collision, which the shields in `shields/` remove.
 
 ### Rewards
 Per agent: `reward_progress` x the fraction of its own jobs' work done this round, minus
@@ -39,7 +40,8 @@ Per agent: `reward_progress` x the fraction of its own jobs' work done this roun
 `infos[agent]` holds scalars only, with the same keys after `reset()` and `step()` (`INFO_DEFAULTS`), so
 libraries that build an info spec from the reset infos (TorchRL) carry every step's: `placed`, `target`
 (edge index or -1), `caused_overload`, `collided`, and the round's cluster figures `round_collisions`,
-`round_overloaded_edges`, `round_jobs_completed`, `round_decision_latency_s` (the same for all agents).
+`round_overloaded_edges`, `round_jobs_completed`, `round_decision_latency_s`, `round_oom_kills`,
+`round_work_lost_s` (the same for all agents).
 The JCTs of the jobs completed this round (a list of any length) are in `env.unwrapped.last_round`, and
 `env.unwrapped.metrics()` returns the episode's figures.
 
@@ -74,6 +76,8 @@ INFO_DEFAULTS: dict[str, bool | int | float] = {
     "round_overloaded_edges": 0,
     "round_jobs_completed": 0,
     "round_decision_latency_s": 0.0,
+    "round_oom_kills": 0,
+    "round_work_lost_s": 0.0,
 }
 """Every per-agent info key with the value ``reset()`` gives it (``step()`` fills the same keys, same types)."""
 
@@ -148,6 +152,8 @@ class EdgeClusterEnv(ParallelEnv):
             "round_overloaded_edges": result.overloaded_edges,
             "round_jobs_completed": result.jobs_completed,
             "round_decision_latency_s": result.decision_latency_s,
+            "round_oom_kills": result.oom_kills,
+            "round_work_lost_s": result.work_lost_s,
         }
         placed, targets = result.placed.tolist(), result.targets.tolist()
         caused, collided = result.caused_overload.tolist(), result.collided.tolist()
@@ -186,7 +192,8 @@ class EdgeClusterEnv(ParallelEnv):
     @property
     def last_round(self) -> dict[str, Any] | None:
         """The last round's cluster figures: ``collisions``, ``overloaded_edges``, ``jobs_completed``,
-        ``jcts`` (list: JCTs of the jobs completed in it), ``decision_latency_s``; None before the first step."""
+        ``jcts`` (list: JCTs of the jobs completed in it), ``decision_latency_s``, ``oom_kills``, ``work_lost_s``;
+        None before the first step."""
         result = self._last
         if result is None:
             return None
@@ -196,6 +203,8 @@ class EdgeClusterEnv(ParallelEnv):
             "jobs_completed": result.jobs_completed,
             "jcts": result.jcts.tolist(),
             "decision_latency_s": result.decision_latency_s,
+            "oom_kills": result.oom_kills,
+            "work_lost_s": result.work_lost_s,
         }
 
     def metrics(self) -> dict[str, float]:

@@ -5,20 +5,32 @@ One model, two views (``srole_env.parallel_env`` and ``CentralizedSchedulingEnv`
 1. **Place**: each edge's head-of-queue pending task goes to the candidate its action names (or
    stays queued on ``hold``). Placed tasks start after their decision latency plus the transfer of
    their data shard from the origin.
-2. **Run** ``round_s`` seconds of processor sharing. A task is one data-parallel worker pinned to one
-   core: on an edge with ``n`` committed workers and ``c`` cores each gets ``flops / c * min(1, c / n)``
-   FLOP/s, times ``overload_slowdown`` when ``n / c`` passes ``compute_threshold`` and times
-   ``memory_thrash_slowdown`` when committed memory passes ``memory_threshold``. An iteration costs
+   With ``memory_overcommit="oom_kill"`` (default) an edge whose committed memory now passes its
+   usable memory kills a task (``oom_victim``: the largest, as Linux ranks by resident memory, ties
+   to the newest = last placed, within a round the higher agent index; or the newest), again until
+   the rest fit, before the round runs (the new worker's allocation triggers it at start-up; Pi OS and
+   Jetson L4T images have little or no swap). A killed task loses its progress since its
+   last checkpoint (``checkpoint_interval_s``; None = all of it) and is pending again at its origin.
+2. **Run** ``round_s`` seconds of processor sharing. A task is one data-parallel worker process with one
+   thread. Its speed follows ``srole_env.core.contention``: with ``k`` workers running on an edge
+   (those whose start delay ends within the round), a CPU device gives each ``flops / max(k, cores)``,
+   a GPU device ``flops / k`` (the GPU is shared), both times the measured oversubscription efficiency
+   once ``k`` passes ``cores``; with ``memory_overcommit="thrash"`` every task on an edge whose
+   committed memory passes its usable memory runs at ``memory_thrash_slowdown``. An iteration costs
    ``batch * train_flops_per_sample`` of compute plus a ring all-reduce of ``2 (k-1)/k`` parameter
    bytes over the slowest link among the job's placed workers (workers progress asynchronously).
    Rates are held for the round; a task finishing inside it gets its exact finishing time at those rates.
 3. **Arrive**: new jobs join their origin's queue; they are decidable from the next round on.
 
-Per-agent rewards: ``reward_progress`` x fraction of the agent's jobs' work done this round,
+Per-agent rewards: ``reward_progress`` x fraction of the agent's jobs' work done this round (less the
+work an OOM kill threw away this round),
 minus ``reward_wait`` per unfinished job it owns (summed over time this is its jobs' JCT), minus
 ``reward_overload`` if the task it placed landed on an edge that is overloaded after the round's
 placements.
 
+An edge is *overloaded* when its committed workers pass ``compute_threshold`` x cores or its committed
+memory passes ``memory_threshold`` x usable memory (counted after placement, before any OOM kill); this
+threshold defines overloads and collisions, while speed follows the contention model above.
 A *collision* is an edge that receives new tasks from two or more agents in one round, each of which
 would have fit alone, and that is overloaded by them together.
 """
@@ -31,10 +43,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from srole_env.config import ClusterConfig
+from srole_env.core.contention import worker_flops
 from srole_env.core.overhead import local_decision_latency
 from srole_env.core.topology import Topology, build_topology
 from srole_env.core.workload import JobBatch, make_workload
-from srole_env.profiles import model_profiles
+from srole_env.profiles import device_classes, model_profiles
 
 OBS_HIGH = 10.0
 """Observation features are clipped to [0, OBS_HIGH]."""
@@ -57,6 +70,10 @@ _TASK_FIELDS = {
     "delay_left": np.float64,  # seconds before compute starts (decision latency + shard transfer)
     "weight": np.float64,  # job fraction per iteration: 1 / (tasks * iters_total)
     "arrival": np.float64,
+    "placed_seq": np.int64,  # placement order (larger = newer), for the OOM killer
+    "run_s": np.float64,  # seconds of compute since the task last (re)started
+    "ckpt_run_s": np.float64,  # run_s at the last checkpoint
+    "ckpt_iters_left": np.float64,  # iters_left at the last checkpoint
 }
 _JOB_FIELDS = {
     "origin": np.int64,
@@ -121,6 +138,8 @@ class RoundResult:
     jobs_completed: int
     jcts: np.ndarray  # JCTs of the jobs completed this round
     decision_latency_s: float  # summed over the tasks placed this round
+    oom_kills: int = 0  # tasks OOM-killed this round (memory_overcommit="oom_kill")
+    work_lost_s: float = 0.0  # compute seconds those kills threw away (since their last checkpoint)
 
 
 class ClusterSimulator:
@@ -157,7 +176,10 @@ class ClusterSimulator:
         self.workload = make_workload(self.config, self.model_names)
         self.slot_limit = self.config.compute_threshold * topo.cores
         self.mem_limit = self.config.memory_threshold * topo.memory
-        self._slot_flops = topo.flops / topo.cores
+        gpu = np.array([device_classes()[name].accelerator == "gpu" for name in topo.device_names])
+        self._units = np.where(gpu[topo.device_index], 1.0, topo.cores)  # equal compute units of a device
+        self._solo_flops = topo.flops / self._units  # FLOP/s of one worker alone on each edge
+        self._place_seq = 0
         self.local_latency = local_decision_latency(topo, self.config)
         self.tasks.clear()
         self.jobs.clear()
@@ -173,6 +195,8 @@ class ClusterSimulator:
             jobs_completed=0,
             tasks_placed=0,
             interventions=0,
+            oom_kills=0,
+            work_lost_s=0.0,
             scheduling_overhead_s=0.0,
             rounds=0,
         )
@@ -295,15 +319,16 @@ class ClusterSimulator:
         )
         cand = topo.candidates[agents]
         c_slots = slots[cand]
-        share = np.minimum(1.0, topo.cores[cand] / (c_slots + 1.0))
-        est_compute = h_flops[:, None] / (self._slot_flops[cand] * share)
+        override = self.config.oversubscription_efficiency
+        speed = worker_flops(topo.flops[cand], topo.cores[cand], self._units[cand], c_slots + 1.0, override)
+        est_compute = h_flops[:, None] / speed
         transfer = h_bits[:, None] / topo.link_bps[agents] + topo.link_latency_s[agents]
         fits = (c_slots + 1.0 <= self.slot_limit[cand]) & (mem[cand] + h_mem[:, None] <= self.mem_limit[cand])
         per_cand = np.stack(
             [
                 c_slots / topo.cores[cand],
                 mem[cand] / topo.memory[cand],
-                np.log10(self._slot_flops[cand]) / 10.0,
+                np.log10(self._solo_flops[cand]) / 10.0,
                 np.log1p(transfer) / 5.0,
                 np.log1p(est_compute) / 10.0,
                 (fits & has[:, None]).astype(float),
@@ -367,7 +392,12 @@ class ClusterSimulator:
         tasks.cand[rows] = cand_idx
         transfer = tasks.shard_bits[rows] / topo.link_bps[agents, cand_idx] + topo.link_latency_s[agents, cand_idx]
         tasks.delay_left[rows] = latency[agents] + transfer
+        tasks.placed_seq[rows] = self._place_seq + np.arange(len(rows))
+        self._place_seq += len(rows)
         self._invalidate()
+        kills, lost_s, undone = 0, 0.0, None
+        if cfg.memory_overcommit == "oom_kill" and (mem_after > topo.memory).any():
+            kills, lost_s, undone = self._oom_kill(mem_after)
 
         result_targets = np.full(n, -1, dtype=np.int64)
         result_targets[agents] = targets
@@ -377,7 +407,9 @@ class ClusterSimulator:
         collided[agents] = collision_edge[targets] & fits_alone
 
         # 2. run
-        progress, finished_jobs, jcts = self._run(cfg.round_s, slots_after, mem_after)
+        progress, finished_jobs, jcts = self._run(cfg.round_s, mem_after)
+        if undone is not None:
+            progress = progress - undone
 
         # 3. arrive
         t0 = self.time
@@ -396,6 +428,8 @@ class ClusterSimulator:
         totals["jobs_completed"] += finished_jobs
         totals["tasks_placed"] += len(agents)
         totals["scheduling_overhead_s"] += charged
+        totals["oom_kills"] += kills
+        totals["work_lost_s"] += lost_s
         totals["rounds"] += 1
         return RoundResult(
             rewards=rewards,
@@ -408,9 +442,45 @@ class ClusterSimulator:
             jobs_completed=finished_jobs,
             jcts=jcts,
             decision_latency_s=charged,
+            oom_kills=kills,
+            work_lost_s=lost_s,
         )
 
-    def _run(self, dt: float, slots: np.ndarray, mem: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    def _oom_kill(self, mem: np.ndarray) -> tuple[int, float, np.ndarray]:
+        """Kill tasks (in ``oom_victim`` order) on every edge whose committed memory ``mem`` [N] passes its usable one.
+
+        Killed tasks roll back to their last checkpoint and are pending again at their origin. Returns
+        the number of kills, the compute seconds lost and the progress undone per origin [N] (job fractions).
+        """
+        topo, tasks = self.topology, self.tasks
+        c = {name: arr[: tasks.size] for name, arr in tasks.cols.items()}  # plain views: fewer lookups
+        excess = mem - topo.memory
+        on = ((c["edge"] >= 0) & (excess[c["edge"]] > 0)).nonzero()[0]
+        edge, task_mem = c["edge"][on], c["mem"][on]
+        keys = (-c["placed_seq"][on], edge)  # per edge, newest first
+        if self.config.oom_victim == "largest":  # largest first, ties to the newest
+            keys = (-c["placed_seq"][on], -task_mem, edge)
+        order = np.lexsort(keys)
+        rows, edge, task_mem = on[order], edge[order], task_mem[order]
+        before = np.cumsum(task_mem) - task_mem  # memory freed by the kills ahead of each row (all edges)
+        starts = np.concatenate(([True], edge[1:] != edge[:-1])).nonzero()[0]
+        before -= np.repeat(before[starts], np.diff(np.append(starts, len(rows))))
+        dead = rows[before < excess[edge]]
+        lost = c["run_s"][dead] - c["ckpt_run_s"][dead]
+        undone = np.bincount(
+            c["origin"][dead],
+            weights=(c["ckpt_iters_left"][dead] - c["iters_left"][dead]) * c["weight"][dead],
+            minlength=self.n_edges,
+        )
+        c["iters_left"][dead] = c["ckpt_iters_left"][dead]
+        c["run_s"][dead] = c["ckpt_run_s"][dead]
+        c["edge"][dead] = -1
+        c["cand"][dead] = -1
+        c["delay_left"][dead] = 0.0
+        self._invalidate()
+        return len(dead), float(lost.sum()), undone
+
+    def _run(self, dt: float, mem: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
         """Advance placed tasks by ``dt``; returns progress per origin [N], jobs finished, their JCTs."""
         cfg, topo, tasks, jobs = self.config, self.topology, self.tasks, self.jobs
         n = self.n_edges
@@ -418,9 +488,11 @@ class ClusterSimulator:
         if len(placed) == 0:
             return np.zeros(n), 0, np.empty(0)
         edge = tasks.edge[placed]
-        speed_edge = self._slot_flops * np.minimum(1.0, topo.cores / np.maximum(slots, 1.0))
-        speed_edge = speed_edge * np.where(slots > self.slot_limit, cfg.overload_slowdown, 1.0)
-        speed_edge = speed_edge * np.where(mem > self.mem_limit, cfg.memory_thrash_slowdown, 1.0)
+        delay = tasks.delay_left[placed]
+        running = np.bincount(edge[delay < dt], minlength=n)  # workers computing at some point this round
+        speed_edge = worker_flops(topo.flops, topo.cores, self._units, running, cfg.oversubscription_efficiency)
+        if cfg.memory_overcommit == "thrash":
+            speed_edge = speed_edge * np.where(mem > topo.memory, cfg.memory_thrash_slowdown, 1.0)
 
         # ring all-reduce over the slowest link among each job's placed workers (rows are grouped by job)
         job = tasks.job[placed]
@@ -436,13 +508,20 @@ class ClusterSimulator:
         sync = np.where(np.isfinite(job_bw), jobs.sync_bits[job] / job_bw + 2.0 * (k - 1) * job_lat, 0.0)
         iter_time = tasks.flops_iter[placed] / speed_edge[edge] + sync
 
-        delay = tasks.delay_left[placed]
         compute_time = np.clip(dt - delay, 0.0, dt)
         tasks.delay_left[placed] = np.maximum(delay - dt, 0.0)
         iters_left = tasks.iters_left[placed]
         done_iters = np.minimum(compute_time / iter_time, iters_left)
         finishing = done_iters >= iters_left
         tasks.iters_left[placed] = iters_left - done_iters
+        run_old = tasks.run_s[placed]
+        tasks.run_s[placed] = run_new = run_old + compute_time
+        if cfg.checkpoint_interval_s is not None:  # the last checkpoint passed this round, if any
+            last = np.floor(run_new / cfg.checkpoint_interval_s) * cfg.checkpoint_interval_s
+            hit = last > run_old
+            rows = placed[hit]
+            tasks.ckpt_run_s[rows] = last[hit]
+            tasks.ckpt_iters_left[rows] = iters_left[hit] - (last[hit] - run_old[hit]) / iter_time[hit]
         progress = np.bincount(origin, weights=done_iters * tasks.weight[placed], minlength=n)
 
         n_finished_jobs, jcts = 0, np.empty(0)
@@ -503,6 +582,10 @@ class ClusterSimulator:
             delay_left=np.zeros(len(t_job)),
             weight=1.0 / (k[t_job] * iters),
             arrival=batch.arrival[t_job],
+            placed_seq=np.zeros(len(t_job), dtype=np.int64),
+            run_s=np.zeros(len(t_job)),
+            ckpt_run_s=np.zeros(len(t_job)),
+            ckpt_iters_left=iters,
         )
         self._open_jobs += np.bincount(batch.origin, minlength=self.n_edges)
         self._totals["jobs_arrived"] += len(batch)
@@ -514,7 +597,10 @@ class ClusterSimulator:
         self._totals["interventions"] += int(count)
 
     def metrics(self) -> dict[str, float]:
-        """Episode figures so far: collisions, overloads, JCT statistics, utilisation, overhead.
+        """Episode figures so far: collisions, overloads, JCT statistics, utilisation, overhead, OOM kills.
+
+        ``oom_kills`` counts tasks killed for memory over-commit, ``work_lost_s`` the compute seconds
+        they lost (progress since their last checkpoint), summed over kills.
 
         ``mean_jct``/``p95_jct`` cover completed jobs; ``mean_jct_all`` also counts every unfinished job
         at its age so far (a lower bound on its JCT), so a method cannot look fast by leaving slow jobs
@@ -544,6 +630,8 @@ class ClusterSimulator:
             "tasks_placed": placed,
             "interventions": t["interventions"],
             "scheduling_overhead_s": t["scheduling_overhead_s"],
+            "oom_kills": t["oom_kills"],
+            "work_lost_s": t["work_lost_s"],
             "mean_decision_latency_s": t["scheduling_overhead_s"] / placed if placed else 0.0,
             "rounds": t["rounds"],
             "sim_time_s": self.time,
