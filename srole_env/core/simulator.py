@@ -153,7 +153,7 @@ class ClusterSimulator:
         """Draw a new cluster and workload from ``rng`` and seed the queues with one round of arrivals."""
         self.rng = rng
         layout_rng = rng if self.config.topology_seed is None else np.random.default_rng(self.config.topology_seed)
-        self.topology = topo = build_topology(self.config, layout_rng)
+        self.topology = topo = self._build_topology(layout_rng)
         self.workload = make_workload(self.config, self.model_names)
         self.slot_limit = self.config.compute_threshold * topo.cores
         self.mem_limit = self.config.memory_threshold * topo.memory
@@ -178,6 +178,10 @@ class ClusterSimulator:
         )
         self._invalidate()
         self._add_jobs(self.workload.jobs_between(-self.config.round_s, 0.0, rng))
+
+    def _build_topology(self, rng: np.random.Generator) -> Topology:
+        """The episode's cluster (a subclass with named nodes, e.g. the emulator's, overrides this)."""
+        return build_topology(self.config, rng)
 
     # ------------------------------------------------------------------ views of the state
     def _invalidate(self) -> None:

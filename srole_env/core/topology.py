@@ -75,12 +75,21 @@ def build_topology(config: ClusterConfig, rng: np.random.Generator) -> Topology:
     counts = allocate_by_proportion(config.n_edges, np.array([config.device_mix[n] for n in names], float))
     device_index = rng.permutation(np.repeat(np.arange(len(names)), counts))
     classes = [table[n] for n in names]
+    positions = rng.uniform(0.0, config.area_m, size=(config.n_edges, 2))
+    return topology_from_devices(config, classes, device_index, positions)
+
+
+def topology_from_devices(
+    config: ClusterConfig, classes: list, device_index: np.ndarray, positions: np.ndarray
+) -> Topology:
+    """The topology of edges whose device classes (``classes[device_index[i]]``, ``DeviceClass`` objects) and
+    positions [N, 2] are given: candidates and links as in ``build_topology`` (the emulator names its nodes)."""
+    device_index = np.asarray(device_index, dtype=np.int64)
+    names = tuple(c.name for c in classes)
     cores = np.array([c.cores for c in classes], float)[device_index]
     flops = np.array([c.flops for c in classes], float)[device_index]
     memory = np.array([c.memory_bytes for c in classes], float)[device_index]
     nic_bps = np.array([c.nic_mbps * 1e6 for c in classes], float)[device_index]
-    positions = rng.uniform(0.0, config.area_m, size=(config.n_edges, 2))
-
     k = config.n_candidates - 1
     candidates = np.concatenate([np.arange(config.n_edges)[:, None], nearest_neighbours(positions, k)], axis=1)
     dist = np.linalg.norm(positions[candidates] - positions[:, None, :], axis=-1)

@@ -1,0 +1,313 @@
+"""The Ray side of the emulator: edge nodes, per-node reporters, parameter averagers, workers, faults.
+
+Nodes. Edge ``i`` is the Ray node holding the custom resource ``edge_<i>`` (and the label
+``srole.edge=<i>``, ``srole.device=<class>`` on a local cluster). ``start_local_cluster`` starts one
+node per edge with ``ray.cluster_utils.Cluster`` (the class's cores as ``num_cpus``, its memory as
+``memory``); on a real cluster each machine joins with
+``ray start --address=HEAD:6379 --resources='{"edge_3": 1}'``.
+
+Placement. Every actor and worker of edge ``i`` is pinned with ``NodeAffinitySchedulingStrategy(node,
+soft=False)``. Workers ask for 0 CPUs: Ray must not queue a worker the scheduler placed (that would hide
+an overload); instead each worker pins itself to its node's CPU set (``emulation.nodes.cpu_sets``) with
+one torch thread, so more workers than the node's cores share those cores, as on the device.
+
+Reporter. A ``NodeReporter`` actor per node receives each worker's iteration count every iteration and
+reads its resident memory from ``/proc/<pid>/status`` (Linux) when the scheduler asks for a snapshot.
+
+Synchronisation. Workers of a multi-worker job average their parameters after every iteration through a
+``ParamAverager`` actor on the scheduler's node (the object store carries the vectors): each worker
+sends its vector and gets back the mean of the latest vector of every worker of the job. We chose this
+over ``torch.distributed`` gloo because the scheduler places a job's workers one at a time, in different
+rounds, and may kill or re-queue any of them: a gloo process group needs every rank present for each
+all-reduce, so one held or killed worker would block its siblings, while the averager lets workers
+progress asynchronously, which is also the simulator's model.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emulation.cluster import TaskStatus, TaskWork
+from emulation.nodes import cpu_sets
+from emulation.worker import train_worker
+from srole_env.profiles import DeviceClass
+
+try:
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+except ImportError:  # pragma: no cover - the emulator is optional
+    ray = None
+
+HEAD_RESOURCE = "srole_head"
+
+
+def require_ray() -> None:
+    if ray is None:
+        raise ValueError("emulation needs ray: pip install 'ray>=2.60,<2.61'")
+
+
+def _rss_bytes(pid: int) -> float:
+    """Resident memory of process ``pid`` in bytes (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return float(line.split()[1]) * 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+class _Reporter:
+    """Per-node actor body: iteration counts and pids of the node's workers."""
+
+    def __init__(self) -> None:
+        self.iters: dict[int, int] = {}
+        self.pids: dict[int, int] = {}
+
+    def report(self, tid: int, iters: int, pid: int) -> None:
+        self.iters[tid] = iters
+        self.pids[tid] = pid
+
+    def forget(self, tid: int) -> None:
+        self.iters.pop(tid, None)
+        self.pids.pop(tid, None)
+
+    def snapshot(self) -> dict[int, tuple[int, float]]:
+        return {tid: (n, _rss_bytes(self.pids[tid])) for tid, n in self.iters.items()}
+
+
+class _Averager:
+    """Per-job actor body: the mean of the latest parameter vector of each worker."""
+
+    def __init__(self) -> None:
+        self.latest: dict[int, np.ndarray] = {}
+
+    def average(self, worker: int, flat: np.ndarray) -> np.ndarray:
+        self.latest[worker] = flat
+        return np.mean(np.stack(list(self.latest.values())), axis=0)
+
+    def leave(self, worker: int) -> None:
+        self.latest.pop(worker, None)
+
+
+def _run_worker(work: TaskWork, reporter: Any, averager: Any, cpu_set: list[int], seed: int) -> float:
+    pid = os.getpid()
+    report = lambda i: reporter.report.remote(work.tid, i, pid)  # noqa: E731 - fire and forget
+    sync = None if averager is None else (lambda flat: ray.get(averager.average.remote(work.tid, flat)))
+    try:
+        return train_worker(work.model, work.batch, work.iters, report, sync, cpu_set, seed)
+    finally:
+        if averager is not None:
+            averager.leave.remote(work.tid)
+
+
+def _warm(cpu_set: list[int]) -> int:
+    import torch  # noqa: F401 - imported so pooled worker processes start warm
+
+    from emulation.worker import profile_module
+
+    profile_module()
+    return os.getpid()
+
+
+def start_local_cluster(classes: list[DeviceClass], memory_scale: float = 1.0) -> Any:
+    """A ``ray.cluster_utils.Cluster`` with a CPU-less head and one node per edge (see module docstring)."""
+    require_ray()
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 0, "resources": {HEAD_RESOURCE: 1.0},
+        "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4},
+    })
+    try:
+        for i, c in enumerate(classes):
+            cluster.add_node(num_cpus=c.cores, memory=int(c.memory_bytes * memory_scale),
+                             resources={f"edge_{i}": 1.0}, labels={"srole.edge": str(i), "srole.device": c.name})
+        cluster.wait_for_nodes()
+    except BaseException:
+        cluster.shutdown()
+        raise
+    return cluster
+
+
+class RayBackend:
+    """``emulation.cluster.Backend`` on a Ray cluster: a local one it starts, or one at ``address``.
+
+    Use as a context manager: leaving it (normally, on an error or on Ctrl-C) kills the workers and shuts
+    a local cluster down.
+    """
+
+    def __init__(self, classes: list[DeviceClass], address: str | None = None, seed: int = 0,
+                 host_cores: list[int] | None = None):
+        require_ray()
+        self.classes = classes
+        self.address = address
+        self.seed = seed
+        self.cluster = None
+        self.cpu_sets = cpu_sets([c.cores for c in classes], host_cores) if address is None else [[]] * len(classes)
+        self.oversubscribed_host = address is None and sum(c.cores for c in classes) > len(
+            os.sched_getaffinity(0) if host_cores is None else host_cores)
+        self._refs: dict[int, Any] = {}
+        self._node_of: dict[int, int] = {}
+        self._averagers: dict[int, Any] = {}
+        self._job_live: dict[int, int] = {}
+        self._dead: set[int] = set()
+        self._last: dict[int, TaskStatus] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> RayBackend:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def start(self) -> None:
+        if self.address is None:
+            root = str(Path(__file__).resolve().parents[1])  # node processes inherit it: workers import emulation
+            paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+            os.environ["PYTHONPATH"] = os.pathsep.join([root, *[p for p in paths if p != root]])
+            self.cluster = start_local_cluster(self.classes)
+            ray.init(address=self.cluster.address, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=self.address, log_to_driver=False)
+        self.node_ids = self._find_nodes()
+        self.head_id = ray.get_runtime_context().get_node_id()
+        reporter_cls = ray.remote(num_cpus=0)(_Reporter)
+        n = len(self.classes)
+        self.reporters = [reporter_cls.options(scheduling_strategy=self._on(i)).remote() for i in range(n)]
+        self._remote_worker = ray.remote(num_cpus=0, max_retries=0)(_run_worker)
+        self._averager_cls = ray.remote(num_cpus=0)(_Averager)
+        warm = ray.remote(num_cpus=0)(_warm)
+        ray.get([warm.options(scheduling_strategy=self._on(i)).remote(s) for i, s in enumerate(self.cpu_sets)]
+                + [r.snapshot.remote() for r in self.reporters])
+
+    def close(self) -> None:
+        try:
+            for ref in self._refs.values():
+                ray.cancel(ref, force=True)
+        except Exception:  # noqa: BLE001 - best effort while shutting down
+            pass
+        if ray is not None and ray.is_initialized():
+            ray.shutdown()
+        if self.cluster is not None:
+            self.cluster.shutdown()
+            self.cluster = None
+
+    def _find_nodes(self) -> list[str]:
+        """Ray node id of each edge, by its ``edge_<i>`` resource."""
+        ids: dict[int, str] = {}
+        for node in ray.nodes():
+            if not node.get("Alive"):
+                continue
+            for key in node.get("Resources", {}):
+                if key.startswith("edge_") and key[5:].isdigit():
+                    ids[int(key[5:])] = node["NodeID"]
+        missing = [i for i in range(len(self.classes)) if i not in ids]
+        if missing:
+            raise ValueError(f"no live Ray node holds resource(s) {[f'edge_{i}' for i in missing]}; start each "
+                             "edge with ray start --resources='{\"edge_<i>\": 1}'")
+        return [ids[i] for i in range(len(self.classes))]
+
+    def _on(self, node: int) -> Any:
+        return NodeAffinitySchedulingStrategy(self.node_ids[node], soft=False)
+
+    # ------------------------------------------------------------------ Backend protocol
+    def now(self) -> float:
+        return time.time()
+
+    def sleep_until(self, t: float) -> None:
+        time.sleep(max(0.0, t - time.time()))
+
+    def launch(self, node: int, work: TaskWork) -> None:
+        averager = None
+        if work.n_tasks > 1:
+            if work.job not in self._averagers:
+                head = NodeAffinitySchedulingStrategy(self.head_id, soft=False)
+                self._averagers[work.job] = self._averager_cls.options(scheduling_strategy=head).remote()
+            averager = self._averagers[work.job]
+            self._job_live[work.job] = self._job_live.get(work.job, 0) + 1
+        ref = self._remote_worker.options(scheduling_strategy=self._on(node)).remote(
+            work, self.reporters[node], averager, self.cpu_sets[node], self.seed * 1_000_003 + work.tid)
+        self._refs[work.tid] = ref
+        self._node_of[work.tid] = node
+        self._last[work.tid] = TaskStatus()
+        self._job_of = getattr(self, "_job_of", {})
+        self._job_of[work.tid] = work.job
+
+    def poll(self) -> dict[int, TaskStatus]:
+        live = [i for i in range(len(self.classes)) if i not in self._dead]
+        snaps = {i: self.reporters[i].snapshot.remote() for i in live}
+        ready, _ = ray.wait(list(snaps.values()), num_returns=len(snaps), timeout=5.0)
+        ready_set = set(ready)
+        for i, ref in snaps.items():
+            if ref not in ready_set:
+                continue
+            try:
+                snap = ray.get(ref)
+            except Exception:  # noqa: BLE001 - the reporter's node died
+                self._dead.add(i)
+                continue
+            for tid, (iters, rss) in snap.items():
+                if tid in self._last:
+                    self._last[tid].iters_done = float(iters)
+                    self._last[tid].rss_bytes = rss
+        refs = list(self._refs.values())
+        done, _ = ray.wait(refs, num_returns=len(refs), timeout=0) if refs else ([], [])
+        done_set = set(done)
+        for tid, ref in list(self._refs.items()):
+            if ref not in done_set:
+                continue
+            try:
+                self._last[tid].finished_at = float(ray.get(ref))
+            except Exception as err:  # noqa: BLE001 - worker or node died
+                if self._node_of[tid] not in self._dead:
+                    self._last[tid].failed = f"{type(err).__name__}: {err}"[:200]
+        self._check_nodes()
+        return dict(self._last)
+
+    def _check_nodes(self) -> None:
+        alive = {n["NodeID"]: n.get("Alive", False) for n in ray.nodes()}
+        for i, nid in enumerate(self.node_ids):
+            if not alive.get(nid, False):
+                self._dead.add(i)
+
+    def kill(self, tid: int) -> None:
+        ref = self._refs.get(tid)
+        if ref is not None:
+            ray.cancel(ref, force=True)
+
+    def forget(self, tid: int) -> None:
+        self._refs.pop(tid, None)
+        self._last.pop(tid, None)
+        node = self._node_of.pop(tid, None)
+        if node is not None and node not in self._dead:
+            self.reporters[node].forget.remote(tid)
+        job = getattr(self, "_job_of", {}).pop(tid, None)
+        if job in self._job_live:
+            self._job_live[job] -= 1
+
+    def dead_nodes(self) -> set[int]:
+        return set(self._dead)
+
+    def kill_node(self, node: int) -> None:
+        """Fault injection on a local cluster: kill edge ``node``'s raylet and everything on it."""
+        if self.cluster is None:
+            raise ValueError("kill_node: only a local cluster's nodes can be killed by the emulator")
+        target = self.node_ids[node]
+        for handle in list(self.cluster.worker_nodes):
+            if handle.node_id == target:
+                self.cluster.remove_node(handle, allow_graceful=False)
+                self._dead.add(node)
+                return
+        raise ValueError(f"kill_node: edge {node} has no node in the local cluster")
