@@ -86,6 +86,7 @@ def emulate(
     max_rounds: int = 500,
     seed: int = 0,
     kill_node: tuple[int, int] | None = None,
+    memory_budget: float | None = None,
     backend: Backend | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
@@ -94,7 +95,8 @@ def emulate(
     Nodes: ``local_nodes`` (a spec, see ``emulation.nodes``, or classes) starts a local Ray cluster;
     ``address`` joins an existing one whose edge ``i`` holds resource ``edge_<i>`` and whose classes
     ``node_classes`` gives. ``kill_node=(edge, round)`` kills that local node at the start of that round.
-    ``backend`` replaces Ray (tests). ``overrides`` are ``ClusterConfig`` fields.
+    ``memory_budget`` (bytes per node; default: each class's ``memory_bytes``) is the resident memory of a
+    node's workers above which its newest task is killed. ``backend`` replaces Ray (tests). ``overrides`` are ``ClusterConfig`` fields.
     """
     from agents.common.array_env import ArrayEnv, make_parallel_env
     from agents.policies import load_policy
@@ -119,7 +121,7 @@ def emulate(
 
             backend = RayBackend(classes, address=address, seed=seed)
         with backend:
-            env.base.sim = EmulatedCluster(cfg, classes, backend)
+            env.base.sim = EmulatedCluster(cfg, classes, backend, memory_budget)
 
             def on_round(r: int) -> None:
                 if kill_node is not None and r == kill_node[1]:

@@ -1,0 +1,164 @@
+"""The emulator's bookkeeping on a scripted backend (no Ray): JCTs, OOM kills, node loss, the CLI.
+
+``ScriptedBackend`` is a virtual clock on which every launched worker does ``rate`` iterations per
+second; expected values below are worked out by hand from the trace, the rate and ``round_s``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from emulation.cluster import TaskStatus, TaskWork
+from emulation.nodes import cpu_sets, parse_node_spec
+from emulation.run import emulate, scale_trace
+from srole_env.profiles import device_classes
+
+
+class ScriptedBackend:
+    """Virtual clock; a worker launched at ``t0`` has done ``rate * (t - t0)`` iterations at ``t``."""
+
+    def __init__(self, rate: float = 5.0, rss: float = 0.0, die: tuple[int, float] | None = None):
+        self.t = 0.0
+        self.rate = rate
+        self.rss = rss
+        self.die = die  # (node, time): the node dies at that time
+        self.running: dict[int, tuple[int, TaskWork, float]] = {}
+        self.launches: list[tuple[float, int, int]] = []  # (time, node, tid)
+        self.killed: list[int] = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep_until(self, t: float) -> None:
+        self.t = max(self.t, t)
+
+    def launch(self, node: int, work: TaskWork) -> None:
+        assert node not in self.dead_nodes()
+        self.running[work.tid] = (node, work, self.t)
+        self.launches.append((self.t, node, work.tid))
+
+    def poll(self) -> dict[int, TaskStatus]:
+        out = {}
+        for tid, (node, work, t0) in self.running.items():
+            done = min(self.rate * (self.t - t0), work.iters)
+            fin = t0 + work.iters / self.rate if done >= work.iters else None
+            out[tid] = TaskStatus(iters_done=done, finished_at=fin, rss_bytes=self.rss)
+        return out
+
+    def kill(self, tid: int) -> None:
+        self.killed.append(tid)
+
+    def forget(self, tid: int) -> None:
+        self.running.pop(tid, None)
+
+    def dead_nodes(self) -> set[int]:
+        return {self.die[0]} if self.die is not None and self.t >= self.die[1] else set()
+
+
+def test_node_spec_and_cpu_sets():
+    table = device_classes()
+    nodes = parse_node_spec("raspberry_pi4x2,nuc_i7")
+    assert [n.name for n in nodes] == ["raspberry_pi4", "raspberry_pi4", "nuc_i7"]
+    assert nodes[2] == table["nuc_i7"]
+    with pytest.raises(ValueError, match="not CLASS"):
+        parse_node_spec("toaster")
+    with pytest.raises(ValueError, match="not CLASS"):
+        parse_node_spec("nuc_i7x0")
+    # 4-core Pis on 8 host CPUs get disjoint blocks; on 2 CPUs they wrap and share
+    assert cpu_sets([4, 4], list(range(8))) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert cpu_sets([1, 1, 1], [0, 1]) == [[0], [1], [0]]
+
+
+def test_scale_trace(tmp_path, write_trace):
+    src = write_trace([(10, 0, "lenet5", 1000, 1, 32, 2), (20, 1, "lenet5", 5, 1, 32, 1)])
+    dst = scale_trace(src, tmp_path / "s.csv", work_scale=0.1, time_scale=0.5)
+    lines = dst.read_text().splitlines()[1:]
+    assert lines == ["5.0,0,lenet5,100,1,32,2", "10.0,1,lenet5,1,1,32,1"]  # 5 x 0.1 rounds to 0 -> at least 1
+
+
+def test_one_job_jct_matches_its_iterations(write_trace):
+    # 320 samples / batch 32 = 10 iterations at 5 it/s = 2 s; placed in round 1 at t=0 -> JCT 2 s
+    trace = write_trace([(0, 0, "lenet5", 320, 1, 32, 1)])
+    backend = ScriptedBackend(rate=5.0)
+    r = emulate("local", "none", trace, local_nodes="nuc_i7x2", round_s=1.0, max_rounds=20, backend=backend)
+    assert r["jobs_completed"] == 1 and r["jobs_unfinished"] == 0
+    assert r["mean_jct"] == pytest.approx(2.0)
+    assert backend.launches == [(0.0, 0, 0)]
+    assert r["rounds"] == 2 and r["oom_kills"] == 0
+
+
+def test_two_worker_job_finishes_with_its_slower_worker(write_trace):
+    # 2 workers of 640 samples: 320 each = 10 iterations, both placed at t=0 by least_loaded on 2 nodes
+    trace = write_trace([(0, 0, "lenet5", 640, 1, 32, 2)])
+    backend = ScriptedBackend(rate=5.0)
+    r = emulate("local", "none", trace, local_nodes="nuc_i7x2", round_s=1.0, max_rounds=20, backend=backend)
+    # "local" places one head task per round on edge 0: worker 0 at t=0 (done t=2), worker 1 at t=1 (done t=3)
+    assert [(t, n) for t, n, _ in backend.launches] == [(0.0, 0), (1.0, 0)]
+    assert r["mean_jct"] == pytest.approx(3.0)
+
+
+def test_memory_over_budget_kills_the_newest_task(write_trace):
+    # A: 20 iterations (4 s) from t=0; B: 10 iterations placed at t=1, 2, 3 on the same node. Each worker
+    # holds 0.6 GB against a 1 GB budget: with A running, B is killed at the polls at t=2 and t=3
+    # (1 s of work lost each); at t=4 A has finished, so B (launched t=3) survives and ends at t=5.
+    trace = write_trace([(0, 0, "lenet5", 640, 1, 32, 1), (0, 0, "lenet5", 320, 1, 32, 1)])
+    backend = ScriptedBackend(rate=5.0, rss=0.6e9)
+    r = emulate("local", "none", trace, local_nodes="nuc_i7x2", round_s=1.0, max_rounds=20, backend=backend,
+                memory_budget=1e9)
+    assert r["oom_kills"] == 2
+    assert r["work_lost_s"] == pytest.approx(2.0)
+    assert r["jobs_completed"] == 2
+    assert r["mean_jct"] == pytest.approx((4.0 + 5.0) / 2)
+    assert backend.killed == [1, 1]  # the second trace job (task id 1) both times, never A
+
+
+def test_dead_node_tasks_go_back_to_their_origin_and_finish(write_trace):
+    # edge 1's job runs on edge 1 from t=0 (20 iterations, 4 s); edge 1 dies at t=2. Its task re-queues
+    # keeping the 5 iterations of the last poll that saw the node alive (t=1); edge 1 is now masked, so
+    # least_loaded sends it to edge 0: relaunched at t=2 for the 15 left (3 s) -> done at t=5.
+    trace = write_trace([(0, 1, "lenet5", 640, 1, 32, 1)])
+    backend = ScriptedBackend(rate=5.0, die=(1, 2.0))
+    r = emulate("least_loaded", "none", trace, local_nodes="nuc_i7x2", round_s=1.0, max_rounds=20, backend=backend)
+    assert r["nodes_lost"] == 1 and r["tasks_requeued"] == 1
+    assert [(t, n) for t, n, _ in backend.launches] == [(0.0, 1), (2.0, 0)]
+    assert r["jobs_completed"] == 1 and r["jobs_unfinished"] == 0
+    assert r["mean_jct"] == pytest.approx(5.0)
+
+
+def test_emulate_rejects_bad_input(write_trace):
+    trace = write_trace([(0, 0, "lenet5", 32, 1, 32, 1)])
+    with pytest.raises(ValueError, match="exactly one"):
+        emulate("local", "none", trace, backend=ScriptedBackend())
+    with pytest.raises(ValueError, match="round_s"):
+        emulate("local", "none", trace, local_nodes="nuc_i7", round_s=0.0, backend=ScriptedBackend())
+    with pytest.raises(ValueError, match="origin"):
+        emulate("local", "none", write_trace([(0, 3, "lenet5", 32, 1, 32, 1)]), local_nodes="nuc_i7x2",
+                backend=ScriptedBackend())
+
+
+def test_cli_emulate_writes_the_evaluate_schema(tmp_path, write_trace, monkeypatch):
+    import emulation.run as run_mod
+    from srole_cli.main import main
+
+    real = run_mod.emulate
+    monkeypatch.setattr(run_mod, "emulate", lambda *a, **k: real(*a, **k, backend=ScriptedBackend()))
+    trace = write_trace([(0, 0, "lenet5", 320, 1, 32, 1)])
+    out = tmp_path / "emu.csv"
+    assert main(["emulate", "--policy", "local", "--trace", trace, "--local-nodes", "nuc_i7x2",
+                 "--round-s", "1", "--csv", str(out)]) == 0
+    header, row = out.read_text().splitlines()[:2]
+    cols = header.split(",")
+    for key in ("policy", "shield", "mean_jct", "mean_jct_all", "collisions", "overloads", "oom_kills",
+                "mean_decision_latency_s", "jobs_completed"):
+        assert key in cols
+    assert math.isclose(float(row.split(",")[cols.index("mean_jct")]), 2.0)
+    assert main(["emulate", "--policy", "local", "--trace", trace, "--address", "1.2.3.4:6379"]) == 2
