@@ -96,7 +96,8 @@ def emulate(
     ``address`` joins an existing one whose edge ``i`` holds resource ``edge_<i>`` and whose classes
     ``node_classes`` gives. ``kill_node=(edge, round)`` kills that local node at the start of that round.
     ``memory_budget`` (bytes per node; default: each class's ``memory_bytes``) is the resident memory of a
-    node's workers above which its newest task is killed. ``backend`` replaces Ray (tests). ``overrides`` are ``ClusterConfig`` fields.
+    node's workers above which its newest task is killed. ``backend`` replaces Ray (tests). ``overrides``
+    are ``ClusterConfig`` fields.
     """
     from agents.common.array_env import ArrayEnv, make_parallel_env
     from agents.policies import load_policy

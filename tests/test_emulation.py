@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 from emulation.cluster import TaskStatus, TaskWork
@@ -48,7 +47,7 @@ class ScriptedBackend:
 
     def poll(self) -> dict[int, TaskStatus]:
         out = {}
-        for tid, (node, work, t0) in self.running.items():
+        for tid, (_node, work, t0) in self.running.items():
             done = min(self.rate * (self.t - t0), work.iters)
             fin = t0 + work.iters / self.rate if done >= work.iters else None
             out[tid] = TaskStatus(iters_done=done, finished_at=fin, rss_bytes=self.rss)
