@@ -96,7 +96,30 @@ EXTRA_METRICS = ("oom_kills", "work_lost_s", "nodes_lost", "tasks_requeued", "pl
 """Figures the emulator adds to ``ClusterSimulator.metrics()``."""
 
 
-class EmulatedCluster(ClusterSimulator):
+class FixedNodesSimulator(ClusterSimulator):
+    """The simulator on named nodes: edge ``i`` is of class ``classes[i]`` (positions still drawn), so a
+    simulated run and an emulated run of the same nodes and trace can be compared. ``classes`` may hold
+    classes that are not in ``devices.csv`` (e.g. ``emulation.nodes.host_class`` of a calibrated host)."""
+
+    def __init__(self, config: ClusterConfig, classes: list[DeviceClass]):
+        if len(classes) != config.n_edges:
+            raise ValueError(f"config.n_edges = {config.n_edges} but {len(classes)} node classes were given")
+        super().__init__(config)
+        self.classes = list(classes)
+
+    def _build_topology(self, rng: np.random.Generator) -> Topology:
+        uniq = list(dict.fromkeys(self.classes))
+        index = np.array([uniq.index(c) for c in self.classes])
+        positions = rng.uniform(0.0, self.config.area_m, size=(self.n_edges, 2))
+        return topology_from_devices(self.config, uniq, index, positions)
+
+    def trace_done(self) -> bool:
+        """A trace workload: every job of the trace has arrived and finished."""
+        times = self.workload._arrays["arrival_time_s"]
+        return bool(times.size == 0 or times[-1] <= self.time) and bool((self.jobs.tasks_left == 0).all())
+
+
+class EmulatedCluster(FixedNodesSimulator):
     """A ``ClusterSimulator`` whose placed tasks run as real workers on ``backend`` (see module docstring).
 
     ``classes[i]`` is the device class of edge ``i`` (its cores, memory budget and nominal speed, which
@@ -106,22 +129,13 @@ class EmulatedCluster(ClusterSimulator):
 
     def __init__(self, config: ClusterConfig, classes: list[DeviceClass], backend: Backend,
                  memory_budget: np.ndarray | None = None):
-        if len(classes) != config.n_edges:
-            raise ValueError(f"config.n_edges = {config.n_edges} but {len(classes)} node classes were given")
         if config.trace_path is None:
             raise ValueError("emulation replays a job trace: set config.trace_path")
-        super().__init__(config)
-        self.classes = list(classes)
+        super().__init__(config, classes)
         self.backend = backend
         budget = np.array([c.memory_bytes for c in classes], float) if memory_budget is None else memory_budget
         self.memory_budget = np.broadcast_to(np.asarray(budget, float), (config.n_edges,)).copy()
         self.tasks = _IdTable()
-
-    def _build_topology(self, rng: np.random.Generator) -> Topology:
-        uniq = list(dict.fromkeys(self.classes))
-        index = np.array([uniq.index(c) for c in self.classes])
-        positions = rng.uniform(0.0, self.config.area_m, size=(self.n_edges, 2))
-        return topology_from_devices(self.config, uniq, index, positions)
 
     def reset(self, rng: np.random.Generator) -> None:
         """Start the episode: the wall clock's zero is now."""
@@ -267,11 +281,6 @@ class EmulatedCluster(ClusterSimulator):
         return len(completed), jcts
 
     # ------------------------------------------------------------------ episode end and figures
-    def trace_done(self) -> bool:
-        """Every job of the trace has arrived and finished."""
-        times = self.workload._arrays["arrival_time_s"]
-        return bool(times.size == 0 or times[-1] <= self.time) and bool((self.jobs.tasks_left == 0).all())
-
     def metrics(self) -> dict[str, float]:
         """The simulator's figures, with the measured decision latency and the emulator's own (``EXTRA_METRICS``).
 

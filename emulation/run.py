@@ -48,8 +48,9 @@ def emulation_config(classes: list[DeviceClass], trace: str | Path, round_s: flo
                      base: ClusterConfig | None = None, **overrides: Any) -> ClusterConfig:
     """The ``ClusterConfig`` both the emulator and its twin simulator use for these nodes and this trace."""
     n = len(classes)
-    fields = dict(n_edges=n, n_neighbors=min(n - 1, 4), n_regions=1, trace_path=str(trace), round_s=round_s,
-                  horizon=max_rounds, device_mix={c.name: 1.0 for c in dict.fromkeys(classes)}, **overrides)
+    fields = dict(n_edges=n, n_neighbors=min(n - 1, 4), n_regions=1 if n < 4 else 2, trace_path=str(trace),
+                  round_s=round_s, horizon=max_rounds, device_mix={c.name: 1.0 for c in dict.fromkeys(classes)},
+                  **overrides)
     if base is not None:
         return replace(base, **fields)
     return make_config("small", **fields)
