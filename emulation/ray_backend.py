@@ -14,9 +14,10 @@ one torch thread, so more workers than the node's cores share those cores, as on
 Reporter. A ``NodeReporter`` actor per node receives each worker's iteration count every iteration and
 reads its resident memory from ``/proc/<pid>/status`` (Linux) when the scheduler asks for a snapshot.
 
-Synchronisation. Workers of a multi-worker job average their parameters after every iteration through a
-``ParamAverager`` actor on the scheduler's node (the object store carries the vectors): each worker
-sends its vector and gets back the mean of the latest vector of every worker of the job. We chose this
+Synchronisation. Workers of a multi-worker job average their parameters after every iteration through an
+averager actor on the scheduler's node (the object store carries the vectors): each worker sends its
+vector and gets back the mean of the latest vector of every worker of its job. One actor serves all
+jobs (one process less per job on a small host; it serialises the averaging, a bottleneck at scale). We chose this
 over ``torch.distributed`` gloo because the scheduler places a job's workers one at a time, in different
 rounds, and may kill or re-queue any of them: a gloo process group needs every rank present for each
 all-reduce, so one held or killed worker would block its siblings, while the averager lets workers
@@ -78,33 +79,44 @@ class _Reporter:
         self.iters.pop(tid, None)
         self.pids.pop(tid, None)
 
+    def clear(self) -> None:
+        self.iters.clear()
+        self.pids.clear()
+
     def snapshot(self) -> dict[int, tuple[int, float]]:
         return {tid: (n, _rss_bytes(self.pids[tid])) for tid, n in self.iters.items()}
 
 
 class _Averager:
-    """Per-job actor body: the mean of the latest parameter vector of each worker."""
+    """Actor body on the scheduler's node: per job, the mean of the latest parameter vector of each worker."""
 
     def __init__(self) -> None:
-        self.latest: dict[int, np.ndarray] = {}
+        self.latest: dict[int, dict[int, np.ndarray]] = {}
 
-    def average(self, worker: int, flat: np.ndarray) -> np.ndarray:
-        self.latest[worker] = flat
-        return np.mean(np.stack(list(self.latest.values())), axis=0)
+    def average(self, job: int, worker: int, flat: np.ndarray) -> np.ndarray:
+        vectors = self.latest.setdefault(job, {})
+        vectors[worker] = flat
+        return np.mean(np.stack(list(vectors.values())), axis=0)
 
-    def leave(self, worker: int) -> None:
-        self.latest.pop(worker, None)
+    def leave(self, job: int, worker: int) -> None:
+        vectors = self.latest.get(job, {})
+        vectors.pop(worker, None)
+        if not vectors:
+            self.latest.pop(job, None)
+
+    def clear(self) -> None:
+        self.latest.clear()
 
 
 def _run_worker(work: TaskWork, reporter: Any, averager: Any, cpu_set: list[int], seed: int) -> float:
     pid = os.getpid()
     report = lambda i: reporter.report.remote(work.tid, i, pid)  # noqa: E731 - fire and forget
-    sync = None if averager is None else (lambda flat: ray.get(averager.average.remote(work.tid, flat)))
+    sync = None if averager is None else (lambda flat: ray.get(averager.average.remote(work.job, work.tid, flat)))
     try:
         return train_worker(work.model, work.batch, work.iters, report, sync, cpu_set, seed)
     finally:
         if averager is not None:
-            averager.leave.remote(work.tid)
+            averager.leave.remote(work.job, work.tid)
 
 
 def _warm(cpu_set: list[int]) -> int:
@@ -155,8 +167,6 @@ class RayBackend:
             os.sched_getaffinity(0) if host_cores is None else host_cores)
         self._refs: dict[int, Any] = {}
         self._node_of: dict[int, int] = {}
-        self._averagers: dict[int, Any] = {}
-        self._job_live: dict[int, int] = {}
         self._dead: set[int] = set()
         self._last: dict[int, TaskStatus] = {}
 
@@ -187,10 +197,23 @@ class RayBackend:
         n = len(self.classes)
         self.reporters = [reporter_cls.options(scheduling_strategy=self._on(i)).remote() for i in range(n)]
         self._remote_worker = ray.remote(num_cpus=0, max_retries=0)(_run_worker)
-        self._averager_cls = ray.remote(num_cpus=0)(_Averager)
+        head = NodeAffinitySchedulingStrategy(self.head_id, soft=False)
+        self.averager = ray.remote(num_cpus=0)(_Averager).options(scheduling_strategy=head).remote()
         warm = ray.remote(num_cpus=0)(_warm)
         ray.get([warm.options(scheduling_strategy=self._on(i)).remote(s) for i, s in enumerate(self.cpu_sets)]
-                + [r.snapshot.remote() for r in self.reporters])
+                + [r.snapshot.remote() for r in self.reporters] + [self.averager.clear.remote()])
+
+    def clear_tasks(self) -> None:
+        """Cancel every running worker and forget all tasks (between runs on one cluster)."""
+        for ref in self._refs.values():
+            ray.cancel(ref, force=True)
+        for i, reporter in enumerate(self.reporters):
+            if i not in self._dead:
+                reporter.clear.remote()
+        self._refs.clear()
+        self._node_of.clear()
+        self._last.clear()
+        self.averager.clear.remote()
 
     def close(self) -> None:
         try:
@@ -230,20 +253,12 @@ class RayBackend:
         time.sleep(max(0.0, t - time.time()))
 
     def launch(self, node: int, work: TaskWork) -> None:
-        averager = None
-        if work.n_tasks > 1:
-            if work.job not in self._averagers:
-                head = NodeAffinitySchedulingStrategy(self.head_id, soft=False)
-                self._averagers[work.job] = self._averager_cls.options(scheduling_strategy=head).remote()
-            averager = self._averagers[work.job]
-            self._job_live[work.job] = self._job_live.get(work.job, 0) + 1
+        averager = self.averager if work.n_tasks > 1 else None
         ref = self._remote_worker.options(scheduling_strategy=self._on(node)).remote(
             work, self.reporters[node], averager, self.cpu_sets[node], self.seed * 1_000_003 + work.tid)
         self._refs[work.tid] = ref
         self._node_of[work.tid] = node
         self._last[work.tid] = TaskStatus()
-        self._job_of = getattr(self, "_job_of", {})
-        self._job_of[work.tid] = work.job
 
     def poll(self) -> dict[int, TaskStatus]:
         live = [i for i in range(len(self.classes)) if i not in self._dead]
@@ -293,9 +308,6 @@ class RayBackend:
         node = self._node_of.pop(tid, None)
         if node is not None and node not in self._dead:
             self.reporters[node].forget.remote(tid)
-        job = getattr(self, "_job_of", {}).pop(tid, None)
-        if job in self._job_live:
-            self._job_live[job] -= 1
 
     def dead_nodes(self) -> set[int]:
         return set(self._dead)
