@@ -56,3 +56,19 @@ def cpu_sets(cores: list[int], host_cores: list[int] | None = None) -> list[list
         out.append(sorted({host[(start + j) % len(host)] for j in range(int(c))}))
         start += int(c)
     return out
+
+
+def speed_slowdowns(classes: list[DeviceClass], host_worker_flops: float) -> list[float]:
+    """Factor >= 1 by which each node's workers are slowed to its class's per-core training speed.
+
+    ``host_worker_flops`` is the measured FLOP/s of one single-thread worker here. A class faster per
+    core than this host cannot be emulated faster: its factor is 1 (``speed_unreachable`` lists them).
+    """
+    if not host_worker_flops > 0:
+        raise ValueError(f"host_worker_flops must be > 0, got {host_worker_flops}")
+    return [max(1.0, host_worker_flops / (c.flops / c.cores)) for c in classes]
+
+
+def speed_unreachable(classes: list[DeviceClass], host_worker_flops: float) -> list[str]:
+    """Names of the classes whose per-core speed is above this host's (emulated at the host's speed)."""
+    return sorted({c.name for c in classes if c.flops / c.cores > host_worker_flops})

@@ -11,6 +11,9 @@ soft=False)``. Workers ask for 0 CPUs: Ray must not queue a worker the scheduler
 an overload); instead each worker pins itself to its node's CPU set (``emulation.nodes.cpu_sets``) with
 one torch thread, so more workers than the node's cores share those cores, as on the device.
 
+Device speed. On one host every node computes at the host's speed. With ``slowdown`` (from
+``emulation.nodes.speed_slowdowns``) a node's workers duty-cycle to the class's per-core speed.
+
 Reporter. A ``NodeReporter`` actor per node receives each worker's iteration count every iteration and
 reads its resident memory from ``/proc/<pid>/status`` (Linux) when the scheduler asks for a snapshot.
 
@@ -108,12 +111,13 @@ class _Averager:
         self.latest.clear()
 
 
-def _run_worker(work: TaskWork, reporter: Any, averager: Any, cpu_set: list[int], seed: int) -> float:
+def _run_worker(work: TaskWork, reporter: Any, averager: Any, cpu_set: list[int], seed: int,
+                slowdown: float = 1.0) -> float:
     pid = os.getpid()
     report = lambda i: reporter.report.remote(work.tid, i, pid)  # noqa: E731 - fire and forget
     sync = None if averager is None else (lambda flat: ray.get(averager.average.remote(work.job, work.tid, flat)))
     try:
-        return train_worker(work.model, work.batch, work.iters, report, sync, cpu_set, seed)
+        return train_worker(work.model, work.batch, work.iters, report, sync, cpu_set, seed, slowdown)
     finally:
         if averager is not None:
             averager.leave.remote(work.job, work.tid)
@@ -156,8 +160,11 @@ class RayBackend:
     """
 
     def __init__(self, classes: list[DeviceClass], address: str | None = None, seed: int = 0,
-                 host_cores: list[int] | None = None):
+                 host_cores: list[int] | None = None, slowdown: list[float] | None = None):
         require_ray()
+        self.slowdown = [1.0] * len(classes) if slowdown is None else [float(x) for x in slowdown]
+        if len(self.slowdown) != len(classes) or min(self.slowdown) < 1.0:
+            raise ValueError(f"slowdown: expected {len(classes)} factors >= 1, got {slowdown}")
         self.classes = classes
         self.address = address
         self.seed = seed
@@ -255,7 +262,8 @@ class RayBackend:
     def launch(self, node: int, work: TaskWork) -> None:
         averager = self.averager if work.n_tasks > 1 else None
         ref = self._remote_worker.options(scheduling_strategy=self._on(node)).remote(
-            work, self.reporters[node], averager, self.cpu_sets[node], self.seed * 1_000_003 + work.tid)
+            work, self.reporters[node], averager, self.cpu_sets[node], self.seed * 1_000_003 + work.tid,
+            self.slowdown[node])
         self._refs[work.tid] = ref
         self._node_of[work.tid] = node
         self._last[work.tid] = TaskStatus()

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from emulation.cluster import Backend, EmulatedCluster
-from emulation.nodes import parse_node_spec
+from emulation.nodes import parse_node_spec, speed_slowdowns, speed_unreachable
 from srole_env.config import ClusterConfig, make_config
 from srole_env.core.workload import TRACE_COLUMNS, _read_trace
 from srole_env.profiles import DeviceClass
@@ -88,6 +88,7 @@ def emulate(
     seed: int = 0,
     kill_node: tuple[int, int] | None = None,
     memory_budget: float | None = None,
+    emulate_speed: float | None = None,
     backend: Backend | None = None,
     **overrides: Any,
 ) -> dict[str, Any]:
@@ -97,8 +98,10 @@ def emulate(
     ``address`` joins an existing one whose edge ``i`` holds resource ``edge_<i>`` and whose classes
     ``node_classes`` gives. ``kill_node=(edge, round)`` kills that local node at the start of that round.
     ``memory_budget`` (bytes per node; default: each class's ``memory_bytes``) is the resident memory of a
-    node's workers above which its newest task is killed. ``backend`` replaces Ray (tests). ``overrides``
-    are ``ClusterConfig`` fields.
+    node's workers above which its newest task is killed. ``emulate_speed``: this host's single-thread
+    worker FLOP/s (``emulation.compare.measure_host_flops``); if given, each local node's workers are
+    duty-cycled down to its class's per-core speed (``emulation.nodes.speed_slowdowns``). ``backend``
+    replaces Ray (tests). ``overrides`` are ``ClusterConfig`` fields.
     """
     from agents.common.array_env import ArrayEnv, make_parallel_env
     from agents.policies import load_policy
@@ -121,7 +124,8 @@ def emulate(
         if backend is None:
             from emulation.ray_backend import RayBackend
 
-            backend = RayBackend(classes, address=address, seed=seed)
+            slow = None if emulate_speed is None or address is not None else speed_slowdowns(classes, emulate_speed)
+            backend = RayBackend(classes, address=address, seed=seed, slowdown=slow)
         with backend:
             env.base.sim = EmulatedCluster(cfg, classes, backend, memory_budget)
 
@@ -131,6 +135,8 @@ def emulate(
 
             row = run_loop(env, pol, seed, on_round)
     extra = {"nodes": ",".join(c.name for c in classes), "work_scale": work_scale, "round_s": round_s,
-             "oversubscribed_host": bool(getattr(backend, "oversubscribed_host", False))}
+             "oversubscribed_host": bool(getattr(backend, "oversubscribed_host", False)),
+             "speed_emulated": emulate_speed is not None and address is None,
+             "speed_unreachable": " ".join(speed_unreachable(classes, emulate_speed)) if emulate_speed else ""}
     return {"policy": meta["name"], "shield": shield, "scenario": "emulation", "episodes": 1, "seed": seed,
             **row, **extra, "rows": [{"episode": 0, "seed": seed, **row}]}

@@ -46,12 +46,16 @@ def train_worker(
     sync: Callable[[np.ndarray], np.ndarray] | None = None,
     cpu_set: list[int] | None = None,
     seed: int = 0,
+    slowdown: float = 1.0,
 ) -> float:
     """Run ``iters`` SGD iterations of ``model`` at mini-batch ``batch``; returns the wall time it finished.
 
     ``report(i)`` is called after iteration ``i`` (1-based); ``sync(flat)`` (or None for a one-worker
     job) averages parameters with the job's other workers; ``cpu_set`` pins this process to those host
-    CPUs (one torch thread: a worker is one process on one core, as in the simulator).
+    CPUs (one torch thread: a worker is one process on one core, as in the simulator). ``slowdown`` >= 1
+    emulates a slower device by duty cycling: after an iteration that took ``d`` seconds the worker
+    sleeps ``(slowdown - 1) d`` (as a CPU quota would throttle it), so it runs at 1/``slowdown`` of its
+    speed here, contention included.
     """
     import torch
 
@@ -67,7 +71,10 @@ def train_worker(
     x = torch.randn((batch, *spec.input_shape), generator=g)
     y = torch.randint(0, spec.num_classes, (batch,), generator=g)
     params = [p for p in net.parameters() if p.requires_grad]
+    if not slowdown >= 1.0:
+        raise ValueError(f"slowdown must be >= 1, got {slowdown}")
     for i in range(1, int(iters) + 1):
+        t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss_fn(net(x), y).backward()
         opt.step()
@@ -75,5 +82,7 @@ def train_worker(
             with torch.no_grad():
                 flat = torch.nn.utils.parameters_to_vector(params).numpy()
                 torch.nn.utils.vector_to_parameters(torch.from_numpy(np.array(sync(flat), dtype=np.float32)), params)
+        if slowdown > 1.0:
+            time.sleep((slowdown - 1.0) * (time.perf_counter() - t0))
         report(i)
     return time.time()

@@ -57,6 +57,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-budget-gb", type=_positive_float, default=None,
                    help="resident memory (GB) of a node's workers above which its newest task is killed "
                         "(default: the device class's memory)")
+    p.add_argument("--emulate-speed", action="store_true",
+                   help="local nodes: measure this host's worker speed and duty-cycle each node's workers down to "
+                        "its class's per-core speed (classes faster than the host run at the host's speed)")
     p.add_argument("--csv", metavar="PATH", help="write the result row (srole evaluate's CSV schema)")
     p.add_argument("--json", metavar="PATH", help="write the result as JSON")
 
@@ -69,10 +72,16 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("emulate: --address needs --node-classes SPEC (each edge's device class)")
     if args.kill_node is not None and args.address is not None:
         raise CLIError("emulate: --kill-node works on --local-nodes clusters only")
+    speed = None
+    if args.emulate_speed:
+        from emulation.compare import measure_host_flops
+
+        speed = measure_host_flops()
     result = emulate(args.policy, args.shield, args.trace, local_nodes=args.local_nodes, address=args.address,
                      node_classes=args.node_classes, work_scale=args.work_scale, time_scale=args.time_scale,
                      round_s=args.round_s, max_rounds=args.max_rounds, seed=args.seed, kill_node=args.kill_node,
-                     memory_budget=None if args.memory_budget_gb is None else args.memory_budget_gb * 1e9)
+                     memory_budget=None if args.memory_budget_gb is None else args.memory_budget_gb * 1e9,
+                     emulate_speed=speed)
     print(format_table([result], columns=("mean_jct", "mean_jct_all", "collisions", "overloads", "oom_kills",
                                           "nodes_lost", "mean_decision_latency_s", "jobs_completed")))
     if args.csv:

@@ -161,3 +161,26 @@ def test_cli_emulate_writes_the_evaluate_schema(tmp_path, write_trace, monkeypat
         assert key in cols
     assert math.isclose(float(row.split(",")[cols.index("mean_jct")]), 2.0)
     assert main(["emulate", "--policy", "local", "--trace", trace, "--address", "1.2.3.4:6379"]) == 2
+
+
+def test_speed_slowdowns_follow_per_core_speed():
+    from emulation.nodes import speed_slowdowns, speed_unreachable
+
+    pi, nuc = device_classes()["raspberry_pi4"], device_classes()["nuc_i7"]
+    # Pi 4: 48 GFLOP/s x 0.15 / 4 cores = 1.8 GFLOP/s per core; a 7.2 GFLOP/s host worker sleeps 3/4 of the time.
+    # NUC: 358.4 x 0.30 / 4 = 26.88 GFLOP/s per core, faster than the host: not slowed, reported.
+    assert speed_slowdowns([pi, nuc], 7.2e9) == pytest.approx([4.0, 1.0])
+    assert speed_unreachable([pi, nuc], 7.2e9) == ["nuc_i7"]
+    with pytest.raises(ValueError):
+        speed_slowdowns([pi], 0.0)
+
+
+def test_worker_trains_and_refuses_a_speedup():
+    pytest.importorskip("torch")
+    from emulation.worker import train_worker
+
+    seen = []
+    train_worker("lenet5", 4, 3, seen.append, sync=lambda flat: flat * 0.5)
+    assert seen == [1, 2, 3]
+    with pytest.raises(ValueError, match="slowdown"):
+        train_worker("lenet5", 4, 1, seen.append, slowdown=0.5)
