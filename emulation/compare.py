@@ -83,11 +83,13 @@ def compare_sim_emulation(
     round_s: float = 2.0,
     max_rounds: int = 200,
     seed: int = 0,
+    **overrides: Any,
 ) -> list[dict[str, Any]]:
     """One row per (policy, shield) in ``methods``: emulated and simulated mean JCT and their relative error.
 
     ``error`` = (simulated - emulated) / emulated mean JCT. The simulator uses ``sim_classes`` (default:
-    ``classes``) and the same scaled trace, ``round_s`` and seed.
+    ``classes``) and the same scaled trace, ``round_s`` and seed; ``overrides`` are ``ClusterConfig`` fields
+    for both.
     """
     from emulation.ray_backend import RayBackend
 
@@ -97,12 +99,12 @@ def compare_sim_emulation(
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         scaled = scale_trace(trace, Path(tmp) / "trace.csv", work_scale, time_scale)
-        cfg = emulation_config(sim_classes, scaled, round_s, max_rounds)
+        cfg = emulation_config(sim_classes, scaled, round_s, max_rounds, **overrides)
         with RayBackend(classes, seed=seed) as backend:
             shared = _SharedBackend(backend)
             for policy, shield in methods:
                 emu = emulate(policy, shield, scaled, local_nodes=classes, round_s=round_s, max_rounds=max_rounds,
-                              seed=seed, backend=shared)
+                              seed=seed, backend=shared, **overrides)
                 sim = simulate(policy, shield, cfg, sim_classes, seed)
                 e, s = emu["mean_jct_all"], sim["mean_jct_all"]
                 rows.append({

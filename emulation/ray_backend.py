@@ -30,6 +30,8 @@ progress asynchronously, which is also the simulator's model.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,10 @@ except ImportError:  # pragma: no cover - the emulator is optional
     ray = None
 
 HEAD_RESOURCE = "srole_head"
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def require_ray() -> None:
@@ -190,6 +196,8 @@ class RayBackend:
         self.close()
 
     def start(self) -> None:
+        if threading.current_thread() is threading.main_thread():  # SIGTERM also shuts the cluster down
+            self._old_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
         if self.address is None:
             root = str(Path(__file__).resolve().parents[1])  # node processes inherit it: workers import emulation
             paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -233,6 +241,9 @@ class RayBackend:
         if self.cluster is not None:
             self.cluster.shutdown()
             self.cluster = None
+        if getattr(self, "_old_sigterm", None) is not None:
+            signal.signal(signal.SIGTERM, self._old_sigterm)
+            self._old_sigterm = None
 
     def _find_nodes(self) -> list[str]:
         """Ray node id of each edge, by its ``edge_<i>`` resource."""

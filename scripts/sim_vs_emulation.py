@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--round-s", type=float, default=2.0)
     p.add_argument("--host-flops", type=float, default=None, help="calibrated FLOP/s of one worker on this host")
     p.add_argument("--methods", nargs="+", default=["local", "least_loaded", "random"])
+    p.add_argument("--max-rounds", type=int, default=80)
+    p.add_argument("--compute-threshold", type=float, default=1.0,
+                   help="ClusterConfig.compute_threshold for both (1.0: a 1-core node takes one worker)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="sim_vs_emulation.csv")
     args = p.parse_args(argv)
@@ -55,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         trace = write_trace(Path(tmp) / "trace.csv", args.nodes, args.jobs, tuple(args.iters), args.round_s, args.seed)
         rows = compare_sim_emulation(trace, [cls] * args.nodes, tuple((m, "none") for m in args.methods),
-                                     round_s=args.round_s, seed=args.seed)
+                                     round_s=args.round_s, max_rounds=args.max_rounds, seed=args.seed,
+                                     compute_threshold=args.compute_threshold)
     with open(args.out, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
