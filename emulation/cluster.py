@@ -57,6 +57,7 @@ class TaskStatus:
     finished_at: float | None = None  # wall time (backend clock) the worker finished
     rss_bytes: float = 0.0
     failed: str | None = None  # error text if the worker died for another reason than our kill
+    started_at: float | None = None  # wall time the worker process began (after Ray dispatched it)
 
 
 class Backend(Protocol):
@@ -92,7 +93,7 @@ class _IdTable(_Table):
 
 
 EXTRA_METRICS = ("oom_kills", "work_lost_s", "nodes_lost", "tasks_requeued", "placement_failures",
-                 "worker_failures", "max_round_lag_s", "wall_s")
+                 "worker_failures", "max_round_lag_s", "mean_start_delay_s", "wall_s")
 """Figures the emulator adds to ``ClusterSimulator.metrics()``."""
 
 
@@ -143,6 +144,8 @@ class EmulatedCluster(FixedNodesSimulator):
         self._dead: set[int] = set()
         self._extra = dict.fromkeys(EXTRA_METRICS, 0.0)
         self._decision_s = 0.0
+        self._started: set[int] = set()
+        self._start_delays: list[float] = []
         self.tasks.next_tid = 0
         super().reset(rng)
         self.epoch = self.backend.now()
@@ -179,6 +182,9 @@ class EmulatedCluster(FixedNodesSimulator):
             left = max(iters0 - st.iters_done, 0.0) if st.finished_at is None else 0.0
             progress[tasks.origin[row]] += (tasks.iters_left[row] - left) * tasks.weight[row]
             tasks.iters_left[row] = left
+            if st.started_at is not None and tid not in self._started:
+                self._started.add(tid)
+                self._start_delays.append(st.started_at - t_launch)
             if st.finished_at is not None:
                 finished_rows.append(row)
                 finish_at.append(st.finished_at - self.epoch)
@@ -292,5 +298,6 @@ class EmulatedCluster(FixedNodesSimulator):
         out["scheduling_overhead_s"] = self._decision_s
         out["mean_decision_latency_s"] = self._decision_s / placed if placed else 0.0
         out.update(self._extra)
+        out["mean_start_delay_s"] = float(np.mean(self._start_delays)) if self._start_delays else math.nan
         out["wall_s"] = self.backend.now() - self.epoch
         return out

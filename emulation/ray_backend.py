@@ -79,6 +79,12 @@ class _Reporter:
     def __init__(self) -> None:
         self.iters: dict[int, int] = {}
         self.pids: dict[int, int] = {}
+        self.started: dict[int, float] = {}
+
+    def start(self, tid: int, pid: int, wall: float) -> None:
+        self.iters[tid] = 0
+        self.pids[tid] = pid
+        self.started[tid] = wall
 
     def report(self, tid: int, iters: int, pid: int) -> None:
         self.iters[tid] = iters
@@ -87,13 +93,15 @@ class _Reporter:
     def forget(self, tid: int) -> None:
         self.iters.pop(tid, None)
         self.pids.pop(tid, None)
+        self.started.pop(tid, None)
 
     def clear(self) -> None:
         self.iters.clear()
         self.pids.clear()
+        self.started.clear()
 
-    def snapshot(self) -> dict[int, tuple[int, float]]:
-        return {tid: (n, _rss_bytes(self.pids[tid])) for tid, n in self.iters.items()}
+    def snapshot(self) -> dict[int, tuple[int, float, float | None]]:
+        return {tid: (n, _rss_bytes(self.pids[tid]), self.started.get(tid)) for tid, n in self.iters.items()}
 
 
 class _Averager:
@@ -120,6 +128,7 @@ class _Averager:
 def _run_worker(work: TaskWork, reporter: Any, averager: Any, cpu_set: list[int], seed: int,
                 slowdown: float = 1.0) -> float:
     pid = os.getpid()
+    reporter.start.remote(work.tid, pid, time.time())
     report = lambda i: reporter.report.remote(work.tid, i, pid)  # noqa: E731 - fire and forget
     sync = None if averager is None else (lambda flat: ray.get(averager.average.remote(work.job, work.tid, flat)))
     try:
@@ -292,10 +301,11 @@ class RayBackend:
             except Exception:  # noqa: BLE001 - the reporter's node died
                 self._dead.add(i)
                 continue
-            for tid, (iters, rss) in snap.items():
+            for tid, (iters, rss, started) in snap.items():
                 if tid in self._last:
                     self._last[tid].iters_done = float(iters)
                     self._last[tid].rss_bytes = rss
+                    self._last[tid].started_at = started
         refs = list(self._refs.values())
         done, _ = ray.wait(refs, num_returns=len(refs), timeout=0) if refs else ([], [])
         done_set = set(done)
