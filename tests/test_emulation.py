@@ -184,3 +184,22 @@ def test_worker_trains_and_refuses_a_speedup():
     assert seen == [1, 2, 3]
     with pytest.raises(ValueError, match="slowdown"):
         train_worker("lenet5", 4, 1, seen.append, slowdown=0.5)
+
+
+def test_fixed_nodes_simulator_uses_the_given_host_class(tmp_path, write_trace):
+    from emulation.compare import simulate
+    from emulation.nodes import host_class
+    from emulation.run import emulation_config
+
+    # LeNet-5: 2,263,920 train FLOPs/sample (models.csv) x batch 32 = 72,445,440 FLOPs per iteration.
+    # A host class of exactly that FLOP/s on 1 core runs 1 iteration/s: 320 samples = 10 iterations = 10 s,
+    # plus the local decision latency (well under a second).
+    host = host_class(72_445_440.0, 1, 2e9)
+    trace = write_trace([(0, 0, "lenet5", 320, 1, 32, 1)])
+    cfg = emulation_config([host, host], trace, round_s=1.0, max_rounds=50, compute_threshold=1.0)
+    r = simulate("local", "none", cfg, [host, host])
+    assert r["jobs_completed"] == 1
+    assert 10.0 <= r["mean_jct"] < 10.5
+    slow = host_class(72_445_440.0 / 2, 1, 2e9)  # half the speed: twice the time
+    r2 = simulate("local", "none", cfg, [slow, slow])
+    assert 20.0 <= r2["mean_jct"] < 20.5
