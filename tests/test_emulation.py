@@ -203,3 +203,14 @@ def test_fixed_nodes_simulator_uses_the_given_host_class(tmp_path, write_trace):
     slow = host_class(72_445_440.0 / 2, 1, 2e9)  # half the speed: twice the time
     r2 = simulate("local", "none", cfg, [slow, slow])
     assert 20.0 <= r2["mean_jct"] < 20.5
+
+
+def test_ranking_agreement_treats_near_ties_as_ties():
+    from emulation.compare import ranking_agrees
+
+    def rows(e, s):
+        return [{"emulated_mean_jct": a, "simulated_mean_jct": b} for a, b in zip(e, s)]
+
+    assert ranking_agrees(rows([10, 20, 30], [5, 6, 9]))
+    assert not ranking_agrees(rows([10, 20], [6, 5]))
+    assert ranking_agrees(rows([9.52, 9.47, 12.4], [7.8, 7.8, 8.4]))  # 9.52 vs 9.47 is a tie
