@@ -297,7 +297,7 @@ class EmulatedCluster(FixedNodesSimulator):
         placed = out["tasks_placed"]
         out["scheduling_overhead_s"] = self._decision_s
         out["mean_decision_latency_s"] = self._decision_s / placed if placed else 0.0
-        out.update(self._extra)
+        out.update({k: v if k.endswith("_s") else int(v) for k, v in self._extra.items()})
         out["mean_start_delay_s"] = float(np.mean(self._start_delays)) if self._start_delays else math.nan
         out["wall_s"] = self.backend.now() - self.epoch
         return out
