@@ -226,6 +226,7 @@ class EmulatedCluster(FixedNodesSimulator):
         if tid in self._launched:
             del self._launched[tid]
             self.backend.forget(tid)
+        self._started.discard(tid)  # its next launch has its own start delay
         tasks.edge[row] = -1
         tasks.cand[row] = -1
         tasks.delay_left[row] = 0.0
