@@ -58,6 +58,7 @@ class TaskStatus:
     rss_bytes: float = 0.0
     failed: str | None = None  # error text if the worker died for another reason than our kill
     started_at: float | None = None  # wall time the worker process began (after Ray dispatched it)
+    cpu_s: float = 0.0  # CPU seconds the worker process has used (a pooled process: counts from its start)
 
 
 class Backend(Protocol):
@@ -93,7 +94,7 @@ class _IdTable(_Table):
 
 
 EXTRA_METRICS = ("oom_kills", "work_lost_s", "nodes_lost", "tasks_requeued", "placement_failures",
-                 "worker_failures", "max_round_lag_s", "mean_start_delay_s", "wall_s")
+                 "worker_failures", "max_round_lag_s", "mean_start_delay_s", "measured_cpu_utilization", "wall_s")
 """Figures the emulator adds to ``ClusterSimulator.metrics()``."""
 
 
@@ -146,6 +147,9 @@ class EmulatedCluster(FixedNodesSimulator):
         self._decision_s = 0.0
         self._started: set[int] = set()
         self._start_delays: list[float] = []
+        self._cpu_seen: dict[int, float] = {}  # tid -> CPU seconds at the last poll
+        self._cpu_used = 0.0  # worker CPU seconds measured over the episode
+        self._core_s = 0.0  # node-core seconds offered over the episode
         self.tasks.next_tid = 0
         super().reset(rng)
         self.epoch = self.backend.now()
@@ -166,6 +170,7 @@ class EmulatedCluster(FixedNodesSimulator):
         self._enforce_memory(status, now)
 
         progress = np.zeros(self.n_edges)
+        self._account_cpu(status, dt)
         finished_rows, finish_at = [], []
         for row in (tasks.edge >= 0).nonzero()[0]:
             tid = int(tasks.tid[row])
@@ -191,6 +196,19 @@ class EmulatedCluster(FixedNodesSimulator):
         n_done, jcts = self._finish(np.array(finished_rows, dtype=np.int64), np.array(finish_at, float))
         self._round_wall = backend.now()
         return progress, n_done, jcts
+
+    def _account_cpu(self, status: dict[int, TaskStatus], dt: float) -> None:
+        """Add this round's measured worker CPU seconds and the live nodes' core-seconds."""
+        for tid in self._launched:
+            st = status.get(tid)
+            if st is None or st.cpu_s <= 0.0:
+                continue
+            if tid in self._cpu_seen:  # first sight only sets the baseline (pooled processes have history)
+                self._cpu_used += max(st.cpu_s - self._cpu_seen[tid], 0.0)
+            self._cpu_seen[tid] = st.cpu_s
+        alive = np.ones(self.n_edges, dtype=bool)
+        alive[list(self._dead)] = False
+        self._core_s += dt * float(self.topology.cores[alive].sum())
 
     def _launch_new(self) -> np.ndarray:
         """Start a worker for every placed task not yet running; a task placed on a dead node re-queues."""
@@ -227,6 +245,7 @@ class EmulatedCluster(FixedNodesSimulator):
             del self._launched[tid]
             self.backend.forget(tid)
         self._started.discard(tid)  # its next launch has its own start delay
+        self._cpu_seen.pop(tid, None)
         tasks.edge[row] = -1
         tasks.cand[row] = -1
         tasks.delay_left[row] = 0.0
@@ -300,5 +319,6 @@ class EmulatedCluster(FixedNodesSimulator):
         out["mean_decision_latency_s"] = self._decision_s / placed if placed else 0.0
         out.update({k: v if k.endswith("_s") else int(v) for k, v in self._extra.items()})
         out["mean_start_delay_s"] = float(np.mean(self._start_delays)) if self._start_delays else math.nan
+        out["measured_cpu_utilization"] = self._cpu_used / self._core_s if self._core_s else 0.0
         out["wall_s"] = self.backend.now() - self.epoch
         return out

@@ -116,6 +116,8 @@ def compare_sim_emulation(
                     "emulated_jobs_completed": emu["jobs_completed"], "simulated_jobs_completed": sim["jobs_completed"],
                     "emulated_wall_s": emu["wall_s"], "max_round_lag_s": emu["max_round_lag_s"],
                     "emulated_start_delay_s": emu["mean_start_delay_s"],
+                    "emulated_cpu_utilization": emu["measured_cpu_utilization"],
+                    "simulated_utilization": sim["mean_utilization"],
                     "emulated_decision_latency_s": emu["mean_decision_latency_s"],
                     "simulated_decision_latency_s": sim["mean_decision_latency_s"],
                     "host_cpus": len(os.sched_getaffinity(0)), "load_avg_1m": os.getloadavg()[0],

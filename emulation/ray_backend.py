@@ -73,6 +73,16 @@ def _rss_bytes(pid: int) -> float:
     return 0.0
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` has used (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (float(fields[11]) + float(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 class _Reporter:
     """Per-node actor body: iteration counts and pids of the node's workers."""
 
@@ -100,8 +110,9 @@ class _Reporter:
         self.pids.clear()
         self.started.clear()
 
-    def snapshot(self) -> dict[int, tuple[int, float, float | None]]:
-        return {tid: (n, _rss_bytes(self.pids[tid]), self.started.get(tid)) for tid, n in self.iters.items()}
+    def snapshot(self) -> dict[int, tuple[int, float, float | None, float]]:
+        return {tid: (n, _rss_bytes(self.pids[tid]), self.started.get(tid), _cpu_seconds(self.pids[tid]))
+                for tid, n in self.iters.items()}
 
 
 class _Averager:
@@ -301,11 +312,12 @@ class RayBackend:
             except Exception:  # noqa: BLE001 - the reporter's node died
                 self._dead.add(i)
                 continue
-            for tid, (iters, rss, started) in snap.items():
+            for tid, (iters, rss, started, cpu) in snap.items():
                 if tid in self._last:
                     self._last[tid].iters_done = float(iters)
                     self._last[tid].rss_bytes = rss
                     self._last[tid].started_at = started
+                    self._last[tid].cpu_s = cpu
         refs = list(self._refs.values())
         done, _ = ray.wait(refs, num_returns=len(refs), timeout=0) if refs else ([], [])
         done_set = set(done)

@@ -50,7 +50,8 @@ class ScriptedBackend:
         for tid, (_node, work, t0) in self.running.items():
             done = min(self.rate * (self.t - t0), work.iters)
             fin = t0 + work.iters / self.rate if done >= work.iters else None
-            out[tid] = TaskStatus(iters_done=done, finished_at=fin, rss_bytes=self.rss)
+            busy = (fin if fin is not None else self.t) - t0  # one CPU fully busy while it runs
+            out[tid] = TaskStatus(iters_done=done, finished_at=fin, rss_bytes=self.rss, cpu_s=busy)
         return out
 
     def kill(self, tid: int) -> None:
@@ -93,6 +94,8 @@ def test_one_job_jct_matches_its_iterations(write_trace):
     assert r["mean_jct"] == pytest.approx(2.0)
     assert backend.launches == [(0.0, 0, 0)]
     assert r["rounds"] == 2 and r["oom_kills"] == 0
+    # CPU: 1 s counted (t=1..2; the first poll only sets the baseline) over 2 rounds x 2 nodes x 4 cores
+    assert r["measured_cpu_utilization"] == pytest.approx(1.0 / 16.0)
 
 
 def test_two_worker_job_finishes_with_its_slower_worker(write_trace):

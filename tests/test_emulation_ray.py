@@ -35,6 +35,7 @@ def test_three_node_emulation_runs_real_jobs_to_completion(write_trace):
     # every job needs at least one round to be placed and run: JCTs are positive and within the run
     assert 0 < r["mean_jct"] <= r["sim_time_s"]
     assert r["mean_decision_latency_s"] > 0
+    assert 0 < r["measured_cpu_utilization"] <= 1  # workers really burnt CPU, within the nodes' cores
 
 
 def test_node_death_requeues_its_tasks_and_the_run_completes(write_trace):
