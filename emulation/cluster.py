@@ -58,7 +58,7 @@ class TaskStatus:
     rss_bytes: float = 0.0
     failed: str | None = None  # error text if the worker died for another reason than our kill
     started_at: float | None = None  # wall time the worker process began (after Ray dispatched it)
-    cpu_s: float = 0.0  # CPU seconds the worker process has used (a pooled process: counts from its start)
+    cpu_s: float = 0.0  # CPU seconds the worker has used since it started
 
 
 class Backend(Protocol):
@@ -201,11 +201,10 @@ class EmulatedCluster(FixedNodesSimulator):
         """Add this round's measured worker CPU seconds and the live nodes' core-seconds."""
         for tid in self._launched:
             st = status.get(tid)
-            if st is None or st.cpu_s <= 0.0:
+            if st is None:
                 continue
-            if tid in self._cpu_seen:  # first sight only sets the baseline (pooled processes have history)
-                self._cpu_used += max(st.cpu_s - self._cpu_seen[tid], 0.0)
-            self._cpu_seen[tid] = st.cpu_s
+            self._cpu_used += max(st.cpu_s - self._cpu_seen.get(tid, 0.0), 0.0)
+            self._cpu_seen[tid] = max(st.cpu_s, self._cpu_seen.get(tid, 0.0))
         alive = np.ones(self.n_edges, dtype=bool)
         alive[list(self._dead)] = False
         self._core_s += dt * float(self.topology.cores[alive].sum())

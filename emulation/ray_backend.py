@@ -90,11 +90,13 @@ class _Reporter:
         self.iters: dict[int, int] = {}
         self.pids: dict[int, int] = {}
         self.started: dict[int, float] = {}
+        self.cpu0: dict[int, float] = {}
 
     def start(self, tid: int, pid: int, wall: float) -> None:
         self.iters[tid] = 0
         self.pids[tid] = pid
         self.started[tid] = wall
+        self.cpu0[tid] = _cpu_seconds(pid)  # a pooled worker process has history: count from here
 
     def report(self, tid: int, iters: int, pid: int) -> None:
         self.iters[tid] = iters
@@ -104,14 +106,17 @@ class _Reporter:
         self.iters.pop(tid, None)
         self.pids.pop(tid, None)
         self.started.pop(tid, None)
+        self.cpu0.pop(tid, None)
 
     def clear(self) -> None:
         self.iters.clear()
         self.pids.clear()
         self.started.clear()
+        self.cpu0.clear()
 
     def snapshot(self) -> dict[int, tuple[int, float, float | None, float]]:
-        return {tid: (n, _rss_bytes(self.pids[tid]), self.started.get(tid), _cpu_seconds(self.pids[tid]))
+        return {tid: (n, _rss_bytes(self.pids[tid]), self.started.get(tid),
+                      max(_cpu_seconds(self.pids[tid]) - self.cpu0.get(tid, 0.0), 0.0))
                 for tid, n in self.iters.items()}
 
 

@@ -94,8 +94,8 @@ def test_one_job_jct_matches_its_iterations(write_trace):
     assert r["mean_jct"] == pytest.approx(2.0)
     assert backend.launches == [(0.0, 0, 0)]
     assert r["rounds"] == 2 and r["oom_kills"] == 0
-    # CPU: 1 s counted (t=1..2; the first poll only sets the baseline) over 2 rounds x 2 nodes x 4 cores
-    assert r["measured_cpu_utilization"] == pytest.approx(1.0 / 16.0)
+    # CPU: the worker is busy t=0..2 = 2 CPU-seconds over 2 rounds x 2 nodes x 4 cores = 16 core-seconds
+    assert r["measured_cpu_utilization"] == pytest.approx(2.0 / 16.0)
 
 
 def test_two_worker_job_finishes_with_its_slower_worker(write_trace):
