@@ -217,3 +217,28 @@ def test_ranking_agreement_treats_near_ties_as_ties():
     assert ranking_agrees(rows([10, 20, 30], [5, 6, 9]))
     assert not ranking_agrees(rows([10, 20], [6, 5]))
     assert ranking_agrees(rows([9.52, 9.47, 12.4], [7.8, 7.8, 8.4]))  # 9.52 vs 9.47 is a tie
+
+
+def test_worker_duty_cycles_to_its_slowdown(monkeypatch):
+    pytest.importorskip("torch")
+    import emulation.worker as worker
+
+    class Clock:  # each perf_counter() call advances 0.1 s: every iteration "takes" 0.1 s
+        def __init__(self):
+            self.t, self.slept = 0.0, []
+
+        def perf_counter(self):
+            self.t += 0.1
+            return self.t
+
+        def sleep(self, s):
+            self.slept.append(s)
+
+        def time(self):
+            return self.t
+
+    clock = Clock()
+    monkeypatch.setattr(worker, "time", clock)
+    worker.train_worker("lenet5", 2, 3, lambda i: None, slowdown=4.0)
+    # an iteration of 0.1 s at slowdown 4 is followed by (4 - 1) x 0.1 = 0.3 s of sleep: 1/4 duty cycle
+    assert clock.slept == pytest.approx([0.3, 0.3, 0.3])
