@@ -39,16 +39,17 @@ def test_three_node_emulation_runs_real_jobs_to_completion(write_trace):
 
 
 def test_node_death_requeues_its_tasks_and_the_run_completes(write_trace):
-    # edge 1's long job starts on edge 1 in round 1; edge 1 is killed at the start of round 3. Its task
-    # must go back to edge 1's queue and finish elsewhere; every job completes.
+    # edge 1's long job (600 iterations, ~5 s on an idle core) starts on edge 1 in round 1; edge 1 is
+    # killed at the start of round 3 (t = 2 s). Its task must go back to edge 1's queue and finish
+    # elsewhere; every job completes.
     trace = write_trace([
-        (0, 1, "lenet5", 9600, 1, 32, 1),
+        (0, 1, "lenet5", 19200, 1, 32, 1),
         (0, 0, "lenet5", 320, 1, 32, 1),
         (0, 2, "lenet5", 320, 1, 32, 1),
     ])
     start = time.time()
     r = emulate("least_loaded", "none", trace, local_nodes="nuc_i7x3", round_s=1.0, max_rounds=60,
-                kill_node=(1, 3))
+                kill_node=(1, 2))
     assert time.time() - start < 75
     assert r["nodes_lost"] == 1
     assert r["tasks_requeued"] >= 1  # only the dead node can have re-queued it:
