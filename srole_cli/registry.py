@@ -15,6 +15,7 @@ from dataclasses import dataclass
 BUILTIN_MODULES = ["srole_cli.train_cmd", "srole_cli.evaluate_cmd", "srole_cli.reproduce_cmd"]
 BUILTIN_MODULES.append("srole_cli.tune_cmd")
 """Modules whose ``SUBCOMMAND`` the CLI registers at start (in this order)."""
+BUILTIN_MODULES.append("srole_cli.emulate_cmd")  # srole emulate (emulation/, issue 13)
 
 
 class CLIError(Exception):

@@ -47,7 +47,7 @@ from srole_env.core.contention import worker_flops
 from srole_env.core.overhead import local_decision_latency
 from srole_env.core.topology import Topology, build_topology
 from srole_env.core.workload import JobBatch, make_workload
-from srole_env.profiles import device_classes, model_profiles
+from srole_env.profiles import model_profiles
 
 OBS_HIGH = 10.0
 """Observation features are clipped to [0, OBS_HIGH]."""
@@ -172,12 +172,11 @@ class ClusterSimulator:
         """Draw a new cluster and workload from ``rng`` and seed the queues with one round of arrivals."""
         self.rng = rng
         layout_rng = rng if self.config.topology_seed is None else np.random.default_rng(self.config.topology_seed)
-        self.topology = topo = build_topology(self.config, layout_rng)
+        self.topology = topo = self._build_topology(layout_rng)
         self.workload = make_workload(self.config, self.model_names)
         self.slot_limit = self.config.compute_threshold * topo.cores
         self.mem_limit = self.config.memory_threshold * topo.memory
-        gpu = np.array([device_classes()[name].accelerator == "gpu" for name in topo.device_names])
-        self._units = np.where(gpu[topo.device_index], 1.0, topo.cores)  # equal compute units of a device
+        self._units = np.where(topo.gpu, 1.0, topo.cores)  # equal compute units of a device
         self._solo_flops = topo.flops / self._units  # FLOP/s of one worker alone on each edge
         self._place_seq = 0
         self.local_latency = local_decision_latency(topo, self.config)
@@ -202,6 +201,10 @@ class ClusterSimulator:
         )
         self._invalidate()
         self._add_jobs(self.workload.jobs_between(-self.config.round_s, 0.0, rng))
+
+    def _build_topology(self, rng: np.random.Generator) -> Topology:
+        """The episode's cluster (a subclass with named nodes, e.g. the emulator's, overrides this)."""
+        return build_topology(self.config, rng)
 
     # ------------------------------------------------------------------ views of the state
     def _invalidate(self) -> None:

@@ -32,6 +32,7 @@ class Topology:
     link_bps: np.ndarray  # [N, C] float, bandwidth to each candidate (inf for self)
     link_latency_s: np.ndarray  # [N, C] float, one-way latency to each candidate (0 for self)
     head: int  # index of the cluster head (the most capable edge, or one of class config.head_device)
+    gpu: np.ndarray  # [N] bool, the device trains on a GPU that its workers share (``accelerator`` column)
 
     @property
     def n_edges(self) -> int:
@@ -76,12 +77,22 @@ def build_topology(config: ClusterConfig, rng: np.random.Generator) -> Topology:
     device_index = rng.permutation(np.repeat(np.arange(len(names)), counts))
     names, device_index, head = _head_edge(config, names, device_index)
     classes = [table[n] for n in names]
+    positions = rng.uniform(0.0, config.area_m, size=(config.n_edges, 2))
+    return topology_from_devices(config, classes, device_index, positions, head)
+
+
+def topology_from_devices(
+    config: ClusterConfig, classes: list, device_index: np.ndarray, positions: np.ndarray, head: int | None = None
+) -> Topology:
+    """The topology of edges whose device classes (``classes[device_index[i]]``, ``DeviceClass`` objects) and
+    positions [N, 2] are given: candidates and links as in ``build_topology`` (the emulator names its nodes).
+    ``head``: the cluster head's edge (None: the edge with the most FLOP/s)."""
+    device_index = np.asarray(device_index, dtype=np.int64)
+    names = tuple(c.name for c in classes)
     cores = np.array([c.cores for c in classes], float)[device_index]
     flops = np.array([c.flops for c in classes], float)[device_index]
     memory = np.array([c.memory_bytes for c in classes], float)[device_index]
     nic_bps = np.array([c.nic_mbps * 1e6 for c in classes], float)[device_index]
-    positions = rng.uniform(0.0, config.area_m, size=(config.n_edges, 2))
-
     k = config.n_candidates - 1
     candidates = np.concatenate([np.arange(config.n_edges)[:, None], nearest_neighbours(positions, k)], axis=1)
     dist = np.linalg.norm(positions[candidates] - positions[:, None, :], axis=-1)
@@ -105,6 +116,7 @@ def build_topology(config: ClusterConfig, rng: np.random.Generator) -> Topology:
         link_bps=link_bps,
         link_latency_s=link_latency,
         head=int(np.argmax(flops)) if head is None else head,
+        gpu=np.array([c.accelerator == "gpu" for c in classes], dtype=bool)[device_index],
     )
 
 

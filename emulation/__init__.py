@@ -1,0 +1,13 @@
+"""Emulation: the SROLE decision loop driving a real Ray cluster of edge nodes running real PyTorch jobs.
+
+Modules, bottom up: ``nodes`` (which device class each node is), ``worker`` (one data-parallel worker's
+real training loop), ``cluster`` (``EmulatedCluster``: the simulator's state and round with the run
+phase done by real workers; no Ray), ``ray_backend`` (nodes, reporters, averagers, placement, faults:
+the only module that imports Ray), ``run`` (``emulate``: the evaluate loop on an emulated cluster),
+``compare`` (the same trace emulated and simulated). See ``docs/emulation.md``.
+"""
+
+from emulation.cluster import EmulatedCluster, TaskStatus, TaskWork
+from emulation.nodes import host_class, parse_node_spec
+
+__all__ = ["EmulatedCluster", "TaskStatus", "TaskWork", "host_class", "parse_node_spec"]
