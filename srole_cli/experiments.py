@@ -264,7 +264,7 @@ PROFILES: dict[str, Profile] = {
     ),
     # The README's main command: <= 10 minutes on 2 cores with --workers 2 (estimate in the report).
     "quick": Profile(
-        "quick", rounds=1000, seeds=(0, 1, 2, 3, 4), eval_episodes=10, eval_every=200, curve_seeds=(900_000,),
+        "quick", rounds=2000, seeds=(0, 1, 2, 3, 4), eval_episodes=10, eval_every=250, curve_seeds=(900_000,),
         experiments=_experiments(
             horizon=50, n=20, sizes=(10, 20, 40), rates=(0.004, 0.0075, 0.011), overhead_sizes=(10, 50, 200, 1000),
             regions=(2, 4, 16), sweep_methods=QUICK_SWEEP, overhead_episodes=1,

@@ -44,7 +44,8 @@ NONNEGATIVE = True
 """Every reported metric is nonnegative, so its CI is clipped at 0 in figures (a no-op, see ``figures``)."""
 SUMMARY_COLUMNS = ("method", "mean_jct_all", "mean_jct", "collisions", "median_utilization", "overloads",
                    "mean_decision_latency_s", "seeds")
-EXPLAIN = "<!-- EXPLAIN: why the measured difference differs from the paper's (fill in after the run) -->"
+EXPLAIN = ("Why it differs from the paper: a reading of these numbers, not generated; see the README's "
+           "'Latest quick-profile results' for the quick profile's.")
 
 
 @dataclass

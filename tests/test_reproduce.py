@@ -75,7 +75,7 @@ def test_writes_every_table_and_figure(tiny_results):
     assert {"CRL", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs"} <= set(curves["method"])
     summary = (out / "summary.md").read_text()
     for needle in ("## Convergence", "### SROLE against each baseline", "SROLE-central vs MARL", "SROLE-central vs CRL",
-                   "EXPLAIN", "## sensitivity", "Which assumption moves the reduction most"):
+                   "Why it differs from the paper", "## sensitivity", "Which assumption moves the reduction most"):
         assert needle in summary, needle
     assert "## Failures" not in summary and not (out / "failures.csv").exists()
     for png in ("methods_jct.png", "jct_cdf.png", "scalability_jct.png", "scalability_collisions.png",
