@@ -288,26 +288,13 @@ class EmulatedCluster(FixedNodesSimulator):
                 used -= rss
 
     def _finish(self, rows: np.ndarray, finish_at: np.ndarray) -> tuple[int, np.ndarray]:
-        """Retire finished task rows; the same job bookkeeping as ``ClusterSimulator._run``."""
+        """Retire finished task rows: forget their workers, then the simulator's job bookkeeping (``_retire``)."""
         if len(rows) == 0:
             return 0, np.empty(0)
-        tasks, jobs = self.tasks, self.jobs
-        for tid in tasks.tid[rows]:
+        for tid in self.tasks.tid[rows]:
             self._launched.pop(int(tid), None)
             self.backend.forget(int(tid))
-        f_jobs = tasks.job[rows]
-        np.maximum.at(jobs.finish, f_jobs, finish_at)
-        uniq, cnt = np.unique(f_jobs, return_counts=True)
-        jobs.tasks_left[uniq] -= cnt
-        completed = uniq[jobs.tasks_left[uniq] == 0]
-        jcts = jobs.finish[completed] - jobs.arrival[completed]
-        np.subtract.at(self._open_jobs, jobs.origin[completed], 1)
-        self._jcts.append(jcts)
-        keep = np.ones(tasks.size, dtype=bool)
-        keep[rows] = False
-        tasks.keep(keep)
-        self._invalidate()
-        return len(completed), jcts
+        return self._retire(rows, finish_at)
 
     # ------------------------------------------------------------------ episode end and figures
     def metrics(self) -> dict[str, float]:

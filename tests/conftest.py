@@ -19,3 +19,14 @@ def write_trace(tmp_path: Path):
         return str(path)
 
     return _write
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Train on one torch thread (deterministic and fastest for the small networks here), restored afterwards."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

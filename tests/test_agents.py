@@ -37,12 +37,7 @@ METRIC_KEYS = {"collisions", "overloads", "mean_jct", "mean_jct_all", "p95_jct",
                "scheduling_overhead_s"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_train(algo: str, out: Path, rounds: int, seed: int = 0, shield: str = "none", **hparams) -> Path:

@@ -20,12 +20,7 @@ CLUSTER = {"scenario": "small", "horizon": 12, "arrival_rate": 0.03}
 HPARAMS = {"n_steps": 64, "batch_size": 32, "n_epochs": 2}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _train(tmp_path: Path, seed: int) -> Path:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import optuna
 import pytest
-import torch
 import yaml
 
 from agents.registry import ALGOS
@@ -25,12 +24,7 @@ from srole_cli.tuning import (
 TINY = {"horizon": 10}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_two_trials_write_a_yaml_that_load_tuned_reads(tmp_path: Path):

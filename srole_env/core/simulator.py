@@ -529,22 +529,26 @@ class ClusterSimulator:
 
         n_finished_jobs, jcts = 0, np.empty(0)
         if finishing.any():
-            f_rows = placed[finishing]
             finish_at = self.time + (dt - compute_time[finishing]) + iters_left[finishing] * iter_time[finishing]
-            f_jobs = tasks.job[f_rows]
-            np.maximum.at(jobs.finish, f_jobs, finish_at)
-            uniq, cnt = np.unique(f_jobs, return_counts=True)
-            jobs.tasks_left[uniq] -= cnt
-            completed = uniq[jobs.tasks_left[uniq] == 0]
-            jcts = jobs.finish[completed] - jobs.arrival[completed]
-            np.subtract.at(self._open_jobs, jobs.origin[completed], 1)
-            n_finished_jobs = len(completed)
-            self._jcts.append(jcts)
-            keep = np.ones(tasks.size, dtype=bool)
-            keep[f_rows] = False
-            tasks.keep(keep)
-            self._invalidate()
+            n_finished_jobs, jcts = self._retire(placed[finishing], finish_at)
         return progress, n_finished_jobs, jcts
+
+    def _retire(self, rows: np.ndarray, finish_at: np.ndarray) -> tuple[int, np.ndarray]:
+        """Remove finished task ``rows`` (finishing at ``finish_at`` [s]); returns jobs completed and their JCTs."""
+        tasks, jobs = self.tasks, self.jobs
+        f_jobs = tasks.job[rows]
+        np.maximum.at(jobs.finish, f_jobs, finish_at)
+        uniq, cnt = np.unique(f_jobs, return_counts=True)
+        jobs.tasks_left[uniq] -= cnt
+        completed = uniq[jobs.tasks_left[uniq] == 0]
+        jcts = jobs.finish[completed] - jobs.arrival[completed]
+        np.subtract.at(self._open_jobs, jobs.origin[completed], 1)
+        self._jcts.append(jcts)
+        keep = np.ones(tasks.size, dtype=bool)
+        keep[rows] = False
+        tasks.keep(keep)
+        self._invalidate()
+        return len(completed), jcts
 
     def _add_jobs(self, batch: JobBatch) -> None:
         """Append a batch of arriving jobs and their (pending) tasks."""
