@@ -14,8 +14,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help=f"budget profile: {', '.join(PROFILES)} or a YAML/JSON file of Profile fields")
     p.add_argument("--out", default="results/reproduce", help="output directory (also the cache)")
     add_device_arguments(p)
-    p.add_argument("--workers", type=non_negative_int, default=1,
-                   help="cells run in parallel (0: all cores); default 1")
+    p.add_argument("--workers", type=non_negative_int, default=0,
+                   help="cells run in parallel, each on one torch thread (default 0: all cores; the tables are the "
+                        "same whatever K is)")
     p.add_argument("--address", default=None, help="HOST:PORT of an existing Ray cluster to run the cells on")
     p.add_argument("--drop-models", action="store_true",
                    help="delete each trained model after its evaluations (results and learning curves stay)")

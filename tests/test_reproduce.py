@@ -175,6 +175,8 @@ def test_reproduce_flags_reach_reproduce(monkeypatch, tmp_path):
     assert main(["reproduce", "--profile", "tiny", "--out", str(tmp_path), "--workers", "2", "--address",
                  "head:6379", "--drop-models", "--no-progress", "--device", "cpu"]) == 0
     assert seen["workers"] == 2 and seen["address"] == "head:6379" and seen["drop_models"] is True
+    assert main(["reproduce", "--profile", "tiny", "--out", str(tmp_path), "--no-progress", "--device", "cpu"]) == 0
+    assert seen["workers"] is None and seen["address"] is None  # default: every core of this machine
 
 
 def test_bad_profile_is_a_one_line_error(capsys):
