@@ -41,9 +41,7 @@ Run (from the repository root; a couple of minutes on 2 cores)::
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
-import io
 import multiprocessing as mp
 import os
 import platform
@@ -57,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from profile_models import MODELS, get_spec  # noqa: E402
+from profile_models import MODELS, commented_csv, get_spec  # noqa: E402
 
 from srole_env.profiles import model_profiles  # noqa: E402
 
@@ -160,13 +158,7 @@ def concurrent_samples_per_s(name: str, batch: int, k: int, seconds: float, core
 
 def render(rows: list[dict], header: list[str]) -> str:
     """CSV text: ``#`` header lines, the column line, the rows."""
-    buf = io.StringIO()
-    for line in header:
-        buf.write(f"# {line}\n")
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
+    return commented_csv(header, COLUMNS, rows)
 
 
 def main(argv: list[str] | None = None) -> None:

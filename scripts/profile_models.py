@@ -462,10 +462,15 @@ def render_csv(
         "lenet5 takes the raw 1x28x28 MNIST image with conv1 padding=2 (same as the classic 32x32 padded input).",
         "sample_bytes: stored uint8 image (MNIST 784, CIFAR-10 3072). train_samples: size of the training split.",
     ]
+    return commented_csv(header, COLUMNS, rows)
+
+
+def commented_csv(header: list[str], columns: list[str], rows: list[dict]) -> str:
+    """CSV text: ``# `` comment lines (how and where the data was made), the column line, the rows."""
     buf = io.StringIO()
     for line in header:
         buf.write(f"# {line}\n")
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
