@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import multiprocessing as mp
 import os
 import platform
 import statistics
@@ -55,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from profile_models import MODELS, commented_csv, get_spec  # noqa: E402
+from profile_models import MODELS, commented_csv, get_spec, run_together  # noqa: E402
 
 from srole_env.profiles import model_profiles  # noqa: E402
 
@@ -143,14 +142,7 @@ def concurrent_samples_per_s(name: str, batch: int, k: int, seconds: float, core
     """Aggregate samples/s of ``k`` single-thread worker processes training together for ``seconds``: the
     wall-clock figure, and the dedicated-host figure ``min(k, cores) x`` the workers' mean samples per
     CPU-second (what ``cores`` cores would deliver if no other process competed for them)."""
-    ctx = mp.get_context("spawn")
-    barrier, queue = ctx.Barrier(k), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(name, batch, seconds, barrier, queue)) for _ in range(k)]
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=600) for _ in procs]
-    for p in procs:
-        p.join()
+    results = run_together(_worker, (name, batch, seconds), k)
     wall = sum(done * batch / elapsed for done, elapsed, _ in results)
     per_cpu_s = statistics.mean(done * batch / cpu for done, _, cpu in results)
     return wall, min(k, cores) * per_cpu_s

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
-import multiprocessing as mp
 import sys
 import time
 from pathlib import Path
@@ -58,15 +57,7 @@ def _worker(name: str, batch: int, seconds: float, barrier, results) -> None:
 
 def measure(name: str, k: int, batch: int, seconds: float) -> list[float]:
     """Samples/s of each of ``k`` processes training ``name`` together on GPU 0."""
-    ctx = mp.get_context("spawn")
-    barrier, results = ctx.Barrier(k), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(name, batch, seconds, barrier, results)) for _ in range(k)]
-    for p in procs:
-        p.start()
-    rates = [results.get(timeout=600) for _ in procs]
-    for p in procs:
-        p.join()
-    return sorted(rates)
+    return sorted(profile_models.run_together(_worker, (name, batch, seconds), k))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -465,6 +465,22 @@ def render_csv(
     return commented_csv(header, COLUMNS, rows)
 
 
+def run_together(target: Callable[..., None], args: tuple, k: int) -> list:
+    """Start ``k`` spawned processes ``target(*args, barrier, queue)`` that begin their timed work together
+    (behind ``barrier``) and each put one result on ``queue``; returns the ``k`` results."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(k), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, barrier, queue)) for _ in range(k)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    return results
+
+
 def commented_csv(header: list[str], columns: list[str], rows: list[dict]) -> str:
     """CSV text: ``# `` comment lines (how and where the data was made), the column line, the rows."""
     buf = io.StringIO()
