@@ -28,16 +28,13 @@ from gymnasium.utils import seeding
 
 from srole_env import ClusterConfig, make_config
 from srole_env.core.simulator import ClusterSimulator
-from srole_env.profiles import device_classes
 
 
 def max_worker_flops(sim: ClusterSimulator) -> np.ndarray:
     """[N] the fastest FLOP/s one worker can get on each edge: the whole device rate on a GPU device (a
     worker alone has the GPU to itself), one core's share on a CPU device (a worker is one process)."""
     topo = sim.topology
-    table = device_classes()
-    gpu = np.array([table[name].accelerator == "gpu" for name in topo.device_names])[topo.device_index]
-    return np.where(gpu, topo.flops, topo.flops / topo.cores)
+    return np.where(topo.gpu, topo.flops, topo.flops / topo.cores)
 
 
 def replay_jobs(config: ClusterConfig, seed: int) -> ClusterSimulator:

@@ -211,7 +211,9 @@ class EmulatedCluster(FixedNodesSimulator):
             self._cpu_seen[tid] = max(st.cpu_s, self._cpu_seen.get(tid, 0.0))
         alive = np.ones(self.n_edges, dtype=bool)
         alive[list(self._dead)] = False
-        self._core_s += dt * float(self.topology.cores[alive].sum())
+        offered = getattr(self.backend, "offered_cpus", None)  # a node's quota, when it has one
+        cpus = self.topology.cores if offered is None else np.asarray(offered, float)
+        self._core_s += dt * float(cpus[alive].sum())
 
     def _launch_new(self) -> np.ndarray:
         """Start a worker for every placed task not yet running; a task placed on a dead node re-queues."""

@@ -12,6 +12,7 @@ One Ray cluster serves every method (started once; tasks cleared between methods
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
@@ -36,13 +37,30 @@ def measure_host_flops(model: str = "lenet5", batch: int = 32, seconds: float = 
     from emulation.worker import train_worker
 
     torch.set_num_threads(1)
-    train_worker(model, batch, 3, lambda i: None)  # warm-up (allocator, oneDNN kernels)
+    train_worker(model, batch, 3, lambda i, c, t: None)  # warm-up (allocator, oneDNN kernels)
     iters, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        train_worker(model, batch, 5, lambda i: None)
+        train_worker(model, batch, 5, lambda i, c, t: None)
         iters += 5
     elapsed = time.perf_counter() - start
     return iters * batch * model_profiles()[model].train_flops_per_sample / elapsed
+
+
+def host_cpu_times() -> tuple[float, float]:
+    """(busy, total) CPU jiffies of this host since boot, from ``/proc/stat`` (Linux; zeros elsewhere)."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [float(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_fraction(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """Fraction of the host's CPU time that was busy between two ``host_cpu_times`` snapshots."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else math.nan
 
 
 def simulate(policy: str, shield: str, config: Any, classes: list[DeviceClass], seed: int = 0) -> dict[str, float]:
@@ -76,8 +94,11 @@ class _SharedBackend:
 def compare_sim_emulation(
     trace: str | Path,
     classes: list[DeviceClass],
-    methods: tuple[tuple[str, str], ...] = (("local", "none"), ("least_loaded", "none"), ("random", "none")),
+    methods: tuple[tuple[str, ...], ...] = (("local", "none"), ("least_loaded", "none"), ("random", "none")),
     sim_classes: list[DeviceClass] | None = None,
+    quotas: list[float] | None = None,
+    on_row: Any = None,
+    backend: Any = None,
     work_scale: float = 1.0,
     time_scale: float = 1.0,
     round_s: float = 2.0,
@@ -85,11 +106,14 @@ def compare_sim_emulation(
     seed: int = 0,
     **overrides: Any,
 ) -> list[dict[str, Any]]:
-    """One row per (policy, shield) in ``methods``: emulated and simulated mean JCT and their relative error.
+    """One row per ``(policy, shield)`` or ``(label, policy, shield)`` in ``methods``: emulated and simulated
+    mean JCT and their relative error.
 
     ``error`` = (simulated - emulated) / emulated mean JCT. The simulator uses ``sim_classes`` (default:
     ``classes``) and the same scaled trace, ``round_s`` and seed; ``overrides`` are ``ClusterConfig`` fields
-    for both.
+    for both. ``quotas`` (host CPUs per node, ``emulation.nodes.node_quotas``) limit the emulated nodes.
+    ``on_row(row)`` is called as each method's row is ready (progress, incremental saving). ``backend``: a
+    started backend to run on (kept running), instead of a local Ray cluster started here.
     """
     from emulation.ray_backend import RayBackend
 
@@ -100,15 +124,20 @@ def compare_sim_emulation(
     with tempfile.TemporaryDirectory() as tmp:
         scaled = scale_trace(trace, Path(tmp) / "trace.csv", work_scale, time_scale)
         cfg = emulation_config(sim_classes, scaled, round_s, max_rounds, **overrides)
-        with RayBackend(classes, seed=seed) as backend:
+        with contextlib.ExitStack() as stack:
+            if backend is None:
+                backend = stack.enter_context(RayBackend(classes, seed=seed, quotas=quotas))
             shared = _SharedBackend(backend)
-            for policy, shield in methods:
+            for method in methods:
+                label, policy, shield = method if len(method) == 3 else (None, *method)
+                cpu0 = host_cpu_times()
                 emu = emulate(policy, shield, scaled, local_nodes=classes, round_s=round_s, max_rounds=max_rounds,
                               seed=seed, backend=shared, **overrides)
+                host_busy = busy_fraction(cpu0, host_cpu_times())
                 sim = simulate(policy, shield, cfg, sim_classes, seed)
                 e, s = emu["mean_jct_all"], sim["mean_jct_all"]
                 rows.append({
-                    "method": policy if shield == "none" else f"{policy}+{shield}",
+                    "method": label or (policy if shield == "none" else f"{policy}+{shield}"),
                     "emulated_mean_jct": e, "simulated_mean_jct": s,
                     "error": (s - e) / e if e and not math.isnan(e) else math.nan,
                     "emulated_collisions": emu["collisions"], "simulated_collisions": sim["collisions"],
@@ -117,11 +146,15 @@ def compare_sim_emulation(
                     "emulated_wall_s": emu["wall_s"], "max_round_lag_s": emu["max_round_lag_s"],
                     "emulated_start_delay_s": emu["mean_start_delay_s"],
                     "emulated_cpu_utilization": emu["measured_cpu_utilization"],
+                    "host_cpu_busy": host_busy,
                     "simulated_utilization": sim["mean_utilization"],
                     "emulated_decision_latency_s": emu["mean_decision_latency_s"],
                     "simulated_decision_latency_s": sim["mean_decision_latency_s"],
+                    "emulated_oom_kills": emu["oom_kills"], "emulated_worker_failures": emu["worker_failures"],
                     "host_cpus": len(os.sched_getaffinity(0)), "load_avg_1m": os.getloadavg()[0],
                 })
+                if on_row is not None:
+                    on_row(rows[-1])
     return rows
 
 

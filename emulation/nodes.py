@@ -6,6 +6,11 @@ Pis, edge 2 a NUC. Edge ``i`` of the scheduler is node ``i`` of the cluster, in 
 
 A class can also be given as a ``DeviceClass`` object (``host_class`` builds one for this machine), so
 a simulator and an emulator can be pointed at the same calibrated host profile.
+
+Speed on one host. Every node of a local cluster computes on this host's CPUs. ``CpuQuota`` limits a
+node's workers to a share of them, as a container's ``--cpus`` does: a node of ``cores`` cores at a
+per-core speed below this host's gets ``cores x (its speed / the host's)`` CPUs (``node_quotas``), and
+``quota_node_class`` names a node made that way so the simulator can be given exactly that class.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 
-from srole_env.profiles import DeviceClass, device_classes
+from srole_env.profiles import DEVICE_FIELDS, DeviceClass, device_classes
 
 _ITEM = re.compile(r"^(?P<name>[A-Za-z0-9_]+?)(?:x(?P<count>[0-9]+))?$")
 
@@ -58,17 +63,71 @@ def cpu_sets(cores: list[int], host_cores: list[int] | None = None) -> list[list
     return out
 
 
-def speed_slowdowns(classes: list[DeviceClass], host_worker_flops: float) -> list[float]:
-    """Factor >= 1 by which each node's workers are slowed to its class's per-core training speed.
+class CpuQuota:
+    """A node's CPU limits, as a container's ``--cpus`` (CFS bandwidth) plus one core per thread: the node's
+    workers together get at most ``cpus`` host CPU-seconds per wall second, and each worker (one thread)
+    at most one core's share, ``cpus / cores``.
+
+    Token clocks: each worker reports the CPU seconds ``c`` its last iteration used and the wall time it
+    began. The node's clock advances by ``c / cpus`` and the worker's own by ``c / (cpus / cores)``, each
+    from no earlier than the iteration's start; the worker sleeps until the later of the two. As in CFS,
+    wall time passes whether or not the worker was on a CPU: time it spent waiting for a busy host
+    counts towards its period, it is not added on top. Up to ``cores`` workers each run at a core's
+    share; ``k`` > ``cores`` workers share the node (``cpus / k`` each): the processor sharing an
+    oversubscribed device does.
+    """
+
+    def __init__(self, cpus: float, cores: int = 1):
+        if not cpus > 0 or cores < 1:
+            raise ValueError(f"a CPU quota needs cpus > 0 and cores >= 1, got {cpus}, {cores}")
+        self.cpus = float(cpus)
+        self.per_core = self.cpus / int(cores)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget past use (a new run on the same node)."""
+        self.clock = -float("inf")
+        self.worker_clock: dict[int, float] = {}
+
+    def forget(self, worker: int) -> None:
+        """Worker ``worker`` is gone."""
+        self.worker_clock.pop(worker, None)
+
+    def charge(self, cpu_s: float, started: float, worker: int = 0) -> float:
+        """Account ``cpu_s`` CPU seconds ``worker`` used in an iteration that began at wall time ``started``;
+        the wall time it may resume."""
+        cpu_s = max(float(cpu_s), 0.0)
+        self.clock = max(self.clock, started) + cpu_s / self.cpus
+        own = max(self.worker_clock.get(worker, -float("inf")), started) + cpu_s / self.per_core
+        self.worker_clock[worker] = own
+        return max(self.clock, own)
+
+
+def node_quotas(classes: list[DeviceClass], host_worker_flops: float) -> list[float]:
+    """Host CPUs each node's quota grants: its cores times its class's per-core speed over this host's.
 
     ``host_worker_flops`` is the measured FLOP/s of one single-thread worker here. A class faster per
-    core than this host cannot be emulated faster: its factor is 1 (``speed_unreachable`` lists them).
+    core than this host cannot be emulated faster: its quota is its cores (``speed_unreachable`` lists it).
     """
     if not host_worker_flops > 0:
         raise ValueError(f"host_worker_flops must be > 0, got {host_worker_flops}")
-    return [max(1.0, host_worker_flops / (c.flops / c.cores)) for c in classes]
+    return [c.cores * min(1.0, (c.flops / c.cores) / host_worker_flops) for c in classes]
 
 
 def speed_unreachable(classes: list[DeviceClass], host_worker_flops: float) -> list[str]:
     """Names of the classes whose per-core speed is above this host's (emulated at the host's speed)."""
     return sorted({c.name for c in classes if c.flops / c.cores > host_worker_flops})
+
+
+def quota_node_class(host_worker_flops: float, cores: int, cpus_per_core: float, memory_bytes: float,
+                     name: str = "quota_node") -> DeviceClass:
+    """The class of a node of ``cores`` cores limited to ``cpus_per_core`` host CPUs each (``CpuQuota``):
+    per core it trains at ``cpus_per_core`` x this host's measured single-worker speed."""
+    if not 0 < cpus_per_core <= 1:
+        raise ValueError(f"cpus_per_core must be in (0, 1], got {cpus_per_core}")
+    return host_class(host_worker_flops * cpus_per_core * cores, cores, memory_bytes, name=name)
+
+
+def device_fields(cls: DeviceClass) -> dict[str, object]:
+    """``cls`` as a ``ClusterConfig.extra_device_classes`` entry (its ``devices.csv`` columns)."""
+    return {k: getattr(cls, k) for k in DEVICE_FIELDS}

@@ -11,11 +11,15 @@ soft=False)``. Workers ask for 0 CPUs: Ray must not queue a worker the scheduler
 an overload); instead each worker pins itself to its node's CPU set (``emulation.nodes.cpu_sets``) with
 one torch thread, so more workers than the node's cores share those cores, as on the device.
 
-Device speed. On one host every node computes at the host's speed. With ``slowdown`` (from
-``emulation.nodes.speed_slowdowns``) a node's workers duty-cycle to the class's per-core speed.
+Device speed. On one host every node computes at the host's speed. With ``quotas`` (host CPUs per node,
+from ``emulation.nodes.node_quotas``) a node's workers are not pinned; they share the node's
+``CpuQuota``, held by its reporter, as a container's ``--cpus`` limit: a node is as fast as its class and
+its workers share it, and nodes whose quotas sum to less than the host's CPUs do not slow each other.
 
-Reporter. A ``NodeReporter`` actor per node receives each worker's iteration count every iteration and
-reads its resident memory from ``/proc/<pid>/status`` (Linux) when the scheduler asks for a snapshot.
+Reporter. A ``NodeReporter`` actor per node receives each worker's iteration count (and the CPU seconds
+of that iteration) every iteration, answers with the wall time the worker may resume when the node has
+a quota, and reads its workers' resident memory from ``/proc/<pid>/status`` (Linux) when the scheduler
+asks for a snapshot.
 
 Synchronisation. Workers of a multi-worker job average their parameters after every iteration through an
 averager actor on the scheduler's node (the object store carries the vectors): each worker sends its
@@ -39,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from emulation.cluster import TaskStatus, TaskWork
-from emulation.nodes import cpu_sets
+from emulation.nodes import CpuQuota, cpu_sets
 from emulation.worker import train_worker
 from srole_env.profiles import DeviceClass
 
@@ -84,9 +88,10 @@ def _cpu_seconds(pid: int) -> float:
 
 
 class _Reporter:
-    """Per-node actor body: iteration counts and pids of the node's workers."""
+    """Per-node actor body: iteration counts and pids of the node's workers, and the node's CPU quota."""
 
-    def __init__(self) -> None:
+    def __init__(self, quota_cpus: float | None = None, cores: int = 1) -> None:
+        self.quota = None if quota_cpus is None else CpuQuota(quota_cpus, cores)
         self.iters: dict[int, int] = {}
         self.pids: dict[int, int] = {}
         self.started: dict[int, float] = {}
@@ -98,17 +103,24 @@ class _Reporter:
         self.started[tid] = wall
         self.cpu0[tid] = _cpu_seconds(pid)  # a pooled worker process has history: count from here
 
-    def report(self, tid: int, iters: int, pid: int) -> None:
+    def report(self, tid: int, iters: int, pid: int, cpu_s: float = 0.0, started: float = 0.0) -> float | None:
+        """Record iteration ``iters`` of task ``tid`` (``cpu_s`` CPU seconds, begun at wall time ``started``);
+        with a quota, the wall time its worker may resume."""
         self.iters[tid] = iters
         self.pids[tid] = pid
+        return None if self.quota is None else self.quota.charge(cpu_s, started, tid)
 
     def forget(self, tid: int) -> None:
+        if self.quota is not None:
+            self.quota.forget(tid)
         self.iters.pop(tid, None)
         self.pids.pop(tid, None)
         self.started.pop(tid, None)
         self.cpu0.pop(tid, None)
 
     def clear(self) -> None:
+        if self.quota is not None:
+            self.quota.reset()
         self.iters.clear()
         self.pids.clear()
         self.started.clear()
@@ -142,25 +154,37 @@ class _Averager:
 
 
 def _run_worker(work: TaskWork, reporter: Any, averager: Any, cpu_set: list[int], seed: int,
-                slowdown: float = 1.0) -> float:
+                throttled: bool = False) -> float:
     pid = os.getpid()
     reporter.start.remote(work.tid, pid, time.time())
-    report = lambda i: reporter.report.remote(work.tid, i, pid)  # noqa: E731 - fire and forget
+    if throttled:  # wait for the node's quota to say when to go on
+        report = lambda i, c, t: ray.get(reporter.report.remote(work.tid, i, pid, c, t))  # noqa: E731
+    else:  # fire and forget
+        report = lambda i, c, t: reporter.report.remote(work.tid, i, pid, c, t) and None  # noqa: E731
     sync = None if averager is None else (lambda flat: ray.get(averager.average.remote(work.job, work.tid, flat)))
     try:
-        return train_worker(work.model, work.batch, work.iters, report, sync, cpu_set, seed, slowdown)
+        return train_worker(work.model, work.batch, work.iters, report, sync, cpu_set, seed)
     finally:
         if averager is not None:
             averager.leave.remote(work.job, work.tid)
 
 
-def _warm(cpu_set: list[int]) -> int:
+def _warm(hold_s: float = 0.0) -> int:
+    """Import torch and the model definitions in a pooled worker process (held ``hold_s`` so that tasks
+    launched together land in different processes and the pool grows)."""
     import torch  # noqa: F401 - imported so pooled worker processes start warm
 
     from emulation.worker import profile_module
 
     profile_module()
+    time.sleep(hold_s)
     return os.getpid()
+
+
+WARM_WORKERS_EXTRA = 1
+"""Warm worker processes per node beyond its cores, so a node's first overload does not wait for a cold
+process start (importing torch takes seconds on a small host, which no scheduler would pay per task:
+a deployment keeps a pool, as Ray does)."""
 
 
 def start_local_cluster(classes: list[DeviceClass], memory_scale: float = 1.0) -> Any:
@@ -170,7 +194,10 @@ def start_local_cluster(classes: list[DeviceClass], memory_scale: float = 1.0) -
 
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 0, "resources": {HEAD_RESOURCE: 1.0},
-        "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4},
+        "_system_config": {"health_check_period_ms": 500, "health_check_failure_threshold": 4,
+                           # keep the warm pool (below) alive for the run rather than 1 s after a task
+                           "num_workers_soft_limit": max(c.cores for c in classes) + WARM_WORKERS_EXTRA,
+                           "idle_worker_killing_time_threshold_ms": 3_600_000},
     })
     try:
         for i, c in enumerate(classes):
@@ -191,18 +218,23 @@ class RayBackend:
     """
 
     def __init__(self, classes: list[DeviceClass], address: str | None = None, seed: int = 0,
-                 host_cores: list[int] | None = None, slowdown: list[float] | None = None):
+                 host_cores: list[int] | None = None, quotas: list[float] | None = None):
         require_ray()
-        self.slowdown = [1.0] * len(classes) if slowdown is None else [float(x) for x in slowdown]
-        if len(self.slowdown) != len(classes) or min(self.slowdown) < 1.0:
-            raise ValueError(f"slowdown: expected {len(classes)} factors >= 1, got {slowdown}")
+        if quotas is not None and (len(quotas) != len(classes) or not all(q > 0 for q in quotas)):
+            raise ValueError(f"quotas: expected {len(classes)} CPU quotas > 0, got {quotas}")
+        self.quotas = None if quotas is None else [float(q) for q in quotas]
         self.classes = classes
         self.address = address
         self.seed = seed
         self.cluster = None
-        self.cpu_sets = cpu_sets([c.cores for c in classes], host_cores) if address is None else [[]] * len(classes)
-        self.oversubscribed_host = address is None and sum(c.cores for c in classes) > len(
-            os.sched_getaffinity(0) if host_cores is None else host_cores)
+        host = len(os.sched_getaffinity(0) if host_cores is None else host_cores)
+        if address is not None or quotas is not None:  # real machines, or quota-limited nodes: no pinning
+            self.cpu_sets = [[] for _ in classes]
+        else:
+            self.cpu_sets = cpu_sets([c.cores for c in classes], host_cores)
+        demand = sum(self.quotas) if self.quotas is not None else sum(c.cores for c in classes)
+        self.oversubscribed_host = address is None and demand > host
+        self.offered_cpus = self.quotas if self.quotas is not None else [float(c.cores) for c in classes]
         self._refs: dict[int, Any] = {}
         self._node_of: dict[int, int] = {}
         self._dead: set[int] = set()
@@ -235,13 +267,21 @@ class RayBackend:
         self.head_id = ray.get_runtime_context().get_node_id()
         reporter_cls = ray.remote(num_cpus=0)(_Reporter)
         n = len(self.classes)
-        self.reporters = [reporter_cls.options(scheduling_strategy=self._on(i)).remote() for i in range(n)]
+        quotas = self.quotas or [None] * n
+        self.reporters = [reporter_cls.options(scheduling_strategy=self._on(i)).remote(quotas[i], self.classes[i].cores)
+                          for i in range(n)]
         self._remote_worker = ray.remote(num_cpus=0, max_retries=0)(_run_worker)
         head = NodeAffinitySchedulingStrategy(self.head_id, soft=False)
         self.averager = ray.remote(num_cpus=0)(_Averager).options(scheduling_strategy=head).remote()
+        self.warm_pool()
+        ray.get([r.snapshot.remote() for r in self.reporters] + [self.averager.clear.remote()])
+
+    def warm_pool(self) -> None:
+        """Start (or restart, after force-cancelled workers) each node's warm worker processes."""
         warm = ray.remote(num_cpus=0)(_warm)
-        ray.get([warm.options(scheduling_strategy=self._on(i)).remote(s) for i, s in enumerate(self.cpu_sets)]
-                + [r.snapshot.remote() for r in self.reporters] + [self.averager.clear.remote()])
+        ray.get([warm.options(scheduling_strategy=self._on(i)).remote(1.0)
+                 for i, c in enumerate(self.classes) if i not in self._dead
+                 for _ in range(c.cores + WARM_WORKERS_EXTRA)])
 
     def clear_tasks(self) -> None:
         """Cancel every running worker and forget all tasks (between runs on one cluster)."""
@@ -299,7 +339,7 @@ class RayBackend:
         averager = self.averager if work.n_tasks > 1 else None
         ref = self._remote_worker.options(scheduling_strategy=self._on(node)).remote(
             work, self.reporters[node], averager, self.cpu_sets[node], self.seed * 1_000_003 + work.tid,
-            self.slowdown[node])
+            self.quotas is not None)
         self._refs[work.tid] = ref
         self._node_of[work.tid] = node
         self._last[work.tid] = TaskStatus()

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from emulation.cluster import Backend, EmulatedCluster
-from emulation.nodes import parse_node_spec, speed_slowdowns, speed_unreachable
+from emulation.nodes import node_quotas, parse_node_spec, speed_unreachable
 from srole_env.config import ClusterConfig, make_config
 from srole_env.core.workload import TRACE_COLUMNS, _read_trace
 from srole_env.profiles import DeviceClass
@@ -99,8 +99,8 @@ def emulate(
     ``node_classes`` gives. ``kill_node=(edge, round)`` kills that local node at the start of that round.
     ``memory_budget`` (bytes per node; default: each class's ``memory_bytes``) is the resident memory of a
     node's workers above which its newest task is killed. ``emulate_speed``: this host's single-thread
-    worker FLOP/s (``emulation.compare.measure_host_flops``); if given, each local node's workers are
-    duty-cycled down to its class's per-core speed (``emulation.nodes.speed_slowdowns``). ``backend``
+    worker FLOP/s (``emulation.compare.measure_host_flops``); if given, each local node's workers share a
+    CPU quota that makes the node as fast as its class (``emulation.nodes.node_quotas``). ``backend``
     replaces Ray (tests). ``overrides`` are ``ClusterConfig`` fields.
     """
     from agents.common.array_env import ArrayEnv, make_parallel_env
@@ -124,8 +124,8 @@ def emulate(
         if backend is None:
             from emulation.ray_backend import RayBackend
 
-            slow = None if emulate_speed is None or address is not None else speed_slowdowns(classes, emulate_speed)
-            backend = RayBackend(classes, address=address, seed=seed, slowdown=slow)
+            quotas = None if emulate_speed is None or address is not None else node_quotas(classes, emulate_speed)
+            backend = RayBackend(classes, address=address, seed=seed, quotas=quotas)
         with backend:
             env.base.sim = EmulatedCluster(cfg, classes, backend, memory_budget)
 

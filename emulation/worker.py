@@ -42,20 +42,19 @@ def train_worker(
     model: str,
     batch: int,
     iters: int,
-    report: Callable[[int], None],
+    report: Callable[[int, float, float], float | None],
     sync: Callable[[np.ndarray], np.ndarray] | None = None,
     cpu_set: list[int] | None = None,
     seed: int = 0,
-    slowdown: float = 1.0,
 ) -> float:
     """Run ``iters`` SGD iterations of ``model`` at mini-batch ``batch``; returns the wall time it finished.
 
-    ``report(i)`` is called after iteration ``i`` (1-based); ``sync(flat)`` (or None for a one-worker
-    job) averages parameters with the job's other workers; ``cpu_set`` pins this process to those host
-    CPUs (one torch thread: a worker is one process on one core, as in the simulator). ``slowdown`` >= 1
-    emulates a slower device by duty cycling: after an iteration that took ``d`` seconds the worker
-    sleeps ``(slowdown - 1) d`` (as a CPU quota would throttle it), so it runs at 1/``slowdown`` of its
-    speed here, contention included.
+    ``report(i, cpu_s, started)`` is called after iteration ``i`` (1-based) with the CPU seconds that
+    iteration used and the wall time (``time.time()``) it began; if it returns a wall time the worker
+    sleeps until then: that is how a node's CPU quota (``emulation.nodes.CpuQuota``) throttles it.
+    ``sync(flat)`` (or None for a one-worker job) averages parameters with the job's other workers;
+    ``cpu_set`` pins this process to those host CPUs (one torch thread: a worker is one process on one
+    core, as in the simulator).
     """
     import torch
 
@@ -71,10 +70,8 @@ def train_worker(
     x = torch.randn((batch, *spec.input_shape), generator=g)
     y = torch.randint(0, spec.num_classes, (batch,), generator=g)
     params = [p for p in net.parameters() if p.requires_grad]
-    if not slowdown >= 1.0:
-        raise ValueError(f"slowdown must be >= 1, got {slowdown}")
     for i in range(1, int(iters) + 1):
-        t0 = time.perf_counter()
+        c0, started = time.thread_time(), time.time()  # torch runs on this thread (one intra-op thread)
         opt.zero_grad(set_to_none=True)
         loss_fn(net(x), y).backward()
         opt.step()
@@ -82,7 +79,7 @@ def train_worker(
             with torch.no_grad():
                 flat = torch.nn.utils.parameters_to_vector(params).numpy()
                 torch.nn.utils.vector_to_parameters(torch.from_numpy(np.array(sync(flat), dtype=np.float32)), params)
-        if slowdown > 1.0:
-            time.sleep((slowdown - 1.0) * (time.perf_counter() - t0))
-        report(i)
+        resume_at = report(i, time.thread_time() - c0, started)
+        if resume_at is not None:
+            time.sleep(max(0.0, resume_at - time.time()))
     return time.time()

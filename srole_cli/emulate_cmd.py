@@ -58,8 +58,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="resident memory (GB) of a node's workers above which its newest task is killed "
                         "(default: the device class's memory)")
     p.add_argument("--emulate-speed", action="store_true",
-                   help="local nodes: measure this host's worker speed and duty-cycle each node's workers down to "
-                        "its class's per-core speed (classes faster than the host run at the host's speed)")
+                   help="local nodes: measure this host's worker speed and give each node a CPU quota (as docker "
+                        "--cpus) that makes it as fast as its class (classes faster than the host run at its speed)")
     p.add_argument("--csv", metavar="PATH", help="write the result row (srole evaluate's CSV schema)")
     p.add_argument("--json", metavar="PATH", help="write the result as JSON")
 

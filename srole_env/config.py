@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srole_env.profiles import device_table
+
 DEFAULT_DEVICE_MIX: dict[str, float] = {
     "raspberry_pi4": 0.3,
     "jetson_nano": 0.3,
@@ -45,7 +47,11 @@ class ClusterConfig:
     n_neighbors: int = 4
     """Candidates per agent are itself plus its ``n_neighbors`` nearest edges (capped at N-1)."""
     device_mix: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_DEVICE_MIX))
-    """Device class -> proportion of the cluster (rows of ``data/devices.csv``)."""
+    """Device class -> proportion of the cluster (rows of ``data/devices.csv`` or ``extra_device_classes``)."""
+    extra_device_classes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Device classes this config adds to ``data/devices.csv``: name -> the CSV's columns (``cores``,
+    ``peak_gflops_fp32``, ``training_efficiency``, ``memory_bytes``, ``nic_mbps``, ``accelerator``). For
+    hardware that is not shipped, e.g. the emulator's quota-limited nodes (``emulation.nodes``)."""
     area_m: float = 500.0
     """Edges are placed uniformly at random in an ``area_m`` x ``area_m`` square."""
     topology_seed: int | None = None
@@ -280,6 +286,9 @@ def _validate(cfg: ClusterConfig) -> None:
         raise ValueError(f"n_regions must be <= n_edges ({cfg.n_edges}), got {cfg.n_regions}")
     integer("n_neighbors", 0)
     integer("horizon", 1)
+    if not isinstance(cfg.extra_device_classes, Mapping):
+        raise TypeError(f"extra_device_classes must be a mapping of name -> fields, got {cfg.extra_device_classes!r}")
+    device_table(cfg.extra_device_classes)  # validates every added class
     mix("device_mix")
     mix("model_mix")
     for name in (

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,48 @@ def device_classes() -> dict[str, DeviceClass]:
             accelerator=row["accelerator"],
         )
     return out
+
+
+DEVICE_FIELDS = ("cores", "peak_gflops_fp32", "training_efficiency", "memory_bytes", "nic_mbps", "accelerator")
+"""The columns of ``devices.csv`` after ``name``: what a config's ``extra_device_classes`` entry must give."""
+
+
+def device_class_from_fields(name: str, fields: Mapping[str, Any]) -> DeviceClass:
+    """A ``DeviceClass`` named ``name`` from a mapping of ``DEVICE_FIELDS``; ``ValueError`` on a missing, unknown
+    or out-of-range field (the same checks a ``devices.csv`` row would need)."""
+    if not isinstance(fields, Mapping):
+        raise TypeError(f"device class {name!r}: expected a mapping of {DEVICE_FIELDS}, got {fields!r}")
+    missing, unknown = sorted(set(DEVICE_FIELDS) - set(fields)), sorted(set(fields) - set(DEVICE_FIELDS))
+    if missing or unknown:
+        raise ValueError(f"device class {name!r}: missing field(s) {missing}, unknown field(s) {unknown}; "
+                         f"expected exactly {list(DEVICE_FIELDS)}")
+    cores = fields["cores"]
+    if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
+        raise ValueError(f"device class {name!r}: cores must be an int >= 1, got {cores!r}")
+    numbers = {}
+    for key in ("peak_gflops_fp32", "training_efficiency", "memory_bytes", "nic_mbps"):
+        value = fields[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+            raise ValueError(f"device class {name!r}: {key} must be a finite number > 0, got {value!r}")
+        numbers[key] = float(value)
+    if numbers["training_efficiency"] > 1.0:
+        raise ValueError(f"device class {name!r}: training_efficiency is a fraction of peak, <= 1, "
+                         f"got {numbers['training_efficiency']}")
+    if fields["accelerator"] not in ("cpu", "gpu"):
+        raise ValueError(f"device class {name!r}: accelerator must be 'cpu' or 'gpu', got {fields['accelerator']!r}")
+    return DeviceClass(name=name, cores=cores, accelerator=fields["accelerator"], **numbers)
+
+
+def device_table(extra: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, DeviceClass]:
+    """Device classes by name: ``devices.csv`` plus ``extra`` (a config's ``extra_device_classes``), which may
+    add classes but not redefine a shipped one (a silent redefinition would change every scenario using it)."""
+    table = dict(device_classes())
+    for name, fields in (extra or {}).items():
+        if name in table:
+            raise ValueError(f"extra_device_classes: {name!r} is a shipped device class (devices.csv); "
+                             "give the new class another name")
+        table[name] = device_class_from_fields(name, fields)
+    return table
 
 
 @lru_cache(maxsize=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import yaml
 from hypothesis import given
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 import srole_env
 from srole_env.config import SCENARIOS, ClusterConfig, make_config
+from srole_env.core.simulator import ClusterSimulator
 
 
 def test_named_scenarios():
@@ -90,3 +92,37 @@ def test_candidates_are_self_plus_nearest(n, k):
         dist = ((topo.positions - topo.positions[i]) ** 2).sum(1)
         others = sorted(set(range(n)) - {i}, key=lambda j: (dist[j], j))
         assert list(topo.candidates[i, 1:]) == others[: c - 1]
+
+
+EMU_NODE = {"cores": 2, "peak_gflops_fp32": 3.5, "training_efficiency": 1.0, "memory_bytes": 4e9,
+            "nic_mbps": 10_000.0, "accelerator": "cpu"}
+
+
+def test_extra_device_class_builds_its_edges_and_survives_a_roundtrip(tmp_path):
+    cfg = make_config("small", n_edges=4, device_mix={"emu_node": 1.0}, extra_device_classes={"emu_node": EMU_NODE})
+    sim = ClusterSimulator(cfg)
+    sim.reset(np.random.default_rng(0))
+    assert sim.topology.device_names == ("emu_node",)
+    assert sim.topology.flops.tolist() == [3.5e9] * 4 and sim.topology.cores.tolist() == [2.0] * 4
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(cfg.to_dict()))
+    assert ClusterConfig.from_file(path) == cfg
+
+
+@pytest.mark.parametrize("fields, match", [
+    ({k: v for k, v in EMU_NODE.items() if k != "cores"}, "missing field"),
+    ({**EMU_NODE, "speed": 1.0}, "unknown field"),
+    ({**EMU_NODE, "training_efficiency": 1.5}, "training_efficiency"),
+    ({**EMU_NODE, "cores": 0}, "cores"),
+    ({**EMU_NODE, "accelerator": "tpu"}, "accelerator"),
+])
+def test_malformed_extra_device_class_is_refused(fields, match):
+    with pytest.raises(ValueError, match=match):
+        make_config("small", extra_device_classes={"emu_node": fields})
+
+
+def test_extra_device_class_may_not_redefine_a_shipped_one():
+    with pytest.raises(ValueError, match="shipped"):
+        make_config("small", extra_device_classes={"raspberry_pi4": EMU_NODE})
+    with pytest.raises(ValueError, match="unknown device class"):  # a mix naming a class nobody defined
+        ClusterSimulator(make_config("small", device_mix={"emu_node": 1.0})).reset(np.random.default_rng(0))

@@ -6,6 +6,7 @@ second; expected values below are worked out by hand from the trace, the rate an
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -166,27 +167,68 @@ def test_cli_emulate_writes_the_evaluate_schema(tmp_path, write_trace, monkeypat
     assert main(["emulate", "--policy", "local", "--trace", trace, "--address", "1.2.3.4:6379"]) == 2
 
 
-def test_speed_slowdowns_follow_per_core_speed():
-    from emulation.nodes import speed_slowdowns, speed_unreachable
+def test_node_quotas_follow_per_core_speed():
+    from emulation.nodes import node_quotas, speed_unreachable
 
     pi, nuc = device_classes()["raspberry_pi4"], device_classes()["nuc_i7"]
-    # Pi 4: 48 GFLOP/s x 0.15 / 4 cores = 1.8 GFLOP/s per core; a 7.2 GFLOP/s host worker sleeps 3/4 of the time.
-    # NUC: 358.4 x 0.30 / 4 = 26.88 GFLOP/s per core, faster than the host: not slowed, reported.
-    assert speed_slowdowns([pi, nuc], 7.2e9) == pytest.approx([4.0, 1.0])
+    # Pi 4: 48 GFLOP/s x 0.15 / 4 cores = 1.8 GFLOP/s per core; on a 7.2 GFLOP/s host worker each core is
+    # a quarter of a host CPU: 4 cores -> 1 CPU. NUC: 26.88 GFLOP/s per core, faster than the host: its 4 cores
+    # get 4 CPUs (full speed here) and it is reported.
+    assert node_quotas([pi, nuc], 7.2e9) == pytest.approx([1.0, 4.0])
     assert speed_unreachable([pi, nuc], 7.2e9) == ["nuc_i7"]
     with pytest.raises(ValueError):
-        speed_slowdowns([pi], 0.0)
+        node_quotas([pi], 0.0)
 
 
-def test_worker_trains_and_refuses_a_speedup():
+def test_cpu_quota_shares_the_node_among_its_workers():
+    from emulation.nodes import CpuQuota
+
+    # One worker alone on a 0.5-CPU node: an iteration of 0.1 CPU-s begun at t=0.9 may take 0.2 s of wall
+    # time: it resumes at 1.1.
+    q = CpuQuota(0.5)
+    assert q.charge(0.1, 0.9) == pytest.approx(1.1)
+    # Two workers computing side by side (each iteration 0.1 CPU-s) each wait for the other's share: over
+    # many iterations the node delivers 0.5 CPU-s per wall second in total, 0.25 each.
+    q = CpuQuota(0.5)
+    resume = {0: 0.0, 1: 0.0}
+    for _ in range(100):
+        for w in (0, 1):
+            resume[w] = q.charge(0.1, resume[w], worker=w)
+    assert 200 * 0.1 / max(resume.values()) == pytest.approx(0.5, rel=0.02)
+    # Idle time is not banked: after a pause the next iteration is charged from its own start.
+    assert q.charge(0.1, 999.9) == pytest.approx(1000.1)
+    q.reset()
+    assert q.charge(0.1, 4.9) == pytest.approx(5.1)
+    # Waiting for a busy host counts towards the period (as in CFS): an iteration of 0.1 CPU-s that took
+    # 0.5 s of wall time from t=10 is owed only until 10.2, already past: no extra sleep.
+    assert q.charge(0.1, 10.0, worker=7) == pytest.approx(10.2)
+    with pytest.raises(ValueError):
+        CpuQuota(0.0)
+
+
+@pytest.mark.parametrize("workers, each", [(1, 0.5), (2, 0.5), (3, 1 / 3), (4, 0.25)])
+def test_cpu_quota_caps_a_worker_at_one_core_and_the_node_at_its_cores(workers, each):
+    from emulation.nodes import CpuQuota
+
+    # a 2-core node limited to 1 CPU: one core is half a CPU; up to 2 workers each get a core's share, more
+    # share the node's 1 CPU
+    q = CpuQuota(1.0, cores=2)
+    resume = dict.fromkeys(range(workers), 0.0)
+    for _ in range(200):
+        for w in range(workers):
+            resume[w] = q.charge(0.01, resume[w], worker=w)
+    rates = [200 * 0.01 / resume[w] for w in range(workers)]
+    assert rates == pytest.approx([each] * workers, rel=0.03)
+
+
+def test_worker_trains_and_reports_its_cpu_time():
     pytest.importorskip("torch")
     from emulation.worker import train_worker
 
     seen = []
-    train_worker("lenet5", 4, 3, seen.append, sync=lambda flat: flat * 0.5)
-    assert seen == [1, 2, 3]
-    with pytest.raises(ValueError, match="slowdown"):
-        train_worker("lenet5", 4, 1, seen.append, slowdown=0.5)
+    train_worker("lenet5", 4, 3, lambda i, c, t: seen.append((i, c)), sync=lambda flat: flat * 0.5)
+    assert [i for i, _ in seen] == [1, 2, 3]
+    assert all(c > 0 for _, c in seen)
 
 
 def test_fixed_nodes_simulator_uses_the_given_host_class(tmp_path, write_trace):
@@ -219,26 +261,106 @@ def test_ranking_agreement_treats_near_ties_as_ties():
     assert ranking_agrees(rows([9.52, 9.47, 12.4], [7.8, 7.8, 8.4]))  # 9.52 vs 9.47 is a tie
 
 
-def test_worker_duty_cycles_to_its_slowdown(monkeypatch):
+def test_worker_sleeps_until_its_quota_says(monkeypatch):
     pytest.importorskip("torch")
     import emulation.worker as worker
 
-    class Clock:  # each perf_counter() call advances 0.1 s: every iteration "takes" 0.1 s
+    class Clock:  # wall time advances only by sleeping; thread_time advances 0.05 CPU-s a call
         def __init__(self):
-            self.t, self.slept = 0.0, []
+            self.t, self.cpu, self.slept = 100.0, 0.0, []
 
-        def perf_counter(self):
-            self.t += 0.1
-            return self.t
+        def thread_time(self):
+            self.cpu += 0.05  # two calls per iteration: 0.1 CPU-s each
+            return self.cpu
 
         def sleep(self, s):
             self.slept.append(s)
+            self.t += s
 
         def time(self):
             return self.t
 
     clock = Clock()
     monkeypatch.setattr(worker, "time", clock)
-    worker.train_worker("lenet5", 2, 3, lambda i: None, slowdown=4.0)
-    # an iteration of 0.1 s at slowdown 4 is followed by (4 - 1) x 0.1 = 0.3 s of sleep: 1/4 duty cycle
-    assert clock.slept == pytest.approx([0.3, 0.3, 0.3])
+    worker.train_worker("lenet5", 2, 3, lambda i, c, t: t + 3 * c)
+    # report answers "resume 3 x the iteration's CPU time after it began": the worker sleeps exactly that
+    assert clock.slept == pytest.approx([0.15, 0.15, 0.15])
+
+
+def test_emulation_profile_nodes_fit_the_host_and_the_twin_is_their_class():
+    import numpy as np
+
+    from emulation.nodes import host_class
+    from emulation.profile import EMULATION_PROFILES, node_cpus_per_core, twin_config
+    from srole_env.core.simulator import ClusterSimulator
+
+    prof = EMULATION_PROFILES["emulation"]  # 4 nodes x 2 cores, 60% of the host
+    # 8 cores on 0.6 x 2 = 1.2 CPUs: each core is 0.15 of a host CPU; on a big host, one CPU per core
+    assert node_cpus_per_core(prof, host_cpus=2) == pytest.approx(0.15)
+    assert node_cpus_per_core(prof, host_cpus=64) == 1.0
+    cls = host_class(2 * 2.5e9, 2, 4e9, name="quota_node")
+    sim = ClusterSimulator(twin_config(prof, cls))
+    sim.reset(np.random.default_rng(0))
+    assert sim.topology.flops.tolist() == pytest.approx([5e9] * prof.nodes)
+    assert sim.topology.cores.tolist() == [2.0] * prof.nodes
+
+
+def test_emulation_profile_trace_is_the_twins_workload_and_depends_on_its_seed(tmp_path):
+    import csv
+
+    from emulation.nodes import host_class
+    from emulation.profile import EMULATION_PROFILES, twin_config, write_trace
+
+    prof = EMULATION_PROFILES["emulation"]
+    cfg = twin_config(prof, host_class(5e9, 2, 4e9, name="quota_node"))
+    a = list(csv.DictReader(write_trace(cfg, 1, 48.0, tmp_path / "a.csv").open()))
+    b = list(csv.DictReader(write_trace(cfg, 1, 48.0, tmp_path / "b.csv").open()))
+    c = list(csv.DictReader(write_trace(cfg, 2, 48.0, tmp_path / "c.csv").open()))
+    assert a == b and a != c and len(a) > 0
+    for row in a:
+        assert 0 <= float(row["arrival_time_s"]) < 48.0 and 0 <= int(row["origin"]) < prof.nodes
+        assert row["model"] == prof.model and int(row["batch_size"]) == prof.batch
+        assert cfg.job_samples[0] <= int(row["samples"]) <= cfg.job_samples[1]
+        assert prof.tasks_per_job[0] <= int(row["tasks"]) <= prof.tasks_per_job[1]
+
+
+class ProfileBackend(ScriptedBackend):
+    """A scripted backend that the profile can calibrate and share between methods (20 iterations/s per worker)."""
+
+    def __init__(self, classes, **kwargs):
+        super().__init__(rate=20.0)
+        self.classes = classes
+
+    def clear_tasks(self) -> None:
+        self.running.clear()
+
+
+def test_emulation_profile_writes_a_row_per_method_and_trace(tmp_path, monkeypatch):
+    import csv
+
+    import emulation.ray_backend
+    from emulation.profile import EMULATION_PROFILES, reproduce_emulation
+
+    monkeypatch.setattr(emulation.ray_backend, "RayBackend", ProfileBackend)
+    prof = EMULATION_PROFILES["emulation-tiny"]
+    out = reproduce_emulation(prof, tmp_path / "emu", progress=False, host_worker_flops=2e9)
+    rows = list(csv.DictReader((out / "sim_vs_emulation.csv").open()))
+    assert [r["method"] for r in rows] == list(prof.methods) * prof.traces
+    # the twin's node class is the calibrated rate: 20 iterations/s per core of batch-32 LeNet-5
+    info = json.loads((out / "emulation.json").read_text())
+    assert info["node_core_gflops_calibrated"] == pytest.approx(20 * 32 * 2_263_920 / 1e9)
+    for r in rows:
+        e, s = float(r["emulated_mean_jct"]), float(r["simulated_mean_jct"])
+        assert e > 0 and s > 0 and float(r["error"]) == pytest.approx((s - e) / e)
+        assert r["emulated_jobs_completed"] == r["simulated_jobs_completed"]  # every trace job, both sides
+    (done,) = (out / "cache" / "models").glob("SROLE-central-*/done.json")  # the trained policy ran
+    summary = (out / "summary.md").read_text()
+    assert "| SROLE-central |" in summary and "Same ranking" in summary
+    # a rerun on the same host reuses the trained policy; another host speed (another twin) trains afresh
+    stamp = done.stat().st_mtime_ns
+    reproduce_emulation(prof, tmp_path / "emu", progress=False, host_worker_flops=2e9)
+    assert done.stat().st_mtime_ns == stamp
+    monkeypatch.setattr(ProfileBackend, "__init__", lambda self, classes, **kw: (
+        ScriptedBackend.__init__(self, rate=10.0), setattr(self, "classes", classes)) and None)
+    reproduce_emulation(prof, tmp_path / "emu", progress=False, host_worker_flops=2e9)
+    assert len(list((out / "cache" / "models").glob("SROLE-central-*/done.json"))) == 2

@@ -55,3 +55,26 @@ def test_node_death_requeues_its_tasks_and_the_run_completes(write_trace):
     assert r["tasks_requeued"] >= 1  # only the dead node can have re-queued it:
     assert r["oom_kills"] == 0 and r["placement_failures"] == 0 and r["worker_failures"] == 0
     assert r["jobs_completed"] == 3 and r["jobs_unfinished"] == 0
+
+
+def test_cpu_quota_slows_a_node_to_its_share():
+    # Two nodes on this host, one limited to 1 CPU, the other to a quarter of one (as docker --cpus). The same
+    # single-worker LeNet-5 job launched on both: the quarter-CPU node takes about 4x as long.
+    from emulation.cluster import TaskWork
+    from emulation.nodes import host_class
+    from emulation.ray_backend import RayBackend
+
+    cls = host_class(1e10, 1, 2e9)
+    with RayBackend([cls, cls], quotas=[1.0, 0.25]) as backend:
+        t0 = backend.now()
+        for node in (0, 1):
+            backend.launch(node, TaskWork(tid=node, job=node, n_tasks=1, model="lenet5", batch=32, iters=200))
+        status = {}
+        while not all(status.get(t) is not None and status[t].finished_at for t in (0, 1)):
+            assert backend.now() - t0 < 60, "the quota-limited job did not finish in a minute"
+            backend.sleep_until(backend.now() + 0.2)
+            status = backend.poll()
+        full, quarter = (status[t].finished_at - status[t].started_at for t in (0, 1))  # without start-up
+        cpu_full, cpu_quarter = status[0].cpu_s, status[1].cpu_s
+    assert 2.5 < quarter / full < 6.0
+    assert cpu_quarter == pytest.approx(cpu_full, rel=0.5)  # the same work: throttled by waiting, not by doing less

@@ -28,3 +28,10 @@ def test_summary_table_matches_the_per_seed_rows():
     again = report.summarize(rows, ["method"]).set_index("method")
     for metric in ("mean_jct_all", "collisions", "median_utilization"):
         pd.testing.assert_series_equal(table[metric], again.loc[table.index, metric], check_names=False)
+
+
+def test_readme_sim_to_real_table_is_generated_from_the_committed_csv():
+    from emulation.profile import readme_table
+
+    table = readme_table(ROOT / "docs" / "results" / "emulation" / "sim_vs_emulation.csv")
+    assert table in (ROOT / "README.md").read_text()

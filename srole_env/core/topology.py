@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from srole_env.config import ClusterConfig
-from srole_env.profiles import device_classes
+from srole_env.profiles import device_table
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def nearest_neighbours(positions: np.ndarray, k: int, chunk: int = 1024) -> np.n
 
 def build_topology(config: ClusterConfig, rng: np.random.Generator) -> Topology:
     """Draw device classes (fixed proportions, shuffled) and positions, then derive candidates and links."""
-    table = device_classes()
+    table = device_table(config.extra_device_classes)
     unknown = sorted(set(config.device_mix) - set(table))
     if unknown:
         raise ValueError(f"device_mix: unknown device class(es) {unknown}; known: {sorted(table)}")
@@ -130,7 +130,7 @@ def _head_edge(
     """
     if config.head_device is None:
         return names, device_index, None
-    known = device_classes()
+    known = device_table(config.extra_device_classes)
     if config.head_device not in known:
         raise ValueError(f"head_device: unknown device class {config.head_device!r}; known: {sorted(known)}")
     if config.head_device not in names:
