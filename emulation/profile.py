@@ -73,7 +73,8 @@ class EmulationProfile:
     tasks_per_job: tuple[int, int] = (1, 3)
     traces: int = 2
     calibrate_s: float = 10.0
-    """Seconds of the full-load calibration of the nodes' per-core speed (``calibrate_node_speed``)."""
+    """Seconds of each calibration of the nodes' per-core speed (``calibrate_node_speed``: full load, then the
+    predicted load)."""
     methods: tuple[str, ...] = ("local", "least_loaded", "random", "least_loaded+central", "MARL",
                                 "SROLE-central", "SROLE-decentralized")
     train_rounds: int = 20_000
