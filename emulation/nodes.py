@@ -9,8 +9,7 @@ a simulator and an emulator can be pointed at the same calibrated host profile.
 
 Speed on one host. Every node of a local cluster computes on this host's CPUs. ``CpuQuota`` limits a
 node's workers to a share of them, as a container's ``--cpus`` does: a node of ``cores`` cores at a
-per-core speed below this host's gets ``cores x (its speed / the host's)`` CPUs (``node_quotas``), and
-``quota_node_class`` names a node made that way so the simulator can be given exactly that class.
+per-core speed below this host's gets ``cores x (its speed / the host's)`` CPUs (``node_quotas``).
 """
 
 from __future__ import annotations
@@ -117,15 +116,6 @@ def node_quotas(classes: list[DeviceClass], host_worker_flops: float) -> list[fl
 def speed_unreachable(classes: list[DeviceClass], host_worker_flops: float) -> list[str]:
     """Names of the classes whose per-core speed is above this host's (emulated at the host's speed)."""
     return sorted({c.name for c in classes if c.flops / c.cores > host_worker_flops})
-
-
-def quota_node_class(host_worker_flops: float, cores: int, cpus_per_core: float, memory_bytes: float,
-                     name: str = "quota_node") -> DeviceClass:
-    """The class of a node of ``cores`` cores limited to ``cpus_per_core`` host CPUs each (``CpuQuota``):
-    per core it trains at ``cpus_per_core`` x this host's measured single-worker speed."""
-    if not 0 < cpus_per_core <= 1:
-        raise ValueError(f"cpus_per_core must be in (0, 1], got {cpus_per_core}")
-    return host_class(host_worker_flops * cpus_per_core * cores, cores, memory_bytes, name=name)
 
 
 def device_fields(cls: DeviceClass) -> dict[str, object]:

@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from emulation.nodes import device_fields, host_class, quota_node_class
+from emulation.nodes import device_fields, host_class
 from srole_env.config import ClusterConfig, make_config
-from srole_env.core.workload import TRACE_COLUMNS, PoissonWorkload
+from srole_env.core.workload import PoissonWorkload, write_trace_csv
 from srole_env.profiles import DeviceClass, model_profiles
 
 TRAIN_SEED_BASE = 0
@@ -120,13 +120,9 @@ def write_trace(config: ClusterConfig, seed: int, duration_s: float, path: str |
     """The Poisson workload of ``config`` over ``[0, duration_s)`` drawn with ``seed``, as a trace CSV."""
     names = tuple(model_profiles())
     batch = PoissonWorkload(config, names).jobs_between(0.0, duration_s, np.random.default_rng(seed))
-    with Path(path).open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(TRACE_COLUMNS)
-        for j in range(len(batch)):
-            w.writerow([round(float(batch.arrival[j]), 3), int(batch.origin[j]), names[batch.model[j]],
-                        int(batch.samples[j]), int(batch.epochs[j]), int(batch.batch[j]), int(batch.n_tasks[j])])
-    return Path(path)
+    return write_trace_csv(path, ([round(float(batch.arrival[j]), 3), int(batch.origin[j]), names[batch.model[j]],
+                                   int(batch.samples[j]), int(batch.epochs[j]), int(batch.batch[j]),
+                                   int(batch.n_tasks[j])] for j in range(len(batch))))
 
 
 def train_methods(profile: EmulationProfile, config: ClusterConfig, out: Path,
@@ -218,6 +214,7 @@ def reproduce_emulation(profile: EmulationProfile, out_dir: str | Path, progress
 
     ``host_worker_flops`` skips measuring one worker alone here (reported, not used by the twin).
     """
+    from agents.evaluate import write_csv
     from emulation.compare import compare_sim_emulation, measure_host_flops
     from emulation.ray_backend import RayBackend
 
@@ -229,7 +226,7 @@ def reproduce_emulation(profile: EmulationProfile, out_dir: str | Path, progress
     alone = host_worker_flops or measure_host_flops(profile.model, profile.batch)
     cpus_per_core = node_cpus_per_core(profile, host_cpus)
     quota = cpus_per_core * profile.node_cores
-    shape = quota_node_class(1.0, profile.node_cores, cpus_per_core, profile.node_memory_gb * 1e9)  # cores, memory
+    shape = _node(profile, 1.0)  # the backend reads a node's cores and memory only; its speed is the quota
     rows: list[dict[str, Any]] = []
     duration = profile.arrival_rounds * profile.round_s
     with RayBackend([shape] * profile.nodes, seed=0, quotas=[quota] * profile.nodes) as backend:
@@ -251,7 +248,7 @@ def reproduce_emulation(profile: EmulationProfile, out_dir: str | Path, progress
 
             def on_row(row: dict[str, Any], t: int = t) -> None:  # saved as it comes: nothing lost on an interrupt
                 rows.append({"trace": t, **row})
-                _write_rows(rows, out / "sim_vs_emulation.csv")
+                write_csv(rows, out / "sim_vs_emulation.csv")
                 if progress:
                     print(f"trace {t} {row['method']}: emulated {row['emulated_mean_jct']:.2f} s, simulated "
                           f"{row['simulated_mean_jct']:.2f} s ({row['error']:+.0%})", flush=True)
@@ -294,13 +291,6 @@ def _eval_fields(config: ClusterConfig) -> dict[str, Any]:
     keep = ("extra_device_classes", "area_m", "compute_threshold", "model_mix", "job_samples", "job_epochs",
             "batch_sizes", "tasks_per_job")
     return {k: getattr(config, k) for k in keep}
-
-
-def _write_rows(rows: list[dict[str, Any]], path: Path) -> None:
-    with path.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
 
 
 def per_method(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

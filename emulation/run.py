@@ -13,7 +13,6 @@ round in seconds. All times in the result (JCTs, ``sim_time_s``) are real second
 
 from __future__ import annotations
 
-import csv
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 from emulation.cluster import Backend, EmulatedCluster
 from emulation.nodes import node_quotas, parse_node_spec, speed_unreachable
 from srole_env.config import ClusterConfig, make_config
-from srole_env.core.workload import TRACE_COLUMNS, _read_trace
+from srole_env.core.workload import TRACE_COLUMNS, _read_trace, write_trace_csv
 from srole_env.profiles import DeviceClass
 
 
@@ -32,16 +31,12 @@ def scale_trace(src: str | Path, dst: str | Path, work_scale: float = 1.0, time_
     """Write ``src`` with ``samples`` x ``work_scale`` (>= 1, rounded) and arrivals x ``time_scale`` to ``dst``."""
     if not work_scale > 0 or not time_scale > 0:
         raise ValueError(f"work_scale and time_scale must be > 0, got {work_scale}, {time_scale}")
-    rows = _read_trace(Path(src))
-    with Path(dst).open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(TRACE_COLUMNS))
-        w.writeheader()
-        for _, row in rows:
-            out = {c: row[c] for c in TRACE_COLUMNS}
-            out["samples"] = max(1, round(int(row["samples"]) * work_scale))
-            out["arrival_time_s"] = float(row["arrival_time_s"]) * time_scale
-            w.writerow(out)
-    return Path(dst)
+    scaled = []
+    for _, row in _read_trace(Path(src)):
+        row = {**row, "samples": max(1, round(int(row["samples"]) * work_scale)),
+               "arrival_time_s": float(row["arrival_time_s"]) * time_scale}
+        scaled.append([row[c] for c in TRACE_COLUMNS])
+    return write_trace_csv(dst, scaled)
 
 
 def emulation_config(classes: list[DeviceClass], trace: str | Path, round_s: float, max_rounds: int,

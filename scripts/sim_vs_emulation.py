@@ -11,28 +11,27 @@ over the first rounds, drawn from ``--seed``. Writes a CSV and prints a Markdown
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from agents.evaluate import write_csv
 from emulation.compare import compare_sim_emulation, format_rows, measure_host_flops, ranking_agrees
 from emulation.nodes import host_class
+from srole_env.core.workload import write_trace_csv
 
 
 def write_trace(path: Path, n_nodes: int, jobs: int, iters: tuple[int, int], round_s: float, seed: int) -> Path:
     """``jobs`` LeNet-5 jobs, batch 32, 1-2 workers, ``iters`` iterations per worker, over the first rounds."""
     rng = np.random.default_rng(seed)
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["arrival_time_s", "origin", "model", "samples", "epochs", "batch_size", "tasks"])
-        for t in np.sort(rng.uniform(0, jobs * round_s / 2, size=jobs)):
-            k = int(rng.integers(1, 3))
-            w.writerow([round(float(t), 3), int(rng.integers(n_nodes)), "lenet5",
-                        k * 32 * int(rng.integers(iters[0], iters[1] + 1)), 1, 32, k])
-    return path
+    rows = []
+    for t in np.sort(rng.uniform(0, jobs * round_s / 2, size=jobs)):
+        k = int(rng.integers(1, 3))
+        rows.append([round(float(t), 3), int(rng.integers(n_nodes)), "lenet5",
+                     k * 32 * int(rng.integers(iters[0], iters[1] + 1)), 1, 32, k])
+    return write_trace_csv(path, rows)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,10 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = compare_sim_emulation(trace, [cls] * args.nodes, tuple((m, "none") for m in args.methods),
                                      round_s=args.round_s, max_rounds=args.max_rounds, seed=args.seed,
                                      compute_threshold=args.compute_threshold)
-    with open(args.out, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(rows, args.out)
     print(format_rows(rows))
     print(f"same ranking: {ranking_agrees(rows)}")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-TRACE_HEADER = "arrival_time_s,origin,model,samples,epochs,batch_size,tasks\n"
+from srole_env.core.workload import write_trace_csv
 
 
 @pytest.fixture
@@ -14,9 +14,7 @@ def write_trace(tmp_path: Path):
     """Write trace rows (tuples in TRACE_COLUMNS order) to a CSV and return its path."""
 
     def _write(rows: list[tuple]) -> str:
-        path = tmp_path / "trace.csv"
-        path.write_text(TRACE_HEADER + "".join(",".join(map(str, row)) + "\n" for row in rows))
-        return str(path)
+        return str(write_trace_csv(tmp_path / "trace.csv", rows))
 
     return _write
 

@@ -18,6 +18,7 @@ column              meaning
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,6 +124,15 @@ class TraceWorkload:
             batch=a["batch_size"].astype(np.int64),
             n_tasks=a["tasks"].astype(np.int64),
         )
+
+
+def write_trace_csv(path: str | Path, rows: Iterable[Sequence[object]]) -> Path:
+    """Write job ``rows`` (values in ``TRACE_COLUMNS`` order) as a trace CSV that ``TraceWorkload`` replays."""
+    with Path(path).open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(TRACE_COLUMNS)
+        w.writerows(rows)
+    return Path(path)
 
 
 def _read_trace(path: Path) -> list[tuple[int, dict[str, str]]]:
