@@ -188,38 +188,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: {sps:.1f} samples/s", flush=True)
     peak = max(peak, sgemm_peak_gflops(seconds=peak_s))  # again after the training runs: the less disturbed of the two
     print(f"single-thread SGEMM peak (best of before/after) {peak:.1f} GFLOP/s", flush=True)
-    rows: list[dict] = [
-        dict(
-            kind="peak",
-            model="sgemm1024",
-            batch="",
-            cores=cores,
-            workers=1,
-            repeat="",
-            seconds=args.seconds,
-            samples_per_s="",
-            gflops_per_s=f"{peak:.2f}",
-            efficiency="",
-        )
-    ]
+    # a row names only its kind's columns: the CSV writer leaves the others empty
+    rows: list[dict] = [dict(kind="peak", model="sgemm1024", cores=cores, workers=1, seconds=args.seconds,
+                             gflops_per_s=f"{peak:.2f}")]
     for name, (sps, elapsed) in trains.items():
         gflops = sps * profiles[name].train_flops_per_sample / 1e9
-        rows.append(
-            dict(
-                kind="train",
-                model=name,
-                batch=args.batch,
-                cores=cores,
-                workers=1,
-                repeat="",
-                seconds=f"{elapsed:.2f}",
-                samples_per_s=f"{sps:.3f}",
-                gflops_per_s=f"{gflops:.2f}",
-                efficiency=f"{gflops / peak:.3f}",
-            )
-        )
+        rows.append(dict(kind="train", model=name, batch=args.batch, cores=cores, workers=1, seconds=f"{elapsed:.2f}",
+                         samples_per_s=f"{sps:.3f}", gflops_per_s=f"{gflops:.2f}", efficiency=f"{gflops / peak:.3f}"))
         print(f"{name}: {gflops:.1f} GFLOP/s, {gflops / peak:.3f} of peak", flush=True)
 
+    sweep = dict(model=args.sweep_model, batch=args.sweep_batch, cores=cores, seconds=args.seconds)
     runs: dict[int, list[float]] = {k: [] for k in range(1, max_k + 1)}
     dedicated: dict[int, list[float]] = {k: [] for k in runs}
     for rep in range(args.repeats):
@@ -227,42 +205,17 @@ def main(argv: list[str] | None = None) -> None:
             sps, ded = concurrent_samples_per_s(args.sweep_model, args.sweep_batch, k, args.seconds, cores)
             runs[k].append(sps)
             dedicated[k].append(ded)
-            rows.append(
-                dict(
-                    kind="sweep_run",
-                    model=args.sweep_model,
-                    batch=args.sweep_batch,
-                    cores=cores,
-                    workers=k,
-                    repeat=rep,
-                    seconds=args.seconds,
-                    samples_per_s=f"{sps:.3f}",
-                    dedicated_samples_per_s=f"{ded:.3f}",
-                    gflops_per_s="",
-                    efficiency="",
-                )
-            )
+            rows.append(dict(sweep, kind="sweep_run", workers=k, repeat=rep, samples_per_s=f"{sps:.3f}",
+                             dedicated_samples_per_s=f"{ded:.3f}"))
             print(f"repeat {rep} k={k}: {sps:.2f} samples/s wall, {ded:.2f} dedicated", flush=True)
     summary = max if args.stat == "best" else statistics.median
     one = statistics.median(dedicated[1])
     for k, values in runs.items():
         med = statistics.median(dedicated[k])
         gflops = med * profiles[args.sweep_model].train_flops_per_sample / 1e9
-        rows.append(
-            dict(
-                kind="sweep",
-                model=args.sweep_model,
-                batch=args.sweep_batch,
-                cores=cores,
-                workers=k,
-                repeat=f"{args.stat}/median",
-                seconds=args.seconds,
-                samples_per_s=f"{summary(values):.3f}",
-                dedicated_samples_per_s=f"{med:.3f}",
-                gflops_per_s=f"{gflops:.2f}",
-                efficiency=f"{med / (min(k, cores) * one):.3f}",
-            )
-        )
+        rows.append(dict(sweep, kind="sweep", workers=k, repeat=f"{args.stat}/median",
+                         samples_per_s=f"{summary(values):.3f}", dedicated_samples_per_s=f"{med:.3f}",
+                         gflops_per_s=f"{gflops:.2f}", efficiency=f"{med / (min(k, cores) * one):.3f}"))
     load_after = os.getloadavg()
     spread = max((max(v) - min(v)) / statistics.median(v) for v in runs.values())
     spread_ded = max((max(v) - min(v)) / statistics.median(v) for v in dedicated.values())

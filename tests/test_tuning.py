@@ -71,17 +71,22 @@ def test_tuning_seeds_are_disjoint_from_the_evaluation_seeds():
         tuning_seeds(EVAL_SEED_OFFSET, 3)
 
 
+def _sampled(method: str, trials: int, seed: int):
+    """``(trial, algo, hparams)`` of ``trials`` random points of ``method``'s search space."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    for _ in range(trials):
+        trial = study.ask()
+        yield (trial, *_suggest(trial, method))
+        study.tell(trial, 1.0)
+
+
 def test_every_method_samples_the_same_number_of_dimensions():
     """Equal search-space size: each trial of each method samples 4 parameters (the learner counts as one)."""
     for method in METHODS:
-        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-        for _ in range(12):
-            trial = study.ask()
-            algo, hparams = _suggest(trial, method)
+        for trial, algo, hparams in _sampled(method, 12, seed=0):
             assert len(trial.params) == 4, (method, trial.params)
             assert algo in METHODS[method].algos
             assert hparams.get("shield_preferences", True) is METHODS[method].shield_preferences
-            study.tell(trial, 1.0)
         assert len([k for k in search_space(method) if k in ("lr", "gamma")]) == 2
     assert {m.algos for name, m in METHODS.items() if name != "CRL"} == {LEARNERS}  # MARL = SROLE's procedure
 
@@ -89,12 +94,8 @@ def test_every_method_samples_the_same_number_of_dimensions():
 def test_tuned_hparams_are_valid_for_each_algo():
     """Every sampled point is accepted by the algo's own hyperparameter check."""
     for method in METHODS:
-        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
-        for _ in range(6):
-            trial = study.ask()
-            algo, hparams = _suggest(trial, method)
+        for _, algo, hparams in _sampled(method, 6, seed=1):
             ALGOS[algo].hparams({k: v for k, v in hparams.items() if k != "shield_preferences"})
-            study.tell(trial, 1.0)
 
 
 def test_crl_tunes_masked_ppo_at_the_head(tmp_path: Path):
