@@ -4,7 +4,9 @@ It is a *reference*, not a bound: a greedy rule can be beaten (it places each ro
 and never holds a task for a better slot later). The derived lower bound lives in ``agents.bound``.
 
 Each round it scores every agent's candidates by the head task's estimated finishing time there
-(shard transfer + compute at the share it would get, from the simulator's true state), lets every agent
+(shard transfer + compute at the rate the simulator's own contention model, ``srole_env.core.contention.
+worker_flops``, gives one more worker on that device: a GPU's whole rate for a lone worker, a CPU core's
+share on a CPU device; from the simulator's true state), lets every agent
 ask for its best safe candidate, and settles conflicts with the shields' central resolution
 (``shields.protocol.Coordinator`` over one region), so it never collides. Its decisions cost no time:
 the simulator is stepped with zero decision latency. It is not a learnable policy, so it runs on the
@@ -17,6 +19,7 @@ import numpy as np
 
 from shields.core import preference_ranks, snapshot
 from shields.protocol import Coordinator
+from srole_env.core.contention import worker_flops
 from srole_env.core.simulator import ClusterSimulator
 
 
@@ -34,8 +37,10 @@ def greedy_reference_preferences(sim: ClusterSimulator) -> np.ndarray:
     else:
         work = bits = np.zeros(sim.n_edges)
     cand = topo.candidates
-    share = np.minimum(1.0, topo.cores[cand] / (slots[cand] + 1.0))
-    compute = work[:, None] / (topo.flops[cand] / topo.cores[cand] * share)
+    units = np.where(topo.gpu, 1.0, topo.cores)
+    speed = worker_flops(topo.flops[cand], topo.cores[cand], units[cand], slots[cand] + 1.0,
+                         sim.config.oversubscription_efficiency)
+    compute = work[:, None] / speed
     transfer = bits[:, None] / topo.link_bps + topo.link_latency_s
     scores = np.full((sim.n_edges, sim.n_actions), -1e12)
     scores[:, : sim.n_candidates] = np.where(sim.candidate_fits(), -(compute + transfer), -np.inf)

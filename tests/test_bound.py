@@ -60,3 +60,24 @@ def test_trained_learner_does_not_beat_the_bound(tmp_path):
     for seed in SEEDS:
         result = evaluate(run, "central", CFG, 1, seed, "cpu")
         assert result["mean_jct_all"] >= lower_bound_episode(CFG, seed)["mean_jct_all"]
+
+
+def test_greedy_reference_uses_the_contention_model(tmp_path):
+    """A lone worker on a Jetson Nano gets the whole GPU (59 GFLOP/s), more than a NUC core (27 GFLOP/s): the
+    full-knowledge reference must send a NUC's task to an idle Jetson (the old flops/cores estimate kept it home)."""
+    from agents.greedy_reference import greedy_reference_preferences
+
+    trace = tmp_path / "t.csv"
+    cfg = make_config("small", n_edges=2, n_regions=1, n_neighbors=1, horizon=5,
+                      device_mix={"jetson_nano": 0.5, "nuc_i7": 0.5})
+    sim = ClusterSimulator(cfg)
+    sim.reset(seeding.np_random(0)[0])
+    nuc = int(np.flatnonzero(~sim.topology.gpu)[0])
+    trace.write_text("arrival_time_s,origin,model,samples,epochs,batch_size,tasks\n"
+                     f"1.0,{nuc},resnet18,3000,2,32,1\n")
+    sim = ClusterSimulator(make_config(cfg, trace_path=str(trace)))
+    sim.reset(seeding.np_random(0)[0])
+    sim.step(np.full(2, sim.hold_action), 0.0)  # the job arrives during the first round
+    prefs = greedy_reference_preferences(sim)
+    target = sim.topology.candidates[nuc, int(np.argmax(prefs[nuc]))]
+    assert sim.topology.gpu[target]
