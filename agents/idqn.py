@@ -71,6 +71,9 @@ class IDQNConfig:
     """``executed`` (the shield's safe action) or ``chosen`` (the agent's own action)."""
     max_grad_norm: float = 10.0
     reward_scale: float = 1.0
+    lr_end_fraction: float = 1.0
+    """The learning rate decays linearly from ``lr`` to ``lr x lr_end_fraction`` over the run's budget (rounds);
+    1 keeps it constant. A decayed rate lets a long run settle instead of fluctuating around its optimum."""
 
 
 class QNetPolicy(ScoredPolicy):
@@ -95,6 +98,8 @@ class IDQN:
     def __init__(self, obs_dim: int, n_actions: int, hp: IDQNConfig, seed: int, device: str = "cpu"):
         if hp.learn_from not in ("executed", "chosen"):
             raise ValueError(f"hyperparameter learn_from must be 'executed' or 'chosen', got {hp.learn_from!r}")
+        if not 0.0 <= hp.lr_end_fraction <= 1.0:
+            raise ValueError(f"hyperparameter lr_end_fraction must be in [0, 1], got {hp.lr_end_fraction!r}")
         self.hp, self.device = hp, device
         self.obs_dim, self.n_actions = obs_dim, n_actions
         torch.manual_seed(seed)
@@ -154,6 +159,13 @@ class IDQN:
         self.updates += 1
         return loss.item()
 
+    def set_lr_for(self, rounds: int, budget: int) -> None:
+        """The learning rate at ``rounds`` of a ``budget``-round run (linear decay, ``lr_end_fraction``)."""
+        frac = min(1.0, rounds / max(1, budget))
+        lr = self.hp.lr * (1.0 - frac * (1.0 - self.hp.lr_end_fraction))
+        for group in self.optim.param_groups:
+            group["lr"] = lr
+
     def learn(self, driver: EpisodeDriver, ctx: RunContext) -> None:
         """Train until ``driver.rounds`` reaches ``ctx.rounds``, checkpointing and evaluating as scheduled."""
         hp, n = self.hp, driver.env.n_agents
@@ -171,6 +183,8 @@ class IDQN:
             for transition in self.nstep.push(obs, stored, out.rewards, out.obs, out.mask, out.terminated, out.done):
                 self.buffer.add(*transition)
             if driver.rounds * n >= hp.learning_starts and driver.rounds % hp.train_every_rounds == 0:
+                if hp.lr_end_fraction != 1.0:
+                    self.set_lr_for(driver.rounds, ctx.rounds)
                 losses += [self.update() for _ in range(hp.gradient_steps)]
             if out.done and losses:
                 ctx.log_scalars("train", {"loss": float(np.mean(losses)), "epsilon": eps}, driver.rounds)

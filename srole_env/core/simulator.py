@@ -197,6 +197,7 @@ class ClusterSimulator:
             oom_kills=0,
             work_lost_s=0.0,
             scheduling_overhead_s=0.0,
+            queue_wait_s=0.0,
             rounds=0,
         )
         self._invalidate()
@@ -408,6 +409,11 @@ class ClusterSimulator:
         caused[agents] = over_after[targets]
         collided = np.zeros(n, dtype=bool)
         collided[agents] = collision_edge[targets] & fits_alone
+
+        # queueing: every job with a task still pending after this round's placements waits the round
+        waiting = tasks.job[tasks.edge < 0]
+        if len(waiting):
+            self._totals["queue_wait_s"] += cfg.round_s * len(np.unique(waiting))
 
         # 2. run
         progress, finished_jobs, jcts = self._run(cfg.round_s, mem_after)
@@ -639,6 +645,7 @@ class ClusterSimulator:
             "scheduling_overhead_s": t["scheduling_overhead_s"],
             "oom_kills": t["oom_kills"],
             "work_lost_s": t["work_lost_s"],
+            "mean_queue_wait_s": t["queue_wait_s"] / t["jobs_arrived"] if t["jobs_arrived"] else 0.0,
             "mean_decision_latency_s": t["scheduling_overhead_s"] / placed if placed else 0.0,
             "rounds": t["rounds"],
             "sim_time_s": self.time,
