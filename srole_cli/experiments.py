@@ -67,12 +67,21 @@ class Method:
     tune_as: str | None = None
     centralized: bool = False
     """Schedules at the cluster head (CRL): the head env's algo default applies."""
+    eval_shields: tuple[str, ...] = ()
+    """Evaluate the trained model behind each of these shields (rows named ``<name> [eval <shield>]``) instead
+    of behind its training shield: the factorial ablation's {trained without, with} x {evaluated without, with}."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"method {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
         if self.kind == "heuristic" and not self.policy:
             raise ValueError(f"method {self.name}: a heuristic method needs a policy")
+        if self.eval_shields and self.kind != "learned":
+            raise ValueError(f"method {self.name}: eval_shields applies to learned methods only")
+
+    def row_name(self, eval_shield: str | None) -> str:
+        """The name its result rows carry when evaluated behind ``eval_shield`` (None: its own shield)."""
+        return self.name if eval_shield is None else f"{self.name} [eval {eval_shield}]"
 
     @property
     def learned(self) -> bool:
@@ -81,10 +90,14 @@ class Method:
 
 METHOD_NAMES = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs",
                 "least_loaded+central", "random+central", "least_loaded", "random", "local", "greedy-reference",
-                "lower-bound")
+                "lower-bound", "ABL-trained-none", "ABL-trained-central")
 """Every method of the comparison, in table order."""
 
-LEARNED = ("CRL", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs")
+LEARNED = ("CRL", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs", "ABL-trained-none",
+           "ABL-trained-central")
+ABLATION = ("ABL-trained-none", "ABL-trained-central")
+"""The factorial ablation of the shield: one learner and one set of hyperparameters (MARL's tuned values),
+trained without / behind the central shield, each evaluated without and behind it (four cells)."""
 SROLE = ("SROLE-central", "SROLE-decentralized")
 BASELINES = ("CRL", "CRL-greedy", "MARL", "least_loaded+central", "random+central", "least_loaded", "random",
              "local", "greedy-reference", "SROLE-central-noprefs")
@@ -110,6 +123,8 @@ def make_methods() -> dict[str, Method]:
         Method("local", "heuristic", policy="local"),
         Method("greedy-reference", "reference"),
         Method("lower-bound", "bound"),
+        Method("ABL-trained-none", "learned", tune_as="MARL", eval_shields=("none", "central")),
+        Method("ABL-trained-central", "learned", shield="central", tune_as="MARL", eval_shields=("none", "central")),
     )
     assert tuple(m.name for m in methods) == METHOD_NAMES
     return {m.name: m for m in methods}
@@ -191,8 +206,16 @@ class Profile:
     curve_episodes: int = 1
     jobs_experiment: str = "methods"
     """The experiment whose per-job JCTs are kept (the JCT distribution figure)."""
+    learner_hparams: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Per algo, hyperparameters set on top of the tuned (or default) ones for every method using it: the
+    profile's common choices (network size, learning-rate decay), the same for every learned method."""
+    paired: bool = False
+    """Report paired comparisons over training seeds, the ablation, per-run convergence and the replication
+    check (``srole_cli.decisive``) instead of the independent-bootstrap report."""
 
     def __post_init__(self) -> None:
+        if self.paired and len(self.seeds) < 2:
+            raise ValueError(f"profile {self.name}: a paired profile needs at least 2 seeds")
         for name in ("rounds", "eval_episodes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -246,6 +269,18 @@ def _experiments(horizon: int, n: int, sizes: tuple[int, ...], rates: tuple[floa
 
 
 TINY_BASE = {"scenario": "small", "n_edges": 6, "horizon": 12, "arrival_rate": 0.02}
+DECISIVE_BASE = {"scenario": "paper", "n_edges": 20, "horizon": 50}
+"""The cell the learners were tuned on (``srole_cli/tuned/paper``)."""
+DECISIVE_LOADS = (0.0075, 0.015, 0.04)
+"""Arrival rates (jobs/s/edge) at which ``least_loaded`` keeps the mean utilisation near 0.2, 0.5 and 0.75 on
+``DECISIVE_BASE`` (measured: 0.20, 0.51, 0.76; its utilisation saturates near 0.78 however high the load)."""
+DECISIVE_ROUNDS = 6_000
+DECISIVE_IDQN = {"hidden": [64, 64]}
+"""Common choice for every IDQN-family learner of the decisive profile: gradient steps dominate the cost, and
+a 64x64 network reached the 128x128 one's JCT at 6,000 rounds (69.4 against about 71 s, MARL, one seed)."""
+DECISIVE = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded+central",
+            "least_loaded", "random", "local", "greedy-reference", "lower-bound")
+"""Methods of the decisive comparison at every load (the ablation runs at the base load)."""
 PROFILES: dict[str, Profile] = {
     "tiny": Profile(  # tests: seconds
         "tiny", rounds=40, seeds=(0, 1), eval_episodes=1, eval_every=20, curve_seeds=(900_000,),
@@ -273,8 +308,30 @@ PROFILES: dict[str, Profile] = {
                          ("n_edges", (20, 200))),
         ),
     ),
-    "paper": Profile(  # the full budgets: hours
-        "paper", rounds=20_000, seeds=tuple(range(10)), eval_episodes=20, eval_every=1000,
+    # The decisive comparison (issue 18): paired over 20 training seeds, retrained at three loads, the shield's
+    # factorial ablation, converged budgets; <= 90 minutes on 2 cores (README "Cost").
+    "paper": Profile(
+        "paper", rounds=DECISIVE_ROUNDS, seeds=tuple(range(20)), eval_episodes=10,
+        eval_every=DECISIVE_ROUNDS // 24, curve_seeds=(900_000,), curve_episodes=5,
+        learner_hparams={"idqn": DECISIVE_IDQN, "crl_idqn": DECISIVE_IDQN}, paired=True,
+        experiments=(
+            Experiment("methods", DECISIVE_BASE, sweep="arrival_rate", values=DECISIVE_LOADS, methods=DECISIVE),
+            Experiment("ablation", DECISIVE_BASE, methods=ABLATION),
+        ),
+    ),
+    "paper-tiny": Profile(  # tests: the paired report end to end in seconds
+        "paper-tiny", rounds=40, seeds=(0, 1, 2, 3), eval_episodes=2, eval_every=10, curve_seeds=(900_000,),
+        curve_episodes=1, paired=True,
+        hparams={"idqn": {"learning_starts": 64, "eps_decay_rounds": 20, "batch_size": 16, "hidden": [16]}},
+        learner_hparams={"idqn": {"lr_end_fraction": 0.5}},
+        experiments=(
+            Experiment("methods", TINY_BASE, sweep="arrival_rate", values=(0.01, 0.03),
+                       methods=("MARL", "SROLE-central", "CRL-greedy", "least_loaded", "lower-bound")),
+            Experiment("ablation", TINY_BASE, methods=ABLATION),
+        ),
+    ),
+    "full": Profile(  # the round-2 full budgets over every experiment kind: hours
+        "full", rounds=20_000, seeds=tuple(range(10)), eval_episodes=20, eval_every=1000,
         curve_seeds=(900_000, 900_001, 900_002), curve_episodes=1,
         experiments=_experiments(
             horizon=200, n=50, sizes=(10, 25, 50, 100), rates=(0.004, 0.006, 0.0075, 0.009, 0.011),

@@ -18,10 +18,13 @@ the original compute time; an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +54,8 @@ class EvalSpec:
     point: dict[str, Any]
     config: dict[str, Any]
     keep_jobs: bool = False
+    shield: str | None = None
+    """Evaluate behind this shield instead of the method's own (``Method.eval_shields``)."""
 
 
 @dataclass(frozen=True)
@@ -119,8 +124,8 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         except (TypeError, ValueError) as exc:
             failures.append(_failure(cell, spec, exc))
             continue
-        key = _key("eval", method["kind"], method.get("policy"), method["shield"], train_key if cell.algo else None,
-                   cfg, cell.seed, cell.eval_episodes, spec.keep_jobs)
+        key = _key("eval", method["kind"], method.get("policy"), spec.shield or method["shield"],
+                   train_key if cell.algo else None, cfg, cell.seed, cell.eval_episodes, spec.keep_jobs)
         path = cache / "evals" / f"{key}.json"
         if path in seen:  # the same evaluation reached from another point: run and count it once
             duplicates.append((spec, path))
@@ -135,25 +140,32 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         record = json.loads(record_path.read_text())
     model_dir = cache / "models" / train_key
     if pending and cell.algo:
-        if not (model_dir / "DONE").exists():
-            if model_dir.exists():  # an interrupted or dropped run: start it again
-                shutil.rmtree(model_dir)
-            t0 = time.perf_counter()
-            _train(cell, model_dir)
-            record = {"wall_s": time.perf_counter() - t0, "curves": _read_curves(model_dir / "curves.csv")}
-            record_path.parent.mkdir(parents=True, exist_ok=True)
-            record_path.write_text(json.dumps(record))
-            (model_dir / "DONE").write_text("")
+        with _training_lock(model_dir):  # two methods may share one training (the ablation's and MARL's)
+            if not (model_dir / "DONE").exists():
+                if model_dir.exists():  # an interrupted or dropped run: start it again
+                    shutil.rmtree(model_dir)
+                t0 = time.perf_counter()
+                _train(cell, model_dir)
+                record = {"wall_s": time.perf_counter() - t0, "curves": _read_curves(model_dir / "curves.csv"),
+                          **_training_effort(model_dir)}
+                record_path.parent.mkdir(parents=True, exist_ok=True)
+                record_path.write_text(json.dumps(record))
+                (model_dir / "DONE").write_text("")
+            elif record_path.exists():
+                record = json.loads(record_path.read_text())
     for spec, cfg, path in pending:
         t0 = time.perf_counter()
         try:
-            metrics = _evaluate(cell, model_dir, cfg)
+            metrics = _evaluate(cell, model_dir, cfg, spec.shield or method["shield"])
         except Exception as exc:  # noqa: BLE001 - one failed evaluation is reported, the rest still count
             failures.append(_failure(cell, spec, exc))
             continue
         jobs = metrics.pop("job_jcts", None)
-        row = {"method": method["name"], "seed": cell.seed, "algo": cell.algo or method.get("policy") or method["kind"],
-               "hparams_source": cell.hparams_source, **metrics, "wall_s": time.perf_counter() - t0}
+        name = method["name"] if spec.shield is None else f"{method['name']} [eval {spec.shield}]"
+        row = {"method": name, "seed": cell.seed, "algo": cell.algo or method.get("policy") or method["kind"],
+               "hparams_source": cell.hparams_source, "train_shield": method["shield"],
+               "eval_shield": spec.shield or method["shield"], **_effort(record), **metrics,
+               "wall_s": time.perf_counter() - t0}
         if spec.keep_jobs and jobs is not None:
             row["job_jcts"] = [round(float(j), 3) for j in jobs]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,14 +185,43 @@ def _failure(cell: Cell, spec: EvalSpec, exc: Exception) -> dict[str, Any]:
             "method": cell.method.get("name"), "seed": cell.seed, "error": f"{type(exc).__name__}: {exc}"}
 
 
+@contextlib.contextmanager
+def _training_lock(model_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``model_dir``'s training (``fcntl.flock``) so that two cells sharing one trained
+    model, in two processes, train it once: the second waits, then finds it done."""
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(model_dir.parent / f"{model_dir.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _training_effort(run_dir: Path) -> dict[str, Any]:
+    """Rounds, samples (transitions collected) and gradient updates of a finished run, from its ``state.json``."""
+    path = run_dir / "state.json"
+    if not path.is_file():
+        return {}
+    state = json.loads(path.read_text())
+    out = {"train_rounds": state.get("rounds")}
+    out.update({k: state[k] for k in ("samples", "gradient_updates") if k in state})
+    return {k: v for k, v in out.items() if v is not None}
+
+
 def _read_curves(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return pd.read_csv(path).to_dict("records")
 
 
-def _evaluate(cell: Cell, model_dir: Path, cfg: dict[str, Any]) -> dict[str, Any]:
-    """Mean metrics over the cell's evaluation episodes (and the per-job JCTs of all of them)."""
+def _effort(record: dict[str, Any]) -> dict[str, Any]:
+    """A trained cell's learning effort for its rows: training rounds, samples and gradient updates."""
+    return {k: record[k] for k in ("train_rounds", "samples", "gradient_updates") if k in record}
+
+
+def _evaluate(cell: Cell, model_dir: Path, cfg: dict[str, Any], shield: str) -> dict[str, Any]:
+    """Mean metrics over the cell's evaluation episodes behind ``shield`` (and the per-job JCTs of all of them)."""
     method, episodes = cell.method, cell.eval_episodes
     eval_seed = EVAL_SEED_OFFSET + 100 * cell.seed
     if method["kind"] == "bound":
@@ -201,7 +242,7 @@ def _evaluate(cell: Cell, model_dir: Path, cfg: dict[str, Any]) -> dict[str, Any
         from agents.evaluate import evaluate
 
         policy = str(model_dir) if method["kind"] == "learned" else method["policy"]
-        rows = evaluate(policy, method["shield"], cfg, episodes, eval_seed, cell.device)["rows"]
+        rows = evaluate(policy, shield, cfg, episodes, eval_seed, cell.device)["rows"]
     jobs = [j for r in rows for j in r.get("job_jcts", [])]
     numeric = [{k: v for k, v in r.items() if isinstance(v, (int, float)) and k not in ("episode", "seed")}
                for r in rows]
@@ -262,7 +303,10 @@ def resolve_learner(profile: Profile, method: Method, scenario: str) -> tuple[st
     else:
         algo = profile.default_algo(method)
         hparams, source = dict(profile.hparams.get(algo, {})), "profile default"
-    return algo, {**hparams, **dict(method.hparams)}, source
+    common = dict(profile.learner_hparams.get(algo, {}))
+    if common:
+        source += " + profile common " + ", ".join(f"{k}={v}" for k, v in common.items())
+    return algo, {**hparams, **common, **dict(method.hparams)}, source
 
 
 def _points(exp: Experiment) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -288,10 +332,15 @@ def _resolved(cfg: dict[str, Any]) -> Any:
         return cfg
 
 
-def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: bool = False) -> list[Cell]:
+def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: bool = False,
+                only: tuple[str, ...] | None = None) -> list[Cell]:
     """Every cell of the profile: one per (method, training config, seed) with its evaluations, and one per
-    shield-overhead measurement."""
+    shield-overhead measurement. ``only``: just these methods (and no shield-overhead cells)."""
     methods = profile.methods()
+    if only is not None:
+        unknown = sorted(set(only) - set(methods))
+        if unknown:
+            raise ValueError(f"methods: unknown method(s) {unknown}; known: {list(methods)}")
     units: dict[str, dict[str, Any]] = {}
     overhead: list[Cell] = []
     cache = str(out / "cache")
@@ -299,6 +348,8 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
         for point, cfg in _points(exp):
             cfg = _strip_none(cfg)
             if exp.kind == "shield_overhead":
+                if only is not None:
+                    continue
                 n_edges = cfg.get("n_edges", 10)
                 jobs = [("central", 1)] + [("decentralized", r) for r in exp.regions if r <= n_edges]
                 for seed in profile.seeds:
@@ -311,6 +362,8 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
             train_cfg = dict(exp.base) if exp.kind == "sensitivity" else cfg
             keep_jobs = exp.name == profile.jobs_experiment
             for name in exp.methods:
+                if only is not None and name not in only:
+                    continue
                 method = methods[name]
                 for seed in profile.seeds:
                     # resolved configs, so that {..., arrival_rate: default} and {...} share one unit
@@ -318,7 +371,8 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
                                           sort_keys=True, default=str)
                     unit = units.setdefault(unit_key, {"method": method, "seed": seed, "train": train_cfg,
                                                        "evals": []})
-                    unit["evals"].append(EvalSpec(exp.name, point, cfg, keep_jobs))
+                    unit["evals"] += [EvalSpec(exp.name, point, cfg, keep_jobs, shield)
+                                      for shield in (method.eval_shields or (None,))]
                     unit["episodes"] = exp.episodes or profile.eval_episodes
     cells = []
     for unit in units.values():
@@ -337,18 +391,20 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
 
 # ---------------------------------------------------------------------- the run
 def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progress: bool = True,
-              workers: int | None = 1, address: str | None = None, drop_models: bool = False) -> Path:
+              workers: int | None = 1, address: str | None = None, drop_models: bool = False,
+              methods: tuple[str, ...] | None = None) -> Path:
     """Run every experiment of ``profile`` and write the tables, figures and ``summary.md`` into ``out_dir``.
 
     ``workers``/``address`` go to ``run_cells`` (``workers=None``: all cores; ``address``: a Ray cluster);
     ``drop_models`` deletes each trained model once its evaluations are done (the learning curves and
-    results stay in the cache; a later rerun needing the model trains it again).
+    results stay in the cache; a later rerun needing the model trains it again). ``methods``: run only
+    these (the report covers what ran; a later full run takes them from the cache).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "profile.json").write_text(json.dumps(profile_to_dict(profile), indent=2, default=str))
     start = time.perf_counter()
-    cells = build_cells(profile, out, device, drop_models)
+    cells = build_cells(profile, out, device, drop_models, methods)
     results = run_cells(run_cell, cells, workers=workers, address=address, desc=f"reproduce {profile.name}",
                         progress=progress)
     rows: list[dict[str, Any]] = []
@@ -371,5 +427,10 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
                        for curve in result["curves"]]
     run = report.RunInfo(wall_s=time.perf_counter() - start, compute_s=compute_s, cells=len(cells),
                          failures=failures, workers=workers, drop_models=drop_models)
-    report.write_report(profile, rows, curves, out, run)
+    if profile.paired:
+        from srole_cli import decisive
+
+        decisive.write_report(profile, rows, curves, out, run)
+    else:
+        report.write_report(profile, rows, curves, out, run)
     return out

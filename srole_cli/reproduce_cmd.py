@@ -22,6 +22,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", default=None, help="HOST:PORT of an existing Ray cluster to run the cells on")
     p.add_argument("--drop-models", action="store_true",
                    help="delete each trained model after its evaluations (results and learning curves stay)")
+    p.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
+                   help="run only these methods of the profile (the rest can come later from the cache)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -38,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     profile = load_profile(args.profile)
     out = reproduce(profile, args.out, device=args.device, progress=not args.no_progress,
-                    workers=args.workers or None, address=args.address, drop_models=args.drop_models)
+                    workers=args.workers or None, address=args.address, drop_models=args.drop_models,
+                    methods=tuple(args.methods) if args.methods else None)
     print((out / "summary.md").read_text())
     print(f"results in {out}")
     return 0

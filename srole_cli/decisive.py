@@ -1,0 +1,363 @@
+"""The decisive comparison's report (issue 18): paired statistics over training seeds, the shield's factorial
+ablation with a decomposition of the mean JCT, per-run convergence and a replication check.
+
+Written for a ``Profile(paired=True)`` (``srole reproduce --profile paper``) into the results directory:
+
+* ``methods.csv``: one row per method x load x training seed (metrics are means over the seed's evaluation
+  episodes, the same episodes for every method: common random numbers); ``methods_summary.csv``: IQM and
+  stratified-bootstrap 95% CI per method and load.
+* ``comparisons.csv``: per load, SROLE-central and SROLE-decentralized against each baseline, per metric: the
+  paired difference (``paired_diff``, SROLE - baseline, mean over seeds) and paired reduction
+  (``paired_reduction``, (baseline - SROLE) / baseline), each with its BCa interval, the paired t-test's
+  ``p_value``, ``wins`` (seeds on which SROLE is lower), ``verdict`` and ``verdict_stable`` (the same verdict for
+  20 bootstrap seeds). The ablation's effects are rows of experiment ``ablation``.
+* ``ablation.csv``: the four factorial cells ({trained without, behind the central shield} x {evaluated
+  without, behind it}, one learner, one set of hyperparameters) and, beside them, every method with its own
+  tuning at every load, each with the mean JCT decomposed: ``jct_finished_part`` (completed jobs' share of
+  ``mean_jct_all``) + ``jct_unfinished_part`` (unfinished jobs at their age), ``mean_queue_wait_s``,
+  ``collisions``, ``oom_kills``, ``work_lost_s``, ``jobs_unfinished``.
+* ``convergence.csv``: one row per learned run with ``converged`` (``agents.convergence.flatness``), the
+  fitted improvement per 1,000 rounds and its upper bound, ``frozen`` and the reason.
+* ``replication.csv``: each comparison's verdict from the first and the second half of the training seeds
+  (``verdict_first_half``, ``verdict_second_half``) and whether they ``agree``.
+* ``curves.csv``, ``jobs.csv``, figures and ``summary.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from srole_cli import figures, stats
+from srole_cli.experiments import ABLATION, LEARNED, SROLE, Profile
+from srole_cli.report import REPORTED_METRICS, RunInfo, markdown_table, percent, summarize, with_ci
+
+PAIRED_METRICS = ("mean_jct_all", "collisions", "median_utilization", "mean_utilization")
+"""Metrics every paired comparison reports (JCT, collisions and utilisation: the paper's three)."""
+PAIRED_BASELINES = ("MARL", "CRL", "CRL-greedy", "least_loaded+central", "least_loaded", "greedy-reference")
+"""Baselines SROLE is compared with, by paired differences."""
+DECOMPOSITION = ("mean_jct_all", "jct_finished_part", "jct_unfinished_part", "mean_queue_wait_s", "mean_jct",
+                 "jobs_unfinished", "collisions", "overloads", "oom_kills", "work_lost_s", "mean_utilization")
+MAIN_TABLE = ("method", "mean_jct_all", "mean_jct", "collisions", "mean_utilization", "median_utilization",
+              "oom_kills", "mean_decision_latency_s", "seeds")
+EFFORT = ("train_rounds", "samples", "gradient_updates")
+LOAD = "arrival_rate"
+LEVELS = (*REPORTED_METRICS, "mean_utilization", "mean_queue_wait_s", *EFFORT)
+"""Metrics of ``methods_summary.csv`` (IQM and CI per method and load)."""
+
+
+# ---------------------------------------------------------------------- tables
+def decompose(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``jct_finished_part`` and ``jct_unfinished_part`` (they sum to ``mean_jct_all`` per episode mean)."""
+    out = frame.copy()
+    if {"jobs_completed", "jobs_arrived", "mean_jct", "mean_jct_all"} <= set(out.columns):
+        arrived = out["jobs_arrived"].where(out["jobs_arrived"] > 0)
+        finished = (out["jobs_completed"] / arrived * out["mean_jct"].fillna(0.0)).fillna(0.0)
+        out["jct_finished_part"] = finished
+        out["jct_unfinished_part"] = out["mean_jct_all"] - finished
+    return out
+
+
+def _pivot(frame: pd.DataFrame, method: str, metric: str) -> pd.Series:
+    part = frame[frame["method"] == method]
+    return part.groupby("seed")[metric].mean() if metric in part.columns else pd.Series(dtype=float)
+
+
+def paired_rows(frame: pd.DataFrame, pairs: list[tuple[str, str]], metrics=PAIRED_METRICS,
+                seeds: list[int] | None = None) -> list[dict[str, Any]]:
+    """One row per pair and metric: the paired comparison of the first method against the second."""
+    rows = []
+    for x_name, y_name in pairs:
+        for metric in metrics:
+            x, y = _pivot(frame, x_name, metric), _pivot(frame, y_name, metric)
+            common = sorted(set(x.index) & set(y.index) & (set(seeds) if seeds is not None else set(x.index)))
+            if not common:
+                continue
+            p = stats.paired_difference(x.loc[common].to_numpy(), y.loc[common].to_numpy())
+            rows.append({"srole": x_name, "baseline": y_name, "metric": metric, "pairs": p.n,
+                         "paired_diff": p.diff.value, "paired_diff_lo": p.diff.lo, "paired_diff_hi": p.diff.hi,
+                         "paired_reduction": p.reduction.value, "paired_reduction_lo": p.reduction.lo,
+                         "paired_reduction_hi": p.reduction.hi, "p_value": p.p_value, "wins": p.wins,
+                         "verdict": p.verdict(f"{x_name} lower", f"{x_name} higher"),
+                         "verdict_stable": p.stable})
+    return rows
+
+
+def _main_pairs(methods: set[str]) -> list[tuple[str, str]]:
+    return [(s, b) for s in SROLE for b in PAIRED_BASELINES if s in methods and b in methods]
+
+
+ABLATION_CELLS = {
+    ("none", "none"): "ABL-trained-none [eval none]",
+    ("none", "central"): "ABL-trained-none [eval central]",
+    ("central", "none"): "ABL-trained-central [eval none]",
+    ("central", "central"): "ABL-trained-central [eval central]",
+}
+"""(training shield, evaluation shield) -> the row name of that factorial cell."""
+ABLATION_EFFECTS = (
+    ("shield at evaluation, trained without", ABLATION_CELLS["none", "central"], ABLATION_CELLS["none", "none"]),
+    ("shield at evaluation, trained behind it", ABLATION_CELLS["central", "central"],
+     ABLATION_CELLS["central", "none"]),
+    ("training behind the shield, evaluated behind it", ABLATION_CELLS["central", "central"],
+     ABLATION_CELLS["none", "central"]),
+    ("training behind the shield, evaluated without", ABLATION_CELLS["central", "none"],
+     ABLATION_CELLS["none", "none"]),
+    ("shield in training and evaluation (shared hyperparameters)", ABLATION_CELLS["central", "central"],
+     ABLATION_CELLS["none", "none"]),
+)
+"""Named paired contrasts of the factorial cells (first minus second)."""
+
+
+def ablation_tables(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """The factorial cells and every own-tuned method, decomposed (``ablation.csv``), and the paired effects."""
+    frame = decompose(frame)
+    abl = frame[frame["experiment"] == "ablation"]
+    cells = summarize(abl, ["method"], DECOMPOSITION) if not abl.empty else pd.DataFrame()
+    if not cells.empty:
+        names = {v: k for k, v in ABLATION_CELLS.items()}
+        cells.insert(0, "trained", cells["method"].map(lambda m: names.get(m, ("?", "?"))[0]))
+        cells.insert(1, "evaluated", cells["method"].map(lambda m: names.get(m, ("?", "?"))[1]))
+        cells.insert(0, "kind", "factorial (MARL's tuned hyperparameters)")
+        base = abl[LOAD].dropna().unique() if LOAD in abl.columns else []
+        if len(base):
+            cells.insert(1, LOAD, base[0])
+    main = frame[frame["experiment"] == "methods"]
+    own = summarize(main, [LOAD, "method"], DECOMPOSITION) if not main.empty else pd.DataFrame()
+    if not own.empty:
+        own.insert(0, "kind", "own tuning")
+    table = pd.concat([cells, own], ignore_index=True)
+    effects = []
+    for label, x, y in ABLATION_EFFECTS:
+        for row in paired_rows(abl, [(x, y)], ("mean_jct_all", "jct_unfinished_part", "mean_queue_wait_s",
+                                               "collisions", "oom_kills")):
+            effects.append({"experiment": "ablation", "effect": label, **row})
+    return table, effects
+
+
+def convergence_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """One row per learned run: the convergence test's figures and verdict (``agents.convergence.flatness``)."""
+    from agents.convergence import flatness
+
+    if curves.empty or "round" not in curves.columns:
+        return pd.DataFrame(columns=["method", LOAD, "seed", "converged"])
+    keys = [k for k in ("method", LOAD, "seed") if k in curves.columns]
+    rows = []
+    for key, run in curves.groupby(keys, sort=False):
+        f = flatness(run)
+        last = run.sort_values("round").iloc[-1]
+        rows.append({**dict(zip(keys, key)), "converged": f.flattened, "points": f.points,
+                     "window_first_round": f.first_round, "window_last_round": f.last_round,
+                     "window_mean_jct_all": f.mean, "improvement_per_1000": f.improvement,
+                     "improvement_per_1000_hi": f.improvement_hi, "episodes_per_point": f.episodes,
+                     "frozen": f.frozen, "final_round": last["round"], "final_mean_jct_all": last["mean_jct_all"],
+                     "reason": f.reason})
+    return pd.DataFrame(rows)
+
+
+def replication_table(frame: pd.DataFrame, seeds: list[int]) -> pd.DataFrame:
+    """Each main comparison's verdict on the first and second half of the training seeds."""
+    half = len(seeds) // 2
+    first, second = seeds[:half], seeds[half:]
+    rows = []
+    main = frame[frame["experiment"] == "methods"]
+    for load, part in main.groupby(LOAD, sort=True):
+        pairs = _main_pairs(set(part["method"]))
+        a = paired_rows(part, pairs, seeds=first)
+        b = {(r["srole"], r["baseline"], r["metric"]): r for r in paired_rows(part, pairs, seeds=second)}
+        for r in a:
+            other = b.get((r["srole"], r["baseline"], r["metric"]))
+            if other is None:
+                continue
+            rows.append({LOAD: load, "srole": r["srole"], "baseline": r["baseline"], "metric": r["metric"],
+                         "seeds_first_half": f"{first[0]}-{first[-1]}", "seeds_second_half": f"{second[0]}-{second[-1]}",
+                         "verdict_first_half": r["verdict"], "verdict_second_half": other["verdict"],
+                         "agree": r["verdict"] == other["verdict"],
+                         "paired_reduction_first_half": r["paired_reduction"],
+                         "paired_reduction_second_half": other["paired_reduction"]})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------- the report
+def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict[str, Any]], out: Path,
+                 run: RunInfo) -> None:
+    """Write the decisive comparison's tables, figures and ``summary.md`` (module docstring) into ``out``."""
+    frame = pd.DataFrame(rows)
+    jobs = []
+    if "job_jcts" in frame.columns:
+        for _, row in frame[frame["job_jcts"].notna()].iterrows():
+            jobs += [{"method": row["method"], LOAD: row.get(LOAD), "seed": row["seed"], "jct_s": j}
+                     for j in row["job_jcts"]]
+        frame = frame.drop(columns="job_jcts")
+    pd.DataFrame(jobs, columns=["method", LOAD, "seed", "jct_s"]).to_csv(out / "jobs.csv", index=False)
+    if LOAD not in frame.columns:
+        frame[LOAD] = math.nan
+    base_load = _base_load(profile)
+    frame[LOAD] = frame[LOAD].fillna(base_load)
+    curve_frame = pd.DataFrame(curves)
+    curve_frame.to_csv(out / "curves.csv", index=False)
+    seeds = sorted(int(s) for s in profile.seeds)
+
+    main = frame[frame["experiment"] == "methods"] if "experiment" in frame.columns else frame.iloc[0:0]
+    main = decompose(main.dropna(axis=1, how="all"))
+    main.drop(columns="experiment").to_csv(out / "methods.csv", index=False)
+    table = summarize(main, [LOAD, "method"], LEVELS) if not main.empty else pd.DataFrame()
+    table.to_csv(out / "methods_summary.csv", index=False)
+
+    comparisons = []
+    for load, part in main.groupby(LOAD, sort=True):
+        for r in paired_rows(part, _main_pairs(set(part["method"]))):
+            comparisons.append({"experiment": "methods", LOAD: load, **r})
+    abl_table, effects = ablation_tables(frame)
+    comp = pd.DataFrame(comparisons + [{LOAD: base_load, **e} for e in effects])
+    comp.to_csv(out / "comparisons.csv", index=False)
+    abl_table.to_csv(out / "ablation.csv", index=False)
+    conv = convergence_table(curve_frame)
+    conv.to_csv(out / "convergence.csv", index=False)
+    repl = replication_table(frame, seeds) if len(seeds) >= 4 else pd.DataFrame()
+    repl.to_csv(out / "replication.csv", index=False)
+
+    md = _header(profile, main, run)
+    md += _methods_section(profile, table, comp, out)
+    md += _ablation_section(abl_table, comp)
+    md += _convergence_section(conv, curve_frame, out)
+    md += _replication_section(repl)
+    if run.failures:
+        failures = pd.DataFrame(run.failures)
+        failures.to_csv(out / "failures.csv", index=False)
+        md += ["", "## Failures", "", markdown_table(failures, list(failures.columns))]
+    elif (out / "failures.csv").exists():
+        (out / "failures.csv").unlink()
+    (out / "summary.md").write_text("\n".join(md) + "\n")
+
+
+def _base_load(profile: Profile) -> float:
+    from srole_env import make_config
+
+    for exp in profile.experiments:
+        if exp.name == "ablation":
+            return float(make_config(**dict(exp.base)).arrival_rate)
+    return math.nan
+
+
+def _header(profile: Profile, main: pd.DataFrame, run: RunInfo) -> list[str]:
+    lines = [
+        f"# SROLE decisive comparison: profile `{profile.name}`", "",
+        f"Budget: {profile.rounds:,} simulated decision rounds of training for every learned method, retrained at "
+        f"every load; learning curves every {profile.eval_every} rounds on fixed evaluation seeds "
+        f"{list(profile.curve_seeds)} x {profile.curve_episodes} episodes. Training seeds {list(profile.seeds)}; "
+        f"{profile.eval_episodes} evaluation episodes per seed, the same episodes for every method (common random "
+        "numbers).", "",
+        f"Compute time {run.compute_s / 60:.1f} min ({run.compute_s:,.0f} s of cell time, cached cells at their "
+        f"original time); this invocation's wall time {run.wall_s / 60:.1f} min with {run.workers or 'all'} "
+        f"worker(s); {run.cells} cells, {len(run.failures)} failed.", "",
+        "Statistics: every method is evaluated on the same episodes per training seed, so methods are compared by "
+        "**paired** differences per seed (`srole_cli.stats.paired_difference`: mean over seeds, BCa bootstrap 95% "
+        "interval, paired t-test, verdict checked for 20 bootstrap seeds). A difference is claimed only when its "
+        "interval excludes zero. Tables of levels show the IQM over seeds with stratified-bootstrap 95% CIs. "
+        "Learned runs are deterministic per machine, not bitwise across CPUs; the replication check (verdicts "
+        "from each half of the seeds) is what stands in for \"the same on another machine\".", "",
+    ]
+    learned = main[main["method"].isin(LEARNED)] if "method" in main.columns else main.iloc[0:0]
+    if not learned.empty:
+        cols = [c for c in EFFORT if c in learned.columns]
+        effort = learned.groupby(["method", "algo", "hparams_source"], sort=False)[cols].mean().reset_index() \
+            if cols else learned[["method", "algo", "hparams_source"]].drop_duplicates()
+        lines += ["Learners and learning effort per run (means over loads and seeds; samples are transitions "
+                  "stored for learning, updates are gradient steps):", "",
+                  markdown_table(effort, list(effort.columns)), ""]
+    return lines
+
+
+def _methods_section(profile: Profile, table: pd.DataFrame, comp: pd.DataFrame, out: Path) -> list[str]:
+    lines = ["## Methods at each load", ""]
+    if table.empty:
+        return lines + ["No results."]
+    plot = table[table["method"] != "lower-bound"]
+    figures.sweep_plot(plot, LOAD, "mean_jct_all", out / "methods_jct.png",
+                       f"Mean JCT vs load (IQM, 95% CI, {len(profile.seeds)} seeds; retrained per load)")
+    lines += ["![mean JCT vs load](methods_jct.png)", ""]
+    main = comp[comp["experiment"] == "methods"] if not comp.empty else comp
+    for load, part in table.groupby(LOAD, sort=True):
+        util = part.loc[part["method"] == "least_loaded", "mean_utilization"]
+        note = f"; least_loaded's mean utilisation {util.iloc[0]:.2f}" if len(util) else ""
+        lines += [f"### Load {load:g} jobs/s/edge{note}", "", markdown_table(part, MAIN_TABLE), ""]
+        rows = main[(main[LOAD] == load)] if not main.empty else main
+        if rows.empty:
+            continue
+        lines += ["Paired comparisons (SROLE - baseline per seed; reduction = (baseline - SROLE) / baseline):", "",
+                  "| comparison | metric | paired reduction [95% CI] | paired difference [95% CI] | p | wins | "
+                  "verdict | stable |", "|---|---|---|---|---|---|---|---|"]
+        for _, r in rows.iterrows():
+            lines.append(f"| {r['srole']} vs {r['baseline']} | {r['metric']} | "
+                         f"{with_ci(r, 'paired_reduction', percent)} | {with_ci(r, 'paired_diff')} | "
+                         f"{_p(r['p_value'])} | {int(r['wins'])}/{int(r['pairs'])} | {r['verdict']} | "
+                         f"{'yes' if r['verdict_stable'] else 'no'} |")
+        lines.append("")
+    return lines
+
+
+def _p(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else (f"{value:.2g}" if value >= 1e-4 else "<1e-4")
+
+
+def _ablation_section(table: pd.DataFrame, comp: pd.DataFrame) -> list[str]:
+    lines = ["## The shield's effect, isolated (factorial ablation)", ""]
+    if table.empty:
+        return lines + ["No ablation results."]
+    cells = table[table["kind"].str.startswith("factorial")]
+    cols = ["trained", "evaluated", *DECOMPOSITION, "seeds"]
+    lines += ["One learner (IDQN) and one set of hyperparameters (MARL's tuned values) in all four cells; the mean "
+              "JCT is split into completed jobs' part and unfinished jobs' part (they add up to `mean_jct_all`).",
+              "", markdown_table(cells, [c for c in cols if c in cells.columns]), ""]
+    effects = comp[comp["experiment"] == "ablation"] if not comp.empty else comp
+    if not effects.empty:
+        lines += ["| effect | metric | paired difference [95% CI] | paired reduction [95% CI] | verdict |",
+                  "|---|---|---|---|---|"]
+        for _, r in effects.iterrows():
+            lines.append(f"| {r['effect']} | {r['metric']} | {with_ci(r, 'paired_diff')} | "
+                         f"{with_ci(r, 'paired_reduction', percent)} | {r['verdict']} |")
+        lines.append("")
+    own = table[table["kind"] == "own tuning"]
+    if not own.empty:
+        lines += ["Each method with its own tuning, decomposed the same way:", "",
+                  markdown_table(own, [c for c in (LOAD, "method", *DECOMPOSITION, "seeds") if c in own.columns]), ""]
+    return lines
+
+
+def _convergence_section(conv: pd.DataFrame, curves: pd.DataFrame, out: Path) -> list[str]:
+    lines = ["## Convergence", ""]
+    if conv.empty:
+        return lines + ["No learning curves were recorded."]
+    by = conv.groupby([c for c in ("method", LOAD) if c in conv.columns], sort=False).agg(
+        runs=("converged", "size"), converged=("converged", "sum"), frozen=("frozen", "sum"),
+        improvement_per_1000=("improvement_per_1000", "median"),
+        improvement_per_1000_hi=("improvement_per_1000_hi", "median")).reset_index()
+    lines += ["Criterion (`agents.convergence.flatness`): the last third of each run's curve (>= 4 points, >= 5 "
+              "evaluation episodes each), a least-squares slope whose one-sided 95% bound shows less than 2% "
+              "improvement per 1,000 rounds, and not frozen. Medians over runs:", "",
+              markdown_table(by, list(by.columns)), ""]
+    for n, (load, group) in enumerate(curves.groupby(LOAD, sort=True) if LOAD in curves.columns else []):
+        path = f"curves_{n}.png"
+        figures.curves_plot(group, "mean_jct_all", out / path, f"Learning curves at load {load:g} (across training seeds)")
+        lines.append(f"![learning curves at load {load:g}]({path})")
+    bad = conv[~conv["converged"].astype(bool)]
+    lines += ["", f"{len(conv) - len(bad)} of {len(conv)} learned runs converged."]
+    return lines
+
+
+def _replication_section(repl: pd.DataFrame) -> list[str]:
+    lines = ["", "## Replication on disjoint training seeds", ""]
+    if repl.empty:
+        return lines + ["Too few seeds to split."]
+    agree = int(repl["agree"].sum())
+    lines += [f"{agree} of {len(repl)} verdicts agree between the two halves of the training seeds."]
+    bad = repl[~repl["agree"].astype(bool)]
+    if not bad.empty:
+        lines += ["", "These do not replicate (read them as unsettled):", "",
+                  markdown_table(bad, [LOAD, "srole", "baseline", "metric", "verdict_first_half",
+                                       "verdict_second_half"])]
+    return lines
