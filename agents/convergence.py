@@ -207,7 +207,8 @@ def has_flattened(curve: Any, metric: str = "mean_jct_all", **criterion: Any) ->
     Criterion (``flatness``): take the last ``window`` (a third) of the evaluations, at least ``min_points``
     (4) of them, each the mean of at least ``min_episodes`` (5) evaluation episodes on fixed seeds; fit a
     least-squares line of ``metric`` against ``round`` and its one-sided 95% bound. The run has converged
-    when even that bound (the steepest fall the evaluations allow) improves the metric by less than ``max_improvement`` (2%) of the window
+    when even that bound (the steepest fall the evaluations allow) improves the metric by less than
+    ``max_improvement`` (2%) of the window
     mean per ``per_rounds`` (1,000) rounds, and the window is not *frozen* (every point the same value: a
     policy that stopped updating). A still-falling curve fails, and so does a noisy one whose trend the
     evaluations cannot pin down (more evaluation episodes narrow the interval). A rising curve passes this

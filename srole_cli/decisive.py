@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from srole_cli import figures, stats
-from srole_cli.experiments import ABLATION, LEARNED, SROLE, Profile
+from srole_cli.experiments import LEARNED, SROLE, Profile
 from srole_cli.report import REPORTED_METRICS, RunInfo, markdown_table, percent, summarize, with_ci
 
 PAIRED_METRICS = ("mean_jct_all", "collisions", "median_utilization", "mean_utilization")
@@ -173,7 +173,8 @@ def replication_table(frame: pd.DataFrame, seeds: list[int]) -> pd.DataFrame:
             if other is None:
                 continue
             rows.append({LOAD: load, "srole": r["srole"], "baseline": r["baseline"], "metric": r["metric"],
-                         "seeds_first_half": f"{first[0]}-{first[-1]}", "seeds_second_half": f"{second[0]}-{second[-1]}",
+                         "seeds_first_half": f"{first[0]}-{first[-1]}",
+                         "seeds_second_half": f"{second[0]}-{second[-1]}",
                          "verdict_first_half": r["verdict"], "verdict_second_half": other["verdict"],
                          "agree": r["verdict"] == other["verdict"],
                          "paired_reduction_first_half": r["paired_reduction"],
@@ -342,7 +343,8 @@ def _convergence_section(conv: pd.DataFrame, curves: pd.DataFrame, out: Path) ->
               markdown_table(by, list(by.columns)), ""]
     for n, (load, group) in enumerate(curves.groupby(LOAD, sort=True) if LOAD in curves.columns else []):
         path = f"curves_{n}.png"
-        figures.curves_plot(group, "mean_jct_all", out / path, f"Learning curves at load {load:g} (across training seeds)")
+        figures.curves_plot(group, "mean_jct_all", out / path,
+                            f"Learning curves at load {load:g} (across training seeds)")
         lines.append(f"![learning curves at load {load:g}]({path})")
     bad = conv[~conv["converged"].astype(bool)]
     lines += ["", f"{len(conv) - len(bad)} of {len(conv)} learned runs converged."]
