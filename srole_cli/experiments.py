@@ -232,7 +232,8 @@ class Profile:
         return self.crl_algo if method.centralized else self.marl_algo
 
 
-ALL = METHOD_NAMES
+ALL = tuple(m for m in METHOD_NAMES if m not in ABLATION)
+"""Every method of the comparison but the ablation's (which has an experiment of its own)."""
 SWEEP = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded+central",
          "least_loaded", "lower-bound")
 """Methods of the scalability and load sweeps (the ablations run at the methods experiment's point)."""
