@@ -263,7 +263,8 @@ def run(ctx: RunContext) -> None:
         if isinstance(model, DQN):
             model.save_replay_buffer(ckpt / REPLAY_FILE)
         extra = {"decisions": counter.decisions} if is_centralized(ctx.algo) else {}
-        ctx.save_state(counter.rounds, counter.episode, sb3_timesteps=model.num_timesteps, **extra)
+        ctx.save_state(counter.rounds, counter.episode, sb3_timesteps=model.num_timesteps,
+                       samples=model.num_timesteps, gradient_updates=int(getattr(model, "_n_updates", 0)), **extra)
 
     policy = SB3Policy(model, ctx.algo)
     remaining = ctx.rounds - counter.rounds
