@@ -166,3 +166,18 @@ def test_crl_idqn_registry_hparams_and_policy_round_trip(tmp_path: Path):
     assert result["head_decisions"] > 0 and result["tasks_placed"] > 0
     resumed = train("crl_idqn", rounds=60, out_dir=run, device="cpu", resume=True, progress=False)
     assert json.loads((resumed / "checkpoint" / "state.json").read_text())["rounds"] == 60
+
+
+BUSY = {"scenario": "small", "n_edges": 10, "horizon": 30, "arrival_rate": 0.02}
+"""A busy cluster (least_loaded's mean JCT ~100 s, the greedy head's ~91 s): learning has something to find."""
+
+
+def test_crl_idqn_beats_least_loaded_on_a_busy_cluster(tmp_path: Path):
+    """Learned CRL at full strength (MARL's tuned IDQN hyperparameters, per-edge credit) beats least_loaded on the
+    same 6 episodes after 800 rounds. Checked on training seeds 0, 1, 2 before fixing seed 0: 93.9, 97.0 and
+    92.9 s against least_loaded's 102.5 s (crl_greedy: 91.3 s)."""
+    hp = {"lr": 7e-4, "gamma": 0.74, "n_step": 5, "learning_starts": 500, "batch_size": 64}
+    run = train("crl_idqn", "none", BUSY, 800, 0, tmp_path / "crl", "cpu", hparams=hp, progress=False)
+    learned = evaluate(run, "none", BUSY, 6, 500, "cpu")["mean_jct_all"]
+    heuristic = evaluate("least_loaded", "none", BUSY, 6, 500, "cpu")["mean_jct_all"]
+    assert learned < heuristic, (learned, heuristic)
