@@ -414,6 +414,27 @@ def readme_section(results_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
+def quick_agreement(quick_dir: str | Path, results_dir: str | Path) -> pd.DataFrame:
+    """The ``quick`` profile's JCT verdicts (independent bootstrap, 5 seeds, 2,000 rounds) against the decisive
+    run's paired ones at the same load, for the headline pairs: which of quick's verdicts hold up."""
+    quick = pd.read_csv(Path(quick_dir) / "comparisons.csv")
+    quick = quick[quick["experiment"] == "methods"]
+    comp = pd.read_csv(Path(results_dir) / "comparisons.csv")
+    comp = comp[(comp["experiment"] == "methods") & (comp["metric"] == "mean_jct_all")]
+    rows = []
+    for srole, base in README_PAIRS:
+        q = quick[(quick["srole"] == srole) & (quick["baseline"] == base)]
+        d = comp[(comp["srole"] == srole) & (comp["baseline"] == base)]
+        if q.empty or d.empty:
+            continue
+        load = min(d[LOAD])  # quick runs at the decisive profile's base load
+        d = d[d[LOAD] == load].iloc[0]
+        quick_verdict = _short(str(q.iloc[0]["mean_jct_all_verdict"]).replace("SROLE ", f"{srole} "))
+        rows.append({"comparison": f"{srole} vs {base}", LOAD: load, "verdict_quick": quick_verdict,
+                     "verdict_decisive": _short(d["verdict"]), "agree": quick_verdict == _short(d["verdict"])})
+    return pd.DataFrame(rows)
+
+
 def _short(verdict: str) -> str:
     """'SROLE-central lower' -> 'lower'; the no-difference verdict -> 'n.s.'."""
     return "n.s." if verdict == stats.NO_DIFFERENCE else verdict.rsplit(" ", 1)[-1]
