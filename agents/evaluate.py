@@ -25,7 +25,7 @@ import numpy as np
 from agents.common.array_env import ArrayEnv, make_parallel_env
 from agents.common.policy import Policy
 from agents.common.utils import resolve_device
-from agents.policies import load_policy
+from agents.policies import check_fits, load_policy
 from agents.train import as_config
 from srole_env import CentralizedSchedulingEnv, ClusterConfig
 
@@ -65,6 +65,7 @@ def evaluate(
     if centralized and shield != "none":
         raise ValueError(f"shield: {meta['name']} is a CRL policy (the cluster head's env takes no shield); use none")
     cfg = as_config(config if config is not None else meta.get("cluster", "small"))
+    check_fits(meta, cfg)
     rows = []
     if centralized and record is not None:
         raise ValueError(f"record: {meta['name']} is a CRL policy; recording draws the parallel env's cluster map")

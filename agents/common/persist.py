@@ -195,6 +195,7 @@ SB3_ALLOWED: frozenset[tuple[str, str]] = frozenset({
     ("sb3_contrib.common.maskable.buffers", "MaskableRolloutBuffer"),
     ("sb3_contrib.common.maskable.policies", "MaskableActorCriticPolicy"),
     ("agents.common.round_discount", "RoundDiscountRolloutBuffer"),
+    ("agents.common.round_discount", "RoundDiscountMaskableRolloutBuffer"),
     ("torch.nn.modules.activation", "ReLU"),
     ("torch.nn.modules.activation", "Tanh"),
 })
