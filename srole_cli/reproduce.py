@@ -244,7 +244,8 @@ def _overhead_row(cell: Cell, recomputed: list[str] | None = None) -> dict[str, 
     cfg = make_config(**spec.config)
     key = _key("overhead", shield, regions, cfg.to_dict(), cell.seed, cell.eval_episodes)
     path = Path(cell.cache) / "evals" / f"{key}.json"
-    if (cached := _read_cache(path, ("method", "shield", "wall_s"), [] if recomputed is None else recomputed)) is not None:
+    notes = [] if recomputed is None else recomputed
+    if (cached := _read_cache(path, ("method", "shield", "wall_s"), notes)) is not None:
         return {**cached, "experiment": spec.experiment, **spec.point}
     import srole_env
     from agents.heuristics import make_heuristic
