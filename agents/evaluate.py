@@ -57,8 +57,9 @@ def evaluate(
         raise ValueError(f"record: expected a .gif path, got {str(record)!r}")
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an int, got {seed!r}")
+    seed = int(seed)
     policy, meta = load_policy(policy_or_dir, resolve_device(device), seed)
     centralized = meta["env_kind"] == "centralized"
     shield = shield or ("none" if centralized else meta.get("shield", "none"))
