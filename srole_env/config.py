@@ -400,11 +400,25 @@ def memory_estimate_bytes(cfg: ClusterConfig, jobs: float | None = None, tasks: 
 
 
 def memory_limit_bytes() -> float:
-    """This machine's physical memory (inf where the OS does not say)."""
+    """Memory this process may use: physical memory, capped by a cgroup limit and ``RLIMIT_AS`` (inf if unknown)."""
+    limits = [math.inf]
     try:
-        return float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        limits.append(float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")))
     except (AttributeError, ValueError, OSError):
-        return math.inf
+        pass
+    try:
+        text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        limits.append(float(text) if text.isdigit() else math.inf)
+    except OSError:
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        limits.append(math.inf if soft == resource.RLIM_INFINITY else float(soft))
+    except (ImportError, OSError, ValueError):
+        pass
+    return min(limits)
 
 
 def check_memory(cfg: ClusterConfig, jobs: float | None = None, tasks: float | None = None, what: str = "") -> None:

@@ -189,7 +189,7 @@ class EdgeClusterEnv(ParallelEnv):
     def check_running(self) -> None:
         """``RuntimeError`` unless an episode is under way (reset and not yet truncated)."""
         if not self.agents or self.sim.round >= self.config.horizon:
-            raise RuntimeError("step()/step_arrays() called on a finished episode; call reset() first")
+            raise RuntimeError("step() called before reset() or on a finished episode; call reset() first")
 
     # ------------------------------------------------------------------ hooks for wrappers
     def charge_decision_latency(self, seconds: np.ndarray | float) -> None:
