@@ -208,7 +208,10 @@ class EpisodeDriver:
             raise CorruptFile(f"{where} is corrupt: arrays do not fit {k} recorded rounds of {shape[0]} agents")
         self.reset()
         for i in range(k):
-            out = self.env.step(actions[i], prefs[i] if has[i] else None)
+            try:
+                out = self.env.step(actions[i], prefs[i] if has[i] else None)
+            except (ValueError, TypeError, RuntimeError) as err:  # e.g. an action out of range
+                raise CorruptFile(f"{where} does not replay: round {i + 1} of {k} was refused: {err}") from None
             self._actions.append(np.array(actions[i], dtype=np.int64))
             self._prefs.append(np.array(prefs[i]) if has[i] else None)
             self.returns += out.rewards
