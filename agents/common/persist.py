@@ -295,6 +295,9 @@ def load_checkpoint(tensor_path: str | Path, device: str, tensor_keys: tuple[str
     """(tensors, meta) written by ``save_checkpoint``, loaded safely; ``CorruptFile`` naming the file if not one."""
     tensor_path = Path(tensor_path)
     meta_path = tensor_path.with_suffix(".json")
+    if tensor_path.is_file() and not meta_path.is_file():
+        raise CorruptFile(f"checkpoint {str(tensor_path)!r} has no {meta_path.name}: it was written by an older "
+                          "version (which pickled its metadata) or is not a checkpoint; train it again")
     meta = read_json(meta_path, "checkpoint metadata")
     require_keys(meta, meta_keys, meta_path)
     tensors = load_tensors(tensor_path, device)

@@ -6,8 +6,12 @@ OUT/
   episodes.csv       one row per finished training episode: episode, total_rounds (run total), episode_return, metrics()
   curves.csv         with eval_every: one row per periodic evaluation on fixed seeds (agents.convergence)
   tb/                TensorBoard event files (episode metrics and learner losses)
-  checkpoint/        state.json (rounds, episodes) + the learner's files (model, optimizer, replay buffer)
+  checkpoint/        state.json (rounds, episodes), config.json (the config as trained, compared on resume)
+                     + the learner's files (model, optimizer, replay buffer, env.npz: the episode to replay)
 ```
+
+Every file here is written through ``agents.common.persist`` (atomic) and read back without unpickling
+(``SECURITY.md``).
 """
 
 from __future__ import annotations
