@@ -25,7 +25,7 @@ import numpy as np
 from agents.common.array_env import ArrayEnv, make_parallel_env
 from agents.common.policy import Policy
 from agents.common.utils import resolve_device
-from agents.policies import load_policy
+from agents.policies import check_fits, load_policy
 from agents.train import as_config
 from srole_env import CentralizedSchedulingEnv, ClusterConfig
 
@@ -57,14 +57,16 @@ def evaluate(
         raise ValueError(f"record: expected a .gif path, got {str(record)!r}")
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an int, got {seed!r}")
+    seed = int(seed)
     policy, meta = load_policy(policy_or_dir, resolve_device(device), seed)
     centralized = meta["env_kind"] == "centralized"
     shield = shield or ("none" if centralized else meta.get("shield", "none"))
     if centralized and shield != "none":
         raise ValueError(f"shield: {meta['name']} is a CRL policy (the cluster head's env takes no shield); use none")
     cfg = as_config(config if config is not None else meta.get("cluster", "small"))
+    check_fits(meta, cfg)
     rows = []
     if centralized and record is not None:
         raise ValueError(f"record: {meta['name']} is a CRL policy; recording draws the parallel env's cluster map")

@@ -31,12 +31,13 @@ import torch.nn.functional as F
 from agents.common.array_env import EpisodeDriver
 from agents.common.context import CheckpointSchedule, RunContext, make_hparams, resume_driver, saved_hparams
 from agents.common.networks import MASKED_SCORE, DuelingQ, as_tensor, mlp
+from agents.common.persist import load_checkpoint, restore, save_checkpoint
 from agents.common.policy import ScoredPolicy
 from agents.common.replay import NStepReturns, ReplayBuffer
 
 MODEL_FILE = "idqn.pt"
 REPLAY_FILE = "replay.npz"
-ENV_FILE = "env.pkl"
+ENV_FILE = "env.npz"
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ class IDQN:
     def save(self, ctx: RunContext, driver: EpisodeDriver) -> None:
         """Model, optimizer, RNG, replay buffer and the env's mid-episode state into ``checkpoint/``."""
         ckpt = self.save_learner(ctx)
-        (ckpt / ENV_FILE).write_bytes(driver.state_bytes())
+        driver.save_state(ckpt / ENV_FILE)
         ctx.save_state(driver.rounds, driver.episode, samples=driver.rounds * driver.env.n_agents,
                        gradient_updates=self.updates)
 
@@ -208,26 +209,28 @@ class IDQN:
         """Model, optimizer, RNG and replay buffer (plus ``extra`` entries) into ``checkpoint/``; returns it."""
         ckpt = ctx.run.checkpoint
         ckpt.mkdir(parents=True, exist_ok=True)
-        torch.save({
-            "hparams": asdict(self.hp), "obs_dim": self.obs_dim, "n_actions": self.n_actions,
+        pending = list(self.nstep.pending)
+        save_checkpoint(ckpt / MODEL_FILE, {
             "q": self.q.state_dict(), "target": self.target.state_dict(), "optim": self.optim.state_dict(),
-            "rng": self.rng.bit_generator.state, "updates": self.updates, "nstep_pending": list(self.nstep.pending),
-            **extra,
-        }, ckpt / MODEL_FILE)
+            "nstep_pending": [[torch.from_numpy(np.ascontiguousarray(x)) for x in item] for item in pending],
+        }, {"hparams": asdict(self.hp), "obs_dim": self.obs_dim, "n_actions": self.n_actions,
+            "rng": self.rng.bit_generator.state, "updates": self.updates, **extra})
         self.buffer.save(ckpt / REPLAY_FILE)
         return ckpt
 
     @classmethod
     def load(cls, ckpt: Path, device: str, with_buffer: bool = True) -> IDQN:
-        data = torch.load(Path(ckpt) / MODEL_FILE, map_location=device, weights_only=False)
-        hp = saved_hparams(IDQNConfig, data["hparams"])
-        agent = cls(data["obs_dim"], data["n_actions"], hp, seed=0, device=device)
-        agent.q.load_state_dict(data["q"])
-        agent.target.load_state_dict(data["target"])
-        agent.optim.load_state_dict(data["optim"])
-        agent.rng.bit_generator.state = data["rng"]
-        agent.updates = data["updates"]
-        agent.nstep.pending.extend(data.get("nstep_pending", []))
+        path = Path(ckpt) / MODEL_FILE
+        data, meta = load_checkpoint(path, device, ("q", "target", "optim", "nstep_pending"),
+                                     ("hparams", "obs_dim", "n_actions", "rng", "updates"))
+        hp = restore(path, "hyperparameters", saved_hparams, IDQNConfig, meta["hparams"])
+        agent = restore(path, "sizes", cls, int(meta["obs_dim"]), int(meta["n_actions"]), hp, 0, device)
+        restore(path, "the Q-network", agent.q.load_state_dict, data["q"])
+        restore(path, "the target network", agent.target.load_state_dict, data["target"])
+        restore(path, "the optimizer state", agent.optim.load_state_dict, data["optim"])
+        restore(path, "the RNG state", setattr, agent.rng.bit_generator, "state", meta["rng"])
+        agent.updates = int(meta["updates"])
+        agent.nstep.pending.extend(tuple(t.numpy() for t in item) for item in data["nstep_pending"])
         if with_buffer and (Path(ckpt) / REPLAY_FILE).is_file():
             agent.buffer.load(Path(ckpt) / REPLAY_FILE)
         return agent

@@ -26,10 +26,11 @@ from torch import nn
 from agents.common.array_env import EpisodeDriver
 from agents.common.context import CheckpointSchedule, RunContext, make_hparams, resume_driver, saved_hparams
 from agents.common.networks import as_tensor, mask_logits, mlp
+from agents.common.persist import load_checkpoint, restore, save_checkpoint
 from agents.common.policy import ScoredPolicy
 
 MODEL_FILE = "ippo.pt"
-ENV_FILE = "env.pkl"
+ENV_FILE = "env.npz"
 
 
 @dataclass(frozen=True)
@@ -219,25 +220,26 @@ class IPPO:
         """Model, optimizer, RNG and the env's mid-episode state into ``checkpoint/``."""
         ckpt = ctx.run.checkpoint
         ckpt.mkdir(parents=True, exist_ok=True)
-        torch.save({
-            "hparams": asdict(self.hp), "obs_dim": self.obs_dim, "n_actions": self.n_actions,
-            "model": self.model.state_dict(), "optim": self.optim.state_dict(),
-            "rng": self.rng.bit_generator.state, "updates": self.updates, "gradient_updates": self.gradient_updates,
-        }, ckpt / MODEL_FILE)
-        (ckpt / ENV_FILE).write_bytes(driver.state_bytes())
+        save_checkpoint(ckpt / MODEL_FILE, {"model": self.model.state_dict(), "optim": self.optim.state_dict()},
+                        {"hparams": asdict(self.hp), "obs_dim": self.obs_dim, "n_actions": self.n_actions,
+                         "rng": self.rng.bit_generator.state, "updates": self.updates,
+                         "gradient_updates": self.gradient_updates})
+        driver.save_state(ckpt / ENV_FILE)
         ctx.save_state(driver.rounds, driver.episode, samples=driver.rounds * driver.env.n_agents,
                        gradient_updates=self.gradient_updates)
 
     @classmethod
     def load(cls, ckpt: Path, device: str) -> IPPO:
-        data = torch.load(Path(ckpt) / MODEL_FILE, map_location=device, weights_only=False)
-        hp = saved_hparams(IPPOConfig, data["hparams"])
-        agent = cls(data["obs_dim"], data["n_actions"], hp, seed=0, device=device)
-        agent.model.load_state_dict(data["model"])
-        agent.optim.load_state_dict(data["optim"])
-        agent.rng.bit_generator.state = data["rng"]
-        agent.updates = data["updates"]
-        agent.gradient_updates = int(data.get("gradient_updates", 0))
+        path = Path(ckpt) / MODEL_FILE
+        data, meta = load_checkpoint(path, device, ("model", "optim"),
+                                     ("hparams", "obs_dim", "n_actions", "rng", "updates"))
+        hp = restore(path, "hyperparameters", saved_hparams, IPPOConfig, meta["hparams"])
+        agent = restore(path, "sizes", cls, int(meta["obs_dim"]), int(meta["n_actions"]), hp, 0, device)
+        restore(path, "the network", agent.model.load_state_dict, data["model"])
+        restore(path, "the optimizer state", agent.optim.load_state_dict, data["optim"])
+        restore(path, "the RNG state", setattr, agent.rng.bit_generator, "state", meta["rng"])
+        agent.updates = int(meta["updates"])
+        agent.gradient_updates = int(meta.get("gradient_updates", 0))
         return agent
 
 

@@ -16,6 +16,7 @@ from agents.common.run_dir import CONFIG_FILE, load_run
 from agents.crl_greedy import EarliestFinishHead
 from agents.heuristics import make_heuristic
 from agents.registry import ALGOS
+from srole_env import ClusterConfig
 
 
 def load_policy(policy: str | Path | Policy, device: str = "cpu", seed: int = 0) -> tuple[Policy, dict[str, Any]]:
@@ -48,6 +49,20 @@ def load_policy(policy: str | Path | Policy, device: str = "cpu", seed: int = 0)
     loaded = ALGOS[algo].load_policy(run.checkpoint, device)
     meta = {**saved, "name": path.name, "env_kind": ALGOS[algo].env_kind, "run_dir": str(path)}
     return loaded, meta
+
+
+def check_fits(meta: dict[str, Any], config: ClusterConfig) -> None:
+    """``ValueError`` when a trained run's observation/action sizes differ from those of ``config``'s cluster."""
+    if "run_dir" not in meta or not isinstance(meta.get("cluster"), dict):
+        return
+    trained = ClusterConfig.from_dict(meta["cluster"])
+    if (trained.n_candidates, trained.n_actions) != (config.n_candidates, config.n_actions):
+        raise ValueError(
+            f"config: run {meta['run_dir']!r} was trained with {trained.n_candidates} candidate edges per agent "
+            f"(n_neighbors={trained.n_neighbors}, {trained.n_actions} actions), so its observation size differs "
+            f"from this cluster's ({config.n_candidates} candidates, n_neighbors={config.n_neighbors}, "
+            f"n_edges={config.n_edges}); evaluate it on a cluster with the same candidate count"
+        )
 
 
 def run_cluster(path: str | Path) -> dict[str, Any]:

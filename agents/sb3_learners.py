@@ -32,6 +32,7 @@ from its seed (finished episodes and the learning curve are kept).
 from __future__ import annotations
 
 import inspect
+import io
 import math
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.common.context import CheckpointSchedule, RunContext
 from agents.common.networks import MASKED_SCORE
+from agents.common.persist import atomic_write, sb3_load, sb3_load_replay_buffer
 from agents.common.policy import ScoredPolicy
 from agents.common.round_discount import (
     RoundDiscountCallback,
@@ -160,7 +162,7 @@ class SB3Policy(ScoredPolicy):
 
 def load_policy(ckpt: Path, algo: str, device: str = "cpu") -> SB3Policy:
     """The greedy policy of a checkpoint."""
-    model = CLASSES[algo].load(Path(ckpt) / MODEL_FILE, device=device)
+    model = sb3_load(CLASSES[algo], Path(ckpt) / MODEL_FILE, device=device)  # pickled attributes checked first
     return SB3Policy(model, algo)
 
 
@@ -229,6 +231,13 @@ def hparams(algo: str, overrides: dict[str, Any]) -> dict[str, Any]:
     return {**DEFAULTS[algo], **overrides}
 
 
+def _saved_bytes(save: Any) -> bytes:
+    """What an SB3 ``save``-style method writes, as bytes (for the atomic writer)."""
+    buf = io.BytesIO()
+    save(buf)
+    return buf.getvalue()
+
+
 def _build_env(ctx: RunContext, episodes: int, rounds: int, decisions: int) -> tuple[Any, Any]:
     """(SB3 env, object counting episodes and rounds) for the run."""
     if is_centralized(ctx.algo):
@@ -249,10 +258,10 @@ def run(ctx: RunContext) -> None:
     env, counter = _build_env(ctx, episodes, start, int(ctx.state.get("decisions", 0)))
     ckpt = ctx.run.checkpoint
     if ctx.resume:
-        model = cls.load(ckpt / MODEL_FILE, env=env, device=ctx.device)
+        model = sb3_load(cls, ckpt / MODEL_FILE, env=env, device=ctx.device)
         seed_everything(ctx.seed + start)  # deterministic continuation of a given checkpoint
         if isinstance(model, DQN) and (ckpt / REPLAY_FILE).is_file():
-            model.load_replay_buffer(ckpt / REPLAY_FILE)
+            sb3_load_replay_buffer(model, ckpt / REPLAY_FILE)
     else:
         kwargs = dict(ctx.hparams)
         policy_kwargs = {"net_arch": list(kwargs.pop("net_arch"))} if "net_arch" in kwargs else {}
@@ -270,9 +279,9 @@ def run(ctx: RunContext) -> None:
 
     def save() -> None:
         ckpt.mkdir(parents=True, exist_ok=True)
-        model.save(ckpt / MODEL_FILE)
+        atomic_write(ckpt / MODEL_FILE, _saved_bytes(model.save))
         if isinstance(model, DQN):
-            model.save_replay_buffer(ckpt / REPLAY_FILE)
+            atomic_write(ckpt / REPLAY_FILE, _saved_bytes(model.save_replay_buffer))
         extra = {"decisions": counter.decisions} if is_centralized(ctx.algo) else {}
         ctx.save_state(counter.rounds, counter.episode, sb3_timesteps=model.num_timesteps,
                        samples=model.num_timesteps, gradient_updates=gradient_updates(model), **extra)

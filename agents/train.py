@@ -33,15 +33,18 @@ SROLE is any MARL algo here trained with ``shield="central"`` or ``"decentralize
 from __future__ import annotations
 
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from agents.common.context import RunContext
 from agents.common.names import SHIELDS
-from agents.common.run_dir import EpisodeLog, RunDir, load_run, write_json
+from agents.common.run_dir import CHECKPOINT_DIR, CONFIG_FILE, EpisodeLog, RunDir, load_run, read_json, write_json
 from agents.common.utils import resolve_device, seed_everything
 from agents.convergence import CurveRecorder
 from agents.registry import ALGOS
@@ -89,8 +92,11 @@ def train(
             raise ValueError(f"run {str(out_dir)!r} was trained by an older version (budget in timesteps, not "
                              "rounds) and cannot be resumed; start a new run")
         shield, seed = saved["shield"], int(saved["seed"])
+        _check_resumable(Path(out_dir), saved, state, rounds)
     shield = "none" if shield is None else shield
     seed = 0 if seed is None else seed
+    if isinstance(seed, np.integer):
+        seed = int(seed)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an int, got {seed!r}")
     if shield not in SHIELDS:
@@ -104,6 +110,7 @@ def train(
         raise ValueError(f"shield: {algo} schedules on the centralized env, which takes no shield; use 'none'")
     run = RunDir(Path(out_dir))
     resolved = resolve_device(device)
+    created = False
     if resume:
         run, saved, state = load_run(run.root)
         cfg = ClusterConfig.from_dict(saved["cluster"])
@@ -130,14 +137,29 @@ def train(
         elif tuple(eval_seeds):
             raise ValueError("eval_seeds given without eval_every; pass eval_every=K to evaluate every K rounds")
         state = {}
+        created = not run.root.exists()
         run.root.mkdir(parents=True, exist_ok=True)
-        write_json(run.config, {
+        write_json(run.checkpoint / RUN_CONFIG_COPY, record := {
             "algo": algo, "shield": shield, "rounds": rounds, "budget_unit": BUDGET_UNIT,
             "seed": seed, "device": device, "resolved_device": resolved, "env_kind": spec.env_kind,
             "scenario": config if isinstance(config, str) else None, "cluster": cfg.to_dict(),
             "hparams": full_hparams, SHIELD_PREFERENCES: share, "evaluation": evaluation,
             "checkpoint_every": checkpoint_every, "started": _now(), "command": sys.argv, "versions": _versions(),
         })
+        write_json(run.config, record)
+    try:
+        return _train_in(run, spec, algo, shield, cfg, seed, rounds, resolved, full_hparams, resume, progress,
+                         checkpoint_every, state, share, evaluation)
+    except BaseException:
+        if not resume and not run.state.is_file():  # nothing to resume: leave the out dir as it was
+            _remove_partial_run(run.root, created)
+        raise
+
+
+def _train_in(run: RunDir, spec: Any, algo: str, shield: str, cfg: ClusterConfig, seed: int, rounds: int,
+              resolved: str, full_hparams: dict[str, Any], resume: bool, progress: bool, checkpoint_every: int,
+              state: dict[str, Any], share: bool, evaluation: dict[str, Any] | None) -> Path:
+    """The part of ``train`` after the run directory is set up: logs, learner, checkpoints."""
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(run.tb))
@@ -179,6 +201,50 @@ def as_config(config: ClusterConfig | str | dict[str, Any] | None) -> ClusterCon
     if isinstance(config, dict):
         return ClusterConfig.from_dict(config)
     return make_config(config)
+
+
+RUN_CONFIG_COPY = "config.json"
+"""``checkpoint/config.json``: the run's config as it was trained, compared with ``config.json`` on resume."""
+RESUME_FIELDS = ("algo", "shield", "seed", "env_kind", "cluster", "hparams", SHIELD_PREFERENCES, "evaluation")
+"""Fields of ``config.json`` that must equal the checkpoint's copy for a run to be resumed."""
+
+
+def _check_resumable(root: Path, saved: dict[str, Any], state: dict[str, Any], rounds: int) -> None:
+    """Refuse a resume to fewer rounds than trained, or whose ``config.json`` differs from the checkpoint's."""
+    done = state.get("rounds")
+    if isinstance(rounds, int) and isinstance(done, int) and rounds < done:
+        raise ValueError(f"rounds: run {str(root)!r} has already trained {done} rounds; resuming it to {rounds} "
+                         f"would train nothing and rewrite its budget; pass rounds >= {done}")
+    copy = root / CHECKPOINT_DIR / RUN_CONFIG_COPY
+    if not copy.is_file():
+        raise ValueError(f"run {str(root)!r} has no {CHECKPOINT_DIR}/{RUN_CONFIG_COPY} (written by an older "
+                         "version), so its config cannot be checked; start a new run")
+    trained = read_json(copy, "checkpoint config")
+    changed = []
+    for key in RESUME_FIELDS:
+        if key == "cluster":
+            changed += [f"cluster.{k}" for k in _diff_keys(saved.get(key), trained.get(key))]
+        elif saved.get(key) != trained.get(key):
+            changed.append(key)
+    if changed:
+        raise ValueError(f"config: {str(root / CONFIG_FILE)!r} differs from the config the checkpoint was trained "
+                         f"with in {changed}; restore it, or start a new run")
+
+
+def _diff_keys(a: Any, b: Any) -> list[str]:
+    """Keys whose values differ between two dicts (all of them if either is not a dict)."""
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return [] if a == b else ["*"]
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
+def _remove_partial_run(root: Path, created: bool) -> None:
+    """Remove what a failed fresh run wrote (the whole dir if it created it, else the dir's contents)."""
+    if created:
+        shutil.rmtree(root, ignore_errors=True)
+        return
+    for child in list(root.iterdir()) if root.is_dir() else []:
+        shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
 
 
 def _check_matches(saved: dict[str, Any], **given: Any) -> None:

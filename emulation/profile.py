@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.common.persist import write_json
 from emulation.nodes import device_fields, host_class
 from srole_env.config import ClusterConfig, make_config
 from srole_env.core.workload import PoissonWorkload, write_trace_csv
@@ -148,8 +149,7 @@ def train_methods(profile: EmulationProfile, config: ClusterConfig, out: Path,
             shutil.rmtree(run_dir, ignore_errors=True)  # an interrupted training starts over
             train(algo, method.shield, config, rounds=profile.train_rounds, seed=TRAIN_SEED_BASE, out_dir=run_dir,
                   device="cpu", hparams=hparams or None, progress=progress)
-            (run_dir / "done.json").write_text(json.dumps({"algo": algo, "hparams": hparams,
-                                                           "rounds": profile.train_rounds}))
+            write_json(run_dir / "done.json", {"algo": algo, "hparams": hparams, "rounds": profile.train_rounds})
         runs[name] = run_dir
     return runs
 

@@ -54,7 +54,7 @@ from shields.latency import LatencyModel
 from shields.priority import check_rule, priority_ranks
 from shields.protocol import Coordinator
 from shields.regions import check_partition, partition_edges
-from srole_env._actions import index_of, joint_action
+from srole_env._actions import as_seed, index_of, joint_action
 from srole_env.core.topology import Topology
 from srole_env.edge_cluster import EdgeClusterEnv
 
@@ -84,6 +84,12 @@ class ShieldWrapper(BaseParallelWrapper):
         if not isinstance(inner, EdgeClusterEnv):
             got = type(env if inner is None else inner).__name__
             raise ValueError(f"a shield wraps an EdgeClusterEnv, got {got}")
+        layer = env
+        while layer is not inner:  # one shield per env: a shield behind a shield would settle actions twice
+            if isinstance(layer, ShieldWrapper):
+                raise ValueError(f"a shield cannot wrap another shield ({type(layer).__name__}); "
+                                 "wrap the bare EdgeClusterEnv")
+            layer = getattr(layer, "env", inner)
         super().__init__(env)
         self.priority = priority
         self._rule = check_rule(priority)
@@ -113,6 +119,7 @@ class ShieldWrapper(BaseParallelWrapper):
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         """Reset the env; a seed also reseeds the shield (from it and the shield's own ``seed``), so the same
         seeds give the same trajectory."""
+        seed = as_seed(seed)
         out = self.env.reset(seed=seed, options=options)
         if seed is not None:
             self._rng = np.random.default_rng([seed, _SEED_STREAM] + ([] if self._seed is None else [self._seed]))
@@ -193,8 +200,7 @@ class ShieldWrapper(BaseParallelWrapper):
     def _shield(self, actions: np.ndarray, preferences: dict[str, Any] | np.ndarray | None) -> np.ndarray:
         """Settle one joint action [N]; charge its latency and interventions; return the safe joint action."""
         env = self.unwrapped
-        if not env.agents:
-            raise RuntimeError("step() called on a finished episode; call reset() first")
+        env.check_running()
         start = time.perf_counter()
         sim = env.sim
         if sim.topology is not self._topology:  # the env was reset behind the shield's back

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from srole_env.config import load_data_file
 
 KINDS = ("learned", "heuristic", "reference", "bound")
 
@@ -356,7 +356,7 @@ def load_profile(name_or_path: str) -> Profile:
     path = Path(name_or_path)
     if not path.exists():
         raise ValueError(f"profile: unknown profile {name_or_path!r}; choose one of {sorted(PROFILES)} or a file")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = load_data_file(path) or {}  # a malformed file: ValueError naming it and the line
     if not isinstance(data, dict):
         raise ValueError(f"profile: {path} must hold a mapping of Profile fields")
     try:

@@ -23,6 +23,7 @@ import fcntl
 import hashlib
 import json
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,7 @@ import numpy as np
 import pandas as pd
 from gymnasium.utils import seeding
 
+from agents.common.persist import CorruptFile, atomic_write, read_json, write_json
 from srole_cli import report
 from srole_cli.cells import CellFailure, run_cells
 from srole_cli.experiments import Experiment, Method, Profile, profile_to_dict
@@ -111,13 +113,15 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     """
     start = time.perf_counter()
     if cell.kind == "overhead":
-        return {"rows": [_overhead_row(cell)], "failures": [], "curves": [], "train_wall_s": 0.0,
-                "ran_s": time.perf_counter() - start}
+        notes: list[str] = []
+        return {"rows": [_overhead_row(cell, notes)], "failures": [], "curves": [], "train_wall_s": 0.0,
+                "ran_s": time.perf_counter() - start, "recomputed": notes}
     cache = Path(cell.cache)
     method = cell.method
     train_key = _key("train", cell.algo, method["shield"], cell.hparams, make_config(**cell.train_config).to_dict(),
                      cell.seed, cell.rounds, cell.eval_every, cell.curve_seeds, cell.curve_episodes)
     rows, failures, pending, duplicates, seen = [], [], [], [], set()
+    recomputed: list[str] = []
     for spec in cell.evals:
         try:
             cfg = make_config(**spec.config).to_dict()
@@ -129,30 +133,31 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         path = cache / "evals" / f"{key}.json"
         if path in seen:  # the same evaluation reached from another point: run and count it once
             duplicates.append((spec, path))
-        elif path.exists():
-            rows.append({**json.loads(path.read_text()), "experiment": spec.experiment, **spec.point})
+        elif (cached := _read_cache(path, EVAL_ROW_KEYS, recomputed)) is not None:
+            rows.append({**cached, "experiment": spec.experiment, **spec.point})
         else:
             pending.append((spec, cfg, path))
         seen.add(path)
     record: dict[str, Any] = {}
     record_path = cache / "train" / f"{train_key}.json"
+    stale = False
     if cell.algo and record_path.exists():
-        record = json.loads(record_path.read_text())
+        record = _read_cache(record_path, TRAIN_RECORD_KEYS, recomputed) or {}
+        stale = not record
     model_dir = cache / "models" / train_key
-    if pending and cell.algo:
+    if (pending or stale) and cell.algo:
         with _training_lock(model_dir):  # two methods may share one training (the ablation's and MARL's)
-            if not (model_dir / "DONE").exists():
+            if stale or not (model_dir / "DONE").exists():
                 if model_dir.exists():  # an interrupted or dropped run: start it again
                     shutil.rmtree(model_dir)
                 t0 = time.perf_counter()
                 _train(cell, model_dir)
                 record = {"wall_s": time.perf_counter() - t0, "curves": _read_curves(model_dir / "curves.csv"),
                           **_training_effort(model_dir)}
-                record_path.parent.mkdir(parents=True, exist_ok=True)
-                record_path.write_text(json.dumps(record))
-                (model_dir / "DONE").write_text("")
+                write_json(record_path, record, indent=None)
+                atomic_write(model_dir / "DONE", "")
             elif record_path.exists():
-                record = json.loads(record_path.read_text())
+                record = _read_cache(record_path, TRAIN_RECORD_KEYS, recomputed) or {}
     for spec, cfg, path in pending:
         t0 = time.perf_counter()
         try:
@@ -168,16 +173,38 @@ def run_cell(cell: Cell) -> dict[str, Any]:
                "wall_s": time.perf_counter() - t0}
         if spec.keep_jobs and jobs is not None:
             row["job_jcts"] = [round(float(j), 3) for j in jobs]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(row))
+        write_json(path, row, indent=None)
         rows.append({**row, "experiment": spec.experiment, **spec.point})
     for spec, path in duplicates:
-        if path.exists():
-            rows.append({**json.loads(path.read_text()), "experiment": spec.experiment, **spec.point, "wall_s": 0.0})
+        if (cached := _read_cache(path, EVAL_ROW_KEYS, recomputed)) is not None:
+            rows.append({**cached, "experiment": spec.experiment, **spec.point, "wall_s": 0.0})
     if cell.drop_models and model_dir.exists():
         shutil.rmtree(model_dir)
     return {"rows": rows, "failures": failures, "curves": record.get("curves", []),
-            "train_wall_s": float(record.get("wall_s", 0.0)), "ran_s": time.perf_counter() - start}
+            "train_wall_s": float(record.get("wall_s", 0.0)), "ran_s": time.perf_counter() - start,
+            "recomputed": recomputed}
+
+
+EVAL_ROW_KEYS = ("method", "seed", "wall_s")
+"""Keys every cached evaluation row has (an entry without them is recomputed)."""
+TRAIN_RECORD_KEYS = ("wall_s", "curves")
+"""Keys every cached training record has."""
+
+
+def _read_cache(path: Path, keys: tuple[str, ...], recomputed: list[str]) -> dict[str, Any] | None:
+    """The cache entry at ``path``, or None if absent; a corrupt one is removed, noted in ``recomputed``, None."""
+    if not path.exists():
+        return None
+    try:
+        entry = read_json(path, "cache entry")
+        missing = [k for k in keys if k not in entry]
+        if missing:
+            raise CorruptFile(f"cache entry {str(path)!r} lacks {missing}")
+    except (CorruptFile, OSError) as err:
+        recomputed.append(f"{err}; recomputed")
+        path.unlink(missing_ok=True)
+        return None
+    return entry
 
 
 def _failure(cell: Cell, spec: EvalSpec, exc: Exception) -> dict[str, Any]:
@@ -251,15 +278,16 @@ def _evaluate(cell: Cell, model_dir: Path, cfg: dict[str, Any], shield: str) -> 
     return {**summarize(numeric), "job_jcts": jobs}
 
 
-def _overhead_row(cell: Cell) -> dict[str, Any]:
+def _overhead_row(cell: Cell, recomputed: list[str] | None = None) -> dict[str, Any]:
     """Least-loaded play behind a shield: mean simulated decision latency and messages per round (cached)."""
     shield, regions = cell.overhead["shield"], cell.overhead["regions"]
     spec = cell.evals[0]
     cfg = make_config(**spec.config)
     key = _key("overhead", shield, regions, cfg.to_dict(), cell.seed, cell.eval_episodes)
     path = Path(cell.cache) / "evals" / f"{key}.json"
-    if path.exists():
-        return {**json.loads(path.read_text()), "experiment": spec.experiment, **spec.point}
+    notes = [] if recomputed is None else recomputed
+    if (cached := _read_cache(path, ("method", "shield", "wall_s"), notes)) is not None:
+        return {**cached, "experiment": spec.experiment, **spec.point}
     import srole_env
     from agents.heuristics import make_heuristic
     from shields import make_shield
@@ -289,8 +317,7 @@ def _overhead_row(cell: Cell) -> dict[str, Any]:
         "messages_per_round": messages / rounds, "shield_wall_ms_per_round": 1e3 * wall / rounds,
         "wall_s": time.perf_counter() - t0,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(row))
+    write_json(path, row, indent=None)
     return {**row, "experiment": spec.experiment, **spec.point}
 
 
@@ -404,7 +431,7 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "profile.json").write_text(json.dumps(profile_to_dict(profile), indent=2, default=str))
+    atomic_write(out / "profile.json", json.dumps(profile_to_dict(profile), indent=2, default=str))
     start = time.perf_counter()
     cells = build_cells(profile, out, device, drop_models, methods)
     results = run_cells(run_cell, cells, workers=workers, address=address, desc=f"reproduce {profile.name}",
@@ -420,6 +447,8 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
             continue
         rows += result["rows"]
         failures += result["failures"]
+        for note in result.get("recomputed", []):  # a corrupt cache entry: recomputed, not a failure
+            print(f"reproduce: {note}", file=sys.stderr)
         compute_s += result["train_wall_s"] + sum(float(r.get("wall_s", 0.0)) for r in result["rows"])
         if result["curves"]:
             trained = make_config(**cell.train_config)

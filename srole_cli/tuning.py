@@ -41,6 +41,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from srole_env.config import load_data_file
+
 TUNED_DIR = Path(__file__).resolve().parent / "tuned"
 """Where the committed tuned hyperparameters live: ``tuned/<scenario>/<method>.yaml``."""
 TUNE_SEED_BASE = 50_000
@@ -325,7 +327,7 @@ def load_tuned(method: str, scenario: str, root: str | Path | None = None) -> di
     path = tuned_path(method, scenario, root)
     if not path.is_file():
         return None
-    data = yaml.safe_load(path.read_text())
+    data = load_data_file(path)
     if not isinstance(data, dict) or not isinstance(data.get("algo"), str) or not isinstance(data.get("hparams"), dict):
         raise ValueError(f"{path}: a tuned file needs 'algo' (a string) and 'hparams' (a mapping)")
     return data

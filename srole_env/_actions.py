@@ -35,6 +35,9 @@ def joint_action(actions: Mapping[str, Any], agent_index: Mapping[str, int], n_a
 
     Unknown agents raise ``ValueError``; bad actions raise as in ``as_action``.
     """
+    if not isinstance(actions, Mapping):
+        raise TypeError(f"step() takes a dict agent -> action (e.g. {{'edge_0': 1}}), got {type(actions).__name__}; "
+                        "for an array of actions use step_arrays()")
     joint = np.full(len(agent_index), hold, dtype=np.int64)
     for agent, action in actions.items():
         i = index_of(agent, agent_index)
@@ -42,3 +45,14 @@ def joint_action(actions: Mapping[str, Any], agent_index: Mapping[str, int], n_a
             action = as_action(action, n_actions, f"action of {agent}")
         joint[i] = action
     return joint
+
+
+def as_seed(seed: Any) -> int | None:
+    """``seed`` as a Python int (NumPy integers accepted) or None; ``TypeError``/``ValueError`` otherwise."""
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    return int(seed)

@@ -61,7 +61,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from srole_env._actions import as_action
+from srole_env._actions import as_action, as_seed
 from srole_env.config import ClusterConfig, make_config
 from srole_env.core.head_queue import HeadQueue, HeadRound, default_policy_flops
 from srole_env.core.simulator import OBS_HIGH, ClusterSimulator
@@ -112,7 +112,7 @@ class CentralizedSchedulingEnv(gym.Env):
 
     # ------------------------------------------------------------------ API
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
-        super().reset(seed=seed)
+        super().reset(seed=as_seed(seed))
         self.sim.reset(self.np_random)
         self.head = HeadQueue(self.sim.topology, self.config, self.policy_flops)
         self._head_info = dict.fromkeys(HEAD_INFO_KEYS, 0.0)

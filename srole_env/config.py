@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,16 +188,35 @@ class ClusterConfig:
     def from_file(cls, path: str | Path) -> ClusterConfig:
         """Load a YAML (``.yaml``/``.yml``) or JSON file of config fields."""
         path = Path(path)
-        text = path.read_text()
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        elif path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
+        if path.suffix.lower() not in (".yaml", ".yml", ".json"):
             raise ValueError(f"config file {path} must end in .yaml, .yml or .json")
+        data = load_data_file(path) or {}
+        if not isinstance(data, Mapping):
+            raise ValueError(f"config file {path} must hold a mapping of config fields, got {type(data).__name__}")
         return cls.from_dict(data)
+
+
+def load_data_file(path: str | Path) -> Any:
+    """The data of a YAML (``yaml.safe_load``) or JSON file; ``ValueError`` naming the file and line if malformed."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (bad byte at offset {err.start})") from None
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}:{err.lineno}: malformed JSON: {err.msg} (column {err.colno})") from None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ValueError(f"{where}: malformed YAML: {problem}") from None
 
 
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -267,8 +287,8 @@ def _validate(cfg: ClusterConfig) -> None:
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
         ):
             raise TypeError(f"{name} must be a pair of ints (lo, hi), got {value!r}")
-        if value[0] < lo or value[1] < value[0]:
-            raise ValueError(f"{name} must satisfy {lo} <= lo <= hi, got {value!r}")
+        if value[0] < lo or value[1] < value[0] or value[1] > MAX_COUNT:
+            raise ValueError(f"{name} must satisfy {lo} <= lo <= hi <= {MAX_COUNT}, got {value!r}")
 
     def mix(name: str) -> None:
         value = getattr(cfg, name)
@@ -282,13 +302,16 @@ def _validate(cfg: ClusterConfig) -> None:
 
     integer("n_edges", 1)
     integer("n_regions", 1)
+    for name in ("n_edges", "n_neighbors", "horizon"):
+        if getattr(cfg, name) > MAX_COUNT:
+            raise ValueError(f"{name} must be <= {MAX_COUNT}, got {getattr(cfg, name)}")
     if cfg.n_regions > cfg.n_edges:
         raise ValueError(f"n_regions must be <= n_edges ({cfg.n_edges}), got {cfg.n_regions}")
     integer("n_neighbors", 0)
     integer("horizon", 1)
     if not isinstance(cfg.extra_device_classes, Mapping):
         raise TypeError(f"extra_device_classes must be a mapping of name -> fields, got {cfg.extra_device_classes!r}")
-    device_table(cfg.extra_device_classes)  # validates every added class
+    table = device_table(cfg.extra_device_classes)  # validates every added class
     mix("device_mix")
     mix("model_mix")
     for name in (
@@ -296,7 +319,6 @@ def _validate(cfg: ClusterConfig) -> None:
         "link_bandwidth_scale",
         "link_bandwidth_ref_m",
         "round_s",
-        "compute_threshold",
         "memory_threshold",
         "queue_norm",
     ):
@@ -316,6 +338,14 @@ def _validate(cfg: ClusterConfig) -> None:
         "reward_overload",
     ):
         number(name, strict=False)
+    number("compute_threshold", hi=1.0)
+    used = [n for n, share in cfg.device_mix.items() if share > 0 and n in table]
+    used += [cfg.head_device] if cfg.head_device in table else []
+    smallest = min(used, key=lambda n: table[n].cores, default=None)
+    if smallest is not None and cfg.compute_threshold * table[smallest].cores < 1:
+        raise ValueError(f"compute_threshold={cfg.compute_threshold!r} leaves no worker slot on a {smallest} "
+                         f"({table[smallest].cores} cores): threshold x cores must be >= 1; use a value in "
+                         f"[{1 / table[smallest].cores:.3g}, 1]")
     number("overload_slowdown", hi=1.0)
     if cfg.oversubscription_efficiency is not None:
         number("oversubscription_efficiency", hi=1.0)
@@ -333,9 +363,9 @@ def _validate(cfg: ClusterConfig) -> None:
     if (
         not isinstance(cfg.batch_sizes, tuple)
         or not cfg.batch_sizes
-        or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in cfg.batch_sizes)
+        or not all(isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= MAX_COUNT for b in cfg.batch_sizes)
     ):
-        raise ValueError(f"batch_sizes must be a non-empty tuple of positive ints, got {cfg.batch_sizes!r}")
+        raise ValueError(f"batch_sizes must be a non-empty tuple of ints in 1..{MAX_COUNT}, got {cfg.batch_sizes!r}")
     if cfg.topology_seed is not None and (
         isinstance(cfg.topology_seed, bool) or not isinstance(cfg.topology_seed, int)
     ):
@@ -346,3 +376,57 @@ def _validate(cfg: ClusterConfig) -> None:
         number("head_policy_flops", strict=False)
     if cfg.trace_path is not None and not isinstance(cfg.trace_path, (str, Path)):
         raise TypeError(f"trace_path must be a path or None, got {cfg.trace_path!r}")
+    check_memory(cfg)
+
+
+MAX_COUNT = 2**31 - 1
+"""Largest count (edges, samples, epochs, batch, tasks, rounds) a config or trace may give: int32 range."""
+EDGE_BYTES, CANDIDATE_BYTES, JOB_BYTES, TASK_BYTES = 4096, 512, 256, 512
+"""Generous bytes per edge, per (edge, candidate), per job and per task of an episode's arrays."""
+
+
+def memory_estimate_bytes(cfg: ClusterConfig, jobs: float | None = None, tasks: float | None = None) -> float:
+    """Rough peak bytes of one episode of ``cfg``: per-edge arrays, the neighbour search, the job/task tables.
+
+    ``jobs``/``tasks``: the episode's counts when known (a trace); by default the Poisson means.
+    """
+    n = cfg.n_edges
+    if jobs is None:
+        jobs = 0.0 if cfg.trace_path is not None else n * cfg.arrival_rate * cfg.round_s * cfg.horizon
+    if tasks is None:
+        tasks = jobs * (cfg.tasks_per_job[0] + cfg.tasks_per_job[1]) / 2
+    search = min(1024, n) * float(n) * 24.0  # chunked pairwise distances (srole_env.core.topology)
+    return n * (EDGE_BYTES + CANDIDATE_BYTES * cfg.n_candidates) + search + jobs * JOB_BYTES + tasks * TASK_BYTES
+
+
+def memory_limit_bytes() -> float:
+    """Memory this process may use: physical memory, capped by a cgroup limit and ``RLIMIT_AS`` (inf if unknown)."""
+    limits = [math.inf]
+    try:
+        limits.append(float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")))
+    except (AttributeError, ValueError, OSError):
+        pass
+    try:
+        text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        limits.append(float(text) if text.isdigit() else math.inf)
+    except OSError:
+        pass
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        limits.append(math.inf if soft == resource.RLIM_INFINITY else float(soft))
+    except (ImportError, OSError, ValueError):
+        pass
+    return min(limits)
+
+
+def check_memory(cfg: ClusterConfig, jobs: float | None = None, tasks: float | None = None, what: str = "") -> None:
+    """``ValueError`` up front when an episode of ``cfg`` cannot fit in this machine's memory."""
+    need, have = memory_estimate_bytes(cfg, jobs, tasks), memory_limit_bytes()
+    if need > have:
+        expected = (f"{jobs:.3g} jobs" if jobs is not None else
+                    f"n_edges={cfg.n_edges}, arrival_rate={cfg.arrival_rate}, horizon={cfg.horizon}, "
+                    f"tasks_per_job={cfg.tasks_per_job}")
+        raise ValueError(f"{what or 'config'}: an episode needs about {need / 2**30:.3g} GiB ({expected}), more than "
+                         f"this machine's {have / 2**30:.3g} GiB; use a smaller cluster, load or horizon")

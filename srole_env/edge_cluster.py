@@ -63,7 +63,7 @@ from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from srole_env._actions import index_of, joint_action
+from srole_env._actions import as_seed, index_of, joint_action
 from srole_env.config import ClusterConfig, make_config
 from srole_env.core.simulator import OBS_HIGH, ClusterSimulator, RoundResult
 
@@ -130,6 +130,7 @@ class EdgeClusterEnv(ParallelEnv):
     # ------------------------------------------------------------------ API
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         """Draw a new episode; the same seed gives the same cluster, jobs and trajectory."""
+        seed = as_seed(seed)
         if seed is not None or not hasattr(self.sim, "rng"):
             self.np_random, _ = seeding.np_random(seed)
         self.sim.reset(self.np_random)
@@ -177,12 +178,18 @@ class EdgeClusterEnv(ParallelEnv):
 
     def step_arrays(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, bool, RoundResult]:
         """Array fast path: actions [N] -> (obs [N, D], mask [N, A], rewards [N], terminated, truncated, result)."""
+        self.check_running()
         latency = self.sim.local_latency + self._extra_latency
         result = self.sim.step(actions, latency)
         self._extra_latency[:] = 0.0
         self._last = result
         truncated = self.sim.round >= self.config.horizon
         return self.sim.observe(), self.sim.action_mask(), result.rewards, False, truncated, result
+
+    def check_running(self) -> None:
+        """``RuntimeError`` unless an episode is under way (reset and not yet truncated)."""
+        if not self.agents or self.sim.round >= self.config.horizon:
+            raise RuntimeError("step() called before reset() or on a finished episode; call reset() first")
 
     # ------------------------------------------------------------------ hooks for wrappers
     def charge_decision_latency(self, seconds: np.ndarray | float) -> None:

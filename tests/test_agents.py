@@ -116,8 +116,8 @@ def test_custom_learners_resume_exactly(algo: str, shield: str, hparams: dict, t
     split = tiny_train(algo, tmp_path / "split", 25, seed=3, shield=shield, **hparams)
     resume_run(split, 50, device="cpu", progress=False)
     np.testing.assert_equal(read_episodes(straight / "episodes.csv"), read_episodes(split / "episodes.csv"))
-    a = torch.load(straight / "checkpoint" / f"{algo}.pt", weights_only=False)
-    b = torch.load(split / "checkpoint" / f"{algo}.pt", weights_only=False)
+    a = torch.load(straight / "checkpoint" / f"{algo}.pt", weights_only=True)
+    b = torch.load(split / "checkpoint" / f"{algo}.pt", weights_only=True)
     key = "q" if algo == "idqn" else "model"
     for name, tensor in a[key].items():
         torch.testing.assert_close(tensor, b[key][name], rtol=0, atol=0)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -82,7 +81,7 @@ def test_crl_exploration_schedule_is_relative_to_the_round_budget(tmp_path: Path
 def test_idqn_epsilon_decays_over_a_fraction_of_the_budget(tmp_path: Path):
     run = train("idqn", "none", TINY, 40, 0, tmp_path / "i", "cpu", progress=False,
                 hparams={**FAST["idqn"], "eps_decay_fraction": 0.25})
-    saved = torch.load(run / "checkpoint" / "idqn.pt", weights_only=False)["hparams"]
+    saved = read_json(run / "checkpoint" / "idqn.json")["hparams"]
     assert saved["eps_decay_rounds"] == 10  # 0.25 x 40 rounds, fixed for a resumed run
     from agents.idqn import IDQN
 

@@ -12,18 +12,27 @@ falls back to its own least-loaded order): the ``SROLE-central-noprefs`` ablatio
 ``episode_seed(s, k)`` (so a resumed run continues the same sequence of episodes), per-agent returns are
 summed, each finished episode is handed to a callback with ``env.unwrapped.metrics()``, and ``rounds``
 counts the decision rounds simulated so far: the training budget's unit (one ``step`` = one round).
+
+**Checkpointing the env as data.** The driver records the joint actions [k, N] (and preferences
+[k, N, A]) of the current episode's k rounds. ``save_state`` writes them, with the counters and the last
+observation, as a NumPy ``.npz``; ``load_state`` rebuilds the episode on the env it was given (made by
+the run's own constructor from its config): reset with the episode's seed, then the k recorded rounds
+replayed. The env is deterministic given its seed and actions, so the result is the checkpointed state;
+a replay that does not reach the saved observation and returns (another config or code) is refused.
+Nothing is unpickled.
 """
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from agents.common.names import SHIELDS
+from agents.common.persist import CorruptFile, load_arrays, save_arrays
 from srole_env import ClusterConfig, EdgeClusterEnv
 
 
@@ -125,12 +134,15 @@ class EpisodeDriver:
         self.rounds = rounds
         self.returns = np.zeros(env.n_agents)
         self.episode_rounds = 0
+        self._actions: list[np.ndarray] = []
+        self._prefs: list[np.ndarray | None] = []
         self.obs, self.mask = self.reset()
 
     def reset(self) -> tuple[np.ndarray, np.ndarray]:
         """Start episode ``self.episode`` from its seed."""
         self.returns[:] = 0.0
         self.episode_rounds = 0
+        self._actions, self._prefs = [], []
         self.obs, self.mask = self.env.reset(seed=episode_seed(self.seed, self.episode))
         return self.obs, self.mask
 
@@ -139,6 +151,8 @@ class EpisodeDriver:
 
         The returned ``StepOutput.obs`` is the round's own next observation (the final one when done).
         """
+        self._actions.append(np.array(actions, dtype=np.int64).reshape(self.env.n_agents))
+        self._prefs.append(None if preferences is None else np.array(preferences, dtype=np.float64))
         out = self.env.step(actions, preferences)
         self.rounds += 1
         self.returns += out.rewards
@@ -155,14 +169,58 @@ class EpisodeDriver:
         return out
 
     # ------------------------------------------------------------------ checkpointing
-    def state_bytes(self) -> bytes:
-        """The whole driver state, env included (pickled), to resume mid-episode exactly."""
-        return pickle.dumps({"env": self.env.env, "obs": self.obs, "mask": self.mask, "returns": self.returns,
-                             "episode_rounds": self.episode_rounds, "episode": self.episode, "rounds": self.rounds})
+    def save_state(self, path: str | Path) -> None:
+        """Write the episode so far as data (module docstring): counters, recorded actions and preferences."""
+        env, k = self.env, len(self._actions)
+        n, a = env.n_agents, env.n_actions
+        has_prefs = np.array([p is not None for p in self._prefs], dtype=bool)
+        prefs = np.zeros((k, n, a)) if k else np.zeros((0, n, a))
+        for i in np.flatnonzero(has_prefs):
+            prefs[i] = self._prefs[i]
+        save_arrays(path, format=np.int64(1), seed=np.int64(self.seed), episode=np.int64(self.episode),
+                    rounds=np.int64(self.rounds), episode_rounds=np.int64(self.episode_rounds),
+                    shape=np.array([n, env.obs_dim, a], dtype=np.int64),
+                    actions=np.stack(self._actions) if k else np.zeros((0, n), np.int64),
+                    preferences=prefs, has_preferences=has_prefs, obs=self.obs, mask=self.mask, returns=self.returns)
 
-    def load_state_bytes(self, data: bytes) -> None:
-        """Restore ``state_bytes`` output (the env object is replaced by the pickled one)."""
-        state = pickle.loads(data)
-        self.env = ArrayEnv(state["env"], self.env.share_preferences)
-        for key in ("obs", "mask", "returns", "episode_rounds", "episode", "rounds"):
-            setattr(self, key, state[key])
+    def load_state(self, path: str | Path) -> None:
+        """Rebuild the checkpointed episode on ``self.env`` by replaying it; ``CorruptFile`` if it does not fit."""
+        where = f"env state {str(path)!r}"
+        data = load_arrays(path, "env state")
+        expected = ("format", "seed", "episode", "rounds", "episode_rounds", "shape", "actions", "preferences",
+                    "has_preferences", "obs", "mask", "returns")
+        missing = [key for key in expected if key not in data]
+        if missing:
+            raise CorruptFile(f"{where} is not an env state of this version: it lacks {missing}")
+        env = self.env
+        shape = (env.n_agents, env.obs_dim, env.n_actions)
+        if tuple(int(v) for v in np.ravel(data["shape"])) != shape:
+            raise CorruptFile(f"{where} is for a cluster of (agents, obs size, actions) = "
+                              f"{tuple(int(v) for v in np.ravel(data['shape']))}, this run's config gives {shape}")
+        if int(data["seed"]) != self.seed or int(data["episode"]) != self.episode or int(data["rounds"]) != self.rounds:
+            raise CorruptFile(f"{where} does not match the checkpoint: seed/episode/rounds "
+                              f"{int(data['seed'])}/{int(data['episode'])}/{int(data['rounds'])}, "
+                              f"expected {self.seed}/{self.episode}/{self.rounds}")
+        k = int(data["episode_rounds"])
+        actions, prefs, has = data["actions"], data["preferences"], data["has_preferences"]
+        if (not 0 <= k < np.iinfo(np.int32).max or actions.shape != (k, shape[0]) or actions.dtype.kind not in "iu"
+                or prefs.shape != (k, shape[0], shape[2]) or has.shape != (k,) or has.dtype != bool):
+            raise CorruptFile(f"{where} is corrupt: arrays do not fit {k} recorded rounds of {shape[0]} agents")
+        self.reset()
+        for i in range(k):
+            try:
+                out = self.env.step(actions[i], prefs[i] if has[i] else None)
+            except (ValueError, TypeError, RuntimeError) as err:  # e.g. an action out of range
+                raise CorruptFile(f"{where} does not replay: round {i + 1} of {k} was refused: {err}") from None
+            self._actions.append(np.array(actions[i], dtype=np.int64))
+            self._prefs.append(np.array(prefs[i]) if has[i] else None)
+            self.returns += out.rewards
+            if out.done:
+                raise CorruptFile(f"{where} does not replay: the episode ended after {i + 1} of {k} rounds "
+                                  "(the run's config or the simulator differs from the checkpoint's)")
+            self.obs, self.mask = out.obs, out.mask
+        self.episode_rounds = k
+        if not (np.array_equal(self.obs, data["obs"]) and np.array_equal(self.mask, data["mask"])
+                and np.allclose(self.returns, data["returns"], rtol=0, atol=1e-9)):
+            raise CorruptFile(f"{where} does not replay to the checkpointed state (the run's config or the "
+                              "simulator differs from the checkpoint's, or the file was altered)")

@@ -127,13 +127,11 @@ def saved_hparams(cls: type[H], saved: dict[str, Any]) -> H:
 
 
 def resume_driver(env: ArrayEnv, ctx: RunContext, env_file: str) -> EpisodeDriver:
-    """The driver as checkpointed (mid-episode env included); a fresh start of the next episode if unreadable."""
+    """The driver as checkpointed: the env from the run's config, its episode replayed from ``env_file``.
+
+    A missing, corrupt or mismatched env state raises (``FileNotFoundError``/``CorruptFile``), never restarts.
+    """
     episodes, rounds = int(ctx.state["episodes"]), ctx.start_rounds
     driver = EpisodeDriver(env, ctx.seed, ctx.episode_log, episode=episodes, rounds=rounds)
-    path = ctx.run.checkpoint / env_file
-    if path.is_file():
-        try:
-            driver.load_state_bytes(path.read_bytes())
-        except Exception:  # an env that cannot be restored restarts the episode; nothing else is lost
-            driver = EpisodeDriver(env, ctx.seed, ctx.episode_log, episode=episodes, rounds=rounds)
+    driver.load_state(ctx.run.checkpoint / env_file)
     return driver

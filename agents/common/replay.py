@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.common.persist import CorruptFile, load_arrays, save_arrays
+
 
 @dataclass
 class Batch:
@@ -53,21 +55,29 @@ class ReplayBuffer:
                      self.discount[idx])
 
     def save(self, path: Path) -> None:
-        """Write the filled part (``np.savez``, uncompressed)."""
+        """Write the filled part as an ``.npz`` (atomically, ``agents.common.persist``)."""
         n = self.size
-        with Path(path).open("wb") as f:
-            np.savez(f, pos=self.pos, size=n, obs=self.obs[:n], next_obs=self.next_obs[:n],
-                     next_mask=self.next_mask[:n], actions=self.actions[:n], rewards=self.rewards[:n],
-                     discount=self.discount[:n])
+        save_arrays(path, pos=self.pos, size=n, obs=self.obs[:n], next_obs=self.next_obs[:n],
+                    next_mask=self.next_mask[:n], actions=self.actions[:n], rewards=self.rewards[:n],
+                    discount=self.discount[:n])
 
     def load(self, path: Path) -> None:
-        with np.load(path) as data:
-            n = int(data["size"])
-            if n > self.capacity:
-                raise ValueError(f"replay buffer in {path} holds {n} transitions, more than capacity {self.capacity}")
-            for name in ("obs", "next_obs", "next_mask", "actions", "rewards", "discount"):
-                getattr(self, name)[:n] = data[name]
-            self.size, self.pos = n, int(data["pos"])
+        """Read ``save``'s output (``allow_pickle=False``); ``CorruptFile`` naming the file if it does not fit."""
+        data = load_arrays(path, "replay buffer")
+        names = ("obs", "next_obs", "next_mask", "actions", "rewards", "discount")
+        missing = [k for k in ("size", "pos", *names) if k not in data]
+        if missing:
+            raise CorruptFile(f"replay buffer {str(path)!r} is not a replay buffer: it lacks {missing}")
+        n, pos = int(data["size"]), int(data["pos"])
+        if not 0 <= n <= self.capacity or not 0 <= pos < max(self.capacity, 1):
+            raise CorruptFile(f"replay buffer {str(path)!r}: {n} transitions (pos {pos}), capacity {self.capacity}")
+        for name in names:
+            target = getattr(self, name)
+            if data[name].shape != (n, *target.shape[1:]):
+                raise CorruptFile(f"replay buffer {str(path)!r}: {name} has shape {data[name].shape}, "
+                                  f"expected {(n, *target.shape[1:])}")
+            target[:n] = data[name]
+        self.size, self.pos = n, pos
 
 
 class NStepReturns:

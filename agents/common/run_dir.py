@@ -6,18 +6,24 @@ OUT/
   episodes.csv       one row per finished training episode: episode, total_rounds (run total), episode_return, metrics()
   curves.csv         with eval_every: one row per periodic evaluation on fixed seeds (agents.convergence)
   tb/                TensorBoard event files (episode metrics and learner losses)
-  checkpoint/        state.json (rounds, episodes) + the learner's files (model, optimizer, replay buffer)
+  checkpoint/        state.json (rounds, episodes), config.json (the config as trained, compared on resume)
+                     + the learner's files (model, optimizer, replay buffer, env.npz: the episode to replay)
 ```
+
+Every file here is written through ``agents.common.persist`` (atomic) and read back without unpickling
+(``SECURITY.md``).
 """
 
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from agents.common import persist
 
 CONFIG_FILE = "config.json"
 EPISODES_FILE = "episodes.csv"
@@ -63,25 +69,13 @@ class RunDir:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as indented JSON, atomically (write then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
-    tmp.replace(path)
+    """Write ``data`` as indented JSON through the one atomic writer (``agents.common.persist``)."""
+    persist.write_json(path, data)
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+def read_json(path: Path, what: str = "JSON file") -> dict[str, Any]:
+    """A JSON object from ``path``; ``CorruptFile`` (a ``ValueError``) naming the file if it does not parse."""
+    return persist.read_json(path, what)
 
 
 def load_run(path: str | Path) -> tuple[RunDir, dict[str, Any], dict[str, Any]]:
@@ -93,7 +87,7 @@ def load_run(path: str | Path) -> tuple[RunDir, dict[str, Any], dict[str, Any]]:
         raise FileNotFoundError(f"{str(run.root)!r} is not a run directory: no {CONFIG_FILE}")
     if not run.state.is_file():
         raise FileNotFoundError(f"no checkpoint in {str(run.root)!r}: {CHECKPOINT_DIR}/{STATE_FILE} is missing")
-    return run, read_json(run.config), read_json(run.state)
+    return run, read_json(run.config, "run config"), read_json(run.state, "checkpoint state")
 
 
 class EpisodeLog:
@@ -117,12 +111,13 @@ class EpisodeLog:
             return
         with self.path.open(newline="") as f:
             reader = csv.DictReader(f)
-            fields = reader.fieldnames
-            rows = [r for r in reader if int(r["episode"]) < episode]
-        with self.path.open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=fields)
-            w.writeheader()
-            w.writerows(rows)
+            fields = reader.fieldnames or list(EPISODE_KEYS)
+            rows = [r for r in reader if (r.get("episode") or "").isdigit() and int(r["episode"]) < episode]
+        out = io.StringIO()
+        w = csv.DictWriter(out, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+        persist.atomic_write(self.path, out.getvalue())
 
     def __call__(self, row: dict[str, Any]) -> None:
         new = self._fields is None

@@ -18,14 +18,17 @@ column              meaning
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from srole_env.config import ClusterConfig
+from srole_env.config import MAX_COUNT, ClusterConfig, check_memory
 
+MAX_TIME_S = 1e12
+"""Latest arrival a trace may give (simulated seconds; ~31,700 years)."""
 TRACE_COLUMNS = ("arrival_time_s", "origin", "model", "samples", "epochs", "batch_size", "tasks")
 
 
@@ -100,13 +103,22 @@ class TraceWorkload:
                 raise ValueError(f"{path}:{line_no}: malformed row {row}: {exc}") from exc
             if not 0 <= values["origin"] < n_edges:
                 raise ValueError(f"{path}:{line_no}: origin {values['origin']} outside 0..{n_edges - 1}")
-            if values["arrival_time_s"] < 0 or min(values[c] for c in TRACE_COLUMNS[3:]) < 1:
-                raise ValueError(f"{path}:{line_no}: arrival_time_s must be >= 0 and counts >= 1, got {row}")
+            if not math.isfinite(values["arrival_time_s"]) or not 0 <= values["arrival_time_s"] <= MAX_TIME_S:
+                raise ValueError(f"{path}:{line_no}: arrival_time_s must be finite, >= 0 and <= {MAX_TIME_S:g}, "
+                                 f"got {row['arrival_time_s']!r}")
+            if not all(1 <= values[c] <= MAX_COUNT for c in TRACE_COLUMNS[3:]):
+                raise ValueError(f"{path}:{line_no}: samples, epochs, batch_size and tasks must be in 1..{MAX_COUNT}, "
+                                 f"got {row}")
             for c in TRACE_COLUMNS:
                 cols[c].append(values[c])
-        arrays = {c: np.asarray(v) for c, v in cols.items()}
+        if not cols["arrival_time_s"]:
+            raise ValueError(f"trace_path: {path} has a header but no jobs")
+        arrays = {c: np.asarray(v, dtype=np.float64 if c == "arrival_time_s" else np.int64) for c, v in cols.items()}
         order = np.argsort(arrays["arrival_time_s"], kind="stable")
         self._arrays = {c: a[order] for c, a in arrays.items()}
+
+    def __len__(self) -> int:
+        return len(self._arrays["arrival_time_s"])
 
     def jobs_between(self, t0: float, t1: float, rng: np.random.Generator) -> JobBatch:
         """Trace jobs arriving in the window (t0, t1] (t0 < 0 includes time 0)."""
@@ -139,8 +151,12 @@ def _read_trace(path: Path) -> list[tuple[int, dict[str, str]]]:
     """(line number, row) pairs of a trace CSV, checking the header."""
     if not path.exists():
         raise ValueError(f"trace_path: file {path} does not exist")
-    with path.open(newline="") as fh:
-        numbered = [(i + 1, line) for i, line in enumerate(fh) if line.strip() and not line.lstrip().startswith("#")]
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            numbered = [(i + 1, line) for i, line in enumerate(fh)
+                        if line.strip() and not line.lstrip().startswith("#")]
+    except UnicodeDecodeError as err:
+        raise ValueError(f"trace_path: {path} is not UTF-8 text (bad byte at offset {err.start})") from None
     if not numbered:
         raise ValueError(f"trace_path: {path} is empty")
     reader = csv.DictReader(line for _, line in numbered)
@@ -153,5 +169,7 @@ def _read_trace(path: Path) -> list[tuple[int, dict[str, str]]]:
 def make_workload(config: ClusterConfig, model_names: tuple[str, ...]) -> PoissonWorkload | TraceWorkload:
     """The workload the config asks for."""
     if config.trace_path is not None:
-        return TraceWorkload(config.trace_path, config.n_edges, model_names)
+        trace = TraceWorkload(config.trace_path, config.n_edges, model_names)
+        check_memory(config, len(trace), float(trace._arrays["tasks"].sum()), f"trace_path {config.trace_path}")
+        return trace
     return PoissonWorkload(config, model_names)
