@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FLOORS = ("srole_env", "shields", "agents", "emulation", "srole_cli", "scripts")
+FLOORS = ("srole_env", "shields", "agents", "emulation", "srole_cli", "scripts", "examples")
 """From the ground up: a package may import its own floor and those below it, never one above."""
 
 

@@ -18,6 +18,7 @@ turns ``parallel_env(obs_format="flat")`` into an SB3 ``VecEnv`` with one entry 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +37,9 @@ class VecActionMasks(VecEnvWrapper):
     """An SB3 ``VecEnv`` of flat edge-cluster observations with ``action_masks()`` and the horizon as truncation."""
 
     def __init__(self, venv: VecEnv, horizon_is_truncation: bool = True):
-        super().__init__(venv)
+        with warnings.catch_warnings():  # SuperSuit's SB3 wrapper has no render_mode; SB3 says so, then uses None
+            warnings.filterwarnings("ignore", message="The `render_mode` attribute is not defined")
+            super().__init__(venv)
         if not isinstance(venv.action_space, spaces.Discrete):
             raise ValueError(f"VecActionMasks needs a Discrete action space, got {venv.action_space}")
         self.n_actions = int(venv.action_space.n)
