@@ -75,3 +75,11 @@ def test_every_output_of_the_committed_results_is_documented():
     listed = (DOCS / "reproducing.md").read_text()
     for output in ("runs.json", "jct_quantiles.csv", "sensitivity_effect.csv", "profile.json", "cache/"):
         assert output in listed and output in OUTPUTS, output
+
+
+def test_the_readme_example_runs():
+    code = re.search(r"## Example\n\n```python\n(.*?)```", (ROOT / "README.md").read_text(), re.DOTALL).group(1)
+    assert len(code.strip().splitlines()) <= 10
+    namespace: dict = {}
+    exec(compile(code.replace("print(", "result = ("), "README example", "exec"), namespace)
+    assert namespace["result"]["collisions"] == 0 and namespace["result"]["rounds"] > 0  # behind the central shield

@@ -40,10 +40,12 @@ class FlattenMaskObs(BaseParallelWrapper):
         return self._spaces[agent]
 
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        """Reset the inner env; its observations flattened."""
         obs, infos = self.env.reset(seed=seed, options=options)
         return self._flat(obs), infos
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """Step the inner env; its observations flattened, everything else as it is."""
         obs, rewards, terminations, truncations, infos = self.env.step(actions)
         return self._flat(obs), rewards, terminations, truncations, infos
 

@@ -53,6 +53,7 @@ class VecActionMasks(VecEnvWrapper):
         return [None if seed is None else seed + i for i in range(self.num_envs)]
 
     def reset(self) -> VecEnvObs:
+        """Reset every copy (seeded when ``seed()`` was called) and keep the observations for ``action_masks``."""
         if self._seed is None:
             obs = self.venv.reset()
         else:  # SuperSuit's SB3VecEnvWrapper cannot seed; its inner ConcatVecEnv can
@@ -65,6 +66,7 @@ class VecActionMasks(VecEnvWrapper):
         return self._obs
 
     def step_wait(self) -> VecEnvStepReturn:
+        """Step, keep the observations for ``action_masks`` and mark every ``done`` as a time limit."""
         obs, rewards, dones, infos = self.venv.step_wait()
         self._obs = np.asarray(obs)
         if self.horizon_is_truncation:
@@ -80,6 +82,7 @@ class VecActionMasks(VecEnvWrapper):
         return self._obs[:, -self.n_actions :] > 0.5
 
     def has_attr(self, attr_name: str) -> bool:
+        """True for ``action_masks`` (how MaskablePPO checks for masking), else as the inner env says."""
         return attr_name == MASKS_METHOD or self.venv.has_attr(attr_name)
 
     def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
