@@ -25,7 +25,7 @@ speed it would get there now, `srole_env.core.contention`) / 10, the task fits w
 `action_mask` marks the candidates the task fits on alone and `hold` (always 1).
 With `obs_format="flat"` each agent's observation is one float32 Box `[observation (D) ; action_mask (A)]`:
 the mask is always the **last A = C + 1 entries** (`srole_env.wrappers.split_obs` takes it apart), the
-format SB3's `MlpPolicy`, `supersuit.flatten_v0`-free pipelines and RLlib's default encoders take. Masked actions are
+format that SB3's `MlpPolicy`, SuperSuit's vector envs and RLlib's default encoders take. Masked actions are
 legal, just unsafe: the task is placed and the edge overloads. Several agents' individually safe actions
 can still overload an edge together: that is an action collision, which the shields in `shields/` remove.
 
