@@ -68,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
 
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+        # address="local": a new Ray instance for this run, never a cluster someone else started on the host
+        ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
     register_env(ENV_NAME, make_env)
     algo = build_config(args.scenario, args.horizon, args.batch, args.masked, args.seed).build_algo()
     try:
