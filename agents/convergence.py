@@ -3,7 +3,8 @@
 ``CurveRecorder`` is what ``agents.train.train(..., eval_every=K, eval_seeds=...)`` uses: every K
 simulated rounds the learner's current policy is evaluated greedily, behind the run's shield (with or
 without its preferences, as in training), through ``agents.evaluate.evaluate`` on the same episodes
-each time, and one row goes to ``curves.csv``:
+each time (the evaluation is injected: ``agents.evaluate.evaluate_seeds``, so this module imports no
+learner), and one row goes to ``curves.csv``:
 
 ``round, mean_jct_all, collisions, jobs_completed, overloads, mean_reward, mean_jct, interventions, episodes``
 
@@ -22,12 +23,15 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+Evaluator = Callable[[Any, Sequence[int], int], dict[str, float]]
+"""``(policy, seeds, episodes) -> metric means``: how a ``CurveRecorder`` evaluates (``evaluate.evaluate_seeds``)."""
 
 CURVE_COLUMNS = ("round", "mean_jct_all", "collisions", "jobs_completed", "overloads", "mean_reward", "mean_jct",
                  "interventions", "episodes")
@@ -39,11 +43,12 @@ class CurveRecorder:
     """Evaluates a policy every ``every`` rounds on fixed seeds and appends the rows to ``path``.
 
     Episode ``e`` of evaluation seed ``s`` is reset with ``s + e`` (``agents.evaluate`` semantics), for
-    every ``s`` in ``seeds`` and ``e < episodes``; the same episodes at every evaluation.
+    every ``s`` in ``seeds`` and ``e < episodes``; the same episodes at every evaluation. ``evaluator``
+    runs them (injected, so the recorder stays below the learners and the evaluation code).
     """
 
-    def __init__(self, path: str | Path, every: int, seeds: Sequence[int], episodes: int, config: Any,
-                 shield: str, shield_preferences: bool = True, device: str = "cpu", start: int | None = None):
+    def __init__(self, path: str | Path, every: int, seeds: Sequence[int], episodes: int, evaluator: Evaluator,
+                 start: int | None = None):
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"eval_every must be a positive int, got {every!r}")
         seeds = tuple(seeds)
@@ -53,7 +58,7 @@ class CurveRecorder:
             raise ValueError(f"eval_episodes must be a positive int, got {episodes!r}")
         self.path = Path(path)
         self.every, self.seeds, self.episodes = every, seeds, episodes
-        self.config, self.shield, self.shield_preferences, self.device = config, shield, shield_preferences, device
+        self.evaluator = evaluator
         self.last: int | None = None
         if start is None:  # a fresh run: evaluate the untrained policy first
             self.next = 0
@@ -79,15 +84,8 @@ class CurveRecorder:
 
     def record(self, rounds: int, policy: Any) -> dict[str, float]:
         """Evaluate ``policy`` now and append its row; returns the row."""
-        from agents.evaluate import evaluate, summarize
-
-        rows: list[dict[str, Any]] = []
-        for seed in self.seeds:
-            result = evaluate(policy, self.shield, self.config, self.episodes, seed, self.device,
-                              shield_preferences=self.shield_preferences)
-            rows += result["rows"]
-        means = summarize(rows)
-        row = {"round": int(rounds), "episodes": len(rows)}
+        means = self.evaluator(policy, self.seeds, self.episodes)
+        row = {"round": int(rounds), "episodes": len(self.seeds) * self.episodes}
         for column in CURVE_COLUMNS[1:]:
             row.setdefault(column, means.get(_FROM_RESULT.get(column, column), math.nan))
         new = not self.path.is_file()

@@ -17,6 +17,7 @@ import csv
 import json
 import math
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,8 @@ import numpy as np
 
 from agents.common.array_env import ArrayEnv, make_parallel_env
 from agents.common.policy import Policy
-from agents.common.utils import resolve_device
+from agents.common.utils import as_config, resolve_device
 from agents.policies import check_fits, load_policy
-from agents.train import as_config
 from srole_env import CentralizedSchedulingEnv, ClusterConfig
 
 TABLE_COLUMNS = ("mean_jct", "mean_jct_all", "p95_jct", "collisions", "overloads", "interventions",
@@ -91,6 +91,16 @@ def evaluate(
         scenario = config if isinstance(config, str) else config.get("scenario") if isinstance(config, dict) else None
     return {"policy": meta["name"], "shield": shield, "scenario": scenario, "episodes": episodes, "seed": seed,
             **summarize(rows), "rows": rows}
+
+
+def evaluate_seeds(policy: Policy, seeds: Sequence[int], episodes: int, *, shield: str,
+                   config: ClusterConfig, device: str = "cpu", shield_preferences: bool = True) -> dict[str, float]:
+    """Metric means of ``policy`` over ``episodes`` episodes of each seed: the learning curves' evaluation
+    (``agents.convergence.CurveRecorder``'s evaluator, bound to the run's shield and cluster)."""
+    rows: list[dict[str, Any]] = []
+    for seed in seeds:
+        rows += evaluate(policy, shield, config, episodes, seed, device, shield_preferences=shield_preferences)["rows"]
+    return summarize(rows)
 
 
 def _parallel_episode(

@@ -9,8 +9,8 @@ ConnectorV2, the default since Ray 2.40; the old stack of Policy/ModelV2/Rollout
 
 * **Env.** ``make_rllib_env(config)`` builds ``EdgeClusterEnv(scenario, **overrides)``, wraps it in
   ``shields.make_shield(env, kind)`` when ``shield`` is not ``"none"``, flattens each agent's Dict
-  observation into one Box ``[observation (D) ; action_mask (A)]`` (``FlattenMaskObs``) and hands it to
-  RLlib's ``ParallelPettingZooEnv``. ``register_srole_env()`` registers that creator with Tune under
+  observation into one Box ``[observation (D) ; action_mask (A)]`` (``srole_env.wrappers.FlattenMaskObs``)
+  and hands it to RLlib's ``ParallelPettingZooEnv``. ``register_srole_env()`` registers that creator with Tune under
   ``ENV_NAME`` (``"srole_edge_cluster"``), so ``PPOConfig().environment(ENV_NAME, env_config=...)`` and
   ``tune.Tuner("PPO", param_space=config)`` work on every node.
 * **Policy mappings.** ``"shared"``: one RLModule ``"shared"`` for every agent (parameter sharing,
@@ -47,11 +47,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from gymnasium import spaces
-from pettingzoo.utils.wrappers import BaseParallelWrapper
 
 from agents.common.names import RLLIB_RUN_CONFIG
 from srole_env.edge_cluster import EdgeClusterEnv
+from srole_env.wrappers import FlattenMaskObs, flatten_obs
 
 try:  # Ray is optional: without it the module imports, and the Ray functions raise ImportError.
     import torch
@@ -78,40 +77,6 @@ def _require_ray() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- env
-def flatten_obs(obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Flat RLlib observation from the env's parts: obs [..., D], mask [..., A] -> [..., D + A] float32."""
-    return np.concatenate([np.asarray(obs, np.float32), np.asarray(mask, np.float32)], axis=-1)
-
-
-class FlattenMaskObs(BaseParallelWrapper):
-    """Turns each agent's ``{observation [D], action_mask [A]}`` into one Box ``[D + A]`` (mask last)."""
-
-    def __init__(self, env):
-        super().__init__(env)
-        self._spaces: dict[str, spaces.Box] = {}
-
-    def observation_space(self, agent: str) -> spaces.Box:
-        if agent not in self._spaces:
-            inner = self.env.observation_space(agent)
-            obs, mask = inner["observation"], inner["action_mask"]
-            low = np.concatenate([obs.low, mask.low]).astype(np.float32)
-            high = np.concatenate([obs.high, mask.high]).astype(np.float32)
-            self._spaces[agent] = spaces.Box(low, high, dtype=np.float32)
-        return self._spaces[agent]
-
-    def reset(self, seed: int | None = None, options: dict | None = None):
-        obs, infos = self.env.reset(seed=seed, options=options)
-        return self._flat(obs), infos
-
-    def step(self, actions: dict[str, Any]):
-        obs, rewards, terminations, truncations, infos = self.env.step(actions)
-        return self._flat(obs), rewards, terminations, truncations, infos
-
-    @staticmethod
-    def _flat(obs: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-        return {a: flatten_obs(o["observation"], o["action_mask"]) for a, o in obs.items()}
-
-
 def make_shielded_env(scenario: str = "small", shield: str = "none", **overrides: Any):
     """``EdgeClusterEnv(scenario, **overrides)`` behind ``shields.make_shield(env, shield)`` (Dict obs)."""
     if shield not in SHIELDS:

@@ -32,6 +32,7 @@ SROLE is any MARL algo here trained with ``shield="central"`` or ``"decentralize
 
 from __future__ import annotations
 
+import functools
 import platform
 import shutil
 import sys
@@ -45,10 +46,11 @@ import numpy as np
 from agents.common.context import RunContext
 from agents.common.names import SHIELDS
 from agents.common.run_dir import CHECKPOINT_DIR, CONFIG_FILE, EpisodeLog, RunDir, load_run, read_json, write_json
-from agents.common.utils import resolve_device, seed_everything
+from agents.common.utils import as_config, resolve_device, seed_everything
 from agents.convergence import CurveRecorder
+from agents.evaluate import evaluate_seeds
 from agents.registry import ALGOS
-from srole_env import ClusterConfig, make_config
+from srole_env import ClusterConfig
 
 BUDGET_UNIT = "simulated decision rounds"
 DEFAULT_ROUNDS = 10_000
@@ -132,7 +134,7 @@ def train(
         full_hparams = spec.hparams(overrides)
         evaluation = None
         if eval_every is not None:
-            CurveRecorder(run.curves, eval_every, eval_seeds, eval_episodes, cfg, shield)  # validates the settings
+            CurveRecorder(run.curves, eval_every, eval_seeds, eval_episodes, evaluate_seeds)  # validates the settings
             evaluation = {"every": eval_every, "seeds": list(eval_seeds), "episodes": eval_episodes}
         elif tuple(eval_seeds):
             raise ValueError("eval_seeds given without eval_every; pass eval_every=K to evaluate every K rounds")
@@ -168,9 +170,10 @@ def _train_in(run: RunDir, spec: Any, algo: str, shield: str, cfg: ClusterConfig
         log.keep_before(int(state["episodes"]))
     curves = None
     if evaluation:
+        evaluator = functools.partial(evaluate_seeds, shield=shield, config=cfg, device=resolved,
+                                      shield_preferences=share)
         curves = CurveRecorder(run.curves, int(evaluation["every"]), [int(s) for s in evaluation["seeds"]],
-                               int(evaluation["episodes"]), cfg, shield, share, resolved,
-                               start=int(state["rounds"]) if resume else None)
+                               int(evaluation["episodes"]), evaluator, start=int(state["rounds"]) if resume else None)
     seed_everything(seed)
     ctx = RunContext(run=run, algo=algo, shield=shield, config=cfg, seed=seed, rounds=rounds,
                      device=resolved, hparams=full_hparams, resume=resume, progress=progress,
@@ -194,13 +197,6 @@ def resume_run(out_dir: str | Path, rounds: int | None = None, device: str = "au
                          "and cannot be resumed; start a new run")
     return train(saved["algo"], rounds=int(total), out_dir=out_dir, device=device, resume=True, progress=progress,
                  checkpoint_every=every)
-
-
-def as_config(config: ClusterConfig | str | dict[str, Any] | None) -> ClusterConfig:
-    """A ``ClusterConfig`` from a config, a scenario name or file, or a dict of fields."""
-    if isinstance(config, dict):
-        return ClusterConfig.from_dict(config)
-    return make_config(config)
 
 
 RUN_CONFIG_COPY = "config.json"

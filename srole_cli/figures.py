@@ -4,11 +4,13 @@ Every line has its own marker and line style (readable in grey scale), legends s
 they never cover data, axes carry units, and titles name each sweep's base scenario and N. Intervals are
 the stratified-bootstrap 95% CIs of the IQM (``srole_cli.stats``); for a nonnegative metric they are
 clipped at 0, which is a no-op (a percentile interval of a trimmed mean lies inside the data's range),
-said in each caption of ``summary.md``.
+said in each caption of ``summary.md``. Figures are sized to be read at 100%: at most ``MAX_WIDTH_IN``
+inches wide at ``DPI`` (about 1000 pixels with the legend), text at 8 points or more.
 """
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,8 +22,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from srole_cli import stats  # noqa: E402
 from srole_cli.experiments import METHOD_NAMES  # noqa: E402
 
+DPI = 110
+"""Dots per inch of every PNG."""
+MAX_WIDTH_IN = 8.0
+"""Widest figure body (inches), so that no figure needs zooming out to be read."""
+CDF_METHODS = ("SROLE-central", "SROLE-decentralized", "MARL", "CRL", "greedy-reference")
+"""The methods the JCT CDF draws (SROLE, the paper's two baselines, the full-knowledge reference); every
+method's quantiles are in ``jct_quantiles.csv`` and the summary's table."""
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h", "p", "d")
 STYLES = ("-", "--", "-.", ":")
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -56,7 +66,7 @@ def _finish(fig, ax, path: Path, title: str, legend: bool = True) -> None:
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -105,10 +115,11 @@ def methods_bar(table: pd.DataFrame, metric: str, path: Path, title: str) -> Non
     _finish(fig, ax, path, title, legend=False)
 
 
-def cdf_plot(jobs: pd.DataFrame, path: Path, title: str) -> None:
-    """Empirical CDF of per-job JCT (unfinished jobs at their age), one line per method, log time axis."""
+def cdf_plot(jobs: pd.DataFrame, path: Path, title: str, methods: Sequence[str] = CDF_METHODS) -> None:
+    """Empirical CDF of per-job JCT (unfinished jobs at their age) of ``methods`` (those present), log time axis."""
     fig, ax = plt.subplots(figsize=(7.5, 4))
-    for name, group in jobs.groupby("method", sort=False):
+    for name in [m for m in methods if m in set(jobs["method"])]:
+        group = jobs[jobs["method"] == name]
         values = np.sort(group["jct_s"].to_numpy())
         values = values[values > 0]
         if len(values):
@@ -122,25 +133,37 @@ def cdf_plot(jobs: pd.DataFrame, path: Path, title: str) -> None:
     _finish(fig, ax, path, title)
 
 
+def curve_band(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per round: the IQM over seeds of ``metric`` and its stratified-bootstrap 95% CI (``value``, ``lo``, ``hi``)."""
+    rows = []
+    for rounds, group in curves.groupby("round", sort=True):
+        est = stats.iqm_ci(group[metric].to_numpy(float))
+        rows.append({"round": rounds, "value": est.value, "lo": est.lo, "hi": est.hi})
+    return pd.DataFrame(rows, columns=["round", "value", "lo", "hi"])
+
+
 def curves_plot(curves: pd.DataFrame, metric: str, path: Path, title: str) -> None:
-    """Learning curves: mean over seeds of ``metric`` on the fixed evaluation seeds, band = min..max over seeds."""
+    """Learning curves: IQM over seeds of ``metric`` on the fixed evaluation seeds, band = its bootstrap 95% CI."""
     fig, ax = plt.subplots(figsize=(7.5, 4))
     for name, group in curves.groupby("method", sort=False):
-        by_round = group.groupby("round")[metric]
-        mean, lo, hi = by_round.mean(), by_round.min(), by_round.max()
+        band = curve_band(group, metric)
         st = style(str(name))
-        ax.plot(mean.index, mean.values, label=str(name), markersize=4, **st)
-        ax.fill_between(mean.index, lo.values, hi.values, alpha=0.12, color=st["color"])
+        ax.plot(band["round"], band["value"], label=str(name), markersize=4, **st)
+        ax.fill_between(band["round"], band["lo"], band["hi"], alpha=0.12, color=st["color"])
     ax.set_xlabel(LABELS["round"])
     ax.set_ylabel(LABELS.get(metric, metric))
     _finish(fig, ax, path, title)
 
 
 def sensitivity_plot(table: pd.DataFrame, path: Path, title: str, series: Sequence[str]) -> None:
-    """One panel per assumption: SROLE's JCT reduction (CI) against each baseline at each value."""
+    """One panel per assumption (at most three a row): SROLE's JCT reduction (CI) against each baseline per value."""
     assumptions = list(dict.fromkeys(table["assumption"]))
-    fig, axes = plt.subplots(1, len(assumptions), figsize=(3.2 * len(assumptions) + 1.5, 3.6), squeeze=False)
-    for ax, name in zip(axes[0], assumptions):
+    ncols = min(3, len(assumptions))
+    nrows = math.ceil(len(assumptions) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(MAX_WIDTH_IN, 2.9 * nrows + 0.6), squeeze=False, sharey=True)
+    for ax in axes.flat[len(assumptions):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.flat, assumptions):
         part = table[table["assumption"] == name]
         labels = list(dict.fromkeys(part["value"].astype(str)))
         for k, comp in enumerate(series):
@@ -155,11 +178,12 @@ def sensitivity_plot(table: pd.DataFrame, path: Path, title: str, series: Sequen
         ax.axhline(0, color="grey", linewidth=0.8)
         ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
         ax.set_xlabel(name, fontsize=9)
-    axes[0][0].set_ylabel("JCT reduction (%)")
+    for row in axes:
+        row[0].set_ylabel("JCT reduction (%)")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.suptitle(wrap(title, 110), fontsize=10)
+    fig.suptitle(wrap(title, 95), fontsize=10)
     if handles:
         fig.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 0.9))
     fig.tight_layout()
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)

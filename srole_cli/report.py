@@ -1,7 +1,7 @@
 """Turning per-seed results into the reproduction's tables, figures and ``summary.md``.
 
-Files written into the results directory (all regenerated from the rows; ``readme_tables`` rebuilds the
-README's table from the committed ones):
+Files written into the results directory (all regenerated from the rows, except ``runs.json`` and the
+cache; ``readme_tables`` rebuilds the README's table from the committed ones); ``OUTPUTS`` lists them:
 
 * ``<experiment>.csv``: one row per method x sweep point x training seed (metrics are means over the
   evaluation episodes); ``methods.csv`` is the methods experiment (``method``, ``seed``, ``mean_jct_all``,
@@ -13,14 +13,23 @@ README's table from the committed ones):
   each with its CI and verdict.
 * ``sensitivity.csv`` / ``sensitivity_effect.csv``: SROLE's JCT reduction per assumption value, and the
   assumptions ranked by how far they move it.
+* ``sensitivity_reduction.csv``: the same reductions as drawn in ``sensitivity.png``.
 * ``curves.csv``: learning curves (``method``, ``seed``, the training point, ``round``, metrics).
-* ``jobs.csv``: per-job JCTs of the methods experiment (``method``, ``seed``, ``jct_s``).
-* ``failures.csv`` when anything failed, PNG figures, ``summary.md``.
+* ``jobs.csv``: per-job JCTs of the methods experiment (``method``, ``seed``, ``jct_s``);
+  ``jct_quantiles.csv``: per method, the job count and the 50th, 90th and 99th percentile and mean JCT.
+* Figures: ``<experiment>_jct.png`` (every experiment with methods), ``scalability_collisions.png`` and
+  ``scalability_latency.png`` (the N sweep), ``shield_overhead_latency.png``, ``sensitivity.png``,
+  ``jct_cdf.png`` (``figures.CDF_METHODS``) and ``curves_<k>.png`` (one per training point).
+* ``summary.md`` (everything above with its captions), ``profile.json`` (the profile as run),
+  ``runs.json`` (every invocation that computed cells: its wall time, workers and cells computed),
+  ``failures.csv`` when anything failed, and ``cache/`` (trained models, training records, evaluations).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +53,15 @@ NONNEGATIVE = True
 """Every reported metric is nonnegative, so its CI is clipped at 0 in figures (a no-op, see ``figures``)."""
 SUMMARY_COLUMNS = ("method", "mean_jct_all", "mean_jct", "collisions", "median_utilization", "overloads",
                    "mean_decision_latency_s", "seeds")
-EXPLAIN = ("Why it differs from the paper: a reading of these numbers, not generated; see the README's "
-           "'Latest quick-profile results' for the quick profile's.")
+READING = ("How to read these figures against the paper, and why they differ, is written up in the documentation "
+           "(`docs/reproducing.md`, 'Reading the results').")
+OUTPUTS = ("<experiment>.csv", "<experiment>_summary.csv", "comparisons.csv", "sensitivity_effect.csv",
+           "sensitivity_reduction.csv", "curves.csv", "jobs.csv", "jct_quantiles.csv", "<experiment>_jct.png",
+           "scalability_collisions.png", "scalability_latency.png", "shield_overhead_latency.png", "sensitivity.png",
+           "jct_cdf.png", "curves_<k>.png", "summary.md", "profile.json", "runs.json", "failures.csv", "cache/")
+"""Every file ``srole reproduce`` writes into its results directory (module docstring: what each holds)."""
+RUNS_FILE = "runs.json"
+JCT_QUANTILES = (0.5, 0.9, 0.99)
 
 
 @dataclass
@@ -59,6 +75,21 @@ class RunInfo:
     failures: list[dict[str, Any]] = field(default_factory=list)
     workers: int | None = 1
     drop_models: bool = False
+    computed: int = 0
+    """Cells this invocation computed (trained or evaluated); the others came from the cache."""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    """Every invocation that computed cells (``runs.json``), so a cached rerun keeps their wall time."""
+
+
+def record_run(out: Path, wall_s: float, computed: int, cells: int, workers: int | None) -> list[dict[str, Any]]:
+    """Append this invocation to ``out/runs.json`` when it computed any cell; return every computing run."""
+    path = out / RUNS_FILE
+    history = json.loads(path.read_text()) if path.is_file() else []
+    if computed:
+        history.append({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_s": round(wall_s, 1),
+                        "workers": workers, "cells_computed": computed, "cells": cells})
+        path.write_text(json.dumps(history, indent=2) + "\n")
+    return history
 
 
 # ---------------------------------------------------------------------- tables
@@ -335,15 +366,42 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
             md += [f"All methods at {title_base}. IQM over training seeds [95% stratified-bootstrap CI].", "",
                    f"![{exp.name}]({exp.name}_jct.png)", "", markdown_table(table, SUMMARY_COLUMNS)]
             if exp.name == profile.jobs_experiment and jobs:
+                drawn = [m for m in figures.CDF_METHODS if m in set(table["method"])]
                 figures.cdf_plot(pd.DataFrame(jobs), out / "jct_cdf.png",
                                  f"JCT distribution ({title_base}; all seeds and episodes)")
-                md += ["", "![JCT distribution](jct_cdf.png)"]
+                quantiles = jct_quantiles(pd.DataFrame(jobs))
+                quantiles.to_csv(out / "jct_quantiles.csv", index=False)
+                md += ["", f"JCT distribution of {', '.join(drawn)}; every method's quantiles below "
+                       "(`jct_quantiles.csv`).", "", "![JCT distribution](jct_cdf.png)", "",
+                       markdown_table(quantiles, list(quantiles.columns))]
             md += _headline_section(comp)
     all_comp = pd.concat(comparisons, ignore_index=True) if comparisons else pd.DataFrame()
     all_comp.to_csv(out / "comparisons.csv", index=False)
     md += _convergence_section(profile, curve_frame, out)
     md += _failures_section(failures)
     (out / "summary.md").write_text("\n".join(md) + "\n")
+
+
+def jct_quantiles(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per method (comparison order): job count, JCT percentiles (``p50``, ``p90``, ``p99``) and mean, in s."""
+    rank = {m: i for i, m in enumerate(METHOD_NAMES)}
+    rows = []
+    for method, group in sorted(jobs.groupby("method"), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])):
+        values = group["jct_s"].to_numpy(float)
+        row = {"method": method, "jobs": len(values)}
+        row.update({f"p{round(100 * q)}": float(np.quantile(values, q)) for q in JCT_QUANTILES})
+        rows.append({**row, "mean": float(values.mean())})
+    return pd.DataFrame(rows, columns=["method", "jobs", *[f"p{round(100 * q)}" for q in JCT_QUANTILES], "mean"])
+
+
+def _wall_line(run: RunInfo) -> str:
+    """The wall time of the invocations that computed the cells (kept across cached reruns), then this one's."""
+    history = run.history or [{"wall_s": run.wall_s, "workers": run.workers}]
+    total = sum(float(h["wall_s"]) for h in history)
+    workers = sorted({str(h.get("workers") or "all") for h in history})
+    return (f"wall time of the run(s) that computed the cells {total / 60:.1f} min ({total:,.0f} s, "
+            f"{len(history)} run(s), {'/'.join(workers)} worker(s)); this invocation {run.wall_s:,.0f} s, "
+            f"{run.computed} of {run.cells} cells computed now (the rest from the cache)")
 
 
 def _header(profile: Profile, frame: pd.DataFrame, run: RunInfo) -> list[str]:
@@ -364,8 +422,7 @@ def _header(profile: Profile, frame: pd.DataFrame, run: RunInfo) -> list[str]:
         "Learners: " + ("; ".join(sources) if sources else "none ran") + ".",
         "",
         f"Compute time {run.compute_s / 60:.1f} min ({run.compute_s:,.0f} s; every cell, including those served "
-        f"from the cache at their original time); this run's wall time {run.wall_s / 60:.1f} min "
-        f"({run.wall_s:,.0f} s) with {run.workers or 'all'} worker(s); "
+        f"from the cache at their original time); {_wall_line(run)}; "
         f"{run.cells} cells, {len(run.failures)} failed." + (" Models dropped after evaluation." if run.drop_models
                                                                else ""),
         "",
@@ -402,8 +459,8 @@ def _headline_section(comp: pd.DataFrame) -> list[str]:
         lines += [f"- {r['srole']} vs {r['baseline']}: measured JCT reduction "
                   f"{with_ci(r, 'mean_jct_all_reduction', percent)} ({r.get('mean_jct_all_verdict')}), paper 59%; "
                   f"collisions {with_ci(r, 'collisions_reduction', percent)}, paper 48%; median utilisation "
-                  f"{with_ci(r, 'median_utilization_reduction', percent)}, paper 29%.", f"  {EXPLAIN}"]
-    return lines
+                  f"{with_ci(r, 'median_utilization_reduction', percent)}, paper 29%."]
+    return lines + ["", READING]
 
 
 def _headline_per_point(comp: pd.DataFrame, sweep: str) -> str:
@@ -458,7 +515,8 @@ def _convergence_section(profile: Profile, curves: pd.DataFrame, out: Path) -> l
         point = point if isinstance(point, tuple) else (point,)
         name = ", ".join(f"{k}={v}" for k, v in zip(keys, point))
         path = f"curves_{n}.png"
-        figures.curves_plot(group, metric, out / path, f"Learning curves ({name}; mean and min-max over seeds)")
+        figures.curves_plot(group, metric, out / path,
+                            f"Learning curves ({name}; IQM over seeds, 95% bootstrap CI)")
         lines += [f"![learning curves {name}]({path})"]
     table = convergence(curves, metric)
     flagged = table[table["not_flattened"] > 0] if not table.empty else table

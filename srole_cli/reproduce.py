@@ -182,7 +182,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         shutil.rmtree(model_dir)
     return {"rows": rows, "failures": failures, "curves": record.get("curves", []),
             "train_wall_s": float(record.get("wall_s", 0.0)), "ran_s": time.perf_counter() - start,
-            "recomputed": recomputed}
+            "recomputed": recomputed, "computed": bool(pending)}
 
 
 EVAL_ROW_KEYS = ("method", "seed", "wall_s")
@@ -456,8 +456,11 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
                      "arrival_rate": trained.arrival_rate}
             curves += [{"method": cell.method["name"], "seed": cell.seed, **point, **curve}
                        for curve in result["curves"]]
-    run = report.RunInfo(wall_s=time.perf_counter() - start, compute_s=compute_s, cells=len(cells),
-                         failures=failures, workers=workers, drop_models=drop_models)
+    wall_s = time.perf_counter() - start
+    computed = sum(1 for r in results if not isinstance(r, CellFailure) and r.get("computed"))
+    run = report.RunInfo(wall_s=wall_s, compute_s=compute_s, cells=len(cells), failures=failures, workers=workers,
+                         drop_models=drop_models, computed=computed,
+                         history=report.record_run(out, wall_s, computed, len(cells), workers))
     if profile.paired:
         from srole_cli import decisive
 

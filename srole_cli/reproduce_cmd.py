@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from emulation.profile import EMULATION_PROFILES
 from srole_cli.args import add_device_arguments, non_negative_int, set_threads
+from srole_cli.emulation_profile import EMULATION_PROFILES
 from srole_cli.experiments import PROFILES, load_profile
 from srole_cli.registry import Subcommand
 
@@ -13,7 +13,7 @@ from srole_cli.registry import Subcommand
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="quick",
                    help=f"budget profile: {', '.join(PROFILES)}, a YAML/JSON file of Profile fields, or "
-                        f"{', '.join(EMULATION_PROFILES)} (sim-to-real on a local Ray cluster: emulation.profile)")
+                        f"{', '.join(EMULATION_PROFILES)} (sim-to-real on a local Ray cluster)")
     p.add_argument("--out", default="results/reproduce", help="output directory (also the cache)")
     add_device_arguments(p)
     p.add_argument("--workers", type=non_negative_int, default=0,
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     set_threads(args.threads)  # a fixed thread count keeps results the same on machines with more cores
     if args.profile in EMULATION_PROFILES:
-        from emulation.profile import reproduce_emulation
+        from srole_cli.emulation_profile import reproduce_emulation
 
         out = reproduce_emulation(EMULATION_PROFILES[args.profile], args.out, progress=not args.no_progress)
         print((out / "summary.md").read_text())

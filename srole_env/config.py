@@ -2,7 +2,7 @@
 
 Every number the simulator uses lives here as a field, so a user holding the paper's exact values can
 set them. Defaults describe the ``small`` scenario; ``SCENARIOS`` overrides a few fields for ``paper``
-and ``large`` (SPEC section 6). Where each default comes from is in the README ("Defaults and sources").
+and ``large`` (SPEC section 6). Where each default comes from is in docs/simulator.md ("Defaults and sources").
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@
 | Agents count | N = `n_edges` (10 in `small`, 50 in `paper`, 1000 in `large`) |
 | Action shape | (1,) |
 | Action values | Discrete(C + 1): 0 = run on itself, 1..C-1 = its C-1 nearest edges, C = hold |
-| Observation shape | Dict(`observation`: (6 + 6C,), `action_mask`: (C + 1,)) |
-| Observation values | `observation` in [0, 10] (float32), `action_mask` in {0, 1} (int8) |
+| Observation shape | Dict(`observation`: (6 + 6C,), `action_mask`: (C + 1,)); `obs_format="flat"`: Box (7 + 7C,) |
+| Observation values | `observation` in [0, 10] (float32), `action_mask` in {0, 1} (int8); flat: float32 |
 
 Every step is one decision round of `round_s` simulated seconds. Each edge's agent decides where its
 head-of-queue pending task (one data-parallel worker of a DL training job) goes: itself, one of its
@@ -22,7 +22,10 @@ log10 of its FLOPs / 15, its job's workers / max workers, its wait in units of 1
 candidate [compute utilisation, memory utilisation, log10 FLOP/s of one worker alone there / 10 (a core of a
 CPU device, the whole GPU of a Jetson), log1p(shard transfer time) / 5, log1p(estimated compute time at the
 speed it would get there now, `srole_env.core.contention`) / 10, the task fits without overload].
-`action_mask` marks the candidates the task fits on alone and `hold` (always 1). Masked actions are
+`action_mask` marks the candidates the task fits on alone and `hold` (always 1).
+With `obs_format="flat"` each agent's observation is one float32 Box `[observation (D) ; action_mask (A)]`:
+the mask is always the **last A = C + 1 entries** (`srole_env.wrappers.split_obs` takes it apart), the
+format that SB3's `MlpPolicy`, SuperSuit's vector envs and RLlib's default encoders take. Masked actions are
 legal, just unsafe: the task is placed and the edge overloads. Several agents' individually safe actions
 can still overload an edge together: that is an action collision, which the shields in `shields/` remove.
 
@@ -32,9 +35,13 @@ Per agent: `reward_progress` x the fraction of its own jobs' work done this roun
 `reward_overload` if its task landed on an edge overloaded after the round's placements.
 
 ### Arguments
-`parallel_env(scenario="small", render_mode=None, **overrides)`: `scenario` is `small`, `paper`,
-`large`, a `.yaml`/`.json` file or a `ClusterConfig`; `overrides` are `ClusterConfig` fields
-(see `srole_env.config`), e.g. `n_edges=50`, `arrival_rate=0.004`, `horizon=100`.
+`parallel_env(scenario="small", render_mode=None, obs_format="dict", action_mask_in_info=False, **overrides)`:
+`scenario` is `small`, `paper`, `large`, a `.yaml`/`.json` file or a `ClusterConfig`; `obs_format` is
+`"dict"` (default) or `"flat"` (above); `action_mask_in_info=True` also puts each agent's mask (int8 [A])
+in `infos[agent]["action_mask"]` after `reset()` and every `step()` (opt-in: the default infos hold
+scalars only, see below); `overrides` are `ClusterConfig` fields (see `srole_env.config`), e.g.
+`n_edges=50`, `arrival_rate=0.004`, `horizon=100`. `max_cycles` is accepted as an alias of `horizon`
+(PettingZoo's name for it). Episodes end only by truncation at the horizon (`terminated` is always False).
 
 ### Infos and metrics
 `infos[agent]` holds scalars only, with the same keys after `reset()` and `step()` (`INFO_DEFAULTS`), so
@@ -48,6 +55,7 @@ The JCTs of the jobs completed this round (a list of any length) are in `env.unw
 ### Rendering
 `render_mode="ansi"` returns a text table; `"rgb_array"` an H x W x 3 uint8 frame of the cluster map
 (`srole_env.render`, matplotlib imported only then); `"human"` shows that frame in a window.
+`render()` ignores a positional mode (RLlib's wrapper calls `render(mode)`); the mode is set at construction.
 
 ### Fast path
 `step_arrays(actions[N])` steps with an integer array and returns arrays, skipping the dicts.
@@ -80,6 +88,8 @@ INFO_DEFAULTS: dict[str, bool | int | float] = {
     "round_work_lost_s": 0.0,
 }
 """Every per-agent info key with the value ``reset()`` gives it (``step()`` fills the same keys, same types)."""
+OBS_FORMATS = ("dict", "flat")
+"""``obs_format`` values: ``dict`` = {observation [D], action_mask [A]}; ``flat`` = Box [D + A], mask last."""
 
 
 class EdgeClusterEnv(ParallelEnv):
@@ -93,22 +103,28 @@ class EdgeClusterEnv(ParallelEnv):
     }
 
     def __init__(
-        self, scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, **overrides: Any
+        self, scenario: str | ClusterConfig | None = "small", render_mode: str | None = None,
+        obs_format: str = "dict", action_mask_in_info: bool = False, **overrides: Any
     ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        self.config = make_config(scenario, **overrides)
+        if obs_format not in OBS_FORMATS:
+            raise ValueError(f"obs_format must be one of {OBS_FORMATS}, got {obs_format!r}")
+        if not isinstance(action_mask_in_info, bool):
+            raise ValueError(f"action_mask_in_info must be True or False, got {action_mask_in_info!r}")
+        self.obs_format = obs_format
+        self.action_mask_in_info = action_mask_in_info
+        self.config = make_config(scenario, **_horizon_alias(overrides))
         self.sim = ClusterSimulator(self.config)
         self.render_mode = render_mode
         self.possible_agents = [f"edge_{i}" for i in range(self.config.n_edges)]
         self.agent_index = {agent: i for i, agent in enumerate(self.possible_agents)}
         self.agents: list[str] = []
-        obs_space = spaces.Dict(
-            {
-                "observation": spaces.Box(0.0, OBS_HIGH, shape=(self.sim.obs_dim,), dtype=np.float32),
-                "action_mask": spaces.Box(0, 1, shape=(self.sim.n_actions,), dtype=np.int8),
-            }
-        )
+        obs_box = spaces.Box(0.0, OBS_HIGH, shape=(self.sim.obs_dim,), dtype=np.float32)
+        mask_box = spaces.Box(0, 1, shape=(self.sim.n_actions,), dtype=np.int8)
+        obs_space: spaces.Space = spaces.Dict({"observation": obs_box, "action_mask": mask_box})
+        if obs_format == "flat":
+            obs_space = flat_space(obs_box, mask_box)
         self.observation_spaces = {a: obs_space for a in self.possible_agents}
         self.action_spaces = {a: spaces.Discrete(self.sim.n_actions) for a in self.possible_agents}
         self._extra_latency = np.zeros(self.config.n_edges)
@@ -137,8 +153,9 @@ class EdgeClusterEnv(ParallelEnv):
         self.agents = list(self.possible_agents)
         self._extra_latency[:] = 0.0
         self._last = None
-        obs = self._dict_obs(self.sim.observe(), self.sim.action_mask())
-        return obs, {a: dict(INFO_DEFAULTS) for a in self.agents}
+        mask = self.sim.action_mask()
+        infos = {a: dict(INFO_DEFAULTS) for a in self.agents}
+        return self._agent_obs(self.sim.observe(), mask), self._with_masks(infos, mask)
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         """One decision round from a dict of actions; agents absent from ``actions`` hold."""
@@ -164,11 +181,11 @@ class EdgeClusterEnv(ParallelEnv):
             for i, a in enumerate(agents)
         }
         out = (
-            self._dict_obs(obs, mask),
+            self._agent_obs(obs, mask),
             dict(zip(agents, rewards.tolist())),
             dict.fromkeys(agents, terminated),
             dict.fromkeys(agents, truncated),
-            infos,
+            self._with_masks(infos, mask),
         )
         if terminated or truncated:
             self.agents = []
@@ -222,9 +239,10 @@ class EdgeClusterEnv(ParallelEnv):
         """Global state: every agent's observation, concatenated."""
         return self.sim.observe().ravel()
 
-    def render(self) -> str | np.ndarray | None:
+    def render(self, *args: Any) -> str | np.ndarray | None:
         """``ansi``: a text table; ``rgb_array``: an H x W x 3 uint8 frame of the cluster map
-        (``srole_env.render``); ``human``: that frame in a window; None without a render mode."""
+        (``srole_env.render``); ``human``: that frame in a window; None without a render mode.
+        A positional mode (RLlib's ``render(mode)``) is ignored: the mode is the constructor's."""
         if self.render_mode is None:
             return None
         if self.render_mode == "ansi":
@@ -254,20 +272,61 @@ class EdgeClusterEnv(ParallelEnv):
             self._window = None
 
     # ------------------------------------------------------------------ helpers
-    def _dict_obs(self, obs: np.ndarray, mask: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    def _agent_obs(self, obs: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
+        """Per-agent observations in the env's ``obs_format`` from obs [N, D] and mask [N, A]."""
+        if self.obs_format == "flat":
+            flat = flatten_obs(obs, mask)
+            return {a: flat[i] for i, a in enumerate(self.agents)}
         return {a: {"observation": obs[i], "action_mask": mask[i]} for i, a in enumerate(self.agents)}
+
+    def _with_masks(self, infos: dict[str, dict[str, Any]], mask: np.ndarray) -> dict[str, dict[str, Any]]:
+        """``infos`` with each agent's mask row under ``action_mask`` when ``action_mask_in_info``."""
+        if self.action_mask_in_info:
+            for i, agent in enumerate(self.agents):
+                infos[agent]["action_mask"] = mask[i]
+        return infos
+
+
+def flatten_obs(obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The flat observation: obs [..., D] and mask [..., A] -> [..., D + A] float32 (the mask last)."""
+    return np.concatenate([np.asarray(obs, np.float32), np.asarray(mask, np.float32)], axis=-1)
+
+
+def flat_space(obs: spaces.Box, mask: spaces.Box) -> spaces.Box:
+    """The Box of ``flatten_obs``: the bounds of ``obs`` then those of ``mask``, float32."""
+    low = np.concatenate([obs.low, mask.low]).astype(np.float32)
+    high = np.concatenate([obs.high, mask.high]).astype(np.float32)
+    return spaces.Box(low, high, dtype=np.float32)
+
+
+def _horizon_alias(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` with PettingZoo's ``max_cycles`` renamed to our ``horizon`` (both given: they must agree)."""
+    if "max_cycles" not in overrides:
+        return overrides
+    overrides = dict(overrides)
+    cycles = overrides.pop("max_cycles")
+    if "horizon" in overrides and overrides["horizon"] != cycles:
+        raise ValueError(f"max_cycles={cycles!r} and horizon={overrides['horizon']!r} disagree (one is an alias)")
+    overrides["horizon"] = cycles
+    return overrides
 
 
 def parallel_env(
-    scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, **overrides: Any
+    scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, obs_format: str = "dict",
+    action_mask_in_info: bool = False, **overrides: Any
 ) -> EdgeClusterEnv:
-    """The parallel env (see module docstring)."""
-    return EdgeClusterEnv(scenario, render_mode=render_mode, **overrides)
+    """The parallel env (see module docstring for every argument)."""
+    return EdgeClusterEnv(scenario, render_mode=render_mode, obs_format=obs_format,
+                          action_mask_in_info=action_mask_in_info, **overrides)
 
 
-def raw_env(scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, **overrides: Any):
+def raw_env(
+    scenario: str | ClusterConfig | None = "small", render_mode: str | None = None, obs_format: str = "dict",
+    action_mask_in_info: bool = False, **overrides: Any
+):
     """The AEC form, via PettingZoo's parallel-to-AEC converter."""
-    return parallel_to_aec(parallel_env(scenario, render_mode=render_mode, **overrides))
+    return parallel_to_aec(parallel_env(scenario, render_mode=render_mode, obs_format=obs_format,
+                                        action_mask_in_info=action_mask_in_info, **overrides))
 
 
 env = raw_env

@@ -31,7 +31,7 @@ def test_summary_table_matches_the_per_seed_rows():
 
 
 def test_readme_sim_to_real_table_is_generated_from_the_committed_csv():
-    from emulation.profile import readme_table
+    from srole_cli.emulation_profile import readme_table
 
     table = readme_table(ROOT / "docs" / "results" / "emulation" / "sim_vs_emulation.csv")
     assert table in (ROOT / "README.md").read_text()

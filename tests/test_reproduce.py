@@ -8,11 +8,13 @@ for real.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image
 
 import agents.evaluate
 from srole_cli import reproduce as rep
@@ -64,6 +66,10 @@ def _compute_minutes(summary: str) -> float:
     return float(re.search(r"Compute time ([0-9.]+) min", summary).group(1))
 
 
+def _wall_seconds(summary: str) -> float:
+    return float(re.search(r"computed the cells [0-9.]+ min \(([0-9,]+) s", summary).group(1).replace(",", ""))
+
+
 def test_writes_every_table_and_figure(tiny_results):
     out = tiny_results
     methods = pd.read_csv(out / "methods.csv")
@@ -75,13 +81,19 @@ def test_writes_every_table_and_figure(tiny_results):
     assert {"CRL", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs"} <= set(curves["method"])
     summary = (out / "summary.md").read_text()
     for needle in ("## Convergence", "### SROLE against each baseline", "SROLE-central vs MARL", "SROLE-central vs CRL",
-                   "Why it differs from the paper", "## sensitivity", "Which assumption moves the reduction most"):
+                   "Reading the results", "## sensitivity", "Which assumption moves the reduction most"):
         assert needle in summary, needle
     assert "## Failures" not in summary and not (out / "failures.csv").exists()
+    assert "not generated" not in summary and summary.count("Reading the results") == 1  # no placeholder, one pointer
+    quantiles = pd.read_csv(out / "jct_quantiles.csv")
+    assert set(quantiles["method"]) == set(pd.read_csv(out / "jobs.csv")["method"])
+    assert (quantiles["p50"] <= quantiles["p90"]).all() and (quantiles["p90"] <= quantiles["p99"]).all()
     for png in ("methods_jct.png", "jct_cdf.png", "scalability_jct.png", "scalability_collisions.png",
                 "scalability_latency.png", "load_jct.png", "shield_overhead_latency.png", "sensitivity.png",
                 "curves_0.png"):
         assert (out / png).stat().st_size > 1000, png
+        with Image.open(out / png) as image:
+            assert image.width <= 1200, (png, image.size)  # readable at 100%, no zooming out
     jobs = pd.read_csv(out / "jobs.csv")
     assert set(jobs["method"]) >= {"lower-bound", "least_loaded", "SROLE-central"}
 
@@ -110,10 +122,13 @@ def test_rerun_is_served_from_cache_with_its_compute_time(tiny_results, monkeypa
     monkeypatch.setattr(rep, "_train", no_training)
     monkeypatch.setattr(agents.evaluate, "evaluate", no_training)
     before = pd.read_csv(tiny_results / "methods.csv")
-    first = _compute_minutes((tiny_results / "summary.md").read_text())
+    first = (tiny_results / "summary.md").read_text()
     rep.reproduce(PROFILES["tiny"], tiny_results, device="cpu", progress=False)
     pd.testing.assert_frame_equal(before, pd.read_csv(tiny_results / "methods.csv"))
-    assert _compute_minutes((tiny_results / "summary.md").read_text()) == first
+    again = (tiny_results / "summary.md").read_text()
+    assert _compute_minutes(again) == _compute_minutes(first)
+    assert _wall_seconds(again) == _wall_seconds(first) > 0  # the computing run's wall time, not the rerun's
+    assert "0 of " in again and len(json.loads((tiny_results / "runs.json").read_text())) == 1
 
 
 def test_failed_cells_are_listed_and_the_rest_reported(fake_learning, monkeypatch, tmp_path):

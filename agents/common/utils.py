@@ -1,11 +1,14 @@
-"""Small shared helpers: device choice and seeding."""
+"""Small shared helpers: device choice, seeding and the cluster config of a run."""
 
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import numpy as np
 import torch
+
+from srole_env import ClusterConfig, make_config
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -26,3 +29,10 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 - SB3 draws from the legacy global RNG
     torch.manual_seed(seed)
+
+
+def as_config(config: ClusterConfig | str | dict[str, Any] | None) -> ClusterConfig:
+    """A ``ClusterConfig`` from a config, a scenario name or file, or a dict of fields."""
+    if isinstance(config, dict):
+        return ClusterConfig.from_dict(config)
+    return make_config(config)
