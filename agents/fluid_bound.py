@@ -79,7 +79,7 @@ def fluid_lower_bound(sim: ClusterSimulator) -> dict[str, Any]:
     n_t, n_j, n_c = tasks.size, jobs.size, sim.n_candidates
     if n_j == 0:
         return {"mean_jct_all": math.nan, "job_bounds": np.empty(0), "old_bound": math.nan, "status": "empty",
-                "wall_s": 0.0}
+                "wall_s": 0.0, "lp_variables": 0}
     age = T_end - jobs.arrival
     old = np.minimum(job_lower_bounds(sim), age)
     release = fifo_release_rounds(sim)
