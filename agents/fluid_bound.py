@@ -76,7 +76,7 @@ def fluid_lower_bound(sim: ClusterSimulator) -> dict[str, Any]:
     R = cfg.round_s
     H = int(round(sim.time / R))
     T_end = sim.time
-    n_t, n_j, n_c = tasks.size, jobs.size, sim.n_candidates
+    n_t, n_j = tasks.size, jobs.size
     if n_j == 0:
         return {"mean_jct_all": math.nan, "job_bounds": np.empty(0), "old_bound": math.nan, "status": "empty",
                 "wall_s": 0.0, "lp_variables": 0}
@@ -110,28 +110,35 @@ def fluid_lower_bound(sim: ClusterSimulator) -> dict[str, Any]:
     lb = np.concatenate([np.zeros(n_u), old])
     cost = np.concatenate([np.zeros(n_u), np.ones(n_j)])
 
-    rows, cols, vals, rhs = [], [], [], []
-    base = 0
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    rhs: list[np.ndarray] = []
+    all_u = np.arange(n_u)
+
+    def block(row: np.ndarray, col: np.ndarray, val: np.ndarray, b: np.ndarray) -> None:
+        """Add a block of ``len(b)`` rows: entries ``val`` at (``row`` counted within the block, ``col``)."""
+        rows.append(sum(len(x) for x in rhs) + row)
+        cols.append(col)
+        vals.append(val)
+        rhs.append(b)
+
     # (a) sum u <= 1 per task
-    rows.append(base + ti); cols.append(np.arange(n_u)); vals.append(np.ones(n_u)); rhs.append(np.ones(n_t))
-    base += n_t
+    block(ti, all_u, np.ones(n_u), np.ones(n_t))
     # (b) one edge at a time: sum_c u p_c <= slot length, per (task, slot)
-    key = ti * H + si
-    uk, inv = np.unique(key, return_inverse=True)
-    rows.append(base + inv); cols.append(np.arange(n_u)); vals.append(u_p); rhs.append(np.full(len(uk), R))
-    base += len(uk)
+    uk, inv = np.unique(ti * H + si, return_inverse=True)
+    block(inv, all_u, u_p, np.full(len(uk), R))
     # (c) edge capacity: sum u W / flops_e <= R, per (edge, slot)
     e = edge[ti, ci]
-    key = e * H + si
-    uk, inv = np.unique(key, return_inverse=True)
-    rows.append(base + inv); cols.append(np.arange(n_u)); vals.append(work[ti] / topo.flops[e])
-    rhs.append(np.full(len(uk), R))
-    base += len(uk)
+    uk, inv = np.unique(e * H + si, return_inverse=True)
+    block(inv, all_u, work[ti] / topo.flops[e], np.full(len(uk), R))
     # (d) f_j >= sum u (t_s - T + p) + T - p/2 - a_j, per task
-    rows.append(base + ti); cols.append(np.arange(n_u)); vals.append(u_start - T_end + rho_p[ti])
-    rows.append(base + np.arange(n_t)); cols.append(n_u + tasks.job); vals.append(-np.ones(n_t))
+    base = sum(len(x) for x in rhs)
+    rows += [base + ti, base + np.arange(n_t)]
+    cols += [all_u, n_u + tasks.job]
+    vals += [u_start - T_end + rho_p[ti], -np.ones(n_t)]
     rhs.append(-(T_end - rho_p / 2.0 - jobs.arrival[tasks.job]))
-    base += n_t
+    base = sum(len(x) for x in rhs)
     a_ub = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                          shape=(base, n_u + n_j))
     res = linprog(cost, A_ub=a_ub, b_ub=np.concatenate(rhs), bounds=np.stack([lb, ub], axis=1), method="highs")

@@ -123,6 +123,7 @@ def instance_config(
     simulator's own ``PoissonWorkload`` draws from ``default_rng(seed)``) arriving in the first
     ``arrival_rounds`` rounds; the horizon adds ``drain_rounds`` without arrivals so that jobs can finish."""
     base = make_config("small", n_edges=n_edges, arrival_rate=arrival_rate, topology_seed=seed, **overrides)
+    Path(trace_path).parent.mkdir(parents=True, exist_ok=True)
     workload = PoissonWorkload(base, tuple(base.model_mix))
     batch = workload.jobs_between(0.0, arrival_rounds * base.round_s, np.random.default_rng(seed))
     names = workload.model_names
@@ -149,7 +150,9 @@ def _units(sim: ClusterSimulator) -> np.ndarray:
     return np.where(topo.gpu, 1.0, topo.cores)
 
 
-def job_option_times(sim: ClusterSimulator, job: int, combos: np.ndarray, latency: float) -> tuple[np.ndarray, np.ndarray]:
+def job_option_times(
+    sim: ClusterSimulator, job: int, combos: np.ndarray, latency: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Finish times [M, k] (seconds from the start round) and finishing rounds [M, k] of ``job``'s tasks
     under each assignment ``combos`` [M, k] (candidate indices), task ``i`` placed in relative round ``i``,
     every worker at its solo speed. Integrates ``ClusterSimulator._run`` round by round: delay (decision
@@ -230,7 +233,9 @@ def build_options(sim: ClusterSimulator, max_options: int = 24) -> list[JobOptio
     return out
 
 
-def _fits_alone(combos: np.ndarray, last: np.ndarray, mem: np.ndarray, cap: np.ndarray, mem_cap: np.ndarray) -> np.ndarray:
+def _fits_alone(
+    combos: np.ndarray, last: np.ndarray, mem: np.ndarray, cap: np.ndarray, mem_cap: np.ndarray
+) -> np.ndarray:
     """[M] bool: the assignment respects the per-edge caps with the job's own tasks alone (task ``t`` is
     committed from relative round ``t`` to ``last[:, t]``); ``cap``/``mem_cap`` [C] per candidate."""
     k = combos.shape[1]
@@ -400,7 +405,10 @@ def solve_offline(
 
 
 def joint_actions(
-    sim: ClusterSimulator, options: list[JobOptions], start_round: dict[int, int], assignment: dict[int, tuple[int, ...]]
+    sim: ClusterSimulator,
+    options: list[JobOptions],
+    start_round: dict[int, int],
+    assignment: dict[int, tuple[int, ...]],
 ) -> dict[int, np.ndarray]:
     """round -> joint action [N]: task ``i`` of job ``j`` goes to its candidate in round ``S_j + i``; else hold."""
     actions: dict[int, np.ndarray] = {}

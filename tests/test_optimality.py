@@ -2,9 +2,10 @@
 
 * the solver's schedule, replayed through the parallel env, has the solver's mean JCT (``REPLAY_RTOL``);
 * on instances whose heuristic schedules fall in the solver's class, the proven optimum is no worse;
-* no method (heuristics, behind a shield or not, the greedy reference, the CRL head rule, a trained
-  learner, the solver's replay) ever beats the LP bound, and the LP bound is never below the old one and
-  clearly above it on a busy cluster.
+* no method (heuristics, behind a shield or not, the greedy reference, the CRL head rule, the solver's
+  replay) ever beats the LP bound, and the LP bound is never below the old one and
+  clearly above it on a busy cluster. (Trained learners are checked against it on every instance of
+  ``scripts/optimality_gaps.py``, which fails if any method beats it; ``tests/test_bound.py`` trains one.)
 """
 
 from __future__ import annotations
@@ -105,19 +106,13 @@ def test_no_method_beats_the_fluid_bound(tmp_path, n_edges, rate, seed, drain):
         assert value >= bound["mean_jct_all"], name
 
 
-def test_solver_replay_and_learner_do_not_beat_the_fluid_bound(tmp_path):
-    from agents.train import train
-
+def test_solver_replay_does_not_beat_the_fluid_bound(tmp_path):
+    _needs_ortools()
     cfg = instance_config(tmp_path / "t.csv", n_edges=5, arrival_rounds=8, drain_rounds=50,
                           arrival_rate=0.015, seed=11)
-    _needs_ortools()
     bound = fluid_bound_episode(cfg, 0)["mean_jct_all"]
     schedule = solve_offline(cfg, 0, time_limit_s=2, max_options=6)
     assert replay(schedule)["mean_jct_all"] >= bound
-    run = train("idqn", "central", cfg.replace(trace_path=None, horizon=30), rounds=150, seed=0,
-                out_dir=tmp_path / "run", device="cpu", progress=False,
-                hparams={"learning_starts": 200, "eps_decay_rounds": 100})
-    assert evaluate(run, "central", cfg, 1, 0, "cpu")["mean_jct_all"] >= bound
 
 
 def test_fluid_bound_is_tighter_on_a_busy_cluster(tmp_path):
