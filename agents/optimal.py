@@ -116,13 +116,16 @@ def instance_config(
     drain_rounds: int = 40,
     arrival_rate: float = 0.01,
     seed: int = 0,
+    topology_seed: int | None = None,
     **overrides: Any,
 ) -> ClusterConfig:
-    """A small instance: the ``small`` scenario with ``n_edges`` edges laid out by ``topology_seed=seed``,
+    """A small instance: the ``small`` scenario with ``n_edges`` edges laid out by ``topology_seed`` (default
+    ``seed``),
     and a trace (written to ``trace_path``) of the Poisson jobs (``arrival_rate`` per edge per second, the
     simulator's own ``PoissonWorkload`` draws from ``default_rng(seed)``) arriving in the first
     ``arrival_rounds`` rounds; the horizon adds ``drain_rounds`` without arrivals so that jobs can finish."""
-    base = make_config("small", n_edges=n_edges, arrival_rate=arrival_rate, topology_seed=seed, **overrides)
+    layout = seed if topology_seed is None else topology_seed
+    base = make_config("small", n_edges=n_edges, arrival_rate=arrival_rate, topology_seed=layout, **overrides)
     Path(trace_path).parent.mkdir(parents=True, exist_ok=True)
     workload = PoissonWorkload(base, tuple(base.model_mix))
     batch = workload.jobs_between(0.0, arrival_rounds * base.round_s, np.random.default_rng(seed))

@@ -13,8 +13,9 @@ finish) the script
    ``local``, ``least_loaded+central`` (behind the central shield), the ``greedy_reference``, the CRL head
    rule ``crl_greedy``, and the learned ``SROLE-central`` (IDQN behind the central shield), ``MARL`` (IDQN,
    no shield) and ``CRL`` (MaskablePPO at the cluster head), each trained with the committed tuned
-   hyperparameters (``srole_cli/tuned/paper``) for ``--rounds`` rounds on the instance's cluster (same
-   layout, Poisson arrivals at the instance's rate, training seeds disjoint from the instance's).
+   hyperparameters (``srole_cli/tuned/paper``) for ``--rounds`` rounds on the instances' cluster (every
+   instance of one N shares its layout, ``TOPOLOGY_SEED``, and differs in its jobs; training sees Poisson
+   arrivals at the instance rate from its own seeds, never the instances' traces), once per (N, method).
 
 Columns: ``method, instance, n_edges, n_jobs, seed, mean_jct`` (the method's ``mean_jct_all``: unfinished
 jobs count at their age), ``optimum`` (the solver's best schedule in the class, its mean JCT),
@@ -23,12 +24,12 @@ fluid LP bound, both valid for the class), ``lower_bound`` (fluid LP), ``gap`` (
 optimum``; negative = the method beats the best schedule of the restricted class), then ``old_bound``,
 ``cpsat_bound``, ``jobs_unfinished``, ``wall_s``.
 
-Cost: on this 2-core machine the default run (6 instances, 30 s solver limit, 3 x 3000 training rounds
-per instance) takes about the wall time written at the end of ``summary.md``; everything is cached per
-(instance, method) under ``docs/results/optimality/cache/`` (gitignored), so a rerun only does what is
-missing (``--fresh`` starts over).
+Cost: on this 2-core machine the default run (6 instances, 40 s solver limit with 2 workers, 3 learned
+methods x 2 cluster sizes x 2000 training rounds) takes the wall time written at the end of
+``summary.md``; everything is cached per (instance, method) under ``docs/results/optimality/cache/``
+(gitignored), so a rerun only does what is missing (``--fresh`` starts over).
 
-    python scripts/optimality_gaps.py [--time-limit 30] [--rounds 3000] [--workers 2] [--fresh]
+    python scripts/optimality_gaps.py [--time-limit 40] [--rounds 2000] [--workers 2] [--fresh]
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ OUT = ROOT / "docs" / "results" / "optimality"
 COLUMNS = ("method", "instance", "n_edges", "n_jobs", "seed", "mean_jct", "optimum", "solver_gap", "lower_bound",
            "gap", "old_bound", "cpsat_bound", "jobs_unfinished", "wall_s")
 INSTANCES = ((10, 0.015, 1), (10, 0.015, 2), (10, 0.015, 3), (20, 0.012, 1), (20, 0.012, 2), (20, 0.012, 3))
-"""(n_edges, arrival_rate per edge per second, seed): about 30 jobs on 10 edges, 50 on 20."""
+"""(n_edges, arrival_rate per edge per second, trace seed): about 30 jobs on 10 edges, 50 on 20."""
+TOPOLOGY_SEED = {10: 101, 20: 102}
+"""One cluster layout per N: the instances of an N differ in their jobs, so one training per (N, method) serves
+all of them."""
 HEURISTICS = {"least_loaded": ("least_loaded", "none"), "random": ("random", "none"), "local": ("local", "none"),
               "least_loaded+central": ("least_loaded", "central"), "crl_greedy": ("crl_greedy", "none")}
 LEARNED = ("SROLE-central", "MARL", "CRL")
@@ -86,7 +90,7 @@ def _learned_run(method: str, name: str, cfg: Any, seed: int, rounds: int, cache
     tuned = load_tuned(method, TUNED_SCENARIO)
     if tuned is None:
         raise SystemExit(f"no tuned hyperparameters for {method} in srole_cli/tuned/{TUNED_SCENARIO}")
-    run_dir = cache / "runs" / name / method
+    run_dir = cache / "runs" / name / method  # name: the cluster (N); its instances share the layout
     train_cfg = cfg.replace(trace_path=None, horizon=TRAIN_HORIZON)
     if not (run_dir / "config.json").is_file() or not any((run_dir / "checkpoint").glob("*")):
         if run_dir.exists():
@@ -100,7 +104,8 @@ def run_instance(n_edges: int, rate: float, seed: int, args: argparse.Namespace,
     """Every method's row on one instance."""
     name = f"N{n_edges}-r{rate:g}-s{seed}"
     cfg = instance_config(cache / "traces" / f"{name}.csv", n_edges=n_edges, arrival_rounds=args.arrival_rounds,
-                          drain_rounds=args.drain_rounds, arrival_rate=rate, seed=seed)
+                          drain_rounds=args.drain_rounds, arrival_rate=rate, seed=seed,
+                          topology_seed=TOPOLOGY_SEED[n_edges])
 
     def solve() -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -132,7 +137,7 @@ def run_instance(n_edges: int, rate: float, seed: int, args: argparse.Namespace,
             policy, shield = HEURISTICS[method]
             out = evaluate(policy, shield, cfg, 1, 0, "cpu")
         else:
-            run_dir, shield = _learned_run(method, name, cfg, seed, args.rounds, cache)
+            run_dir, shield = _learned_run(method, f"N{n_edges}", cfg, n_edges, args.rounds, cache)
             out = evaluate(run_dir, shield, cfg, 1, 0, "cpu")
         return {"mean_jct_all": float(out["mean_jct_all"]), "jobs_unfinished": int(out["jobs_unfinished"]),
                 "wall_s": time.perf_counter() - t0}
@@ -243,8 +248,8 @@ def summary(rows: list[dict[str, Any]], wall_s: float, args: argparse.Namespace)
               f"(mean gap {gaps[order[1] if order[0] == 'optimal' else order[0]]:+.2f}); "
               f"furthest: {order[-1]} ({gaps[order[-1]]:+.2f}).",
               "- Learned methods: " + ", ".join(f"{m} {g:+.2f}" for m, g in learned.items()) +
-              f" (trained {args.rounds} rounds each with the committed tuned hyperparameters on the instance's "
-              "cluster; a modest budget, so these are not converged figures).",
+              f" (trained {args.rounds} rounds each, once per cluster size, with the committed tuned "
+              "hyperparameters; a modest budget, so these are not converged figures).",
               f"- What the class optimum does: {np.mean([per_inst[i]['gpu_share'] for i in instances]):.0%} of its "
               f"tasks run on GPU edges, {np.mean([per_inst[i]['held_share'] for i in instances]):.0%} of its jobs "
               "are held past the first round their origin could place them (mean "
@@ -258,10 +263,10 @@ def summary(rows: list[dict[str, Any]], wall_s: float, args: argparse.Namespace)
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--time-limit", type=float, default=30.0, help="CP-SAT seconds per instance")
+    p.add_argument("--time-limit", type=float, default=40.0, help="CP-SAT seconds per instance")
     p.add_argument("--workers", type=int, default=2, help="CP-SAT search workers")
     p.add_argument("--max-options", type=int, default=24, help="assignments per job in the solver's class")
-    p.add_argument("--rounds", type=int, default=3000, help="training rounds per learned method and instance")
+    p.add_argument("--rounds", type=int, default=2000, help="training rounds per learned method and instance")
     p.add_argument("--arrival-rounds", type=int, default=20)
     p.add_argument("--drain-rounds", type=int, default=200)
     p.add_argument("--out", type=Path, default=OUT)
