@@ -253,7 +253,8 @@ def summary(rows: list[dict[str, Any]], wall_s: float, args: argparse.Namespace)
               "- " + (("Methods that beat the class optimum on some instance: " + ", ".join(
                   f"{m} ({sum(1 for r in rows if r['method'] == m and r['gap'] < -1e-9)})" for m in beaters)
                   + ". Their schedules lie outside the class (at least one of: a GPU shared by several jobs at once, "
-                  "a job's tasks placed with holds between them, a job outside its fastest assignments), so the class optimum is not the optimum over all schedules: that "
+                  "a job's tasks placed with holds between them, a job outside its fastest assignments), so the "
+                  "class optimum is not the optimum over all schedules: that "
                   "one lies between the fluid LP bound and the best schedule known on the instance (the lower of "
                   "the class optimum and every method; last column of the instance table, over the LP bound).")
                      if beaters else "No method beats the class optimum on any instance."),
