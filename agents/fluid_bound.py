@@ -17,11 +17,13 @@ the rest into a linear program over rounds (slots ``[s R, (s+1) R)``, ``R`` = ``
   whose workers are all on its origin syncs in memory).
 * **Per-edge capacity**: all workers on an edge together compute at most the device's sustained FLOP/s
   (``srole_env.core.contention.worker_flops`` times the number of workers never exceeds it: processor
-  sharing, efficiency <= 1). All-reduce time and contention losses are relaxed away.
+  sharing, efficiency <= 1). The all-reduce beyond each worker's own link and the contention losses are
+  relaxed away.
 * **Completion from a fluid schedule**: with ``u[i, c, s]`` the fraction of task ``i``'s work (FLOPs of all
   its iterations) done on candidate ``c`` in slot ``s`` and surviving (not thrown away by an OOM kill),
-  ``z_i = sum u`` done by the end ``T`` of the episode, ``rho_i`` its fastest rate and ``W_i / rho_i`` =
-  ``p_i``, every schedule satisfies ``min(C_i, T) >= sum u t_s + (1 - z_i) T + (2 z_i - 1) p_i / 2``,
+  ``z_i = sum u`` done by the end ``T`` of the episode and ``p_i`` its shortest time alone on one of its
+  candidates (the fastest rate ``rho_i = W_i / p_i``, all-reduce as above), every schedule satisfies
+  ``min(C_i, T) >= sum u t_s + (1 - z_i) T + (2 z_i - 1) p_i / 2``,
   ``t_s`` the earliest moment work can happen in the slot. (Finished, ``z = 1``: a completion is at
   least the mean busy date plus half the minimum processing time. Unfinished: work ``z W`` done by ``T``
   at rate <= ``rho`` has mean busy date <= ``T - z p / 2``, which makes the right side
@@ -31,8 +33,10 @@ the rest into a linear program over rounds (slots ``[s R, (s+1) R)``, ``R`` = ``
 
 The LP minimises the sum over jobs of ``min(JCT, age at the end)``; its optimum divided by the number of
 jobs is a lower bound on ``mean_jct_all`` of any method on the episode (equal to ``mean_jct`` when every
-job finishes). ``tests/test_optimality.py`` checks that heuristics, the greedy reference, the CRL head
-rule, learners and the offline optimum's replay never beat it.
+job finishes); ``BOUND_RTOL`` is taken off for the LP solver's tolerances. ``tests/test_optimality.py``
+checks that the heuristics (with and without shields), the greedy reference, the CRL head rule and the
+offline optimum's replay never beat it on random small instances; ``scripts/optimality_gaps.py`` checks
+every method, the trained learners included, on its instances.
 """
 
 from __future__ import annotations
