@@ -26,7 +26,8 @@ optimum``; negative = the method beats the best schedule of the restricted class
 
 Cost: on this 2-core machine, shared with other jobs, the default run (6 instances, 40 s solver limit
 with 2 workers, 3 learned methods x 2 cluster sizes x 2000 training rounds with one torch thread) took
-about 30 minutes of wall time: 23 training, 7 solving, bounding and evaluating (the end of ``summary.md``
+about 32 minutes of wall time: 23 training, 9 solving (including the 120 s time-limit check), bounding
+and evaluating (the end of ``summary.md``
 gives the figures of the committed run). Everything is cached per (instance, method) under
 ``docs/results/optimality/cache/`` (gitignored), so a rerun only does what is missing and regenerating
 the tables from a full cache takes seconds (``--fresh`` starts over).
