@@ -257,7 +257,7 @@ def summary(rows: list[dict[str, Any]], spent: dict[str, float], args: argparse.
              "unfinished jobs |", "|---|---|---|---|---|---|---|"]
     order = sorted(methods, key=lambda m: np.mean([r["gap"] for r in rows if r["method"] == m]))
     for m in order:
-        g = np.array([r["gap"] for r in rows if r["method"] == m])
+        g = np.round([r["gap"] for r in rows if r["method"] == m], 9) + 0.0  # no "-0.00" from float noise
         jct = np.array([r["mean_jct"] for r in rows if r["method"] == m])
         unf = sum(r["jobs_unfinished"] for r in rows if r["method"] == m)
         lines.append(f"| {m} | {g.mean():+.2f} | {g.min():+.2f} | {g.max():+.2f} | {jct.mean():.1f} | "
