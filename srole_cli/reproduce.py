@@ -330,6 +330,11 @@ def resolve_learner(profile: Profile, method: Method, scenario: str) -> tuple[st
     else:
         algo = profile.default_algo(method)
         hparams, source = dict(profile.hparams.get(algo, {})), "profile default"
+    if method.algo and method.algo != algo:  # e.g. CRL: the head's own learner with MARL's tuned values
+        algo = method.algo
+        source += f" of {method.tune_as or method.name}, as {algo}"
+        if tuned is None:
+            hparams = dict(profile.hparams.get(algo, {}))
     common = dict(profile.learner_hparams.get(algo, {}))
     if common:
         source += " + profile common " + ", ".join(f"{k}={v}" for k, v in common.items())
