@@ -12,7 +12,7 @@ finish) the script
 3. evaluates every method on exactly that episode: the heuristics ``least_loaded``, ``random``,
    ``local``, ``least_loaded+central`` (behind the central shield), the ``greedy_reference``, the CRL head
    rule ``crl_greedy``, and the learned ``SROLE-central`` (IDQN behind the central shield), ``MARL`` (IDQN,
-   no shield) and ``CRL`` (MaskablePPO at the cluster head), each trained with the committed tuned
+   no shield) and ``CRL`` (the head's IDQN, ``crl_idqn``, with MARL's tuned hyperparameters), each trained with the committed tuned
    hyperparameters (``srole_cli/tuned/paper``) for ``--rounds`` rounds on the instances' cluster (every
    instance of one N shares its layout, ``TOPOLOGY_SEED``, and differs in its jobs; training sees Poisson
    arrivals at the instance rate from its own seeds, never the instances' traces), once per (N, method).
@@ -60,6 +60,8 @@ from agents.fluid_bound import fluid_bound_episode  # noqa: E402
 from agents.greedy_reference import run_greedy_reference_episode  # noqa: E402
 from agents.optimal import instance_config, replay, solve_offline  # noqa: E402
 from agents.train import train  # noqa: E402
+from srole_cli.experiments import METHODS, PROFILES  # noqa: E402
+from srole_cli.reproduce import resolve_learner  # noqa: E402
 from srole_cli.tuning import load_tuned  # noqa: E402
 from srole_env.core.simulator import ClusterSimulator  # noqa: E402
 
@@ -93,17 +95,18 @@ def _cached(path: Path, compute: Any) -> dict[str, Any]:
 
 def _learned_run(method: str, name: str, cfg: Any, seed: int, rounds: int, cache: Path) -> tuple[Path, str]:
     """Train (or reuse) ``method`` on the instance's cluster with Poisson arrivals; returns (run dir, shield)."""
-    tuned = load_tuned(method, TUNED_SCENARIO)
-    if tuned is None:
+    if load_tuned(METHODS[method].tune_as or method, TUNED_SCENARIO) is None:
         raise SystemExit(f"no tuned hyperparameters for {method} in srole_cli/tuned/{TUNED_SCENARIO}")
+    algo, hparams, _ = resolve_learner(PROFILES["quick"], METHODS[method], TUNED_SCENARIO)  # as the comparison
+    shield = METHODS[method].shield
     run_dir = cache / "runs" / name / method  # name: the cluster (N); its instances share the layout
     train_cfg = cfg.replace(trace_path=None, horizon=TRAIN_HORIZON)
     if not (run_dir / "config.json").is_file() or not any((run_dir / "checkpoint").glob("*")):
         if run_dir.exists():
             shutil.rmtree(run_dir)
-        train(tuned["algo"], tuned["shield"], train_cfg, rounds=rounds, seed=TRAIN_SEED_BASE + seed,
-              out_dir=run_dir, device="cpu", hparams=dict(tuned["hparams"]), progress=False)
-    return run_dir, tuned["shield"]
+        train(algo, shield, train_cfg, rounds=rounds, seed=TRAIN_SEED_BASE + seed,
+              out_dir=run_dir, device="cpu", hparams=hparams, progress=False)
+    return run_dir, shield
 
 
 def _instance(n_edges: int, rate: float, seed: int, args: argparse.Namespace, cache: Path) -> tuple[str, Any]:
