@@ -16,7 +16,8 @@ MARKER = re.compile(r"^<!-- table: (\S+) (\S+) -->$", re.MULTILINE)
 
 def render_table(kind: str, path: str) -> str:
     """The table of ``kind`` (``methods``: ``srole_cli.report.readme_tables``; ``emulation``:
-    ``srole_cli.emulation_profile.readme_table``) from the committed results at ``path`` (repo-relative)."""
+    ``srole_cli.emulation_profile.readme_table``; ``decisive``: ``srole_cli.decisive.readme_section``; ``gaps``
+    and ``regime``: ``srole_cli.ceiling``) from the committed results at ``path`` (repo-relative)."""
     if kind == "methods":
         from srole_cli.report import readme_tables
 
@@ -25,7 +26,19 @@ def render_table(kind: str, path: str) -> str:
         from srole_cli.emulation_profile import readme_table
 
         return readme_table(ROOT / path)
-    raise ValueError(f"unknown table kind {kind!r} (methods, emulation)")
+    if kind == "decisive":
+        from srole_cli.decisive import readme_section
+
+        return readme_section(ROOT / path)
+    if kind == "gaps":
+        from srole_cli.ceiling import gaps_table
+
+        return gaps_table(ROOT / path)
+    if kind == "regime":
+        from srole_cli.ceiling import regime_table
+
+        return regime_table(ROOT / path)
+    raise ValueError(f"unknown table kind {kind!r} (methods, emulation, decisive, gaps, regime)")
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
