@@ -19,6 +19,7 @@ the original compute time; an interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -80,6 +81,8 @@ class Cell:
     curve_seeds: tuple[int, ...] = ()
     curve_episodes: int = 1
     drop_models: bool = False
+    cached_only: bool = False
+    """Report what the cache holds and compute nothing (``srole reproduce --cached-only``)."""
     overhead: dict[str, Any] = field(default_factory=dict)  # kind "overhead": shield, regions
 
     def label(self) -> str:
@@ -145,6 +148,8 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         record = _read_cache(record_path, TRAIN_RECORD_KEYS, recomputed) or {}
         stale = not record
     model_dir = cache / "models" / train_key
+    if cell.cached_only:  # the report of a run cut short: what finished, nothing new
+        pending, stale = [], False
     if (pending or stale) and cell.algo:
         with _training_lock(model_dir):  # two methods may share one training (the ablation's and MARL's)
             if stale or not (model_dir / "DONE").exists():
@@ -426,21 +431,24 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
 # ---------------------------------------------------------------------- the run
 def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progress: bool = True,
               workers: int | None = 1, address: str | None = None, drop_models: bool = False,
-              methods: tuple[str, ...] | None = None) -> Path:
+              methods: tuple[str, ...] | None = None, cached_only: bool = False) -> Path:
     """Run every experiment of ``profile`` and write the tables, figures and ``summary.md`` into ``out_dir``.
 
     ``workers``/``address`` go to ``run_cells`` (``workers=None``: all cores; ``address``: a Ray cluster);
     ``drop_models`` deletes each trained model once its evaluations are done (the learning curves and
     results stay in the cache; a later rerun needing the model trains it again). ``methods``: run only
-    these (the report covers what ran; a later full run takes them from the cache).
+    these (the report covers what ran; a later full run takes them from the cache). ``cached_only``: compute
+    nothing, report the cells the cache holds (a run cut short; the report says how many seeds each has).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "profile.json", json.dumps(profile_to_dict(profile), indent=2, default=str))
     start = time.perf_counter()
     cells = build_cells(profile, out, device, drop_models, methods)
-    results = run_cells(run_cell, cells, workers=workers, address=address, desc=f"reproduce {profile.name}",
-                        progress=progress)
+    if cached_only:
+        cells = [dataclasses.replace(c, cached_only=True) for c in cells if c.kind == "method"]
+    results = run_cells(run_cell, cells, workers=1 if cached_only else workers, address=address,
+                        desc=f"reproduce {profile.name}", progress=progress)
     rows: list[dict[str, Any]] = []
     curves: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []

@@ -24,6 +24,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="delete each trained model after its evaluations (results and learning curves stay)")
     p.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
                    help="run only these methods of the profile (the rest can come later from the cache)")
+    p.add_argument("--cached-only", action="store_true",
+                   help="compute nothing: write the report from what the cache already holds (a run cut short)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
     out = reproduce(profile, args.out, device=args.device, progress=not args.no_progress,
                     workers=args.workers or None, address=args.address, drop_models=args.drop_models,
-                    methods=tuple(args.methods) if args.methods else None)
+                    methods=tuple(args.methods) if args.methods else None, cached_only=args.cached_only)
     print((out / "summary.md").read_text())
     print(f"results in {out}")
     return 0
