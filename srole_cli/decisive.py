@@ -411,9 +411,18 @@ def readme_section(results_dir: str | Path) -> str:
     conv = pd.read_csv(results / "convergence.csv")
     repl = pd.read_csv(results / "replication.csv")
     halves = f"seeds {repl['seeds_first_half'].iloc[0]} and {repl['seeds_second_half'].iloc[0]}" if len(repl) else ""
-    lines += ["", f"Paired over {int(table['seeds'].max())} training seeds; {int(conv['converged'].sum())} of "
+    pairs = comp["pairs"].astype(int)
+    span = f"{pairs.min()}" if pairs.min() == pairs.max() else f"{pairs.min()}-{pairs.max()}"
+    lines += ["", f"Paired over {span} training seeds per comparison; {int(conv['converged'].sum())} of "
               f"{len(conv)} learned runs passed the convergence test; {int(repl['agree'].sum())} of {len(repl)} "
               f"verdicts agree between {halves}."]
+    quick = results.parent / "quick"
+    if (quick / "comparisons.csv").is_file():
+        agree = quick_agreement(quick, results)
+        if not agree.empty:
+            lines += ["", f"The `quick` profile's JCT verdicts (5 seeds, 2,000 rounds, independent bootstrap) against "
+                      f"these: {int(agree['agree'].sum())} of {len(agree)} agree.", "",
+                      markdown_table(agree, list(agree.columns))]
     return "\n".join(lines)
 
 
