@@ -221,8 +221,9 @@ def _failure(cell: Cell, spec: EvalSpec, exc: Exception) -> dict[str, Any]:
 def _training_lock(model_dir: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``model_dir``'s training (``fcntl.flock``) so that two cells sharing one trained
     model, in two processes, train it once: the second waits, then finds it done."""
-    model_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(model_dir.parent / f"{model_dir.name}.lock", "a") as lock:
+    locks = model_dir.parent.parent / "locks"  # beside models/, so that models/ holds models only
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{model_dir.name}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
