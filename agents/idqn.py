@@ -199,16 +199,23 @@ class IDQN:
     # ------------------------------------------------------------------ checkpoints
     def save(self, ctx: RunContext, driver: EpisodeDriver) -> None:
         """Model, optimizer, RNG, replay buffer and the env's mid-episode state into ``checkpoint/``."""
+        ckpt = self.save_learner(ctx)
+        (ckpt / ENV_FILE).write_bytes(driver.state_bytes())
+        ctx.save_state(driver.rounds, driver.episode, samples=driver.rounds * driver.env.n_agents,
+                       gradient_updates=self.updates)
+
+    def save_learner(self, ctx: RunContext, **extra: Any) -> Path:
+        """Model, optimizer, RNG and replay buffer (plus ``extra`` entries) into ``checkpoint/``; returns it."""
         ckpt = ctx.run.checkpoint
         ckpt.mkdir(parents=True, exist_ok=True)
         torch.save({
             "hparams": asdict(self.hp), "obs_dim": self.obs_dim, "n_actions": self.n_actions,
             "q": self.q.state_dict(), "target": self.target.state_dict(), "optim": self.optim.state_dict(),
             "rng": self.rng.bit_generator.state, "updates": self.updates, "nstep_pending": list(self.nstep.pending),
+            **extra,
         }, ckpt / MODEL_FILE)
         self.buffer.save(ckpt / REPLAY_FILE)
-        (ckpt / ENV_FILE).write_bytes(driver.state_bytes())
-        ctx.save_state(driver.rounds, driver.episode)
+        return ckpt
 
     @classmethod
     def load(cls, ckpt: Path, device: str, with_buffer: bool = True) -> IDQN:
@@ -233,12 +240,17 @@ def run(ctx: RunContext) -> None:
         agent = IDQN.load(ctx.run.checkpoint, ctx.device)
         driver = resume_driver(env, ctx, ENV_FILE)
     else:
-        hp = make_hparams(IDQNConfig, ctx.hparams)
-        if hp.eps_decay_rounds == 0:  # relative schedule: fixed now, saved with the checkpoint
-            hp = replace(hp, eps_decay_rounds=max(1, round(hp.eps_decay_fraction * ctx.rounds)))
-        agent = IDQN(env.obs_dim, env.n_actions, hp, ctx.seed, ctx.device)
+        agent = IDQN(env.obs_dim, env.n_actions, budget_hparams(ctx.hparams, ctx.rounds), ctx.seed, ctx.device)
         driver = EpisodeDriver(env, ctx.seed, ctx.episode_log)
     agent.learn(driver, ctx)
+
+
+def budget_hparams(overrides: dict[str, Any], rounds: int) -> IDQNConfig:
+    """The run's hyperparameters; a relative epsilon schedule is fixed now in rounds (and saved with the checkpoint)."""
+    hp = make_hparams(IDQNConfig, overrides)
+    if hp.eps_decay_rounds == 0:
+        hp = replace(hp, eps_decay_rounds=max(1, round(hp.eps_decay_fraction * rounds)))
+    return hp
 
 
 def load_policy(ckpt: Path, device: str = "cpu") -> QNetPolicy:

@@ -128,6 +128,8 @@ class IPPO:
         self.optim = torch.optim.Adam(self.model.parameters(), lr=hp.lr, eps=1e-5)
         self.rng = np.random.default_rng(seed)
         self.updates = 0
+        self.gradient_updates = 0
+        """Optimizer steps (minibatches x epochs over all rollouts; ``updates`` counts rollouts)."""
         self.policy = ActorPolicy(self.model, hp.mask_actions, device)
 
     def sample(self, probs: np.ndarray) -> np.ndarray:
@@ -190,6 +192,7 @@ class IPPO:
                 loss.backward()
                 nn.utils.clip_grad_norm_(self.model.parameters(), hp.max_grad_norm)
                 self.optim.step()
+                self.gradient_updates += 1
                 with torch.no_grad():
                     kl = ((ratio - 1) - torch.log(ratio)).mean()
                 for key, value in zip(stats, (policy_loss, value_loss, entropy, kl)):
@@ -219,10 +222,11 @@ class IPPO:
         torch.save({
             "hparams": asdict(self.hp), "obs_dim": self.obs_dim, "n_actions": self.n_actions,
             "model": self.model.state_dict(), "optim": self.optim.state_dict(),
-            "rng": self.rng.bit_generator.state, "updates": self.updates,
+            "rng": self.rng.bit_generator.state, "updates": self.updates, "gradient_updates": self.gradient_updates,
         }, ckpt / MODEL_FILE)
         (ckpt / ENV_FILE).write_bytes(driver.state_bytes())
-        ctx.save_state(driver.rounds, driver.episode)
+        ctx.save_state(driver.rounds, driver.episode, samples=driver.rounds * driver.env.n_agents,
+                       gradient_updates=self.gradient_updates)
 
     @classmethod
     def load(cls, ckpt: Path, device: str) -> IPPO:
@@ -233,6 +237,7 @@ class IPPO:
         agent.optim.load_state_dict(data["optim"])
         agent.rng.bit_generator.state = data["rng"]
         agent.updates = data["updates"]
+        agent.gradient_updates = int(data.get("gradient_updates", 0))
         return agent
 
 

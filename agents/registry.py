@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents import idqn, ippo, sb3_learners
+from agents import crl_idqn, idqn, ippo, sb3_learners
 from agents.common.context import RunContext
 from agents.common.names import ALGO_NAMES
 
@@ -46,6 +46,8 @@ ALGOS: dict[str, AlgoSpec] = {
     "crl_dqn": _sb3("crl_dqn", "centralized", "SB3 DQN at the cluster head (srole/Centralized-v0)"),
     "crl_maskable_ppo": _sb3("crl_maskable_ppo", "centralized",
                              "sb3-contrib MaskablePPO at the cluster head with its action masks, discounted per round"),
+    "crl_idqn": AlgoSpec("crl_idqn", "centralized", crl_idqn.run, idqn.hparams, crl_idqn.load_policy,
+                         "IDQN at the cluster head, each decision credited with its own edge's rewards"),
 }
 """Registry of trainable algorithms (add an ``AlgoSpec`` here to add one to the CLI)."""
 assert tuple(ALGOS) == ALGO_NAMES, "keep agents.common.names.ALGO_NAMES in step with ALGOS"

@@ -32,6 +32,7 @@ from its seed (finished episodes and the learning curve are kept).
 from __future__ import annotations
 
 import inspect
+import math
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.common.context import CheckpointSchedule, RunContext
@@ -209,6 +211,15 @@ class RoundBudget(BaseCallback):
                                          loc["rewards"], loc["dones"], loc["infos"])
 
 
+def gradient_updates(model: BaseAlgorithm) -> int:
+    """Optimizer steps so far: SB3 counts them for DQN, but epochs for PPO (each ``n_steps * n_envs / batch_size``
+    minibatches; an epoch cut short by ``target_kl`` is counted whole)."""
+    n = int(getattr(model, "_n_updates", 0))
+    if isinstance(model, OnPolicyAlgorithm):
+        n *= math.ceil(model.n_steps * model.n_envs / model.batch_size)
+    return n
+
+
 def hparams(algo: str, overrides: dict[str, Any]) -> dict[str, Any]:
     """The full keyword arguments a run with ``overrides`` passes to the SB3 constructor (plus ``net_arch``)."""
     accepted = set(inspect.signature(CLASSES[algo].__init__).parameters) - {"self", "policy", "env", "seed", "device"}
@@ -263,7 +274,8 @@ def run(ctx: RunContext) -> None:
         if isinstance(model, DQN):
             model.save_replay_buffer(ckpt / REPLAY_FILE)
         extra = {"decisions": counter.decisions} if is_centralized(ctx.algo) else {}
-        ctx.save_state(counter.rounds, counter.episode, sb3_timesteps=model.num_timesteps, **extra)
+        ctx.save_state(counter.rounds, counter.episode, sb3_timesteps=model.num_timesteps,
+                       samples=model.num_timesteps, gradient_updates=gradient_updates(model), **extra)
 
     policy = SB3Policy(model, ctx.algo)
     remaining = ctx.rounds - counter.rounds

@@ -363,3 +363,84 @@ def _replication_section(repl: pd.DataFrame) -> list[str]:
                   markdown_table(bad, [LOAD, "srole", "baseline", "metric", "verdict_first_half",
                                        "verdict_second_half"])]
     return lines
+
+
+# ---------------------------------------------------------------------- the README's results section
+README_METHODS = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded",
+                  "least_loaded+central", "greedy-reference", "lower-bound")
+README_PAIRS = (("SROLE-central", "MARL"), ("SROLE-central", "CRL"), ("SROLE-central", "CRL-greedy"),
+                ("SROLE-decentralized", "MARL"), ("SROLE-decentralized", "CRL"),
+                ("SROLE-decentralized", "CRL-greedy"))
+PAPER = {"mean_jct_all": "59%", "collisions": "48%", "median_utilization": "29%"}
+"""The paper's headline reductions against MARL and CRL (PAPER.md)."""
+
+
+def readme_section(results_dir: str | Path) -> str:
+    """The README's results tables (Markdown), generated from a decisive results directory's committed tables:
+    mean JCT per method and load, the headline paired comparisons beside the paper's figures, and the counts
+    of converged runs and replicated verdicts."""
+    results = Path(results_dir)
+    table = pd.read_csv(results / "methods_summary.csv")
+    loads = sorted(table[LOAD].unique())
+    lines = ["| method | " + " | ".join(f"mean JCT (s), load {x:g}" for x in loads) + " |",
+             "|---|" + "---:|" * len(loads)]
+    for method in [m for m in README_METHODS if m in set(table["method"])]:
+        cells = []
+        for load in loads:
+            row = table[(table["method"] == method) & (table[LOAD] == load)]
+            cells.append(with_ci(row.iloc[0], "mean_jct_all") if len(row) else "n/a")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    comp = pd.read_csv(results / "comparisons.csv")
+    comp = comp[comp["experiment"] == "methods"]
+    lines += ["", "| comparison | load | JCT reduction (paper 59%) | collision reduction (paper 48%) | "
+              "median-utilisation reduction (paper 29%) |", "|---|---|---|---|---|"]
+    for srole, base in README_PAIRS:
+        for load in loads:
+            part = comp[(comp["srole"] == srole) & (comp["baseline"] == base) & (comp[LOAD] == load)]
+            if part.empty:
+                continue
+            cells = []
+            for metric in PAPER:
+                r = part[part["metric"] == metric]
+                cells.append(f"{with_ci(r.iloc[0], 'paired_reduction', percent)} ({_short(r.iloc[0]['verdict'])})"
+                             if len(r) else "n/a")
+            lines.append(f"| {srole} vs {base} | {load:g} | " + " | ".join(cells) + " |")
+    conv = pd.read_csv(results / "convergence.csv")
+    repl = pd.read_csv(results / "replication.csv")
+    halves = f"seeds {repl['seeds_first_half'].iloc[0]} and {repl['seeds_second_half'].iloc[0]}" if len(repl) else ""
+    lines += ["", f"Paired over {int(table['seeds'].max())} training seeds; {int(conv['converged'].sum())} of "
+              f"{len(conv)} learned runs passed the convergence test; {int(repl['agree'].sum())} of {len(repl)} "
+              f"verdicts agree between {halves}."]
+    return "\n".join(lines)
+
+
+def quick_agreement(quick_dir: str | Path, results_dir: str | Path) -> pd.DataFrame:
+    """The ``quick`` profile's JCT verdicts (independent bootstrap, 5 seeds, 2,000 rounds) against the decisive
+    run's paired ones at the same load, for the headline pairs: which of quick's verdicts hold up."""
+    quick = pd.read_csv(Path(quick_dir) / "comparisons.csv")
+    quick = quick[quick["experiment"] == "methods"]
+    comp = pd.read_csv(Path(results_dir) / "comparisons.csv")
+    comp = comp[(comp["experiment"] == "methods") & (comp["metric"] == "mean_jct_all")]
+    rows = []
+    for srole, base in README_PAIRS:
+        q = quick[(quick["srole"] == srole) & (quick["baseline"] == base)]
+        d = comp[(comp["srole"] == srole) & (comp["baseline"] == base)]
+        if q.empty or d.empty:
+            continue
+        load = min(d[LOAD])  # quick runs at the decisive profile's base load
+        d = d[d[LOAD] == load].iloc[0]
+        quick_verdict = _short(str(q.iloc[0]["mean_jct_all_verdict"]).replace("SROLE ", f"{srole} "))
+        rows.append({"comparison": f"{srole} vs {base}", LOAD: load, "verdict_quick": quick_verdict,
+                     "verdict_decisive": _short(d["verdict"]), "agree": quick_verdict == _short(d["verdict"])})
+    return pd.DataFrame(rows)
+
+
+def _short(verdict: str) -> str:
+    """'SROLE-central lower' -> 'lower'; the no-difference verdict -> 'n.s.'."""
+    return "n.s." if verdict == stats.NO_DIFFERENCE else verdict.rsplit(" ", 1)[-1]
+
+
+if __name__ == "__main__":  # python -m srole_cli.decisive RESULTS_DIR: print the README's results section
+    import sys
+
+    print(readme_section(sys.argv[1] if len(sys.argv) > 1 else "docs/results/paper"))

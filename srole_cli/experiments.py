@@ -244,7 +244,8 @@ class Profile:
         return self.crl_algo if method.centralized else self.marl_algo
 
 
-ALL = METHOD_NAMES
+ALL = tuple(m for m in METHOD_NAMES if m not in ABLATION)
+"""Every method of the comparison but the ablation's (which has an experiment of its own)."""
 SWEEP = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded+central",
          "least_loaded", "lower-bound")
 """Methods of the scalability and load sweeps (the ablations run at the methods experiment's point)."""
@@ -286,10 +287,12 @@ DECISIVE_BASE = {"scenario": "paper", "n_edges": 20, "horizon": 50}
 DECISIVE_LOADS = (0.0075, 0.015, 0.04)
 """Arrival rates (jobs/s/edge) at which ``least_loaded`` keeps the mean utilisation near 0.2, 0.5 and 0.75 on
 ``DECISIVE_BASE`` (measured: 0.20, 0.51, 0.76; its utilisation saturates near 0.78 however high the load)."""
-DECISIVE_ROUNDS = 6_000
+DECISIVE_ROUNDS = 4_000
 DECISIVE_IDQN = {"hidden": [64, 64]}
 """Common choice for every IDQN-family learner of the decisive profile: gradient steps dominate the cost, and
-a 64x64 network reached the 128x128 one's JCT at 6,000 rounds (69.4 against about 71 s, MARL, one seed)."""
+a 64x64 network reached the 128x128 one's JCT at 6,000 rounds (69.4 against about 71 s, MARL, one seed).
+``DECISIVE_ROUNDS`` is what 90 minutes on 2 cores allow for 20 seeds x 3 loads (the convergence report says
+which runs had not converged by then)."""
 DECISIVE = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded+central",
             "least_loaded", "random", "local", "greedy-reference", "lower-bound")
 """Methods of the decisive comparison at every load (the ablation runs at the base load)."""
@@ -324,7 +327,7 @@ PROFILES: dict[str, Profile] = {
     # factorial ablation, converged budgets; <= 90 minutes on 2 cores (README "Cost").
     "paper": Profile(
         "paper", rounds=DECISIVE_ROUNDS, seeds=tuple(range(20)), eval_episodes=10,
-        eval_every=DECISIVE_ROUNDS // 24, curve_seeds=(900_000,), curve_episodes=5,
+        eval_every=250, curve_seeds=(900_000,), curve_episodes=5,
         learner_hparams={"idqn": DECISIVE_IDQN, "crl_idqn": DECISIVE_IDQN}, paired=True,
         experiments=(
             Experiment("methods", DECISIVE_BASE, sweep="arrival_rate", values=DECISIVE_LOADS, methods=DECISIVE),

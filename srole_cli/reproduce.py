@@ -207,7 +207,7 @@ def _training_lock(model_dir: Path) -> Iterator[None]:
 
 def _training_effort(run_dir: Path) -> dict[str, Any]:
     """Rounds, samples (transitions collected) and gradient updates of a finished run, from its ``state.json``."""
-    path = run_dir / "state.json"
+    path = run_dir / "checkpoint" / "state.json"
     if not path.is_file():
         return {}
     state = json.loads(path.read_text())

@@ -9,9 +9,10 @@ from srole_cli.registry import CLIError, Subcommand
 
 EPILOG = """Every learned method gets the same study: --trials training runs of --rounds simulated rounds each,
 over a 4-dimensional search space (MARL and SROLE: the learner {idqn, ippo, maskable_ppo}, learning rate,
-discount, one learner-specific knob; CRL: MaskablePPO at the head with learning rate, discount, entropy
-bonus, rollout length), scored by mean_jct_all on tuning seeds >= 50000 (disjoint from the evaluation
-seeds of srole reproduce). The best trial goes to srole_cli/tuned/<scenario>/<method>.yaml (or --out).
+discount, one learner-specific knob; CRL: the same with the head's learners {crl_idqn, crl_maskable_ppo,
+crl_dqn}), each trial trained on --train-seeds seeds and scored by their mean mean_jct_all, on tuning seeds
+>= 50000 (disjoint from the evaluation seeds of srole reproduce). The best trial goes to
+srole_cli/tuned/<scenario>/<method>.yaml (or --out).
 --workers K asks K trials at a time and runs them as parallel cells.
 --method all tunes every learned method in turn with the same settings.
 examples:
@@ -33,7 +34,10 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="training budget of each trial in simulated decision rounds (default 2000)")
     p.add_argument("--episodes", type=positive_int, default=3, help="tuning evaluation episodes per trial (default 3)")
     p.add_argument("--seed-base", type=integer, default=TUNE_SEED_BASE, metavar="B",
-                   help=f"training seed B, evaluation episodes B+1.. (default and minimum {TUNE_SEED_BASE})")
+                   help=f"training seeds B, B+1000, ..., evaluation episodes B+1.. "
+                        f"(default and minimum {TUNE_SEED_BASE})")
+    p.add_argument("--train-seeds", type=positive_int, default=3, metavar="S",
+                   help="training runs per trial, scored by their mean (default 3)")
     p.add_argument("--workers", type=positive_int, default=1, metavar="K", help="trials run at once (default 1)")
     p.add_argument("--address", default=None, metavar="HOST:PORT", help="run the trials on an existing Ray cluster")
     p.add_argument("--out", default=None, metavar="DIR", help="root of the tuned files (default: the package's)")
@@ -54,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     for method in methods:
         try:
             path = tune(method, args.scenario, args.trials, args.rounds, overrides=dict(args.overrides),
-                        seed_base=args.seed_base, episodes=args.episodes, workers=args.workers,
+                        seed_base=args.seed_base, episodes=args.episodes, train_seeds=args.train_seeds,
+                        workers=args.workers,
                         address=args.address, out_root=args.out, work_dir=args.work_dir, device=args.device,
                         progress=not args.no_progress)
         except NotImplementedError as err:

@@ -10,13 +10,16 @@ package) and read back by ``load_tuned(method, scenario)``.
 ``SROLE-central-noprefs`` choose their learner by the same procedure: the learner is a categorical
 dimension {idqn, ippo, maskable_ppo} of the search, next to the learning rate, the discount and one
 learner-specific knob (IDQN's n-step return length, the entropy bonus of IPPO and MaskablePPO).
-``CRL`` tunes ``crl_maskable_ppo`` (MaskablePPO at the cluster head) over the learning rate, the discount,
-the entropy bonus and the rollout length: also 4 dimensions. ``SROLE-central-noprefs`` trains and is
+``CRL`` chooses its learner at the cluster head the same way, from {crl_idqn, crl_maskable_ppo, crl_dqn}
+(``CRL_LEARNERS``), with IDQN's n-step length, MaskablePPO's entropy bonus or SB3 DQN's exploration
+fraction as the learner's knob: also 4 dimensions. ``SROLE-central-noprefs`` trains and is
 scored with ``shield_preferences: false`` (the learner's preferences withheld from the shield).
 
-**Seeds.** Every trial of a study trains with seed ``seed_base`` (common random numbers: trials differ
-only in their hyperparameters) and is scored by the mean ``mean_jct_all`` over the evaluation episodes
-``seed_base + 1 ... seed_base + episodes``. ``seed_base`` must be at least ``TUNE_SEED_BASE`` (50,000),
+**Seeds.** Every trial of a study trains ``train_seeds`` runs (default 3), with seeds ``seed_base``,
+``seed_base + 1000``, ... (common random numbers: trials differ only in their hyperparameters), and is
+scored by the mean over those runs of the mean ``mean_jct_all`` over the evaluation episodes
+``seed_base + 1 ... seed_base + episodes`` (fewer than 1000, so they never meet a training seed). ``seed_base`` must be
+at least ``TUNE_SEED_BASE`` (50,000),
 above every seed ``srole reproduce`` evaluates on (``10_000 + 100 * seed + e``).
 
 **Search.** ``optuna.samplers.TPESampler(seed=seed_base, n_startup_trials=max(1, min(10, trials // 3)),
@@ -35,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 TUNED_DIR = Path(__file__).resolve().parent / "tuned"
@@ -42,8 +46,12 @@ TUNED_DIR = Path(__file__).resolve().parent / "tuned"
 TUNE_SEED_BASE = 50_000
 """Lowest seed tuning may use (training and evaluation), above the seeds ``srole reproduce`` evaluates on."""
 OBJECTIVE = "mean_jct_all"
+TRAIN_SEED_STRIDE = 1_000
+"""Training seeds of a study are ``seed_base + TRAIN_SEED_STRIDE * k`` (evaluation seeds lie in between)."""
 LEARNERS = ("idqn", "ippo", "maskable_ppo")
 """The learners MARL and SROLE choose from, by the same search."""
+CRL_LEARNERS = ("crl_idqn", "crl_maskable_ppo", "crl_dqn")
+"""The learners the cluster head (CRL) chooses from, by the same search."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class MethodSpace:
 METHODS: dict[str, MethodSpace] = {
     m.name: m
     for m in (
-        MethodSpace("CRL", ("crl_maskable_ppo",)),
+        MethodSpace("CRL", CRL_LEARNERS),
         MethodSpace("MARL", LEARNERS),
         MethodSpace("SROLE-central", LEARNERS, "central"),
         MethodSpace("SROLE-decentralized", LEARNERS, "decentralized"),
@@ -77,13 +85,15 @@ SPECIFIC_KNOBS: dict[str, dict[str, dict[str, Any]]] = {
     "idqn": {"n_step": {"type": "int", "low": 1, "high": 8}},
     "ippo": {"ent_coef": {"type": "log_float", "low": 1e-4, "high": 0.05}},
     "maskable_ppo": {"ent_coef": {"type": "log_float", "low": 1e-4, "high": 0.05}},
-    "crl_maskable_ppo": {"ent_coef": {"type": "log_float", "low": 1e-4, "high": 0.05},
-                         "n_steps": {"type": "categorical", "choices": [128, 256, 512, 1024]}},
+    "crl_idqn": {"n_step": {"type": "int", "low": 1, "high": 8}},
+    "crl_maskable_ppo": {"ent_coef": {"type": "log_float", "low": 1e-4, "high": 0.05}},
+    "crl_dqn": {"exploration_fraction": {"type": "float", "low": 0.05, "high": 0.5}},
 }
-"""Each algo's own knobs (MaskablePPO at the head gets two, so CRL's search has 4 dimensions like MARL's)."""
+"""Each algo's own knob (one each, so every method's search has 4 dimensions: learner, lr, gamma, knob)."""
 HPARAM_NAMES: dict[str, dict[str, str]] = {
     "maskable_ppo": {"lr": "learning_rate"},
     "crl_maskable_ppo": {"lr": "learning_rate"},
+    "crl_dqn": {"lr": "learning_rate"},
 }
 """Knob name -> the algo's own hyperparameter name, where they differ (SB3 calls it ``learning_rate``)."""
 
@@ -107,12 +117,19 @@ def search_dimensions(method: str) -> int:
     return (len(space.algos) > 1) + len(SHARED_KNOBS) + max(specific)
 
 
-def tuning_seeds(seed_base: int, episodes: int) -> tuple[int, list[int]]:
-    """(training seed, evaluation episode seeds) of a study: ``seed_base`` and ``seed_base + 1 ... + episodes``."""
+def tuning_seeds(seed_base: int, episodes: int, train_seeds: int = 3) -> tuple[list[int], list[int]]:
+    """(training seeds, evaluation episode seeds) of a study: ``seed_base + TRAIN_SEED_STRIDE * k`` for
+    ``k < train_seeds``, and ``seed_base + 1 ... + episodes``."""
     if isinstance(seed_base, bool) or not isinstance(seed_base, int) or seed_base < TUNE_SEED_BASE:
         raise ValueError(f"seed_base must be an int >= {TUNE_SEED_BASE} (tuning seeds stay disjoint from the "
                          f"evaluation seeds 10_000 + 100 * seed + e of srole reproduce), got {seed_base!r}")
-    return seed_base, [seed_base + 1 + e for e in range(episodes)]
+    if episodes >= TRAIN_SEED_STRIDE:
+        raise ValueError(f"episodes must be below {TRAIN_SEED_STRIDE} (evaluation seeds stay below the next "
+                         f"training seed), got {episodes!r}")
+    if isinstance(train_seeds, bool) or not isinstance(train_seeds, int) or train_seeds < 1:
+        raise ValueError(f"train_seeds must be a positive int, got {train_seeds!r}")
+    return ([seed_base + TRAIN_SEED_STRIDE * k for k in range(train_seeds)],
+            [seed_base + 1 + e for e in range(episodes)])
 
 
 # ---------------------------------------------------------------------- one trial (a cell)
@@ -127,7 +144,7 @@ class TrialCell:
     hparams: dict[str, Any]
     config: dict[str, Any]
     rounds: int
-    train_seed: int
+    train_seeds: tuple[int, ...]
     eval_seed: int
     episodes: int
     work_dir: str
@@ -137,25 +154,31 @@ class TrialCell:
 
 
 def run_trial(cell: TrialCell) -> dict[str, float]:
-    """Train and evaluate one trial; returns ``mean_jct_all`` and the other evaluation means (top-level, picklable)."""
+    """Train and evaluate one trial on each training seed; returns the means over seeds of ``mean_jct_all`` and
+    the other evaluation means, and ``mean_jct_all`` per seed (``per_seed``) (top-level, picklable)."""
     import torch
 
     from agents.evaluate import evaluate
     from agents.train import train
 
     torch.set_num_threads(cell.threads)
-    run_dir = Path(cell.work_dir) / cell.method / f"trial_{cell.number:04d}"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    start = time.perf_counter()
-    try:
-        train(cell.algo, cell.shield, cell.config, cell.rounds, cell.train_seed, run_dir, cell.device,
-              hparams=cell.hparams, progress=False)
-        result = evaluate(run_dir, cell.shield, cell.config, cell.episodes, cell.eval_seed, cell.device)
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
     keys = (OBJECTIVE, "mean_jct", "collisions", "overloads", "jobs_completed")
-    return {**{k: float(result.get(k, math.nan)) for k in keys}, "wall_s": time.perf_counter() - start}
+    start = time.perf_counter()
+    results = []
+    for seed in cell.train_seeds:
+        run_dir = Path(cell.work_dir) / cell.method / f"trial_{cell.number:04d}_seed_{seed}"
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        try:
+            train(cell.algo, cell.shield, cell.config, cell.rounds, seed, run_dir, cell.device,
+                  hparams=cell.hparams, progress=False)
+            result = evaluate(run_dir, cell.shield, cell.config, cell.episodes, cell.eval_seed, cell.device)
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        results.append([float(result.get(k, math.nan)) for k in keys])
+    means = np.mean(results, axis=0)
+    return {**{k: float(v) for k, v in zip(keys, means)}, "per_seed": [r[0] for r in results],
+            "wall_s": time.perf_counter() - start}
 
 
 # ---------------------------------------------------------------------- the study
@@ -192,6 +215,7 @@ def tune(
     overrides: dict[str, Any] | None = None,
     seed_base: int = TUNE_SEED_BASE,
     episodes: int = 3,
+    train_seeds: int = 3,
     workers: int | None = 1,
     address: str | None = None,
     out_root: str | Path | None = None,
@@ -220,7 +244,7 @@ def tune(
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a positive int or None (all cores), got {workers!r}")
-    train_seed, eval_seeds = tuning_seeds(seed_base, episodes)
+    seeds, eval_seeds = tuning_seeds(seed_base, episodes, train_seeds)
     overrides = dict(overrides or {})
     config = {"scenario": scenario, **overrides}
     make_config(scenario, **overrides)  # validates the cluster before any trial runs
@@ -239,7 +263,7 @@ def tune(
             cells = []
             for trial in asked:
                 algo, hparams = _suggest(trial, method)
-                cells.append(TrialCell(method, trial.number, algo, space.shield, hparams, config, rounds, train_seed,
+                cells.append(TrialCell(method, trial.number, algo, space.shield, hparams, config, rounds, tuple(seeds),
                                        eval_seeds[0], episodes, str(work), device))
             results = run_cells(run_trial, cells, workers=workers, address=address,
                                 desc=f"tune {method} ({len(study.trials)}/{trials})", progress=progress)
@@ -269,7 +293,7 @@ def tune(
         "algo": best["algo"], "shield": space.shield, "hparams": best["hparams"],
         "trials": trials, "rounds": rounds, "best_value": float(study.best_value), "best_trial": best["number"],
         "objective": f"{OBJECTIVE}: mean over the tuning episodes (lower is better)",
-        "seed_base": seed_base, "train_seed": train_seed, "eval_seeds": eval_seeds,
+        "seed_base": seed_base, "train_seeds": seeds, "eval_seeds": eval_seeds,
         "sampler": {"name": "TPESampler", "seed": seed_base, "n_startup_trials": startup, "constant_liar": True},
         "workers": batch, "search_space": search_space(method), "search_dimensions": search_dimensions(method),
         "wall_s": round(time.perf_counter() - started, 1), "optuna": optuna.__version__, "history": history,

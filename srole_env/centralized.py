@@ -44,7 +44,11 @@ would discount per decision instead; set it near 1 or use the per-round discount
 round (``head_backlog``, ``head_utilization``, ``head_decisions``, ``head_demand``,
 ``head_decision_latency_s`` mean and ``head_decision_latency_max_s``, ``head_service_s``); on a step that
 completes a round also ``collisions``, ``overloaded_edges``, ``jobs_completed``, ``jcts``,
-``decision_latency_s``, ``rounds_without_decisions``. ``metrics()`` adds ``head_backlog_max``,
+``decision_latency_s``, ``rounds_without_decisions``. Every step and ``reset`` also give ``edge_rewards``: the
+per-edge rewards [N] (the parallel env's per-agent rewards) of each round that step (or ``reset``, before
+the first decision) ran, in order (empty within a round); the step's reward is the sum of their means.
+Learners that credit each decision with its own edge's rewards (``agents.crl_idqn``) read them.
+``metrics()`` adds ``head_backlog_max``,
 ``head_utilization_mean``, ``head_decision_latency_mean_s``, ``head_decision_latency_max_s`` and
 ``head_decisions`` to the simulator's.
 """
@@ -104,6 +108,7 @@ class CentralizedSchedulingEnv(gym.Env):
         self._plan: HeadRound | None = None
         self._head_info = dict.fromkeys(HEAD_INFO_KEYS, 0.0)
         self._head_totals = self._zero_totals()
+        self._edge_rewards: list[np.ndarray] = []
 
     # ------------------------------------------------------------------ API
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -112,9 +117,10 @@ class CentralizedSchedulingEnv(gym.Env):
         self.head = HeadQueue(self.sim.topology, self.config, self.policy_flops)
         self._head_info = dict.fromkeys(HEAD_INFO_KEYS, 0.0)
         self._head_totals = self._zero_totals()
+        self._edge_rewards = []
         reward, skipped = self._begin_round()
         info = {"deciding_edge": self.deciding_edge, "reward_before_first_decision": reward,
-                "rounds_completed": skipped, **self._head_info}
+                "rounds_completed": skipped, "edge_rewards": self._edge_rewards, **self._head_info}
         return self._observation(), info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
@@ -129,6 +135,7 @@ class CentralizedSchedulingEnv(gym.Env):
         self._reach[cand] -= 1
         self._pos += 1
         reward, info, rounds = 0.0, {}, 0
+        self._edge_rewards = []
         if self._pos == len(self._order):
             reward, info = self._finish_round()
             more, skipped = self._begin_round()
@@ -138,6 +145,7 @@ class CentralizedSchedulingEnv(gym.Env):
         truncated = self._pos >= len(self._order)
         info["deciding_edge"] = self.deciding_edge
         info["rounds_completed"] = rounds
+        info["edge_rewards"] = self._edge_rewards
         info.update(self._head_info)
         return self._observation(), float(reward), False, bool(truncated), info
 
@@ -230,7 +238,7 @@ class CentralizedSchedulingEnv(gym.Env):
                 self._start_observation_state()
                 return reward, skipped
             self._record(plan)
-            reward += float(sim.step(self._joint, 0.0).rewards.mean())
+            reward += self._paid(sim.step(self._joint, 0.0).rewards)
             skipped += 1
         self._plan, self._order = None, np.empty(0, dtype=np.int64)
         return reward, skipped
@@ -247,7 +255,12 @@ class CentralizedSchedulingEnv(gym.Env):
             "jcts": result.jcts.tolist(),
             "decision_latency_s": result.decision_latency_s,
         }
-        return float(result.rewards.mean()), info
+        return self._paid(result.rewards), info
+
+    def _paid(self, rewards: np.ndarray) -> float:
+        """Keep a round's per-edge rewards [N] for the infos' ``edge_rewards``; return the team reward (their mean)."""
+        self._edge_rewards.append(np.asarray(rewards, dtype=np.float64).copy())
+        return float(np.mean(rewards))
 
     # ------------------------------------------------------------------ observation
     def _start_observation_state(self) -> None:

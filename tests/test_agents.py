@@ -32,6 +32,7 @@ TINY_HPARAMS = {
     "crl_ppo": {"n_steps": 32, "batch_size": 16, "n_epochs": 2},
     "crl_dqn": {"learning_starts": 20, "buffer_size": 2_000, "batch_size": 16, "target_update_interval": 50},
     "crl_maskable_ppo": {"n_steps": 32, "batch_size": 16, "n_epochs": 2},
+    "crl_idqn": {"learning_starts": 20, "buffer_size": 2_000, "batch_size": 16, "hidden": [32, 32]},
 }
 METRIC_KEYS = {"collisions", "overloads", "mean_jct", "mean_jct_all", "p95_jct", "interventions",
                "scheduling_overhead_s"}
@@ -54,6 +55,7 @@ def test_every_algo_trains_reloads_and_evaluates(algo: str, tmp_path: Path):
     assert config["rounds"] == 20 and config["budget_unit"] == "simulated decision rounds"
     state = read_json(run / "checkpoint" / "state.json")
     assert state["rounds"] == 20
+    assert state["samples"] > 0 and state["gradient_updates"] > 0  # reported beside rounds (METHODS rule 9)
     assert any((run / "tb").iterdir())
     rows = read_episodes(run / "episodes.csv")
     assert rows and METRIC_KEYS <= set(rows[0]) and {"episode", "total_rounds", "episode_return"} <= set(rows[0])

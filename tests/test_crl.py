@@ -1,7 +1,10 @@
-"""CRL at the cluster head: masked MaskablePPO respects the mask, places tasks in every seed, discounts per round."""
+"""CRL at the cluster head: masked MaskablePPO respects the mask, places tasks in every seed, discounts per round;
+``crl_idqn`` credits each decision with its own edge's rewards and beats ``least_loaded``."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -84,3 +87,97 @@ def test_training_discounts_within_a_round_by_one(tmp_path: Path):
     assert (gammas == 1.0).any() and np.isclose(gammas, 0.8).any()
     allowed = 0.8 ** np.arange(12)  # gamma ** rounds_completed
     assert np.abs(gammas[:, None] - allowed[None, :]).min(axis=1).max() < 1e-6
+
+
+# ---------------------------------------------------------------------- crl_idqn: per-edge credit at the head
+def test_edge_credit_chains_discounts_per_round_by_hand():
+    from agents.crl_idqn import EdgeCredit
+
+    g = 0.5
+    credit = EdgeCredit(n_edges=2, n_step=2, gamma=g)
+    o = [np.full(3, float(i)) for i in range(4)]
+    m = np.ones(2, dtype=bool)
+    assert credit.decide(0, o[0], m) == []
+    credit.act(0, o[0], 1)
+    credit.pay([np.array([1.0, 100.0]), np.array([2.0, 100.0])])  # edge 1 has no open decision: not paid
+    assert credit.decide(0, o[1], m) == []  # one transition: the 2-step chain is not complete yet
+    credit.act(0, o[1], 0)
+    credit.pay([np.array([4.0, 100.0])])
+    (obs, action, ret, next_obs, _, discount), = credit.decide(0, o[2], m)
+    assert action[0] == 1 and obs[0, 0] == 0.0 and next_obs[0, 0] == 2.0
+    assert ret[0] == pytest.approx(1.0 + g * 2.0 + g**2 * 4.0) and discount == pytest.approx(g**3)
+    credit.act(0, o[2], 0)
+    credit.pay([np.array([8.0, 0.0])])
+    (_, action, ret, next_obs, _, discount), = credit.end_episode()  # the open decision at o[2] is dropped
+    assert action[0] == 0 and ret[0] == 4.0 and discount == g and next_obs[0, 0] == 2.0
+    assert credit.end_episode() == []
+
+
+def test_edge_credit_pays_each_decision_its_own_edges_rewards():
+    """Invariant on a real episode (gamma 1, n_step 1): the stored returns add up to each edge's rewards between
+    its first and its last head decision, counted independently from the env's infos."""
+    from agents.crl_idqn import EdgeCredit
+
+    env = srole_env.CentralizedSchedulingEnv(srole_env.make_config(**CLUSTER))
+    credit = EdgeCredit(env.config.n_edges, n_step=1, gamma=1.0)
+    rng = np.random.default_rng(0)
+    obs, info = env.reset(seed=5)
+    rounds = list(info["edge_rewards"])  # per-edge rewards [N] of every round so far, in order
+    decided: dict[int, list[int]] = {}  # edge -> round indices of its decisions
+    stored = []
+    done = False
+    while not done:
+        edge, mask = env.deciding_edge, env.action_masks()
+        decided.setdefault(edge, []).append(len(rounds))
+        stored += credit.decide(edge, obs, mask)
+        action = int(rng.choice(np.flatnonzero(mask)))
+        credit.act(edge, obs, action)
+        obs, _, terminated, truncated, info = env.step(action)
+        credit.pay(info["edge_rewards"])
+        rounds += info["edge_rewards"]
+        done = terminated or truncated
+    stored += credit.end_episode()
+    assert len(rounds) == env.config.horizon
+    expected = sum(rounds[r][e] for e, ds in decided.items() for r in range(ds[0], ds[-1]))
+    assert len(stored) == sum(len(ds) - 1 for ds in decided.values()) > 0
+    assert sum(float(t[2][0]) for t in stored) == pytest.approx(expected)
+    assert abs(expected) > 0 and all(t[5] == 1.0 for t in stored)
+
+
+def test_crl_idqn_registry_hparams_and_policy_round_trip(tmp_path: Path):
+    from agents.idqn import IDQNConfig
+    from agents.registry import ALGOS
+
+    spec = ALGOS["crl_idqn"]
+    assert spec.env_kind == "centralized"
+    assert spec.hparams({"n_step": 3}) == {**ALGOS["idqn"].hparams({}), "n_step": 3}  # MARL's hyperparameters
+    with pytest.raises(ValueError, match="unknown"):
+        spec.hparams({"n_steps": 3})
+    hp = {"learning_starts": 50, "batch_size": 32, "n_step": 2, "lr": 1e-3, "gamma": 0.7}
+    run = train("crl_idqn", "none", CLUSTER, 40, 0, tmp_path / "run", "cpu", hparams=hp, progress=False)
+    state = json.loads((run / "checkpoint" / "state.json").read_text())
+    assert state["rounds"] == 40 and state["samples"] > 0 and state["gradient_updates"] > 0
+    assert state["decisions"] >= state["samples"]
+    policy, meta = load_policy(run)
+    assert meta["env_kind"] == "centralized" and meta["algo"] == "crl_idqn"
+    saved = json.loads((run / "config.json").read_text())["hparams"]
+    assert {k: saved[k] for k in hp} == hp and set(saved) == {f.name for f in dataclasses.fields(IDQNConfig)}
+    result = evaluate(run, episodes=1, seed=100, device="cpu")
+    assert result["head_decisions"] > 0 and result["tasks_placed"] > 0
+    resumed = train("crl_idqn", rounds=60, out_dir=run, device="cpu", resume=True, progress=False)
+    assert json.loads((resumed / "checkpoint" / "state.json").read_text())["rounds"] == 60
+
+
+BUSY = {"scenario": "small", "n_edges": 10, "horizon": 30, "arrival_rate": 0.02}
+"""A busy cluster (least_loaded's mean JCT ~100 s, the greedy head's ~91 s): learning has something to find."""
+
+
+def test_crl_idqn_beats_least_loaded_on_a_busy_cluster(tmp_path: Path):
+    """Learned CRL at full strength (MARL's tuned IDQN hyperparameters, per-edge credit) beats least_loaded on the
+    same 6 episodes after 800 rounds. Checked on training seeds 0, 1, 2 before fixing seed 0: 93.9, 97.0 and
+    92.9 s against least_loaded's 102.5 s (crl_greedy: 91.3 s)."""
+    hp = {"lr": 7e-4, "gamma": 0.74, "n_step": 5, "learning_starts": 500, "batch_size": 64}
+    run = train("crl_idqn", "none", BUSY, 800, 0, tmp_path / "crl", "cpu", hparams=hp, progress=False)
+    learned = evaluate(run, "none", BUSY, 6, 500, "cpu")["mean_jct_all"]
+    heuristic = evaluate("least_loaded", "none", BUSY, 6, 500, "cpu")["mean_jct_all"]
+    assert learned < heuristic, (learned, heuristic)

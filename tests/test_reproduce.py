@@ -16,7 +16,7 @@ import pytest
 
 import agents.evaluate
 from srole_cli import reproduce as rep
-from srole_cli.experiments import METHOD_NAMES, PROFILES, TINY_BASE, Experiment, load_profile
+from srole_cli.experiments import ALL, PROFILES, TINY_BASE, Experiment, load_profile
 from srole_cli.main import main
 
 REAL_EVALUATE = agents.evaluate.evaluate
@@ -67,7 +67,7 @@ def _compute_minutes(summary: str) -> float:
 def test_writes_every_table_and_figure(tiny_results):
     out = tiny_results
     methods = pd.read_csv(out / "methods.csv")
-    assert set(methods["method"]) == set(METHOD_NAMES)
+    assert set(methods["method"]) == set(ALL)
     assert {"method", "seed", "mean_jct_all", "collisions", "jobs_completed", "wall_s"} <= set(methods.columns)
     assert sorted(methods.groupby("method")["seed"].nunique().unique()) == [len(PROFILES["tiny"].seeds)]
     curves = pd.read_csv(out / "curves.csv")

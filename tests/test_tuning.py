@@ -11,6 +11,7 @@ import yaml
 from agents.registry import ALGOS
 from srole_cli.main import main
 from srole_cli.tuning import (
+    CRL_LEARNERS,
     LEARNERS,
     METHODS,
     TUNE_SEED_BASE,
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_two_trials_write_a_yaml_that_load_tuned_reads(tmp_path: Path):
-    path = tune("SROLE-central-noprefs", "small", trials=2, rounds=12, overrides=TINY, episodes=1,
+    path = tune("SROLE-central-noprefs", "small", trials=2, rounds=12, overrides=TINY, episodes=1, train_seeds=2,
                 out_root=tmp_path, progress=False)
     assert path == tmp_path / "small" / "SROLE-central-noprefs.yaml"
     tuned = load_tuned("SROLE-central-noprefs", "small", tmp_path)
@@ -41,7 +42,10 @@ def test_two_trials_write_a_yaml_that_load_tuned_reads(tmp_path: Path):
     best = tuned["history"][tuned["best_trial"]]
     assert (best["algo"], best["hparams"]) == (tuned["algo"], tuned["hparams"])
     assert set(tuned["search_space"]) >= {"algo", "lr", "gamma"} and tuned["search_dimensions"] == 4
-    assert tuned["eval_seeds"] == [TUNE_SEED_BASE + 1] and tuned["train_seed"] == TUNE_SEED_BASE
+    assert tuned["eval_seeds"] == [TUNE_SEED_BASE + 1]
+    assert tuned["train_seeds"] == [TUNE_SEED_BASE, TUNE_SEED_BASE + 1000]
+    for h in tuned["history"]:  # each trial is scored by the mean over its training seeds
+        assert len(h["per_seed"]) == 2 and h["value"] == pytest.approx(sum(h["per_seed"]) / 2)
     # the tuned hyperparameters train as they are
     from agents.train import train
 
@@ -63,10 +67,14 @@ def test_load_tuned_is_none_when_untuned_and_rejects_a_bad_file(tmp_path: Path):
 def test_tuning_seeds_are_disjoint_from_the_evaluation_seeds():
     from srole_cli.reproduce import EVAL_SEED_OFFSET
 
-    train_seed, eval_seeds = tuning_seeds(TUNE_SEED_BASE, 100)
+    train_seeds, eval_seeds = tuning_seeds(TUNE_SEED_BASE, 100)
     evaluation = {EVAL_SEED_OFFSET + 100 * seed + e for seed in range(100) for e in range(100)}
-    assert not ({train_seed, *eval_seeds} & evaluation)
+    assert not ({*train_seeds, *eval_seeds} & evaluation)
     assert eval_seeds == list(range(TUNE_SEED_BASE + 1, TUNE_SEED_BASE + 101))
+    assert train_seeds == [TUNE_SEED_BASE, TUNE_SEED_BASE + 1000, TUNE_SEED_BASE + 2000]  # 3 by default
+    assert not set(train_seeds) & set(tuning_seeds(TUNE_SEED_BASE, 999, 5)[1])
+    with pytest.raises(ValueError, match="episodes"):
+        tuning_seeds(TUNE_SEED_BASE, 1000)
     with pytest.raises(ValueError, match="disjoint"):
         tuning_seeds(EVAL_SEED_OFFSET, 3)
 
@@ -89,6 +97,7 @@ def test_every_method_samples_the_same_number_of_dimensions():
             assert hparams.get("shield_preferences", True) is METHODS[method].shield_preferences
         assert len([k for k in search_space(method) if k in ("lr", "gamma")]) == 2
     assert {m.algos for name, m in METHODS.items() if name != "CRL"} == {LEARNERS}  # MARL = SROLE's procedure
+    assert METHODS["CRL"].algos == CRL_LEARNERS and len(CRL_LEARNERS) == len(LEARNERS)  # CRL chooses the same way
 
 
 def test_tuned_hparams_are_valid_for_each_algo():
@@ -98,15 +107,18 @@ def test_tuned_hparams_are_valid_for_each_algo():
             ALGOS[algo].hparams({k: v for k, v in hparams.items() if k != "shield_preferences"})
 
 
-def test_crl_tunes_masked_ppo_at_the_head(tmp_path: Path):
-    tune("CRL", "small", trials=2, rounds=12, overrides=TINY, episodes=1, out_root=tmp_path, progress=False)
+def test_crl_chooses_its_learner_at_the_head(tmp_path: Path):
+    tune("CRL", "small", trials=2, rounds=12, overrides=TINY, episodes=1, train_seeds=1, out_root=tmp_path,
+         progress=False)
     tuned = load_tuned("CRL", "small", tmp_path)
-    assert tuned["algo"] == "crl_maskable_ppo" and tuned["shield"] == "none" and tuned["search_dimensions"] == 4
+    assert tuned["algo"] in CRL_LEARNERS and tuned["shield"] == "none" and tuned["search_dimensions"] == 4
+    assert tuned["search_space"]["algo"]["choices"] == list(CRL_LEARNERS)
 
 
 def test_srole_tune_cli(capsys, tmp_path: Path):
     status = main(["tune", "--method", "MARL", "--scenario", "small", "--set", "horizon=10", "--trials", "2",
-                   "--rounds", "10", "--episodes", "1", "--out", str(tmp_path), "--no-progress", "--device", "cpu"])
+                   "--rounds", "10", "--episodes", "1", "--train-seeds", "1", "--out", str(tmp_path),
+                   "--no-progress", "--device", "cpu"])
     out = capsys.readouterr().out
     assert status == 0 and "MARL on small: best" in out and str(tmp_path / "small" / "MARL.yaml") in out
     assert load_tuned("MARL", "small", tmp_path)["trials"] == 2

@@ -1,6 +1,6 @@
 """Names the CLI offers, importable without torch or SB3 (``agents.registry`` checks they match)."""
 
-ALGO_NAMES = ("ppo", "dqn", "maskable_ppo", "idqn", "ippo", "crl_ppo", "crl_dqn", "crl_maskable_ppo")
+ALGO_NAMES = ("ppo", "dqn", "maskable_ppo", "idqn", "ippo", "crl_ppo", "crl_dqn", "crl_maskable_ppo", "crl_idqn")
 """Trainable algorithms (``agents.registry.ALGOS``)."""
 SHIELDS = ("none", "central", "decentralized")
 """Kinds accepted by ``shields.make_shield`` (``none``: the bare env)."""
