@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", nargs="+", default=None, help="run only these methods (the rest from the cache)")
     p.add_argument("--report-only", action="store_true", help="run nothing: report what the cache holds")
     args = p.parse_args(argv)
-    out = reproduce(load_profile(args.profile), args.out, device="cpu", progress=False, workers=args.workers,
+    workers = 1 if args.report_only else args.workers
+    out = reproduce(load_profile(args.profile), args.out, device="cpu", progress=False, workers=workers,
                     methods=tuple(args.methods) if args.methods else None, cached_only=args.report_only)
     if args.docs:
         docs = Path(args.docs)

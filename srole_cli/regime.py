@@ -106,8 +106,11 @@ TRAINED_N = (20, 10, 50)
 SOURCE_N = 20
 """The trained size whose models are evaluated at the larger sizes (``EVAL_N``): the cell the learners were tuned
 on, and the first to finish; the policies share parameters across agents and the head's features are fixed-size."""
-EVAL_N: dict[int, tuple[float, ...]] = {200: LOADS, 1000: LOADS, 10_000: (0.2, 0.95)}
-"""Evaluation-only sizes and the loads each is evaluated at (N = 10,000 at the two ends only, for cost)."""
+EVAL_N: dict[int, tuple[float, ...]] = {200: LOADS, 1000: LOADS, 10_000: (0.2,)}
+"""Evaluation-only sizes and the loads each is evaluated at. N = 10,000 at rho = 0.2 only, for cost: the head env
+makes one step per decision, so a CRL episode there is ~56,000 steps at 1 ms (~265,000 at rho = 0.95); at 0.2 the
+10 ms head already saturates (about 1,120 requests a round against a capacity of about 980) and the 1 ms one does
+not, which is the contrast the paper's mechanism needs."""
 HEAD_S = (0.001, 0.01)
 """Head service time per decision (``head_bookkeeping_s``): 1 ms and 10 ms."""
 SROLE_METHODS = ("SROLE-central", "SROLE-decentralized")
@@ -240,9 +243,10 @@ def regime_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def heatmap(table: pd.DataFrame, comparison: str, path: Path) -> None:
+def heatmap(table: pd.DataFrame, comparison: str, path: Path, source_n: int | None = SOURCE_N) -> None:
     """x = load level, y = N, one panel per head time: cells coloured better (green) / worse (red) / tied (grey)
-    with the paired reduction printed; hatched cells were evaluated only (the policy was trained at N = 20)."""
+    with the paired reduction and its 95% interval printed; hatched cells were evaluated only (the policies were
+    trained at N = ``source_n``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -263,7 +267,10 @@ def heatmap(table: pd.DataFrame, comparison: str, path: Path) -> None:
             ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, facecolor=colours[r["verdict"]], edgecolor="white",
                                    hatch=None if r["trained"] else "//", linewidth=2))
             text = f"{100 * r['paired_reduction']:+.0f}%" if np.isfinite(r["paired_reduction"]) else "n/a"
-            ax.text(x, y, f"{text}\n{r['verdict']}", ha="center", va="center", fontsize=10)
+            ax.text(x, y + 0.12, f"{text} {r['verdict']}", ha="center", va="center", fontsize=10)
+            if np.isfinite(r["lo"]):
+                ax.text(x, y - 0.2, f"[{100 * r['lo']:+.0f}, {100 * r['hi']:+.0f}]", ha="center", va="center",
+                        fontsize=8)
         ax.set_xlim(-0.5, len(loads) - 0.5)
         ax.set_ylim(-0.5, len(sizes) - 0.5)
         ax.set_xticks(range(len(loads)), [f"{rho:g}" for rho in loads])
@@ -273,7 +280,8 @@ def heatmap(table: pd.DataFrame, comparison: str, path: Path) -> None:
         ax.set_title("head time does not enter" if math.isnan(head) else f"head service {_head_label(head)}/decision",
                      fontsize=10)
     handles = [Patch(facecolor=c, label=f"SROLE {v}") for v, c in colours.items()]
-    handles.append(Patch(facecolor="white", edgecolor="black", hatch="//", label="evaluated only (trained at N=20)"))
+    handles.append(Patch(facecolor="white", edgecolor="black", hatch="//",
+                         label=f"evaluated only (trained at N={source_n})"))
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=9, frameon=False)
     fig.suptitle(f"{comparison}: paired JCT reduction (mean_jct_all)", fontsize=11)
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))
@@ -299,7 +307,7 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
     figures = []
     for comparison in dict.fromkeys(table["comparison"]) if not table.empty else []:
         path = f"heatmap_{_slug(comparison)}.png"
-        heatmap(table, comparison, out / path)
+        heatmap(table, comparison, out / path, _source_n(profile))
         figures.append((comparison, path))
     md = _summary(profile, frame, table, figures, run, markdown_table)
     if run.failures:
@@ -309,6 +317,12 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
     elif (out / "failures.csv").exists():
         (out / "failures.csv").unlink()
     (out / "summary.md").write_text("\n".join(md) + "\n")
+
+
+def _source_n(profile: Any) -> int | None:
+    """The trained N whose models the evaluation-only points use."""
+    sizes = {int(g["n_edges"]) for e in profile.experiments if e.name == "evaluated" for g in e.grid}
+    return min(sizes) if sizes else None
 
 
 def _fmt(value: float, digits: int = 1) -> str:
@@ -334,7 +348,9 @@ def _expected_points(profile: Any) -> set[tuple[int, float]]:
 def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: list[tuple[str, str]], run: Any,
              markdown_table: Any) -> list[str]:
     base = dict(profile.experiments[0].base)
-    learned = frame[frame["method"].isin(("CRL", *EDGE_METHODS))] if not frame.empty else frame
+    if frame.empty:
+        return [f"# Regime map (profile `{profile.name}`)", "", "No results yet."]
+    learned = frame[frame["method"].isin(("CRL", *EDGE_METHODS))]
     algos = (learned.groupby("method")[["algo", "hparams_source"]].first().reset_index()
              if not learned.empty else pd.DataFrame(columns=["method", "algo", "hparams_source"]))
     trained_n = sorted({n for n, _ in _expected_points(profile)} & {int(g["n_edges"]) for e in profile.experiments
@@ -353,7 +369,7 @@ def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: li
         f"{profile.rounds:,} rounds, {len(profile.seeds)} training seeds {list(profile.seeds)}); N = "
         f"{', '.join(f'{n:,}' for n in EVAL_N if profile.name == 'regime')} are **evaluation-only** (cost): the "
         f"policies trained at N = {SOURCE_N} run unchanged (parameter sharing across agents; the head's features "
-        f"are fixed-size). N = 10,000 is evaluated at rho = 0.2 and 0.95 only." if profile.name == "regime" else
+        f"are fixed-size). N = 10,000 is evaluated at rho = 0.2 only (cost: `EVAL_N`)." if profile.name == "regime" else
         f"- **N**: retrained at N = {trained_n}; larger N evaluation-only.",
         "- **Head service time**: `head_bookkeeping_s` = 1 ms and 10 ms per decision (`head_decision_s` is "
         "deprecated and unused: the head is the queue of `srole_env.core.head_queue`, whose per-decision cost is "
@@ -390,10 +406,13 @@ def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: li
         lines += [f"**Missing points** (not run yet or failed): {', '.join(f'N={n:,} rho={r:g}' for n, r in missing)}.",
                   ""]
     lines += ["## Load levels", ""]
-    levels = table.groupby("rho")["least_loaded_utilization"].first().reset_index()
-    rates = frame.groupby("rho")["arrival_rate"].first()
-    levels["arrival_rate"] = levels["rho"].map(rates)
-    lines += [markdown_table(levels, ["rho", "arrival_rate", "least_loaded_utilization"]), ""]
+    util = frame[frame["method"] == REFERENCE].groupby(["rho", "n_edges"])["mean_utilization"].mean().unstack()
+    levels = pd.DataFrame({"rho": sorted(frame["rho"].unique())})
+    levels["arrival_rate (jobs/s/edge)"] = levels["rho"].map(frame.groupby("rho")["arrival_rate"].first())
+    for n in util.columns:
+        levels[f"least_loaded utilisation, N={n}"] = levels["rho"].map(util[n])
+    lines += ["`least_loaded`'s measured mean utilisation (committed workers per core, mean over seeds and "
+              "episodes) at each offered load:", "", markdown_table(levels, list(levels.columns)), ""]
     lines += ["## The map", ""]
     counts = table.groupby(["comparison", "verdict"]).size().unstack(fill_value=0).reset_index()
     lines += ["Points where SROLE is better / tied / worse (all loads, N and head times):", "",
