@@ -127,6 +127,18 @@ EVAL_EPISODES = 2
 LARGE_EPISODES = 1
 
 
+COST_NOTE = (
+    "The cell times above are wall-clock seconds of one worker on a 2-core machine shared with other experiments "
+    "(load average 15-30 while this ran, this run at `nice 19`): they overstate a dedicated machine's. Measured CPU "
+    "time on this machine (N = 20, rho = 0.5): one IDQN training of 2,000 rounds 18 s, one CRL (MaskablePPO) "
+    "training of 2,000 rounds 50 s (one head-env step per decision); a MARL/SROLE evaluation episode at N = 10,000 "
+    "about 12 s, a CRL one there 70 s or more (50,000+ decisions). The profile's estimate on 2 dedicated cores "
+    "(`--workers 2`): about 85-95 minutes (trainings at N = 10, 20, 50 x 4 loads x 5 seeds: ~100 min of CPU; "
+    "evaluations: ~60 min of CPU, a third of it at N = 10,000)."
+)
+"""How the cost figures read (measured with ``/usr/bin/time`` on this machine; see ``summary.md``)."""
+
+
 def _grid_experiments(base: dict[str, Any], loads: tuple[float, ...], trained: tuple[int, ...], source: int,
                       eval_n: dict[int, tuple[float, ...]], heads: tuple[float, ...],
                       large_episodes: int) -> tuple[Any, ...]:
@@ -394,11 +406,22 @@ def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: li
               f"original time; {len(run.failures)} failed); this invocation {run.wall_s / 60:.1f} min wall with "
               f"{run.workers or 'all'} worker(s). The run is resumable: every training and evaluation is cached "
               "under `cache/`.", ""]
-    if not frame.empty and "wall_s" in frame.columns:
+    if "wall_s" in frame.columns:
         cost = frame.groupby(["n_edges", "trained"])["wall_s"].sum().reset_index()
         cost["eval_min"] = cost["wall_s"] / 60
         lines += ["Evaluation time by N (minutes, all methods and seeds; training time is in the total above):", "",
                   markdown_table(cost, ["n_edges", "trained", "eval_min"]), ""]
+        per = frame.assign(episodes=np.where(frame["trained"], profile.eval_episodes, LARGE_EPISODES))
+        per["s_per_episode"] = per["wall_s"] / per["episodes"]
+        per["head"] = per["head_decision_s"].map(lambda h: "" if not np.isfinite(h) else _head_label(h))
+        feasible = per.groupby(["n_edges", "method", "head"])["s_per_episode"].mean().unstack(["method", "head"])
+        feasible.columns = [f"{m} {h}".strip() for m, h in feasible.columns]
+        feasible = feasible.reset_index()
+        lines += ["Seconds per evaluation episode (horizon "
+                  f"{base.get('horizon')} rounds; wall time of one worker on the shared machine), by N and method: "
+                  "the feasibility of evaluating at large N.", "",
+                  markdown_table(feasible, list(feasible.columns)), ""]
+    lines += [COST_NOTE, ""]
     if table.empty:
         return lines + ["No comparisons yet."]
     missing = sorted(_expected_points(profile) - set(zip(table["n_edges"], table["rho"])))
