@@ -125,7 +125,7 @@ def ablation_tables(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, A
         base = abl[LOAD].dropna().unique() if LOAD in abl.columns else []
         if len(base):
             cells.insert(1, LOAD, base[0])
-    main = frame[frame["experiment"] == "methods"]
+    main = frame[frame["experiment"].str.startswith("methods")]
     own = summarize(main, [LOAD, "method"], DECOMPOSITION) if not main.empty else pd.DataFrame()
     if not own.empty:
         own.insert(0, "kind", "own tuning")
@@ -160,12 +160,15 @@ def convergence_table(curves: pd.DataFrame) -> pd.DataFrame:
 
 def replication_table(frame: pd.DataFrame, seeds: list[int]) -> pd.DataFrame:
     """Each main comparison's verdict on the first and second half of the training seeds."""
-    half = len(seeds) // 2
-    first, second = seeds[:half], seeds[half:]
     rows = []
-    main = frame[frame["experiment"] == "methods"]
+    main = frame[frame["experiment"].str.startswith("methods")]
     for load, part in main.groupby(LOAD, sort=True):
         pairs = _main_pairs(set(part["method"]))
+        seeds = sorted(set(part["seed"]) & set(seeds))
+        half = len(seeds) // 2
+        first, second = seeds[:half], seeds[half:]
+        if not first or not second:
+            continue
         a = paired_rows(part, pairs, seeds=first)
         b = {(r["srole"], r["baseline"], r["metric"]): r for r in paired_rows(part, pairs, seeds=second)}
         for r in a:
@@ -202,7 +205,7 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
     curve_frame.to_csv(out / "curves.csv", index=False)
     seeds = sorted(int(s) for s in profile.seeds)
 
-    main = frame[frame["experiment"] == "methods"] if "experiment" in frame.columns else frame.iloc[0:0]
+    main = frame[frame["experiment"].str.startswith("methods")] if "experiment" in frame.columns else frame.iloc[0:0]
     main = decompose(main.dropna(axis=1, how="all"))
     main.drop(columns="experiment").to_csv(out / "methods.csv", index=False)
     table = summarize(main, [LOAD, "method"], LEVELS) if not main.empty else pd.DataFrame()

@@ -157,6 +157,8 @@ class Experiment:
     """``kind="grid"``: training configs, each ``base`` plus one of these mappings (its fields form the point)."""
     eval_grid: tuple[Mapping[str, Any], ...] = ()
     """``kind="grid"``: evaluate each trained model at its training config plus each of these (default ``({},)``)."""
+    seeds: tuple[int, ...] | None = None
+    """Training seeds of this experiment (default: the profile's ``seeds``)."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("methods", "shield_overhead", "sensitivity", "grid"):
@@ -323,14 +325,16 @@ PROFILES: dict[str, Profile] = {
                          ("n_edges", (20, 200))),
         ),
     ),
-    # The decisive comparison (issue 18): paired over 20 training seeds, retrained at three loads, the shield's
-    # factorial ablation, converged budgets; <= 90 minutes on 2 cores (README "Cost").
+    # The decisive comparison (issue 18): paired over 20 training seeds at the base load and 10 at the two busy
+    # loads (retrained at each), the shield's factorial ablation; <= 90 minutes on 2 cores (README "Cost").
     "paper": Profile(
         "paper", rounds=DECISIVE_ROUNDS, seeds=tuple(range(20)), eval_episodes=10,
         eval_every=250, curve_seeds=(900_000,), curve_episodes=5,
         learner_hparams={"idqn": DECISIVE_IDQN, "crl_idqn": DECISIVE_IDQN}, paired=True,
         experiments=(
-            Experiment("methods", DECISIVE_BASE, sweep="arrival_rate", values=DECISIVE_LOADS, methods=DECISIVE),
+            Experiment("methods", DECISIVE_BASE, sweep="arrival_rate", values=DECISIVE_LOADS[:1], methods=DECISIVE),
+            Experiment("methods-busy", DECISIVE_BASE, sweep="arrival_rate", values=DECISIVE_LOADS[1:],
+                       methods=DECISIVE, seeds=tuple(range(10))),
             Experiment("ablation", DECISIVE_BASE, methods=ABLATION),
         ),
     ),

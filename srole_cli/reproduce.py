@@ -370,7 +370,7 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
                     continue
                 n_edges = cfg.get("n_edges", 10)
                 jobs = [("central", 1)] + [("decentralized", r) for r in exp.regions if r <= n_edges]
-                for seed in profile.seeds:
+                for seed in exp.seeds or profile.seeds:
                     for shield, regions in jobs:
                         overhead.append(Cell("overhead", {"name": f"{shield} shield"}, seed, cfg,
                                              (EvalSpec(exp.name, point, cfg),), cache, device,
@@ -385,7 +385,7 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
                 if only is not None and name not in only:
                     continue
                 method = methods[name]
-                for seed in profile.seeds:
+                for seed in exp.seeds or profile.seeds:
                     # resolved configs, so that {..., arrival_rate: default} and {...} share one unit
                     unit_key = json.dumps([name, seed, _resolved(train_cfg if method.learned else cfg)],
                                           sort_keys=True, default=str)
@@ -407,6 +407,8 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
         cells.append(Cell("method", {**asdict(method), "hparams": dict(method.hparams)}, unit["seed"], unit["train"],
                           tuple(unit["evals"]), cache, device, eval_episodes=unit["episodes"],
                           drop_models=drop_models, **extra))
+    if profile.paired:  # seed by seed: a run cut short still has every method for its first seeds (pairs)
+        cells.sort(key=lambda c: c.seed)
     return cells + overhead
 
 
