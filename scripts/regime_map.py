@@ -6,6 +6,7 @@ nothing), then copies the generated tables, figures and summary (not the cache) 
 
     nice -n 19 python scripts/regime_map.py --workers 2               # the map (cost: its summary.md)
     python scripts/regime_map.py --report-only                        # report what the cache holds now
+    python scripts/regime_map.py --sizes 20 200 1000                  # only these N first (then the rest)
     python scripts/regime_map.py --profile regime-tiny --out /tmp/rt  # seconds: the pipeline end to end
 """
 
@@ -16,6 +17,7 @@ import shutil
 from pathlib import Path
 
 from srole_cli.experiments import load_profile
+from srole_cli.regime import regime_profile
 from srole_cli.reproduce import reproduce
 
 GENERATED = ("regime.csv", "methods.csv", "summary.md", "failures.csv", "profile.json")
@@ -30,9 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="cells run in parallel (each on one torch thread)")
     p.add_argument("--methods", nargs="+", default=None, help="run only these methods (the rest from the cache)")
     p.add_argument("--report-only", action="store_true", help="run nothing: report what the cache holds")
+    p.add_argument("--sizes", nargs="+", type=int, default=None,
+                   help="only these N, trained or evaluated (run the cheap part first; the report covers them)")
     args = p.parse_args(argv)
     workers = 1 if args.report_only else args.workers
-    out = reproduce(load_profile(args.profile), args.out, device="cpu", progress=False, workers=workers,
+    profile = regime_profile(args.profile, tuple(args.sizes)) if args.sizes else load_profile(args.profile)
+    out = reproduce(profile, args.out, device="cpu", progress=False, workers=workers,
                     methods=tuple(args.methods) if args.methods else None, cached_only=args.report_only)
     if args.docs:
         docs = Path(args.docs)

@@ -140,48 +140,64 @@ COST_NOTE = (
 
 
 def _grid_experiments(base: dict[str, Any], loads: tuple[float, ...], trained: tuple[int, ...], source: int,
-                      eval_n: dict[int, tuple[float, ...]], heads: tuple[float, ...],
-                      large_episodes: int) -> tuple[Any, ...]:
+                      eval_n: dict[int, tuple[float, ...]], heads: tuple[float, ...], seeds: tuple[int, ...],
+                      large_episodes: int, sizes: tuple[int, ...] | None = None) -> tuple[Any, ...]:
+    """The map's experiments in the order they run: trained N (``trained`` order), then seed by seed (a run cut
+    short still holds whole pairs for its first seeds), then load; the evaluation-only sizes ride with the
+    ``source`` N's models. ``sizes``: only these N (trained or evaluated), e.g. to run the cheap part first."""
     from srole_cli.experiments import Experiment
 
     def point(n: int, rho: float) -> dict[str, Any]:
         return {"n_edges": n, "arrival_rate": round(rate_for_load({**base, "n_edges": n}, rho), 7)}
 
+    def keep(n: int) -> bool:
+        return sizes is None or n in sizes
+
     head_grid = tuple({"head_bookkeeping_s": h} for h in heads)
     exps = []
     for n in trained:
-        grid = tuple(point(n, rho) for rho in loads)
-        exps += [Experiment("trained", base, kind="grid", grid=grid, methods=(*EDGE_METHODS, REFERENCE)),
-                 Experiment("trained", base, kind="grid", grid=grid, eval_grid=head_grid, methods=HEAD_METHODS)]
-        if n != source:
-            continue
-        for m, m_loads in eval_n.items():
-            for rho in m_loads:
-                g, e = (point(source, rho),), point(m, rho)
-                exps += [Experiment("evaluated", base, kind="grid", grid=g, eval_grid=(e,), methods=EDGE_METHODS,
-                                    episodes=large_episodes),
-                         Experiment("evaluated", base, kind="grid", grid=g, methods=HEAD_METHODS,
-                                    eval_grid=tuple({**e, **h} for h in head_grid), episodes=large_episodes)]
+        for seed in seeds:
+            for rho in loads:
+                grid, one = (point(n, rho),), (seed,)
+                if keep(n):
+                    exps += [Experiment("trained", base, kind="grid", grid=grid, methods=(*EDGE_METHODS, REFERENCE),
+                                        seeds=one),
+                             Experiment("trained", base, kind="grid", grid=grid, eval_grid=head_grid,
+                                        methods=HEAD_METHODS, seeds=one)]
+                if n != source:
+                    continue
+                for m, m_loads in eval_n.items():
+                    if rho not in m_loads or not keep(m):
+                        continue
+                    e = point(m, rho)
+                    exps += [Experiment("evaluated", base, kind="grid", grid=grid, eval_grid=(e,), methods=EDGE_METHODS,
+                                        episodes=large_episodes, seeds=one),
+                             Experiment("evaluated", base, kind="grid", grid=grid, methods=HEAD_METHODS,
+                                        eval_grid=tuple({**e, **h} for h in head_grid), episodes=large_episodes,
+                                        seeds=one)]
     return tuple(exps)
 
 
-def regime_profile(name: str = "regime") -> Any:
-    """The ``regime`` profile (the map; cost in ``summary.md``) or ``regime-tiny`` (tests: seconds)."""
+def regime_profile(name: str = "regime", sizes: tuple[int, ...] | None = None) -> Any:
+    """The ``regime`` profile (the map; cost in ``summary.md``) or ``regime-tiny`` (tests: seconds); ``sizes``: only
+    these N (``scripts/regime_map.py --sizes``)."""
     from srole_cli.experiments import DECISIVE_IDQN, Profile
 
     if name == "regime":
         return Profile(
             "regime", rounds=ROUNDS, seeds=SEEDS, eval_episodes=EVAL_EPISODES, eval_every=None, curve_seeds=(),
             report="regime", learner_hparams={"idqn": DECISIVE_IDQN, "crl_idqn": DECISIVE_IDQN},
-            experiments=_grid_experiments(BASE, LOADS, TRAINED_N, SOURCE_N, EVAL_N, HEAD_S, LARGE_EPISODES))
+            experiments=_grid_experiments(BASE, LOADS, TRAINED_N, SOURCE_N, EVAL_N, HEAD_S, SEEDS, LARGE_EPISODES,
+                                          sizes))
     if name == "regime-tiny":
         tiny = {"scenario": "small", "horizon": 12}
+        seeds = (0, 1, 2)
         return Profile(
-            "regime-tiny", rounds=24, seeds=(0, 1, 2), eval_episodes=1, eval_every=None, curve_seeds=(),
+            "regime-tiny", rounds=24, seeds=seeds, eval_episodes=1, eval_every=None, curve_seeds=(),
             report="regime",
             hparams={"idqn": {"learning_starts": 32, "eps_decay_rounds": 12, "batch_size": 16, "hidden": [16]},
                      "crl_maskable_ppo": {"n_steps": 32, "batch_size": 16, "n_epochs": 1}},
-            experiments=_grid_experiments(tiny, (0.2, 0.9), (6,), 6, {12: (0.9,)}, HEAD_S, 1))
+            experiments=_grid_experiments(tiny, (0.2, 0.9), (6,), 6, {12: (0.9,)}, HEAD_S, seeds, 1, sizes))
     raise ValueError(f"profile: unknown regime profile {name!r}; choose regime or regime-tiny")
 
 
