@@ -208,6 +208,8 @@ MECHANISM = ("mean_jct_all", "collisions", "oom_kills", "mean_queue_wait_s", "me
 CSV_COLUMNS = ("rho", "least_loaded_utilization", "n_edges", "trained", "head_decision_s", "comparison", "srole",
                "baseline", "paired_reduction", "lo", "hi", "verdict", "verdict_stable", "p_value", "wins", "pairs")
 VERDICT_WORDS = {"lower": "better", "higher": "worse"}
+MIN_PAIRS = 3
+"""Training seeds a point needs (both methods) before it is compared: fewer give no interval."""
 
 
 def _head_label(head: float) -> str:
@@ -253,7 +255,7 @@ def regime_table(frame: pd.DataFrame) -> pd.DataFrame:
                         base_rows = base_rows[base_rows["head_decision_s"] == head]
                     pair = pd.concat([part[part["method"] == srole], base_rows])
                     rows = paired_rows(pair, [(srole, baseline)], metrics=("mean_jct_all",))
-                    if not rows:
+                    if not rows or rows[0]["pairs"] < MIN_PAIRS:
                         continue
                     r = rows[0]
                     word = r["verdict"].rsplit(" ", 1)[-1]
@@ -440,9 +442,12 @@ def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: li
     lines += [COST_NOTE, ""]
     if table.empty:
         return lines + ["No comparisons yet."]
-    missing = sorted(_expected_points(profile) - set(zip(table["n_edges"], table["rho"])))
+    have = table.groupby(["n_edges", "rho"])["baseline"].agg(set).to_dict()
+    missing = [f"N={n:,} rho={r:g}" + ("" if (n, r) not in have else
+                                       f" (no {', '.join(b for b in BASELINES if b not in have[(n, r)])})")
+               for n, r in sorted(_expected_points(profile)) if set(BASELINES) - have.get((n, r), set())]
     if missing:
-        lines += [f"**Missing points** (not run yet or failed): {', '.join(f'N={n:,} rho={r:g}' for n, r in missing)}.",
+        lines += [f"**Missing** (not run yet, failed, or fewer than {MIN_PAIRS} paired seeds): {'; '.join(missing)}.",
                   ""]
     lines += ["## Load levels", ""]
     util = frame[frame["method"] == REFERENCE].groupby(["rho", "n_edges"])["mean_utilization"].mean().unstack()
