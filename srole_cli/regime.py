@@ -464,8 +464,54 @@ def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: li
               ""]
     for comparison, path in figures:
         lines += [f"![{comparison}]({path})", ""]
-    lines += _paper_section(table) + _mechanism_section(table, markdown_table)
+    lines += _reading_section(table, frame) + _paper_section(table) + _mechanism_section(table, markdown_table)
     return lines
+
+
+def _where(part: pd.DataFrame) -> str:
+    """``N=20 rho 0.2, 0.5; N=1,000 rho 0.95`` (with the head time when it is set) of the rows in ``part``."""
+    out = []
+    for (n, head), sel in part.groupby(["n_edges", part["head_decision_s"].fillna(-1.0)], sort=True):
+        h = "" if head < 0 else f" at {_head_label(head)}"
+        out.append(f"N={n:,}{h} rho {', '.join(f'{r:g}' for r in sorted(sel['rho']))}")
+    return "; ".join(out)
+
+
+def _reading_section(table: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
+    """The map in words, every figure from ``table`` / ``frame``."""
+    lines = ["## Reading", ""]
+    for comparison, part in table.groupby("comparison", sort=False):
+        parts = []
+        for verdict in ("better", "worse"):
+            sel = part[part["verdict"] == verdict]
+            if not sel.empty:
+                lo, hi = sel["paired_reduction"].min(), sel["paired_reduction"].max()
+                parts.append(f"**{verdict}** at {len(sel)} point(s) ({_pct(lo)} to {_pct(hi)}: {_where(sel)})")
+        tied = int((part["verdict"] == "tied").sum())
+        parts.append(f"tied at {tied}")
+        lines.append(f"- {comparison}: " + "; ".join(parts) + ".")
+    head = frame[frame["method"].isin(HEAD_METHODS)]
+    if not head.empty and "head_backlog_max" in head.columns:
+        worst = head.loc[head["head_decision_latency_mean_s"].idxmax()]
+        lines.append(f"- The head: its largest backlog over every CRL/CRL-greedy episode evaluated was "
+                     f"{head['head_backlog_max'].max():,.0f} decisions; its worst mean request-to-answer latency "
+                     f"{worst['head_decision_latency_mean_s']:.2f} s ({worst['method']}, N={worst['n_edges']:,}, rho "
+                     f"{worst['rho']:g}, {_head_label(worst['head_decision_s'])}), against mean JCTs of "
+                     f"{head['mean_jct_all'].min():.0f}-{head['mean_jct_all'].max():.0f} s.")
+    marl = frame[frame["method"] == "MARL"]
+    srole = frame[frame["method"].isin(SROLE_METHODS)]
+    if not marl.empty:
+        per = marl.groupby(["n_edges", "rho"])[["collisions", "oom_kills"]].mean()
+        top = per["collisions"].idxmax()
+        lines.append(f"- Collisions: MARL's mean per episode reaches {per['collisions'].max():,.1f} (OOM kills "
+                     f"{per.loc[top, 'oom_kills']:,.1f}) at N={top[0]:,}, rho {top[1]:g}; SROLE's shields keep them at "
+                     f"{srole['collisions'].max() if not srole.empty else math.nan:,.1f} collisions and "
+                     f"{srole['oom_kills'].max() if not srole.empty else math.nan:,.1f} OOM kills at most.")
+    if not srole.empty and "mean_decision_latency_s" in srole.columns:
+        sh = srole.groupby(["method", "n_edges"])["mean_decision_latency_s"].mean()
+        lines.append("- The shields' own cost (mean decision latency per placed task, s): " + "; ".join(
+            f"{m} N={n:,}: {v:.2f}" for (m, n), v in sh.items()) + ".")
+    return lines + [""]
 
 
 def _paper_section(table: pd.DataFrame) -> list[str]:
