@@ -99,8 +99,9 @@ def rate_for_load(config: ClusterConfig | dict[str, Any], rho: float) -> float:
 
 
 # ---------------------------------------------------------------------- the profiles
-LOADS = (0.2, 0.5, 0.8, 0.95)
-"""Offered-load levels (rho) of the map: light to saturation."""
+LOADS = (0.95, 0.2, 0.5, 0.8)
+"""Offered-load levels (rho) of the map, light to saturation, in the order they run: both ends first, so that a run cut
+short keeps them."""
 TRAINED_N = (20, 10, 50)
 """Cluster sizes every learned method is retrained at (per load), in the order they run (20 first: the tuned cell)."""
 SOURCE_N = 20
