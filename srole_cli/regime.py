@@ -210,7 +210,9 @@ CSV_COLUMNS = ("rho", "least_loaded_utilization", "n_edges", "trained", "head_de
                "baseline", "paired_reduction", "lo", "hi", "verdict", "verdict_stable", "p_value", "wins", "pairs")
 VERDICT_WORDS = {"lower": "better", "higher": "worse"}
 MIN_PAIRS = 3
-"""Training seeds a point needs (both methods) before it is compared: fewer give no interval."""
+"""Training seeds a point needs (both methods) for an interval and a verdict; with 2 the point estimate is shown
+with verdict ``FEW``."""
+FEW = "n/a (2 seeds)"
 
 
 def _head_label(head: float) -> str:
@@ -256,7 +258,7 @@ def regime_table(frame: pd.DataFrame) -> pd.DataFrame:
                         base_rows = base_rows[base_rows["head_decision_s"] == head]
                     pair = pd.concat([part[part["method"] == srole], base_rows])
                     rows = paired_rows(pair, [(srole, baseline)], metrics=("mean_jct_all",))
-                    if not rows or rows[0]["pairs"] < MIN_PAIRS:
+                    if not rows or rows[0]["pairs"] < 2:
                         continue
                     r = rows[0]
                     word = r["verdict"].rsplit(" ", 1)[-1]
@@ -264,7 +266,8 @@ def regime_table(frame: pd.DataFrame) -> pd.DataFrame:
                            "n_edges": int(n), "trained": trained, "head_decision_s": head,
                            "comparison": f"{srole} vs {baseline}", "srole": srole, "baseline": baseline,
                            "paired_reduction": r["paired_reduction"], "lo": r["paired_reduction_lo"],
-                           "hi": r["paired_reduction_hi"], "verdict": VERDICT_WORDS.get(word, "tied"),
+                           "hi": r["paired_reduction_hi"],
+                           "verdict": VERDICT_WORDS.get(word, "tied") if r["pairs"] >= MIN_PAIRS else FEW,
                            "verdict_stable": r["verdict_stable"], "p_value": r["p_value"], "wins": r["wins"],
                            "pairs": r["pairs"]}
                     for who, sel in (("srole", part[part["method"] == srole]), ("baseline", base_rows)):
@@ -288,7 +291,7 @@ def heatmap(table: pd.DataFrame, comparison: str, path: Path, source_n: int | No
     heads = sorted(part["head_decision_s"].dropna().unique()) or [math.nan]
     loads = sorted(part["rho"].unique())
     sizes = sorted(part["n_edges"].unique())
-    colours = {"better": "#4caf50", "worse": "#e53935", "tied": "#bdbdbd"}
+    colours = {"better": "#4caf50", "worse": "#e53935", "tied": "#bdbdbd", FEW: "#fff3c4"}
     fig, axes = plt.subplots(1, len(heads), figsize=(1.5 + 1.6 * len(loads) * len(heads), 1.2 + 0.75 * len(sizes)),
                              squeeze=False)
     for ax, head in zip(axes[0], heads):
@@ -298,7 +301,8 @@ def heatmap(table: pd.DataFrame, comparison: str, path: Path, source_n: int | No
             ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, facecolor=colours[r["verdict"]], edgecolor="white",
                                    hatch=None if r["trained"] else "//", linewidth=2))
             text = f"{100 * r['paired_reduction']:+.0f}%" if np.isfinite(r["paired_reduction"]) else "n/a"
-            ax.text(x, y + 0.12, f"{text} {r['verdict']}", ha="center", va="center", fontsize=10)
+            word = "2 seeds" if r["verdict"] == FEW else r["verdict"]
+            ax.text(x, y + 0.12, f"{text} {word}", ha="center", va="center", fontsize=10)
             if np.isfinite(r["lo"]):
                 ax.text(x, y - 0.2, f"[{100 * r['lo']:+.0f}, {100 * r['hi']:+.0f}]", ha="center", va="center",
                         fontsize=8)
@@ -310,10 +314,11 @@ def heatmap(table: pd.DataFrame, comparison: str, path: Path, source_n: int | No
         ax.set_ylabel("N (edges)")
         ax.set_title("head time does not enter" if math.isnan(head) else f"head service {_head_label(head)}/decision",
                      fontsize=10)
-    handles = [Patch(facecolor=c, label=f"SROLE {v}") for v, c in colours.items()]
+    handles = [Patch(facecolor=c, label="2 seeds: no interval" if v == FEW else f"SROLE {v}")
+               for v, c in colours.items()]
     handles.append(Patch(facecolor="white", edgecolor="black", hatch="//",
                          label=f"evaluated only (trained at N={source_n})"))
-    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=9, frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=9, frameon=False)
     fig.suptitle(f"{comparison}: paired JCT reduction (mean_jct_all)", fontsize=11)
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))
     fig.savefig(path, dpi=100)
@@ -421,6 +426,11 @@ def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: li
     ]
     if not algos.empty:
         lines += [markdown_table(algos, ["method", "algo", "hparams_source"]), ""]
+        crl = algos.loc[algos["method"] == "CRL", "algo"]
+        if len(crl) and crl.iloc[0] != "crl_idqn":
+            lines += [f"CRL ran as `{crl.iloc[0]}`: the committed tuned YAML (`srole_cli/tuned/paper/CRL.yaml`) "
+                      "selects it; the per-decision-credit learner `crl_idqn` had no tuned YAML when this ran. "
+                      "Rerunning with one reruns only the CRL cells (the others are cached).", ""]
     lines += [f"**Cost**: {run.compute_s / 60:.1f} min of cell compute time ({run.cells} cells, cached cells at their "
               f"original time; {len(run.failures)} failed); this invocation {run.wall_s / 60:.1f} min wall with "
               f"{run.workers or 'all'} worker(s). The run is resumable: every training and evaluation is cached "
@@ -448,7 +458,7 @@ def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: li
                                        f" (no {', '.join(b for b in BASELINES if b not in have[(n, r)])})")
                for n, r in sorted(_expected_points(profile)) if set(BASELINES) - have.get((n, r), set())]
     if missing:
-        lines += [f"**Missing** (not run yet, failed, or fewer than {MIN_PAIRS} paired seeds): {'; '.join(missing)}.",
+        lines += [f"**Missing** (not run yet, failed, or fewer than 2 paired seeds): {'; '.join(missing)}.",
                   ""]
     lines += ["## Load levels", ""]
     util = frame[frame["method"] == REFERENCE].groupby(["rho", "n_edges"])["mean_utilization"].mean().unstack()
@@ -461,7 +471,8 @@ def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: li
     lines += ["## The map", ""]
     counts = table.groupby(["comparison", "verdict"]).size().unstack(fill_value=0).reset_index()
     lines += ["Points where SROLE is better / tied / worse (all loads, N and head times):", "",
-              markdown_table(counts, ["comparison", *[v for v in ("better", "tied", "worse") if v in counts.columns]]),
+              markdown_table(counts, ["comparison", *[v for v in ("better", "tied", "worse", FEW)
+                                                      if v in counts.columns]]),
               ""]
     for comparison, path in figures:
         lines += [f"![{comparison}]({path})", ""]
@@ -490,6 +501,10 @@ def _reading_section(table: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
                 parts.append(f"**{verdict}** at {len(sel)} point(s) ({_pct(lo)} to {_pct(hi)}: {_where(sel)})")
         tied = int((part["verdict"] == "tied").sum())
         parts.append(f"tied at {tied}")
+        few = part[part["verdict"] == FEW]
+        if not few.empty:
+            lo, hi = _pct(few["paired_reduction"].min()), _pct(few["paired_reduction"].max())
+            parts.append(f"{len(few)} point(s) with 2 seeds only (point estimates {lo} to {hi}, no interval)")
         lines.append(f"- {comparison}: " + "; ".join(parts) + ".")
     head = frame[frame["method"].isin(HEAD_METHODS)]
     if not head.empty and "head_backlog_max" in head.columns:
@@ -518,7 +533,15 @@ def _reading_section(table: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
 def _paper_section(table: pd.DataFrame) -> list[str]:
     lines = ["## Does any region reproduce the paper's 59%?", ""]
     near = table[(table["hi"] >= PAPER_REDUCTION) & (table["verdict"] == "better")]
-    best = table.loc[table["paired_reduction"].idxmax()]
+    settled = table[table["verdict"] != FEW]
+    if settled.empty:
+        return lines + ["No point has 3 paired seeds yet.", ""]
+    best = settled.loc[settled["paired_reduction"].idxmax()]
+    top = table.loc[table["paired_reduction"].idxmax()]
+    lines.append(f"Largest point estimate anywhere (any seed count): {_pct(top['paired_reduction'])} "
+                 f"({top['comparison']}, rho {top['rho']:g}, N = {top['n_edges']:,}{_head_text(top)}, "
+                 f"{int(top['pairs'])} seeds).")
+    lines.append("")
     if near.empty:
         lines.append(f"**No.** No point's 95% interval reaches a {PAPER_REDUCTION:.0%} reduction. The largest paired "
                      f"reduction is {_pct(best['paired_reduction'])} [{_pct(best['lo'])}, {_pct(best['hi'])}] "
