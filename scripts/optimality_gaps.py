@@ -12,9 +12,9 @@ finish) the script
 3. evaluates every method on exactly that episode: the heuristics ``least_loaded``, ``random``,
    ``local``, ``least_loaded+central`` (behind the central shield), the ``greedy_reference``, the CRL head
    rule ``crl_greedy``, and the learned ``SROLE-central`` (IDQN behind the central shield), ``MARL`` (IDQN,
-   no shield) and ``CRL`` (the head's IDQN, ``crl_idqn``, with MARL's tuned hyperparameters), each trained with the committed tuned
-   hyperparameters (``srole_cli/tuned/paper``) for ``--rounds`` rounds on the instances' cluster (every
-   instance of one N shares its layout, ``TOPOLOGY_SEED``, and differs in its jobs; training sees Poisson
+   no shield) and ``CRL`` (the head's IDQN, ``crl_idqn``, with MARL's tuned hyperparameters), each trained
+   with the committed tuned hyperparameters (``srole_cli/tuned/paper``) for ``--rounds`` rounds on the
+   instances' cluster (every instance of one N shares its layout, ``TOPOLOGY_SEED``, and differs in its jobs; training sees Poisson
    arrivals at the instance rate from its own seeds, never the instances' traces), once per (N, method).
 
 Columns: ``method, instance, n_edges, n_jobs, seed, mean_jct`` (the method's ``mean_jct_all``: unfinished

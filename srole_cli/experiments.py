@@ -35,7 +35,10 @@ one is committed for the scenario, and from the profile's defaults otherwise; ``
 **Experiments.** ``kind="methods"`` trains and evaluates ``methods`` at every sweep point;
 ``kind="shield_overhead"`` runs least-loaded play behind each shield and records decision latency and
 messages; ``kind="sensitivity"`` evaluates the methods trained on ``base`` at each value of each model
-assumption in ``assumptions`` (an evaluation-time sweep: the policies are not retrained per value).
+assumption in ``assumptions`` (an evaluation-time sweep: the policies are not retrained per value);
+``kind="grid"`` trains at ``base`` plus each mapping of ``grid`` (a cross product of fields, e.g. N x load) and
+evaluates each trained model at that config plus each mapping of ``eval_grid`` (e.g. larger N, another head
+service time; default: the training config itself).
 """
 
 from __future__ import annotations
@@ -153,13 +156,19 @@ class Experiment:
     assumptions: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     episodes: int | None = None
     """Evaluation episodes per seed for this experiment (default: the profile's ``eval_episodes``)."""
+    grid: tuple[Mapping[str, Any], ...] = ()
+    """``kind="grid"``: training configs, each ``base`` plus one of these mappings (its fields form the point)."""
+    eval_grid: tuple[Mapping[str, Any], ...] = ()
+    """``kind="grid"``: evaluate each trained model at its training config plus each of these (default ``({},)``)."""
     seeds: tuple[int, ...] | None = None
     """Training seeds of this experiment (default: the profile's ``seeds``)."""
 
     def __post_init__(self) -> None:
-        if self.kind not in ("methods", "shield_overhead", "sensitivity"):
-            raise ValueError(f"experiment {self.name}: kind must be methods, shield_overhead or sensitivity, "
+        if self.kind not in ("methods", "shield_overhead", "sensitivity", "grid"):
+            raise ValueError(f"experiment {self.name}: kind must be methods, shield_overhead, sensitivity or grid, "
                              f"got {self.kind!r}")
+        if self.kind == "grid" and not self.grid:
+            raise ValueError(f"experiment {self.name}: a grid experiment needs grid points")
         unknown = [m for m in self.methods if m not in METHOD_NAMES]
         if unknown:
             raise ValueError(f"experiment {self.name}: unknown method(s) {unknown}; known: {list(METHOD_NAMES)}")
@@ -217,6 +226,9 @@ class Profile:
     paired: bool = False
     """Report paired comparisons over training seeds, the ablation, per-run convergence and the replication
     check (``srole_cli.decisive``) instead of the independent-bootstrap report."""
+    report: str | None = None
+    """A ``srole_cli`` module whose ``write_report(profile, rows, curves, out, run)`` writes this profile's report
+    instead (e.g. ``"regime"``: ``srole_cli.regime``)."""
 
     def __post_init__(self) -> None:
         if self.paired and len(self.seeds) < 2:
@@ -354,11 +366,18 @@ PROFILES: dict[str, Profile] = {
     ),
 }
 
+LAZY_PROFILES = ("regime", "regime-tiny")
+"""Profiles built on demand (``srole_cli.regime.regime_profile``): the regime map of issue 19."""
+
 
 def load_profile(name_or_path: str) -> Profile:
     """A named profile, or one from a YAML/JSON file with the ``Profile`` fields (experiments as mappings)."""
     if name_or_path in PROFILES:
         return PROFILES[name_or_path]
+    if name_or_path in LAZY_PROFILES:  # built on demand: their arrival rates come from the offered-load model
+        from srole_cli.regime import regime_profile
+
+        return regime_profile(name_or_path)
     path = Path(name_or_path)
     if not path.exists():
         raise ValueError(f"profile: unknown profile {name_or_path!r}; choose one of {sorted(PROFILES)} or a file")

@@ -59,6 +59,8 @@ class EvalSpec:
     keep_jobs: bool = False
     shield: str | None = None
     """Evaluate behind this shield instead of the method's own (``Method.eval_shields``)."""
+    episodes: int | None = None
+    """Evaluation episodes of this evaluation (None: the cell's ``eval_episodes``)."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,8 @@ def run_cell(cell: Cell) -> dict[str, Any]:
             failures.append(_failure(cell, spec, exc))
             continue
         key = _key("eval", method["kind"], method.get("policy"), spec.shield or method["shield"],
-                   train_key if cell.algo else None, cfg, cell.seed, cell.eval_episodes, spec.keep_jobs)
+                   train_key if cell.algo else None, cfg, cell.seed, spec.episodes or cell.eval_episodes,
+                   spec.keep_jobs)
         path = cache / "evals" / f"{key}.json"
         if path in seen:  # the same evaluation reached from another point: run and count it once
             duplicates.append((spec, path))
@@ -166,7 +169,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     for spec, cfg, path in pending:
         t0 = time.perf_counter()
         try:
-            metrics = _evaluate(cell, model_dir, cfg, spec.shield or method["shield"])
+            metrics = _evaluate(cell, model_dir, cfg, spec.shield or method["shield"], spec.episodes)
         except Exception as exc:  # noqa: BLE001 - one failed evaluation is reported, the rest still count
             failures.append(_failure(cell, spec, exc))
             continue
@@ -253,9 +256,11 @@ def _effort(record: dict[str, Any]) -> dict[str, Any]:
     return {k: record[k] for k in ("train_rounds", "samples", "gradient_updates") if k in record}
 
 
-def _evaluate(cell: Cell, model_dir: Path, cfg: dict[str, Any], shield: str) -> dict[str, Any]:
-    """Mean metrics over the cell's evaluation episodes behind ``shield`` (and the per-job JCTs of all of them)."""
-    method, episodes = cell.method, cell.eval_episodes
+def _evaluate(cell: Cell, model_dir: Path, cfg: dict[str, Any], shield: str,
+              episodes: int | None = None) -> dict[str, Any]:
+    """Mean metrics over ``episodes`` (default: the cell's) evaluation episodes behind ``shield`` (and the per-job
+    JCTs of all of them)."""
+    method, episodes = cell.method, episodes or cell.eval_episodes
     eval_seed = EVAL_SEED_OFFSET + 100 * cell.seed
     if method["kind"] == "bound":
         from agents.bound import lower_bound_episode
@@ -352,9 +357,17 @@ def _points(exp: Experiment) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     if exp.kind == "sensitivity":
         return [({"assumption": name, "value": value}, {**exp.base, name: value})
                 for name, values in exp.assumptions for value in values]
+    if exp.kind == "grid":
+        return [(point, cfg) for point, cfg, _ in _grid_points(exp)]
     if exp.sweep is None:
         return [({}, dict(exp.base))]
     return [({exp.sweep: value}, {**exp.base, exp.sweep: value}) for value in exp.values]
+
+
+def _grid_points(exp: Experiment) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """(point, eval config, training config) triples of a grid experiment."""
+    return [({**g, **e}, {**exp.base, **g, **e}, {**exp.base, **g})
+            for g in exp.grid for e in (exp.eval_grid or ({},))]
 
 
 def _strip_none(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -383,7 +396,8 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
     overhead: list[Cell] = []
     cache = str(out / "cache")
     for exp in profile.experiments:
-        for point, cfg in _points(exp):
+        points = _grid_points(exp) if exp.kind == "grid" else [(p, c, None) for p, c in _points(exp)]
+        for point, cfg, grid_train in points:
             cfg = _strip_none(cfg)
             if exp.kind == "shield_overhead":
                 if only is not None:
@@ -398,6 +412,8 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
                                              overhead={"shield": shield, "regions": regions}))
                 continue
             train_cfg = dict(exp.base) if exp.kind == "sensitivity" else cfg
+            if grid_train is not None:  # a grid point: trained at base + its grid mapping (not its eval_grid one)
+                train_cfg = _strip_none(grid_train)
             keep_jobs = exp.name == profile.jobs_experiment
             for name in exp.methods:
                 if only is not None and name not in only:
@@ -409,7 +425,8 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
                                           sort_keys=True, default=str)
                     unit = units.setdefault(unit_key, {"method": method, "seed": seed, "train": train_cfg,
                                                        "evals": []})
-                    unit["evals"] += [EvalSpec(exp.name, point, cfg, keep_jobs, shield)
+                    unit["evals"] += [EvalSpec(exp.name, point, cfg, keep_jobs, shield,
+                                               exp.episodes or profile.eval_episodes)
                                       for shield in (method.eval_shields or (None,))]
                     unit["episodes"] = exp.episodes or profile.eval_episodes
     cells = []
@@ -475,7 +492,11 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
     run = report.RunInfo(wall_s=wall_s, compute_s=compute_s, cells=len(cells), failures=failures, workers=workers,
                          drop_models=drop_models, computed=computed,
                          history=report.record_run(out, wall_s, computed, len(cells), workers))
-    if profile.paired:
+    if profile.report:
+        import importlib
+
+        importlib.import_module(f"srole_cli.{profile.report}").write_report(profile, rows, curves, out, run)
+    elif profile.paired:
         from srole_cli import decisive
 
         decisive.write_report(profile, rows, curves, out, run)
