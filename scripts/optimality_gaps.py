@@ -15,7 +15,8 @@ finish) the script
    no shield) and ``CRL`` (the head's IDQN, ``crl_idqn``, with MARL's tuned hyperparameters), each trained
    with the committed tuned hyperparameters (``srole_cli/tuned/paper``) for ``--rounds`` rounds on the
    instances' cluster (every instance of one N shares its layout, ``TOPOLOGY_SEED``, and differs in its
-   jobs; training sees Poisson arrivals at the instance rate from its own seeds, never the instances' traces), once per (N, method).
+   jobs; training sees Poisson arrivals at the instance rate from its own seeds, never the instances'
+   traces), once per (N, method).
 
 Columns: ``method, instance, n_edges, n_jobs, seed, mean_jct`` (the method's ``mean_jct_all``: unfinished
 jobs count at their age), ``optimum`` (the solver's best schedule in the class, its mean JCT),
