@@ -67,3 +67,9 @@ def test_readme_sim_to_real_table_is_generated_from_the_committed_csv():
 
     table = readme_table(ROOT / "docs" / "results" / "emulation" / "sim_vs_emulation.csv")
     assert table in (ROOT / "README.md").read_text()
+
+
+def test_readme_regime_table_is_generated_from_the_committed_csv():
+    from srole_cli.ceiling import regime_table
+
+    assert regime_table(ROOT / "docs" / "results" / "regime") in (ROOT / "README.md").read_text()
