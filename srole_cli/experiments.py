@@ -85,10 +85,6 @@ class Method:
         if self.eval_shields and self.kind != "learned":
             raise ValueError(f"method {self.name}: eval_shields applies to learned methods only")
 
-    def row_name(self, eval_shield: str | None) -> str:
-        """The name its result rows carry when evaluated behind ``eval_shield`` (None: its own shield)."""
-        return self.name if eval_shield is None else f"{self.name} [eval {eval_shield}]"
-
     @property
     def learned(self) -> bool:
         return self.kind == "learned"
@@ -297,8 +293,8 @@ DECISIVE_ROUNDS = 4_000
 DECISIVE_IDQN = {"hidden": [64, 64]}
 """Common choice for every IDQN-family learner of the decisive profile: gradient steps dominate the cost, and
 a 64x64 network reached the 128x128 one's JCT at 6,000 rounds (69.4 against about 71 s, MARL, one seed).
-``DECISIVE_ROUNDS`` is what 90 minutes on 2 cores allow for 20 seeds x 3 loads (the convergence report says
-which runs had not converged by then)."""
+``DECISIVE_ROUNDS`` is what the 2-core budget allowed for 10 seeds x 3 loads; the convergence report says which
+runs had not converged by then (most had not: a longer budget is the next step)."""
 DECISIVE = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded+central",
             "least_loaded", "random", "local", "greedy-reference", "lower-bound")
 """Methods of the decisive comparison at the base load (the ablation runs there too)."""
