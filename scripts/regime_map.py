@@ -16,7 +16,6 @@ import argparse
 import shutil
 from pathlib import Path
 
-from srole_cli.experiments import load_profile
 from srole_cli.regime import regime_profile
 from srole_cli.reproduce import reproduce
 
@@ -36,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="only these N, trained or evaluated (run the cheap part first; the report covers them)")
     args = p.parse_args(argv)
     workers = 1 if args.report_only else args.workers
-    profile = regime_profile(args.profile, tuple(args.sizes)) if args.sizes else load_profile(args.profile)
+    profile = regime_profile(args.profile, tuple(args.sizes)) if args.sizes else regime_profile(args.profile)
     out = reproduce(profile, args.out, device="cpu", progress=False, workers=workers,
                     methods=tuple(args.methods) if args.methods else None, cached_only=args.report_only)
     if args.docs:

@@ -370,10 +370,9 @@ def load_profile(name_or_path: str) -> Profile:
     """A named profile, or one from a YAML/JSON file with the ``Profile`` fields (experiments as mappings)."""
     if name_or_path in PROFILES:
         return PROFILES[name_or_path]
-    if name_or_path in LAZY_PROFILES:  # built on demand: their arrival rates come from the offered-load model
-        from srole_cli.regime import regime_profile
-
-        return regime_profile(name_or_path)
+    if name_or_path in LAZY_PROFILES:  # built by srole_cli.regime (a floor above this one), not here
+        raise ValueError(f"profile: {name_or_path!r} is built by srole_cli.regime.regime_profile "
+                         "(srole reproduce and scripts/regime_map.py resolve it)")
     path = Path(name_or_path)
     if not path.exists():
         raise ValueError(f"profile: unknown profile {name_or_path!r}; choose one of {sorted(PROFILES)} or a file")

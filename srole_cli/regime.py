@@ -59,11 +59,11 @@ def mean_job_work(config: ClusterConfig | dict[str, Any]) -> float:
 def _mean_job_work(model_mix: tuple, job_samples: tuple, job_epochs: tuple, batch_sizes: tuple,
                    tasks_per_job: tuple) -> float:
     cfg = make_config(model_mix=dict(model_mix), job_samples=job_samples, job_epochs=job_epochs,
-                      batch_sizes=batch_sizes, tasks_per_job=tasks_per_job, n_edges=1,
-                      arrival_rate=float(LOAD_SAMPLES))
+                      batch_sizes=batch_sizes, tasks_per_job=tasks_per_job, n_edges=1)
     names = tuple(cfg.model_mix)
     flops = np.array([model_profiles()[n].train_flops_per_sample for n in names], float)
-    jobs = PoissonWorkload(cfg, names).jobs_between(0.0, 1.0, np.random.default_rng(0))
+    span = LOAD_SAMPLES / cfg.arrival_rate  # about LOAD_SAMPLES jobs at the config's own (valid) rate
+    jobs = PoissonWorkload(cfg, names).jobs_between(0.0, span, np.random.default_rng(0))
     k = jobs.n_tasks
     t_job = np.repeat(np.arange(len(jobs)), k)
     worker = np.arange(len(t_job)) - np.repeat(np.cumsum(k) - k, k)

@@ -6,7 +6,7 @@ import argparse
 
 from srole_cli.args import add_device_arguments, non_negative_int, set_threads
 from srole_cli.emulation_profile import EMULATION_PROFILES
-from srole_cli.experiments import PROFILES, load_profile
+from srole_cli.experiments import LAZY_PROFILES, PROFILES, load_profile
 from srole_cli.registry import Subcommand
 
 
@@ -40,7 +40,12 @@ def run(args: argparse.Namespace) -> int:
         print((out / "summary.md").read_text())
         print(f"results in {out}")
         return 0
-    profile = load_profile(args.profile)
+    if args.profile in LAZY_PROFILES:  # the regime map's profiles: arrival rates from the offered-load model
+        from srole_cli.regime import regime_profile
+
+        profile = regime_profile(args.profile)
+    else:
+        profile = load_profile(args.profile)
     out = reproduce(profile, args.out, device=args.device, progress=not args.no_progress,
                     workers=args.workers or None, address=args.address, drop_models=args.drop_models,
                     methods=tuple(args.methods) if args.methods else None, cached_only=args.cached_only)
