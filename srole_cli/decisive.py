@@ -34,7 +34,7 @@ import pandas as pd
 
 from srole_cli import figures, stats
 from srole_cli.experiments import LEARNED, SROLE, Profile
-from srole_cli.report import REPORTED_METRICS, RunInfo, markdown_table, percent, summarize, with_ci
+from srole_cli.report import REPORTED_METRICS, RunInfo, markdown_table, percent, split_jobs, summarize, with_ci
 
 PAIRED_METRICS = ("mean_jct_all", "collisions", "median_utilization", "mean_utilization")
 """Metrics every paired comparison reports (JCT, collisions and utilisation: the paper's three)."""
@@ -189,14 +189,7 @@ def replication_table(frame: pd.DataFrame, seeds: list[int]) -> pd.DataFrame:
 def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict[str, Any]], out: Path,
                  run: RunInfo) -> None:
     """Write the decisive comparison's tables, figures and ``summary.md`` (module docstring) into ``out``."""
-    frame = pd.DataFrame(rows)
-    jobs = []
-    if "job_jcts" in frame.columns:
-        for _, row in frame[frame["job_jcts"].notna()].iterrows():
-            jobs += [{"method": row["method"], LOAD: row.get(LOAD), "seed": row["seed"], "jct_s": j}
-                     for j in row["job_jcts"]]
-        frame = frame.drop(columns="job_jcts")
-    pd.DataFrame(jobs, columns=["method", LOAD, "seed", "jct_s"]).to_csv(out / "jobs.csv", index=False)
+    frame, _ = split_jobs(pd.DataFrame(rows), out, ("method", LOAD, "seed"))
     if LOAD not in frame.columns:
         frame[LOAD] = math.nan
     base_load = _base_load(profile)

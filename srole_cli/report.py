@@ -294,16 +294,22 @@ def _point_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in names if c in frame.columns and frame[c].notna().any()]
 
 
+def split_jobs(frame: pd.DataFrame, out: Path, keys: Sequence[str]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Move the rows' per-job JCTs (``job_jcts``) into ``out/jobs.csv`` (``keys`` + ``jct_s`` per job); returns the
+    rows without them and the job records."""
+    jobs: list[dict[str, Any]] = []
+    if "job_jcts" in frame.columns:
+        for _, row in frame[frame["job_jcts"].notna()].iterrows():
+            jobs += [{**{k: row.get(k) for k in keys}, "jct_s": j} for j in row["job_jcts"]]
+        frame = frame.drop(columns="job_jcts")
+    pd.DataFrame(jobs, columns=[*keys, "jct_s"]).to_csv(out / "jobs.csv", index=False)
+    return frame, jobs
+
+
 def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict[str, Any]], out: Path,
                  run: RunInfo) -> None:
     """Write every table, figure and ``summary.md`` (see the module docstring) into ``out``."""
-    frame = pd.DataFrame(rows)
-    jobs = []
-    if "job_jcts" in frame.columns:
-        for _, row in frame[frame["job_jcts"].notna()].iterrows():
-            jobs += [{"method": row["method"], "seed": row["seed"], "jct_s": j} for j in row["job_jcts"]]
-        frame = frame.drop(columns="job_jcts")
-    pd.DataFrame(jobs, columns=["method", "seed", "jct_s"]).to_csv(out / "jobs.csv", index=False)
+    frame, jobs = split_jobs(pd.DataFrame(rows), out, ("method", "seed"))
     curve_frame = pd.DataFrame(curves)
     curve_frame.to_csv(out / "curves.csv", index=False)
     failures = pd.DataFrame(run.failures, columns=["experiment", "point", "method", "seed", "error"])
