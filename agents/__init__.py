@@ -7,7 +7,7 @@
 | ``agents.idqn``, ``agents.ippo`` | independent DQN / PPO in torch, one pass for all N agents, preferences to shields |
 | ``agents.registry`` | ``ALGOS``: every trainable algorithm by name |
 | ``agents.train`` | ``train(algo, shield, config, rounds, seed, out_dir, device) -> Path`` (and ``resume_run``) |
-| ``agents.convergence`` | learning curves on fixed evaluation seeds (``curves.csv``) and ``has_flattened`` |
+| ``agents.convergence`` | the convergence test ``has_flattened`` (curves written by ``agents.common.curves``) |
 | ``agents.evaluate`` | ``evaluate(policy_or_dir, shield, config, episodes, seed) -> dict``; table, CSV, JSON |
 | ``agents.policies`` | ``load_policy(name_or_run_dir)``: any scheduler as ``preferences``/``act`` |
 | ``agents.greedy_reference`` | full-knowledge greedy scheduler with no decision latency (a reference, not a bound) |

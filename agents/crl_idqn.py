@@ -156,6 +156,8 @@ class HeadLearner:
             self.credit.pay(info["edge_rewards"])
             for rounds in range(before + 1, env.rounds + 1):
                 if self.samples >= hp.learning_starts and rounds % hp.train_every_rounds == 0:
+                    if hp.lr_end_fraction != 1.0:
+                        agent.set_lr_for(rounds, ctx.rounds)
                     losses += [agent.update() for _ in range(hp.gradient_steps)]
                 ctx.evaluate_if_due(rounds, self.policy)
             bar.update(env.rounds - before)

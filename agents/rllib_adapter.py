@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from agents.common.names import RLLIB_RUN_CONFIG
+from agents.common.persist import atomic_write
 from srole_env.edge_cluster import EdgeClusterEnv
 from srole_env.wrappers import FlattenMaskObs, flatten_obs
 
@@ -297,7 +298,7 @@ def train(cfg: RLlibTrainConfig, verbose: bool = True) -> Path:
     run = {"config": cfg.to_dict(), "algorithm": "PPO", "api_stack": "new (RLModule/Learner/EnvRunner)",
            "ray_version": ray.__version__, "checkpoint": str(ckpt), "wall_time_s": round(wall, 3),
            "history": history}
-    (out / RUN_CONFIG_FILE).write_text(json.dumps(run, indent=2, default=str))
+    atomic_write(out / RUN_CONFIG_FILE, json.dumps(run, indent=2, default=str))
     return ckpt
 
 

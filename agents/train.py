@@ -44,10 +44,10 @@ from typing import Any
 import numpy as np
 
 from agents.common.context import RunContext
+from agents.common.curves import CurveRecorder
 from agents.common.names import SHIELDS
 from agents.common.run_dir import CHECKPOINT_DIR, CONFIG_FILE, EpisodeLog, RunDir, load_run, read_json, write_json
 from agents.common.utils import as_config, resolve_device, seed_everything
-from agents.convergence import CurveRecorder
 from agents.evaluate import evaluate_seeds
 from agents.registry import ALGOS
 from srole_env import ClusterConfig

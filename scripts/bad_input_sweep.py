@@ -185,6 +185,14 @@ def cache_case(sweep: Sweep, damage: bytes) -> None:
         raise _Wrong("corrupt cache entry not repaired")
 
 
+def run_history(sweep: Sweep, damage: bytes) -> None:
+    from srole_cli.report import record_run
+
+    out = sweep.fresh("runs")
+    (out / "runs.json").write_bytes(damage)
+    record_run(out, 1.0, 1, 1, 1)
+
+
 def rewrite_zip_data(model: Path, key: str, raw: bytes) -> None:
     with zipfile.ZipFile(model) as z:
         members = {n: z.read(n) for n in z.namelist()}
@@ -317,6 +325,8 @@ def cases(sweep: Sweep) -> list[Case]:
     for label, damage in {"zero-byte": b"", "truncated": b'{"method": "LL", "se', "a list": b"[1]",
                           "no metrics": b'{"method": "LL"}'}.items():
         out.append(Case(f"{label} cache entry -> rerun", lambda d=damage: cache_case(s, d), "accept"))
+    for label, damage in {"truncated": b'[{"wall_s": 12.5, "work', "an object": b'{"wall_s": 12.5}'}.items():
+        out.append(Case(f"{label} runs.json -> rerun", lambda d=damage: run_history(s, d), needle="runs.json"))
     # traces
     good = (HEADER + GOOD_ROW).encode()
     for label, body, needle in [

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agents.common.persist import atomic_write, write_frame
 from srole_cli import figures, stats
 from srole_cli.experiments import LEARNED, SROLE, Profile
 from srole_cli.report import REPORTED_METRICS, RunInfo, markdown_table, percent, split_jobs, summarize, with_ci
@@ -195,14 +196,14 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
     base_load = _base_load(profile)
     frame[LOAD] = frame[LOAD].fillna(base_load)
     curve_frame = pd.DataFrame(curves)
-    curve_frame.to_csv(out / "curves.csv", index=False)
+    write_frame(out / "curves.csv", curve_frame)
     seeds = sorted(int(s) for s in profile.seeds)
 
     main = frame[frame["experiment"].str.startswith("methods")] if "experiment" in frame.columns else frame.iloc[0:0]
     main = decompose(main.dropna(axis=1, how="all"))
-    main.drop(columns="experiment").to_csv(out / "methods.csv", index=False)
+    write_frame(out / "methods.csv", main.drop(columns="experiment"))
     table = summarize(main, [LOAD, "method"], LEVELS) if not main.empty else pd.DataFrame()
-    table.to_csv(out / "methods_summary.csv", index=False)
+    write_frame(out / "methods_summary.csv", table)
 
     comparisons = []
     for load, part in main.groupby(LOAD, sort=True):
@@ -210,12 +211,12 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
             comparisons.append({"experiment": "methods", LOAD: load, **r})
     abl_table, effects = ablation_tables(frame)
     comp = pd.DataFrame(comparisons + [{LOAD: base_load, **e} for e in effects])
-    comp.to_csv(out / "comparisons.csv", index=False)
-    abl_table.to_csv(out / "ablation.csv", index=False)
+    write_frame(out / "comparisons.csv", comp)
+    write_frame(out / "ablation.csv", abl_table)
     conv = convergence_table(curve_frame)
-    conv.to_csv(out / "convergence.csv", index=False)
+    write_frame(out / "convergence.csv", conv)
     repl = replication_table(frame, seeds) if len(seeds) >= 4 else pd.DataFrame()
-    repl.to_csv(out / "replication.csv", index=False)
+    write_frame(out / "replication.csv", repl)
 
     md = _header(profile, main, run)
     md += _methods_section(profile, table, comp, out)
@@ -224,11 +225,11 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
     md += _replication_section(repl)
     if run.failures:
         failures = pd.DataFrame(run.failures)
-        failures.to_csv(out / "failures.csv", index=False)
+        write_frame(out / "failures.csv", failures)
         md += ["", "## Failures", "", markdown_table(failures, list(failures.columns))]
     elif (out / "failures.csv").exists():
         (out / "failures.csv").unlink()
-    (out / "summary.md").write_text("\n".join(md) + "\n")
+    atomic_write(out / "summary.md", "\n".join(md) + "\n")
 
 
 def _base_load(profile: Profile) -> float:

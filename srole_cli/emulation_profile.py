@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.common.persist import write_json
+from agents.common.persist import atomic_write, write_json
 from emulation.nodes import device_fields, host_class
 from srole_env.config import ClusterConfig, make_config
 from srole_env.core.workload import PoissonWorkload, write_trace_csv
@@ -262,8 +262,8 @@ def reproduce_emulation(profile: EmulationProfile, out_dir: str | Path, progress
             "node_class": dataclasses.asdict(cls),
             "node_quota_cpus": quota, "load_avg_1m_before": load_before, "wall_s": time.perf_counter() - start,
             "config": config.to_dict()}
-    (out / "emulation.json").write_text(json.dumps(info, indent=2, default=str))
-    (out / "summary.md").write_text(summarize(rows, info))
+    atomic_write(out / "emulation.json", json.dumps(info, indent=2, default=str))
+    atomic_write(out / "summary.md", summarize(rows, info))
     return out
 
 

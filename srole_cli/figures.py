@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from agents.common.persist import save_figure  # noqa: E402
 from srole_cli import stats  # noqa: E402
 from srole_cli.experiments import METHOD_NAMES  # noqa: E402
 
@@ -66,7 +67,7 @@ def _finish(fig, ax, path: Path, title: str, legend: bool = True) -> None:
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    save_figure(fig, path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -185,5 +186,5 @@ def sensitivity_plot(table: pd.DataFrame, path: Path, title: str, series: Sequen
     if handles:
         fig.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 0.9))
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    save_figure(fig, path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)

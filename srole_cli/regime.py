@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agents.common.persist import atomic_write, save_figure, write_frame
 from srole_env import make_config
 from srole_env.config import ClusterConfig
 from srole_env.core.topology import allocate_by_proportion
@@ -321,7 +322,7 @@ def heatmap(table: pd.DataFrame, comparison: str, path: Path, source_n: int | No
     fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=9, frameon=False)
     fig.suptitle(f"{comparison}: paired JCT reduction (mean_jct_all)", fontsize=11)
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -337,9 +338,9 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
     out = Path(out)
     base = dict(profile.experiments[0].base) if profile.experiments else dict(BASE)
     frame = regime_frame(rows, base)
-    frame.to_csv(out / "methods.csv", index=False)
+    write_frame(out / "methods.csv", frame)
     table = regime_table(frame)
-    table.to_csv(out / "regime.csv", index=False)
+    write_frame(out / "regime.csv", table)
     figures = []
     for comparison in dict.fromkeys(table["comparison"]) if not table.empty else []:
         path = f"heatmap_{_slug(comparison)}.png"
@@ -348,11 +349,11 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
     md = _summary(profile, frame, table, figures, run, markdown_table)
     if run.failures:
         failures = pd.DataFrame(run.failures)
-        failures.to_csv(out / "failures.csv", index=False)
+        write_frame(out / "failures.csv", failures)
         md += ["## Failures", "", markdown_table(failures, list(failures.columns)), ""]
     elif (out / "failures.csv").exists():
         (out / "failures.csv").unlink()
-    (out / "summary.md").write_text("\n".join(md) + "\n")
+    atomic_write(out / "summary.md", "\n".join(md) + "\n")
 
 
 def _source_n(profile: Any) -> int | None:

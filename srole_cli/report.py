@@ -27,7 +27,6 @@ cache; ``readme_tables`` rebuilds the README's table from the committed ones); `
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -38,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agents.common.persist import atomic_write, read_json, write_frame, write_json
 from srole_cli import figures, stats
 from srole_cli.experiments import BASELINES, HEADLINE_BASELINES, METHOD_NAMES, SROLE, Profile
 
@@ -84,11 +84,11 @@ class RunInfo:
 def record_run(out: Path, wall_s: float, computed: int, cells: int, workers: int | None) -> list[dict[str, Any]]:
     """Append this invocation to ``out/runs.json`` when it computed any cell; return every computing run."""
     path = out / RUNS_FILE
-    history = json.loads(path.read_text()) if path.is_file() else []
+    history = read_json(path, "run history", kind=list) if path.is_file() else []
     if computed:
-        history.append({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_s": round(wall_s, 1),
+        history.append({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_s": round(wall_s, 3),
                         "workers": workers, "cells_computed": computed, "cells": cells})
-        path.write_text(json.dumps(history, indent=2) + "\n")
+        write_json(path, history)
     return history
 
 
@@ -302,7 +302,7 @@ def split_jobs(frame: pd.DataFrame, out: Path, keys: Sequence[str]) -> tuple[pd.
         for _, row in frame[frame["job_jcts"].notna()].iterrows():
             jobs += [{**{k: row.get(k) for k in keys}, "jct_s": j} for j in row["job_jcts"]]
         frame = frame.drop(columns="job_jcts")
-    pd.DataFrame(jobs, columns=[*keys, "jct_s"]).to_csv(out / "jobs.csv", index=False)
+    write_frame(out / "jobs.csv", pd.DataFrame(jobs, columns=[*keys, "jct_s"]))
     return frame, jobs
 
 
@@ -311,10 +311,10 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
     """Write every table, figure and ``summary.md`` (see the module docstring) into ``out``."""
     frame, jobs = split_jobs(pd.DataFrame(rows), out, ("method", "seed"))
     curve_frame = pd.DataFrame(curves)
-    curve_frame.to_csv(out / "curves.csv", index=False)
+    write_frame(out / "curves.csv", curve_frame)
     failures = pd.DataFrame(run.failures, columns=["experiment", "point", "method", "seed", "error"])
     if len(failures):
-        failures.to_csv(out / "failures.csv", index=False)
+        write_frame(out / "failures.csv", failures)
     elif (out / "failures.csv").exists():
         (out / "failures.csv").unlink()
 
@@ -326,12 +326,12 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
         if part.empty:
             md += ["", f"## {exp.name}", "", "No results (every cell failed; see Failures)."]
             continue
-        part.drop(columns="experiment").to_csv(out / f"{exp.name}.csv", index=False)
+        write_frame(out / f"{exp.name}.csv", part.drop(columns="experiment"))
         title_base = exp.describe_base()
         if exp.kind == "shield_overhead":
             table = summarize(part, [exp.sweep, "method"], ("decision_latency_s", "messages_per_round",
                                                             "shield_wall_ms_per_round"))
-            table.to_csv(out / f"{exp.name}_summary.csv", index=False)
+            write_frame(out / f"{exp.name}_summary.csv", table)
             figures.sweep_plot(table, exp.sweep, "decision_latency_s", out / f"{exp.name}_latency.png",
                                f"Shield decision latency vs N ({title_base}; least-loaded play)", logy=True)
             md += ["", f"## {exp.name}", "", f"Least-loaded play behind each shield ({title_base}); latency is the "
@@ -345,7 +345,7 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
             continue
         points = _point_columns(part)
         table = summarize(part, [*points, "method"])
-        table.to_csv(out / f"{exp.name}_summary.csv", index=False)
+        write_frame(out / f"{exp.name}_summary.csv", table)
         comp = compare(part, points)
         if not comp.empty:
             comparisons.append(comp.assign(experiment=exp.name))
@@ -376,16 +376,16 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
                 figures.cdf_plot(pd.DataFrame(jobs), out / "jct_cdf.png",
                                  f"JCT distribution ({title_base}; all seeds and episodes)")
                 quantiles = jct_quantiles(pd.DataFrame(jobs))
-                quantiles.to_csv(out / "jct_quantiles.csv", index=False)
+                write_frame(out / "jct_quantiles.csv", quantiles)
                 md += ["", f"JCT distribution of {', '.join(drawn)}; every method's quantiles below "
                        "(`jct_quantiles.csv`).", "", "![JCT distribution](jct_cdf.png)", "",
                        markdown_table(quantiles, list(quantiles.columns))]
             md += _headline_section(comp)
     all_comp = pd.concat(comparisons, ignore_index=True) if comparisons else pd.DataFrame()
-    all_comp.to_csv(out / "comparisons.csv", index=False)
+    write_frame(out / "comparisons.csv", all_comp)
     md += _convergence_section(profile, curve_frame, out)
     md += _failures_section(failures)
-    (out / "summary.md").write_text("\n".join(md) + "\n")
+    atomic_write(out / "summary.md", "\n".join(md) + "\n")
 
 
 def jct_quantiles(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -400,13 +400,18 @@ def jct_quantiles(jobs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["method", "jobs", *[f"p{round(100 * q)}" for q in JCT_QUANTILES], "mean"])
 
 
+def _seconds(s: float) -> str:
+    """Seconds to read: whole seconds from 10 s on, two decimals below (a cached tiny run takes well under 1 s)."""
+    return f"{s:,.0f}" if s >= 10 else f"{s:.2f}"
+
+
 def _wall_line(run: RunInfo) -> str:
     """The wall time of the invocations that computed the cells (kept across cached reruns), then this one's."""
     history = run.history or [{"wall_s": run.wall_s, "workers": run.workers}]
     total = sum(float(h["wall_s"]) for h in history)
     workers = sorted({str(h.get("workers") or "all") for h in history})
-    return (f"wall time of the run(s) that computed the cells {total / 60:.1f} min ({total:,.0f} s, "
-            f"{len(history)} run(s), {'/'.join(workers)} worker(s)); this invocation {run.wall_s:,.0f} s, "
+    return (f"wall time of the run(s) that computed the cells {total / 60:.1f} min ({_seconds(total)} s, "
+            f"{len(history)} run(s), {'/'.join(workers)} worker(s)); this invocation {_seconds(run.wall_s)} s, "
             f"{run.computed} of {run.cells} cells computed now (the rest from the cache)")
 
 
@@ -486,8 +491,8 @@ def _headline_per_point(comp: pd.DataFrame, sweep: str) -> str:
 
 def _sensitivity_section(exp, part: pd.DataFrame, out: Path, title_base: str) -> list[str]:
     table, effect = sensitivity(part)
-    table.to_csv(out / "sensitivity_reduction.csv", index=False)
-    effect.to_csv(out / "sensitivity_effect.csv", index=False)
+    write_frame(out / "sensitivity_reduction.csv", table)
+    write_frame(out / "sensitivity_effect.csv", effect)
     lines = ["", f"## {exp.name}", "",
              f"Evaluation-time sweep: the methods trained on the base cell ({title_base}) are evaluated at each "
              "value of each model assumption, without retraining (so the policies meet values they were not "

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from agents.common.persist import atomic_write
 from srole_env.config import load_data_file
 
 TUNED_DIR = Path(__file__).resolve().parent / "tuned"
@@ -301,8 +302,7 @@ def tune(
         "wall_s": round(time.perf_counter() - started, 1), "optuna": optuna.__version__, "history": history,
     }
     path = tuned_path(method, scenario, out_root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(_plain(data), sort_keys=False))
+    atomic_write(path, yaml.safe_dump(_plain(data), sort_keys=False))
     return path
 
 

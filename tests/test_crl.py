@@ -168,6 +168,18 @@ def test_crl_idqn_registry_hparams_and_policy_round_trip(tmp_path: Path):
     assert json.loads((resumed / "checkpoint" / "state.json").read_text())["rounds"] == 60
 
 
+def test_crl_idqn_honours_the_learning_rate_decay(tmp_path: Path):
+    # lr_end_fraction=0.25 over a 40-round run: the optimizer's last rate is near 0.25 x lr, not lr
+    from agents.idqn import IDQN
+
+    hp = {"learning_starts": 20, "batch_size": 16, "hidden": [16], "lr": 1e-3, "lr_end_fraction": 0.25}
+    run = train("crl_idqn", "none", CLUSTER, 40, 0, tmp_path / "run", "cpu", hparams=hp, progress=False)
+    agent = IDQN.load(run / "checkpoint", "cpu", with_buffer=False)
+    assert agent.updates > 0
+    lr = agent.optim.param_groups[0]["lr"]
+    assert 0.25e-3 <= lr < 0.3e-3, f"the decayed rate was not applied: lr={lr}"
+
+
 BUSY = {"scenario": "small", "n_edges": 10, "horizon": 30, "arrival_rate": 0.02}
 """A busy cluster (least_loaded's mean JCT ~100 s, the greedy head's ~91 s): learning has something to find."""
 

@@ -1,12 +1,10 @@
 """Real emulation on a local 3-node Ray cluster with tiny LeNet-5 jobs (skipped without ray).
 
-Each test starts its own cluster (~15-25 s on a loaded 2-core machine) and must finish within a minute.
-Deselect with ``-m "not emulation"``.
+Each test starts its own cluster (~15-25 s on a loaded 2-core machine). Wall time is not asserted: speed goals live in
+benchmarks, and a loaded CI machine is no measure of speed. Deselect with ``-m "not emulation"``.
 """
 
 from __future__ import annotations
-
-import time
 
 import pytest
 
@@ -26,9 +24,7 @@ def test_three_node_emulation_runs_real_jobs_to_completion(write_trace):
         (1, 2, "lenet5", 640, 1, 32, 1),
         (2, 0, "lenet5", 640, 1, 32, 1),
     ])
-    start = time.time()
     r = emulate("least_loaded", "central", trace, local_nodes="raspberry_pi4x3", round_s=1.0, max_rounds=40)
-    assert time.time() - start < 60
     assert r["jobs_arrived"] == 4 and r["jobs_completed"] == 4 and r["jobs_unfinished"] == 0
     assert r["tasks_placed"] == 5
     assert r["nodes_lost"] == 0 and r["worker_failures"] == 0
@@ -47,10 +43,8 @@ def test_node_death_requeues_its_tasks_and_the_run_completes(write_trace):
         (0, 0, "lenet5", 320, 1, 32, 1),
         (0, 2, "lenet5", 320, 1, 32, 1),
     ])
-    start = time.time()
     r = emulate("least_loaded", "none", trace, local_nodes="nuc_i7x3", round_s=1.0, max_rounds=60,
                 kill_node=(1, 2))
-    assert time.time() - start < 75
     assert r["nodes_lost"] == 1
     assert r["tasks_requeued"] >= 1  # only the dead node can have re-queued it:
     assert r["oom_kills"] == 0 and r["placement_failures"] == 0 and r["worker_failures"] == 0

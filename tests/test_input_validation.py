@@ -62,7 +62,7 @@ def test_sizes_that_cannot_fit_fail_fast(overrides: dict, monkeypatch):
     start = time.perf_counter()
     with pytest.raises(ValueError, match=r"an episode needs about .* GiB .* more than this machine's 16 GiB"):
         EdgeClusterEnv("small", **overrides)
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < 10.0  # refused up front, not after minutes of allocating
 
 
 def test_counts_beyond_int32_are_refused():

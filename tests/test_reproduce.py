@@ -67,7 +67,7 @@ def _compute_minutes(summary: str) -> float:
 
 
 def _wall_seconds(summary: str) -> float:
-    return float(re.search(r"computed the cells [0-9.]+ min \(([0-9,]+) s", summary).group(1).replace(",", ""))
+    return float(re.search(r"computed the cells [0-9.]+ min \(([0-9,.]+) s", summary).group(1).replace(",", ""))
 
 
 def test_writes_every_table_and_figure(tiny_results):

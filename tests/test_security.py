@@ -197,3 +197,38 @@ def test_atomic_writer_keeps_the_old_file_when_a_write_fails(tmp_path: Path, mon
         atomic_write(path, '{"rounds": 3}')
     assert read_json(path) == {"rounds": 2}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]  # no temp file left behind
+
+
+def test_curves_and_report_tables_keep_their_old_content_when_a_write_fails(tmp_path: Path, monkeypatch):
+    import pandas as pd
+
+    from agents.common.curves import CurveRecorder, read_curve
+    from agents.common.persist import write_frame
+
+    curve = CurveRecorder(tmp_path / "curves.csv", 10, (0,), 1, lambda policy, seeds, episodes: {"mean_jct_all": 5.0})
+    curve.record(0, None)
+    curve.record(10, None)
+    write_frame(tmp_path / "methods.csv", pd.DataFrame({"method": ["MARL"], "mean_jct_all": [1.0]}))
+
+    def fail(*_):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        curve.record(20, None)
+    with pytest.raises(OSError, match="disk full"):
+        write_frame(tmp_path / "methods.csv", pd.DataFrame({"method": ["SROLE-central"]}))
+    assert [r["round"] for r in read_curve(tmp_path / "curves.csv")] == [0, 10]  # whole, no torn third row
+    assert list(pd.read_csv(tmp_path / "methods.csv")["method"]) == ["MARL"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.csv", "methods.csv"]
+
+
+def test_a_corrupt_run_history_is_refused_naming_it(tmp_path: Path):
+    from srole_cli.report import record_run
+
+    (tmp_path / "runs.json").write_text('[{"wall_s": 12.5, "workers"')
+    with pytest.raises(CorruptFile, match=r"runs\.json.* is corrupt"):
+        record_run(tmp_path, 1.0, computed=1, cells=1, workers=1)
+    (tmp_path / "runs.json").write_text('{"wall_s": 12.5}')
+    with pytest.raises(CorruptFile, match="expected a JSON list"):
+        record_run(tmp_path, 1.0, computed=1, cells=1, workers=1)

@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 from tqdm.auto import tqdm
 
 from agents.common.array_env import ArrayEnv, EpisodeDriver, make_parallel_env
+from agents.common.curves import CurveRecorder
 from agents.common.run_dir import EpisodeLog, RunDir, write_json
-from agents.convergence import CurveRecorder
 from srole_env import ClusterConfig
 
 H = TypeVar("H")

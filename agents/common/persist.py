@@ -85,8 +85,21 @@ def write_json(path: str | Path, data: Any, indent: int | None = 2) -> Path:
     return atomic_write(path, json.dumps(data, indent=indent, default=_json_default) + "\n")
 
 
-def read_json(path: str | Path, what: str = "JSON file") -> dict[str, Any]:
-    """A JSON object from ``path``; ``FileNotFoundError`` or ``CorruptFile`` naming the file otherwise."""
+def write_frame(path: str | Path, frame: Any, index: bool = False) -> Path:
+    """Write a pandas ``DataFrame`` as CSV, atomically (a table a run reports is never half written)."""
+    return atomic_write(path, frame.to_csv(index=index))
+
+
+def save_figure(fig: Any, path: str | Path, **savefig_kwargs: Any) -> Path:
+    """Render a Matplotlib figure in memory, then write it atomically (the format from the file's suffix)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", **savefig_kwargs)
+    return atomic_write(path, buf.getvalue())
+
+
+def read_json(path: str | Path, what: str = "JSON file", kind: type = dict) -> Any:
+    """A JSON value of type ``kind`` (an object by default) from ``path``; ``FileNotFoundError`` or
+    ``CorruptFile`` naming the file otherwise."""
     path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -98,8 +111,9 @@ def read_json(path: str | Path, what: str = "JSON file") -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise CorruptFile(f"{what} {str(path)!r} is corrupt: {err.msg} (line {err.lineno} col {err.colno})") from None
-    if not isinstance(data, dict):
-        raise CorruptFile(f"{what} {str(path)!r} is corrupt: expected a JSON object, got {type(data).__name__}")
+    if not isinstance(data, kind):
+        expected = "a JSON object" if kind is dict else f"a JSON {kind.__name__}"
+        raise CorruptFile(f"{what} {str(path)!r} is corrupt: expected {expected}, got {type(data).__name__}")
     return data
 
 

@@ -4,7 +4,7 @@
 OUT/
   config.json        everything the run was started with (algo, shield, cluster config, hyperparameters, ...)
   episodes.csv       one row per finished training episode: episode, total_rounds (run total), episode_return, metrics()
-  curves.csv         with eval_every: one row per periodic evaluation on fixed seeds (agents.convergence)
+  curves.csv         with eval_every: one row per periodic evaluation on fixed seeds (agents.common.curves)
   tb/                TensorBoard event files (episode metrics and learner losses)
   checkpoint/        state.json (rounds, episodes), config.json (the config as trained, compared on resume)
                      + the learner's files (model, optimizer, replay buffer, env.npz: the episode to replay)
