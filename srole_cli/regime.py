@@ -293,9 +293,10 @@ def heatmap(table: pd.DataFrame, comparison: str, path: Path, source_n: int | No
     loads = sorted(part["rho"].unique())
     sizes = sorted(part["n_edges"].unique())
     colours = {"better": "#4caf50", "worse": "#e53935", "tied": "#bdbdbd", FEW: "#fff3c4"}
-    fig, axes = plt.subplots(1, len(heads), figsize=(1.5 + 1.6 * len(loads) * len(heads), 1.2 + 0.75 * len(sizes)),
-                             squeeze=False)
-    for ax, head in zip(axes[0], heads):
+    # one panel per head time, stacked: the figure stays about 800 px wide, readable at 100%
+    size = (1.5 + 1.6 * len(loads), 0.6 + (0.9 + 0.75 * len(sizes)) * len(heads))
+    fig, axes = plt.subplots(len(heads), 1, figsize=size, squeeze=False)
+    for ax, head in zip(axes[:, 0], heads):
         sel = part if math.isnan(head) else part[part["head_decision_s"] == head]
         for _, r in sel.iterrows():
             x, y = loads.index(r["rho"]), sizes.index(r["n_edges"])
@@ -319,9 +320,9 @@ def heatmap(table: pd.DataFrame, comparison: str, path: Path, source_n: int | No
                for v, c in colours.items()]
     handles.append(Patch(facecolor="white", edgecolor="black", hatch="//",
                          label=f"evaluated only (trained at N={source_n})"))
-    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=9, frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=9, frameon=False)
     fig.suptitle(f"{comparison}: paired JCT reduction (mean_jct_all)", fontsize=11)
-    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.1, 1, 0.96))
     save_figure(fig, path, dpi=100)
     plt.close(fig)
 

@@ -180,6 +180,16 @@ def test_a_corrupt_cache_entry_is_recomputed_not_a_failure(tmp_path: Path):
     assert run_cell(cell)["recomputed"] == []
 
 
+def test_atomic_writer_gives_the_mode_a_plain_write_would(tmp_path: Path):
+    plain, atomic = tmp_path / "plain.json", tmp_path / "atomic.json"
+    plain.write_text("{}")
+    atomic_write(atomic, "{}")
+    assert atomic.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777  # not mkstemp's private 0o600
+    atomic.chmod(0o640)
+    atomic_write(atomic, '{"again": 1}')
+    assert atomic.stat().st_mode & 0o777 == 0o640  # a rewrite keeps the file's mode
+
+
 def test_atomic_writer_keeps_the_old_file_when_a_write_fails(tmp_path: Path, monkeypatch):
     path = tmp_path / "state.json"
     atomic_write(path, '{"rounds": 1}')
