@@ -35,7 +35,16 @@ import pandas as pd
 from agents.common.persist import atomic_write, write_frame
 from srole_cli import figures, stats
 from srole_cli.experiments import LEARNED, SROLE, Profile
-from srole_cli.report import REPORTED_METRICS, RunInfo, markdown_table, percent, split_jobs, summarize, with_ci
+from srole_cli.report import (
+    REPORTED_METRICS,
+    RunInfo,
+    markdown_table,
+    percent,
+    split_jobs,
+    summarize,
+    wall_line,
+    with_ci,
+)
 
 PAIRED_METRICS = ("mean_jct_all", "collisions", "median_utilization", "mean_utilization")
 """Metrics every paired comparison reports (JCT, collisions and utilisation: the paper's three)."""
@@ -250,8 +259,7 @@ def _header(profile: Profile, main: pd.DataFrame, run: RunInfo) -> list[str]:
         f"{profile.eval_episodes} evaluation episodes per seed, the same episodes for every method (common random "
         "numbers).", "",
         f"Compute time {run.compute_s / 60:.1f} min ({run.compute_s:,.0f} s of cell time, cached cells at their "
-        f"original time); this invocation's wall time {run.wall_s / 60:.1f} min with {run.workers or 'all'} "
-        f"worker(s); {run.cells} cells, {len(run.failures)} failed.", "",
+        f"original time); {wall_line(run)}; {run.cells} cells, {len(run.failures)} failed.", "",
         "Statistics: every method is evaluated on the same episodes per training seed, so methods are compared by "
         "**paired** differences per seed (`srole_cli.stats.paired_difference`: mean over seeds, BCa bootstrap 95% "
         "interval, paired t-test, verdict checked for 20 bootstrap seeds). A difference is claimed only when its "

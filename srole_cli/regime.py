@@ -385,6 +385,8 @@ def _expected_points(profile: Any) -> set[tuple[int, float]]:
 
 def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: list[tuple[str, str]], run: Any,
              markdown_table: Any) -> list[str]:
+    from srole_cli.report import wall_line
+
     base = dict(profile.experiments[0].base)
     if frame.empty:
         return [f"# Regime map (profile `{profile.name}`)", "", "No results yet."]
@@ -434,9 +436,8 @@ def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: li
                       "selects it; the per-decision-credit learner `crl_idqn` had no tuned YAML when this ran. "
                       "Rerunning with one reruns only the CRL cells (the others are cached).", ""]
     lines += [f"**Cost**: {run.compute_s / 60:.1f} min of cell compute time ({run.cells} cells, cached cells at their "
-              f"original time; {len(run.failures)} failed); this invocation {run.wall_s / 60:.1f} min wall with "
-              f"{run.workers or 'all'} worker(s). The run is resumable: every training and evaluation is cached "
-              "under `cache/`.", ""]
+              f"original time; {len(run.failures)} failed); {wall_line(run)}. The run is resumable: every training "
+              "and evaluation is cached under `cache/`.", ""]
     if "wall_s" in frame.columns:
         cost = frame.groupby(["n_edges", "trained"])["wall_s"].sum().reset_index()
         cost["eval_min"] = cost["wall_s"] / 60

@@ -405,14 +405,20 @@ def _seconds(s: float) -> str:
     return f"{s:,.0f}" if s >= 10 else f"{s:.2f}"
 
 
-def _wall_line(run: RunInfo) -> str:
-    """The wall time of the invocations that computed the cells (kept across cached reruns), then this one's."""
-    history = run.history or [{"wall_s": run.wall_s, "workers": run.workers}]
+def wall_line(run: RunInfo) -> str:
+    """The wall time of the invocations that computed the cells (kept across cached reruns in ``runs.json``), then
+    this one's; a cache filled by runs that left no ``runs.json`` says so instead of showing a rerun's seconds."""
+    now = (f"this invocation {_seconds(run.wall_s)} s, {run.computed} of {run.cells} cells computed now "
+           "(the rest from the cache)")
+    history = run.history
+    if not history:
+        if run.computed == 0 and run.cells:
+            return f"wall time of the runs that computed the cells not recorded (no `runs.json` in this folder); {now}"
+        history = [{"wall_s": run.wall_s, "workers": run.workers}]
     total = sum(float(h["wall_s"]) for h in history)
     workers = sorted({str(h.get("workers") or "all") for h in history})
     return (f"wall time of the run(s) that computed the cells {total / 60:.1f} min ({_seconds(total)} s, "
-            f"{len(history)} run(s), {'/'.join(workers)} worker(s)); this invocation {_seconds(run.wall_s)} s, "
-            f"{run.computed} of {run.cells} cells computed now (the rest from the cache)")
+            f"{len(history)} run(s), {'/'.join(workers)} worker(s)); {now}")
 
 
 def _header(profile: Profile, frame: pd.DataFrame, run: RunInfo) -> list[str]:
@@ -433,7 +439,7 @@ def _header(profile: Profile, frame: pd.DataFrame, run: RunInfo) -> list[str]:
         "Learners: " + ("; ".join(sources) if sources else "none ran") + ".",
         "",
         f"Compute time {run.compute_s / 60:.1f} min ({run.compute_s:,.0f} s; every cell, including those served "
-        f"from the cache at their original time); {_wall_line(run)}; "
+        f"from the cache at their original time); {wall_line(run)}; "
         f"{run.cells} cells, {len(run.failures)} failed." + (" Models dropped after evaluation." if run.drop_models
                                                                else ""),
         "",

@@ -131,6 +131,23 @@ def test_rerun_is_served_from_cache_with_its_compute_time(tiny_results, monkeypa
     assert "0 of " in again and len(json.loads((tiny_results / "runs.json").read_text())) == 1
 
 
+def test_a_cache_without_its_run_history_says_the_wall_time_is_not_recorded(tiny_results, monkeypatch, tmp_path):
+    import shutil
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished cell was trained again")
+
+    out = tmp_path / "copied"
+    shutil.copytree(tiny_results, out)
+    (out / "runs.json").unlink()  # a cache filled elsewhere, shared without its history
+    monkeypatch.setattr(rep, "_train", no_training)
+    monkeypatch.setattr(agents.evaluate, "evaluate", no_training)
+    rep.reproduce(PROFILES["tiny"], out, device="cpu", progress=False)
+    summary = (out / "summary.md").read_text()
+    assert "computed the cells not recorded" in summary and "0 of " in summary
+    assert not (out / "runs.json").exists()  # a rerun that computed nothing records no run
+
+
 def test_failed_cells_are_listed_and_the_rest_reported(fake_learning, monkeypatch, tmp_path):
     def broken(policy, shield=None, *args, **kwargs):
         if shield == "decentralized":

@@ -242,3 +242,18 @@ def test_a_corrupt_run_history_is_refused_naming_it(tmp_path: Path):
     (tmp_path / "runs.json").write_text('{"wall_s": 12.5}')
     with pytest.raises(CorruptFile, match="expected a JSON list"):
         record_run(tmp_path, 1.0, computed=1, cells=1, workers=1)
+
+
+def test_a_torn_episode_log_row_is_dropped_on_resume(tmp_path: Path):
+    from agents.common.run_dir import EpisodeLog, read_episodes
+
+    path = tmp_path / "episodes.csv"
+    log = EpisodeLog(path)
+    for episode in range(3):
+        log({"episode": episode, "total_rounds": 10 * (episode + 1), "mean_jct": 50.0 + episode})
+    with path.open("a") as fh:
+        fh.write("3,40")  # a crash in the middle of appending episode 3's row
+    EpisodeLog(path).keep_before(5)
+    assert [int(r["episode"]) for r in read_episodes(path)] == [0, 1, 2]
+    EpisodeLog(path).keep_before(2)
+    assert [int(r["episode"]) for r in read_episodes(path)] == [0, 1]

@@ -106,13 +106,15 @@ class EpisodeLog:
                 self._fields = next(csv.reader(f), None)
 
     def keep_before(self, episode: int) -> None:
-        """Drop the rows of episodes ``>= episode``."""
+        """Drop the rows of episodes ``>= episode`` and any torn row (this log is appended, not written atomically)."""
         if not self.path.is_file():
             return
         with self.path.open(newline="") as f:
             reader = csv.DictReader(f)
             fields = reader.fieldnames or list(EPISODE_KEYS)
-            rows = [r for r in reader if (r.get("episode") or "").isdigit() and int(r["episode"]) < episode]
+            # a row cut short by a crash mid-append has missing fields (None): dropped with the later episodes
+            rows = [r for r in reader if None not in r and None not in r.values()
+                    and (r.get("episode") or "").isdigit() and int(r["episode"]) < episode]
         out = io.StringIO()
         w = csv.DictWriter(out, fieldnames=fields)
         w.writeheader()
