@@ -418,13 +418,18 @@ def readme_section(results_dir: str | Path) -> str:
     lines += ["", f"Paired over {span} training seeds per comparison; {int(conv['converged'].sum())} of "
               f"{len(conv)} learned runs passed the convergence test; {int(repl['agree'].sum())} of {len(repl)} "
               f"verdicts agree between {halves}."]
+    replica = results.parent / "paper-replication"
+    if (replica / "comparisons.csv").is_file() and replica.resolve() != results.resolve():
+        lines += replication_lines(results, replica)
     quick = results.parent / "quick"
     if (quick / "comparisons.csv").is_file():
         agree = quick_agreement(quick, results)
         if not agree.empty:
+            differ = [f"{r.comparison} (quick {r.verdict_quick}, decisive {r.verdict_decisive})"
+                      for r in agree.itertuples() if not r.agree]
             lines += ["", f"The `quick` profile's JCT verdicts (5 seeds, 2,000 rounds, independent bootstrap) against "
-                      f"these: {int(agree['agree'].sum())} of {len(agree)} agree.", "",
-                      markdown_table(agree, list(agree.columns))]
+                      f"these: {int(agree['agree'].sum())} of {len(agree)} agree"
+                      + (f"; they differ on {'; '.join(differ)}." if differ else ".")]
     return "\n".join(lines)
 
 
@@ -447,6 +452,69 @@ def quick_agreement(quick_dir: str | Path, results_dir: str | Path) -> pd.DataFr
         rows.append({"comparison": f"{srole} vs {base}", LOAD: load, "verdict_quick": quick_verdict,
                      "verdict_decisive": _short(d["verdict"]), "agree": quick_verdict == _short(d["verdict"])})
     return pd.DataFrame(rows)
+
+
+def replication_across(first_dir: str | Path, second_dir: str | Path) -> pd.DataFrame:
+    """The same paired comparisons run twice on disjoint training seeds (``paper`` on seeds 0-9,
+    ``paper-replication`` on 10-19): each verdict of the first beside the second's, per experiment (the main
+    comparison, the ablation's effects), load, pair and metric, for those both runs hold. A verdict replicates
+    when both runs give the same one."""
+    keys = ["experiment", LOAD, "srole", "baseline", "metric"]
+    runs = []
+    for folder in (first_dir, second_dir):
+        comp = pd.read_csv(Path(folder) / "comparisons.csv")
+        if "effect" not in comp.columns:
+            comp["effect"] = np.nan
+        runs.append(comp[keys + ["effect", "pairs", "verdict", "paired_reduction", "paired_reduction_lo",
+                                 "paired_reduction_hi"]].set_index(keys))
+    first, second = runs
+    both = first.join(second.drop(columns="effect"), how="inner", lsuffix="_first", rsuffix="_second")
+    columns = [*keys, "effect", "pairs_first", "pairs_second", "verdict_first", "verdict_second", "agree"]
+    for side in ("first", "second"):
+        columns += [f"paired_reduction_{side}", f"paired_reduction_lo_{side}", f"paired_reduction_hi_{side}"]
+    if both.empty:
+        return pd.DataFrame(columns=columns)
+    out = both.reset_index()
+    out["agree"] = out["verdict_first"] == out["verdict_second"]
+    return out[columns].sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def replication_lines(first_dir: str | Path, second_dir: str | Path) -> list[str]:
+    """The README's lines on the replication: how many verdicts of the headline pairs and of the ablation's JCT
+    effects hold on the second set of training seeds, and which JCT verdicts do not."""
+    across = replication_across(first_dir, second_dir)
+    headline = np.array([(s, b) in README_PAIRS for s, b in zip(across["srole"], across["baseline"])], dtype=bool)
+    main = across[(across["experiment"] == "methods").to_numpy() & headline]
+    if main.empty:
+        return []
+    jct = main[main["metric"] == "mean_jct_all"]
+    ablation = across[(across["experiment"] == "ablation") & (across["metric"] == "mean_jct_all")]
+    first, second = (_seed_span(folder) for folder in (first_dir, second_dir))
+    low, high = int(main["pairs_second"].min()), int(main["pairs_second"].max())
+    pairs = f"{low}" if low == high else f"{low}-{high}"
+    metrics = ", ".join(f"`{m}`" for m in dict.fromkeys(main["metric"]))
+    text = (f"Replicated on disjoint training seeds {second} (`srole reproduce --profile paper-replication`, "
+            f"{pairs} paired seeds per comparison): {int(jct['agree'].sum())} of {len(jct)} JCT verdicts and "
+            f"{int(main['agree'].sum())} of {len(main)} verdicts over {metrics} are the same as on seeds {first}")
+    if not ablation.empty:
+        text += f"; so are {int(ablation['agree'].sum())} of the ablation's {len(ablation)} JCT effects"
+    lines = ["", text + "."]
+    rows = [{"comparison": r.effect if r.experiment == "ablation" else f"{r.srole} vs {r.baseline}",
+             LOAD: f"{getattr(r, LOAD):g}", "paired seeds": f"{r.pairs_first} / {r.pairs_second}",
+             f"seeds {first}": f"{percent(r.paired_reduction_first)} ({_short(r.verdict_first)})",
+             f"seeds {second}": f"{percent(r.paired_reduction_second)} ({_short(r.verdict_second)})"}
+            for r in pd.concat([jct, ablation]).itertuples() if not r.agree]
+    if rows:
+        lines += ["", "JCT verdicts that do not replicate (JCT reduction, verdict):", "",
+                  markdown_table(pd.DataFrame(rows), ["comparison", LOAD, "paired seeds", f"seeds {first}",
+                                                      f"seeds {second}"])]
+    return lines
+
+
+def _seed_span(results_dir: str | Path) -> str:
+    """'0-9': the training seeds of a results directory's ``methods.csv``."""
+    seeds = pd.read_csv(Path(results_dir) / "methods.csv", usecols=["seed"])["seed"]
+    return f"{int(seeds.min())}-{int(seeds.max())}"
 
 
 def _short(verdict: str) -> str:

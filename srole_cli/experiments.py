@@ -301,6 +301,9 @@ DECISIVE = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized",
 DECISIVE_BUSY = tuple(m for m in DECISIVE if m != "SROLE-decentralized")
 """Methods at the busy loads: SROLE-decentralized is left out there for the 2-core budget (the regime map
 covers it across loads)."""
+REPLICATION = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded")
+"""Methods of the replication on seeds 10-19: both SROLEs, the baselines their verdicts compare against, and
+``least_loaded`` (the heuristic a learned baseline must beat)."""
 PROFILES: dict[str, Profile] = {
     "tiny": Profile(  # tests: seconds
         "tiny", rounds=40, seeds=(0, 1), eval_episodes=1, eval_every=20, curve_seeds=(900_000,),
@@ -338,6 +341,21 @@ PROFILES: dict[str, Profile] = {
             Experiment("methods", DECISIVE_BASE, sweep="arrival_rate", values=DECISIVE_LOADS[:1], methods=DECISIVE),
             Experiment("methods-busy", DECISIVE_BASE, sweep="arrival_rate", values=DECISIVE_LOADS[1:],
                        methods=DECISIVE_BUSY),
+            Experiment("ablation", DECISIVE_BASE, methods=ABLATION),
+        ),
+    ),
+    # The decisive comparison again on disjoint training seeds 10-19 (METHODS rule 10): the methods its verdicts
+    # compare and the ablation, the same budget, loads and hyperparameters; ``srole_cli.decisive.replication_across``
+    # sets its verdicts beside the ``paper`` run's.
+    "paper-replication": Profile(
+        "paper-replication", rounds=DECISIVE_ROUNDS, seeds=tuple(range(10, 20)), eval_episodes=10,
+        eval_every=250, curve_seeds=(900_000,), curve_episodes=5,
+        learner_hparams={"idqn": DECISIVE_IDQN, "crl_idqn": DECISIVE_IDQN}, paired=True,
+        experiments=(
+            Experiment("methods", DECISIVE_BASE, sweep="arrival_rate", values=DECISIVE_LOADS[:1],
+                       methods=REPLICATION),
+            Experiment("methods-busy", DECISIVE_BASE, sweep="arrival_rate", values=DECISIVE_LOADS[1:],
+                       methods=tuple(m for m in REPLICATION if m != "SROLE-decentralized")),
             Experiment("ablation", DECISIVE_BASE, methods=ABLATION),
         ),
     ),

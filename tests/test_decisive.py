@@ -90,3 +90,32 @@ def test_tiny_paired_profile_end_to_end(tmp_path):
     assert (learned["gradient_updates"] > 0).all() or "gradient_updates" not in methods.columns
     conv = pd.read_csv(out / "convergence.csv")
     assert set(conv["method"]) >= {"MARL", "SROLE-central"}
+
+
+def test_replication_across_two_runs_on_disjoint_seeds(tmp_path):
+    # the second run (seeds 10-17) agrees at load 0.01 (SROLE 5% lower) and contradicts the first at 0.02, where
+    # the first found no difference and the second finds SROLE 5% lower on every seed
+    profile = PROFILES["paper-tiny"]
+    first = type(profile)(**{**profile.__dict__, "seeds": tuple(SEEDS)})
+    second = type(profile)(**{**profile.__dict__, "seeds": tuple(s + 10 for s in SEEDS)})
+    again = []
+    for r in _rows():
+        r = {**r, "seed": r["seed"] + 10}
+        if r["method"] == "SROLE-central" and r["arrival_rate"] == 0.02:
+            r["mean_jct_all"] = 0.95 * (60.0 + 10.0 * (r["seed"] - 10))
+        again.append(r)
+    decisive.write_report(first, _rows(), [], tmp_path / "paper", RunInfo(1.0, 1.0, 1))
+    decisive.write_report(second, again, [], tmp_path / "paper-replication", RunInfo(1.0, 1.0, 1))
+    across = decisive.replication_across(tmp_path / "paper", tmp_path / "paper-replication")
+    jct = across[(across["experiment"] == "methods") & (across["metric"] == "mean_jct_all")].set_index("arrival_rate")
+    assert jct.loc[0.01, "agree"] and jct.loc[0.01, "verdict_second"] == "SROLE-central lower"
+    assert not jct.loc[0.02, "agree"] and jct.loc[0.02, "verdict_first"] == "no significant difference"
+    assert (across["pairs_first"] == len(SEEDS)).all() and (across["pairs_second"] == len(SEEDS)).all()
+    text = "\n".join(decisive.replication_lines(tmp_path / "paper", tmp_path / "paper-replication"))
+    assert "1 of 2 JCT verdicts" in text and "| SROLE-central vs MARL | 0.02 | 8 / 8 |" in text
+    assert "training seeds 10-17" in text and "same as on seeds 0-7" in text
+    ablation = across[(across["experiment"] == "ablation") & (across["metric"] == "mean_jct_all")]
+    assert len(ablation) and ablation["agree"].all()  # the same ablation rows in both runs
+    assert f"so are {len(ablation)} of the ablation's {len(ablation)} JCT effects" in text
+    # the README section picks the replication up from the folder beside the decisive one
+    assert "1 of 2 JCT verdicts" in decisive.readme_section(tmp_path / "paper")
