@@ -418,9 +418,11 @@ def readme_section(results_dir: str | Path) -> str:
     lines += ["", f"Paired over {span} training seeds per comparison; {int(conv['converged'].sum())} of "
               f"{len(conv)} learned runs passed the convergence test; {int(repl['agree'].sum())} of {len(repl)} "
               f"verdicts agree between {halves}."]
-    replica = results.parent / "paper-replication"
+    replica, longer = results.parent / "paper-replication", results.parent / "paper-long"
     if (replica / "comparisons.csv").is_file() and replica.resolve() != results.resolve():
         lines += replication_lines(results, replica)
+    if (longer / "comparisons.csv").is_file() and longer.resolve() != results.resolve():
+        lines += budget_lines(results, longer)
     quick = results.parent / "quick"
     if (quick / "comparisons.csv").is_file():
         agree = quick_agreement(quick, results)
@@ -479,12 +481,30 @@ def replication_across(first_dir: str | Path, second_dir: str | Path) -> pd.Data
     return out[columns].sort_values(keys, kind="stable").reset_index(drop=True)
 
 
+def _headline(across: pd.DataFrame) -> pd.DataFrame:
+    """The main comparison's rows of ``replication_across`` for the README's pairs."""
+    pairs = np.array([(s, b) in README_PAIRS for s, b in zip(across["srole"], across["baseline"])], dtype=bool)
+    return across[(across["experiment"] == "methods").to_numpy() & pairs]
+
+
+def _changed(rows: pd.DataFrame, first: str, second: str, title: str) -> list[str]:
+    """A table of the verdicts in ``rows`` that differ between the two runs (labelled ``first``/``second``)."""
+    table = [{"comparison": r.effect if r.experiment == "ablation" else f"{r.srole} vs {r.baseline}",
+              LOAD: f"{getattr(r, LOAD):g}", "paired seeds": f"{r.pairs_first} / {r.pairs_second}",
+              first: f"{percent(r.paired_reduction_first)} ({_short(r.verdict_first)})",
+              second: f"{percent(r.paired_reduction_second)} ({_short(r.verdict_second)})"}
+             for r in rows.itertuples() if not r.agree]
+    if not table:
+        return []
+    return ["", f"{title} (JCT reduction, verdict):", "",
+            markdown_table(pd.DataFrame(table), ["comparison", LOAD, "paired seeds", first, second])]
+
+
 def replication_lines(first_dir: str | Path, second_dir: str | Path) -> list[str]:
     """The README's lines on the replication: how many verdicts of the headline pairs and of the ablation's JCT
     effects hold on the second set of training seeds, and which JCT verdicts do not."""
     across = replication_across(first_dir, second_dir)
-    headline = np.array([(s, b) in README_PAIRS for s, b in zip(across["srole"], across["baseline"])], dtype=bool)
-    main = across[(across["experiment"] == "methods").to_numpy() & headline]
+    main = _headline(across)
     if main.empty:
         return []
     jct = main[main["metric"] == "mean_jct_all"]
@@ -498,17 +518,33 @@ def replication_lines(first_dir: str | Path, second_dir: str | Path) -> list[str
             f"{int(main['agree'].sum())} of {len(main)} verdicts over {metrics} are the same as on seeds {first}")
     if not ablation.empty:
         text += f"; so are {int(ablation['agree'].sum())} of the ablation's {len(ablation)} JCT effects"
-    lines = ["", text + "."]
-    rows = [{"comparison": r.effect if r.experiment == "ablation" else f"{r.srole} vs {r.baseline}",
-             LOAD: f"{getattr(r, LOAD):g}", "paired seeds": f"{r.pairs_first} / {r.pairs_second}",
-             f"seeds {first}": f"{percent(r.paired_reduction_first)} ({_short(r.verdict_first)})",
-             f"seeds {second}": f"{percent(r.paired_reduction_second)} ({_short(r.verdict_second)})"}
-            for r in pd.concat([jct, ablation]).itertuples() if not r.agree]
-    if rows:
-        lines += ["", "JCT verdicts that do not replicate (JCT reduction, verdict):", "",
-                  markdown_table(pd.DataFrame(rows), ["comparison", LOAD, "paired seeds", f"seeds {first}",
-                                                      f"seeds {second}"])]
-    return lines
+    return ["", text + "."] + _changed(pd.concat([jct, ablation]), f"seeds {first}", f"seeds {second}",
+                                       "JCT verdicts that do not replicate")
+
+
+def budget_lines(results_dir: str | Path, long_dir: str | Path) -> list[str]:
+    """The README's lines on a longer budget (profile ``paper-long``, same seeds and episodes): how many of its
+    learned runs pass the convergence test against the decisive run's at the same points, and which headline JCT
+    verdicts change with the budget."""
+    main = _headline(replication_across(results_dir, long_dir))
+    jct = main[main["metric"] == "mean_jct_all"]
+    if jct.empty:
+        return []
+    rounds = {}
+    convergence = {}
+    for key, folder in (("short", results_dir), ("long", long_dir)):
+        conv = pd.read_csv(Path(folder) / "convergence.csv")
+        rounds[key] = int(conv["final_round"].max()) if len(conv) else 0
+        convergence[key] = conv[conv[LOAD].isin(set(jct[LOAD]))] if len(conv) else conv
+    long, short = convergence["long"], convergence["short"]
+    short = short[short["method"].isin(set(long["method"]))] if len(long) else short
+    text = (f"At {rounds['long']:,} rounds (`srole reproduce --profile paper-long`, the same seeds and episodes, "
+            f"load {', '.join(f'{x:g}' for x in sorted(set(jct[LOAD])))}): {int(long['converged'].sum())} of "
+            f"{len(long)} learned runs pass the convergence test (at {rounds['short']:,} rounds: "
+            f"{int(short['converged'].sum())} of {len(short)}); {int(jct['agree'].sum())} of {len(jct)} JCT "
+            f"verdicts are the same as at {rounds['short']:,}.")
+    return ["", text] + _changed(jct, f"{rounds['short']:,} rounds", f"{rounds['long']:,} rounds",
+                                 "JCT verdicts that change with the budget")
 
 
 def _seed_span(results_dir: str | Path) -> str:

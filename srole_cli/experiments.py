@@ -359,6 +359,17 @@ PROFILES: dict[str, Profile] = {
             Experiment("ablation", DECISIVE_BASE, methods=ABLATION),
         ),
     ),
+    # The base load of the decisive comparison at 4x the budget, on the same seeds and evaluation episodes: whether
+    # the runs converge given more rounds, and whether the verdicts change when they do.
+    "paper-long": Profile(
+        "paper-long", rounds=4 * DECISIVE_ROUNDS, seeds=tuple(range(10)), eval_episodes=10,
+        eval_every=500, curve_seeds=(900_000,), curve_episodes=5,
+        learner_hparams={"idqn": DECISIVE_IDQN, "crl_idqn": DECISIVE_IDQN}, paired=True,
+        experiments=(
+            Experiment("methods", DECISIVE_BASE, sweep="arrival_rate", values=DECISIVE_LOADS[:1],
+                       methods=REPLICATION),
+        ),
+    ),
     "paper-tiny": Profile(  # tests: the paired report end to end in seconds
         "paper-tiny", rounds=40, seeds=(0, 1, 2, 3), eval_episodes=2, eval_every=10, curve_seeds=(900_000,),
         curve_episodes=1, paired=True,

@@ -119,3 +119,22 @@ def test_replication_across_two_runs_on_disjoint_seeds(tmp_path):
     assert f"so are {len(ablation)} of the ablation's {len(ablation)} JCT effects" in text
     # the README section picks the replication up from the folder beside the decisive one
     assert "1 of 2 JCT verdicts" in decisive.readme_section(tmp_path / "paper")
+
+
+def test_budget_lines_compare_convergence_and_verdicts_with_a_longer_run(tmp_path):
+    # the longer run: the same seeds, every curve flat by now, and SROLE 5% lower at load 0.02 as well
+    profile = PROFILES["paper-tiny"]
+    profile = type(profile)(**{**profile.__dict__, "seeds": tuple(SEEDS)})
+    longer = [{**r, "mean_jct_all": 0.95 * (60.0 + 10.0 * r["seed"])}
+              if r["method"] == "SROLE-central" and r["arrival_rate"] == 0.02 else r for r in _rows()]
+    flat = [{"method": m, "seed": s, "arrival_rate": 0.01, "round": r, "episodes": 10,
+             "mean_jct_all": 100.0 + (0.3 if (r // 500) % 2 else -0.3)}
+            for m in ("MARL", "SROLE-central") for s in SEEDS for r in range(0, 12_000, 500)]
+    decisive.write_report(profile, _rows(), _curves(), tmp_path / "paper", RunInfo(1.0, 1.0, 1))
+    decisive.write_report(profile, longer, flat, tmp_path / "paper-long", RunInfo(1.0, 1.0, 1))
+    text = "\n".join(decisive.budget_lines(tmp_path / "paper", tmp_path / "paper-long"))
+    # at 5,750 rounds MARL's 8 runs converged and SROLE-central's 8 did not; at 11,500 all 16 did
+    assert "At 11,500 rounds" in text and "16 of 16 learned runs pass" in text and "at 5,750 rounds: 8 of 16" in text
+    assert "1 of 2 JCT verdicts are the same as at 5,750" in text
+    assert "| SROLE-central vs MARL | 0.02 | 8 / 8 | 0.0% (n.s.) | 5.0% (lower) |" in text
+    assert "JCT verdicts that change with the budget" in decisive.readme_section(tmp_path / "paper")

@@ -70,8 +70,11 @@ def test_cpu_quota_slows_a_node_to_its_share():
     iters = {t: last[t][0] - first[t][0] for t in (0, 1)}
     cpu = {t: last[t][1] - first[t][1] for t in (0, 1)}
     assert iters[1] > 0
-    # not exactly 4: each iteration's report is a synchronous call (a few ms here) that the full-CPU worker
-    # waits for on top of its compute, while the throttled one waits for its quota anyway; and a duty-cycled
-    # worker's iterations cost it more CPU (cold caches on each wake-up)
-    assert 2.5 < iters[0] / iters[1] < 7.0
-    assert cpu[1] < 0.45 * 5.0 < cpu[0]  # the throttled worker used about a quarter of a CPU, the other most of one
+    # The quota is a cap: the throttled worker never gets more than about a quarter of a CPU, however idle or busy
+    # the host is. The full-quota worker gets what the host has left: most of a CPU on an idle host (a ratio near
+    # 4; not exactly 4: each iteration's report is a synchronous call the full-CPU worker waits for, and a
+    # duty-cycled worker's iterations cost it more CPU), less on a host busy with other work, so only "clearly
+    # more" is asserted for it. Without the quota both would get the same share (ratio 1).
+    assert cpu[1] < 0.35 * 5.0
+    assert 1.5 * cpu[1] < cpu[0]
+    assert 1.5 < iters[0] / iters[1] < 7.0
