@@ -427,11 +427,17 @@ def readme_section(results_dir: str | Path) -> str:
     if (quick / "comparisons.csv").is_file():
         agree = quick_agreement(quick, results)
         if not agree.empty:
-            differ = [f"{r.comparison} (quick {r.verdict_quick}, decisive {r.verdict_decisive})"
-                      for r in agree.itertuples() if not r.agree]
-            lines += ["", f"The `quick` profile's JCT verdicts (5 seeds, 2,000 rounds, independent bootstrap) against "
-                      f"these: {int(agree['agree'].sum())} of {len(agree)} agree"
-                      + (f"; they differ on {'; '.join(differ)}." if differ else ".")]
+            differ = agree[~agree["agree"].astype(bool)]
+            if differ.empty:
+                rest = "."
+            elif (differ["verdict_quick"] == "n.s.").all():  # less power, no contradiction
+                rest = f"; the other {len(differ)} are n.s. there."
+            else:
+                rest = "; they differ on " + "; ".join(
+                    f"{r.comparison} (quick {r.verdict_quick}, decisive {r.verdict_decisive})"
+                    for r in differ.itertuples()) + "."
+            lines += ["", f"The `quick` profile (5 seeds, 2,000 rounds, independent bootstrap) agrees on "
+                      f"{int(agree['agree'].sum())} of {len(agree)} of these JCT verdicts at the base load" + rest]
     return "\n".join(lines)
 
 
@@ -512,7 +518,7 @@ def replication_lines(first_dir: str | Path, second_dir: str | Path) -> list[str
     first, second = (_seed_span(folder) for folder in (first_dir, second_dir))
     low, high = int(main["pairs_second"].min()), int(main["pairs_second"].max())
     pairs = f"{low}" if low == high else f"{low}-{high}"
-    metrics = ", ".join(f"`{m}`" for m in dict.fromkeys(main["metric"]))
+    metrics = f"{main['metric'].nunique()} metrics"
     text = (f"Replicated on disjoint training seeds {second} (`srole reproduce --profile paper-replication`, "
             f"{pairs} paired seeds per comparison): {int(jct['agree'].sum())} of {len(jct)} JCT verdicts and "
             f"{int(main['agree'].sum())} of {len(main)} verdicts over {metrics} are the same as on seeds {first}")
