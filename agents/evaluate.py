@@ -13,9 +13,6 @@ per episode. ``mean_jct_all`` also counts unfinished jobs at their age, so compa
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import warnings
 from collections.abc import Sequence
@@ -24,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from agents.common import persist
 from agents.common.array_env import ArrayEnv, make_parallel_env
-from agents.common.persist import atomic_write
 from agents.common.policy import Policy
 from agents.common.utils import as_config, resolve_device
 from agents.policies import check_fits, load_policy
@@ -181,16 +178,12 @@ def write_csv(results: list[dict[str, Any]], path: str | Path) -> None:
     keys: list[str] = []
     for r in results:
         keys += [k for k in r if k != "rows" and k not in keys]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    w.writerows({k: v for k, v in r.items() if k != "rows"} for r in results)
-    atomic_write(path, buf.getvalue())
+    persist.write_rows(path, keys, ({k: v for k, v in r.items() if k != "rows"} for r in results))
 
 
 def write_json(results: list[dict[str, Any]], path: str | Path) -> None:
     """All results with their per-episode rows (NaN written as null)."""
-    atomic_write(path, json.dumps(_nan_to_none(results), indent=2) + "\n")
+    persist.write_json(path, _nan_to_none(results))
 
 
 def _nan_to_none(value: Any) -> Any:

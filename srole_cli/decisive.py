@@ -536,14 +536,11 @@ def budget_lines(results_dir: str | Path, long_dir: str | Path) -> list[str]:
     jct = main[main["metric"] == "mean_jct_all"]
     if jct.empty:
         return []
-    rounds = {}
-    convergence = {}
-    for key, folder in (("short", results_dir), ("long", long_dir)):
-        conv = pd.read_csv(Path(folder) / "convergence.csv")
-        rounds[key] = int(conv["final_round"].max()) if len(conv) else 0
-        convergence[key] = conv[conv[LOAD].isin(set(jct[LOAD]))] if len(conv) else conv
-    long, short = convergence["long"], convergence["short"]
-    short = short[short["method"].isin(set(long["method"]))] if len(long) else short
+    conv = {key: pd.read_csv(Path(folder) / "convergence.csv") for key, folder in (("short", results_dir),
+                                                                                ("long", long_dir))}
+    rounds = {key: int(c["final_round"].max()) for key, c in conv.items()}
+    long = conv["long"][conv["long"][LOAD].isin(set(jct[LOAD]))]
+    short = conv["short"][conv["short"][LOAD].isin(set(jct[LOAD])) & conv["short"]["method"].isin(set(long["method"]))]
     text = (f"At {rounds['long']:,} rounds (`srole reproduce --profile paper-long`, the same seeds and episodes, "
             f"load {', '.join(f'{x:g}' for x in sorted(set(jct[LOAD])))}): {int(long['converged'].sum())} of "
             f"{len(long)} learned runs pass the convergence test (at {rounds['short']:,} rounds: "

@@ -19,13 +19,12 @@ each multiple (the ``round`` column says where). The convergence test on these c
 from __future__ import annotations
 
 import csv
-import io
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.common.persist import atomic_write
+from agents.common.persist import write_rows
 
 Evaluator = Callable[[Any, Sequence[int], int], dict[str, float]]
 """``(policy, seeds, episodes) -> metric means``: how a ``CurveRecorder`` evaluates (``evaluate.evaluate_seeds``)."""
@@ -57,13 +56,17 @@ class CurveRecorder:
         self.every, self.seeds, self.episodes = every, seeds, episodes
         self.evaluator = evaluator
         self.last: int | None = None
+        self.rows: list[dict[str, Any]] = []
+        """The curve so far (what ``curves.csv`` holds), rewritten whole with each new row."""
         if start is None:  # a fresh run: evaluate the untrained policy first
             self.next = 0
             self.path.unlink(missing_ok=True)
         else:  # a resumed run: keep the rows up to its checkpoint
-            self._keep_up_to(start)
+            self.rows = [r for r in read_curve(self.path) if r["round"] <= start]
+            if self.path.is_file():
+                self._write()
             self.next = (start // every + 1) * every
-            self.last = start if any(r["round"] == start for r in read_curve(self.path)) else None
+            self.last = start if any(r["round"] == start for r in self.rows) else None
 
     def due(self, rounds: int) -> bool:
         """Whether an evaluation is due at ``rounds`` (the first call at or after each multiple of ``every``)."""
@@ -85,22 +88,16 @@ class CurveRecorder:
         row = {"round": int(rounds), "episodes": len(self.seeds) * self.episodes}
         for column in CURVE_COLUMNS[1:]:
             row.setdefault(column, means.get(_FROM_RESULT.get(column, column), math.nan))
-        self._write([*read_curve(self.path), row])
+        self.rows.append(row)
+        self._write()
         self.last = int(rounds)
         self.next = (int(rounds) // self.every + 1) * self.every
         return row
 
-    def _keep_up_to(self, rounds: int) -> None:
-        if self.path.is_file():
-            self._write([r for r in read_curve(self.path) if r["round"] <= rounds])
-
-    def _write(self, rows: list[dict[str, Any]]) -> None:
+    def _write(self) -> None:
         """The whole curve, rewritten atomically (a crash mid-row never leaves a torn ``curves.csv``)."""
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=CURVE_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows({k: _count(v) if k in ("round", "episodes") else v for k, v in r.items()} for r in rows)
-        atomic_write(self.path, buf.getvalue())
+        rows = ({k: _count(v) if k in ("round", "episodes") else v for k, v in r.items()} for r in self.rows)
+        write_rows(self.path, CURVE_COLUMNS, rows, extrasaction="ignore")
 
 
 def _count(value: Any) -> Any:

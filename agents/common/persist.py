@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
 import io
 import json
 import os
@@ -101,6 +102,15 @@ def _json_default(value: Any) -> Any:
 def write_json(path: str | Path, data: Any, indent: int | None = 2) -> Path:
     """Write ``data`` as JSON, atomically."""
     return atomic_write(path, json.dumps(data, indent=indent, default=_json_default) + "\n")
+
+
+def write_rows(path: str | Path, fieldnames: Any, rows: Any, extrasaction: str = "raise") -> Path:
+    """Write dict rows as CSV with a header (``csv.DictWriter`` semantics), atomically."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(fieldnames), extrasaction=extrasaction)
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write(path, buf.getvalue())
 
 
 def write_frame(path: str | Path, frame: Any, index: bool = False) -> Path:

@@ -17,7 +17,6 @@ Every file here is written through ``agents.common.persist`` (atomic) and read b
 from __future__ import annotations
 
 import csv
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,11 +114,7 @@ class EpisodeLog:
             # a row cut short by a crash mid-append has missing fields (None): dropped with the later episodes
             rows = [r for r in reader if None not in r and None not in r.values()
                     and (r.get("episode") or "").isdigit() and int(r["episode"]) < episode]
-        out = io.StringIO()
-        w = csv.DictWriter(out, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
-        persist.atomic_write(self.path, out.getvalue())
+        persist.write_rows(self.path, fields, rows)
 
     def __call__(self, row: dict[str, Any]) -> None:
         new = self._fields is None
