@@ -15,27 +15,28 @@ MARKER = re.compile(r"^<!-- table: (\S+) (\S+) -->$", re.MULTILINE)
 
 
 def render_table(kind: str, path: str) -> str:
-    """The table of ``kind`` (``methods``: ``srole_cli.report.readme_tables``; ``emulation``:
-    ``srole_cli.emulation_profile.readme_table``; ``decisive``: ``srole_cli.decisive.readme_section``; ``gaps``
-    and ``regime``: ``srole_cli.ceiling``) from the committed results at ``path`` (repo-relative)."""
+    """The table of ``kind`` (``methods``: ``study.analysis.report.readme_tables``; ``emulation``:
+    ``study.experiments.emulation_profile.readme_table``; ``decisive``: ``study.analysis.decisive.readme_section``;
+    ``gaps``
+    and ``regime``: ``study.analysis.ceiling``) from the committed results at ``path`` (repo-relative)."""
     if kind == "methods":
-        from srole_cli.report import readme_tables
+        from study.analysis.report import readme_tables
 
         return readme_tables(ROOT / path)
     if kind == "emulation":
-        from srole_cli.emulation_profile import readme_table
+        from study.experiments.emulation_profile import readme_table
 
         return readme_table(ROOT / path)
     if kind == "decisive":
-        from srole_cli.decisive import readme_section
+        from study.analysis.decisive import readme_section
 
         return readme_section(ROOT / path)
     if kind == "gaps":
-        from srole_cli.ceiling import gaps_table
+        from study.analysis.ceiling import gaps_table
 
         return gaps_table(ROOT / path)
     if kind == "regime":
-        from srole_cli.ceiling import regime_table
+        from study.analysis.ceiling import regime_table
 
         return regime_table(ROOT / path)
     raise ValueError(f"unknown table kind {kind!r} (methods, emulation, decisive, gaps, regime)")

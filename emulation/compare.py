@@ -66,7 +66,7 @@ def busy_fraction(before: tuple[float, float], after: tuple[float, float]) -> fl
 def simulate(policy: str, shield: str, config: Any, classes: list[DeviceClass], seed: int = 0) -> dict[str, float]:
     """One episode of ``policy`` on the simulator with named nodes ``classes`` until the trace is done."""
     from agents.common.array_env import ArrayEnv, make_parallel_env
-    from agents.policies import load_policy
+    from agents.harness.policies import load_policy
 
     pol, _ = load_policy(policy, "cpu", seed)
     env = ArrayEnv(make_parallel_env(config, shield))

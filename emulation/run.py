@@ -1,10 +1,10 @@
 """``emulate(...)``: drive a real cluster with a policy (and shield) through the simulator's decision loop.
 
-The loop is ``agents.evaluate``'s: ``ArrayEnv`` over ``EdgeClusterEnv`` (behind ``shields.make_shield``
+The loop is ``agents.harness.evaluate``'s: ``ArrayEnv`` over ``EdgeClusterEnv`` (behind ``shields.make_shield``
 when asked), the policy's preferences, argmax, step; only ``env.unwrapped.sim`` is an
 ``EmulatedCluster`` on a ``RayBackend``. The episode ends when every trace job has finished (or after
-``max_rounds``). The result has the keys of ``agents.evaluate.evaluate`` (one episode), so
-``agents.evaluate.write_csv`` writes it in the CSV schema of ``srole evaluate``.
+``max_rounds``). The result has the keys of ``agents.harness.evaluate.evaluate`` (one episode), so
+``agents.harness.evaluate.write_csv`` writes it in the CSV schema of ``srole evaluate``.
 
 Scaling: ``work_scale`` multiplies each trace job's ``samples`` (at least 1) and ``time_scale`` its
 arrival times, so a trace sized for hours runs in minutes; ``round_s`` is the real length of a decision
@@ -99,7 +99,7 @@ def emulate(
     replaces Ray (tests). ``overrides`` are ``ClusterConfig`` fields.
     """
     from agents.common.array_env import ArrayEnv, make_parallel_env
-    from agents.policies import load_policy
+    from agents.harness.policies import load_policy
 
     if (local_nodes is None) == (address is None):
         raise ValueError("give exactly one of local_nodes (a spec such as 'raspberry_pi4x3') or address")

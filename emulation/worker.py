@@ -1,6 +1,6 @@
 """One data-parallel worker: real PyTorch SGD iterations of a shipped model on synthetic inputs.
 
-The networks are the ones ``scripts/profile_models.py`` profiled into ``srole_env/data/models.csv`` (so a
+The networks are the ones ``scripts/calibrate/profile_models.py`` profiled into ``srole_env/data/models.csv`` (so a
 worker's FLOPs per iteration are the ones the simulator charges). Inputs are random tensors of the
 model's input shape with random labels: the cost of an iteration does not depend on the pixel values,
 and synthetic data keeps the emulator free of data-set downloads.
@@ -23,12 +23,12 @@ from types import ModuleType
 
 import numpy as np
 
-PROFILE_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "profile_models.py"
+PROFILE_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "calibrate" / "profile_models.py"
 
 
 @lru_cache(maxsize=1)
 def profile_module() -> ModuleType:
-    """``scripts/profile_models.py`` loaded as a module (it defines the torch networks and their input shapes)."""
+    """``scripts/calibrate/profile_models.py`` loaded as a module (it defines the torch networks and their input shapes)."""
     if not PROFILE_SCRIPT.exists():
         raise FileNotFoundError(f"emulation needs the repository's {PROFILE_SCRIPT} (the model definitions)")
     spec = importlib.util.spec_from_file_location("srole_profile_models", PROFILE_SCRIPT)

@@ -2,9 +2,9 @@
 
 With ``obs_format="flat"`` every agent's observation is one Box (the mask as its last A entries), for
 which RLlib builds its default MLP encoder: no custom model or connector is needed. ``--masked`` swaps
-in ``agents.rllib_adapter.MaskedPPOTorchRLModule`` (RLlib's default PPO module plus ``log(mask)`` on the
+in ``agents.learners.rllib_adapter.MaskedPPOTorchRLModule`` (RLlib's default PPO module plus ``log(mask)`` on the
 logits, reading the mask from those last A entries), so masked actions are never sampled.
-``srole train-rllib`` (``agents.rllib_adapter``) is the full version: shields, per-agent policies,
+``srole train-rllib`` (``agents.learners.rllib_adapter``) is the full version: shields, per-agent policies,
 checkpoints loaded back as SROLE policies.
 
     python examples/rllib_pettingzoo.py --iterations 5
@@ -40,7 +40,7 @@ def build_config(scenario: str, horizon: int, batch: int, masked: bool, seed: in
     """PPO, every agent mapped to one shared module, sampling in the driver (no remote env runners)."""
     module_class = None
     if masked:
-        from agents.rllib_adapter import MaskedPPOTorchRLModule
+        from agents.learners.rllib_adapter import MaskedPPOTorchRLModule
 
         module_class = MaskedPPOTorchRLModule
     spec = RLModuleSpec(module_class=module_class, model_config=DefaultModelConfig(fcnet_hiddens=[64, 64]))

@@ -13,7 +13,8 @@ Outcomes: **clear** (as it should), **wrong** (accepted when it should be refuse
 input refused, a corrupt cache entry read back as a failure) and **crash** (another exception, an error that
 does not name what it should, a ``MemoryError`` or a timeout). Cases that could exhaust memory run in a
 child process under a 3 GiB address-space limit. Works on any checkout with the public API
-(``agents.train``, ``agents.evaluate``, ``srole_env``, ``shields``, ``srole_cli.reproduce``), so the same
+(``agents.harness.train``, ``agents.harness.evaluate``, ``srole_env``, ``shields``, ``study.experiments.plan``), so
+the same
 script measures a branch before and after a change. Prints one line per case with ``--verbose``, then the
 counts.
 """
@@ -91,7 +92,7 @@ class Sweep:
 
     def base_run(self, algo: str) -> Path:
         if algo not in self.runs:
-            from agents.train import train
+            from agents.harness.train import train
 
             self.runs[algo] = train(algo, "none", TINY, 15, 0, self.work / "base" / algo, "cpu",
                                     hparams=HPARAMS[algo], progress=False)
@@ -108,13 +109,13 @@ class Sweep:
 
 # ---------------------------------------------------------------------- helpers the cases use
 def evaluate_run(run: Path, **kw: Any) -> Any:
-    from agents.evaluate import evaluate
+    from agents.harness.evaluate import evaluate
 
     return evaluate(run, episodes=1, device="cpu", **kw)
 
 
 def resume(run: Path, rounds: int = 30) -> Any:
-    from agents.train import resume_run
+    from agents.harness.train import resume_run
 
     return resume_run(run, rounds, device="cpu", progress=False)
 
@@ -169,7 +170,7 @@ def env_after_end() -> None:
 
 
 def cache_case(sweep: Sweep, damage: bytes) -> None:
-    from srole_cli.reproduce import Cell, EvalSpec, run_cell
+    from study.experiments.plan import Cell, EvalSpec, run_cell
 
     cache = sweep.fresh("cache")
     cell = Cell("method", {"name": "LL", "kind": "heuristic", "policy": "least_loaded", "shield": "none"}, 0, {},
@@ -186,7 +187,7 @@ def cache_case(sweep: Sweep, damage: bytes) -> None:
 
 
 def run_history(sweep: Sweep, damage: bytes) -> None:
-    from srole_cli.report import record_run
+    from study.experiments.runs import record_run
 
     out = sweep.fresh("runs")
     (out / "runs.json").write_bytes(damage)
@@ -205,7 +206,7 @@ def rewrite_zip_data(model: Path, key: str, raw: bytes) -> None:
 
 
 def failed_then_retry(sweep: Sweep, check_empty: bool) -> None:
-    from agents.train import train
+    from agents.harness.train import train
 
     out = sweep.fresh("failed") / "run"
     try:
@@ -476,7 +477,7 @@ def _bytes_file(sweep: Sweep, raw: bytes) -> Path:
 
 
 def _profile(path: Path) -> Any:
-    from srole_cli.experiments import load_profile
+    from study.experiments.profiles import load_profile
 
     return load_profile(str(path))
 
@@ -526,7 +527,7 @@ def _nan_prefs() -> Any:
 
 
 def _train_seed(sweep: Sweep) -> Any:
-    from agents.train import train
+    from agents.harness.train import train
 
     return train("idqn", "none", TINY, 5, np.int64(0), sweep.fresh("seed") / "run", "cpu",
                  hparams=HPARAMS["idqn"], progress=False)

@@ -1,6 +1,6 @@
 """Auditing a shielded round: re-derive the shield guarantees from the round's state, independently.
 
-Used by the tests and ``scripts/shield_safety_sweep.py``; also handy to check a new shield. Given the
+Used by the tests and ``scripts/experiments/shield_safety_sweep.py``; also handy to check a new shield. Given the
 state at the start of a round, the joint action the agents chose and the joint action the cluster ran,
 ``audit`` counts every breach of the guarantees (all counts are 0 for a correct shield):
 

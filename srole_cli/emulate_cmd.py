@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from agents.common.names import HEURISTIC_NAMES, SHIELDS
 from srole_cli.args import non_negative_int, positive_int
 from srole_cli.registry import CLIError, Subcommand
+from srole_common.names import HEURISTIC_NAMES, SHIELDS
 
 EPILOG = f"""POLICY is a run directory written by `srole train` (a parallel-env policy) or a heuristic:
 {', '.join(HEURISTIC_NAMES)}.
@@ -65,7 +65,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.evaluate import format_table, write_csv, write_json
+    from agents.harness.evaluate import format_table, write_csv, write_json
     from emulation.run import emulate
 
     if args.address is not None and args.node_classes is None:

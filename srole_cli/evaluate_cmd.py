@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from agents.common.names import CENTRAL_HEURISTIC_NAMES, HEURISTIC_NAMES, SHIELDS
 from srole_cli.args import add_cluster_arguments, add_device_arguments, integer, positive_int, set_threads
 from srole_cli.registry import Subcommand
+from srole_common.names import CENTRAL_HEURISTIC_NAMES, HEURISTIC_NAMES, SHIELDS
 
-EPILOG = f"""POLICY is a run directory written by `srole train` or `scripts/train_rllib.py`, or a heuristic:
+EPILOG = f"""POLICY is a run directory written by `srole train` or `scripts/experiments/train_rllib.py`, or a heuristic:
 {', '.join(HEURISTIC_NAMES)}; or {', '.join(CENTRAL_HEURISTIC_NAMES)} (earliest-finish cluster head, CRL's env).
 Episode e uses seed SEED + e, so all policies meet the same clusters and jobs.
 examples:
@@ -44,14 +44,14 @@ def common_config(policies: list[str], scenario: str | None, overrides: dict[str
         return {"scenario": scenario, **overrides}
     for policy in policies:
         if policy not in HEURISTIC_NAMES and Path(policy).is_dir():
-            from agents.policies import run_cluster
+            from agents.harness.policies import run_cluster
 
             return {**run_cluster(policy), **overrides}
     return {"scenario": "small", **overrides}
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.evaluate import evaluate, format_table, write_csv, write_json
+    from agents.harness.evaluate import evaluate, format_table, write_csv, write_json
 
     set_threads(args.threads)
     config = common_config(args.policy, args.scenario, dict(args.overrides))

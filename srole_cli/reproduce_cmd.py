@@ -1,13 +1,13 @@
-"""``srole reproduce``: the paper's comparison end to end (see ``srole_cli.reproduce``)."""
+"""``srole reproduce``: the paper's comparison end to end (see ``study.reproduce``)."""
 
 from __future__ import annotations
 
 import argparse
 
 from srole_cli.args import add_device_arguments, non_negative_int, set_threads
-from srole_cli.emulation_profile import EMULATION_PROFILES
-from srole_cli.experiments import LAZY_PROFILES, PROFILES, load_profile
 from srole_cli.registry import Subcommand
+from study.experiments.emulation_profile import EMULATION_PROFILES
+from study.experiments.profiles import LAZY_PROFILES, PROFILES, load_profile
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -30,18 +30,18 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from srole_cli.reproduce import reproduce
+    from study.reproduce import reproduce
 
     set_threads(args.threads)  # a fixed thread count keeps results the same on machines with more cores
     if args.profile in EMULATION_PROFILES:
-        from srole_cli.emulation_profile import reproduce_emulation
+        from study.experiments.emulation_profile import reproduce_emulation
 
         out = reproduce_emulation(EMULATION_PROFILES[args.profile], args.out, progress=not args.no_progress)
         print((out / "summary.md").read_text())
         print(f"results in {out}")
         return 0
     if args.profile in LAZY_PROFILES:  # the regime map's profiles: arrival rates from the offered-load model
-        from srole_cli.regime import regime_profile
+        from study.experiments.regime import regime_profile
 
         profile = regime_profile(args.profile)
     else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from agents.common.names import ALGO_NAMES, SHIELDS
 from srole_cli.args import (
     add_cluster_arguments,
     add_device_arguments,
@@ -15,6 +14,7 @@ from srole_cli.args import (
     set_threads,
 )
 from srole_cli.registry import CLIError, Subcommand
+from srole_common.names import ALGO_NAMES, SHIELDS
 
 EPILOG = """budget: --rounds counts simulated decision rounds (10 s each), the same unit for every algo: a round
 is one step of the parallel env (all N edge agents act) for the MARL algos and the rounds the head's
@@ -66,7 +66,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.train import DEFAULT_ROUNDS, resume_run, train
+    from agents.harness.train import DEFAULT_ROUNDS, resume_run, train
 
     set_threads(args.threads)
     progress = not args.no_progress
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train_rllib(args: argparse.Namespace) -> int:
-    """``--backend rllib``: PPO through ``agents.rllib_adapter``; ``--rounds`` is RLlib's env-step budget (one
+    """``--backend rllib``: PPO through ``agents.learners.rllib_adapter``; ``--rounds`` is RLlib's env-step budget (one
     env step of the multi-agent env = one decision round of all N agents)."""
     if args.resume:
         raise CLIError("--backend rllib does not resume; start a new run with --out")
@@ -112,13 +112,13 @@ def _train_rllib(args: argparse.Namespace) -> int:
         raise CLIError("--backend rllib checkpoints at the end only; drop --checkpoint-every")
     if args.eval_every is not None:
         raise CLIError("--backend rllib writes no learning curve; drop --eval-every")
-    from agents.rllib_adapter import train_rllib
+    from agents.learners.rllib_adapter import train_rllib
     from srole_env.config import make_config
 
     scenario = args.scenario or "small"
     overrides = dict(args.overrides)
     make_config(scenario, **overrides)  # validates the cluster before Ray starts
-    from agents.train import DEFAULT_ROUNDS
+    from agents.harness.train import DEFAULT_ROUNDS
 
     runners = 1 if args.num_env_runners is None else args.num_env_runners
     ckpt = train_rllib(scenario, args.shield or "none", num_env_runners=runners,

@@ -1,4 +1,4 @@
-"""``srole tune``: equal Optuna tuning of one learned method on one scenario (``srole_cli.tuning``)."""
+"""``srole tune``: equal Optuna tuning of one learned method on one scenario (``study.experiments.tuning``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ over a 4-dimensional search space (MARL and SROLE: the learner {idqn, ippo, mask
 discount, one learner-specific knob; CRL: the same with the head's learners {crl_idqn, crl_maskable_ppo,
 crl_dqn}), each trial trained on --train-seeds seeds and scored by their mean mean_jct_all, on tuning seeds
 >= 50000 (disjoint from the evaluation seeds of srole reproduce). The best trial goes to
-srole_cli/tuned/<scenario>/<method>.yaml (or --out).
+study/experiments/tuned/<scenario>/<method>.yaml (or --out).
 --workers K asks K trials at a time and runs them as parallel cells.
 --method all tunes every learned method in turn with the same settings.
 examples:
@@ -22,7 +22,7 @@ examples:
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    from srole_cli.tuning import METHODS, TUNE_SEED_BASE
+    from study.experiments.tuning import METHODS, TUNE_SEED_BASE
 
     p.epilog = EPILOG
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -47,14 +47,14 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.registry import ALGOS
-    from srole_cli.tuning import METHODS, load_tuned, tune
+    from agents.harness.registry import ALGOS
+    from study.experiments.tuning import METHODS, load_tuned, tune
 
     set_threads(args.threads)
     methods = list(METHODS) if args.method == "all" else [args.method]
     missing = sorted({a for m in methods for a in METHODS[m].algos if a not in ALGOS})
     if missing:
-        raise CLIError(f"algo(s) {missing} needed by {args.method} are not available in agents.registry")
+        raise CLIError(f"algo(s) {missing} needed by {args.method} are not available in agents.harness.registry")
     for method in methods:
         try:
             path = tune(method, args.scenario, args.trials, args.rounds, overrides=dict(args.overrides),

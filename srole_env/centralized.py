@@ -34,7 +34,7 @@ of the round, paid on the step that completes the round (0 on the round's other 
 decisions share one point in simulated time, so the discount belongs to rounds, not decisions: every
 step's info says ``rounds_completed`` (0 within a round; 1 plus the rounds without decisions it ran
 through), and the CRL learners discount each step by ``gamma ** rounds_completed``
-(``agents.common.round_discount``), so every decision of a round sees the round's reward undiscounted
+(``agents.learners.round_discount``), so every decision of a round sees the round's reward undiscounted
 and the discount per round equals MARL's. Credit among a round's decisions flows through the value
 function, which sees each earlier decision's effect on the state (as Decima, Mao et al. SIGCOMM 2019,
 does for its several decisions per scheduling event). A plain Gymnasium learner with one per-step gamma
@@ -47,7 +47,7 @@ completes a round also ``collisions``, ``overloaded_edges``, ``jobs_completed``,
 ``decision_latency_s``, ``rounds_without_decisions``. Every step and ``reset`` also give ``edge_rewards``: the
 per-edge rewards [N] (the parallel env's per-agent rewards) of each round that step (or ``reset``, before
 the first decision) ran, in order (empty within a round); the step's reward is the sum of their means.
-Learners that credit each decision with its own edge's rewards (``agents.crl_idqn``) read them.
+Learners that credit each decision with its own edge's rewards (``agents.learners.crl_idqn``) read them.
 ``metrics()`` adds ``head_backlog_max``,
 ``head_utilization_mean``, ``head_decision_latency_mean_s``, ``head_decision_latency_max_s`` and
 ``head_decisions`` to the simulator's.

@@ -85,7 +85,7 @@ class ClusterConfig:
     (swapping; ASSUMPTION: not measured here, no cited figure)."""
     oversubscription_efficiency: float | None = None
     """Efficiency of time-shared cores once workers outnumber cores; None = the curve measured by
-    ``scripts/calibrate.py`` (``data/calibration_host.csv``); a float in (0, 1] overrides it (sensitivity)."""
+    ``scripts/calibrate/calibrate.py`` (``data/calibration_host.csv``); a float in (0, 1] overrides it (sensitivity)."""
     memory_overcommit: str = "oom_kill"
     """What happens when committed memory passes an edge's usable memory: ``"oom_kill"`` (the newest task is
     killed and re-queued, as the Linux OOM killer does on swapless Pi OS / Jetson L4T images) or ``"thrash"``

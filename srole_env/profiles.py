@@ -2,7 +2,7 @@
 
 ``devices.csv`` holds datasheet figures of edge devices; ``models.csv`` holds per-sample training
 FLOPs, parameter bytes and activation memory measured on real torch modules by
-``scripts/profile_models.py``. Both files carry their sources in ``#`` comment lines.
+``scripts/calibrate/profile_models.py``. Both files carry their sources in ``#`` comment lines.
 """
 
 from __future__ import annotations

@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from agents.common.array_env import ArrayEnv, EpisodeDriver, episode_seed, make_parallel_env
-from agents.common.names import ALGO_NAMES
 from agents.common.run_dir import read_episodes, read_json
 from agents.common.vec_env import EdgeVecEnv
-from agents.evaluate import evaluate, format_table, write_csv, write_json
-from agents.policies import load_policy
-from agents.registry import ALGOS
-from agents.train import resume_run, train
+from agents.harness.evaluate import evaluate, format_table, write_csv, write_json
+from agents.harness.policies import load_policy
+from agents.harness.registry import ALGOS
+from agents.harness.train import resume_run, train
+from srole_common.names import ALGO_NAMES
 from srole_env import CentralizedSchedulingEnv, make_config
 
 TINY = {"scenario": "small", "horizon": 10}
@@ -245,7 +245,7 @@ def test_train_refuses_a_used_out_dir_and_resume_needs_a_checkpoint(tmp_path: Pa
 
 
 def test_n_step_returns_discount_and_flush_at_episode_end():
-    from agents.common.replay import NStepReturns
+    from agents.learners.replay import NStepReturns
 
     acc = NStepReturns(n=3, gamma=0.5)
     obs, act, mask = np.zeros((2, 1)), np.zeros(2, int), np.ones((2, 2))

@@ -1,4 +1,4 @@
-"""The derived lower bound (``agents.bound``): computed by hand for one job, and never beaten by any method."""
+"""The derived lower bound (``references.bound``): computed by hand for one job, and never beaten by any method."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from gymnasium.utils import seeding
 
-from agents.bound import job_lower_bounds, lower_bound_episode, replay_jobs
-from agents.evaluate import evaluate
-from agents.greedy_reference import run_greedy_reference_episode
-from agents.train import train
+from agents.baselines.greedy_reference import run_greedy_reference_episode
+from agents.harness.evaluate import evaluate
+from agents.harness.train import train
+from references.bound import job_lower_bounds, lower_bound_episode, replay_jobs
 from srole_env import make_config
 from srole_env.core.simulator import ClusterSimulator
 from srole_env.profiles import device_classes, model_profiles
@@ -65,7 +65,7 @@ def test_trained_learner_does_not_beat_the_bound(tmp_path):
 def test_greedy_reference_uses_the_contention_model(tmp_path):
     """A lone worker on a Jetson Nano gets the whole GPU (59 GFLOP/s), more than a NUC core (27 GFLOP/s): the
     full-knowledge reference must send a NUC's task to an idle Jetson (the old flops/cores estimate kept it home)."""
-    from agents.greedy_reference import greedy_reference_preferences
+    from agents.baselines.greedy_reference import greedy_reference_preferences
 
     trace = tmp_path / "t.csv"
     cfg = make_config("small", n_edges=2, n_regions=1, n_neighbors=1, horizon=5,

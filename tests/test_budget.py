@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.common.run_dir import read_episodes, read_json
-from agents.convergence import CURVE_COLUMNS, flatness, has_flattened, read_curve
-from agents.evaluate import evaluate
-from agents.registry import ALGOS
-from agents.train import resume_run, train
+from agents.harness.convergence import CURVE_COLUMNS, flatness, has_flattened, read_curve
+from agents.harness.evaluate import evaluate
+from agents.harness.registry import ALGOS
+from agents.harness.train import resume_run, train
 from srole_env.core.simulator import ClusterSimulator
 
 TINY = {"scenario": "small", "horizon": 10}
@@ -83,7 +83,7 @@ def test_idqn_epsilon_decays_over_a_fraction_of_the_budget(tmp_path: Path):
                 hparams={**FAST["idqn"], "eps_decay_fraction": 0.25})
     saved = read_json(run / "checkpoint" / "idqn.json")["hparams"]
     assert saved["eps_decay_rounds"] == 10  # 0.25 x 40 rounds, fixed for a resumed run
-    from agents.idqn import IDQN
+    from agents.learners.idqn import IDQN
 
     agent = IDQN.load(run / "checkpoint", "cpu", with_buffer=False)
     assert agent.epsilon(0) == 1.0 and agent.epsilon(5) == pytest.approx(0.525)

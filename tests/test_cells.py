@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from srole_cli import cells as cells_module
-from srole_cli.cells import CellFailure, run_cells
 from srole_cli.main import main
+from study.experiments import cells as cells_module
+from study.experiments.cells import CellFailure, run_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 WALL_CLOCK_COLUMNS = ("wall_s", "shield_wall_ms_per_round")  # measured time: the only columns allowed to differ

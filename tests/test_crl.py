@@ -13,10 +13,10 @@ import torch
 from gymnasium import spaces
 
 import srole_env
-from agents.common.round_discount import RoundDiscountCallback, RoundDiscountMaskableRolloutBuffer
-from agents.evaluate import evaluate
-from agents.policies import load_policy
-from agents.train import train
+from agents.harness.evaluate import evaluate
+from agents.harness.policies import load_policy
+from agents.harness.train import train
+from agents.learners.round_discount import RoundDiscountCallback, RoundDiscountMaskableRolloutBuffer
 
 CLUSTER = {"scenario": "small", "horizon": 12, "arrival_rate": 0.03}
 """Busy enough that many candidates are unsafe (masks with zeros), small enough to train in seconds."""
@@ -91,7 +91,7 @@ def test_training_discounts_within_a_round_by_one(tmp_path: Path):
 
 # ---------------------------------------------------------------------- crl_idqn: per-edge credit at the head
 def test_edge_credit_chains_discounts_per_round_by_hand():
-    from agents.crl_idqn import EdgeCredit
+    from agents.learners.crl_idqn import EdgeCredit
 
     g = 0.5
     credit = EdgeCredit(n_edges=2, n_step=2, gamma=g)
@@ -116,7 +116,7 @@ def test_edge_credit_chains_discounts_per_round_by_hand():
 def test_edge_credit_pays_each_decision_its_own_edges_rewards():
     """Invariant on a real episode (gamma 1, n_step 1): the stored returns add up to each edge's rewards between
     its first and its last head decision, counted independently from the env's infos."""
-    from agents.crl_idqn import EdgeCredit
+    from agents.learners.crl_idqn import EdgeCredit
 
     env = srole_env.CentralizedSchedulingEnv(srole_env.make_config(**CLUSTER))
     credit = EdgeCredit(env.config.n_edges, n_step=1, gamma=1.0)
@@ -145,8 +145,8 @@ def test_edge_credit_pays_each_decision_its_own_edges_rewards():
 
 
 def test_crl_idqn_registry_hparams_and_policy_round_trip(tmp_path: Path):
-    from agents.idqn import IDQNConfig
-    from agents.registry import ALGOS
+    from agents.harness.registry import ALGOS
+    from agents.learners.idqn import IDQNConfig
 
     spec = ALGOS["crl_idqn"]
     assert spec.env_kind == "centralized"
@@ -170,7 +170,7 @@ def test_crl_idqn_registry_hparams_and_policy_round_trip(tmp_path: Path):
 
 def test_crl_idqn_honours_the_learning_rate_decay(tmp_path: Path):
     # lr_end_fraction=0.25 over a 40-round run: the optimizer's last rate is near 0.25 x lr, not lr
-    from agents.idqn import IDQN
+    from agents.learners.idqn import IDQN
 
     hp = {"learning_starts": 20, "batch_size": 16, "hidden": [16], "lr": 1e-3, "lr_end_fraction": 0.25}
     run = train("crl_idqn", "none", CLUSTER, 40, 0, tmp_path / "run", "cpu", hparams=hp, progress=False)

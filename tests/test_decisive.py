@@ -1,4 +1,4 @@
-"""The decisive comparison's report (``srole_cli.decisive``) on hand-built rows, and the tiny paired profile."""
+"""The decisive comparison's report (``study.analysis.decisive``) on hand-built rows, and the tiny paired profile."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from srole_cli import decisive
-from srole_cli.experiments import PROFILES
-from srole_cli.report import RunInfo
+from study.analysis import decisive
+from study.experiments.profiles import PROFILES
+from study.experiments.runs import RunInfo
 
 SEEDS = list(range(8))
 
@@ -78,7 +78,7 @@ def test_paired_report_from_hand_built_rows(tmp_path):
 
 
 def test_tiny_paired_profile_end_to_end(tmp_path):
-    from srole_cli.reproduce import reproduce
+    from study.reproduce import reproduce
 
     out = reproduce(PROFILES["paper-tiny"], tmp_path / "run", device="cpu", progress=False)
     for name in ("methods.csv", "comparisons.csv", "ablation.csv", "convergence.csv", "replication.csv",

@@ -291,8 +291,8 @@ def test_emulation_profile_nodes_fit_the_host_and_the_twin_is_their_class():
     import numpy as np
 
     from emulation.nodes import host_class
-    from srole_cli.emulation_profile import EMULATION_PROFILES, node_cpus_per_core, twin_config
     from srole_env.core.simulator import ClusterSimulator
+    from study.experiments.emulation_profile import EMULATION_PROFILES, node_cpus_per_core, twin_config
 
     prof = EMULATION_PROFILES["emulation"]  # 4 nodes x 2 cores, 60% of the host
     # 8 cores on 0.6 x 2 = 1.2 CPUs: each core is 0.15 of a host CPU; on a big host, one CPU per core
@@ -309,7 +309,7 @@ def test_emulation_profile_trace_is_the_twins_workload_and_depends_on_its_seed(t
     import csv
 
     from emulation.nodes import host_class
-    from srole_cli.emulation_profile import EMULATION_PROFILES, twin_config, write_trace
+    from study.experiments.emulation_profile import EMULATION_PROFILES, twin_config, write_trace
 
     prof = EMULATION_PROFILES["emulation"]
     cfg = twin_config(prof, host_class(5e9, 2, 4e9, name="quota_node"))
@@ -339,7 +339,7 @@ def test_emulation_profile_writes_a_row_per_method_and_trace(tmp_path, monkeypat
     import csv
 
     import emulation.ray_backend
-    from srole_cli.emulation_profile import EMULATION_PROFILES, reproduce_emulation
+    from study.experiments.emulation_profile import EMULATION_PROFILES, reproduce_emulation
 
     monkeypatch.setattr(emulation.ray_backend, "RayBackend", ProfileBackend)
     prof = EMULATION_PROFILES["emulation-tiny"]

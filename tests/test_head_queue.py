@@ -133,7 +133,7 @@ def test_env_keeps_backlogged_tasks_pending_and_reports_the_head():
 
 
 def test_crl_greedy_places_tasks_and_pays_head_latency():
-    from agents.evaluate import evaluate
+    from agents.harness.evaluate import evaluate
 
     cfg = make_config("small", horizon=15, arrival_rate=0.02)
     fast = evaluate("crl_greedy", "none", cfg, 1, 0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import srole_env
-from agents.heuristics import HEURISTICS, make_heuristic
+from agents.baselines.heuristics import HEURISTICS, make_heuristic
 
 
 def run_episode(policy_name: str, seed: int, scenario: str = "small", **overrides) -> dict:

@@ -73,7 +73,7 @@ def test_counts_beyond_int32_are_refused():
 
 
 def test_malformed_yaml_names_file_and_line(tmp_path: Path):
-    from srole_cli.experiments import load_profile
+    from study.experiments.profiles import load_profile
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nseeds: [1, 2\nrounds: 3\n")
@@ -129,8 +129,8 @@ def test_numpy_integer_seeds_are_accepted():
 
 
 def test_evaluating_on_another_observation_size_is_a_clear_error(tmp_path: Path):
-    from agents.evaluate import evaluate
-    from agents.train import train
+    from agents.harness.evaluate import evaluate
+    from agents.harness.train import train
 
     run = train("idqn", "none", {"scenario": "small", "horizon": 5}, 5, np.int64(0), tmp_path / "run", "cpu",
                 hparams={"learning_starts": 50, "buffer_size": 500, "batch_size": 8, "hidden": [8]}, progress=False)

@@ -8,8 +8,15 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FLOORS = ("srole_env", "shields", "agents", "emulation", "srole_cli", "scripts", "examples")
+FLOORS = ("srole_common", "srole_env", "shields", "agents", "references", "emulation", "study", "srole_cli",
+          "scripts", "examples")
 """From the ground up: a package may import its own floor and those below it, never one above."""
+ROOMS = {
+    "agents": ("agents.common", ("agents.learners", "agents.baselines"), "agents.harness"),
+    "study": ("study.experiments", "study.analysis", "study"),
+}
+"""Floors inside a floor, from the ground up (rooms in one tuple share a floor and must not import each other):
+learners and baselines never import the harness; the experiments never import the analysis."""
 
 
 def _module_name(path: Path) -> str:
@@ -44,11 +51,31 @@ def _graph() -> dict[str, set[str]]:
     return {name: {m for m in _imports(path) if m in files and m != name} for name, path in files.items()}
 
 
+def _room(module: str, rooms: tuple) -> tuple[int, str] | None:
+    """(floor, room) of ``module`` among ``rooms`` (the longest matching prefix), or None."""
+    best = None
+    for i, floor in enumerate(rooms):
+        for room in floor if isinstance(floor, tuple) else (floor,):
+            if (module == room or module.startswith(room + ".")) and (best is None or len(room) > len(best[1])):
+                best = (i, room)
+    return best
+
+
 def upward_imports(graph: dict[str, set[str]]) -> list[str]:
-    """``importer -> imported`` for every import from a lower floor into a higher one."""
+    """``importer -> imported`` for every import from a lower floor into a higher one, between packages and
+    between the rooms inside one (``ROOMS``)."""
     rank = {floor: i for i, floor in enumerate(FLOORS)}
-    return sorted(f"{a} -> {b}" for a, targets in graph.items() for b in targets
-                  if rank[b.split(".")[0]] > rank[a.split(".")[0]])
+    found = set()
+    for a, targets in graph.items():
+        for b in targets:
+            top_a, top_b = a.split(".")[0], b.split(".")[0]
+            if rank[top_b] > rank[top_a]:
+                found.add(f"{a} -> {b}")
+            elif top_a == top_b and top_a in ROOMS:
+                ra, rb = _room(a, ROOMS[top_a]), _room(b, ROOMS[top_a])
+                if ra and rb and ra[1] != rb[1] and rb[0] >= ra[0]:
+                    found.add(f"{a} -> {b}")
+    return sorted(found)
 
 
 def circles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -101,9 +128,13 @@ def test_the_checks_can_fail():
     graph = {"srole_env.a": {"agents.b"}, "agents.b": {"srole_env.a"}}
     assert upward_imports(graph) == ["srole_env.a -> agents.b"]
     assert circles(graph) == [["agents.b", "srole_env.a"]]
+    inside = {"study.experiments.a": {"study.analysis.b"}, "agents.learners.c": {"agents.baselines.d"},
+              "agents.harness.e": {"agents.learners.c"}}
+    assert upward_imports(inside) == ["agents.learners.c -> agents.baselines.d",
+                                      "study.experiments.a -> study.analysis.b"]
 
 
 def test_the_env_layer_is_read():
     graph = _graph()
-    assert "agents.common.utils" in graph["agents.evaluate"]
-    assert "srole_cli.emulation_profile" in graph["srole_cli.reproduce_cmd"]
+    assert "agents.common.utils" in graph["agents.harness.evaluate"]
+    assert "study.experiments.emulation_profile" in graph["srole_cli.reproduce_cmd"]

@@ -1,11 +1,11 @@
-"""The offline optimum (``agents.optimal``, CP-SAT) and the fluid LP bound (``agents.fluid_bound``).
+"""The offline optimum (``references.optimal``, CP-SAT) and the fluid LP bound (``references.fluid_bound``).
 
 * the solver's schedule, replayed through the parallel env, has the solver's mean JCT (``REPLAY_RTOL``);
 * on instances whose heuristic schedules fall in the solver's class, the proven optimum is no worse;
 * no method (heuristics, behind a shield or not, the greedy reference, the CRL head rule, the solver's
   replay) ever beats the LP bound, and the LP bound is never below the old one and
   clearly above it on a busy cluster. (Trained learners are checked against it on every instance of
-  ``scripts/optimality_gaps.py``, which fails if any method beats it; ``tests/test_bound.py`` trains one.)
+  ``scripts/experiments/optimality_gaps.py``, which fails if any method beats it; ``tests/test_bound.py`` trains one.)
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from gymnasium.utils import seeding
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from agents.bound import lower_bound_episode
-from agents.evaluate import evaluate
-from agents.fluid_bound import fluid_bound_episode
-from agents.greedy_reference import run_greedy_reference_episode
-from agents.heuristics import make_heuristic
-from agents.optimal import REPLAY_RTOL, instance_config, replay, solve_offline
+from agents.baselines.greedy_reference import run_greedy_reference_episode
+from agents.baselines.heuristics import make_heuristic
+from agents.harness.evaluate import evaluate
+from references.bound import lower_bound_episode
+from references.fluid_bound import fluid_bound_episode
+from references.optimal import REPLAY_RTOL, instance_config, replay, solve_offline
 from srole_env.core.simulator import ClusterSimulator
 
 

@@ -1,4 +1,4 @@
-"""Paired comparisons over training seeds (``srole_cli.stats.paired_difference``) on hand-built cases."""
+"""Paired comparisons over training seeds (``study.analysis.stats.paired_difference``) on hand-built cases."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.stats as sps
 
-from srole_cli.stats import NO_DIFFERENCE, _mean_diff, _mean_ratio, compare_lower, paired_difference
+from study.analysis.stats import NO_DIFFERENCE, _mean_diff, _mean_ratio, compare_lower, paired_difference
 
 
 def test_a_constant_difference_is_exact():

@@ -218,10 +218,10 @@ def test_thrash_mode_slows_instead_of_killing(write_trace):
 
 
 def test_calibrate_script_writes_a_readable_table(tmp_path, monkeypatch):
-    # Tiny run of scripts/calibrate.py (LeNet-5, k = 1 only: each spawned worker imports torch).
+    # Tiny run of scripts/calibrate/calibrate.py (LeNet-5, k = 1 only: each spawned worker imports torch).
     import importlib.util
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "calibrate.py"
+    path = Path(__file__).resolve().parents[1] / "scripts" / "calibrate" / "calibrate.py"
     spec = importlib.util.spec_from_file_location("calibrate", path)
     calibrate = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "calibrate", calibrate)  # spawned workers unpickle calibrate._worker

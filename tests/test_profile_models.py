@@ -1,4 +1,4 @@
-"""Checks for scripts/profile_models.py and the shipped tables srole_env/data/{models,devices}.csv.
+"""Checks for scripts/calibrate/profile_models.py and the shipped tables srole_env/data/{models,devices}.csv.
 
 Fast (a few seconds): only LeNet-5 is re-profiled; the larger networks are built to count
 their parameters but not run.
@@ -43,12 +43,12 @@ DEVICE_COLUMNS = [
 
 
 def _load_script() -> ModuleType:
-    """Import scripts/profile_models.py from its path (scripts/ is not a package)."""
+    """Import scripts/calibrate/profile_models.py from its path (scripts/ is not a package)."""
     name = "profile_models"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(
-        name, ROOT / "scripts" / "profile_models.py"
+        name, ROOT / "scripts" / "calibrate" / "profile_models.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -1,6 +1,6 @@
 """The README's results tables equal what the project's code generates from the committed tables
-(``docs/results/paper`` by ``srole_cli.decisive.readme_section``, ``docs/results/optimality`` and
-``docs/results/regime`` by ``srole_cli.ceiling``, the emulation CSV), and the summary tables agree with the
+(``docs/results/paper`` by ``study.analysis.decisive.readme_section``, ``docs/results/optimality`` and
+``docs/results/regime`` by ``study.analysis.ceiling``, the emulation CSV), and the summary tables agree with the
 committed per-seed rows."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from srole_cli import report
+from study.analysis import report
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "quick"
@@ -30,14 +30,14 @@ def test_quick_docs_page_is_generated_from_the_committed_tables():
 
 @pytest.mark.skipif(not (PAPER / "methods_summary.csv").exists(), reason="docs/results/paper/ not committed")
 def test_readme_decisive_section_is_generated_from_the_committed_tables():
-    from srole_cli import decisive
+    from study.analysis import decisive
 
     assert decisive.readme_section(PAPER) in (ROOT / "README.md").read_text()
 
 
 @pytest.mark.skipif(not (PAPER / "methods.csv").exists(), reason="docs/results/paper/ not committed")
 def test_decisive_summary_matches_the_per_seed_rows():
-    from srole_cli import decisive
+    from study.analysis import decisive
 
     rows = pd.read_csv(PAPER / "methods.csv")
     table = pd.read_csv(PAPER / "methods_summary.csv")
@@ -49,7 +49,7 @@ def test_decisive_summary_matches_the_per_seed_rows():
 
 
 def test_readme_gaps_table_is_generated_from_the_committed_csv():
-    from srole_cli.ceiling import gaps_table
+    from study.analysis.ceiling import gaps_table
 
     assert gaps_table(ROOT / "docs" / "results" / "optimality") in (ROOT / "README.md").read_text()
 
@@ -63,13 +63,13 @@ def test_summary_table_matches_the_per_seed_rows():
 
 
 def test_readme_sim_to_real_table_is_generated_from_the_committed_csv():
-    from srole_cli.emulation_profile import readme_table
+    from study.experiments.emulation_profile import readme_table
 
     table = readme_table(ROOT / "docs" / "results" / "emulation" / "sim_vs_emulation.csv")
     assert table in (ROOT / "README.md").read_text()
 
 
 def test_readme_regime_table_is_generated_from_the_committed_csv():
-    from srole_cli.ceiling import regime_table
+    from study.analysis.ceiling import regime_table
 
     assert regime_table(ROOT / "docs" / "results" / "regime") in (ROOT / "README.md").read_text()

@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from srole_cli.regime import CSV_COLUMNS, cluster_capacity, mean_job_work, offered_load, rate_for_load, regime_profile
 from srole_env import make_config
 from srole_env.core.simulator import ClusterSimulator
+from srole_env.load import cluster_capacity, mean_job_work, offered_load, rate_for_load
 from srole_env.profiles import device_table
+from study.analysis.regime import CSV_COLUMNS
+from study.experiments.regime import regime_profile
 
 
 def test_mean_job_work_is_the_simulators():
@@ -45,7 +47,7 @@ def test_offered_load_and_its_inverse():
 
 def test_regime_profile_grid():
     """Trained N x loads, CRL evaluated at both head times, larger N evaluation-only from the N = 20 models."""
-    from srole_cli.reproduce import build_cells
+    from study.experiments.plan import build_cells
 
     profile = regime_profile("regime")
     assert len(profile.seeds) >= 5
@@ -62,7 +64,7 @@ def test_regime_profile_grid():
 
 
 def test_regime_tiny_end_to_end(tmp_path):
-    from srole_cli.reproduce import reproduce
+    from study.reproduce import reproduce
 
     profile = regime_profile("regime-tiny")
     out = reproduce(profile, tmp_path, device="cpu", progress=False, workers=1)

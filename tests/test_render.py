@@ -136,7 +136,7 @@ def test_human_mode_constructs_and_closes():
 def test_evaluate_records_the_first_episode(tmp_path, capsys):
     import imageio.v3 as iio
 
-    from agents.evaluate import evaluate
+    from agents.harness.evaluate import evaluate
     from srole_cli.main import main
 
     path = tmp_path / "clip" / "ep.gif"

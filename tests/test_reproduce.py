@@ -16,12 +16,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-import agents.evaluate
-from srole_cli import reproduce as rep
-from srole_cli.experiments import ALL, PROFILES, TINY_BASE, Experiment, load_profile
+import agents.harness.evaluate
 from srole_cli.main import main
+from study import reproduce as rep
+from study.experiments import plan
+from study.experiments.profiles import ALL, PROFILES, TINY_BASE, Experiment, load_profile
 
-REAL_EVALUATE = agents.evaluate.evaluate
+REAL_EVALUATE = agents.harness.evaluate.evaluate
 MINI = dataclasses.replace(PROFILES["tiny"], experiments=(
     Experiment("methods", TINY_BASE, methods=("MARL", "SROLE-central", "SROLE-decentralized", "least_loaded")),))
 """The tiny profile cut to one experiment, for the tests of single mechanisms."""
@@ -45,15 +46,15 @@ def _fake_evaluate(policy, shield=None, config=None, episodes=1, seed=0, device=
 
 @pytest.fixture
 def fake_learning(monkeypatch):
-    monkeypatch.setattr(rep, "_train", _fake_train)
-    monkeypatch.setattr(agents.evaluate, "evaluate", _fake_evaluate)
+    monkeypatch.setattr(plan, "_train", _fake_train)
+    monkeypatch.setattr(agents.harness.evaluate, "evaluate", _fake_evaluate)
 
 
 @pytest.fixture(scope="module")
 def tiny_results(tmp_path_factory):
     mp = pytest.MonkeyPatch()
-    mp.setattr(rep, "_train", _fake_train)
-    mp.setattr(agents.evaluate, "evaluate", _fake_evaluate)
+    mp.setattr(plan, "_train", _fake_train)
+    mp.setattr(agents.harness.evaluate, "evaluate", _fake_evaluate)
     out = tmp_path_factory.mktemp("reproduce")
     try:
         rep.reproduce(PROFILES["tiny"], out, device="cpu", progress=False)
@@ -119,8 +120,8 @@ def test_rerun_is_served_from_cache_with_its_compute_time(tiny_results, monkeypa
     def no_training(*args, **kwargs):
         raise AssertionError("a finished cell was trained again")
 
-    monkeypatch.setattr(rep, "_train", no_training)
-    monkeypatch.setattr(agents.evaluate, "evaluate", no_training)
+    monkeypatch.setattr(plan, "_train", no_training)
+    monkeypatch.setattr(agents.harness.evaluate, "evaluate", no_training)
     before = pd.read_csv(tiny_results / "methods.csv")
     first = (tiny_results / "summary.md").read_text()
     rep.reproduce(PROFILES["tiny"], tiny_results, device="cpu", progress=False)
@@ -140,8 +141,8 @@ def test_a_cache_without_its_run_history_says_the_wall_time_is_not_recorded(tiny
     out = tmp_path / "copied"
     shutil.copytree(tiny_results, out)
     (out / "runs.json").unlink()  # a cache filled elsewhere, shared without its history
-    monkeypatch.setattr(rep, "_train", no_training)
-    monkeypatch.setattr(agents.evaluate, "evaluate", no_training)
+    monkeypatch.setattr(plan, "_train", no_training)
+    monkeypatch.setattr(agents.harness.evaluate, "evaluate", no_training)
     rep.reproduce(PROFILES["tiny"], out, device="cpu", progress=False)
     summary = (out / "summary.md").read_text()
     assert "computed the cells not recorded" in summary and "0 of " in summary
@@ -154,7 +155,7 @@ def test_failed_cells_are_listed_and_the_rest_reported(fake_learning, monkeypatc
             raise RuntimeError("shield host unreachable")
         return _fake_evaluate(policy, shield, *args, **kwargs)
 
-    monkeypatch.setattr(agents.evaluate, "evaluate", broken)
+    monkeypatch.setattr(agents.harness.evaluate, "evaluate", broken)
     out = rep.reproduce(MINI, tmp_path, device="cpu", progress=False)
     failures = pd.read_csv(out / "failures.csv")
     assert set(failures["method"]) == {"SROLE-decentralized"}
@@ -173,9 +174,9 @@ def test_unflattened_curves_are_flagged(monkeypatch, tmp_path):
     def train(cell, run_dir):
         _fake_train(cell, run_dir, flat=cell.method["name"] != "MARL")
 
-    monkeypatch.setattr(rep, "_train", train)
-    monkeypatch.setattr(agents.evaluate, "evaluate", _fake_evaluate)
-    import srole_cli.report as report
+    monkeypatch.setattr(plan, "_train", train)
+    monkeypatch.setattr(agents.harness.evaluate, "evaluate", _fake_evaluate)
+    import study.analysis.report as report
 
     monkeypatch.setattr(report, "_has_flattened", lambda curve, metric: bool(curve[metric].iloc[-1] > 60))
     out = rep.reproduce(MINI, tmp_path, device="cpu", progress=False)
@@ -185,7 +186,7 @@ def test_unflattened_curves_are_flagged(monkeypatch, tmp_path):
 
 
 def test_one_training_serves_every_experiment_that_shares_its_config():
-    cells = rep.build_cells(PROFILES["tiny"], Path("/tmp/unused"))
+    cells = plan.build_cells(PROFILES["tiny"], Path("/tmp/unused"))
     marl = [c for c in cells if c.method.get("name") == "MARL"]
     # tiny: MARL trains on the base (methods, scalability n=6, sensitivity) and on n=4, 0.005, 0.01: 4 configs
     assert len(marl) == 4 * len(PROFILES["tiny"].seeds)

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from agents.common.persist import CorruptFile, atomic_write, read_json
-from agents.evaluate import evaluate
-from agents.train import resume_run, train
+from agents.harness.evaluate import evaluate
+from agents.harness.train import resume_run, train
+from srole_common.persist import CorruptFile, atomic_write, read_json
 
 TINY = {"scenario": "small", "horizon": 10}
 IDQN = {"learning_starts": 50, "buffer_size": 2_000, "batch_size": 32, "hidden": [16, 16]}
@@ -164,7 +164,7 @@ def test_a_failed_run_leaves_nothing_and_can_be_retried(tmp_path: Path):
 
 # ---------------------------------------------------------------------- cache and writer
 def test_a_corrupt_cache_entry_is_recomputed_not_a_failure(tmp_path: Path):
-    from srole_cli.reproduce import Cell, EvalSpec, run_cell
+    from study.experiments.plan import Cell, EvalSpec, run_cell
 
     cell = Cell("method", {"name": "LL", "kind": "heuristic", "policy": "least_loaded", "shield": "none"}, 0,
                 {}, (EvalSpec("methods", {"p": 1}, {"scenario": "small", "horizon": 3}),), str(tmp_path))
@@ -213,7 +213,7 @@ def test_curves_and_report_tables_keep_their_old_content_when_a_write_fails(tmp_
     import pandas as pd
 
     from agents.common.curves import CurveRecorder, read_curve
-    from agents.common.persist import write_frame
+    from srole_common.persist import write_frame
 
     curve = CurveRecorder(tmp_path / "curves.csv", 10, (0,), 1, lambda policy, seeds, episodes: {"mean_jct_all": 5.0})
     curve.record(0, None)
@@ -234,7 +234,7 @@ def test_curves_and_report_tables_keep_their_old_content_when_a_write_fails(tmp_
 
 
 def test_a_corrupt_run_history_is_refused_naming_it(tmp_path: Path):
-    from srole_cli.report import record_run
+    from study.experiments.runs import record_run
 
     (tmp_path / "runs.json").write_text('[{"wall_s": 12.5, "workers"')
     with pytest.raises(CorruptFile, match=r"runs\.json.* is corrupt"):

@@ -1,7 +1,7 @@
 """The shields decide exactly what the recorded fixture says (``tests/data/shield_hashes.json``).
 
 The hashes were recorded from the per-region (loop) implementation of the protocol before it was
-vectorized (``scripts/shield_hashes.py --write``); any change to a decision, a message count, a
+vectorized (``scripts/fixtures/shield_hashes.py --write``); any change to a decision, a message count, a
 coordination round or a simulated latency changes a hash.
 """
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("shield_hashes", ROOT / "scripts" / "shield_hashes.py")
+    spec = importlib.util.spec_from_file_location("shield_hashes", ROOT / "scripts" / "fixtures" / "shield_hashes.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

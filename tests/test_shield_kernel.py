@@ -19,7 +19,7 @@ needs_numba = pytest.mark.skipif(not kernel.available(), reason="numba is not in
 
 
 def _hashes_module():
-    spec = importlib.util.spec_from_file_location("shield_hashes", ROOT / "scripts" / "shield_hashes.py")
+    spec = importlib.util.spec_from_file_location("shield_hashes", ROOT / "scripts" / "fixtures" / "shield_hashes.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

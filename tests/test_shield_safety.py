@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.heuristics import make_heuristic
+from agents.baselines.heuristics import make_heuristic
 from shields import PARTITION_METHODS, PRIORITY_RULES, make_shield
 from shields.audit import BREACHES, audit
 from shields.core import colliding_edges, snapshot

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test
 
-from agents.heuristics import make_heuristic
+from agents.baselines.heuristics import make_heuristic
 from shields import SHIELD_KINDS, CentralShield, DecentralizedShield, make_shield
 from shields.core import snapshot
 from shields.regions import partition_edges

@@ -1,4 +1,4 @@
-"""``srole_cli.stats``: estimates checked against values worked out by hand, and intervals that can say no."""
+"""``study.analysis.stats``: estimates checked against values worked out by hand, and intervals that can say no."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from srole_cli import stats
+from study.analysis import stats
 
 
 def test_iqm_trims_a_quarter_each_side():

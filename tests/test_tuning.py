@@ -1,4 +1,5 @@
-"""Equal tuning: ``srole tune`` / ``srole_cli.tuning`` (Optuna), its YAML, and seeds disjoint from evaluation."""
+"""Equal tuning: ``srole tune`` / ``study.experiments.tuning`` (Optuna), its YAML, and seeds disjoint from
+evaluation."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import optuna
 import pytest
 import yaml
 
-from agents.registry import ALGOS
+from agents.harness.registry import ALGOS
 from srole_cli.main import main
-from srole_cli.tuning import (
+from study.experiments.tuning import (
     CRL_LEARNERS,
     LEARNERS,
     METHODS,
@@ -47,7 +48,7 @@ def test_two_trials_write_a_yaml_that_load_tuned_reads(tmp_path: Path):
     for h in tuned["history"]:  # each trial is scored by the mean over its training seeds
         assert len(h["per_seed"]) == 2 and h["value"] == pytest.approx(sum(h["per_seed"]) / 2)
     # the tuned hyperparameters train as they are
-    from agents.train import train
+    from agents.harness.train import train
 
     run = train(tuned["algo"], tuned["shield"], {"scenario": "small", **TINY}, 5, 0, tmp_path / "run", "cpu",
                 hparams=tuned["hparams"], progress=False)
@@ -65,7 +66,7 @@ def test_load_tuned_is_none_when_untuned_and_rejects_a_bad_file(tmp_path: Path):
 
 
 def test_tuning_seeds_are_disjoint_from_the_evaluation_seeds():
-    from srole_cli.reproduce import EVAL_SEED_OFFSET
+    from study.experiments.plan import EVAL_SEED_OFFSET
 
     train_seeds, eval_seeds = tuning_seeds(TUNE_SEED_BASE, 100)
     evaluation = {EVAL_SEED_OFFSET + 100 * seed + e for seed in range(100) for e in range(100)}

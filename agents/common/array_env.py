@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.common.names import SHIELDS
-from agents.common.persist import CorruptFile, load_arrays, save_arrays
+from srole_common.names import SHIELDS
+from srole_common.persist import CorruptFile, load_arrays, save_arrays
 from srole_env import ClusterConfig, EdgeClusterEnv
 
 

@@ -1,4 +1,5 @@
-"""What a learner gets from ``agents.train.train``: the run's settings, its loggers and checkpoint bookkeeping."""
+"""What a learner gets from ``agents.harness.train.train``: the run's settings, its loggers and checkpoint
+bookkeeping."""
 
 from __future__ import annotations
 

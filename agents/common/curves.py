@@ -3,7 +3,7 @@ reads one back.
 
 Every K simulated rounds the learner's current policy is evaluated greedily, behind the run's shield (with or
 without its preferences, as in training), on the same episodes each time; the evaluation is injected
-(``agents.evaluate.evaluate_seeds``), so this module imports no learner and no evaluation code. One row per
+(``agents.harness.evaluate.evaluate_seeds``), so this module imports no learner and no evaluation code. One row per
 evaluation:
 
 ``round, mean_jct_all, collisions, jobs_completed, overloads, mean_reward, mean_jct, interventions, episodes``
@@ -13,7 +13,7 @@ episodes). Rows are written at round 0 (the untrained policy), at every multiple
 training when the budget is not a multiple of K. A CRL learner advances several rounds in one head
 decision when rounds pass with nothing to decide, so its rows fall on the first decision at or after
 each multiple (the ``round`` column says where). The convergence test on these curves is
-``agents.convergence``.
+``agents.harness.convergence``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.common.persist import write_rows
+from srole_common.persist import write_rows
 
 Evaluator = Callable[[Any, Sequence[int], int], dict[str, float]]
 """``(policy, seeds, episodes) -> metric means``: how a ``CurveRecorder`` evaluates (``evaluate.evaluate_seeds``)."""
@@ -38,7 +38,7 @@ _FROM_RESULT = {"mean_reward": "episode_return"}
 class CurveRecorder:
     """Evaluates a policy every ``every`` rounds on fixed seeds and appends the rows to ``path``.
 
-    Episode ``e`` of evaluation seed ``s`` is reset with ``s + e`` (``agents.evaluate`` semantics), for
+    Episode ``e`` of evaluation seed ``s`` is reset with ``s + e`` (``agents.harness.evaluate`` semantics), for
     every ``s`` in ``seeds`` and ``e < episodes``; the same episodes at every evaluation. ``evaluator``
     runs them (injected, so the recorder stays below the learners and the evaluation code).
     """

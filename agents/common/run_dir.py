@@ -10,7 +10,7 @@ OUT/
                      + the learner's files (model, optimizer, replay buffer, env.npz: the episode to replay)
 ```
 
-Every file here is written through ``agents.common.persist`` (atomic) and read back without unpickling
+Every file here is written through ``srole_common.persist`` (atomic) and read back without unpickling
 (``SECURITY.md``).
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.common import persist
+from srole_common import persist
 
 CONFIG_FILE = "config.json"
 EPISODES_FILE = "episodes.csv"
@@ -68,7 +68,7 @@ class RunDir:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as indented JSON through the one atomic writer (``agents.common.persist``)."""
+    """Write ``data`` as indented JSON through the one atomic writer (``srole_common.persist``)."""
     persist.write_json(path, data)
 
 

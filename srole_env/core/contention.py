@@ -14,7 +14,7 @@ bound how many run at full speed on any device:
 
 Both cases are ``flops / max(k, units) x eta(k / cores)`` with ``units`` = cores (CPU) or 1 (GPU).
 
-``eta`` comes from measurement: ``data/calibration_host.csv``, written by ``scripts/calibrate.py``
+``eta`` comes from measurement: ``data/calibration_host.csv``, written by ``scripts/calibrate/calibrate.py``
 (k = 1 .. 2 x cores concurrent single-thread ResNet-18 workers on the calibration host, their
 throughput per CPU-second so that other processes on the shared host do not count), read as a
 function of the oversubscription ratio ``k / cores`` and interpolated linearly between the measured
@@ -40,7 +40,7 @@ def oversubscription_curve() -> tuple[np.ndarray, np.ndarray]:
     """Measured ``(ratio, efficiency)`` points, ratio = workers / cores >= 1, from the ``sweep`` rows.
 
     The efficiency of ``k > cores`` workers is ``aggregate(k) / aggregate(cores)`` of the dedicated-host
-    aggregates (``dedicated_samples_per_s``: cores x samples per CPU-second, see ``scripts/calibrate.py``),
+    aggregates (``dedicated_samples_per_s``: cores x samples per CPU-second, see ``scripts/calibrate/calibrate.py``),
     the fraction of the cores' full-load throughput that survives time-sharing; ``(1.0, 1.0)`` is the
     first point.
     """

@@ -609,6 +609,13 @@ class ClusterSimulator:
         """Count actions rewritten by a shield (wrappers call this)."""
         self._totals["interventions"] += int(count)
 
+    def job_times(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per job of the episode so far: its JCT if it completed, else its age (a lower bound on its JCT),
+        and whether it completed. The per-job figures behind ``mean_jct_all`` (for JCT distributions)."""
+        jobs = self.jobs
+        done = jobs.tasks_left == 0
+        return np.where(done, jobs.finish - jobs.arrival, self.time - jobs.arrival), done
+
     def metrics(self) -> dict[str, float]:
         """Episode figures so far: collisions, overloads, JCT statistics, utilisation, overhead, OOM kills.
 

@@ -1,0 +1,190 @@
+"""The reproduction's figures (matplotlib, Agg): the paper's figure types plus learning curves and sensitivity.
+
+Every line has its own marker and line style (readable in grey scale), legends sit outside the axes so
+they never cover data, axes carry units, and titles name each sweep's base scenario and N. Intervals are
+the stratified-bootstrap 95% CIs of the IQM (``study.analysis.stats``); for a nonnegative metric they are
+clipped at 0, which is a no-op (a percentile interval of a trimmed mean lies inside the data's range),
+said in each caption of ``summary.md``. Figures are sized to be read at 100%: at most ``MAX_WIDTH_IN``
+inches wide at ``DPI`` (about 1000 pixels with the legend), text at 8 points or more.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from srole_common.persist import save_figure  # noqa: E402
+from study.analysis import stats  # noqa: E402
+from study.experiments.profiles import METHOD_NAMES  # noqa: E402
+
+DPI = 110
+"""Dots per inch of every PNG."""
+MAX_WIDTH_IN = 8.0
+"""Widest figure body (inches), so that no figure needs zooming out to be read."""
+CDF_METHODS = ("SROLE-central", "SROLE-decentralized", "MARL", "CRL", "greedy-reference")
+"""The methods the JCT CDF draws (SROLE, the paper's two baselines, the full-knowledge reference); every
+method's quantiles are in ``jct_quantiles.csv`` and the summary's table."""
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h", "p", "d")
+STYLES = ("-", "--", "-.", ":")
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+          "#17becf", "#393b79", "#637939", "#000000")
+"""One distinct colour per method of ``METHOD_NAMES`` (matplotlib's tab10 plus three darker ones)."""
+LABELS = {
+    "mean_jct_all": "mean JCT, all jobs (simulated s)",
+    "mean_jct": "mean JCT, completed jobs (simulated s)",
+    "collisions": "action collisions per episode",
+    "mean_decision_latency_s": "decision latency per task (simulated s)",
+    "decision_latency_s": "shield decision latency (simulated s)",
+    "median_utilization": "median core utilisation (fraction)",
+    "n_edges": "cluster size N (edges)",
+    "arrival_rate": "load (job arrivals per edge per s)",
+    "round": "training rounds (simulated decision rounds)",
+}
+
+
+def style(method: str) -> dict[str, object]:
+    """A fixed marker, line style and colour per method (the same in every figure)."""
+    i = METHOD_NAMES.index(method) if method in METHOD_NAMES else hash(method) % len(MARKERS)
+    return {"marker": MARKERS[i % len(MARKERS)], "linestyle": STYLES[i % len(STYLES)], "color": COLORS[i % len(COLORS)]}
+
+
+def wrap(title: str, width: int = 75) -> str:
+    """A title broken into lines so it never runs past the figure."""
+    return "\n".join(textwrap.wrap(title, width))
+
+
+def _finish(fig, ax, path: Path, title: str, legend: bool = True) -> None:
+    ax.set_title(wrap(title), fontsize=10)
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _yerr(group: pd.DataFrame, metric: str, nonnegative: bool) -> np.ndarray | None:
+    lo, hi = group.get(f"{metric}_lo"), group.get(f"{metric}_hi")
+    if lo is None or hi is None:
+        return None
+    lo = lo.clip(lower=0) if nonnegative else lo
+    value = group[metric]
+    return np.vstack([(value - lo).clip(lower=0).fillna(0), (hi - value).clip(lower=0).fillna(0)])
+
+
+def sweep_plot(table: pd.DataFrame, x: str, metric: str, path: Path, title: str, logy: bool = False,
+               nonnegative: bool = True) -> None:
+    """``metric`` (IQM and CI) against sweep variable ``x``, one line per method."""
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    if logy:  # a log axis cannot show zeros (e.g. a scheduler that pays no latency): leave them out
+        table = table[table[metric] > 0]
+    for name, group in table.groupby("method", sort=False):
+        group = group.sort_values(x)
+        if group[metric].notna().any():
+            ax.errorbar(group[x], group[metric], yerr=_yerr(group, metric, nonnegative), capsize=3, label=str(name),
+                        markersize=5, **style(str(name)))
+    ax.set_xlabel(LABELS.get(x, x))
+    ax.set_ylabel(LABELS.get(metric, metric))
+    if logy:
+        ax.set_yscale("log")
+    if x == "n_edges":
+        ax.set_xscale("log")
+        values = sorted(table[x].dropna().unique())
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.minorticks_off()
+    _finish(fig, ax, path, title)
+
+
+def methods_bar(table: pd.DataFrame, metric: str, path: Path, title: str) -> None:
+    """Horizontal bars of ``metric`` per method (IQM) with CI whiskers."""
+    table = table[table[metric].notna()]
+    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(table) + 1.2))
+    y = np.arange(len(table))
+    ax.barh(y, table[metric], xerr=_yerr(table, metric, True), capsize=3,
+            color=[style(m)["color"] for m in table["method"]])
+    ax.set_yticks(y, table["method"])
+    ax.invert_yaxis()
+    ax.set_xlabel(LABELS.get(metric, metric))
+    _finish(fig, ax, path, title, legend=False)
+
+
+def cdf_plot(jobs: pd.DataFrame, path: Path, title: str, methods: Sequence[str] = CDF_METHODS) -> None:
+    """Empirical CDF of per-job JCT (unfinished jobs at their age) of ``methods`` (those present), log time axis."""
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    for name in [m for m in methods if m in set(jobs["method"])]:
+        group = jobs[jobs["method"] == name]
+        values = np.sort(group["jct_s"].to_numpy())
+        values = values[values > 0]
+        if len(values):
+            st = style(str(name))
+            ax.step(values, np.arange(1, len(values) + 1) / len(values), where="post", label=str(name),
+                    linestyle=st["linestyle"], color=st["color"])
+    ax.set_xscale("log")
+    ax.set_xlabel("job completion time (simulated s; unfinished jobs at their age)")
+    ax.set_ylabel("fraction of jobs")
+    ax.set_ylim(0, 1.01)
+    _finish(fig, ax, path, title)
+
+
+def curve_band(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per round: the IQM over seeds of ``metric`` and its stratified-bootstrap 95% CI (``value``, ``lo``, ``hi``)."""
+    rows = []
+    for rounds, group in curves.groupby("round", sort=True):
+        est = stats.iqm_ci(group[metric].to_numpy(float))
+        rows.append({"round": rounds, "value": est.value, "lo": est.lo, "hi": est.hi})
+    return pd.DataFrame(rows, columns=["round", "value", "lo", "hi"])
+
+
+def curves_plot(curves: pd.DataFrame, metric: str, path: Path, title: str) -> None:
+    """Learning curves: IQM over seeds of ``metric`` on the fixed evaluation seeds, band = its bootstrap 95% CI."""
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    for name, group in curves.groupby("method", sort=False):
+        band = curve_band(group, metric)
+        st = style(str(name))
+        ax.plot(band["round"], band["value"], label=str(name), markersize=4, **st)
+        ax.fill_between(band["round"], band["lo"], band["hi"], alpha=0.12, color=st["color"])
+    ax.set_xlabel(LABELS["round"])
+    ax.set_ylabel(LABELS.get(metric, metric))
+    _finish(fig, ax, path, title)
+
+
+def sensitivity_plot(table: pd.DataFrame, path: Path, title: str, series: Sequence[str]) -> None:
+    """One panel per assumption (at most three a row): SROLE's JCT reduction (CI) against each baseline per value."""
+    assumptions = list(dict.fromkeys(table["assumption"]))
+    ncols = min(3, len(assumptions))
+    nrows = math.ceil(len(assumptions) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(MAX_WIDTH_IN, 2.9 * nrows + 0.6), squeeze=False, sharey=True)
+    for ax in axes.flat[len(assumptions):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.flat, assumptions):
+        part = table[table["assumption"] == name]
+        labels = list(dict.fromkeys(part["value"].astype(str)))
+        for k, comp in enumerate(series):
+            rows = part[part["comparison"] == comp]
+            if rows.empty:
+                continue
+            pos = [labels.index(str(v)) + 0.1 * (k - (len(series) - 1) / 2) for v in rows["value"]]
+            err = np.vstack([(rows["reduction"] - rows["reduction_lo"]).clip(lower=0).fillna(0),
+                             (rows["reduction_hi"] - rows["reduction"]).clip(lower=0).fillna(0)])
+            ax.errorbar(pos, 100 * rows["reduction"], yerr=100 * err, capsize=3, label=comp, linestyle="none",
+                        marker=MARKERS[k % len(MARKERS)], color=f"C{k}")
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
+        ax.set_xlabel(name, fontsize=9)
+    for row in axes:
+        row[0].set_ylabel("JCT reduction (%)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.suptitle(wrap(title, 95), fontsize=10)
+    if handles:
+        fig.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 0.9))
+    fig.tight_layout()
+    save_figure(fig, path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)

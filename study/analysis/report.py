@@ -1,0 +1,565 @@
+"""Turning per-seed results into the reproduction's tables, figures and ``summary.md``.
+
+Files written into the results directory (all regenerated from the rows, except ``runs.json`` and the
+cache; ``readme_tables`` rebuilds the README's table from the committed ones); ``OUTPUTS`` lists them:
+
+* ``<experiment>.csv``: one row per method x sweep point x training seed (metrics are means over the
+  evaluation episodes); ``methods.csv`` is the methods experiment (``method``, ``seed``, ``mean_jct_all``,
+  ``collisions``, ``jobs_completed``, ... , ``wall_s``).
+* ``<experiment>_summary.csv``: per method and point, the IQM over seeds of each metric with its
+  stratified-bootstrap 95% CI (``<metric>``, ``<metric>_lo``, ``<metric>_hi``) and ``seeds``.
+* ``comparisons.csv``: SROLE against each baseline per experiment and point: probability of improvement
+  (mean JCT) and the relative differences in ``mean_jct_all``, ``collisions``, ``median_utilization``,
+  each with its CI and verdict.
+* ``sensitivity.csv`` / ``sensitivity_effect.csv``: SROLE's JCT reduction per assumption value, and the
+  assumptions ranked by how far they move it.
+* ``sensitivity_reduction.csv``: the same reductions as drawn in ``sensitivity.png``.
+* ``curves.csv``: learning curves (``method``, ``seed``, the training point, ``round``, metrics).
+* ``jobs.csv``: per-job JCTs of the methods experiment (``method``, ``seed``, ``jct_s``);
+  ``jct_quantiles.csv``: per method, the job count and the 50th, 90th and 99th percentile and mean JCT.
+* Figures: ``<experiment>_jct.png`` (every experiment with methods), ``scalability_collisions.png`` and
+  ``scalability_latency.png`` (the N sweep), ``shield_overhead_latency.png``, ``sensitivity.png``,
+  ``jct_cdf.png`` (``figures.CDF_METHODS``) and ``curves_<k>.png`` (one per training point).
+* ``summary.md`` (everything above with its captions), ``profile.json`` (the profile as run),
+  ``runs.json`` (every invocation that computed cells: its wall time, workers and cells computed),
+  ``failures.csv`` when anything failed, and ``cache/`` (trained models, training records, evaluations).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from srole_common.persist import atomic_write, write_frame
+from study.analysis import figures, stats
+from study.experiments.profiles import BASELINES, HEADLINE_BASELINES, METHOD_NAMES, SROLE, Profile
+from study.experiments.runs import RunInfo
+
+PAPER = {"mean_jct_all": 0.59, "collisions": 0.48, "median_utilization": 0.29}
+"""The paper's headline reductions (PAPER.md): up to 59% training time, 48% collisions, 29% median utilisation."""
+COMPARED = ("mean_jct_all", "collisions", "median_utilization")
+REPORTED_METRICS = (
+    "mean_jct_all", "mean_jct", "p95_jct", "jobs_completed", "jobs_unfinished", "median_utilization", "collisions",
+    "overloads", "interventions", "messages", "scheduling_overhead_s", "mean_decision_latency_s", "oom_kills",
+    "work_lost_s", "head_backlog_max", "head_utilization_mean",
+)
+NONNEGATIVE = True
+"""Every reported metric is nonnegative, so its CI is clipped at 0 in figures (a no-op, see ``figures``)."""
+SUMMARY_COLUMNS = ("method", "mean_jct_all", "mean_jct", "collisions", "median_utilization", "overloads",
+                   "mean_decision_latency_s", "seeds")
+READING = ("How to read these figures against the paper, and why they differ, is written up in the documentation "
+           "(`docs/reproducing.md`, 'Reading the results').")
+OUTPUTS = ("<experiment>.csv", "<experiment>_summary.csv", "comparisons.csv", "sensitivity_effect.csv",
+           "sensitivity_reduction.csv", "curves.csv", "jobs.csv", "jct_quantiles.csv", "<experiment>_jct.png",
+           "scalability_collisions.png", "scalability_latency.png", "shield_overhead_latency.png", "sensitivity.png",
+           "jct_cdf.png", "curves_<k>.png", "summary.md", "profile.json", "runs.json", "failures.csv", "cache/")
+"""Every file ``srole reproduce`` writes into its results directory (module docstring: what each holds)."""
+JCT_QUANTILES = (0.5, 0.9, 0.99)
+
+
+# ---------------------------------------------------------------------- tables
+def summarize(frame: pd.DataFrame, by: Sequence[str], metrics: Sequence[str] = REPORTED_METRICS,
+              seed: int = 0) -> pd.DataFrame:
+    """IQM over seeds of each metric with its 95% CI (``_lo``/``_hi``), grouped by ``by``."""
+    metrics = [m for m in metrics if m in frame.columns]
+    out = []
+    for keys, group in frame.groupby(list(by), sort=False, dropna=False):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        row: dict[str, Any] = dict(zip(by, keys))
+        for metric in metrics:
+            est = stats.iqm_ci(group[metric].to_numpy(float), seed=seed)
+            row.update({metric: est.value, f"{metric}_lo": est.lo, f"{metric}_hi": est.hi})
+        row["seeds"] = group["seed"].nunique()
+        out.append(row)
+    table = pd.DataFrame(out)
+    if "method" in table.columns:  # methods in the comparison's order, then anything else
+        rank = {m: i for i, m in enumerate(METHOD_NAMES)}
+        order = table["method"].map(lambda m: rank.get(m, len(rank)))
+        keys = [k for k in by if k != "method"]
+        table = table.assign(_order=order).sort_values([*keys, "_order"], kind="stable").drop(columns="_order")
+    return table.reset_index(drop=True)
+
+
+def compare(frame: pd.DataFrame, by: Sequence[str] = (), seed: int = 0) -> pd.DataFrame:
+    """SROLE (both shields) against every baseline present, per group ``by``: probability of improvement
+    on ``mean_jct_all`` and relative differences (how much lower SROLE is) with CIs and verdicts."""
+    rows = []
+    groups = frame.groupby(list(by), sort=False) if by else [((), frame)]
+    for keys, group in groups:
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        methods = set(group["method"])
+        for srole in SROLE:
+            if srole not in methods:
+                continue
+            x = group[group["method"] == srole]
+            for base in BASELINES:
+                if base not in methods or base == srole:
+                    continue
+                y = group[group["method"] == base]
+                poi = stats.probability_of_improvement(x["mean_jct_all"], y["mean_jct_all"], seed=seed)
+                row: dict[str, Any] = {**dict(zip(by, keys)), "srole": srole, "baseline": base,
+                                       "poi_jct": poi.value, "poi_jct_lo": poi.lo, "poi_jct_hi": poi.hi}
+                for metric in COMPARED:
+                    if metric not in group.columns:
+                        continue
+                    rel, diff = stats.compare_lower(x[metric], y[metric], seed=seed)
+                    row.update({f"{metric}_reduction": rel.value, f"{metric}_reduction_lo": rel.lo,
+                                f"{metric}_reduction_hi": rel.hi, f"{metric}_difference": diff.value,
+                                f"{metric}_difference_lo": diff.lo, f"{metric}_difference_hi": diff.hi,
+                                f"{metric}_verdict": _verdict(diff)})
+                rows.append(row)
+    if by:
+        rows += _pooled_poi(frame, list(by), seed)
+    return pd.DataFrame(rows)
+
+
+def _pooled_poi(frame: pd.DataFrame, by: list[str], seed: int) -> list[dict[str, Any]]:
+    """Probability of improvement over every point of a sweep at once (rliable's average over tasks), with a
+    bootstrap stratified by point; its row carries ``all`` in the sweep column."""
+    rows = []
+    methods = set(frame["method"])
+    for srole in SROLE:
+        for base in BASELINES:
+            if srole not in methods or base not in methods:
+                continue
+            pair = frame[frame["method"].isin((srole, base))]
+            table = pair.pivot_table(index="seed", columns=[*by, "method"], values="mean_jct_all", aggfunc="mean")
+            points = [p for p in table.columns.droplevel(-1).unique()
+                      if (*_as_tuple(p), srole) in table.columns and (*_as_tuple(p), base) in table.columns]
+            if len(points) < 2:
+                continue
+            x = np.column_stack([table[(*_as_tuple(p), srole)] for p in points])
+            y = np.column_stack([table[(*_as_tuple(p), base)] for p in points])
+            keep = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
+            if keep.sum() < 1:
+                continue
+            poi = stats.probability_of_improvement(x[keep], y[keep], seed=seed)
+            rows.append({**{k: "all" for k in by}, "srole": srole, "baseline": base, "poi_jct": poi.value,
+                         "poi_jct_lo": poi.lo, "poi_jct_hi": poi.hi})
+    return rows
+
+
+def _as_tuple(value: Any) -> tuple:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _verdict(diff: stats.Estimate) -> str:
+    """From the absolute difference IQM(SROLE) - IQM(baseline) and its CI."""
+    if not diff.excludes_zero:
+        return stats.NO_DIFFERENCE
+    return "SROLE lower" if diff.value < 0 else "SROLE higher"
+
+
+def _poi(row: pd.Series) -> str:
+    """The probability of improvement of a comparisons row with its CI."""
+    return with_ci({"p": row["poi_jct"], "p_lo": row["poi_jct_lo"], "p_hi": row["poi_jct_hi"]}, "p")
+
+
+def percent(value: float) -> str:
+    """0.59 -> '59.0%'; nan -> 'n/a'."""
+    return "n/a" if value is None or not np.isfinite(value) else f"{100 * value:.1f}%"
+
+
+def _num(value: float) -> str:
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:,.1f}"
+
+
+def with_ci(row: pd.Series | dict, metric: str, fmt=_num) -> str:
+    """``value [lo, hi]`` of a summary row."""
+    value, lo, hi = row.get(metric), row.get(f"{metric}_lo"), row.get(f"{metric}_hi")
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    if lo is None or not np.isfinite(lo):
+        return fmt(value)
+    return f"{fmt(value)} [{fmt(lo)}, {fmt(hi)}]"
+
+
+def markdown_table(table: pd.DataFrame, columns: Sequence[str]) -> str:
+    """A Markdown table of ``columns``; metrics with ``_lo``/``_hi`` columns print as ``IQM [lo, hi]``."""
+    columns = [c for c in columns if c in table.columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for _, row in table.iterrows():
+        cells = []
+        for col in columns:
+            if f"{col}_lo" in table.columns:
+                cells.append(with_ci(row, col))
+            elif isinstance(row[col], (float, np.floating)):
+                cells.append(_num(row[col]))
+            else:
+                cells.append(str(row[col]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- convergence
+def _has_flattened(curve: pd.DataFrame, metric: str) -> bool:
+    from agents.harness.convergence import has_flattened
+
+    return bool(has_flattened(curve, metric))
+
+
+def convergence(curves: pd.DataFrame, metric: str = "mean_jct_all") -> pd.DataFrame:
+    """Per method and training point: runs whose curve had flattened, of runs with a curve."""
+    if curves.empty or metric not in curves.columns:
+        return pd.DataFrame()
+    keys = [k for k in ("method", "n_edges", "arrival_rate") if k in curves.columns]
+    rows = []
+    for group_keys, group in curves.groupby(keys, sort=False, dropna=False):
+        flags = [_has_flattened(run, metric) for _, run in group.groupby("seed")]
+        known = [f for f in flags if f is not None]
+        rows.append({**dict(zip(keys, group_keys)), "runs": len(flags), "flattened": sum(known),
+                     "not_flattened": len(known) - sum(known), "unknown": len(flags) - len(known)})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------- sensitivity
+def _fmt_value(value: Any) -> str:
+    """An assumption value for tables: None -> 'default', 6.0 -> '6'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "default"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def sensitivity(frame: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """SROLE's JCT reduction against MARL and CRL at every assumption value, and the assumptions ranked by
+    the range of that reduction over their values (the one the conclusion depends on most first)."""
+    rows = []
+    frame = frame.assign(value=frame["value"].map(_fmt_value))
+    for (name, value), group in frame.groupby(["assumption", "value"], sort=False):
+        for srole in SROLE:
+            x = group[group["method"] == srole]
+            if x.empty:
+                continue
+            for base in HEADLINE_BASELINES:
+                y = group[group["method"] == base]
+                if y.empty:
+                    continue
+                est, diff = stats.compare_lower(x["mean_jct_all"], y["mean_jct_all"], seed=seed)
+                rows.append({"assumption": name, "value": value, "comparison": f"{srole} vs {base}",
+                             "reduction": est.value, "reduction_lo": est.lo, "reduction_hi": est.hi,
+                             "verdict": _verdict(diff)})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table, pd.DataFrame()
+    effect = (table.groupby(["assumption", "comparison"], sort=False)["reduction"]
+              .agg(lambda r: float(np.nanmax(r) - np.nanmin(r)) if r.notna().any() else math.nan)
+              .rename("range").reset_index().sort_values("range", ascending=False))
+    return table, effect
+
+
+# ---------------------------------------------------------------------- the report
+def _point_columns(frame: pd.DataFrame) -> list[str]:
+    names = ("n_edges", "arrival_rate", "assumption", "value")
+    return [c for c in names if c in frame.columns and frame[c].notna().any()]
+
+
+def split_jobs(frame: pd.DataFrame, out: Path, keys: Sequence[str]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Move the rows' per-job JCTs (``job_jcts``) into ``out/jobs.csv`` (``keys`` + ``jct_s`` per job); returns the
+    rows without them and the job records."""
+    jobs: list[dict[str, Any]] = []
+    if "job_jcts" in frame.columns:
+        for _, row in frame[frame["job_jcts"].notna()].iterrows():
+            jobs += [{**{k: row.get(k) for k in keys}, "jct_s": j} for j in row["job_jcts"]]
+        frame = frame.drop(columns="job_jcts")
+    write_frame(out / "jobs.csv", pd.DataFrame(jobs, columns=[*keys, "jct_s"]))
+    return frame, jobs
+
+
+def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict[str, Any]], out: Path,
+                 run: RunInfo) -> None:
+    """Write every table, figure and ``summary.md`` (see the module docstring) into ``out``."""
+    frame, jobs = split_jobs(pd.DataFrame(rows), out, ("method", "seed"))
+    curve_frame = pd.DataFrame(curves)
+    write_frame(out / "curves.csv", curve_frame)
+    failures = pd.DataFrame(run.failures, columns=["experiment", "point", "method", "seed", "error"])
+    if len(failures):
+        write_frame(out / "failures.csv", failures)
+    elif (out / "failures.csv").exists():
+        (out / "failures.csv").unlink()
+
+    md = _header(profile, frame, run)
+    comparisons = []
+    for exp in profile.experiments:
+        part = frame[frame["experiment"] == exp.name] if "experiment" in frame.columns else frame.iloc[0:0]
+        part = part.dropna(axis=1, how="all")
+        if part.empty:
+            md += ["", f"## {exp.name}", "", "No results (every cell failed; see Failures)."]
+            continue
+        write_frame(out / f"{exp.name}.csv", part.drop(columns="experiment"))
+        title_base = exp.describe_base()
+        if exp.kind == "shield_overhead":
+            table = summarize(part, [exp.sweep, "method"], ("decision_latency_s", "messages_per_round",
+                                                            "shield_wall_ms_per_round"))
+            write_frame(out / f"{exp.name}_summary.csv", table)
+            figures.sweep_plot(table, exp.sweep, "decision_latency_s", out / f"{exp.name}_latency.png",
+                               f"Shield decision latency vs N ({title_base}; least-loaded play)", logy=True)
+            md += ["", f"## {exp.name}", "", f"Least-loaded play behind each shield ({title_base}); latency is the "
+                   "simulated time from request to answer (IQM over seeds of the mean over rounds with requests).",
+                   "", f"![{exp.name}]({exp.name}_latency.png)", "",
+                   markdown_table(table, [exp.sweep, "method", "decision_latency_s", "messages_per_round",
+                                          "shield_wall_ms_per_round", "seeds"])]
+            continue
+        if exp.kind == "sensitivity":
+            md += _sensitivity_section(exp, part, out, title_base)
+            continue
+        points = _point_columns(part)
+        table = summarize(part, [*points, "method"])
+        write_frame(out / f"{exp.name}_summary.csv", table)
+        comp = compare(part, points)
+        if not comp.empty:
+            comparisons.append(comp.assign(experiment=exp.name))
+        md += ["", f"## {exp.name}", ""]
+        if exp.sweep:
+            label = figures.LABELS.get(exp.sweep, exp.sweep)
+            base = f"{title_base}; IQM and 95% CI over {len(profile.seeds)} seeds"
+            figures.sweep_plot(table, exp.sweep, "mean_jct_all", out / f"{exp.name}_jct.png",
+                               f"Mean JCT vs {label.split(' (')[0]} ({base})")
+            pics = [f"{exp.name}_jct.png"]
+            if exp.sweep == "n_edges":
+                figures.sweep_plot(table, exp.sweep, "collisions", out / f"{exp.name}_collisions.png",
+                                   f"Collisions vs N ({base})")
+                figures.sweep_plot(table[table["method"] != "lower-bound"], exp.sweep, "mean_decision_latency_s",
+                                   out / f"{exp.name}_latency.png", f"Decision latency vs N ({base})", logy=True)
+                pics += [f"{exp.name}_collisions.png", f"{exp.name}_latency.png"]
+            md += [f"Sweep of {exp.sweep} at {title_base}. Intervals are stratified-bootstrap 95% CIs of the IQM "
+                   "(clipped at 0 for these nonnegative metrics, a no-op).", "",
+                   *[f"![{p}]({p})" for p in pics], "", markdown_table(table, [exp.sweep, *SUMMARY_COLUMNS])]
+            md += ["", _headline_per_point(comp, exp.sweep)]
+        else:
+            figures.methods_bar(table, "mean_jct_all", out / f"{exp.name}_jct.png",
+                                f"Mean JCT per method ({title_base}; IQM, 95% CI, {len(profile.seeds)} seeds)")
+            md += [f"All methods at {title_base}. IQM over training seeds [95% stratified-bootstrap CI].", "",
+                   f"![{exp.name}]({exp.name}_jct.png)", "", markdown_table(table, SUMMARY_COLUMNS)]
+            if exp.name == profile.jobs_experiment and jobs:
+                drawn = [m for m in figures.CDF_METHODS if m in set(table["method"])]
+                figures.cdf_plot(pd.DataFrame(jobs), out / "jct_cdf.png",
+                                 f"JCT distribution ({title_base}; all seeds and episodes)")
+                quantiles = jct_quantiles(pd.DataFrame(jobs))
+                write_frame(out / "jct_quantiles.csv", quantiles)
+                md += ["", f"JCT distribution of {', '.join(drawn)}; every method's quantiles below "
+                       "(`jct_quantiles.csv`).", "", "![JCT distribution](jct_cdf.png)", "",
+                       markdown_table(quantiles, list(quantiles.columns))]
+            md += _headline_section(comp)
+    all_comp = pd.concat(comparisons, ignore_index=True) if comparisons else pd.DataFrame()
+    write_frame(out / "comparisons.csv", all_comp)
+    md += _convergence_section(profile, curve_frame, out)
+    md += _failures_section(failures)
+    atomic_write(out / "summary.md", "\n".join(md) + "\n")
+
+
+def jct_quantiles(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per method (comparison order): job count, JCT percentiles (``p50``, ``p90``, ``p99``) and mean, in s."""
+    rank = {m: i for i, m in enumerate(METHOD_NAMES)}
+    rows = []
+    for method, group in sorted(jobs.groupby("method"), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])):
+        values = group["jct_s"].to_numpy(float)
+        row = {"method": method, "jobs": len(values)}
+        row.update({f"p{round(100 * q)}": float(np.quantile(values, q)) for q in JCT_QUANTILES})
+        rows.append({**row, "mean": float(values.mean())})
+    return pd.DataFrame(rows, columns=["method", "jobs", *[f"p{round(100 * q)}" for q in JCT_QUANTILES], "mean"])
+
+
+def _seconds(s: float) -> str:
+    """Seconds to read: whole seconds from 10 s on, two decimals below (a cached tiny run takes well under 1 s)."""
+    return f"{s:,.0f}" if s >= 10 else f"{s:.2f}"
+
+
+def wall_line(run: RunInfo) -> str:
+    """The wall time of the invocations that computed the cells (kept across cached reruns in ``runs.json``), then
+    this one's; a cache filled by runs that left no ``runs.json`` says so instead of showing a rerun's seconds."""
+    now = (f"this invocation {_seconds(run.wall_s)} s, {run.computed} of {run.cells} cells computed now "
+           "(the rest from the cache)")
+    history = run.history
+    if not history:
+        if run.computed == 0 and run.cells:
+            return f"wall time of the runs that computed the cells not recorded (no `runs.json` in this folder); {now}"
+        history = [{"wall_s": run.wall_s, "workers": run.workers}]
+    total = sum(float(h["wall_s"]) for h in history)
+    workers = sorted({str(h.get("workers") or "all") for h in history})
+    return (f"wall time of the run(s) that computed the cells {total / 60:.1f} min ({_seconds(total)} s, "
+            f"{len(history)} run(s), {'/'.join(workers)} worker(s)); {now}")
+
+
+def _header(profile: Profile, frame: pd.DataFrame, run: RunInfo) -> list[str]:
+    sources = []
+    if "hparams_source" in frame.columns:
+        learned = frame[frame["hparams_source"].fillna("") != ""]
+        for (method, algo, source), _ in learned.groupby(["method", "algo", "hparams_source"], sort=False):
+            sources.append(f"{method}: `{algo}` ({source})")
+    return [
+        f"# SROLE reproduction: profile `{profile.name}`",
+        "",
+        f"Budget: {profile.rounds:,} simulated decision rounds of training for every learned method (CRL, MARL, "
+        f"SROLE), at every N and load; learning curves every {profile.eval_every or 'n/a'} rounds on fixed "
+        f"evaluation seeds {list(profile.curve_seeds)}. Training seeds {list(profile.seeds)}; "
+        f"{profile.eval_episodes} evaluation episode(s) per seed on evaluation seeds disjoint from training, the "
+        "same for every method.",
+        "",
+        "Learners: " + ("; ".join(sources) if sources else "none ran") + ".",
+        "",
+        f"Compute time {run.compute_s / 60:.1f} min ({run.compute_s:,.0f} s; every cell, including those served "
+        f"from the cache at their original time); {wall_line(run)}; "
+        f"{run.cells} cells, {len(run.failures)} failed." + (" Models dropped after evaluation." if run.drop_models
+                                                               else ""),
+        "",
+        "Statistics: IQM over training seeds with stratified-bootstrap 95% CIs (`study.analysis.stats`, rliable's "
+        "estimators); probability of improvement P(SROLE run has lower mean JCT than a baseline run); a "
+        "difference is claimed only when its CI excludes zero, else \"no significant difference\". "
+        "`mean_jct_all` counts unfinished jobs at their age at the end of the episode (a lower bound on their "
+        "JCT); JCT in simulated seconds. `greedy-reference` is a full-knowledge greedy scheduler (a reference, "
+        "not a bound); `lower-bound` is derived (every job alone on its fastest candidates, no queueing, no "
+        "contention, no decision latency) and tested never to be beaten.",
+    ]
+
+
+def _headline_section(comp: pd.DataFrame) -> list[str]:
+    if comp.empty:
+        return []
+    lines = ["", "### SROLE against each baseline", "",
+             "Reductions are (baseline IQM - SROLE IQM) / baseline IQM with 95% bootstrap CIs; positive = SROLE "
+             "lower. The verdict comes from the CI of the absolute difference IQM(SROLE) - IQM(baseline) "
+             "(`comparisons.csv` has both). The paper reports up to 59% (JCT), 48% (collisions), 29% (median "
+             "utilisation) against MARL and CRL.", "",
+             "| comparison | P(improvement), JCT | JCT reduction | verdict | paper | collision reduction | verdict "
+             "| paper | median-utilisation reduction | verdict | paper |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for _, r in comp.iterrows():
+        cells = [f"{r['srole']} vs {r['baseline']}", _poi(r)]
+        for metric in COMPARED:
+            key = f"{metric}_reduction"
+            paper = percent(PAPER[metric]) if r["baseline"] in HEADLINE_BASELINES else ""
+            cells += [with_ci(r, key, percent), r.get(f"{metric}_verdict", "n/a"), paper]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    lines += ["", "### Gaps to the paper", ""]
+    for _, r in comp[comp["baseline"].isin(HEADLINE_BASELINES)].iterrows():
+        lines += [f"- {r['srole']} vs {r['baseline']}: measured JCT reduction "
+                  f"{with_ci(r, 'mean_jct_all_reduction', percent)} ({r.get('mean_jct_all_verdict')}), paper 59%; "
+                  f"collisions {with_ci(r, 'collisions_reduction', percent)}, paper 48%; median utilisation "
+                  f"{with_ci(r, 'median_utilization_reduction', percent)}, paper 29%."]
+    return lines + ["", READING]
+
+
+def _headline_per_point(comp: pd.DataFrame, sweep: str) -> str:
+    if comp.empty:
+        return ""
+    part = comp[comp["baseline"].isin(HEADLINE_BASELINES)]
+    lines = ["Per point, and over all points at once (`all`: the probability of improvement averaged over points, "
+             "bootstrap stratified by point):", "",
+             f"| {sweep} | comparison | P(improvement), JCT | JCT reduction | verdict |", "|---|---|---|---|---|"]
+    for _, r in part.iterrows():
+        point = r[sweep] if isinstance(r[sweep], str) else _num(r[sweep])
+        verdict = r["mean_jct_all_verdict"] if isinstance(r.get("mean_jct_all_verdict"), str) else ""
+        lines.append(f"| {point} | {r['srole']} vs {r['baseline']} | {_poi(r)} | "
+                     f"{with_ci(r, 'mean_jct_all_reduction', percent)} | {verdict} |")
+    return "\n".join(lines)
+
+
+def _sensitivity_section(exp, part: pd.DataFrame, out: Path, title_base: str) -> list[str]:
+    table, effect = sensitivity(part)
+    write_frame(out / "sensitivity_reduction.csv", table)
+    write_frame(out / "sensitivity_effect.csv", effect)
+    lines = ["", f"## {exp.name}", "",
+             f"Evaluation-time sweep: the methods trained on the base cell ({title_base}) are evaluated at each "
+             "value of each model assumption, without retraining (so the policies meet values they were not "
+             "trained on; 'default' is the model's own value). SROLE's JCT reduction (IQM, 95% CI) against MARL "
+             "and CRL per value:", ""]
+    if table.empty:
+        return lines + ["No comparison could be made (see Failures)."]
+    figures.sensitivity_plot(table, out / "sensitivity.png", f"SROLE's JCT reduction per assumption ({title_base})",
+                             list(dict.fromkeys(table["comparison"])))
+    lines += ["![sensitivity](sensitivity.png)", "", "| assumption | value | comparison | JCT reduction | verdict |",
+              "|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        lines.append(f"| {r['assumption']} | {r['value']} | {r['comparison']} | "
+                     f"{with_ci(r, 'reduction', percent)} | {r['verdict']} |")
+    lines += ["", "Which assumption moves the reduction most (range of the reduction over the assumption's values):",
+              "", "| assumption | comparison | range |", "|---|---|---|"]
+    for _, r in effect.iterrows():
+        lines.append(f"| {r['assumption']} | {r['comparison']} | {percent(r['range'])} |")
+    return lines
+
+
+def _convergence_section(profile: Profile, curves: pd.DataFrame, out: Path) -> list[str]:
+    lines = ["", "## Convergence", ""]
+    if curves.empty or "round" not in curves.columns:
+        return lines + ["No learning curves were recorded (the trainer wrote no `curves.csv`)."]
+    metric = "mean_jct_all" if "mean_jct_all" in curves.columns else None
+    if metric is None:
+        return lines + ["Learning curves lack `mean_jct_all`."]
+    keys = [k for k in ("n_edges", "arrival_rate") if k in curves.columns]
+    for n, (point, group) in enumerate(curves.groupby(keys, sort=False, dropna=False)):
+        point = point if isinstance(point, tuple) else (point,)
+        name = ", ".join(f"{k}={v}" for k, v in zip(keys, point))
+        path = f"curves_{n}.png"
+        figures.curves_plot(group, metric, out / path,
+                            f"Learning curves ({name}; IQM over seeds, 95% bootstrap CI)")
+        lines += [f"![learning curves {name}]({path})"]
+    table = convergence(curves, metric)
+    flagged = table[table["not_flattened"] > 0] if not table.empty else table
+    lines += ["", "Criterion: `agents.harness.convergence.has_flattened` on `mean_jct_all` per run.", ""]
+    if flagged.empty:
+        lines.append("Every learned run's curve had flattened.")
+    else:
+        lines.append("**Not flattened** (the budget was too short for these; their results are provisional):")
+        lines += ["", markdown_table(flagged, list(flagged.columns))]
+    return lines
+
+
+def _failures_section(failures: pd.DataFrame) -> list[str]:
+    if failures.empty:
+        return []
+    return ["", "## Failures", "", f"{len(failures)} evaluation(s) or cell(s) failed; every other result is "
+            "reported above. Details in `failures.csv`.", "",
+            markdown_table(failures.assign(error=failures["error"].str.slice(0, 160)), list(failures.columns))]
+
+
+# ---------------------------------------------------------------------- README
+README_METHODS = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs",
+                  "least_loaded+central", "random+central", "least_loaded", "random", "local", "greedy-reference",
+                  "lower-bound")
+
+
+def readme_tables(results_dir: str | Path) -> str:
+    """The README's results table (Markdown) generated from a results directory's committed tables:
+    ``methods_summary.csv`` (IQM [95% CI] per method) and ``comparisons.csv`` (SROLE vs MARL and CRL)."""
+    results = Path(results_dir)
+    table = pd.read_csv(results / "methods_summary.csv")
+    table = table.set_index("method")
+    order = [m for m in README_METHODS if m in table.index] + [m for m in table.index if m not in README_METHODS]
+    lines = ["| method | mean JCT, all jobs (s) | collisions | median utilisation | decision latency (s) | seeds |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for method in order:
+        row = table.loc[method]
+        lines.append(f"| {method} | {with_ci(row, 'mean_jct_all')} | {with_ci(row, 'collisions')} | "
+                     f"{with_ci(row, 'median_utilization')} | {with_ci(row, 'mean_decision_latency_s')} | "
+                     f"{int(row['seeds'])} |")
+    comp_path = results / "comparisons.csv"
+    if comp_path.exists() and comp_path.stat().st_size > 1:
+        comp = pd.read_csv(comp_path)
+        comp = comp[(comp["experiment"] == "methods") & comp["baseline"].isin(HEADLINE_BASELINES)]
+        if not comp.empty:
+            lines += ["", "| comparison | P(improvement), JCT | JCT reduction (paper 59%) | collision reduction "
+                      "(paper 48%) | median-utilisation reduction (paper 29%) |", "|---|---|---|---|---|"]
+            for _, r in comp.iterrows():
+                lines.append(
+                    f"| {r['srole']} vs {r['baseline']} | {_poi(r)} | "
+                    + " | ".join(f"{with_ci(r, f'{m}_reduction', percent)} ({r[f'{m}_verdict']})" for m in COMPARED)
+                    + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m study.analysis.report RESULTS_DIR: print the README's results table
+    import sys
+
+    print(readme_tables(sys.argv[1] if len(sys.argv) > 1 else "docs/results/quick"))

@@ -1,0 +1,441 @@
+"""A profile's plan: the *cells* it runs, how one cell trains and evaluates its method, and their cache.
+
+``build_cells(profile, out)`` lists the cells; ``study.reproduce.reproduce`` runs them with
+``study.experiments.cells.run_cells`` (sequentially, over local processes or on a Ray cluster) and hands the rows
+to the analysis (``study.analysis``) for the tables, figures and ``summary.md``.
+
+A cell is one training unit: a method, a training config and a training seed, with every evaluation
+that uses that trained model (its point of the methods experiment, of each sweep that shares the
+config, and every value of the sensitivity experiment). So a model is trained once, all its evaluations
+run in the same process, and ``drop_models=True`` can delete it right after. Non-learned methods are
+cells too (no training). A shield-overhead measurement is a cell of its own.
+
+Cache (``out_dir/cache``): ``evals/<key>.json`` per evaluation (the row, with the seconds it took),
+``train/<key>.json`` per training (seconds, learning curve) and ``models/<key>/`` (the model, unless
+dropped), keyed by everything that determines them. A rerun of a finished cell costs nothing and keeps
+the original compute time; an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from gymnasium.utils import seeding
+
+from srole_common.persist import CorruptFile, atomic_write, read_json, write_json
+from srole_env import make_config
+from study.experiments.profiles import Experiment, Method, Profile
+
+EVAL_SEED_OFFSET = 10_000
+"""Evaluation episodes use seeds ``EVAL_SEED_OFFSET + 100 * seed + e``, disjoint from training seeds."""
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """One evaluation of a cell's model: the experiment and sweep point it reports, and its cluster."""
+
+    experiment: str
+    point: dict[str, Any]
+    config: dict[str, Any]
+    keep_jobs: bool = False
+    shield: str | None = None
+    """Evaluate behind this shield instead of the method's own (``Method.eval_shields``)."""
+    episodes: int | None = None
+    """Evaluation episodes of this evaluation (None: the cell's ``eval_episodes``)."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work (picklable: plain data only); ``run_cell`` does it."""
+
+    kind: str  # "method" or "overhead"
+    method: dict[str, Any]
+    seed: int
+    train_config: dict[str, Any]
+    evals: tuple[EvalSpec, ...]
+    cache: str
+    device: str = "cpu"
+    algo: str | None = None
+    hparams: dict[str, Any] = field(default_factory=dict)
+    hparams_source: str = ""
+    rounds: int = 0
+    eval_episodes: int = 1
+    eval_every: int | None = None
+    curve_seeds: tuple[int, ...] = ()
+    curve_episodes: int = 1
+    drop_models: bool = False
+    cached_only: bool = False
+    """Report what the cache holds and compute nothing (``srole reproduce --cached-only``)."""
+    overhead: dict[str, Any] = field(default_factory=dict)  # kind "overhead": shield, regions
+
+    def label(self) -> str:
+        return f"{self.method.get('name', self.overhead)} seed {self.seed} {self.train_config}"
+
+
+# ---------------------------------------------------------------------- adapters to other branches
+def _load_tuned(method: str, scenario: str) -> dict[str, Any] | None:
+    """Tuned ``{algo, hparams}`` for a method and scenario, or None."""
+    from study.experiments.tuning import load_tuned
+
+    return load_tuned(method, scenario)
+
+
+def _train(cell: Cell, run_dir: Path) -> None:
+    """``agents.harness.train.train`` for ``cell.rounds`` decision rounds, evaluating every ``eval_every`` rounds."""
+    from agents.harness.train import train
+
+    train(cell.algo, cell.method["shield"], cell.train_config, rounds=cell.rounds, seed=cell.seed,
+          out_dir=run_dir, device=cell.device, hparams=cell.hparams or None, progress=False,
+          eval_every=cell.eval_every, eval_seeds=cell.curve_seeds, eval_episodes=cell.curve_episodes)
+
+
+# ---------------------------------------------------------------------- one cell
+def run_cell(cell: Cell) -> dict[str, Any]:
+    """Train (if learned and not cached) and evaluate one cell; returns its rows, curve and failures.
+
+    Result: ``rows`` (one per evaluation, with ``wall_s``), ``failures`` (evaluations that raised: the
+    others still count), ``curves`` (the learning curve rows), ``train_wall_s`` (seconds the training
+    took when it ran, also when it ran in an earlier invocation), ``ran_s`` (seconds spent now).
+    """
+    start = time.perf_counter()
+    if cell.kind == "overhead":
+        notes: list[str] = []
+        return {"rows": [_overhead_row(cell, notes)], "failures": [], "curves": [], "train_wall_s": 0.0,
+                "ran_s": time.perf_counter() - start, "recomputed": notes}
+    cache = Path(cell.cache)
+    method = cell.method
+    train_key = _key("train", cell.algo, method["shield"], cell.hparams, make_config(**cell.train_config).to_dict(),
+                     cell.seed, cell.rounds, cell.eval_every, cell.curve_seeds, cell.curve_episodes)
+    rows, failures, pending, duplicates, seen = [], [], [], [], set()
+    recomputed: list[str] = []
+    for spec in cell.evals:
+        try:
+            cfg = make_config(**spec.config).to_dict()
+        except (TypeError, ValueError) as exc:
+            failures.append(_failure(cell, spec, exc))
+            continue
+        key = _key("eval", method["kind"], method.get("policy"), spec.shield or method["shield"],
+                   train_key if cell.algo else None, cfg, cell.seed, spec.episodes or cell.eval_episodes,
+                   spec.keep_jobs)
+        path = cache / "evals" / f"{key}.json"
+        if path in seen:  # the same evaluation reached from another point: run and count it once
+            duplicates.append((spec, path))
+        elif (cached := _read_cache(path, EVAL_ROW_KEYS, recomputed)) is not None:
+            rows.append({**cached, "experiment": spec.experiment, **spec.point})
+        else:
+            pending.append((spec, cfg, path))
+        seen.add(path)
+    record: dict[str, Any] = {}
+    record_path = cache / "train" / f"{train_key}.json"
+    stale = False
+    if cell.algo and record_path.exists():
+        record = _read_cache(record_path, TRAIN_RECORD_KEYS, recomputed) or {}
+        stale = not record
+    model_dir = cache / "models" / train_key
+    if cell.cached_only:  # the report of a run cut short: what finished, nothing new
+        pending, stale = [], False
+    if (pending or stale) and cell.algo:
+        with _training_lock(model_dir):  # two methods may share one training (the ablation's and MARL's)
+            if stale or not (model_dir / "DONE").exists():
+                if model_dir.exists():  # an interrupted or dropped run: start it again
+                    shutil.rmtree(model_dir)
+                t0 = time.perf_counter()
+                _train(cell, model_dir)
+                record = {"wall_s": time.perf_counter() - t0, "curves": _read_curves(model_dir / "curves.csv"),
+                          **_training_effort(model_dir)}
+                write_json(record_path, record, indent=None)
+                atomic_write(model_dir / "DONE", "")
+            elif record_path.exists():
+                record = _read_cache(record_path, TRAIN_RECORD_KEYS, recomputed) or {}
+    for spec, cfg, path in pending:
+        t0 = time.perf_counter()
+        try:
+            metrics = _evaluate(cell, model_dir, cfg, spec.shield or method["shield"], spec.episodes)
+        except Exception as exc:  # noqa: BLE001 - one failed evaluation is reported, the rest still count
+            failures.append(_failure(cell, spec, exc))
+            continue
+        jobs = metrics.pop("job_jcts", None)
+        name = method["name"] if spec.shield is None else f"{method['name']} [eval {spec.shield}]"
+        row = {"method": name, "seed": cell.seed, "algo": cell.algo or method.get("policy") or method["kind"],
+               "hparams_source": cell.hparams_source, "train_shield": method["shield"],
+               "eval_shield": spec.shield or method["shield"], **_effort(record), **metrics,
+               "wall_s": time.perf_counter() - t0}
+        if spec.keep_jobs and jobs is not None:
+            row["job_jcts"] = [round(float(j), 3) for j in jobs]
+        write_json(path, row, indent=None)
+        rows.append({**row, "experiment": spec.experiment, **spec.point})
+    for spec, path in duplicates:
+        if (cached := _read_cache(path, EVAL_ROW_KEYS, recomputed)) is not None:
+            rows.append({**cached, "experiment": spec.experiment, **spec.point, "wall_s": 0.0})
+    if cell.drop_models and model_dir.exists():
+        shutil.rmtree(model_dir)
+    return {"rows": rows, "failures": failures, "curves": record.get("curves", []),
+            "train_wall_s": float(record.get("wall_s", 0.0)), "ran_s": time.perf_counter() - start,
+            "recomputed": recomputed, "computed": bool(pending)}
+
+
+EVAL_ROW_KEYS = ("method", "seed", "wall_s")
+"""Keys every cached evaluation row has (an entry without them is recomputed)."""
+TRAIN_RECORD_KEYS = ("wall_s", "curves")
+"""Keys every cached training record has."""
+
+
+def _read_cache(path: Path, keys: tuple[str, ...], recomputed: list[str]) -> dict[str, Any] | None:
+    """The cache entry at ``path``, or None if absent; a corrupt one is removed, noted in ``recomputed``, None."""
+    if not path.exists():
+        return None
+    try:
+        entry = read_json(path, "cache entry")
+        missing = [k for k in keys if k not in entry]
+        if missing:
+            raise CorruptFile(f"cache entry {str(path)!r} lacks {missing}")
+    except (CorruptFile, OSError) as err:
+        recomputed.append(f"{err}; recomputed")
+        path.unlink(missing_ok=True)
+        return None
+    return entry
+
+
+def _failure(cell: Cell, spec: EvalSpec, exc: Exception) -> dict[str, Any]:
+    return {"experiment": spec.experiment, "point": json.dumps(spec.point, default=str),
+            "method": cell.method.get("name"), "seed": cell.seed, "error": f"{type(exc).__name__}: {exc}"}
+
+
+@contextlib.contextmanager
+def _training_lock(model_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``model_dir``'s training (``fcntl.flock``) so that two cells sharing one trained
+    model, in two processes, train it once: the second waits, then finds it done."""
+    locks = model_dir.parent.parent / "locks"  # beside models/, so that models/ holds models only
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{model_dir.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _training_effort(run_dir: Path) -> dict[str, Any]:
+    """Rounds, samples (transitions collected) and gradient updates of a finished run, from its ``state.json``."""
+    path = run_dir / "checkpoint" / "state.json"
+    if not path.is_file():
+        return {}
+    state = json.loads(path.read_text())
+    out = {"train_rounds": state.get("rounds")}
+    out.update({k: state[k] for k in ("samples", "gradient_updates") if k in state})
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _read_curves(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return pd.read_csv(path).to_dict("records")
+
+
+def _effort(record: dict[str, Any]) -> dict[str, Any]:
+    """A trained cell's learning effort for its rows: training rounds, samples and gradient updates."""
+    return {k: record[k] for k in ("train_rounds", "samples", "gradient_updates") if k in record}
+
+
+def _evaluate(cell: Cell, model_dir: Path, cfg: dict[str, Any], shield: str,
+              episodes: int | None = None) -> dict[str, Any]:
+    """Mean metrics over ``episodes`` (default: the cell's) evaluation episodes behind ``shield`` (and the per-job
+    JCTs of all of them)."""
+    method, episodes = cell.method, episodes or cell.eval_episodes
+    eval_seed = EVAL_SEED_OFFSET + 100 * cell.seed
+    if method["kind"] == "bound":
+        from references.bound import lower_bound_episode
+
+        rows = [lower_bound_episode(cfg, eval_seed + e) for e in range(episodes)]
+    elif method["kind"] == "reference":
+        from agents.baselines.greedy_reference import run_greedy_reference_episode
+        from srole_env.core.simulator import ClusterSimulator
+
+        sim = ClusterSimulator(make_config(**cfg))
+        rows = []
+        for e in range(episodes):
+            metrics = run_greedy_reference_episode(sim, seeding.np_random(eval_seed + e)[0])
+            rows.append({**metrics, "job_jcts": sim.job_times()[0].tolist()})
+    else:
+        from agents.harness.evaluate import evaluate
+
+        policy = str(model_dir) if method["kind"] == "learned" else method["policy"]
+        rows = evaluate(policy, shield, cfg, episodes, eval_seed, cell.device)["rows"]
+    jobs = [j for r in rows for j in r.get("job_jcts", [])]
+    numeric = [{k: v for k, v in r.items() if isinstance(v, (int, float)) and k not in ("episode", "seed")}
+               for r in rows]
+    from agents.harness.evaluate import summarize
+
+    return {**summarize(numeric), "job_jcts": jobs}
+
+
+def _overhead_row(cell: Cell, recomputed: list[str] | None = None) -> dict[str, Any]:
+    """Least-loaded play behind a shield: mean simulated decision latency and messages per round (cached)."""
+    shield, regions = cell.overhead["shield"], cell.overhead["regions"]
+    spec = cell.evals[0]
+    cfg = make_config(**spec.config)
+    key = _key("overhead", shield, regions, cfg.to_dict(), cell.seed, cell.eval_episodes)
+    path = Path(cell.cache) / "evals" / f"{key}.json"
+    notes = [] if recomputed is None else recomputed
+    if (cached := _read_cache(path, ("method", "shield", "wall_s"), notes)) is not None:
+        return {**cached, "experiment": spec.experiment, **spec.point}
+    import srole_env
+    from agents.baselines.heuristics import make_heuristic
+    from shields import make_shield
+
+    t0 = time.perf_counter()
+    kwargs = {"regions": regions} if shield == "decentralized" else {}
+    env = make_shield(srole_env.parallel_env(cfg), shield, **kwargs)
+    latency, messages, rounds, wall = [], 0, 0, 0.0
+    for e in range(cell.eval_episodes):
+        env.reset(seed=EVAL_SEED_OFFSET + 100 * cell.seed + e)
+        policy = make_heuristic("least_loaded", cell.seed)
+        sim = env.unwrapped.sim
+        obs, mask, done = sim.observe(), sim.action_mask(), False
+        while not done:
+            prefs = policy.preferences(obs, mask)
+            obs, mask, _, _, done, _ = env.step_arrays(np.argmax(prefs, axis=1), prefs)
+            rep = env.last_report
+            if rep["decision_latency_s"] > 0:
+                latency.append(rep["decision_latency_s"])
+            messages += rep["messages"]
+            wall += rep["decision_time_s"]
+            rounds += 1
+    row = {
+        "method": f"{shield} shield" + (f" ({regions} regions)" if shield == "decentralized" else ""),
+        "shield": shield, "regions": regions if shield == "decentralized" else 1, "seed": cell.seed,
+        "decision_latency_s": float(np.mean(latency)) if latency else 0.0,
+        "messages_per_round": messages / rounds, "shield_wall_ms_per_round": 1e3 * wall / rounds,
+        "wall_s": time.perf_counter() - t0,
+    }
+    write_json(path, row, indent=None)
+    return {**row, "experiment": spec.experiment, **spec.point}
+
+
+# ---------------------------------------------------------------------- the cell list
+def resolve_learner(profile: Profile, method: Method, scenario: str) -> tuple[str, dict[str, Any], str]:
+    """``(algo, hparams, source)`` of a learned method: the tuned YAML if committed, else the profile's."""
+    tuned = _load_tuned(method.tune_as or method.name, scenario)
+    if tuned is not None:
+        algo, hparams, source = tuned["algo"], dict(tuned.get("hparams") or {}), f"tuned ({scenario})"
+    else:
+        algo = profile.default_algo(method)
+        hparams, source = dict(profile.hparams.get(algo, {})), "profile default"
+    if method.algo and method.algo != algo:  # e.g. CRL: the head's own learner with MARL's tuned values
+        algo = method.algo
+        source += f" of {method.tune_as or method.name}, as {algo}"
+        if tuned is None:
+            hparams = dict(profile.hparams.get(algo, {}))
+    common = dict(profile.learner_hparams.get(algo, {}))
+    if common:
+        source += " + profile common " + ", ".join(f"{k}={v}" for k, v in common.items())
+    return algo, {**hparams, **common, **dict(method.hparams)}, source
+
+
+def _points(exp: Experiment) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(point, eval config) pairs of an experiment."""
+    if exp.kind == "sensitivity":
+        return [({"assumption": name, "value": value}, {**exp.base, name: value})
+                for name, values in exp.assumptions for value in values]
+    if exp.kind == "grid":
+        return [(point, cfg) for point, cfg, _ in _grid_points(exp)]
+    if exp.sweep is None:
+        return [({}, dict(exp.base))]
+    return [({exp.sweep: value}, {**exp.base, exp.sweep: value}) for value in exp.values]
+
+
+def _grid_points(exp: Experiment) -> list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """(point, eval config, training config) triples of a grid experiment."""
+    return [({**g, **e}, {**exp.base, **g, **e}, {**exp.base, **g})
+            for g in exp.grid for e in (exp.eval_grid or ({},))]
+
+
+def _strip_none(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Sensitivity value None means the model's default: leave the field out (so older configs still build)."""
+    return {k: v for k, v in cfg.items() if v is not None}
+
+
+def _resolved(cfg: dict[str, Any]) -> Any:
+    """Every field of a cell's config (or the dict itself when it does not build: it will fail in its cell)."""
+    try:
+        return make_config(**cfg).to_dict()
+    except (TypeError, ValueError):
+        return cfg
+
+
+def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: bool = False,
+                only: tuple[str, ...] | None = None) -> list[Cell]:
+    """Every cell of the profile: one per (method, training config, seed) with its evaluations, and one per
+    shield-overhead measurement. ``only``: just these methods (and no shield-overhead cells)."""
+    methods = profile.methods()
+    if only is not None:
+        unknown = sorted(set(only) - set(methods))
+        if unknown:
+            raise ValueError(f"methods: unknown method(s) {unknown}; known: {list(methods)}")
+    units: dict[str, dict[str, Any]] = {}
+    overhead: list[Cell] = []
+    cache = str(out / "cache")
+    for exp in profile.experiments:
+        points = _grid_points(exp) if exp.kind == "grid" else [(p, c, None) for p, c in _points(exp)]
+        for point, cfg, grid_train in points:
+            cfg = _strip_none(cfg)
+            if exp.kind == "shield_overhead":
+                if only is not None:
+                    continue
+                n_edges = cfg.get("n_edges", 10)
+                jobs = [("central", 1)] + [("decentralized", r) for r in exp.regions if r <= n_edges]
+                for seed in exp.seeds or profile.seeds:
+                    for shield, regions in jobs:
+                        overhead.append(Cell("overhead", {"name": f"{shield} shield"}, seed, cfg,
+                                             (EvalSpec(exp.name, point, cfg),), cache, device,
+                                             eval_episodes=exp.episodes or profile.eval_episodes,
+                                             overhead={"shield": shield, "regions": regions}))
+                continue
+            train_cfg = dict(exp.base) if exp.kind == "sensitivity" else cfg
+            if grid_train is not None:  # a grid point: trained at base + its grid mapping (not its eval_grid one)
+                train_cfg = _strip_none(grid_train)
+            keep_jobs = exp.name == profile.jobs_experiment
+            for name in exp.methods:
+                if only is not None and name not in only:
+                    continue
+                method = methods[name]
+                for seed in exp.seeds or profile.seeds:
+                    # resolved configs, so that {..., arrival_rate: default} and {...} share one unit
+                    unit_key = json.dumps([name, seed, _resolved(train_cfg if method.learned else cfg)],
+                                          sort_keys=True, default=str)
+                    unit = units.setdefault(unit_key, {"method": method, "seed": seed, "train": train_cfg,
+                                                       "evals": []})
+                    unit["evals"] += [EvalSpec(exp.name, point, cfg, keep_jobs, shield,
+                                               exp.episodes or profile.eval_episodes)
+                                      for shield in (method.eval_shields or (None,))]
+                    unit["episodes"] = exp.episodes or profile.eval_episodes
+    cells = []
+    for unit in units.values():
+        method: Method = unit["method"]
+        extra: dict[str, Any] = {}
+        if method.learned:
+            algo, hparams, source = resolve_learner(profile, method, str(unit["train"].get("scenario", "small")))
+            extra = dict(algo=algo, hparams=hparams, hparams_source=source, rounds=profile.rounds,
+                         eval_every=profile.eval_every, curve_seeds=tuple(profile.curve_seeds),
+                         curve_episodes=profile.curve_episodes)
+        cells.append(Cell("method", {**asdict(method), "hparams": dict(method.hparams)}, unit["seed"], unit["train"],
+                          tuple(unit["evals"]), cache, device, eval_episodes=unit["episodes"],
+                          drop_models=drop_models, **extra))
+    if profile.paired:  # seed by seed: a run cut short still has every method for its first seeds (pairs)
+        cells.sort(key=lambda c: c.seed)
+    return cells + overhead

@@ -1,0 +1,41 @@
+"""A results directory's run history: how each invocation of ``srole reproduce`` went (``RunInfo``) and the
+``runs.json`` log of every invocation that computed cells, so a rerun served from the cache keeps their wall time."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from srole_common.persist import read_json, write_json
+
+RUNS_FILE = "runs.json"
+
+
+@dataclass
+class RunInfo:
+    """How the run went: this invocation's wall time, the compute time of every cell (including cells
+    served from the cache: their original time), the cell count and the failures."""
+
+    wall_s: float
+    compute_s: float
+    cells: int
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    workers: int | None = 1
+    drop_models: bool = False
+    computed: int = 0
+    """Cells this invocation computed (trained or evaluated); the others came from the cache."""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    """Every invocation that computed cells (``runs.json``), so a cached rerun keeps their wall time."""
+
+
+def record_run(out: Path, wall_s: float, computed: int, cells: int, workers: int | None) -> list[dict[str, Any]]:
+    """Append this invocation to ``out/runs.json`` when it computed any cell; return every computing run."""
+    path = out / RUNS_FILE
+    history = read_json(path, "run history", kind=list) if path.is_file() else []
+    if computed:
+        history.append({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_s": round(wall_s, 3),
+                        "workers": workers, "cells_computed": computed, "cells": cells})
+        write_json(path, history)
+    return history

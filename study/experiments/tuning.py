@@ -1,0 +1,356 @@
+"""Equal hyperparameter tuning for every learned method (Optuna TPE), and the tuned values as package data.
+
+``tune(method, scenario, trials, rounds)`` gives each learned method of the comparison the same search:
+the same number of trials, each a training run of ``rounds`` simulated decision rounds, over a search
+space with the same number of dimensions (4), scored on tuning seeds disjoint from the evaluation seeds.
+The best trial is written to ``study/experiments/tuned/<scenario>/<method>.yaml`` (committed, shipped with the
+package) and read back by ``load_tuned(method, scenario)``.
+
+**Methods.** (``METHODS``) ``MARL``, ``SROLE-central``, ``SROLE-decentralized`` and
+``SROLE-central-noprefs`` choose their learner by the same procedure: the learner is a categorical
+dimension {idqn, ippo, maskable_ppo} of the search, next to the learning rate, the discount and one
+learner-specific knob (IDQN's n-step return length, the entropy bonus of IPPO and MaskablePPO).
+``CRL`` chooses its learner at the cluster head the same way, from {crl_idqn, crl_maskable_ppo, crl_dqn}
+(``CRL_LEARNERS``), with IDQN's n-step length, MaskablePPO's entropy bonus or SB3 DQN's exploration
+fraction as the learner's knob: also 4 dimensions. ``SROLE-central-noprefs`` trains and is
+scored with ``shield_preferences: false`` (the learner's preferences withheld from the shield).
+
+**Seeds.** Every trial of a study trains ``train_seeds`` runs (default 3), with seeds ``seed_base``,
+``seed_base + 1000``, ... (common random numbers: trials differ only in their hyperparameters), and is
+scored by the mean over those runs of the mean ``mean_jct_all`` over the evaluation episodes
+``seed_base + 1 ... seed_base + episodes`` (fewer than 1000, so they never meet a training seed). ``seed_base`` must be
+at least ``TUNE_SEED_BASE`` (50,000),
+above every seed ``srole reproduce`` evaluates on (``10_000 + 100 * seed + e``).
+
+**Search.** ``optuna.samplers.TPESampler(seed=seed_base, n_startup_trials=max(1, min(10, trials // 3)),
+constant_liar=True)``; trials are asked in batches of ``workers``, run as cells
+(``study.experiments.cells.run_cells``), then told, so ``workers`` changes which trials are sampled (the YAML
+records it). A trial that fails or scores NaN is told as failed.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from srole_common.persist import atomic_write
+from srole_env.config import load_data_file
+
+TUNED_DIR = Path(__file__).resolve().parent / "tuned"
+"""Where the committed tuned hyperparameters live: ``tuned/<scenario>/<method>.yaml``."""
+TUNE_SEED_BASE = 50_000
+"""Lowest seed tuning may use (training and evaluation), above the seeds ``srole reproduce`` evaluates on."""
+OBJECTIVE = "mean_jct_all"
+TRAIN_SEED_STRIDE = 1_000
+"""Training seeds of a study are ``seed_base + TRAIN_SEED_STRIDE * k`` (evaluation seeds lie in between)."""
+LEARNERS = ("idqn", "ippo", "maskable_ppo")
+"""The learners MARL and SROLE choose from, by the same search."""
+CRL_LEARNERS = ("crl_idqn", "crl_maskable_ppo", "crl_dqn")
+"""The learners the cluster head (CRL) chooses from, by the same search."""
+
+
+@dataclass(frozen=True)
+class MethodSpace:
+    """A learned method as the tuner sees it: the algos it may use, its shield, whether it shares preferences."""
+
+    name: str
+    algos: tuple[str, ...]
+    shield: str = "none"
+    shield_preferences: bool = True
+
+
+METHODS: dict[str, MethodSpace] = {
+    m.name: m
+    for m in (
+        MethodSpace("CRL", CRL_LEARNERS),
+        MethodSpace("MARL", LEARNERS),
+        MethodSpace("SROLE-central", LEARNERS, "central"),
+        MethodSpace("SROLE-decentralized", LEARNERS, "decentralized"),
+        MethodSpace("SROLE-central-noprefs", LEARNERS, "central", shield_preferences=False),
+    )
+}
+"""Every learned method of the comparison (``study.experiments.profiles`` names), with the same tuning budget."""
+
+SHARED_KNOBS: dict[str, dict[str, Any]] = {
+    "lr": {"type": "log_float", "low": 1e-4, "high": 3e-3},
+    "gamma": {"type": "float", "low": 0.5, "high": 0.99},
+}
+"""Knobs every algo is tuned over (learning rate and discount)."""
+SPECIFIC_KNOBS: dict[str, dict[str, dict[str, Any]]] = {
+    "idqn": {"n_step": {"type": "int", "low": 1, "high": 8}},
+    "ippo": {"ent_coef": {"type": "log_float", "low": 1e-4, "high": 0.05}},
+    "maskable_ppo": {"ent_coef": {"type": "log_float", "low": 1e-4, "high": 0.05}},
+    "crl_idqn": {"n_step": {"type": "int", "low": 1, "high": 8}},
+    "crl_maskable_ppo": {"ent_coef": {"type": "log_float", "low": 1e-4, "high": 0.05}},
+    "crl_dqn": {"exploration_fraction": {"type": "float", "low": 0.05, "high": 0.5}},
+}
+"""Each algo's own knob (one each, so every method's search has 4 dimensions: learner, lr, gamma, knob)."""
+HPARAM_NAMES: dict[str, dict[str, str]] = {
+    "maskable_ppo": {"lr": "learning_rate"},
+    "crl_maskable_ppo": {"lr": "learning_rate"},
+    "crl_dqn": {"lr": "learning_rate"},
+}
+"""Knob name -> the algo's own hyperparameter name, where they differ (SB3 calls it ``learning_rate``)."""
+
+
+def search_space(method: str) -> dict[str, Any]:
+    """The search space of ``method`` (written to the YAML): the algo choice and each knob's distribution."""
+    space = _method(method)
+    out: dict[str, Any] = {"algo": {"type": "categorical", "choices": list(space.algos)}} if len(space.algos) > 1 \
+        else {}
+    out.update({k: dict(v) for k, v in SHARED_KNOBS.items()})
+    for algo in space.algos:
+        for knob, dist in SPECIFIC_KNOBS[algo].items():
+            out[f"{algo}.{knob}"] = dict(dist)
+    return out
+
+
+def search_dimensions(method: str) -> int:
+    """Dimensions one trial of ``method`` samples (the algo choice counts as one): the size compared across methods."""
+    space = _method(method)
+    specific = {len(SPECIFIC_KNOBS[a]) for a in space.algos}
+    return (len(space.algos) > 1) + len(SHARED_KNOBS) + max(specific)
+
+
+def tuning_seeds(seed_base: int, episodes: int, train_seeds: int = 3) -> tuple[list[int], list[int]]:
+    """(training seeds, evaluation episode seeds) of a study: ``seed_base + TRAIN_SEED_STRIDE * k`` for
+    ``k < train_seeds``, and ``seed_base + 1 ... + episodes``."""
+    if isinstance(seed_base, bool) or not isinstance(seed_base, int) or seed_base < TUNE_SEED_BASE:
+        raise ValueError(f"seed_base must be an int >= {TUNE_SEED_BASE} (tuning seeds stay disjoint from the "
+                         f"evaluation seeds 10_000 + 100 * seed + e of srole reproduce), got {seed_base!r}")
+    if episodes >= TRAIN_SEED_STRIDE:
+        raise ValueError(f"episodes must be below {TRAIN_SEED_STRIDE} (evaluation seeds stay below the next "
+                         f"training seed), got {episodes!r}")
+    if isinstance(train_seeds, bool) or not isinstance(train_seeds, int) or train_seeds < 1:
+        raise ValueError(f"train_seeds must be a positive int, got {train_seeds!r}")
+    return ([seed_base + TRAIN_SEED_STRIDE * k for k in range(train_seeds)],
+            [seed_base + 1 + e for e in range(episodes)])
+
+
+# ---------------------------------------------------------------------- one trial (a cell)
+@dataclass(frozen=True)
+class TrialCell:
+    """One tuning trial: train ``algo`` with ``hparams`` and score it (picklable, for ``run_cells``)."""
+
+    method: str
+    number: int
+    algo: str
+    shield: str
+    hparams: dict[str, Any]
+    config: dict[str, Any]
+    rounds: int
+    train_seeds: tuple[int, ...]
+    eval_seed: int
+    episodes: int
+    work_dir: str
+    device: str = "cpu"
+    threads: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run_trial(cell: TrialCell) -> dict[str, float]:
+    """Train and evaluate one trial on each training seed; returns the means over seeds of ``mean_jct_all`` and
+    the other evaluation means, and ``mean_jct_all`` per seed (``per_seed``) (top-level, picklable)."""
+    import torch
+
+    from agents.harness.evaluate import evaluate
+    from agents.harness.train import train
+
+    torch.set_num_threads(cell.threads)
+    keys = (OBJECTIVE, "mean_jct", "collisions", "overloads", "jobs_completed")
+    start = time.perf_counter()
+    results = []
+    for seed in cell.train_seeds:
+        run_dir = Path(cell.work_dir) / cell.method / f"trial_{cell.number:04d}_seed_{seed}"
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        try:
+            train(cell.algo, cell.shield, cell.config, cell.rounds, seed, run_dir, cell.device,
+                  hparams=cell.hparams, progress=False)
+            result = evaluate(run_dir, cell.shield, cell.config, cell.episodes, cell.eval_seed, cell.device)
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        results.append([float(result.get(k, math.nan)) for k in keys])
+    means = np.mean(results, axis=0)
+    return {**{k: float(v) for k, v in zip(keys, means)}, "per_seed": [r[0] for r in results],
+            "wall_s": time.perf_counter() - start}
+
+
+# ---------------------------------------------------------------------- the study
+def _suggest(trial: Any, method: str) -> tuple[str, dict[str, Any]]:
+    """(algo, hparams) of an Optuna trial, sampled define-by-run from ``search_space(method)``."""
+    space = _method(method)
+    algo = trial.suggest_categorical("algo", list(space.algos)) if len(space.algos) > 1 else space.algos[0]
+    values = {knob: _sample(trial, knob, dist) for knob, dist in SHARED_KNOBS.items()}
+    values.update({knob: _sample(trial, f"{algo}.{knob}", dist) for knob, dist in SPECIFIC_KNOBS[algo].items()})
+    names = HPARAM_NAMES.get(algo, {})
+    hparams = {names.get(k, k): v for k, v in values.items()}
+    if not space.shield_preferences:
+        hparams["shield_preferences"] = False
+    return algo, hparams
+
+
+def _sample(trial: Any, name: str, dist: dict[str, Any]) -> Any:
+    kind = dist["type"]
+    if kind == "log_float":
+        return trial.suggest_float(name, dist["low"], dist["high"], log=True)
+    if kind == "float":
+        return trial.suggest_float(name, dist["low"], dist["high"])
+    if kind == "int":
+        return trial.suggest_int(name, dist["low"], dist["high"])
+    return trial.suggest_categorical(name, dist["choices"])
+
+
+def tune(
+    method: str,
+    scenario: str = "small",
+    trials: int = 20,
+    rounds: int = 2_000,
+    *,
+    overrides: dict[str, Any] | None = None,
+    seed_base: int = TUNE_SEED_BASE,
+    episodes: int = 3,
+    train_seeds: int = 3,
+    workers: int | None = 1,
+    address: str | None = None,
+    out_root: str | Path | None = None,
+    work_dir: str | Path | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> Path:
+    """Run the study for ``method`` on ``scenario`` (with config ``overrides``) and write its YAML; returns the path.
+
+    ``out_root`` defaults to the package's ``tuned/`` directory; ``work_dir`` (trial run directories, each
+    removed after scoring) to a temporary directory.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    from agents.harness.registry import ALGOS
+    from srole_env import make_config
+    from study.experiments.cells import CellFailure, run_cells
+
+    space = _method(method)
+    missing = [a for a in space.algos if a not in ALGOS]
+    if missing:
+        raise ValueError(f"method {method}: algo(s) {missing} are not available in agents.harness.registry")
+    for name, value in (("trials", trials), ("rounds", rounds), ("episodes", episodes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive int or None (all cores), got {workers!r}")
+    seeds, eval_seeds = tuning_seeds(seed_base, episodes, train_seeds)
+    overrides = dict(overrides or {})
+    config = {"scenario": scenario, **overrides}
+    make_config(scenario, **overrides)  # validates the cluster before any trial runs
+    batch = workers if workers is not None else _cores()
+    startup = max(1, min(10, trials // 3))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=seed_base, n_startup_trials=startup, constant_liar=True)
+    study = optuna.create_study(direction="minimize", sampler=sampler, study_name=f"{method}/{scenario_key(scenario)}")
+    own_work = work_dir is None
+    work = Path(tempfile.mkdtemp(prefix="srole_tune_")) if own_work else Path(work_dir)
+    history: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    try:
+        while len(study.trials) < trials:
+            asked = [study.ask() for _ in range(min(batch, trials - len(study.trials)))]
+            cells = []
+            for trial in asked:
+                algo, hparams = _suggest(trial, method)
+                cells.append(TrialCell(method, trial.number, algo, space.shield, hparams, config, rounds, tuple(seeds),
+                                       eval_seeds[0], episodes, str(work), device))
+            results = run_cells(run_trial, cells, workers=workers, address=address,
+                                desc=f"tune {method} ({len(study.trials)}/{trials})", progress=progress)
+            for trial, cell, result in zip(asked, cells, results):
+                value = math.nan if isinstance(result, CellFailure) else result[OBJECTIVE]
+                if math.isfinite(value):
+                    study.tell(trial, value)
+                else:
+                    study.tell(trial, state=TrialState.FAIL)
+                row = {"number": trial.number, "algo": cell.algo, "hparams": cell.hparams,
+                       "value": None if not math.isfinite(value) else value}
+                if isinstance(result, CellFailure):
+                    row["error"] = result.error
+                else:
+                    row.update({k: v for k, v in result.items() if k != OBJECTIVE})
+                history.append(row)
+    finally:
+        if own_work:
+            shutil.rmtree(work, ignore_errors=True)
+    done = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    if not done:
+        errors = sorted({h.get("error", "NaN objective") for h in history})
+        raise RuntimeError(f"tune {method}: every trial failed: {errors}")
+    best = next(h for h in history if h["number"] == study.best_trial.number)
+    data = {
+        "method": method, "scenario": scenario_key(scenario), "overrides": overrides,
+        "algo": best["algo"], "shield": space.shield, "hparams": best["hparams"],
+        "trials": trials, "rounds": rounds, "best_value": float(study.best_value), "best_trial": best["number"],
+        "objective": f"{OBJECTIVE}: mean over the tuning episodes (lower is better)",
+        "seed_base": seed_base, "train_seeds": seeds, "eval_seeds": eval_seeds,
+        "sampler": {"name": "TPESampler", "seed": seed_base, "n_startup_trials": startup, "constant_liar": True},
+        "workers": batch, "search_space": search_space(method), "search_dimensions": search_dimensions(method),
+        "wall_s": round(time.perf_counter() - started, 1), "optuna": optuna.__version__, "history": history,
+    }
+    path = tuned_path(method, scenario, out_root)
+    atomic_write(path, yaml.safe_dump(_plain(data), sort_keys=False))
+    return path
+
+
+# ---------------------------------------------------------------------- reading the results
+def scenario_key(scenario: str) -> str:
+    """Directory name of a scenario under ``tuned/``: its name, or a config file's stem."""
+    return Path(scenario).stem if Path(scenario).suffix.lower() in (".yaml", ".yml", ".json") else str(scenario)
+
+
+def tuned_path(method: str, scenario: str, root: str | Path | None = None) -> Path:
+    """``<root>/<scenario>/<method>.yaml`` (``root`` defaults to the package's ``tuned/``)."""
+    _method(method)
+    return Path(root or TUNED_DIR) / scenario_key(scenario) / f"{method}.yaml"
+
+
+def load_tuned(method: str, scenario: str, root: str | Path | None = None) -> dict[str, Any] | None:
+    """The tuned settings of ``method`` on ``scenario`` (``algo``, ``hparams``, ...), or None if not tuned yet.
+
+    ``hparams`` go to ``agents.harness.train.train(algo, ..., hparams=...)`` as they are (for
+    ``SROLE-central-noprefs`` they include ``shield_preferences: false``).
+    """
+    path = tuned_path(method, scenario, root)
+    if not path.is_file():
+        return None
+    data = load_data_file(path)
+    if not isinstance(data, dict) or not isinstance(data.get("algo"), str) or not isinstance(data.get("hparams"), dict):
+        raise ValueError(f"{path}: a tuned file needs 'algo' (a string) and 'hparams' (a mapping)")
+    return data
+
+
+def _method(method: str) -> MethodSpace:
+    if method not in METHODS:
+        raise ValueError(f"method: unknown learned method {method!r}; choose one of {list(METHODS)}")
+    return METHODS[method]
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _plain(value: Any) -> Any:
+    """YAML-safe plain types (tuples -> lists, numpy scalars -> Python)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value
