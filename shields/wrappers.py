@@ -57,7 +57,7 @@ from shields.latency import LatencyModel
 from shields.priority import check_rule, priority_ranks
 from shields.protocol import Coordinator
 from shields.regions import check_partition, partition_edges
-from srole_env._actions import as_seed, index_of, joint_action
+from srole_env.actions import as_seed, index_of, joint_action
 from srole_env.core.topology import Topology
 from srole_env.edge_cluster import EdgeClusterEnv
 

@@ -77,7 +77,7 @@ from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from srole_env._actions import as_seed, index_of, joint_action
+from srole_env.actions import as_seed, index_of, joint_action
 from srole_env.config import ClusterConfig, make_config
 from srole_env.core.simulator import OBS_HIGH, ClusterSimulator, RoundResult
 from srole_env.core.topology import Topology
