@@ -228,8 +228,8 @@ class EdgeClusterEnv(ParallelEnv):
 
     @property
     def round(self) -> int:
-        """Decision rounds played in this episode (0 right after ``reset``)."""
-        return self.sim.round
+        """Decision rounds played in this episode (0 right after ``reset``, and before the first one)."""
+        return getattr(self.sim, "round", 0)
 
     @property
     def n_candidates(self) -> int:
