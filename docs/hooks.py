@@ -1,5 +1,8 @@
 """MkDocs hook: a page line ``<!-- table: KIND PATH -->`` becomes the Markdown table that the project's own
-code generates from the committed results at PATH (the same functions that write the README's tables)."""
+code generates from the committed results at PATH (the same functions that write the README's tables).
+
+PATH must lie in a results directory named by the results manifest (``docs/results/manifest.yaml``,
+``study.analysis.manifest``), and the ``decisive`` table takes that manifest to find its companion runs."""
 
 from __future__ import annotations
 
@@ -12,34 +15,44 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # the tables come from this checkout's code, installed or not
     sys.path.insert(0, str(ROOT))
 MARKER = re.compile(r"^<!-- table: (\S+) (\S+) -->$", re.MULTILINE)
+MANIFEST = ROOT / "docs" / "results" / "manifest.yaml"
+"""Which committed results directory plays which role (read by ``study.analysis.manifest.load_manifest``)."""
+KINDS = ("methods", "emulation", "decisive", "gaps", "regime")
 
 
-def render_table(kind: str, path: str) -> str:
+def render_table(kind: str, path: str, manifest_path: Path = MANIFEST) -> str:
     """The table of ``kind`` (``methods``: ``study.analysis.report.readme_tables``; ``emulation``:
     ``study.experiments.emulation_profile.readme_table``; ``decisive``: ``study.analysis.decisive.readme_section``;
-    ``gaps``
-    and ``regime``: ``study.analysis.ceiling``) from the committed results at ``path`` (repo-relative)."""
+    ``gaps`` and ``regime``: ``study.analysis.ceiling``) from the committed results at ``path`` (repo-relative),
+    which the manifest at ``manifest_path`` must list."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown table kind {kind!r} ({', '.join(KINDS)})")
+    from study.analysis.manifest import load_manifest
+
+    manifest = load_manifest(manifest_path)
+    source = ROOT / path
+    if manifest.role_of(source) is None:
+        raise ValueError(f"table marker path {path!r} is in no results directory of {manifest_path} "
+                         f"(roles: {', '.join(sorted(manifest.roles))})")
     if kind == "methods":
         from study.analysis.report import readme_tables
 
-        return readme_tables(ROOT / path)
+        return readme_tables(source)
     if kind == "emulation":
         from study.experiments.emulation_profile import readme_table
 
-        return readme_table(ROOT / path)
+        return readme_table(source)
     if kind == "decisive":
         from study.analysis.decisive import readme_section
 
-        return readme_section(ROOT / path)
+        return readme_section(source, manifest)
     if kind == "gaps":
         from study.analysis.ceiling import gaps_table
 
-        return gaps_table(ROOT / path)
-    if kind == "regime":
-        from study.analysis.ceiling import regime_table
+        return gaps_table(source)
+    from study.analysis.ceiling import regime_table
 
-        return regime_table(ROOT / path)
-    raise ValueError(f"unknown table kind {kind!r} (methods, emulation, decisive, gaps, regime)")
+    return regime_table(source)
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:

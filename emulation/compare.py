@@ -17,6 +17,7 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,9 +96,18 @@ def compare_sim_emulation(
     trace: str | Path,
     classes: list[DeviceClass],
     methods: tuple[tuple[str, ...], ...] = (("local", "none"), ("least_loaded", "none"), ("random", "none")),
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
+    """Every row of ``iter_sim_emulation`` (same arguments), as a list."""
+    return list(iter_sim_emulation(trace, classes, methods, **kwargs))
+
+
+def iter_sim_emulation(
+    trace: str | Path,
+    classes: list[DeviceClass],
+    methods: tuple[tuple[str, ...], ...] = (("local", "none"), ("least_loaded", "none"), ("random", "none")),
     sim_classes: list[DeviceClass] | None = None,
     quotas: list[float] | None = None,
-    on_row: Any = None,
     backend: Any = None,
     work_scale: float = 1.0,
     time_scale: float = 1.0,
@@ -105,22 +115,20 @@ def compare_sim_emulation(
     max_rounds: int = 200,
     seed: int = 0,
     **overrides: Any,
-) -> list[dict[str, Any]]:
-    """One row per ``(policy, shield)`` or ``(label, policy, shield)`` in ``methods``: emulated and simulated
-    mean JCT and their relative error.
+) -> Iterator[dict[str, Any]]:
+    """One row per ``(policy, shield)`` or ``(label, policy, shield)`` in ``methods``, yielded as each is ready
+    (the caller saves rows as they come): emulated and simulated mean JCT and their relative error.
 
     ``error`` = (simulated - emulated) / emulated mean JCT. The simulator uses ``sim_classes`` (default:
     ``classes``) and the same scaled trace, ``round_s`` and seed; ``overrides`` are ``ClusterConfig`` fields
     for both. ``quotas`` (host CPUs per node, ``emulation.nodes.node_quotas``) limit the emulated nodes.
-    ``on_row(row)`` is called as each method's row is ready (progress, incremental saving). ``backend``: a
-    started backend to run on (kept running), instead of a local Ray cluster started here.
+    ``backend``: a started backend to run on (kept running), instead of a local Ray cluster started here.
     """
     from emulation.ray_backend import RayBackend
 
     sim_classes = list(classes) if sim_classes is None else list(sim_classes)
     if len(sim_classes) != len(classes):
         raise ValueError(f"sim_classes has {len(sim_classes)} nodes, classes {len(classes)}")
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         scaled = scale_trace(trace, Path(tmp) / "trace.csv", work_scale, time_scale)
         cfg = emulation_config(sim_classes, scaled, round_s, max_rounds, **overrides)
@@ -136,7 +144,7 @@ def compare_sim_emulation(
                 host_busy = busy_fraction(cpu0, host_cpu_times())
                 sim = simulate(policy, shield, cfg, sim_classes, seed)
                 e, s = emu["mean_jct_all"], sim["mean_jct_all"]
-                rows.append({
+                yield {
                     "method": label or (policy if shield == "none" else f"{policy}+{shield}"),
                     "emulated_mean_jct": e, "simulated_mean_jct": s,
                     "error": (s - e) / e if e and not math.isnan(e) else math.nan,
@@ -152,10 +160,7 @@ def compare_sim_emulation(
                     "simulated_decision_latency_s": sim["mean_decision_latency_s"],
                     "emulated_oom_kills": emu["oom_kills"], "emulated_worker_failures": emu["worker_failures"],
                     "host_cpus": len(os.sched_getaffinity(0)), "load_avg_1m": os.getloadavg()[0],
-                })
-                if on_row is not None:
-                    on_row(rows[-1])
-    return rows
+                }
 
 
 def ranking_agrees(rows: list[dict[str, Any]], tie: float = 0.05) -> bool:

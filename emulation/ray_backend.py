@@ -174,9 +174,7 @@ def _warm(hold_s: float = 0.0) -> int:
     launched together land in different processes and the pool grows)."""
     import torch  # noqa: F401 - imported so pooled worker processes start warm
 
-    from emulation.worker import profile_module
-
-    profile_module()
+    import emulation.models  # noqa: F401 - the networks, imported once per pooled process
     time.sleep(hold_s)
     return os.getpid()
 

@@ -1,9 +1,9 @@
 """One data-parallel worker: real PyTorch SGD iterations of a shipped model on synthetic inputs.
 
-The networks are the ones ``scripts/calibrate/profile_models.py`` profiled into ``srole_env/data/models.csv`` (so a
-worker's FLOPs per iteration are the ones the simulator charges). Inputs are random tensors of the
-model's input shape with random labels: the cost of an iteration does not depend on the pixel values,
-and synthetic data keeps the emulator free of data-set downloads.
+The networks are ``emulation.models``'s, the ones ``scripts/calibrate/profile_models.py`` profiled into
+``srole_env/data/models.csv`` (so a worker's FLOPs per iteration are the ones the simulator charges). Inputs
+are random tensors of the model's input shape with random labels: the cost of an iteration does not depend on
+the pixel values, and synthetic data keeps the emulator free of data-set downloads.
 
 Synchronisation: after every optimizer step the worker hands its flat parameter vector to ``sync``
 and loads what comes back (the job's parameter averager returns the mean of its workers' latest
@@ -12,30 +12,11 @@ vectors). Nothing here imports Ray: the backend passes ``sync`` and ``report`` c
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import time
 from collections.abc import Callable
-from functools import lru_cache
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
-
-PROFILE_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "calibrate" / "profile_models.py"
-
-
-@lru_cache(maxsize=1)
-def profile_module() -> ModuleType:
-    """``scripts/calibrate/profile_models.py`` loaded as a module (it defines the torch networks and their input shapes)."""
-    if not PROFILE_SCRIPT.exists():
-        raise FileNotFoundError(f"emulation needs the repository's {PROFILE_SCRIPT} (the model definitions)")
-    spec = importlib.util.spec_from_file_location("srole_profile_models", PROFILE_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
 
 
 def train_worker(
@@ -61,7 +42,9 @@ def train_worker(
     if cpu_set:
         os.sched_setaffinity(0, cpu_set)
     torch.set_num_threads(1)
-    spec = profile_module().get_spec(model)
+    from emulation.models import get_spec
+
+    spec = get_spec(model)
     torch.manual_seed(seed)
     net = spec.build(spec.num_classes)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)

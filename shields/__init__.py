@@ -13,11 +13,16 @@ fits (from the learner's preferences, else the least-loaded one), or ``hold`` wh
 | ``shields.protocol`` | region shields and their request/grant/deny rounds over message queues |
 | ``shields.latency`` | the simulated decision latency a shield adds |
 | ``shields.wrappers`` | ``CentralShield``, ``DecentralizedShield`` (PettingZoo wrappers) |
+| ``shields.overlay`` | the shield's layer on rendered frames (regions, denied requests, granted placements) |
 
 Guarantees, every step: no edge's committed load passes its thresholds because of the round's new
 tasks; an agent that asked for a candidate and ends up holding has no candidate that fits the final
 load; agents without a pending task, agents that hold, and requests that fit and are in no conflict
 keep their action.
+
+A shield reads the round only through the env's public round-state API (``EdgeClusterEnv.round_state()``,
+``topology``, ``round``, ``n_actions``) and reports back through ``charge_decision_latency`` and
+``record_interventions``; it registers its overlay with ``add_render_overlay``.
 
     from shields import make_shield
     env = make_shield(srole_env.parallel_env("paper"), "decentralized", regions=4, priority="urgency")

@@ -42,53 +42,13 @@ are), so the granted totals here and the simulator's totals agree bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from srole_env.core.simulator import ClusterSimulator
+from srole_env.round_state import RoundState, round_state
 
-
-@dataclass(frozen=True)
-class RoundState:
-    """What a shield reads from the simulator at the start of a round (arrays [N] unless noted)."""
-
-    candidates: np.ndarray  # [N, C] int: candidate edges of each agent (candidates[:, 0] = itself)
-    has_task: np.ndarray  # bool: the agent has a pending head task
-    demand_mem: np.ndarray  # bytes of memory the head task needs (0 without one)
-    wait_s: np.ndarray  # seconds the head task has waited (0 without one)
-    committed_slots: np.ndarray  # workers already committed to each edge
-    committed_mem: np.ndarray  # bytes already committed to each edge
-    slot_limit: np.ndarray  # workers an edge takes before it overloads (compute threshold x cores)
-    mem_limit: np.ndarray  # bytes an edge takes before it overloads (memory threshold x memory)
-    cores: np.ndarray  # cores of each edge (for least-loaded ordering)
-
-    @property
-    def n_agents(self) -> int:
-        """Number of agents (= edges) N."""
-        return len(self.has_task)
-
-    @property
-    def n_candidates(self) -> int:
-        """Candidates per agent C; action C is ``hold``."""
-        return self.candidates.shape[1]
-
-
-def snapshot(sim: ClusterSimulator) -> RoundState:
-    """The round's ``RoundState`` read (not copied for writing) from a simulator that has been reset."""
-    has, demand = sim.head_demand()
-    slots, mem = sim.committed()
-    return RoundState(
-        candidates=sim.topology.candidates,
-        has_task=has,
-        demand_mem=demand,
-        wait_s=sim.head_wait(),
-        committed_slots=slots,
-        committed_mem=mem,
-        slot_limit=sim.slot_limit,
-        mem_limit=sim.mem_limit,
-        cores=sim.topology.cores,
-    )
+snapshot = round_state
+"""``snapshot(sim)``: the round's ``RoundState`` of a bare ``ClusterSimulator`` (``srole_env.round_state``);
+a shield reads it from its env with ``EdgeClusterEnv.round_state()``."""
 
 
 def requests_of(state: RoundState, actions: np.ndarray) -> np.ndarray:

@@ -17,9 +17,12 @@ Per step, before the inner env steps, a shield: reads the round's state; ranks t
 priority rule (``shields.priority``); settles the joint action with its partition's region shields
 (``shields.protocol``, one region for ``CentralShield``); charges each agent its simulated decision
 latency (``shields.latency``) through ``unwrapped.charge_decision_latency``; and counts the rewritten
-actions with ``unwrapped.sim.record_interventions``. Its figures are in ``shield.last_report`` and, on
-the dict path, flattened into the per-agent infos as scalars ``shield_<key>`` (``infos[agent]
-["shield_rewritten"]``; ``reset()`` gives every key too, with ``SHIELD_INFO_DEFAULTS``):
+actions with ``unwrapped.record_interventions``. It reads the round from the env's public round-state API
+(``round_state()``, ``topology``, ``round``, ``n_actions``; ``srole_env.edge_cluster``) and nothing private,
+and draws its own layer on rendered frames (``shields.overlay``, registered with ``add_render_overlay``).
+Its figures are in ``shield.last_report`` and, on the dict path, flattened into the per-agent infos as
+scalars ``shield_<key>`` (``infos[agent]["shield_rewritten"]``; ``reset()`` gives every key too, with
+``SHIELD_INFO_DEFAULTS``):
 
 | key | meaning |
 |---|---|
@@ -49,12 +52,12 @@ from typing import Any
 import numpy as np
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 
-from shields.core import RoundState, preference_ranks, requests_of, snapshot
+from shields.core import RoundState, preference_ranks, requests_of
 from shields.latency import LatencyModel
 from shields.priority import check_rule, priority_ranks
 from shields.protocol import Coordinator
 from shields.regions import check_partition, partition_edges
-from srole_env._actions import as_seed, index_of, joint_action
+from srole_env.actions import as_seed, index_of, joint_action
 from srole_env.core.topology import Topology
 from srole_env.edge_cluster import EdgeClusterEnv
 
@@ -98,7 +101,7 @@ class ShieldWrapper(BaseParallelWrapper):
         self._topology: Topology | None = None
         self._safe_masks: tuple[Topology, int, np.ndarray] | None = None  # (layout, round, masks)
         self.last_report: dict[str, Any] | None = None
-        self.unwrapped._shield = self  # render() draws this shield's regions and rewrites
+        self.unwrapped.add_render_overlay("shield", self)  # render() calls draw_overlay: regions and rewrites
 
     # ------------------------------------------------------------------ partition (subclasses)
     def _partition(self, topology: Topology) -> tuple[np.ndarray, np.ndarray]:
@@ -107,13 +110,14 @@ class ShieldWrapper(BaseParallelWrapper):
 
     def _setup(self) -> None:
         """(Re)build the region shields and latency model for the current cluster layout."""
-        sim = self.unwrapped.sim
-        labels, hosts = self._partition(sim.topology)
+        env = self.unwrapped
+        topology = env.topology
+        labels, hosts = self._partition(topology)
         self.labels = labels
         self.hosts = hosts
-        self._coordinator = Coordinator(labels, snapshot(sim))
-        self._latency = LatencyModel(sim.topology, self.unwrapped.config, labels, hosts)
-        self._topology = sim.topology
+        self._coordinator = Coordinator(labels, env.round_state())
+        self._latency = LatencyModel(topology, env.config, labels, hosts)
+        self._topology = topology
 
     # ------------------------------------------------------------------ PettingZoo API
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
@@ -137,8 +141,8 @@ class ShieldWrapper(BaseParallelWrapper):
     ) -> tuple[dict, dict, dict, dict, dict]:
         """Shield the joint action, then step the env with the safe one; agents absent from ``actions`` hold."""
         env = self.unwrapped
-        joint = joint_action(actions, env.agent_index, env.sim.n_actions, env.sim.hold_action)
-        safe = self._shield(joint, preferences)
+        joint = joint_action(actions, env.agent_index, env.n_actions, env.hold_action)
+        safe = self._settle(joint, preferences)
         obs, rewards, terms, truncs, infos = self.env.step(dict(zip(env.possible_agents, safe.tolist())))
         rep = self.last_report
         keys = ("interventions", "messages", "decision_time_s", "decision_latency_s")
@@ -155,7 +159,7 @@ class ShieldWrapper(BaseParallelWrapper):
         self, actions: np.ndarray, preferences: dict[str, Any] | np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, bool, Any]:
         """Array fast path: shield ``actions`` [N], then ``EdgeClusterEnv.step_arrays`` on the safe ones."""
-        return self.env.step_arrays(self._shield(actions, preferences))
+        return self.env.step_arrays(self._settle(actions, preferences))
 
     # ------------------------------------------------------------------ pre-emptive shield
     def safe_action_masks(self) -> np.ndarray:
@@ -163,10 +167,10 @@ class ShieldWrapper(BaseParallelWrapper):
 
         Computed once per round (cached on the simulator's layout and round number).
         """
-        sim = self.unwrapped.sim
+        env = self.unwrapped
         cached = self._safe_masks
-        if cached is None or cached[0] is not sim.topology or cached[1] != sim.round:
-            self._safe_masks = cached = (sim.topology, sim.round, preemptive_masks(snapshot(sim), sim.n_actions))
+        if cached is None or cached[0] is not env.topology or cached[1] != env.round:
+            self._safe_masks = cached = (env.topology, env.round, preemptive_masks(env.round_state(), env.n_actions))
         return cached[2]
 
     def safe_action_mask(self, agent: str) -> np.ndarray:
@@ -181,7 +185,7 @@ class ShieldWrapper(BaseParallelWrapper):
         """Preferences as a float array [N, A] (``NaN`` rows for agents without one), or None."""
         if preferences is None:
             return None
-        n, a = self.unwrapped.config.n_edges, self.unwrapped.sim.n_actions
+        n, a = self.unwrapped.config.n_edges, self.unwrapped.n_actions
         if isinstance(preferences, dict):
             out = np.full((n, a), np.nan)
             for agent, row in preferences.items():
@@ -197,24 +201,23 @@ class ShieldWrapper(BaseParallelWrapper):
         _check_finite_preferences(out, self.unwrapped.possible_agents)
         return out
 
-    def _shield(self, actions: np.ndarray, preferences: dict[str, Any] | np.ndarray | None) -> np.ndarray:
+    def _settle(self, actions: np.ndarray, preferences: dict[str, Any] | np.ndarray | None) -> np.ndarray:
         """Settle one joint action [N]; charge its latency and interventions; return the safe joint action."""
         env = self.unwrapped
         env.check_running()
         start = time.perf_counter()
-        sim = env.sim
-        if sim.topology is not self._topology:  # the env was reset behind the shield's back
+        if env.topology is not self._topology:  # the env was reset behind the shield's back
             self._setup()
-        actions = sim.validate_actions(actions)
+        actions = env.validate_actions(actions)
         prefs = self._preferences(preferences)
-        state = snapshot(sim)
+        state = env.round_state()
         priority = priority_ranks(self._rule(state, actions, prefs), self._rng.random(state.n_agents))
         ranks, has_pref = preference_ranks(prefs, state.n_candidates)
         res = self._coordinator.resolve(
             state, actions, priority, ranks if prefs is not None else None, has_pref if prefs is not None else None
         )
         requests = requests_of(state, actions)
-        latency = self._latency.per_agent(requests, res, sim.committed()[0][self.hosts])
+        latency = self._latency.per_agent(requests, res, state.committed_slots[self.hosts])
         rewritten = res.actions != actions
         interventions = int(np.count_nonzero(rewritten))
         self.last_report = {
@@ -233,8 +236,16 @@ class ShieldWrapper(BaseParallelWrapper):
             "host_backlog_s": self._latency.backlog_s.copy(),
         }
         env.charge_decision_latency(latency)
-        sim.record_interventions(interventions)
+        env.record_interventions(interventions)
         return res.actions
+
+    # ------------------------------------------------------------------ render overlay
+    def draw_overlay(self, canvas: Any) -> None:
+        """Draw this shield's regions and rewrites on a rendered frame (``shields.overlay``; the renderer
+        calls it with a ``srole_env.render.MapCanvas``)."""
+        from shields.overlay import draw_shield_overlay
+
+        draw_shield_overlay(self, canvas)
 
 
 def _check_finite_preferences(preferences: np.ndarray, agents: list[str]) -> None:

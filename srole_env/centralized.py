@@ -61,7 +61,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from srole_env._actions import as_action, as_seed
+from srole_env.actions import as_action, as_seed
 from srole_env.config import ClusterConfig, make_config
 from srole_env.core.head_queue import HeadQueue, HeadRound, default_policy_flops
 from srole_env.core.simulator import OBS_HIGH, ClusterSimulator

@@ -59,6 +59,12 @@ The JCTs of the jobs completed this round (a list of any length) are in `env.unw
 
 ### Fast path
 `step_arrays(actions[N])` steps with an integer array and returns arrays, skipping the dicts.
+
+### Round state (for wrappers)
+A wrapper in front of the env (the shields in `shields/`) reads `round_state()` (candidates, head-task demands,
+committed loads and overload thresholds: `srole_env.round_state.RoundState`), `topology`, `round`, `n_actions`,
+`hold_action`, and reports back through `charge_decision_latency(seconds)` and `record_interventions(count)`;
+`add_render_overlay(name, overlay)` has the frame draw the wrapper's own layer (a shield's regions and rewrites).
 """
 
 from __future__ import annotations
@@ -71,9 +77,11 @@ from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from srole_env._actions import as_seed, index_of, joint_action
+from srole_env.actions import as_seed, index_of, joint_action
 from srole_env.config import ClusterConfig, make_config
 from srole_env.core.simulator import OBS_HIGH, ClusterSimulator, RoundResult
+from srole_env.core.topology import Topology
+from srole_env.round_state import RoundState, round_state
 
 INFO_DEFAULTS: dict[str, bool | int | float] = {
     "placed": False,
@@ -129,7 +137,7 @@ class EdgeClusterEnv(ParallelEnv):
         self.action_spaces = {a: spaces.Discrete(self.sim.n_actions) for a in self.possible_agents}
         self._extra_latency = np.zeros(self.config.n_edges)
         self._last: RoundResult | None = None
-        self._shield: Any = None  # the shield wrapper in front, registered by shields.ShieldWrapper; drawn by render
+        self._overlays: dict[str, Any] = {}  # add_render_overlay: drawn by render (e.g. a shield's regions)
         self._window: Any = None  # render_mode="human": srole_env.render.HumanWindow, opened on the first render
         self.np_random, _ = seeding.np_random(None)
 
@@ -208,10 +216,70 @@ class EdgeClusterEnv(ParallelEnv):
         if not self.agents or self.sim.round >= self.config.horizon:
             raise RuntimeError("step() called before reset() or on a finished episode; call reset() first")
 
-    # ------------------------------------------------------------------ hooks for wrappers
+    # ------------------------------------------------------------------ round state and hooks for wrappers
+    # What a wrapper in front of the env (a shield, ``shields/``) may read and call: the round's state, the
+    # current layout, the action layout, and the two places it reports back (latency charged, interventions).
+    @property
+    def topology(self) -> Topology:
+        """The current cluster layout (positions, devices, candidates; redrawn at every ``reset``)."""
+        if self.sim.topology is None:
+            raise RuntimeError("the cluster layout exists after reset(); call reset() first")
+        return self.sim.topology
+
+    @property
+    def round(self) -> int:
+        """Decision rounds played in this episode (0 right after ``reset``, and before the first one)."""
+        return getattr(self.sim, "round", 0)
+
+    @property
+    def n_candidates(self) -> int:
+        """Candidates per agent C (itself and its C - 1 nearest edges); actions 0..C-1 name them."""
+        return self.sim.n_candidates
+
+    @property
+    def n_actions(self) -> int:
+        """Actions per agent A = C + 1 (the candidates, then ``hold``)."""
+        return self.sim.n_actions
+
+    @property
+    def hold_action(self) -> int:
+        """The ``hold`` action (= C): keep the task queued this round."""
+        return self.sim.hold_action
+
+    def round_state(self) -> RoundState:
+        """This round's ``RoundState`` (``srole_env.round_state``): candidates [N, C], head tasks' demands and
+        waits, committed loads and overload thresholds [N]; read-only views, no copies."""
+        return round_state(self.sim)
+
+    def validate_actions(self, actions: np.ndarray) -> np.ndarray:
+        """A joint action [N] as int64, else a ``ValueError`` naming the first bad agent."""
+        return self.sim.validate_actions(actions)
+
     def charge_decision_latency(self, seconds: np.ndarray | float) -> None:
         """Add simulated decision latency [N] (e.g. a shield's) to the next step's placed tasks."""
         np.add(self._extra_latency, seconds, out=self._extra_latency)  # a scalar or [N]; other shapes raise
+
+    def record_interventions(self, count: int) -> None:
+        """Count actions a wrapper rewrote this round (``metrics()["interventions"]``)."""
+        self.sim.record_interventions(count)
+
+    @property
+    def last_result(self) -> RoundResult | None:
+        """The last round's ``RoundResult`` (placements, targets, collisions), None before the first step."""
+        return self._last
+
+    @property
+    def render_overlays(self) -> dict[str, Any]:
+        """Overlays drawn on the ``rgb_array``/``human`` frame, by name (a copy; see ``add_render_overlay``)."""
+        return dict(self._overlays)
+
+    def add_render_overlay(self, name: str, overlay: Any) -> None:
+        """Draw ``overlay`` on every frame: an object with ``draw_overlay(canvas)`` (``srole_env.render.MapCanvas``),
+        e.g. a shield drawing its regions and rewrites. A second overlay under the same ``name`` replaces the first."""
+        if not callable(getattr(overlay, "draw_overlay", None)):
+            got = type(overlay).__name__
+            raise TypeError(f"render overlay {name!r} needs a draw_overlay(canvas) method, got {got}")
+        self._overlays[str(name)] = overlay
 
     @property
     def last_round(self) -> dict[str, Any] | None:
@@ -249,7 +317,7 @@ class EdgeClusterEnv(ParallelEnv):
             return self._render_text()
         from srole_env import render
 
-        rgb = render.frame(self, self._shield)
+        rgb = render.frame(self)
         if self.render_mode == "rgb_array":
             return rgb
         if self._window is None:

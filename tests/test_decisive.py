@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from study.analysis import decisive
+from study.analysis.manifest import write_manifest
 from study.experiments.profiles import PROFILES
 from study.experiments.runs import RunInfo
 
@@ -117,7 +118,8 @@ def test_replication_across_two_runs_on_disjoint_seeds(tmp_path):
     ablation = across[(across["experiment"] == "ablation") & (across["metric"] == "mean_jct_all")]
     assert len(ablation) and ablation["agree"].all()  # the same ablation rows in both runs
     assert f"so are {len(ablation)} of the ablation's {len(ablation)} JCT effects" in text
-    # the README section picks the replication up from the folder beside the decisive one
+    # the README section picks the replication up from the manifest beside the decisive run
+    write_manifest(tmp_path / "manifest.yaml", {"decisive": "paper", "replication": "paper-replication"})
     assert "1 of 2 JCT verdicts" in decisive.readme_section(tmp_path / "paper")
 
 
@@ -137,4 +139,5 @@ def test_budget_lines_compare_convergence_and_verdicts_with_a_longer_run(tmp_pat
     assert "At 11,500 rounds" in text and "16 of 16 learned runs pass" in text and "at 5,750 rounds: 8 of 16" in text
     assert "1 of 2 JCT verdicts are the same as at 5,750" in text
     assert "| SROLE-central vs MARL | 0.02 | 8 / 8 | 0.0% (n.s.) | 5.0% (lower) |" in text
+    write_manifest(tmp_path / "manifest.yaml", {"decisive": "paper", "long_budget": "paper-long"})
     assert "JCT verdicts that change with the budget" in decisive.readme_section(tmp_path / "paper")

@@ -364,3 +364,19 @@ def test_emulation_profile_writes_a_row_per_method_and_trace(tmp_path, monkeypat
         ScriptedBackend.__init__(self, rate=10.0), setattr(self, "classes", classes)) and None)
     reproduce_emulation(prof, tmp_path / "emu", progress=False, host_worker_flops=2e9)
     assert len(list((out / "cache" / "models").glob("SROLE-central-*/done.json"))) == 2
+
+
+def test_the_workers_networks_are_the_packages_and_the_profiler_uses_them():
+    import importlib.util
+    from pathlib import Path
+
+    import emulation.models as models
+
+    spec = models.get_spec("lenet5")
+    net = spec.build(spec.num_classes)
+    assert sum(p.numel() for p in net.parameters()) == 61_706 and spec.input_shape == (1, 28, 28)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "calibrate" / "profile_models.py"
+    loader = importlib.util.spec_from_file_location("profile_models_for_test", script)
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    assert module.get_spec is models.get_spec and module.MODELS is models.MODELS  # one definition, both users

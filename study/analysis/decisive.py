@@ -34,6 +34,9 @@ import pandas as pd
 
 from srole_common.persist import atomic_write, write_frame
 from study.analysis import figures, stats
+from study.analysis.manifest import ResultsManifest, as_manifest, manifest_beside
+from study.analysis.paper import METRICS as PAPER_METRICS
+from study.analysis.paper import paper_figures
 from study.analysis.report import (
     REPORTED_METRICS,
     RunInfo,
@@ -377,15 +380,18 @@ README_METHODS = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentral
 README_PAIRS = (("SROLE-central", "MARL"), ("SROLE-central", "CRL"), ("SROLE-central", "CRL-greedy"),
                 ("SROLE-decentralized", "MARL"), ("SROLE-decentralized", "CRL"),
                 ("SROLE-decentralized", "CRL-greedy"))
-PAPER = {"mean_jct_all": "59%", "collisions": "48%", "median_utilization": "29%"}
-"""The paper's headline reductions against MARL and CRL (PAPER.md)."""
 
 
-def readme_section(results_dir: str | Path) -> str:
+def readme_section(results_dir: str | Path, manifest: ResultsManifest | str | Path | None = None) -> str:
     """The README's results tables (Markdown), generated from a decisive results directory's committed tables:
-    mean JCT per method and load, the headline paired comparisons beside the paper's figures, and the counts
-    of converged runs and replicated verdicts."""
+    mean JCT per method and load, the headline paired comparisons beside the paper's figures
+    (``study.analysis.paper``), and the counts of converged runs and replicated verdicts.
+
+    ``manifest`` (a ``ResultsManifest`` or its path; None: the ``manifest.yaml`` beside ``results_dir``, if any)
+    names the companion runs: its ``replication``, ``long_budget`` and ``quick`` directories add their lines."""
     results = Path(results_dir)
+    manifest = manifest_beside(results) if manifest is None else as_manifest(manifest)
+    paper = paper_figures()
     table = pd.read_csv(results / "methods_summary.csv")
     loads = sorted(table[LOAD].unique())
     lines = ["| method | " + " | ".join(f"mean JCT (s), load {x:g}" for x in loads) + " |",
@@ -398,15 +404,16 @@ def readme_section(results_dir: str | Path) -> str:
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     comp = pd.read_csv(results / "comparisons.csv")
     comp = comp[comp["experiment"] == "methods"]
-    lines += ["", "| comparison | load | JCT reduction (paper 59%) | collision reduction (paper 48%) | "
-              "median-utilisation reduction (paper 29%) |", "|---|---|---|---|---|"]
+    lines += ["", f"| comparison | load | JCT reduction (paper {paper.label('mean_jct_all')}) | collision reduction "
+              f"(paper {paper.label('collisions')}) | median-utilisation reduction (paper "
+              f"{paper.label('median_utilization')}) |", "|---|---|---|---|---|"]
     for srole, base in README_PAIRS:
         for load in loads:
             part = comp[(comp["srole"] == srole) & (comp["baseline"] == base) & (comp[LOAD] == load)]
             if part.empty:
                 continue
             cells = []
-            for metric in PAPER:
+            for metric in PAPER_METRICS:
                 r = part[part["metric"] == metric]
                 cells.append(f"{with_ci(r.iloc[0], 'paired_reduction', percent)} ({_short(r.iloc[0]['verdict'])})"
                              if len(r) else "n/a")
@@ -419,13 +426,12 @@ def readme_section(results_dir: str | Path) -> str:
     lines += ["", f"Paired over {span} training seeds per comparison; {int(conv['converged'].sum())} of "
               f"{len(conv)} learned runs passed the convergence test; {int(repl['agree'].sum())} of {len(repl)} "
               f"verdicts agree between {halves}."]
-    replica, longer = results.parent / "paper-replication", results.parent / "paper-long"
-    if (replica / "comparisons.csv").is_file() and replica.resolve() != results.resolve():
+    replica, longer, quick = (_companion(manifest, role, results) for role in ("replication", "long_budget", "quick"))
+    if replica is not None:
         lines += replication_lines(results, replica)
-    if (longer / "comparisons.csv").is_file() and longer.resolve() != results.resolve():
+    if longer is not None:
         lines += budget_lines(results, longer)
-    quick = results.parent / "quick"
-    if (quick / "comparisons.csv").is_file():
+    if quick is not None:
         agree = quick_agreement(quick, results)
         if not agree.empty:
             differ = agree[~agree["agree"].astype(bool)]
@@ -440,6 +446,17 @@ def readme_section(results_dir: str | Path) -> str:
             lines += ["", f"The `quick` profile (5 seeds, 2,000 rounds, independent bootstrap) agrees on "
                       f"{int(agree['agree'].sum())} of {len(agree)} of these JCT verdicts at the base load" + rest]
     return "\n".join(lines)
+
+
+def _companion(manifest: ResultsManifest | None, role: str, results: Path) -> Path | None:
+    """The manifest's directory for ``role`` when it is another run than ``results``; a ``ValueError`` naming the
+    manifest when that directory holds no ``comparisons.csv``."""
+    folder = None if manifest is None else manifest.get(role)
+    if folder is None or folder == results.resolve():
+        return None
+    if not (folder / "comparisons.csv").is_file():
+        raise ValueError(f"{manifest.path}: the {role} directory {str(folder)!r} holds no comparisons.csv")
+    return folder
 
 
 def quick_agreement(quick_dir: str | Path, results_dir: str | Path) -> pd.DataFrame:

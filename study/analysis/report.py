@@ -37,12 +37,13 @@ import pandas as pd
 
 from srole_common.persist import atomic_write, write_frame
 from study.analysis import figures, stats
+from study.analysis.paper import METRICS as PAPER_METRICS
+from study.analysis.paper import paper_figures
 from study.experiments.profiles import BASELINES, HEADLINE_BASELINES, METHOD_NAMES, SROLE, Profile
 from study.experiments.runs import RunInfo
 
-PAPER = {"mean_jct_all": 0.59, "collisions": 0.48, "median_utilization": 0.29}
-"""The paper's headline reductions (PAPER.md): up to 59% training time, 48% collisions, 29% median utilisation."""
-COMPARED = ("mean_jct_all", "collisions", "median_utilization")
+COMPARED = PAPER_METRICS
+"""The metrics SROLE is compared on against each baseline: the paper's three (``study.analysis.paper``)."""
 REPORTED_METRICS = (
     "mean_jct_all", "mean_jct", "p95_jct", "jobs_completed", "jobs_unfinished", "median_utilization", "collisions",
     "overloads", "interventions", "messages", "scheduling_overhead_s", "mean_decision_latency_s", "oom_kills",
@@ -426,11 +427,13 @@ def _header(profile: Profile, frame: pd.DataFrame, run: RunInfo) -> list[str]:
 def _headline_section(comp: pd.DataFrame) -> list[str]:
     if comp.empty:
         return []
+    paper = paper_figures()
     lines = ["", "### SROLE against each baseline", "",
              "Reductions are (baseline IQM - SROLE IQM) / baseline IQM with 95% bootstrap CIs; positive = SROLE "
              "lower. The verdict comes from the CI of the absolute difference IQM(SROLE) - IQM(baseline) "
-             "(`comparisons.csv` has both). The paper reports up to 59% (JCT), 48% (collisions), 29% (median "
-             "utilisation) against MARL and CRL.", "",
+             f"(`comparisons.csv` has both). The paper reports up to {paper.label('mean_jct_all')} (JCT), "
+             f"{paper.label('collisions')} (collisions), {paper.label('median_utilization')} (median "
+             f"utilisation) against {' and '.join(paper.against)}.", "",
              "| comparison | P(improvement), JCT | JCT reduction | verdict | paper | collision reduction | verdict "
              "| paper | median-utilisation reduction | verdict | paper |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -438,15 +441,16 @@ def _headline_section(comp: pd.DataFrame) -> list[str]:
         cells = [f"{r['srole']} vs {r['baseline']}", _poi(r)]
         for metric in COMPARED:
             key = f"{metric}_reduction"
-            paper = percent(PAPER[metric]) if r["baseline"] in HEADLINE_BASELINES else ""
-            cells += [with_ci(r, key, percent), r.get(f"{metric}_verdict", "n/a"), paper]
+            figure = percent(paper.reductions[metric]) if r["baseline"] in HEADLINE_BASELINES else ""
+            cells += [with_ci(r, key, percent), r.get(f"{metric}_verdict", "n/a"), figure]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     lines += ["", "### Gaps to the paper", ""]
     for _, r in comp[comp["baseline"].isin(HEADLINE_BASELINES)].iterrows():
         lines += [f"- {r['srole']} vs {r['baseline']}: measured JCT reduction "
-                  f"{with_ci(r, 'mean_jct_all_reduction', percent)} ({r.get('mean_jct_all_verdict')}), paper 59%; "
-                  f"collisions {with_ci(r, 'collisions_reduction', percent)}, paper 48%; median utilisation "
-                  f"{with_ci(r, 'median_utilization_reduction', percent)}, paper 29%."]
+                  f"{with_ci(r, 'mean_jct_all_reduction', percent)} ({r.get('mean_jct_all_verdict')}), paper "
+                  f"{paper.label('mean_jct_all')}; collisions {with_ci(r, 'collisions_reduction', percent)}, paper "
+                  f"{paper.label('collisions')}; median utilisation "
+                  f"{with_ci(r, 'median_utilization_reduction', percent)}, paper {paper.label('median_utilization')}."]
     return lines + ["", READING]
 
 
@@ -549,8 +553,10 @@ def readme_tables(results_dir: str | Path) -> str:
         comp = pd.read_csv(comp_path)
         comp = comp[(comp["experiment"] == "methods") & comp["baseline"].isin(HEADLINE_BASELINES)]
         if not comp.empty:
-            lines += ["", "| comparison | P(improvement), JCT | JCT reduction (paper 59%) | collision reduction "
-                      "(paper 48%) | median-utilisation reduction (paper 29%) |", "|---|---|---|---|---|"]
+            paper = paper_figures()
+            lines += ["", f"| comparison | P(improvement), JCT | JCT reduction (paper {paper.label('mean_jct_all')}) "
+                      f"| collision reduction (paper {paper.label('collisions')}) | median-utilisation reduction "
+                      f"(paper {paper.label('median_utilization')}) |", "|---|---|---|---|---|"]
             for _, r in comp.iterrows():
                 lines.append(
                     f"| {r['srole']} vs {r['baseline']} | {_poi(r)} | "

@@ -1,5 +1,10 @@
 """The ``emulation`` profile of ``srole reproduce``: sim-to-real on this host, heuristics and trained policies.
 
+This module holds the profile (nodes, workload, methods, budget), the twin's config, the traces, the trained
+policies and the report; everything that touches the emulated cluster is an ``emulation`` function it calls
+(``emulation.ray_backend``, ``emulation.calibrate``, ``emulation.compare.iter_sim_emulation``): calls go one
+way, down, and ``emulation`` never imports ``study``.
+
 ``reproduce_emulation(profile, out)`` does, in order:
 
 1. **Nodes.** It starts a local Ray cluster of ``nodes`` nodes of ``node_cores`` cores, each core limited
@@ -7,8 +12,9 @@
    that all nodes together take ``host_share`` of this host's CPUs and never slow each other down. The
    rest of the host runs Ray, the scheduler and the parameter averager.
 2. **Calibration.** It measures what a node core delivers under full load, on the cluster itself
-   (``calibrate_node_speed``: a worker on every core for ``calibrate_s`` seconds), and makes that the
-   node class (``quota_node``). One worker alone on this host is measured too, for the record.
+   (``emulation.calibrate.calibrate_node_speed``: a worker on every core for ``calibrate_s`` seconds), asks
+   the twin how busy the workload keeps the cores (``predicted_utilization``), measures again at that load and
+   makes that the node class (``quota_node``). One worker alone on this host is measured too, for the record.
 3. **The twin.** The simulator gets exactly that class (``ClusterConfig.extra_device_classes``), the
    host's calibrated oversubscription curve (the config default) and loopback-like links
    (``area_m``: the nodes share one host). Its time unit is the emulator's real second.
@@ -39,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from emulation.nodes import device_fields, host_class
+from emulation.nodes import device_fields
 from srole_common.persist import atomic_write, write_json
 from srole_env.config import ClusterConfig, make_config
 from srole_env.core.workload import PoissonWorkload, write_trace_csv
@@ -167,56 +173,17 @@ def method_specs(profile: EmulationProfile, runs: Mapping[str, Path]) -> tuple[t
     return tuple(specs)
 
 
-def calibrate_node_speed(backend: Any, profile: EmulationProfile, seconds: float, busy: int | None = None) -> float:
-    """Per-core training FLOP/s the emulated nodes deliver with ``busy`` cores working (default: all),
-    measured on the cluster itself.
-
-    ``busy`` one-worker jobs of the profile's model and batch, spread over the nodes (one core of each
-    node in turn), run through the nodes' quotas with their reports, Ray's processes and the scheduler's
-    polling for ``seconds`` after a one-second start; the rate is iterations done over that window, per
-    worker, times the model's FLOPs per iteration (``models.csv``). The workers are then cancelled and
-    the warm pool restarted.
-    """
-    from emulation.cluster import TaskWork
-
-    slots = [(node, k) for k in range(max(c.cores for c in backend.classes))
-             for node, c in enumerate(backend.classes) if k < c.cores]
-    busy = len(slots) if busy is None else busy
-    if not 1 <= busy <= len(slots):
-        raise ValueError(f"busy must be in 1..{len(slots)} (the nodes' cores), got {busy}")
-    tids = []
-    for node, _ in slots[:busy]:
-        tid = CALIBRATION_TID + len(tids)
-        backend.launch(node, TaskWork(tid=tid, job=tid, n_tasks=1, model=profile.model, batch=profile.batch,
-                                      iters=10**9))
-        tids.append(tid)
-    backend.sleep_until(backend.now() + 1.0)
-    t1, first = backend.now(), {t: st.iters_done for t, st in backend.poll().items()}  # (statuses are live)
-    backend.sleep_until(t1 + seconds)
-    t2, last = backend.now(), {t: st.iters_done for t, st in backend.poll().items()}
-    backend.clear_tasks()
-    if hasattr(backend, "warm_pool"):
-        backend.warm_pool()
-    iters = sum(last[t] - first[t] for t in tids)
-    if iters <= 0:
-        raise RuntimeError("node calibration: the workers did no iterations (is the cluster overloaded?)")
-    flops_per_iter = profile.batch * model_profiles()[profile.model].train_flops_per_sample
-    return iters / (t2 - t1) / len(tids) * flops_per_iter
-
-
-CALIBRATION_TID = 1_000_000_000
-"""Task ids of the calibration workers (the emulator numbers a run's tasks from 0)."""
-
-
 def reproduce_emulation(profile: EmulationProfile, out_dir: str | Path, progress: bool = True,
                         host_worker_flops: float | None = None) -> Path:
     """Run the profile (module docstring) and write ``sim_vs_emulation.csv`` and ``summary.md`` in ``out_dir``.
 
-    ``host_worker_flops`` skips measuring one worker alone here (reported, not used by the twin).
+    ``host_worker_flops`` skips measuring one worker alone here (reported, not used by the twin). Every step
+    calls down into ``emulation`` (nodes, calibration, runs) or ``agents`` (training); nothing calls back.
     """
     from agents.harness.evaluate import write_csv
-    from emulation.compare import compare_sim_emulation, measure_host_flops
-    from emulation.ray_backend import RayBackend
+    from emulation import ray_backend
+    from emulation.calibrate import calibrate_node_speed, predicted_utilization
+    from emulation.compare import iter_sim_emulation, measure_host_flops
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -229,15 +196,20 @@ def reproduce_emulation(profile: EmulationProfile, out_dir: str | Path, progress
     shape = _node(profile, 1.0)  # the backend reads a node's cores and memory only; its speed is the quota
     rows: list[dict[str, Any]] = []
     duration = profile.arrival_rounds * profile.round_s
-    with RayBackend([shape] * profile.nodes, seed=0, quotas=[quota] * profile.nodes) as backend:
+    with ray_backend.RayBackend([shape] * profile.nodes, seed=0, quotas=[quota] * profile.nodes) as backend:
         # A node core's speed here depends on how busy the whole host is (duty-cycled workers and shared
         # caches pay per iteration): calibrate at full load, ask the twin how busy this workload keeps the
-        # cores, and calibrate again at that load; the twin gets the second figure.
-        full_load = calibrate_node_speed(backend, profile, profile.calibrate_s)
-        busy_fraction = _predicted_utilization(profile, _node(profile, full_load), out)
+        # cores (least_loaded on a calibration trace, seed TRACE_SEED_BASE - 1: not a compared trace), and
+        # calibrate again at that load; the twin gets the second figure.
+        full_load = calibrate_node_speed(backend, profile.model, profile.batch, profile.calibrate_s)
+        first = _node(profile, full_load)
+        calibration = write_trace(twin_config(profile, first), TRACE_SEED_BASE - 1, duration,
+                                  out / "trace_calibration.csv")
+        busy_fraction = predicted_utilization([first] * profile.nodes, calibration, profile.round_s,
+                                              profile.max_rounds, **_eval_fields(twin_config(profile, first)))
         cores = profile.nodes * profile.node_cores
         busy = min(cores, max(1, round(busy_fraction * cores)))
-        per_core = calibrate_node_speed(backend, profile, profile.calibrate_s, busy=busy)
+        per_core = calibrate_node_speed(backend, profile.model, profile.batch, profile.calibrate_s, busy=busy)
         cls = _node(profile, per_core)
         config = twin_config(profile, cls)
         runs = train_methods(profile, config, out, progress)  # the cluster idles meanwhile
@@ -245,17 +217,14 @@ def reproduce_emulation(profile: EmulationProfile, out_dir: str | Path, progress
         for t in range(profile.traces):
             seed = TRACE_SEED_BASE + t
             trace = write_trace(config, seed, duration, out / f"trace_{t}.csv")
-
-            def on_row(row: dict[str, Any], t: int = t) -> None:  # saved as it comes: nothing lost on an interrupt
+            for row in iter_sim_emulation(trace, [cls] * profile.nodes, specs, round_s=profile.round_s,
+                                          max_rounds=profile.max_rounds, seed=seed, backend=backend,
+                                          **_eval_fields(config)):
                 rows.append({"trace": t, **row})
-                write_csv(rows, out / "sim_vs_emulation.csv")
+                write_csv(rows, out / "sim_vs_emulation.csv")  # saved as it comes: nothing lost on an interrupt
                 if progress:
                     print(f"trace {t} {row['method']}: emulated {row['emulated_mean_jct']:.2f} s, simulated "
                           f"{row['simulated_mean_jct']:.2f} s ({row['error']:+.0%})", flush=True)
-
-            compare_sim_emulation(trace, [cls] * profile.nodes, specs, round_s=profile.round_s,
-                                  max_rounds=profile.max_rounds, seed=seed, on_row=on_row, backend=backend,
-                                  **_eval_fields(config))
     info = {"profile": dataclasses.asdict(profile), "host_cpus": host_cpus, "host_worker_gflops_alone": alone / 1e9,
             "node_core_gflops_calibrated": per_core / 1e9, "node_core_gflops_full_load": full_load / 1e9,
             "calibration_busy_cores": busy, "predicted_utilization": busy_fraction,
@@ -268,22 +237,10 @@ def reproduce_emulation(profile: EmulationProfile, out_dir: str | Path, progress
 
 
 def _node(profile: EmulationProfile, per_core_flops: float) -> DeviceClass:
-    """The emulated nodes' class at a calibrated per-core speed."""
-    return host_class(per_core_flops * profile.node_cores, profile.node_cores, profile.node_memory_gb * 1e9,
-                      name="quota_node")
+    """The emulated nodes' class at a calibrated per-core speed (``emulation.calibrate.quota_node``)."""
+    from emulation.calibrate import quota_node
 
-
-def _predicted_utilization(profile: EmulationProfile, cls: DeviceClass, out: Path) -> float:
-    """Mean fraction of the nodes' cores busy that the twin predicts for this workload: ``least_loaded`` on
-    a calibration trace (seed ``TRACE_SEED_BASE - 1``, not one of the compared traces)."""
-    from emulation.compare import simulate
-    from emulation.run import emulation_config
-
-    config = twin_config(profile, cls)
-    trace = write_trace(config, TRACE_SEED_BASE - 1, profile.arrival_rounds * profile.round_s,
-                        out / "trace_calibration.csv")
-    cfg = emulation_config([cls] * profile.nodes, trace, profile.round_s, profile.max_rounds, **_eval_fields(config))
-    return float(simulate("least_loaded", "none", cfg, [cls] * profile.nodes)["mean_utilization"])
+    return quota_node(per_core_flops, profile.node_cores, profile.node_memory_gb * 1e9)
 
 
 def _eval_fields(config: ClusterConfig) -> dict[str, Any]:

@@ -105,7 +105,7 @@ BASELINES = ("CRL", "CRL-greedy", "MARL", "least_loaded+central", "random+centra
              "local", "greedy-reference", "SROLE-central-noprefs")
 """Methods SROLE is compared against (probability of improvement, differences with CIs)."""
 HEADLINE_BASELINES = ("MARL", "CRL")
-"""The paper's comparison: SROLE against MARL and against CRL (59% / 48% / 29%)."""
+"""The paper's comparison: SROLE against MARL and against CRL (the figures: ``study/analysis/paper.json``)."""
 
 
 def make_methods() -> dict[str, Method]:

@@ -37,8 +37,6 @@ EDGE_METHODS = ("MARL", *SROLE_METHODS)
 HEAD_METHODS = ("CRL", "CRL-greedy")
 REFERENCE = "least_loaded"
 BASELINES = ("MARL", "CRL", "CRL-greedy")
-PAPER_REDUCTION = 0.59
-"""The paper's headline JCT reduction of SROLE (against CRL)."""
 BASE = {"scenario": "paper", "horizon": 50}
 ROUNDS = 1500
 SEEDS = (0, 1, 2, 3, 4)

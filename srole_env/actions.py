@@ -1,4 +1,7 @@
-"""Checking actions: each an int in range, or a clear error (never a silent clamp)."""
+"""Checking actions, agents and seeds: each an int in range, or a clear error (never a silent clamp).
+
+Public: the envs use it, and so do wrappers in front of them (the shields), so both refuse the same input the
+same way."""
 
 from __future__ import annotations
 
