@@ -43,7 +43,8 @@ def test_suite_covers_the_issue():
     sizes = {t.cluster().n_edges for t in tasks}
     kinds = {t.workload["kind"] for t in tasks}
     assert min(sizes) <= 20 and 50 in sizes and max(sizes) >= 1000
-    assert kinds == {"poisson", "onoff", "pod_trace"}
+    assert kinds == {"poisson", "poisson_window", "onoff", "pod_trace"}
+    assert any(t.bounds.get("optimum") for t in tasks) and any(t.bounds.get("fluid_bound") for t in tasks)
     fields = {f.name for f in dataclasses.fields(ClusterConfig)}
     for t in tasks:
         assert set(t.config) == fields, f"{t.id}: the frozen config must hold every field"
@@ -97,6 +98,12 @@ def test_card_has_references_rank_and_gaps():
     assert "lower-bound" in card["gaps"] and card["gaps"]["lower-bound"]["gap"] > 0
     assert 1 <= card["rank"]["rank"] <= card["rank"]["of"] == len(card["paired"]) + 1
     assert card["suite"] == "edge_cluster_v1" and card["task_hash"] == load_task(SMALL).content_hash
+
+
+def test_optimum_gap_where_the_task_has_it():
+    card = score("least_loaded", "edge_cluster_v1/tiny6_optimum")
+    assert {"optimum", "fluid-bound", "lower-bound"} <= set(card["gaps"])
+    assert card["gaps"]["optimum"]["gap"] > 0  # least_loaded is no better than the schedule class's optimum here
 
 
 def _card(tmp_path, name, policy="least_loaded"):
@@ -190,3 +197,29 @@ def test_regression_hashes():
     assert sorted(committed) == sorted(t.id for t in tasks)
     moved = [t.id for t in tasks if first_episode_hash(t) != committed[t.id]]
     assert not moved, f"results moved for {moved}: bump the suite version (see study.benchmark.regression)"
+
+
+def test_leaderboard_is_generated_from_the_committed_references():
+    from study.benchmark.leaderboard import render
+    from study.benchmark.references import methods_for
+
+    assert (ROOT / "docs" / "leaderboard.md").read_text() == render()
+    root = ROOT / "docs" / "results" / "benchmark" / "edge_cluster_v1"
+    for task in all_tasks():
+        for method in methods_for(task):
+            record = json.loads((root / task.name / f"{method}.json").read_text())
+            assert record["task_hash"] == task.content_hash, f"{task.id} {method}: stale reference"
+            assert len(record["rows"]) == task.episodes
+
+
+@pytest.mark.parametrize("algo", ["ppo", "crl_maskable_ppo"])
+def test_sb3_zip_scores_as_its_run_directory(tmp_path, algo):
+    from agents.harness.train import train
+
+    task = _short(SMALL, 2)
+    run = train(algo, "none", task.cluster().to_dict(), rounds=30, seed=0, out_dir=tmp_path / "run", device="cpu",
+                progress=False)
+    card = score(str(run / "checkpoint" / "model.zip"), task)
+    rows = evaluate(str(run), "none", task.episode_config(0), task.episodes, task.seed)["rows"]
+    assert card["policy"]["kind"] == "sb3_zip"
+    assert [r["mean_jct_all"] for r in card["episodes"]] == pytest.approx([r["mean_jct_all"] for r in rows])

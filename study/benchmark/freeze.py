@@ -20,6 +20,11 @@ V1_SPECS: tuple[dict[str, Any], ...] = (
      "50 rounds", "scenario": "small", "overrides": {"n_edges": 10, "horizon": 50, "arrival_rate": 0.0075},
      "family": "poisson-0.0075", "workload": {"kind": "poisson"}, "seed": 50_000, "episodes": 10,
      "bounds": {"fluid_bound": True, "optimum": False}},
+    {"name": "tiny6_optimum", "description": "N=6, Poisson jobs at 0.015 jobs/s/edge arriving in the first 10 "
+     "rounds, then a 30-round drain: the task with the CP-SAT optimum", "scenario": "small",
+     "overrides": {"n_edges": 6, "horizon": 40, "arrival_rate": 0.015}, "family": "poisson-0.015",
+     "workload": {"kind": "poisson_window", "arrival_rounds": 10}, "seed": 57_000, "episodes": 5,
+     "bounds": {"fluid_bound": True, "optimum": True, "optimum_time_limit_s": 20.0}},
     {"name": "paper20_poisson", "description": "the decisive cell: paper scenario at N=20, Poisson at 0.0075 "
      "jobs/s/edge (least_loaded utilisation ~0.2), 50 rounds", "scenario": "paper",
      "overrides": {"n_edges": 20, "horizon": 50, "arrival_rate": 0.0075}, "family": "poisson-0.0075",
@@ -47,7 +52,7 @@ V1_SPECS: tuple[dict[str, Any], ...] = (
     {"name": "large1000_poisson", "description": "the large scenario, N=1000, Poisson at 0.0075 jobs/s/edge, "
      "20 rounds (short: CRL's head is slow to evaluate at this size)", "scenario": "large",
      "overrides": {"n_edges": 1000, "horizon": 20, "arrival_rate": 0.0075}, "family": "poisson-0.0075",
-     "workload": {"kind": "poisson"}, "seed": 56_000, "episodes": 2,
+     "workload": {"kind": "poisson"}, "seed": 56_000, "episodes": 3,
      "bounds": {"fluid_bound": False, "optimum": False}},
 )
 """The v1 tasks as written (scenario + overrides, resolved by ``freeze``)."""

@@ -11,7 +11,7 @@ from study.benchmark.runner import BOUND_METHODS, PRIMARY
 from study.benchmark.score import load_references, mean_ci
 from study.benchmark.tasks import SUITES, all_tasks
 
-HOW = "[how it was produced](results/benchmark/README.md)"
+HOW = "[How it was produced](benchmark.md#reference-results)"
 
 
 def _fmt(v: float | None) -> str:
@@ -31,7 +31,7 @@ def _interval(ci: dict[str, Any]) -> str:
 def task_table(refs: dict[str, dict[str, Any]]) -> list[str]:
     """Markdown rows of one task: methods by their mean ``mean_jct_all``, then the bounds."""
     lines = ["| rank | method | settings | mean JCT, all jobs (s) [95% CI] | mean JCT, completed (s) | unfinished "
-             "| collisions | CPU s |", "|---:|---|---|---:|---:|---:|---:|---:|"]
+             "| collisions | evaluation CPU s |", "|---:|---|---|---:|---:|---:|---:|---:|"]
     stats = {m: {k: mean_ci([r.get(k) if r.get(k) is not None else math.nan for r in rec["rows"]])
                  for k in (PRIMARY, "mean_jct", "unfinished_fraction", "collisions")} for m, rec in refs.items()}
     order = sorted(refs, key=lambda m: (m in BOUND_METHODS, stats[m][PRIMARY]["mean"] or math.inf))
@@ -40,7 +40,7 @@ def task_table(refs: dict[str, dict[str, Any]]) -> list[str]:
         rec, s = refs[m], stats[m]
         bound = m in BOUND_METHODS
         rank += 0 if bound else 1
-        cpu = rec.get("cpu_s", 0.0) + rec.get("training", {}).get("cpu_s", 0.0)
+        cpu = rec.get("cpu_s", 0.0)
         lines.append(f"| {'bound' if bound else rank} | {m} | {rec['settings']} | {_interval(s[PRIMARY])} | "
                      f"{_fmt(s['mean_jct']['mean']) if not bound else ''} | "
                      f"{_fmt(s['unfinished_fraction']['mean']) if not bound else ''} | "
@@ -48,10 +48,10 @@ def task_table(refs: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def budget(suite_refs: list[dict[str, dict[str, Any]]]) -> tuple[float, float]:
-    """(evaluation CPU seconds, training CPU seconds, each training counted once)."""
-    evals = sum(rec.get("cpu_s", 0.0) for refs in suite_refs for rec in refs.values())
-    trainings = {(rec["training"]["family"], rec["training"]["method"]): rec["training"].get("cpu_s", 0.0)
+def budget(suite_refs: list[dict[str, dict[str, Any]]], key: str = "cpu_s") -> tuple[float, float]:
+    """(evaluation seconds, training seconds, each training counted once) of ``key`` (``cpu_s`` or ``wall_s``)."""
+    evals = sum(rec.get(key, 0.0) for refs in suite_refs for rec in refs.values())
+    trainings = {(rec["training"]["family"], rec["training"]["method"]): rec["training"].get(key, 0.0)
                  for refs in suite_refs for rec in refs.values() if "training" in rec}
     return evals, sum(trainings.values())
 
@@ -69,21 +69,22 @@ def render(root: str | Path | None = None) -> str:
            "tighter than these independent intervals.", "",
            "**How the rows were produced** (`python scripts/experiments/benchmark_references.py`): heuristics and "
            "the greedy reference as in the study; the learned methods (CRL, MARL, SROLE-central, "
-           "SROLE-decentralized) trained once per task family at N = 20 (paper scenario, 50-round episodes, Poisson "
-           "arrivals at the family's load) for a small budget with the tuned hyperparameters "
+           "SROLE-decentralized) trained once per task family (one seed) at N = 20 (paper scenario, 50-round "
+           "episodes, Poisson arrivals at the family's load) for 4,000 rounds with the tuned hyperparameters "
            "(`study/experiments/tuned/paper`), then evaluated unchanged on every task of the family, at any N "
-           "(parameter sharing) and on the bursty and trace workloads (transfer). These are **small-budget "
-           "references** (see each row's settings), not the decisive comparison's 4,000-round runs: a learned "
-           "method can rank lower here than in the README's results. The large task (N = 1,000) has a short "
-           "horizon and two episodes because CRL's head is slow to evaluate at that size; its intervals are "
-           "missing (fewer than 3 episodes).", ""]
+           "(parameter sharing) and on the bursty and trace workloads (transfer). These are **one training seed "
+           "per method** (see each row's settings): the README's decisive comparison pairs ten, so a learned "
+           "method's rank here can differ from its verdict there. The large task (N = 1,000) has a short "
+           "horizon (20 rounds) and three episodes because CRL's head is slow to evaluate at that size.", ""]
     for suite in SUITES:
         tasks = all_tasks(suite)
         suite_refs = [load_references(t, root)[0] for t in tasks]
         evals, trains = budget(suite_refs)
+        wall_evals, wall_trains = budget(suite_refs, "wall_s")
         out += [f"## Suite `{suite}`", "",
                 f"Compute of these references: {trains / 60:.1f} CPU-minutes of training and {evals / 60:.1f} of "
-                f"evaluation (one core each, niced, on a shared 2-core machine).", ""]
+                f"evaluation ({wall_trains / 60:.0f} and {wall_evals / 60:.0f} minutes of wall time summed over the "
+                "units: one torch thread each, niced, two workers on a 2-core machine shared with other jobs).", ""]
         for task, refs in zip(tasks, suite_refs):
             out += [f"### `{task.id}`", "", f"{task.description}; {task.episodes} episodes, seeds {task.seed}.."
                     f"{task.seed + task.episodes - 1}; scored policy's shield: {task.shield}. {HOW}.", ""]

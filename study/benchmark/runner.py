@@ -48,7 +48,8 @@ def run_evaluable(evaluable: Any, task: Task, shield: str, device: str = "cpu") 
 
 
 def run_reference_kind(kind: str, task: Task) -> list[dict[str, Any]]:
-    """Per-episode rows of the greedy reference (``reference``) or a bound (``lower-bound``, ``fluid-bound``)."""
+    """Per-episode rows of the greedy reference (``reference``), a bound (``lower-bound``, ``fluid-bound``) or the
+    CP-SAT optimum of the contention-free schedule class (``optimum``, replayed through the env)."""
     from gymnasium.utils import seeding
 
     from srole_env import make_config
@@ -66,6 +67,12 @@ def run_reference_kind(kind: str, task: Task) -> list[dict[str, Any]]:
             from references.bound import lower_bound_episode
 
             row = lower_bound_episode({"scenario": "small", **cfg}, seed)
+        elif kind == "optimum":
+            from references.optimal import replay, solve_offline
+
+            schedule = solve_offline({"scenario": "small", **cfg}, seed,
+                                     time_limit_s=float(task.bounds.get("optimum_time_limit_s", 20.0)))
+            row = {**replay(schedule)["rows"][0], "solver_gap": schedule.solver_gap}
         elif kind == "fluid-bound":
             from references.fluid_bound import fluid_bound_episode
 

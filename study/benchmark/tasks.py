@@ -9,6 +9,9 @@ Workloads (``workload.kind``):
 
 * ``poisson``: the config's Poisson arrivals; episode ``e`` is reset with seed ``seed + e`` (as ``srole evaluate
   --seed SEED --episodes E`` does).
+* ``poisson_window``: Poisson jobs arriving in the first ``arrival_rounds`` rounds only (drawn as
+  ``references.optimal.instance_config`` draws them, from ``default_rng(seed + e)``), then a drain without
+  arrivals, so that the CP-SAT optimum (``references.optimal``) exists: the task's ``optimum`` bound.
 * ``onoff``: a bursty on-off MMPP (``srole_env.traces.onoff_trace_jobs``, fields ``burst_factor``, ``mean_on_s``),
   one trace per episode drawn from the episode's seed.
 * ``pod_trace``: windows of a real pod list (``path`` relative to ``srole_env/data``; ``mapping``: the
@@ -39,7 +42,7 @@ SUITES = ("edge_cluster_v1",)
 """Suite versions, oldest first; the last is the current one."""
 CURRENT = SUITES[-1]
 TASK_ROOT = Path(__file__).parent / "tasks"
-WORKLOAD_KINDS = ("poisson", "onoff", "pod_trace")
+WORKLOAD_KINDS = ("poisson", "poisson_window", "onoff", "pod_trace")
 TASK_KEYS = ("suite", "name", "description", "family", "base_scenario", "config", "workload", "seed", "episodes",
              "shield", "bounds")
 
@@ -102,7 +105,17 @@ class Task:
         path = trace_cache() / f"{self.name}-{episode}-{key}.csv"
         if path.is_file():
             return path
-        if self.workload["kind"] == "onoff":
+        if self.workload["kind"] == "poisson_window":
+            import numpy as np
+
+            from srole_env.core.workload import PoissonWorkload
+
+            workload = PoissonWorkload(cfg, tuple(cfg.model_mix))
+            b = workload.jobs_between(0.0, self.workload["arrival_rounds"] * cfg.round_s,
+                                      np.random.default_rng(self.seeds()[episode]))
+            rows = [(repr(float(b.arrival[i])), int(b.origin[i]), workload.model_names[b.model[i]], int(b.samples[i]),
+                     int(b.epochs[i]), int(b.batch[i]), int(b.n_tasks[i])) for i in range(len(b))]
+        elif self.workload["kind"] == "onoff":
             rows = traces.onoff_trace_jobs(cfg, self.seeds()[episode], duration, self.workload["burst_factor"],
                                            self.workload["mean_on_s"])
         else:
