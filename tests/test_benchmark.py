@@ -223,3 +223,19 @@ def test_sb3_zip_scores_as_its_run_directory(tmp_path, algo):
     rows = evaluate(str(run), "none", task.episode_config(0), task.episodes, task.seed)["rows"]
     assert card["policy"]["kind"] == "sb3_zip"
     assert [r["mean_jct_all"] for r in card["episodes"]] == pytest.approx([r["mean_jct_all"] for r in rows])
+
+
+def test_card_equals_the_srole_evaluate_command(tmp_path):
+    import yaml
+
+    task = _short("edge_cluster_v1/paper20_bursty", 2)
+    card = score("least_loaded", task)
+    for e, seed in enumerate(task.seeds()):
+        cfg = tmp_path / f"episode{e}.yaml"
+        cfg.write_text(yaml.safe_dump(task.episode_config(e), sort_keys=False))  # device_mix order draws the layout
+        out = tmp_path / f"eval{e}.json"
+        assert main(["evaluate", "--policy", "least_loaded", "--scenario", str(cfg), "--episodes", "1",
+                     "--seed", str(seed), "--json", str(out)]) == 0
+        row = json.loads(out.read_text())[0]["rows"][0]
+        assert card["episodes"][e]["mean_jct_all"] == pytest.approx(row["mean_jct_all"], rel=1e-12)
+        assert card["episodes"][e]["collisions"] == row["collisions"]

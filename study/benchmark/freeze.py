@@ -82,6 +82,7 @@ def freeze(out_dir: str | Path, suite: str = "edge_cluster_v1") -> list[Path]:
         path = out / f"{spec['name']}.yaml"
         header = (f"# {suite}/{spec['name']}: frozen benchmark task (study.benchmark.freeze). Do not edit: a change\n"
                   f"# that moves results is a new suite version.\n")
+        # sort_keys=False: the order of device_mix is part of the task (it decides which device each edge draws)
         path.write_text(header + yaml.safe_dump(frozen(spec, suite), sort_keys=False))
         paths.append(path)
     return paths

@@ -219,7 +219,8 @@ def format_card(card: dict[str, Any]) -> str:
                          f"[{_fmt(v['ci_low'])}, {_fmt(v['ci_high'])}] {v['verdict']}")
         lines.append(f"  rank {card['rank']['rank']} of {card['rank']['of']} by {card['rank']['metric']}")
     else:
-        lines.append("  no reference results found for this task (rank and paired differences need them)")
+        lines.append(f"  no reference results for this task under {reference_root(None)} (rank and paired differences "
+                     "need them: pass --references DIR, the docs/results/benchmark folder of the source repository)")
     for k, v in card["gaps"].items():
         lines.append(f"  gap to {k}: {_fmt(100 * v['gap']) if v['gap'] is not None else 'n/a'}%")
     return "\n".join(lines)
