@@ -4,8 +4,9 @@ The card holds, for the task's evaluation episodes: every metric (``runner.METRI
 with a 95% BCa bootstrap interval over the episodes (``mean_ci``); the paired difference of ``mean_jct_all``
 against each reference method on the same episodes (``study.analysis.stats.paired_difference``: BCa interval,
 verdict, wins); the rank of the policy's mean among the reference methods' (bounds excluded); the gap to each
-bound the task has (``lower-bound`` for all, ``fluid-bound`` and the CP-SAT ``optimum`` where computed); the suite, task hash, package version and the policy's identity; and ``content_hash``, the SHA-256 of
-the rest, which ``compare`` checks so that an edited card is refused.
+bound the task has (``lower-bound`` for all, ``fluid-bound`` and the CP-SAT ``optimum`` where computed); the
+suite, task hash, package version and the policy's identity; and ``content_hash``, the SHA-256 of the rest,
+which ``compare`` checks so that an edited card is refused.
 
 Reference results are read from ``docs/results/benchmark/<suite>/<task>/<method>.json`` of the source tree
 (``SROLE_BENCHMARK_REFERENCES`` or ``references=`` for another folder); a reference computed for another version
