@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agents.harness.evaluate import evaluate
 from srole_cli.main import main
@@ -239,3 +241,39 @@ def test_card_equals_the_srole_evaluate_command(tmp_path):
         row = json.loads(out.read_text())[0]["rows"][0]
         assert card["episodes"][e]["mean_jct_all"] == pytest.approx(row["mean_jct_all"], rel=1e-12)
         assert card["episodes"][e]["collisions"] == row["collisions"]
+
+
+def test_reference_generation_resumes_per_task_and_method(tmp_path):
+    from study.benchmark.references import generate
+
+    logs: list[str] = []
+    args = dict(suite="edge_cluster_v1", out=tmp_path / "refs", work=tmp_path / "work", tasks=["tiny6_optimum"],
+                methods=["least_loaded", "lower-bound"], log=logs.append)
+    generate(**args)
+    record = json.loads((tmp_path / "refs" / "edge_cluster_v1" / "tiny6_optimum" / "least_loaded.json").read_text())
+    committed = json.loads((ROOT / "docs" / "results" / "benchmark" / "edge_cluster_v1" / "tiny6_optimum"
+                            / "least_loaded.json").read_text())
+    assert [r["mean_jct_all"] for r in record["rows"]] == pytest.approx([r["mean_jct_all"] for r in committed["rows"]])
+    logs.clear()
+    generate(**args)
+    assert logs == ["2 of 2 (task, method) references already done"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6), st.integers(2, 6), st.data())
+def test_checked_policy_turns_valid_actions_into_their_argmax(n, a, data):
+    from study.benchmark.policy_spec import CheckedPolicy, agent_names
+
+    mask = np.array(data.draw(st.lists(st.lists(st.integers(0, 1), min_size=a, max_size=a), min_size=n, max_size=n)),
+                    dtype=np.int8)
+    mask[:, -1] = 1  # hold is always allowed
+    chosen = [data.draw(st.sampled_from(np.flatnonzero(row).tolist())) for row in mask]
+    policy = CheckedPolicy(lambda obs: dict(zip(agent_names(n), chosen)), "fixed")
+    assert policy.act(np.zeros((n, 3), np.float32), mask).tolist() == chosen
+    masked = [(i, j) for i in range(n) for j in range(a) if mask[i, j] == 0]
+    if masked:
+        i, j = masked[0]
+        bad = list(chosen)
+        bad[i] = j
+        with pytest.raises(PolicyError, match=f"agent edge_{i}: chose masked action {j}"):
+            CheckedPolicy(lambda obs: dict(zip(agent_names(n), bad)), "bad").act(np.zeros((n, 3)), mask)

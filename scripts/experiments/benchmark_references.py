@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from study.benchmark.leaderboard import write_leaderboard  # noqa: E402
-from study.benchmark.references import generate  # noqa: E402
+from study.benchmark.references import generate, niced  # noqa: E402
 from study.benchmark.tasks import CURRENT, SUITES  # noqa: E402
 
 
@@ -35,6 +35,7 @@ def main() -> int:
     parser.add_argument("--leaderboard-only", action="store_true", help="only rewrite docs/leaderboard.md")
     args = parser.parse_args()
     t0 = time.perf_counter()
+    niced()
     if not args.leaderboard_only:
         generate(args.suite, args.out, args.work, args.workers, args.task, args.method,
                  log=lambda line: print(line, flush=True))

@@ -86,6 +86,15 @@ def train_unit(args: tuple[str, str, str, str]) -> dict[str, Any]:
     return record
 
 
+def is_done(task: Task, method: str, out: str | Path) -> bool:
+    """Whether ``out`` holds the (task, method) reference for the task's current version."""
+    path = Path(out) / task.suite / task.name / f"{method}.json"
+    try:
+        return path.is_file() and persist.read_json(path, "reference result").get("task_hash") == task.content_hash
+    except (persist.CorruptFile, OSError):
+        return False
+
+
 def evaluate_unit(args: tuple[str, str, str, str]) -> str:
     """Evaluate one (task, method) into its reference file unless it is there for this task version."""
     from study.experiments.profiles import METHODS
@@ -93,12 +102,8 @@ def evaluate_unit(args: tuple[str, str, str, str]) -> str:
     task_id, method, out, work = args
     task = load_task(task_id)
     path = Path(out) / task.suite / task.name / f"{method}.json"
-    if path.is_file():
-        try:
-            if persist.read_json(path, "reference result").get("task_hash") == task.content_hash:
-                return f"{task.id} {method}: cached"
-        except (persist.CorruptFile, OSError):
-            pass
+    if is_done(task, method, out):
+        return f"{task.id} {method}: cached"
     t0, c0 = time.perf_counter(), time.process_time()
     if method in LEARNED:
         train_record = persist.read_json(model_dir(Path(work), task.suite, task.family, method).parent
@@ -132,7 +137,8 @@ def evaluate_unit(args: tuple[str, str, str, str]) -> str:
     return f"{task.id} {method}: {record['wall_s']:.1f} s"
 
 
-def _niced() -> None:
+def niced() -> None:
+    """Lower this process's priority (nice 10) and use one torch thread: reference runs share the machine."""
     try:
         os.nice(10)
     except OSError:
@@ -145,17 +151,19 @@ def _niced() -> None:
 def generate(suite: str = CURRENT, out: str | Path = "docs/results/benchmark", work: str | Path = "runs/benchmark",
              workers: int = 1, tasks: list[str] | None = None, methods: list[str] | None = None,
              log: Any = print) -> None:
-    """Train what is missing, then evaluate every (task, method) that is missing (module docstring)."""
+    """Train what is missing, then evaluate every (task, method) that is missing (module docstring). Worker processes
+    are niced; call ``niced()`` first to nice this one too (the script does)."""
     chosen = [t for t in all_tasks(suite) if tasks is None or t.name in tasks or t.id in tasks]
     units = [(t, m) for t in chosen for m in methods_for(t) if methods is None or m in methods]
-    trainings = sorted({(suite, t.family, m, str(work)) for t, m in units if m in LEARNED})
-    _niced()
-    pool = ProcessPoolExecutor(workers, initializer=_niced) if workers > 1 else None
+    pending = [(t, m) for t, m in units if not is_done(t, m, out)]
+    log(f"{len(units) - len(pending)} of {len(units)} (task, method) references already done")
+    trainings = sorted({(suite, t.family, m, str(work)) for t, m in pending if m in LEARNED})
+    pool = ProcessPoolExecutor(workers, initializer=niced) if workers > 1 else None
     try:
         mapper = pool.map if pool is not None else map
         for record in mapper(train_unit, trainings):
             log(f"trained {record['family']} {record['method']}: {record['wall_s']:.1f} s")
-        for line in mapper(evaluate_unit, [(t.id, m, str(out), str(work)) for t, m in units]):
+        for line in mapper(evaluate_unit, [(t.id, m, str(out), str(work)) for t, m in pending]):
             log(line)
     finally:
         if pool is not None:
