@@ -13,7 +13,7 @@ FLOORS = ("srole_common", "srole_env", "shields", "agents", "references", "emula
 """From the ground up: a package may import its own floor and those below it, never one above."""
 ROOMS = {
     "agents": ("agents.common", ("agents.learners", "agents.baselines"), "agents.harness"),
-    "study": ("study.experiments", "study.analysis", "study"),
+    "study": ("study.experiments", "study.analysis", "study.benchmark", "study"),
 }
 """Floors inside a floor, from the ground up (rooms in one tuple share a floor and must not import each other):
 learners and baselines never import the harness; the experiments never import the analysis."""
