@@ -17,7 +17,10 @@ Every file here is written through ``srole_common.persist`` (atomic) and read ba
 from __future__ import annotations
 
 import csv
+import io
 import math
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,8 +80,16 @@ def read_json(path: Path, what: str = "JSON file") -> dict[str, Any]:
     return persist.read_json(path, what)
 
 
+RUN_IDENTITY_FIELDS = ("algo", "shield", "seed", "env_kind", "cluster", "hparams", "shield_preferences", "evaluation")
+"""Fields of ``config.json`` that must equal the checkpoint's copy (``checkpoint/config.json``, written when the run
+started): what the checkpoint was trained with. ``rounds`` and ``resumes`` change on resume and are not compared."""
+
+
 def load_run(path: str | Path) -> tuple[RunDir, dict[str, Any], dict[str, Any]]:
-    """A run directory with its config and checkpoint state, or ``FileNotFoundError`` saying what is missing."""
+    """A run directory with its config and checkpoint state, or ``FileNotFoundError`` saying what is missing.
+
+    The run's own files are checked against each other first (``check_run``): an edited ``config.json`` (another
+    ``n_edges``, other hyperparameters) is refused with the differing fields named, not evaluated at the edit."""
     run = RunDir(Path(path))
     if not run.root.is_dir():
         raise FileNotFoundError(f"run directory {str(run.root)!r} does not exist")
@@ -86,11 +97,85 @@ def load_run(path: str | Path) -> tuple[RunDir, dict[str, Any], dict[str, Any]]:
         raise FileNotFoundError(f"{str(run.root)!r} is not a run directory: no {CONFIG_FILE}")
     if not run.state.is_file():
         raise FileNotFoundError(f"no checkpoint in {str(run.root)!r}: {CHECKPOINT_DIR}/{STATE_FILE} is missing")
-    return run, read_json(run.config, "run config"), read_json(run.state, "checkpoint state")
+    saved, state = read_json(run.config, "run config"), read_json(run.state, "checkpoint state")
+    check_run(run, saved)
+    return run, saved, state
 
 
+def check_run(run: RunDir, saved: dict[str, Any]) -> None:
+    """``CorruptFile`` naming the file when a run's ``config.json`` does not describe its checkpoint: its cluster is
+    not a valid config, it differs from the checkpoint's copy in ``RUN_IDENTITY_FIELDS``, or its action count
+    differs from the one the learner's checkpoint metadata records."""
+    if not isinstance(saved.get("algo"), str):
+        raise persist.CorruptFile(f"run config {str(run.config)!r}: 'algo' must be a string, got {saved.get('algo')!r}")
+    cluster = saved.get("cluster")
+    if not isinstance(cluster, dict):
+        raise persist.CorruptFile(f"run config {str(run.config)!r}: 'cluster' must be a mapping of config fields, "
+                                  f"got {type(cluster).__name__}")
+    copy = run.checkpoint / CONFIG_FILE
+    if copy.is_file():
+        trained = read_json(copy, "checkpoint config")
+        changed = [f"cluster.{k}" for k in _diff_keys(cluster, trained.get("cluster"))]
+        changed += [k for k in RUN_IDENTITY_FIELDS if k != "cluster" and saved.get(k) != trained.get(k)]
+        if changed:
+            raise persist.CorruptFile(
+                f"config: {str(run.config)!r} differs from the config the checkpoint was trained with "
+                f"({CHECKPOINT_DIR}/{CONFIG_FILE}) in {changed}; restore it, or start a new run")
+    if saved.get("env_kind", "parallel") != "parallel":
+        return
+    actions = cluster_sizes(cluster, run.config)["n_actions"]
+    for meta_path in sorted(run.checkpoint.glob("*.json")):
+        if meta_path.name in (STATE_FILE, CONFIG_FILE):
+            continue
+        meta = read_json(meta_path, "checkpoint metadata")
+        if "n_actions" in meta and meta["n_actions"] != actions:
+            raise persist.CorruptFile(
+                f"config: {str(run.config)!r} describes a cluster with {actions} actions per agent, but the "
+                f"checkpoint {str(meta_path)!r} was trained with {meta['n_actions']!r}; the two do not belong together")
+
+
+def _diff_keys(a: Any, b: Any) -> list[str]:
+    """Keys whose values differ between two dicts (``*`` if either is not a dict and they differ)."""
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return [] if a == b else ["*"]
+    return sorted(str(k) for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
+def cluster_sizes(cluster: dict[str, Any], source: Path | str = "") -> dict[str, int]:
+    """``n_edges``, ``n_candidates``, ``n_actions`` and ``horizon`` of a run's saved cluster (plain arithmetic on
+    its fields, the same as ``ClusterConfig``'s properties); ``CorruptFile`` naming ``source`` if they are no ints."""
+    defaults = {"n_edges": 10, "n_neighbors": 4, "horizon": 200}
+    values = {k: cluster.get(k, v) for k, v in defaults.items()}
+    bad = {k: v for k, v in values.items() if isinstance(v, bool) or not isinstance(v, int) or v < (k != "n_neighbors")}
+    if bad:
+        raise persist.CorruptFile(f"run config {str(source)!r}: cluster sizes must be positive ints, got {bad}")
+    candidates = 1 + min(values["n_neighbors"], values["n_edges"] - 1)
+    return {"n_edges": values["n_edges"], "n_candidates": candidates, "n_actions": candidates + 1,
+            "horizon": values["horizon"]}
+
+
+def describe_cluster(cluster: dict[str, Any]) -> str:
+    """One line saying which cluster a run ran (or is evaluated) on, e.g. ``N=10 edges, 5 candidates per agent
+    (n_neighbors=4), 6 actions, horizon 200 rounds, load 0.0075 jobs/s/edge``."""
+    sizes = cluster_sizes(cluster)
+    load = cluster.get("arrival_rate")
+    trace = cluster.get("trace_path")
+    work = f"trace {trace}" if trace else (f"load {load:g} jobs/s/edge" if isinstance(load, (int, float)) else "")
+    return (f"N={sizes['n_edges']} edges, {sizes['n_candidates']} candidates per agent "
+            f"(n_neighbors={cluster.get('n_neighbors', 4)}), {sizes['n_actions']} actions, horizon "
+            f"{sizes['horizon']} rounds" + (f", {work}" if work else ""))
+
+
+# ---------------------------------------------------------------------- the episode log
 class EpisodeLog:
-    """Appends one CSV row (and TensorBoard scalars) per finished training episode.
+    """Appends one CSV row (and TensorBoard scalars) per finished training episode: a log that survives a crash.
+
+    The file is line-delimited: one episode per physical line (strings lose their line breaks), each line parsed on
+    its own, so a damaged line can never swallow the lines after it (as one unbalanced quote does to a whole-file
+    CSV reader). Each row is first written atomically to a side file (``.episodes.csv.last``), then appended
+    with one ``write`` and ``fsync``: a crash mid-append leaves a torn last line that the next open repairs from
+    the side file, so the episode is kept. A damaged line in the middle (or a torn line that cannot be repaired) is
+    moved to ``episodes.csv.damaged`` with a warning naming the file and the line; the good rows all stay.
 
     Columns are fixed by the first row written (or by the existing file). ``keep_before(k)`` drops rows of
     episodes >= k, which a resumed run calls so that episodes logged after its checkpoint are not doubled.
@@ -101,30 +186,84 @@ class EpisodeLog:
         self.writer = writer
         self._fields: list[str] | None = None
         if self.path.is_file():
-            with self.path.open(newline="") as f:
-                self._fields = next(csv.reader(f), None)
+            scan = _scan(self.path)
+            self._fields = scan.fields
+            if scan.damaged or scan.torn is not None:
+                self._rewrite(scan, None)
+
+    @property
+    def last_row_path(self) -> Path:
+        """The side file holding the last row appended (repairs a torn last line)."""
+        return self.path.with_name(f".{self.path.name}.last")
+
+    @property
+    def quarantine_path(self) -> Path:
+        """Where damaged lines are moved, each with its line number."""
+        return self.path.with_name(f"{self.path.name}.damaged")
 
     def keep_before(self, episode: int) -> None:
-        """Drop the rows of episodes ``>= episode`` and any torn row (this log is appended, not written atomically)."""
+        """Drop the rows of episodes ``>= episode`` (a resumed run replays them); every earlier row stays."""
         if not self.path.is_file():
             return
-        with self.path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            fields = reader.fieldnames or list(EPISODE_KEYS)
-            # a row cut short by a crash mid-append has missing fields (None): dropped with the later episodes
-            rows = [r for r in reader if None not in r and None not in r.values()
-                    and (r.get("episode") or "").isdigit() and int(r["episode"]) < episode]
-        persist.write_rows(self.path, fields, rows)
+        self._rewrite(_scan(self.path), episode)
+
+    def _rewrite(self, scan: _Scan, before: int | None) -> None:
+        """Rewrite the log atomically: good rows (repaired torn tail included), damaged lines quarantined."""
+        rows = list(scan.rows)
+        damaged = list(scan.damaged)
+        if scan.torn is not None:
+            repaired = self._repair(scan)
+            if repaired is not None:
+                rows.append((scan.torn[0], repaired))
+            else:
+                episode = _episode_of(scan.torn[1], scan.fields)
+                if before is None or episode is None or episode < before:
+                    damaged.append(scan.torn)  # not replayed after the checkpoint: kept aside, never silently lost
+        if damaged:
+            self._quarantine(damaged)
+        if before is not None:
+            rows = [(n, r) for n, r in rows if int(r["episode"]) < before]
+        persist.write_rows(self.path, scan.fields or list(EPISODE_KEYS), [r for _, r in rows])
+
+    def _repair(self, scan: _Scan) -> dict[str, str] | None:
+        """The row of the torn last line, from the side file, if that is the row the line began."""
+        line_no, raw = scan.torn
+        try:
+            last = persist.read_json(self.last_row_path, "episode log side file")
+        except (FileNotFoundError, ValueError):
+            return None
+        row = {k: str(_one_line(last.get(k))) for k in scan.fields}
+        have = {r["episode"] for _, r in scan.rows}
+        if row.get("episode") in have or not _format_line(row, scan.fields).startswith(raw):
+            return None
+        warnings.warn(f"{self.path}:{line_no}: torn last row (a crash mid-write) restored from {self.last_row_path}",
+                      stacklevel=3)
+        return row
+
+    def _quarantine(self, damaged: list[tuple[int, str]]) -> None:
+        lines = ", ".join(str(n) for n, _ in damaged)
+        with self.quarantine_path.open("a") as f:
+            f.writelines(f"{self.path.name}:{n}: {raw}\n" for n, raw in damaged)
+        warnings.warn(f"{self.path}: damaged row(s) on line(s) {lines} moved to {self.quarantine_path}; the other "
+                      "rows are kept", stacklevel=3)
 
     def __call__(self, row: dict[str, Any]) -> None:
         new = self._fields is None
         if new:
             self._fields = [*EPISODE_KEYS, *(k for k in row if k not in EPISODE_KEYS)]
-        with self.path.open("a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=self._fields, extrasaction="ignore")
-            if new:
-                w.writeheader()
-            w.writerow(row)
+        fields = self._fields
+        text = _format_line(row, fields)
+        persist.write_json(self.last_row_path, {k: _one_line(row.get(k, "")) for k in fields}, indent=None)
+        data = (_format_line(dict(zip(fields, fields)), fields) if new else "") + text
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:
+                os.write(fd, data.encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            raise persist.os_error_naming(err, self.path) from err
         if self.writer is not None:
             step = int(row["total_rounds"])
             for key, value in row.items():
@@ -132,7 +271,92 @@ class EpisodeLog:
                     self.writer.add_scalar(f"episode/{key}", value, step)
 
 
+def _one_line(value: Any) -> Any:
+    """A value as it goes into one line of the log: plain Python (NumPy scalars unwrapped), strings without line
+    breaks, None as empty."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if value is None:
+        return ""
+    return " ".join(str(value).splitlines()) if isinstance(value, str) else value
+
+
+def _format_line(row: dict[str, Any], fields: list[str]) -> str:
+    """One CSV line (with its newline) of ``row``'s ``fields``."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([_one_line(row.get(k)) for k in fields])
+    return buf.getvalue()
+
+
+@dataclass
+class _Scan:
+    """An episode log read line by line: header, good rows, damaged lines and a torn last line."""
+
+    fields: list[str]
+    rows: list[tuple[int, dict[str, str]]]
+    damaged: list[tuple[int, str]]
+    torn: tuple[int, str] | None
+
+
+def _parse(line: str, width: int | None) -> list[str] | None:
+    """The values of one CSV line, or None if it does not parse on its own or has the wrong width."""
+    try:
+        values = next(csv.reader([line], strict=True), None)
+    except csv.Error:
+        return None
+    if values is None or (width is not None and len(values) != width):
+        return None
+    return values
+
+
+def _episode_of(raw: str, fields: list[str]) -> int | None:
+    """The episode number a (possibly torn) line begins with, if readable."""
+    head = raw.split(",", 1)[0] if fields and fields[0] == "episode" else ""
+    return int(head) if head.isdigit() and "," in raw else None
+
+
+def _scan(path: Path) -> _Scan:
+    """Read an episode log line by line (also one written by older versions: the same CSV)."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    ended = lines[-1] == ""
+    if ended:
+        lines.pop()
+    if not lines:
+        return _Scan([], [], [], None)
+    fields = _parse(lines[0].rstrip("\r"), None)
+    if not fields or "episode" not in fields:
+        if len(lines) == 1 and not ended:  # a crash while the first row and header were being written
+            return _Scan([], [], [], None)
+        raise persist.CorruptFile(f"episode log {str(path)!r}:1: not a header of episode columns: {lines[0][:80]!r}")
+    rows: list[tuple[int, dict[str, str]]] = []
+    damaged: list[tuple[int, str]] = []
+    torn = None
+    for k, raw in enumerate(lines[1:], start=2):
+        raw = raw.rstrip("\r")
+        values = _parse(raw, len(fields))
+        last = k == len(lines)
+        if values is not None and values[fields.index("episode")].isdigit() and (ended or not last):
+            rows.append((k, dict(zip(fields, values))))
+        elif last and not ended:
+            torn = (k, raw)
+        elif raw.strip():
+            damaged.append((k, raw))
+    return _Scan(fields, rows, damaged, torn)
+
+
 def read_episodes(path: str | Path) -> list[dict[str, float]]:
-    """Rows of an ``episodes.csv`` (values as floats)."""
-    with Path(path).open(newline="") as f:
-        return [{k: float(v) if v not in ("", None) else math.nan for k, v in r.items()} for r in csv.DictReader(f)]
+    """Rows of an ``episodes.csv`` (values as floats). A damaged or torn line is skipped with a warning naming the
+    file and the line; it never hides the rows after it."""
+    path = Path(path)
+    scan = _scan(path)
+    bad = [n for n, _ in scan.damaged] + ([scan.torn[0]] if scan.torn else [])
+    if bad:
+        warnings.warn(f"{path}: skipped damaged or torn row(s) on line(s) {', '.join(map(str, bad))}", stacklevel=2)
+    out = []
+    for line_no, row in scan.rows:
+        try:
+            out.append({k: float(v) if v != "" else math.nan for k, v in row.items()})
+        except ValueError as err:
+            raise persist.CorruptFile(f"episode log {str(path)!r}:{line_no}: not a number: {err}") from None
+    return out
