@@ -328,7 +328,7 @@ def _scan(path: Path) -> _Scan:
     if not fields or "episode" not in fields:
         if len(lines) == 1 and not ended:  # a crash while the first row and header were being written
             return _Scan([], [], [], None)
-        raise persist.CorruptFile(f"episode log {str(path)!r}:1: not a header of episode columns: {lines[0][:80]!r}")
+        raise persist.CorruptFile(f"episode log {path}:1: not a header of episode columns: {lines[0][:80]!r}")
     rows: list[tuple[int, dict[str, str]]] = []
     damaged: list[tuple[int, str]] = []
     torn = None
@@ -358,5 +358,5 @@ def read_episodes(path: str | Path) -> list[dict[str, float]]:
         try:
             out.append({k: float(v) if v != "" else math.nan for k, v in row.items()})
         except ValueError as err:
-            raise persist.CorruptFile(f"episode log {str(path)!r}:{line_no}: not a number: {err}") from None
+            raise persist.CorruptFile(f"episode log {path}:{line_no}: not a number: {err}") from None
     return out
