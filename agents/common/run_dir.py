@@ -223,7 +223,9 @@ class EpisodeLog:
             self._quarantine(damaged)
         if before is not None:
             rows = [(n, r) for n, r in rows if int(r["episode"]) < before]
-        persist.write_rows(self.path, scan.fields or list(EPISODE_KEYS), [r for _, r in rows])
+        fields = scan.fields or list(EPISODE_KEYS)
+        persist.atomic_write(self.path, "".join(_format_line(r, fields) for r in [dict(zip(fields, fields))]
+                                                + [r for _, r in rows]))
 
     def _repair(self, scan: _Scan) -> dict[str, str] | None:
         """The row of the torn last line, from the side file, if that is the row the line began."""
