@@ -9,7 +9,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-
 from checks.sweep import Sweep, cases, classify, run_isolated
 
 CASES = cases(Sweep(Path("/nonexistent-sweep-work")))  # building the list touches no file

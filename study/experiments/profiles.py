@@ -399,7 +399,7 @@ def load_profile(name_or_path: str) -> Profile:
     """A named profile, or one from a YAML/JSON file with the ``Profile`` fields (experiments as mappings).
 
     A file is checked whole before anything runs (``study.experiments.validate``): unknown keys, wrong types and
-    out-of-range values, every cluster config its cells build and every learned method's hyperparameters; the
+    out-of-range values, every cluster config its cells build and the hyperparameters of each algo; the
     ``ValueError`` names the file, the key and the reason."""
     from study.experiments.validate import check_profile, check_profile_file
 
@@ -419,7 +419,8 @@ def load_profile(name_or_path: str) -> Profile:
         raise ValueError(f"profile {path}: the file is empty; it must hold a mapping of Profile fields")
     if not isinstance(data, dict):
         raise ValueError(f"profile {path}: must hold a mapping of Profile fields, got {type(data).__name__}")
-    check_profile_file(data, path)
+    check_profile_file(data, path, [f.name for f in dataclasses.fields(Profile)],
+                       [f.name for f in dataclasses.fields(Experiment)], METHOD_NAMES)
     data = dict(data)
     try:
         experiments = tuple(

@@ -4,9 +4,9 @@ A file from elsewhere (``srole reproduce --profile FILE.yaml``, ``study/experime
 is read as plain data and then checked here, key by key, types before values: unknown keys, wrong types and
 out-of-range values are refused with one ``ValueError`` naming the file, the key (``experiments[1].base.n_edges``)
 and the reason. Every cluster config a profile's cells would build is built here once (``make_config`` checks it
-whole, memory included), and every learned method's hyperparameters are resolved as its cells would resolve them
-and checked against the learner's accepted names (``check_hparams``), so a bad profile fails in a second with
-exit status 2 instead of failing every cell into ``failures.csv``.
+whole, memory included), and the profile's hyperparameters of each algo are checked against the learner's accepted
+names (``check_hparams``), so a bad profile fails in a second with exit status 2 instead of failing every cell into
+``failures.csv``. This module imports nothing else of ``study``: ``profiles`` and ``tuning`` call it.
 """
 
 from __future__ import annotations
@@ -151,14 +151,14 @@ def _fields(cls: type) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls)}
 
 
-def check_profile_file(data: Any, path: str | Path) -> None:
-    """The raw data of a profile file: a mapping of ``Profile`` fields, each of the right type and range, and its
-    experiments mappings of ``Experiment`` fields (``ValueError`` naming the file and key otherwise)."""
-    from study.experiments.profiles import Experiment, Profile
-
+def check_profile_file(data: Any, path: str | Path, profile_fields: Any, experiment_fields: Any,
+                       method_names: tuple[str, ...]) -> None:
+    """The raw data of a profile file: a mapping of ``Profile`` fields (``profile_fields``), each of the right type
+    and range, and its experiments mappings of ``Experiment`` fields naming known methods (``ValueError`` naming the
+    file and key otherwise). The field names come from the caller (``study.experiments.profiles``)."""
     where = Where("profile", path)
     data = mapping(data, where)
-    known_keys(data, _fields(Profile), where)
+    known_keys(data, profile_fields, where)
     for key in ("rounds", "eval_episodes", "curve_episodes"):
         if key in data:
             integer(data[key], where.at(key), 1)
@@ -190,15 +190,13 @@ def check_profile_file(data: Any, path: str | Path) -> None:
         raise where.at("experiments").fail(f"must be a non-empty list of experiments, got {experiments!r}")
     names: set[str] = set()
     for i, exp in enumerate(experiments):
-        _check_experiment_data(exp, where.at("experiments").at(i), _fields(Experiment))
+        _check_experiment_data(exp, where.at("experiments").at(i), experiment_fields, method_names)
         if exp["name"] in names:
             raise where.at("experiments").at(i).fail(f"experiment name {exp['name']!r} is used twice")
         names.add(exp["name"])
 
 
-def _check_experiment_data(exp: Any, where: Where, fields: Mapping[str, Any]) -> None:
-    from study.experiments.profiles import METHOD_NAMES
-
+def _check_experiment_data(exp: Any, where: Where, fields: Any, method_names: tuple[str, ...]) -> None:
     exp = mapping(exp, where)
     known_keys(exp, fields, where)
     for key in ("name", "base"):
@@ -221,7 +219,7 @@ def _check_experiment_data(exp: Any, where: Where, fields: Mapping[str, Any]) ->
     if not isinstance(methods, list):
         raise where.at("methods").fail(f"must be a list of method names, got {methods!r}")
     for k, m in enumerate(methods):
-        text(m, where.at("methods").at(k), METHOD_NAMES)
+        text(m, where.at("methods").at(k), method_names)
     if "regions" in exp:
         int_list(exp["regions"], where.at("regions"), lo=1)
     integer(exp.get("episodes"), where.at("episodes"), 1, optional=True)
@@ -263,26 +261,14 @@ def experiment_configs(exp: Any) -> list[tuple[str, dict[str, Any]]]:
 
 
 def check_profile(profile: Any, path: str | Path) -> None:
-    """What the cells of ``profile`` will build, built once: every cluster config and every learned method's
-    resolved algo and hyperparameters (``study.experiments.plan.resolve_learner``, tuned YAMLs included)."""
-    from study.experiments.plan import resolve_learner
-    from study.experiments.profiles import METHODS
-
+    """What the cells of ``profile`` will build, built once: every cluster config of every experiment (training and
+    evaluation points) and the profile's hyperparameters for each algo, checked against that learner. (A tuned YAML
+    a learned method uses is checked whole when ``build_cells`` resolves it, before any cell runs.)"""
     where = Where("profile", path)
     for i, exp in enumerate(profile.experiments):
         at = where.at("experiments").at(i)
         for key, cfg in experiment_configs(exp):
             _config(cfg, at.at(key))
-        scenario = str(exp.base.get("scenario", "small"))
-        for name in exp.methods:
-            method = METHODS[name]
-            if not method.learned:
-                continue
-            try:
-                algo, hp, source = resolve_learner(profile, method, scenario)
-            except (TypeError, ValueError) as err:
-                raise at.at("methods").fail(f"{name}: {' '.join(str(err).split())}") from None
-            check_hparams(algo, hp, Where("profile", path, f"{at.key}.methods: {name} ({source}): hparams"))
     for key in ("hparams", "learner_hparams"):
         for algo, hp in getattr(profile, key).items():
             check_hparams(algo, hp, where.at(key).at(algo))
