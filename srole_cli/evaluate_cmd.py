@@ -64,10 +64,10 @@ def run(args: argparse.Namespace) -> int:
 
     set_threads(args.threads)
     config = common_config(args.policy, args.scenario, dict(args.overrides))
-    print(f"srole evaluate: cluster {cluster_line(config)}", file=sys.stderr)  # which N ran, whatever the source
     results = [evaluate(policy, args.shield, config, args.episodes, args.seed, args.device,
                         record=args.record if k == 0 else None) for k, policy in enumerate(args.policy)]
     print(format_table(results))
+    print(f"srole evaluate: cluster {cluster_line(config)}", file=sys.stderr)  # which N ran, whatever the source
     if args.csv:
         write_csv(results, args.csv)
     if args.json:

@@ -142,16 +142,17 @@ def _diff_keys(a: Any, b: Any) -> list[str]:
 
 
 def cluster_sizes(cluster: dict[str, Any], source: Path | str = "") -> dict[str, int]:
-    """``n_edges``, ``n_candidates``, ``n_actions`` and ``horizon`` of a run's saved cluster (plain arithmetic on
-    its fields, the same as ``ClusterConfig``'s properties); ``CorruptFile`` naming ``source`` if they are no ints."""
-    defaults = {"n_edges": 10, "n_neighbors": 4, "horizon": 200}
+    """``n_edges``, ``n_neighbors``, ``n_candidates``, ``n_actions`` and ``horizon`` of a run's saved cluster (plain
+    arithmetic on its fields, as ``ClusterConfig``'s properties); ``CorruptFile`` naming ``source`` if not ints."""
+    from srole_env.config import ClusterConfig
+
+    defaults = {k: getattr(ClusterConfig, k) for k in ("n_edges", "n_neighbors", "horizon")}
     values = {k: cluster.get(k, v) for k, v in defaults.items()}
     bad = {k: v for k, v in values.items() if isinstance(v, bool) or not isinstance(v, int) or v < (k != "n_neighbors")}
     if bad:
         raise persist.CorruptFile(f"run config {str(source)!r}: cluster sizes must be positive ints, got {bad}")
     candidates = 1 + min(values["n_neighbors"], values["n_edges"] - 1)
-    return {"n_edges": values["n_edges"], "n_candidates": candidates, "n_actions": candidates + 1,
-            "horizon": values["horizon"]}
+    return {**values, "n_candidates": candidates, "n_actions": candidates + 1}
 
 
 def describe_cluster(cluster: dict[str, Any]) -> str:
@@ -162,7 +163,7 @@ def describe_cluster(cluster: dict[str, Any]) -> str:
     trace = cluster.get("trace_path")
     work = f"trace {trace}" if trace else (f"load {load:g} jobs/s/edge" if isinstance(load, (int, float)) else "")
     return (f"N={sizes['n_edges']} edges, {sizes['n_candidates']} candidates per agent "
-            f"(n_neighbors={cluster.get('n_neighbors', 4)}), {sizes['n_actions']} actions, horizon "
+            f"(n_neighbors={sizes['n_neighbors']}), {sizes['n_actions']} actions, horizon "
             f"{sizes['horizon']} rounds" + (f", {work}" if work else ""))
 
 
@@ -187,9 +188,12 @@ class EpisodeLog:
         self._fields: list[str] | None = None
         if self.path.is_file():
             scan = _scan(self.path)
-            self._fields = scan.fields
-            if scan.damaged or scan.torn is not None:
-                self._rewrite(scan, None)
+            if not scan.fields:
+                self._first_write_torn()
+            else:
+                self._fields = scan.fields
+                if scan.damaged or scan.torn is not None:
+                    self._rewrite(scan, None)
 
     @property
     def last_row_path(self) -> Path:
@@ -226,6 +230,25 @@ class EpisodeLog:
         fields = scan.fields or list(EPISODE_KEYS)
         persist.atomic_write(self.path, "".join(_format_line(r, fields) for r in [dict(zip(fields, fields))]
                                                 + [r for _, r in rows]))
+
+    def _first_write_torn(self) -> None:
+        """A crash during the very first append (header and first row in one write): restore both from the side
+        file, or move the fragment aside and start the log afresh."""
+        text = self.path.read_bytes().decode("utf-8", errors="replace")
+        if text:
+            try:
+                last = persist.read_json(self.last_row_path, "episode log side file")
+            except (FileNotFoundError, ValueError):
+                last = {}
+            fields = list(last)
+            whole = _format_line(dict(zip(fields, fields)), fields) + _format_line(last, fields) if fields else ""
+            if whole.startswith(text) and "episode" in fields:
+                persist.atomic_write(self.path, whole)
+                self._fields = fields
+                warnings.warn(f"{self.path}:1: torn first write restored from {self.last_row_path}", stacklevel=3)
+                return
+            self._quarantine([(1, text)])
+        self.path.unlink()
 
     def _repair(self, scan: _Scan) -> dict[str, str] | None:
         """The row of the torn last line, from the side file, if that is the row the line began."""
@@ -326,10 +349,10 @@ def _scan(path: Path) -> _Scan:
         lines.pop()
     if not lines:
         return _Scan([], [], [], None)
+    if len(lines) == 1 and not ended:  # a crash while the header and the first row were being written
+        return _Scan([], [], [], None)
     fields = _parse(lines[0].rstrip("\r"), None)
     if not fields or "episode" not in fields:
-        if len(lines) == 1 and not ended:  # a crash while the first row and header were being written
-            return _Scan([], [], [], None)
         raise persist.CorruptFile(f"episode log {path}:1: not a header of episode columns: {lines[0][:80]!r}")
     rows: list[tuple[int, dict[str, str]]] = []
     damaged: list[tuple[int, str]] = []

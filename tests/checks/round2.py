@@ -331,6 +331,15 @@ def torn_then_append(sweep: Any) -> None:
         raise Wrong(f"the row appended after a torn one was lost (glued to it): episodes {got}")
 
 
+def torn_first_write(sweep: Any) -> None:
+    from agents.common.run_dir import EpisodeLog
+
+    path = _log(sweep, 1)
+    path.write_bytes(path.read_bytes()[:20])  # the header and the first row go in one write: cut in the header
+    EpisodeLog(path)({"episode": 1, "total_rounds": 20, "episode_return": 0.0, "mean_jct": 51.0})
+    _expect(_episodes(path), [0, 1], "torn first write, then appended")
+
+
 def damaged_middle_read(sweep: Any) -> None:
     import warnings
 
@@ -408,6 +417,8 @@ def episode_cases(s: Any) -> list[Case]:
         Case("episode log: torn last row, resumed (episode kept)", lambda: torn_then_resume(s), "accept",
              group="episode log"),
         Case("episode log: torn last row, then appended", lambda: torn_then_append(s), "accept", group="episode log"),
+        Case("episode log: torn first write (the header), then appended", lambda: torn_first_write(s), "accept",
+             group="episode log"),
         Case("episode log: unbalanced quote mid-file, read", lambda: damaged_middle_read(s), "accept",
              group="episode log"),
         Case("episode log: unbalanced quote mid-file, resumed", lambda: damaged_middle_resume(s), "accept",
