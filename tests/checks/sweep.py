@@ -10,13 +10,15 @@ Each case is one bad input (or one valid input that used to be refused) and says
 - ``no_code``: a crafted file must not run its payload (a pickle that creates a marker folder).
 
 Outcomes: **clear** (as it should), **wrong** (accepted when it should be refused, a payload ran, a valid
-input refused, a corrupt cache entry read back as a failure) and **crash** (another exception, an error that
-does not name what it should, a ``MemoryError`` or a timeout). Cases that could exhaust memory run in a
-child process under a 3 GiB address-space limit. Works on any checkout with the public API
-(``agents.harness.train``, ``agents.harness.evaluate``, ``srole_env``, ``shields``, ``study.experiments.plan``), so
-the same
-script measures a branch before and after a change. Prints one line per case with ``--verbose``, then the
-counts.
+input refused, a corrupt cache entry read back as a failure, a lost row, a stale table) and **crash** (another
+exception, an error that does not name what it should, a ``MemoryError`` or a timeout). Cases that could exhaust
+memory run in a child process under a 3 GiB address-space limit. The first round's cases are here; the second
+round's (issue 28: profiles, tuned files, scenarios, ``--cached-only``, the episode log, a run's own files, errors
+naming the file) are in ``round2.py``. Works on any checkout with the public API (``agents.harness``,
+``agents.common.run_dir``, ``srole_env``, ``shields``, ``study.experiments``, ``study.reproduce``, ``srole_cli``), so
+the same script measures a branch before and after a change (copy ``tests/checks/`` into the other checkout). Prints
+one line per case with ``--verbose``, then the counts per class and in all. ``tests/test_bad_input_sweep.py`` runs
+every case in the test suite.
 """
 
 from __future__ import annotations
