@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,14 @@ def common_config(policies: list[str], scenario: str | None, overrides: dict[str
     return {"scenario": "small", **overrides}
 
 
+def cluster_line(config: dict[str, Any]) -> str:
+    """The cluster the policies are evaluated on, in one line (``agents.common.run_dir.describe_cluster``)."""
+    from agents.common.run_dir import describe_cluster
+    from srole_env import make_config
+
+    return describe_cluster(make_config(**config).to_dict())
+
+
 def run(args: argparse.Namespace) -> int:
     from agents.harness.evaluate import evaluate, format_table, write_csv, write_json
 
@@ -58,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     results = [evaluate(policy, args.shield, config, args.episodes, args.seed, args.device,
                         record=args.record if k == 0 else None) for k, policy in enumerate(args.policy)]
     print(format_table(results))
+    print(f"srole evaluate: cluster {cluster_line(config)}", file=sys.stderr)  # which N ran, whatever the source
     if args.csv:
         write_csv(results, args.csv)
     if args.json:

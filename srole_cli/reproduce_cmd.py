@@ -25,7 +25,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
                    help="run only these methods of the profile (the rest can come later from the cache)")
     p.add_argument("--cached-only", action="store_true",
-                   help="compute nothing: write the report from what the cache already holds (a run cut short)")
+                   help="compute nothing: write the report from what the cache already holds (a run cut short); "
+                        "a folder whose cache holds none of the profile's evaluations is refused, and the cells it "
+                        "lacks are listed as failures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -53,13 +53,16 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
     The file gets the mode a plain ``open(path, "w")`` would give it (the old file's, else 0o666 less the
     umask), not ``mkstemp``'s private 0o600."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode() if isinstance(data, str) else bytes(data)
     try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o666 & ~_UMASK
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o666 & ~_UMASK
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
+    except OSError as err:
+        raise os_error_naming(err, path) from err
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
@@ -67,11 +70,24 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise os_error_naming(err, path) from err
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def os_error_naming(err: OSError, path: str | Path) -> OSError:
+    """``err`` again (same class and errno, e.g. ENOSPC) with a message naming the file being written: a full disk
+    says which file it could not write instead of a bare ``[Errno 28] No space left on device``."""
+    if str(path) in str(err):
+        return err
+    reason = err.strerror or str(err) or type(err).__name__
+    named = type(err)(err.errno, f"cannot write {str(path)!r}: {reason}") if err.errno else \
+        type(err)(f"cannot write {str(path)!r}: {reason}")
+    return named
 
 
 def _fsync_dir(folder: Path) -> None:

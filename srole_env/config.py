@@ -163,6 +163,7 @@ class ClusterConfig:
 
     def replace(self, **changes: Any) -> ClusterConfig:
         """A copy with some fields changed (validated again)."""
+        _check_fields(changes)
         return dataclasses.replace(self, **_coerce(changes))
 
     def to_dict(self) -> dict[str, Any]:
@@ -193,14 +194,17 @@ class ClusterConfig:
         data = load_data_file(path) or {}
         if not isinstance(data, Mapping):
             raise ValueError(f"config file {path} must hold a mapping of config fields, got {type(data).__name__}")
-        return cls.from_dict(data)
+        try:  # the whole file is checked here, before anything runs: every error names it
+            return cls.from_dict(data)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"config file {path}: {err}") from None
 
 
 def load_data_file(path: str | Path) -> Any:
     """The data of a YAML (``yaml.safe_load``) or JSON file; ``ValueError`` naming the file and line if malformed."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark is not part of the data
     except UnicodeDecodeError as err:
         raise ValueError(f"{path}: not UTF-8 text (bad byte at offset {err.start})") from None
     if path.suffix.lower() == ".json":
@@ -240,10 +244,7 @@ def make_config(scenario: str | ClusterConfig | None = "small", **overrides: Any
         raise ValueError(
             f"scenario: unknown scenario {scenario!r}; choose one of {sorted(SCENARIOS)} or a .yaml/.json file"
         )
-    fields = {f.name for f in dataclasses.fields(ClusterConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(f"unknown config field(s) {unknown}; valid fields: {sorted(fields)}")
+    _check_fields(overrides)
     values = {**SCENARIOS[scenario], **overrides}
     if "n_regions" not in overrides:  # the scenario's region count, capped when the user shrinks the cluster
         n_edges = values.get("n_edges", ClusterConfig.n_edges)
@@ -253,6 +254,14 @@ def make_config(scenario: str | ClusterConfig | None = "small", **overrides: Any
             else values.get("n_regions", ClusterConfig.n_regions)
         )
     return ClusterConfig(**_coerce(values))
+
+
+def _check_fields(values: Mapping[str, Any]) -> None:
+    """``ValueError`` naming the keys of ``values`` that are no ``ClusterConfig`` field."""
+    fields = {f.name for f in dataclasses.fields(ClusterConfig)}
+    unknown = sorted(str(k) for k in set(values) - fields)
+    if unknown:
+        raise ValueError(f"unknown config field(s) {unknown}; valid fields: {sorted(fields)}")
 
 
 def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -300,15 +309,15 @@ def _validate(cfg: ClusterConfig) -> None:
         if sum(value.values()) <= 0:
             raise ValueError(f"{name} proportions must not all be zero")
 
-    integer("n_edges", 1)
+    integer("n_edges", 1)  # types first, then sizes: '10' or None is a TypeError, never a failed comparison
     integer("n_regions", 1)
+    integer("n_neighbors", 0)
+    integer("horizon", 1)
     for name in ("n_edges", "n_neighbors", "horizon"):
         if getattr(cfg, name) > MAX_COUNT:
             raise ValueError(f"{name} must be <= {MAX_COUNT}, got {getattr(cfg, name)}")
     if cfg.n_regions > cfg.n_edges:
         raise ValueError(f"n_regions must be <= n_edges ({cfg.n_edges}), got {cfg.n_regions}")
-    integer("n_neighbors", 0)
-    integer("horizon", 1)
     if not isinstance(cfg.extra_device_classes, Mapping):
         raise TypeError(f"extra_device_classes must be a mapping of name -> fields, got {cfg.extra_device_classes!r}")
     table = device_table(cfg.extra_device_classes)  # validates every added class

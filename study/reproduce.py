@@ -33,6 +33,8 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
     nothing, report the cells the cache holds (a run cut short; the report says how many seeds each has).
     """
     out = Path(out_dir)
+    if cached_only:
+        check_cache_dir(out)  # nothing to report: refused before anything is written
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "profile.json", json.dumps(profile_to_dict(profile), indent=2, default=str))
     start = time.perf_counter()
@@ -61,11 +63,14 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
                      "arrival_rate": trained.arrival_rate}
             curves += [{"method": cell.method["name"], "seed": cell.seed, **point, **curve}
                        for curve in result["curves"]]
+    if cached_only:
+        failures += missing_from_cache(profile, out, cells, results, rows)
     wall_s = time.perf_counter() - start
     computed = sum(1 for r in results if not isinstance(r, CellFailure) and r.get("computed"))
     run = RunInfo(wall_s=wall_s, compute_s=compute_s, cells=len(cells), failures=failures, workers=workers,
                          drop_models=drop_models, computed=computed,
                          history=record_run(out, wall_s, computed, len(cells), workers))
+    remove_stale_tables(profile, out, rows)
     if profile.report:
         importlib.import_module(f"study.analysis.{profile.report}").write_report(profile, rows, curves, out, run)
     elif profile.paired:
@@ -73,3 +78,58 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
     else:
         report.write_report(profile, rows, curves, out, run)
     return out
+
+
+def check_cache_dir(out: Path) -> None:
+    """``--cached-only`` on a folder with nothing to report: ``FileNotFoundError``/``ValueError`` naming what is
+    missing (the folder, its ``cache/`` folder, the cached evaluations)."""
+    cache = out / "cache"
+    if not out.exists():
+        raise FileNotFoundError(f"--cached-only: results folder {str(out)!r} does not exist; nothing to report "
+                                "(run without --cached-only to compute the cells)")
+    if not out.is_dir():
+        raise ValueError(f"--cached-only: {str(out)!r} is a file, not a results folder")
+    if not cache.exists():
+        raise FileNotFoundError(f"--cached-only: {str(out)!r} has no cache folder {str(cache)!r}; nothing to report "
+                                "(run without --cached-only to compute the cells)")
+    if not cache.is_dir():
+        raise ValueError(f"--cached-only: {str(cache)!r} is a file, not the cache folder; nothing to report")
+    if not (cache / "evals").is_dir() or not any((cache / "evals").glob("*.json")):
+        raise FileNotFoundError(f"--cached-only: the cache {str(cache)!r} holds no evaluations "
+                                f"({str(cache / 'evals')!r} is missing or empty); nothing to report")
+
+
+def missing_from_cache(profile: Profile, out: Path, cells: list[Any], results: list[Any],
+                       rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``--cached-only``: one failure row per cell whose evaluations the cache lacks (so the summary's count of
+    failures says what is missing); ``ValueError`` when the cache holds none of the profile's evaluations."""
+    if not rows:
+        raise ValueError(f"--cached-only: the cache {str(out / 'cache')!r} holds none of the {len(cells)} cells of "
+                         f"profile {profile.name!r} (their entries are missing or corrupt); nothing to report (run "
+                         "without --cached-only to compute them)")
+    missing = []
+    for cell, result in zip(cells, results):
+        got = 0 if isinstance(result, CellFailure) else len(result["rows"])
+        if got < len(cell.evals) and not isinstance(result, CellFailure):
+            missing.append({"experiment": ", ".join(sorted({e.experiment for e in cell.evals})), "point": "",
+                            "method": cell.method.get("name"), "seed": cell.seed,
+                            "error": f"{len(cell.evals) - got} of {len(cell.evals)} evaluations not in the cache "
+                                     "(--cached-only computes nothing)"})
+    if missing:
+        print(f"reproduce --cached-only: {len(missing)} of {len(cells)} cells are not (wholly) in the cache; "
+              "they are listed as failures", file=sys.stderr)
+    return missing
+
+
+def remove_stale_tables(profile: Profile, out: Path, rows: list[dict[str, Any]]) -> None:
+    """Remove an experiment's tables and figures left by an earlier run when this run has no row of it: the new
+    summary says "No results", and an old ``<experiment>.csv`` beside it would read as current."""
+    have = {r.get("experiment") for r in rows}
+    names = {exp.name for exp in profile.experiments}
+    for exp in profile.experiments:
+        if exp.name in have:
+            continue
+        others = [n for n in names if n != exp.name and n.startswith(exp.name)]
+        for path in [out / f"{exp.name}.csv", *out.glob(f"{exp.name}_*.csv"), *out.glob(f"{exp.name}_*.png")]:
+            if path.is_file() and not any(path.name.startswith(o) for o in others):
+                path.unlink()

@@ -244,7 +244,7 @@ def test_a_corrupt_run_history_is_refused_naming_it(tmp_path: Path):
         record_run(tmp_path, 1.0, computed=1, cells=1, workers=1)
 
 
-def test_a_torn_episode_log_row_is_dropped_on_resume(tmp_path: Path):
+def test_a_torn_episode_log_row_is_set_aside_on_resume(tmp_path: Path):
     from agents.common.run_dir import EpisodeLog, read_episodes
 
     path = tmp_path / "episodes.csv"
@@ -253,7 +253,9 @@ def test_a_torn_episode_log_row_is_dropped_on_resume(tmp_path: Path):
         log({"episode": episode, "total_rounds": 10 * (episode + 1), "mean_jct": 50.0 + episode})
     with path.open("a") as fh:
         fh.write("3,40")  # a crash in the middle of appending episode 3's row
-    EpisodeLog(path).keep_before(5)
+    with pytest.warns(UserWarning, match=r"episodes\.csv: damaged row\(s\) on line\(s\) 5 moved to"):
+        EpisodeLog(path).keep_before(5)
     assert [int(r["episode"]) for r in read_episodes(path)] == [0, 1, 2]
+    assert (tmp_path / "episodes.csv.damaged").read_text() == "episodes.csv:5: 3,40\n"  # kept aside, not lost
     EpisodeLog(path).keep_before(2)
     assert [int(r["episode"]) for r in read_episodes(path)] == [0, 1]

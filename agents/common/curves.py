@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from srole_common.persist import write_rows
+from srole_common.persist import CorruptFile, write_rows
 
 Evaluator = Callable[[Any, Sequence[int], int], dict[str, float]]
 """``(policy, seeds, episodes) -> metric means``: how a ``CurveRecorder`` evaluates (``evaluate.evaluate_seeds``)."""
@@ -110,5 +110,13 @@ def read_curve(path: str | Path) -> list[dict[str, float]]:
     path = Path(path)
     if not path.is_file():
         return []
-    with path.open(newline="") as f:
-        return [{k: float(v) if v not in ("", None) else math.nan for k, v in r.items()} for r in csv.DictReader(f)]
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if "round" not in (reader.fieldnames or []):
+                raise CorruptFile(f"learning curve {str(path)!r} is corrupt: no 'round' column in its header")
+            return [{k: float(v) if v not in ("", None) else math.nan for k, v in r.items()} for r in reader]
+    except (ValueError, TypeError, UnicodeDecodeError, csv.Error) as err:  # a value that is no number, a torn row
+        if isinstance(err, CorruptFile):
+            raise
+        raise CorruptFile(f"learning curve {str(path)!r} is corrupt: {err}") from None

@@ -3,25 +3,25 @@
 ```
 OUT/
   config.json        everything the run was started with (algo, shield, cluster config, hyperparameters, ...)
-  episodes.csv       one row per finished training episode: episode, total_rounds (run total), episode_return, metrics()
+  episodes.csv       one line per finished training episode: episode, total_rounds (run total), episode_return,
+                     metrics() (agents.common.episode_log: survives a torn write, sets damaged lines aside)
   curves.csv         with eval_every: one row per periodic evaluation on fixed seeds (agents.common.curves)
   tb/                TensorBoard event files (episode metrics and learner losses)
-  checkpoint/        state.json (rounds, episodes), config.json (the config as trained, compared on resume)
+  checkpoint/        state.json (rounds, episodes), config.json (the config as trained, compared at every load)
                      + the learner's files (model, optimizer, replay buffer, env.npz: the episode to replay)
 ```
 
-Every file here is written through ``srole_common.persist`` (atomic) and read back without unpickling
-(``SECURITY.md``).
+Every file here but the episode log is written through ``srole_common.persist`` (atomic) and read back without
+unpickling (``SECURITY.md``); ``load_run`` checks a run's own files against each other (``check_run``).
 """
 
 from __future__ import annotations
 
-import csv
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agents.common.episode_log import EPISODE_KEYS, EpisodeLog, read_episodes  # noqa: F401 - the run's log, here too
 from srole_common import persist
 
 CONFIG_FILE = "config.json"
@@ -30,7 +30,6 @@ CURVES_FILE = "curves.csv"
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.json"
 TB_DIR = "tb"
-EPISODE_KEYS = ("episode", "total_rounds", "episode_return")
 
 
 @dataclass(frozen=True)
@@ -77,8 +76,16 @@ def read_json(path: Path, what: str = "JSON file") -> dict[str, Any]:
     return persist.read_json(path, what)
 
 
+RUN_IDENTITY_FIELDS = ("algo", "shield", "seed", "env_kind", "cluster", "hparams", "shield_preferences", "evaluation")
+"""Fields of ``config.json`` that must equal the checkpoint's copy (``checkpoint/config.json``, written when the run
+started): what the checkpoint was trained with. ``rounds`` and ``resumes`` change on resume and are not compared."""
+
+
 def load_run(path: str | Path) -> tuple[RunDir, dict[str, Any], dict[str, Any]]:
-    """A run directory with its config and checkpoint state, or ``FileNotFoundError`` saying what is missing."""
+    """A run directory with its config and checkpoint state, or ``FileNotFoundError`` saying what is missing.
+
+    The run's own files are checked against each other first (``check_run``): an edited ``config.json`` (another
+    ``n_edges``, other hyperparameters) is refused with the differing fields named, not evaluated at the edit."""
     run = RunDir(Path(path))
     if not run.root.is_dir():
         raise FileNotFoundError(f"run directory {str(run.root)!r} does not exist")
@@ -86,53 +93,71 @@ def load_run(path: str | Path) -> tuple[RunDir, dict[str, Any], dict[str, Any]]:
         raise FileNotFoundError(f"{str(run.root)!r} is not a run directory: no {CONFIG_FILE}")
     if not run.state.is_file():
         raise FileNotFoundError(f"no checkpoint in {str(run.root)!r}: {CHECKPOINT_DIR}/{STATE_FILE} is missing")
-    return run, read_json(run.config, "run config"), read_json(run.state, "checkpoint state")
+    saved, state = read_json(run.config, "run config"), read_json(run.state, "checkpoint state")
+    check_run(run, saved)
+    return run, saved, state
 
 
-class EpisodeLog:
-    """Appends one CSV row (and TensorBoard scalars) per finished training episode.
-
-    Columns are fixed by the first row written (or by the existing file). ``keep_before(k)`` drops rows of
-    episodes >= k, which a resumed run calls so that episodes logged after its checkpoint are not doubled.
-    """
-
-    def __init__(self, path: Path, writer: Any | None = None):
-        self.path = Path(path)
-        self.writer = writer
-        self._fields: list[str] | None = None
-        if self.path.is_file():
-            with self.path.open(newline="") as f:
-                self._fields = next(csv.reader(f), None)
-
-    def keep_before(self, episode: int) -> None:
-        """Drop the rows of episodes ``>= episode`` and any torn row (this log is appended, not written atomically)."""
-        if not self.path.is_file():
-            return
-        with self.path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            fields = reader.fieldnames or list(EPISODE_KEYS)
-            # a row cut short by a crash mid-append has missing fields (None): dropped with the later episodes
-            rows = [r for r in reader if None not in r and None not in r.values()
-                    and (r.get("episode") or "").isdigit() and int(r["episode"]) < episode]
-        persist.write_rows(self.path, fields, rows)
-
-    def __call__(self, row: dict[str, Any]) -> None:
-        new = self._fields is None
-        if new:
-            self._fields = [*EPISODE_KEYS, *(k for k in row if k not in EPISODE_KEYS)]
-        with self.path.open("a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=self._fields, extrasaction="ignore")
-            if new:
-                w.writeheader()
-            w.writerow(row)
-        if self.writer is not None:
-            step = int(row["total_rounds"])
-            for key, value in row.items():
-                if key not in ("episode", "total_rounds") and isinstance(value, (int, float)) and math.isfinite(value):
-                    self.writer.add_scalar(f"episode/{key}", value, step)
+def check_run(run: RunDir, saved: dict[str, Any]) -> None:
+    """``CorruptFile`` naming the file when a run's ``config.json`` does not describe its checkpoint: its cluster is
+    not a valid config, it differs from the checkpoint's copy in ``RUN_IDENTITY_FIELDS``, or its action count
+    differs from the one the learner's checkpoint metadata records."""
+    if not isinstance(saved.get("algo"), str):
+        raise persist.CorruptFile(f"run config {str(run.config)!r}: 'algo' must be a string, got {saved.get('algo')!r}")
+    cluster = saved.get("cluster")
+    if not isinstance(cluster, dict):
+        raise persist.CorruptFile(f"run config {str(run.config)!r}: 'cluster' must be a mapping of config fields, "
+                                  f"got {type(cluster).__name__}")
+    copy = run.checkpoint / CONFIG_FILE
+    if copy.is_file():
+        trained = read_json(copy, "checkpoint config")
+        changed = [f"cluster.{k}" for k in _diff_keys(cluster, trained.get("cluster"))]
+        changed += [k for k in RUN_IDENTITY_FIELDS if k != "cluster" and saved.get(k) != trained.get(k)]
+        if changed:
+            raise persist.CorruptFile(
+                f"config: {str(run.config)!r} differs from the config the checkpoint was trained with "
+                f"({CHECKPOINT_DIR}/{CONFIG_FILE}) in {changed}; restore it, or start a new run")
+    if saved.get("env_kind", "parallel") != "parallel":
+        return
+    actions = cluster_sizes(cluster, run.config)["n_actions"]
+    for meta_path in sorted(run.checkpoint.glob("*.json")):
+        if meta_path.name in (STATE_FILE, CONFIG_FILE):
+            continue
+        meta = read_json(meta_path, "checkpoint metadata")
+        if "n_actions" in meta and meta["n_actions"] != actions:
+            raise persist.CorruptFile(
+                f"config: {str(run.config)!r} describes a cluster with {actions} actions per agent, but the "
+                f"checkpoint {str(meta_path)!r} was trained with {meta['n_actions']!r}; the two do not belong together")
 
 
-def read_episodes(path: str | Path) -> list[dict[str, float]]:
-    """Rows of an ``episodes.csv`` (values as floats)."""
-    with Path(path).open(newline="") as f:
-        return [{k: float(v) if v not in ("", None) else math.nan for k, v in r.items()} for r in csv.DictReader(f)]
+def _diff_keys(a: Any, b: Any) -> list[str]:
+    """Keys whose values differ between two dicts (``*`` if either is not a dict and they differ)."""
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return [] if a == b else ["*"]
+    return sorted(str(k) for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
+def cluster_sizes(cluster: dict[str, Any], source: Path | str = "") -> dict[str, int]:
+    """``n_edges``, ``n_neighbors``, ``n_candidates``, ``n_actions`` and ``horizon`` of a run's saved cluster (plain
+    arithmetic on its fields, as ``ClusterConfig``'s properties); ``CorruptFile`` naming ``source`` if not ints."""
+    from srole_env.config import ClusterConfig
+
+    defaults = {k: getattr(ClusterConfig, k) for k in ("n_edges", "n_neighbors", "horizon")}
+    values = {k: cluster.get(k, v) for k, v in defaults.items()}
+    bad = {k: v for k, v in values.items() if isinstance(v, bool) or not isinstance(v, int) or v < (k != "n_neighbors")}
+    if bad:
+        raise persist.CorruptFile(f"run config {str(source)!r}: cluster sizes must be positive ints, got {bad}")
+    candidates = 1 + min(values["n_neighbors"], values["n_edges"] - 1)
+    return {**values, "n_candidates": candidates, "n_actions": candidates + 1}
+
+
+def describe_cluster(cluster: dict[str, Any]) -> str:
+    """One line saying which cluster a run ran (or is evaluated) on, e.g. ``N=10 edges, 5 candidates per agent
+    (n_neighbors=4), 6 actions, horizon 200 rounds, load 0.0075 jobs/s/edge``."""
+    sizes = cluster_sizes(cluster)
+    load = cluster.get("arrival_rate")
+    trace = cluster.get("trace_path")
+    work = f"trace {trace}" if trace else (f"load {load:g} jobs/s/edge" if isinstance(load, (int, float)) else "")
+    return (f"N={sizes['n_edges']} edges, {sizes['n_candidates']} candidates per agent "
+            f"(n_neighbors={sizes['n_neighbors']}), {sizes['n_actions']} actions, horizon "
+            f"{sizes['horizon']} rounds" + (f", {work}" if work else ""))

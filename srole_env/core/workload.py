@@ -152,7 +152,7 @@ def _read_trace(path: Path) -> list[tuple[int, dict[str, str]]]:
     if not path.exists():
         raise ValueError(f"trace_path: file {path} does not exist")
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # a byte-order mark (Excel's CSV) is not a column
             numbered = [(i + 1, line) for i, line in enumerate(fh)
                         if line.strip() and not line.lstrip().startswith("#")]
     except UnicodeDecodeError as err:

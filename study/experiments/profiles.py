@@ -396,18 +396,32 @@ LAZY_PROFILES = ("regime", "regime-tiny")
 
 
 def load_profile(name_or_path: str) -> Profile:
-    """A named profile, or one from a YAML/JSON file with the ``Profile`` fields (experiments as mappings)."""
+    """A named profile, or one from a YAML/JSON file with the ``Profile`` fields (experiments as mappings).
+
+    A file is checked whole before anything runs (``study.experiments.validate``): unknown keys, wrong types and
+    out-of-range values, every cluster config its cells build and the hyperparameters of each algo; the
+    ``ValueError`` names the file, the key and the reason."""
+    from study.experiments.validate import check_profile, check_profile_file
+
+    if not isinstance(name_or_path, (str, Path)):
+        raise TypeError(f"profile: a profile name or a file path, got {name_or_path!r}")
+    name_or_path = str(name_or_path)
     if name_or_path in PROFILES:
         return PROFILES[name_or_path]
     if name_or_path in LAZY_PROFILES:  # built by study.experiments.regime (which imports this module), not here
         raise ValueError(f"profile: {name_or_path!r} is built by study.experiments.regime.regime_profile "
                          "(srole reproduce and scripts/experiments/regime_map.py resolve it)")
     path = Path(name_or_path)
-    if not path.exists():
+    if not path.is_file():
         raise ValueError(f"profile: unknown profile {name_or_path!r}; choose one of {sorted(PROFILES)} or a file")
-    data = load_data_file(path) or {}  # a malformed file: ValueError naming it and the line
+    data = load_data_file(path)  # a malformed file: ValueError naming it and the line
+    if data is None:
+        raise ValueError(f"profile {path}: the file is empty; it must hold a mapping of Profile fields")
     if not isinstance(data, dict):
-        raise ValueError(f"profile: {path} must hold a mapping of Profile fields")
+        raise ValueError(f"profile {path}: must hold a mapping of Profile fields, got {type(data).__name__}")
+    check_profile_file(data, path, [f.name for f in dataclasses.fields(Profile)],
+                       [f.name for f in dataclasses.fields(Experiment)], METHOD_NAMES)
+    data = dict(data)
     try:
         experiments = tuple(
             Experiment(**{k: tuple(v) if isinstance(v, list) else v for k, v in e.items()})
@@ -418,9 +432,11 @@ def load_profile(name_or_path: str) -> Profile:
                 data[key] = tuple(data[key])
         if "seeds" not in data:
             data["seeds"] = (0,)
-        return Profile(experiments=experiments, **{"name": path.stem, **data})
-    except TypeError as exc:
-        raise ValueError(f"profile: {path}: {exc}") from exc
+        profile = Profile(experiments=experiments, **{"name": path.stem, **data})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"profile {path}: {exc}") from exc
+    check_profile(profile, path)
+    return profile
 
 
 def profile_to_dict(profile: Profile) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from srole_common.persist import read_json, write_json
+from srole_common.persist import CorruptFile, read_json, write_json
 
 RUNS_FILE = "runs.json"
 
@@ -34,6 +34,11 @@ def record_run(out: Path, wall_s: float, computed: int, cells: int, workers: int
     """Append this invocation to ``out/runs.json`` when it computed any cell; return every computing run."""
     path = out / RUNS_FILE
     history = read_json(path, "run history", kind=list) if path.is_file() else []
+    for k, entry in enumerate(history):  # each entry an object with its wall time, as this function writes them
+        wall = entry.get("wall_s") if isinstance(entry, dict) else None
+        if isinstance(wall, bool) or not isinstance(wall, (int, float)):
+            raise CorruptFile(f"run history {str(path)!r} is corrupt: entry {k} must be an object with a number "
+                              f"'wall_s', got {entry!r}")
     if computed:
         history.append({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_s": round(wall_s, 3),
                         "workers": workers, "cells_computed": computed, "cells": cells})

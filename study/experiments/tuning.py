@@ -328,9 +328,9 @@ def load_tuned(method: str, scenario: str, root: str | Path | None = None) -> di
     if not path.is_file():
         return None
     data = load_data_file(path)
-    if not isinstance(data, dict) or not isinstance(data.get("algo"), str) or not isinstance(data.get("hparams"), dict):
-        raise ValueError(f"{path}: a tuned file needs 'algo' (a string) and 'hparams' (a mapping)")
-    return data
+    from study.experiments.validate import check_tuned  # checked whole at the door: keys, types, hyperparameters
+
+    return check_tuned(data, path, method)
 
 
 def _method(method: str) -> MethodSpace:
