@@ -28,6 +28,8 @@ ROLES: dict[str, str] = {
     "emulation": "the simulator against the Ray emulation (srole emulate)",
     "head_latency": "the cluster head's decision latency against N (scripts/bench/head_latency.py)",
     "sim_vs_emulation": "heuristics in the simulator and the emulation (scripts/experiments/sim_vs_emulation.py)",
+    "benchmark": "reference results of every method on every benchmark task "
+                 "(scripts/experiments/benchmark_references.py)",
 }
 """Every role a manifest may name, with what plays it."""
 
