@@ -12,7 +12,7 @@ from agents.learners.base import Learner
 from agents.learners.crl_idqn import CRLIDQN
 from agents.learners.idqn import IDQN
 from agents.learners.ippo import IPPO
-from agents.learners.rllib_adapter import RLlibPPO
+from agents.learners.rllib_specs import RLlibPPO
 from agents.learners.sb3_specs import CRLDQN, CRLPPO, SB3DQN, SB3PPO, CRLMaskablePPO, SB3MaskablePPO
 from srole_common.names import ALGO_NAMES
 

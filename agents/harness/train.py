@@ -255,14 +255,14 @@ def _now() -> str:
 
 
 def _versions() -> dict[str, str]:
-    import gymnasium
-    import numpy
-    import pettingzoo
-    import sb3_contrib
-    import stable_baselines3
-    import torch
+    """Versions of the libraries a run depends on, read from their installed metadata (importing SB3 or
+    sb3-contrib only to read ``__version__`` would cost a run that does not use them their import time)."""
+    from importlib import metadata
 
-    mods = {"numpy": numpy, "torch": torch, "gymnasium": gymnasium, "pettingzoo": pettingzoo,
-            "stable_baselines3": stable_baselines3, "sb3_contrib": sb3_contrib}
-    return {"python": platform.python_version(), **{k: getattr(m, "__version__", "?") for k, m in mods.items()}}
-
+    out = {"python": platform.python_version()}
+    for name in ("numpy", "torch", "gymnasium", "pettingzoo", "stable_baselines3", "sb3_contrib"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "?"
+    return out

@@ -34,14 +34,16 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from agents.common.context import CheckpointSchedule, RunContext
-from agents.common.vec_env import CentralizedEpisodes
 from agents.learners.idqn import IDQN, IDQNConfig, QNetPolicy
 from srole_env import CentralizedSchedulingEnv
+
+if TYPE_CHECKING:
+    from agents.common.vec_env import CentralizedEpisodes
 
 Transition = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]
 """``(obs [1, D], action [1], return [1], next_obs [1, D], next_mask [1, A], discount)`` for ``ReplayBuffer.add``."""
@@ -206,6 +208,8 @@ class CRLIDQN(IDQN):
     @classmethod
     def run(cls, ctx: RunContext) -> None:
         """Train (or resume) a ``crl_idqn`` run described by ``ctx``."""
+        from agents.common.vec_env import CentralizedEpisodes  # imports SB3's VecEnv: only when a head run starts
+
         if ctx.shield != "none":
             raise ValueError("shield: crl_idqn schedules on the centralized env, which takes no shield; use none")
         base = CentralizedSchedulingEnv(ctx.config)

@@ -34,6 +34,7 @@ from agents.common.context import CheckpointSchedule, RunContext
 from agents.common.policy import ScoredPolicy
 from agents.learners.base import LearnerConfig, TorchLearner, above, at_least, between, in_open_closed, one_of, widths
 from agents.learners.networks import MASKED_SCORE, DuelingQ, as_tensor, mlp
+from agents.learners.optim import Adam, clip_grad_norm_, polyak_
 from agents.learners.replay import NStepReturns, ReplayBuffer
 
 MODEL_FILE = "idqn.pt"
@@ -153,7 +154,8 @@ class IDQN(TorchLearner):
         self.q = self._net().to(self.device)
         self.target = self._net().to(self.device)
         self.target.load_state_dict(self.q.state_dict())
-        self.optim = torch.optim.Adam(self.q.parameters(), lr=hp.lr)
+        self.optim = Adam(self.q.parameters(), lr=hp.lr)
+        self._params, self._target_params = list(self.q.parameters()), list(self.target.parameters())
         self.buffer = ReplayBuffer(hp.buffer_size, self.obs_dim, self.n_actions)
         self.nstep = NStepReturns(hp.n_step, hp.gamma)
         self.policy = QNetPolicy(self.q, hp.mask_actions, self.device)
@@ -177,7 +179,13 @@ class IDQN(TorchLearner):
 
     # ------------------------------------------------------------------ learning
     def update(self) -> float:
-        """One gradient step on a sampled batch; returns the loss."""
+        """One gradient step on a sampled batch; returns the loss.
+
+        Double DQN picks the next action with the online network and scores it with the target network. The
+        online network's pass over the next observations stays a separate no-grad forward: stacking it onto
+        the batch's forward would make the backward pass (the bulk of a step's arithmetic) twice as long.
+        Clipping, Adam and the Polyak update are a few ``torch._foreach_*`` calls (``agents.learners.optim``).
+        """
         hp = self.hp
         b = self.buffer.sample(self.rng, hp.batch_size)
         obs, next_obs = as_tensor(b.obs, self.device), as_tensor(b.next_obs, self.device)
@@ -185,22 +193,19 @@ class IDQN(TorchLearner):
         rewards = as_tensor(b.rewards * hp.reward_scale, self.device)
         discount = as_tensor(b.discount, self.device)
         with torch.no_grad():
-            next_mask = as_tensor(b.next_mask, self.device, torch.bool)
             target_q = self.target(next_obs)
             chooser = self.q(next_obs) if hp.double_q else target_q
             if hp.mask_actions:
-                chooser = chooser.masked_fill(~next_mask, -torch.inf)
+                chooser = chooser.masked_fill(~as_tensor(b.next_mask, self.device, torch.bool), -torch.inf)
             best = chooser.argmax(dim=1, keepdim=True)
             y = rewards + discount * target_q.gather(1, best).squeeze(1)
         q = self.q(obs).gather(1, actions[:, None]).squeeze(1)
         loss = F.smooth_l1_loss(q, y)
         self.optim.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.q.parameters(), hp.max_grad_norm)
+        clip_grad_norm_(self._params, hp.max_grad_norm)
         self.optim.step()
-        with torch.no_grad():
-            for p, tp in zip(self.q.parameters(), self.target.parameters()):
-                tp.mul_(1.0 - hp.tau).add_(p, alpha=hp.tau)
+        polyak_(self._target_params, self._params, hp.tau)
         self.updates += 1
         return loss.item()
 

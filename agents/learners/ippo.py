@@ -27,6 +27,7 @@ from agents.common.context import CheckpointSchedule, RunContext
 from agents.common.policy import ScoredPolicy
 from agents.learners.base import LearnerConfig, TorchLearner, above, at_least, between, widths
 from agents.learners.networks import as_tensor, mask_logits, mlp
+from agents.learners.optim import Adam, clip_grad_norm_
 
 MODEL_FILE = "ippo.pt"
 ENV_FILE = "env.npz"
@@ -138,7 +139,8 @@ class IPPO(TorchLearner):
     def build(self) -> None:
         hp = self.hp
         self.model = ActorCritic(self.obs_dim, self.n_actions, hp.hidden).to(self.device)
-        self.optim = torch.optim.Adam(self.model.parameters(), lr=hp.lr, eps=1e-5)
+        self.optim = Adam(self.model.parameters(), lr=hp.lr, eps=1e-5)
+        self._params = list(self.model.parameters())
         self.gradient_updates = 0
         """Optimizer steps (minibatches x epochs over all rollouts; ``updates`` counts rollouts)."""
         self.policy = ActorPolicy(self.model, hp.mask_actions, self.device)
@@ -201,7 +203,7 @@ class IPPO(TorchLearner):
                 loss = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
                 self.optim.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.model.parameters(), hp.max_grad_norm)
+                clip_grad_norm_(self._params, hp.max_grad_norm)
                 self.optim.step()
                 self.gradient_updates += 1
                 with torch.no_grad():
