@@ -55,7 +55,8 @@ class RLlibPPOConfig(LearnerConfig):
 
 class RLlibPPO(Learner):
     """RLlib PPO (``srole train --backend rllib``): validated by ``configure`` like every learner, trained by
-    ``agents.learners.rllib_adapter.train_rllib`` (its own run layout: an RLlib checkpoint and ``run_config.json``; no ``RunContext``)."""
+    ``agents.learners.rllib_adapter.train_rllib`` (its own run layout: an RLlib checkpoint and
+    ``run_config.json``; no ``RunContext``)."""
 
     name = "ppo"
     env_kind = "parallel"
