@@ -144,3 +144,22 @@ def test_a_training_run_does_not_import_dynamo_sb3_or_ray(tmp_path: Path):
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def test_a_loaded_head_policy_exposes_its_torch_q_network(tmp_path: Path):
+    # the array head exports these weights: a loaded crl_idqn policy's ``net`` is the torch Q-network (an
+    # nn.Sequential of Linear/ReLU layers), whose outputs are the policy's preferences where the mask allows
+    from agents.harness.policies import load_policy
+    from agents.harness.train import train
+
+    run = train("crl_idqn", "none", {"scenario": "small", "horizon": 10}, 12, 0, tmp_path / "crl", "cpu",
+                hparams={"learning_starts": 20, "batch_size": 8, "hidden": [8, 8]}, progress=False)
+    policy, _ = load_policy(run)
+    assert isinstance(policy.net, torch.nn.Sequential) and not policy.net.training
+    linears = [m for m in policy.net if isinstance(m, torch.nn.Linear)]
+    assert [tuple(m.weight.shape) for m in linears][1:] == [(8, 8), (linears[-1].out_features, 8)]
+    obs = np.random.default_rng(0).normal(size=(3, linears[0].in_features)).astype(np.float32)
+    mask = np.ones((3, linears[-1].out_features))
+    with torch.no_grad():
+        q = policy.net(torch.from_numpy(obs)).numpy()
+    np.testing.assert_allclose(policy.preferences(obs, mask), q, rtol=1e-6)

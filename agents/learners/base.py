@@ -18,6 +18,7 @@ import dataclasses
 import math
 import types
 import typing
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -149,6 +150,10 @@ class LearnerConfig:
         the learner's env, ``parallel`` or ``centralized``)."""
         return []
 
+    def run_warnings(self, cluster: ClusterConfig, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
+        """Settings that run but waste the run (no gradient step within the budget): warned, not refused."""
+        return []
+
     @classmethod
     def from_overrides(cls: type[C], overrides: Mapping[str, Any]) -> C:
         """The defaults with ``overrides``; unknown names, wrong types, bad values -> ``ValueError``."""
@@ -193,6 +198,10 @@ class Learner:
                 settings = ", ".join(f"{n}={getattr(hp, n)!r}" for n in names)
                 raise ValueError(f"hyperparameters {settings} cannot work together on a {cluster.n_edges}-edge "
                                  f"cluster in {rounds} rounds: {reason}")
+            for names, reason in hp.run_warnings(cluster, rounds, cls.env_kind):
+                settings = ", ".join(f"{n}={getattr(hp, n)!r}" for n in names)
+                warnings.warn(f"{cls.name}: hyperparameters {settings} on a {cluster.n_edges}-edge cluster in "
+                              f"{rounds} rounds: {reason}", UserWarning, stacklevel=2)
         return hp
 
     @classmethod

@@ -61,6 +61,12 @@ class CRLIDQNConfig(IDQNConfig):
                      "empty replay buffer)")]
         return []
 
+    def run_warnings(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
+        if self.learning_starts > rounds * cluster.n_edges:  # at most one decision per edge and round
+            return [(("learning_starts",), f"more transitions than the head can decide in {rounds} rounds "
+                     f"({cluster.n_edges} a round at most): the policy stays untrained")]
+        return []
+
 
 class HeadQPolicy(QNetPolicy):
     """Greedy policy of the head's Q-network on the centralized env (one row: the deciding edge's task)."""

@@ -110,6 +110,13 @@ class IDQNConfig(LearnerConfig):
                      f"set learning_starts >= {need} or a smaller n_step")]
         return []
 
+    def run_warnings(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
+        first = self.first_update_round(cluster.n_edges)
+        if first > rounds:
+            return [(("learning_starts", "train_every_rounds"), f"the first gradient step would come at round {first}, "
+                     "after the budget: the policy stays untrained")]
+        return []
+
     def for_budget(self, rounds: int) -> IDQNConfig:
         """This config with a relative epsilon schedule fixed in rounds (saved with the checkpoint)."""
         if self.eps_decay_rounds == 0:

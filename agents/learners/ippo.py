@@ -190,7 +190,8 @@ class IPPO(TorchLearner):
             order = self.rng.permutation(size)
             for start in range(0, size, hp.minibatch_size):
                 idx = torch.as_tensor(order[start : start + hp.minibatch_size], device=self.device)
-                logits = self.model.logits(t_obs[idx], t_mask[idx] if hp.mask_actions else None)
+                mb_obs = t_obs[idx]
+                logits = self.model.logits(mb_obs, t_mask[idx] if hp.mask_actions else None)
                 dist = torch.distributions.Categorical(logits=logits)
                 logp = dist.log_prob(t_act[idx])
                 a = t_adv[idx]
@@ -198,7 +199,7 @@ class IPPO(TorchLearner):
                     a = (a - a.mean()) / (a.std() + 1e-8)
                 ratio = torch.exp(logp - t_logp[idx])
                 policy_loss = -torch.min(ratio * a, ratio.clamp(1 - hp.clip, 1 + hp.clip) * a).mean()
-                value_loss = (self.model.value(t_obs[idx]) - t_ret[idx]).pow(2).mean()
+                value_loss = (self.model.value(mb_obs) - t_ret[idx]).pow(2).mean()
                 entropy = dist.entropy().mean()
                 loss = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
                 self.optim.zero_grad()

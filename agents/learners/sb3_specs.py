@@ -89,6 +89,13 @@ class PPOConfig(SB3Config):
                      "(SB3 asserts n_steps * n_envs > 1)")]
         return []
 
+    def run_warnings(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
+        per_round = 1 if env_kind == "parallel" else cluster.n_edges  # env steps of one env per round, at most
+        if self.n_steps > rounds * per_round:
+            return [(("n_steps",), f"the first rollout ({self.n_steps} steps per env) cannot fill within the budget "
+                     "(a rollout cut by the budget is not trained on): the policy stays untrained")]
+        return []
+
 
 @dataclass(frozen=True)
 class CRLPPOConfig(PPOConfig):
@@ -127,6 +134,12 @@ class DQNConfig(SB3Config):
         "exploration_fraction": between(0.0, 1.0), "exploration_final_eps": between(0.0, 1.0),
         "exploration_initial_eps": between(0.0, 1.0), "tau": in_open_closed(0.0, 1.0), "n_steps": at_least(1),
     }
+
+    def run_warnings(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
+        if self.learning_starts >= rounds * cluster.n_edges:  # SB3 timesteps per round: N (at most N at the head)
+            return [(("learning_starts",), f"SB3 trains after learning_starts timesteps; the budget has at most "
+                     f"{rounds * cluster.n_edges}: the policy stays untrained")]
+        return []
 
     def combinations(self) -> list[tuple[tuple[str, ...], str]]:
         if self.optimize_memory_usage:
