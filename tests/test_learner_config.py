@@ -113,7 +113,7 @@ def test_sb3_configs_pass_only_what_is_set():
 
 def test_a_profile_layer_with_a_bad_value_is_refused_naming_the_layer():
     profile = dataclasses.replace(PROFILES["paper-tiny"], learner_hparams={"idqn": {"lr": -1.0}})
-    with pytest.raises(ValueError, match=r"learner_hparams\[idqn\].*hyperparameter lr=-1.0: must be > 0"):
+    with pytest.raises(ValueError, match=r"learner_hparams\[idqn\].*lr=-1.0: the learning rate must be > 0"):
         resolve_learner(profile, METHODS["MARL"], "no-such-scenario")
 
 

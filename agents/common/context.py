@@ -4,17 +4,15 @@ bookkeeping."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tqdm.auto import tqdm
 
 from agents.common.array_env import ArrayEnv, EpisodeDriver, make_parallel_env
 from agents.common.curves import CurveRecorder
+from agents.common.learner_config import LearnerConfig
 from agents.common.run_dir import EpisodeLog, RunDir, write_json
 from srole_env import ClusterConfig
-
-if TYPE_CHECKING:
-    from agents.learners.base import LearnerConfig
 
 
 @dataclass

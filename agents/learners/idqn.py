@@ -79,7 +79,7 @@ class IDQNConfig(LearnerConfig):
     1 keeps it constant. A decayed rate lets a long run settle instead of fluctuating around its optimum."""
 
     LIMITS: ClassVar = {
-        "hidden": widths(), "lr": above(0.0), "gamma": between(0.0, 1.0), "n_step": at_least(1),
+        "hidden": widths(), "lr": above(0.0, "the learning rate"), "gamma": between(0.0, 1.0), "n_step": at_least(1),
         "buffer_size": at_least(1), "batch_size": at_least(1), "learning_starts": at_least(0),
         "train_every_rounds": at_least(1), "gradient_steps": at_least(1), "tau": in_open_closed(0.0, 1.0),
         "eps_start": between(0.0, 1.0), "eps_end": between(0.0, 1.0), "eps_decay_fraction": between(0.0, 1.0),

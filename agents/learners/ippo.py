@@ -55,8 +55,9 @@ class IPPOConfig(LearnerConfig):
     reward_scale: float = 1.0
 
     LIMITS: ClassVar = {
-        "hidden": widths(), "lr": above(0.0), "gamma": between(0.0, 1.0), "gae_lambda": between(0.0, 1.0),
-        "rollout_rounds": at_least(1), "n_epochs": at_least(1), "minibatch_size": at_least(1), "clip": above(0.0),
+        "hidden": widths(), "lr": above(0.0, "the learning rate"), "gamma": between(0.0, 1.0),
+        "gae_lambda": between(0.0, 1.0), "rollout_rounds": at_least(1), "n_epochs": at_least(1),
+        "minibatch_size": at_least(1), "clip": above(0.0),
         "ent_coef": at_least(0.0), "vf_coef": at_least(0.0), "max_grad_norm": above(0.0), "reward_scale": above(0.0),
     }
 

@@ -14,6 +14,7 @@ from agents.learners.base import Learner, LearnerConfig, above, at_least, betwee
 
 POLICY_MAPPINGS = ("shared", "per_agent")
 ACTION_MASKING = ("logits", "features")
+"""As ``agents.learners.rllib_adapter``'s (kept apart so that checking a config never imports Ray)."""
 
 
 def _fragment(v: int | str) -> str | None:
@@ -42,7 +43,8 @@ class RLlibPPOConfig(LearnerConfig):
 
     LIMITS: ClassVar = {
         "policy_mapping": one_of(*POLICY_MAPPINGS), "action_masking": one_of(*ACTION_MASKING),
-        "train_batch_size": at_least(1), "minibatch_size": at_least(1), "num_epochs": at_least(1), "lr": above(0.0),
+        "train_batch_size": at_least(1), "minibatch_size": at_least(1), "num_epochs": at_least(1),
+        "lr": above(0.0, "the learning rate"),
         "gamma": between(0.0, 1.0), "hidden": widths(), "rollout_fragment_length": _fragment, "num_cpus": at_least(1),
     }
 
@@ -69,6 +71,5 @@ class RLlibPPO(Learner):
 
     @classmethod
     def load_policy(cls, ckpt: Path, device: str = "cpu") -> Any:
-        from agents.learners.rllib_adapter import load_rllib_policy
-
-        return load_rllib_policy(ckpt)
+        raise ValueError("RLlib checkpoints load with agents.harness.policies.load_policy(run_dir) (or "
+                         "agents.learners.rllib_adapter.load_rllib_policy), which need the rllib extra")

@@ -23,7 +23,8 @@ per round. SB3 sample counts (``n_steps``, ``batch_size``, ``learning_starts``, 
 ``target_update_interval``) stay in SB3's own timesteps.
 
 Hyperparameters are the SB3 constructor's keyword arguments (``net_arch`` goes into ``policy_kwargs``), as the
-typed configs of ``agents.learners.sb3_specs`` (the learners' classes and our defaults) validated them.
+typed configs of ``agents.learners.sb3_specs`` (the learners' classes; ``DEFAULTS`` there holds our defaults)
+validated them.
 Behind a shield the model's action probabilities (PPO, MaskablePPO) or Q-values (DQN) are the agents'
 preferences. A resumed run restores the model, its step counter and (DQN) the
 replay buffer; SB3 restarts the environment on ``learn``, so the episode cut by the checkpoint restarts
@@ -58,7 +59,6 @@ from agents.learners.round_discount import (
     RoundDiscountMaskableRolloutBuffer,
     RoundDiscountRolloutBuffer,
 )
-from agents.learners.sb3_specs import SB3_LEARNERS
 from srole_common.persist import atomic_write, sb3_load, sb3_load_replay_buffer
 from srole_env import CentralizedSchedulingEnv
 
@@ -72,10 +72,6 @@ CLASSES: dict[str, type[BaseAlgorithm]] = {
 ROUND_DISCOUNT_BUFFERS = {"crl_ppo": RoundDiscountRolloutBuffer, "crl_maskable_ppo": RoundDiscountMaskableRolloutBuffer}
 """CRL learners whose rollout buffer discounts per round (``agents.learners.round_discount``)."""
 MASKED = ("maskable_ppo", "crl_maskable_ppo")
-DEFAULTS: dict[str, dict[str, Any]] = {cls.name: cls.config_class().to_dict() for cls in SB3_LEARNERS}
-"""Our defaults per algo, as passed to SB3 (from the configs in ``agents.learners.sb3_specs``)."""
-
-
 def is_centralized(algo: str) -> bool:
     return algo.startswith("crl_")
 

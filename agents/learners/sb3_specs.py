@@ -20,7 +20,7 @@ def _steps(v: int) -> str | None:
 
 
 _COMMON_LIMITS = {
-    "learning_rate": above(0.0), "gamma": between(0.0, 1.0), "max_grad_norm": above(0.0),
+    "learning_rate": above(0.0, "the learning rate"), "gamma": between(0.0, 1.0), "max_grad_norm": above(0.0),
     "stats_window_size": at_least(1), "net_arch": widths(),
 }
 
@@ -203,3 +203,6 @@ class CRLMaskablePPO(SB3Learner):
 
 
 SB3_LEARNERS: tuple[type[SB3Learner], ...] = (SB3PPO, SB3DQN, SB3MaskablePPO, CRLPPO, CRLDQN, CRLMaskablePPO)
+
+DEFAULTS: dict[str, dict[str, Any]] = {cls.name: cls.config_class().to_dict() for cls in SB3_LEARNERS}
+"""Our defaults per algo, as passed to SB3 (PPO's ``n_steps`` is per sub-env: 200 rounds x N agents per rollout)."""
