@@ -86,11 +86,17 @@ def test_idqn_update_matches_the_old_step(overrides: dict):
         torch.testing.assert_close(torch_adam.state[p]["exp_avg"], m, rtol=0, atol=0)
 
 
+class _TorchAdam(torch.optim.Adam):
+    """torch's Adam where IPPO expects ours: no flat gradient buffer, so the clipping scales each gradient."""
+
+    grad = None
+
+
 def test_ippo_update_matches_torch_adam():
     hp = IPPOConfig(hidden=(16, 16), n_epochs=2, minibatch_size=16, max_grad_norm=0.1)
     new = IPPO(6, 4, hp, seed=1)
     old = copy.deepcopy(new)
-    old.optim = torch.optim.Adam(old.model.parameters(), lr=hp.lr, eps=1e-5)
+    old.optim = _TorchAdam(old.model.parameters(), lr=hp.lr, eps=1e-5)
     rng = np.random.default_rng(2)
     buf = Rollout(8, 5, 6, 4)
     buf.obs[:] = rng.normal(size=buf.obs.shape)

@@ -155,6 +155,8 @@ class LearnerConfig:
     @classmethod
     def from_saved(cls: type[C], saved: Mapping[str, Any]) -> C:
         """The config a checkpoint or ``config.json`` recorded (names this version no longer has are dropped)."""
+        if not isinstance(saved, Mapping):
+            raise TypeError(f"saved hyperparameters must be a mapping, got {type(saved).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in saved.items() if k in names})
 

@@ -117,7 +117,10 @@ def train(
     if resume:
         run, saved, state = load_run(run.root)
         cfg = ClusterConfig.from_dict(saved["cluster"])
-        hp = learner.config_class.from_saved(saved["hparams"])
+        try:
+            hp = learner.config_class.from_saved(saved["hparams"])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"hparams in {str(run.config)!r}: {err}") from err
         share = bool(saved.get(SHIELD_PREFERENCES, True))
         evaluation = saved.get("evaluation")
         saved.setdefault("resumes", []).append({"from_rounds": state["rounds"], "to_rounds": rounds,

@@ -5,7 +5,8 @@ class): ``config_class`` is its hyperparameters as a frozen ``LearnerConfig`` da
 resumes a run, ``load_policy(ckpt, device)`` loads a trained policy. A ``--hparam`` reaches the learner only
 through ``Learner.configure`` (the door): unknown names, wrong types and out-of-range values are refused there
 by the config's ``__post_init__`` (``LearnerConfig.check``), and settings that cannot work together on the run's
-cluster and budget by ``check_run``; each refusal is a ``ValueError`` naming the hyperparameter and the reason.
+cluster and budget by ``LearnerConfig.run_problems``; each refusal is a ``ValueError`` naming the hyperparameter
+and the reason (``agents/common/learner_config.py`` holds ``LearnerConfig``, re-exported here).
 The run context (``agents.common.context.RunContext``) carries the validated config object, not a dict.
 
 ``TorchLearner`` is the shared base of our torch learners (``idqn``, ``ippo``; ``crl_idqn`` reuses IDQN):

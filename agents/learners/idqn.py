@@ -34,7 +34,7 @@ from agents.common.context import CheckpointSchedule, RunContext
 from agents.common.policy import ScoredPolicy
 from agents.learners.base import LearnerConfig, TorchLearner, above, at_least, between, in_open_closed, one_of, widths
 from agents.learners.networks import MASKED_SCORE, DuelingQ, as_tensor, mlp
-from agents.learners.optim import Adam, clip_grad_norm_, polyak_
+from agents.learners.optim import Adam, clip_grad_norm_, flatten_, polyak_
 from agents.learners.replay import NStepReturns, ReplayBuffer
 
 MODEL_FILE = "idqn.pt"
@@ -161,8 +161,9 @@ class IDQN(TorchLearner):
         self.q = self._net().to(self.device)
         self.target = self._net().to(self.device)
         self.target.load_state_dict(self.q.state_dict())
-        self.optim = Adam(self.q.parameters(), lr=hp.lr)
-        self._params, self._target_params = list(self.q.parameters()), list(self.target.parameters())
+        self.optim = Adam(self.q.parameters(), lr=hp.lr)  # the Q-network's parameters become views of one buffer
+        self._params = list(self.q.parameters())
+        self._target_flat, _ = flatten_(list(self.target.parameters()), with_grad=False)  # the same layout
         self.buffer = ReplayBuffer(hp.buffer_size, self.obs_dim, self.n_actions)
         self.nstep = NStepReturns(hp.n_step, hp.gamma)
         self.policy = QNetPolicy(self.q, hp.mask_actions, self.device)
@@ -191,7 +192,7 @@ class IDQN(TorchLearner):
         Double DQN picks the next action with the online network and scores it with the target network. The
         online network's pass over the next observations stays a separate no-grad forward: stacking it onto
         the batch's forward would make the backward pass (the bulk of a step's arithmetic) twice as long.
-        Clipping, Adam and the Polyak update are a few ``torch._foreach_*`` calls (``agents.learners.optim``).
+        Clipping, Adam and the Polyak update run over flat parameter buffers (``agents.learners.optim``).
         """
         hp = self.hp
         b = self.buffer.sample(self.rng, hp.batch_size)
@@ -210,9 +211,9 @@ class IDQN(TorchLearner):
         loss = F.smooth_l1_loss(q, y)
         self.optim.zero_grad()
         loss.backward()
-        clip_grad_norm_(self._params, hp.max_grad_norm)
+        clip_grad_norm_(self._params, hp.max_grad_norm, self.optim.grad)
         self.optim.step()
-        polyak_(self._target_params, self._params, hp.tau)
+        polyak_(self._target_flat, self.optim.data, hp.tau)
         self.updates += 1
         return loss.item()
 

@@ -205,7 +205,7 @@ class IPPO(TorchLearner):
                 loss = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
                 self.optim.zero_grad()
                 loss.backward()
-                clip_grad_norm_(self._params, hp.max_grad_norm)
+                clip_grad_norm_(self._params, hp.max_grad_norm, self.optim.grad)
                 self.optim.step()
                 self.gradient_updates += 1
                 with torch.no_grad():
