@@ -112,19 +112,21 @@ def _train_rllib(args: argparse.Namespace) -> int:
         raise CLIError("--backend rllib checkpoints at the end only; drop --checkpoint-every")
     if args.eval_every is not None:
         raise CLIError("--backend rllib writes no learning curve; drop --eval-every")
+    from agents.harness.registry import RLLIB_LEARNERS
     from agents.learners.rllib_adapter import train_rllib
     from srole_env.config import make_config
 
     scenario = args.scenario or "small"
     overrides = dict(args.overrides)
     make_config(scenario, **overrides)  # validates the cluster before Ray starts
+    hp = RLLIB_LEARNERS["ppo"].configure(dict(args.hparams))  # and the hyperparameters, at the same door
     from agents.harness.train import DEFAULT_ROUNDS
 
     runners = 1 if args.num_env_runners is None else args.num_env_runners
     ckpt = train_rllib(scenario, args.shield or "none", num_env_runners=runners,
                        seed=0 if args.seed is None else args.seed, out_dir=args.out, address=args.address,
                        timesteps=args.rounds or DEFAULT_ROUNDS, verbose=not args.no_progress,
-                       env_overrides=overrides, **dict(args.hparams))
+                       env_overrides=overrides, **hp.to_dict())
     print(f"run written to {ckpt.parent}")
     return 0
 

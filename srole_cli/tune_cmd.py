@@ -47,12 +47,12 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents.harness.registry import ALGOS
+    from agents.harness.registry import LEARNERS
     from study.experiments.tuning import METHODS, load_tuned, tune
 
     set_threads(args.threads)
     methods = list(METHODS) if args.method == "all" else [args.method]
-    missing = sorted({a for m in methods for a in METHODS[m].algos if a not in ALGOS})
+    missing = sorted({a for m in methods for a in METHODS[m].algos if a not in LEARNERS})
     if missing:
         raise CLIError(f"algo(s) {missing} needed by {args.method} are not available in agents.harness.registry")
     for method in methods:

@@ -3,18 +3,16 @@ bookkeeping."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from tqdm.auto import tqdm
 
 from agents.common.array_env import ArrayEnv, EpisodeDriver, make_parallel_env
 from agents.common.curves import CurveRecorder
+from agents.common.learner_config import LearnerConfig
 from agents.common.run_dir import EpisodeLog, RunDir, write_json
 from srole_env import ClusterConfig
-
-H = TypeVar("H")
 
 
 @dataclass
@@ -29,8 +27,9 @@ class RunContext:
     seed: int
     rounds: int
     device: str
-    hparams: dict[str, Any]
-    """The learner's own hyperparameters (``shield_preferences`` is taken out into its own field)."""
+    hparams: LearnerConfig
+    """The learner's own hyperparameters, validated (its ``Learner.config_class``; ``shield_preferences`` is taken
+    out into its own field)."""
     resume: bool = False
     progress: bool = True
     checkpoint_every: int = 0
@@ -91,40 +90,6 @@ class CheckpointSchedule:
             return False
         self.next = (count // self.every + 1) * self.every
         return True
-
-
-def make_hparams(cls: type[H], overrides: dict[str, Any]) -> H:
-    """Dataclass ``cls`` of hyperparameters with ``overrides``; unknown names or wrong types -> ``ValueError``."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(overrides) - set(fields))
-    if unknown:
-        raise ValueError(f"unknown hyperparameter(s) {unknown}; valid: {sorted(fields)}")
-    defaults = cls()
-    values = {}
-    for name, value in overrides.items():
-        default = getattr(defaults, name)
-        if isinstance(default, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(default, float):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            value = float(value) if ok else value
-        elif isinstance(default, int):
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        elif isinstance(default, tuple):
-            ok = isinstance(value, (list, tuple))
-            value = tuple(value) if ok else value
-        else:
-            ok = default is None or isinstance(value, type(default))
-        if not ok:
-            raise ValueError(f"hyperparameter {name} must be like {default!r}, got {value!r}")
-        values[name] = value
-    return cls(**values)
-
-
-def saved_hparams(cls: type[H], saved: dict[str, Any]) -> H:
-    """Dataclass ``cls`` from a checkpoint's hyperparameters (names this version no longer has are dropped)."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in names})
 
 
 def resume_driver(env: ArrayEnv, ctx: RunContext, env_file: str) -> EpisodeDriver:

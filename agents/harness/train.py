@@ -48,7 +48,8 @@ from agents.common.curves import CurveRecorder
 from agents.common.run_dir import CHECKPOINT_DIR, CONFIG_FILE, EpisodeLog, RunDir, load_run, read_json, write_json
 from agents.common.utils import as_config, resolve_device, seed_everything
 from agents.harness.evaluate import evaluate_seeds
-from agents.harness.registry import ALGOS
+from agents.harness.registry import LEARNERS
+from agents.learners.base import Learner, LearnerConfig
 from srole_common.names import SHIELDS
 from srole_env import ClusterConfig
 
@@ -85,8 +86,8 @@ def train(
     from the run's ``config.json`` (``config``, ``hparams`` and the ``eval_*`` arguments are ignored);
     ``algo`` and any ``shield``/``seed`` given must match them.
     """
-    if algo not in ALGOS:
-        raise ValueError(f"algo: unknown algo {algo!r}; choose one of {list(ALGOS)}")
+    if algo not in LEARNERS:
+        raise ValueError(f"algo: unknown algo {algo!r}; choose one of {list(LEARNERS)}")
     if resume:
         _, saved, state = load_run(out_dir)
         _check_matches(saved, algo=algo, shield=shield, seed=seed)
@@ -107,8 +108,8 @@ def train(
         raise ValueError(f"rounds must be a positive int, got {rounds!r}")
     if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be an int >= 0, got {checkpoint_every!r}")
-    spec = ALGOS[algo]
-    if spec.env_kind == "centralized" and shield != "none":
+    learner = LEARNERS[algo]
+    if learner.env_kind == "centralized" and shield != "none":
         raise ValueError(f"shield: {algo} schedules on the centralized env, which takes no shield; use 'none'")
     run = RunDir(Path(out_dir))
     resolved = resolve_device(device)
@@ -116,7 +117,10 @@ def train(
     if resume:
         run, saved, state = load_run(run.root)
         cfg = ClusterConfig.from_dict(saved["cluster"])
-        full_hparams = saved["hparams"]
+        try:
+            hp = learner.config_class.from_saved(saved["hparams"])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"hparams in {str(run.config)!r}: {err}") from err
         share = bool(saved.get(SHIELD_PREFERENCES, True))
         evaluation = saved.get("evaluation")
         saved.setdefault("resumes", []).append({"from_rounds": state["rounds"], "to_rounds": rounds,
@@ -131,7 +135,7 @@ def train(
         share = overrides.pop(SHIELD_PREFERENCES, True)
         if not isinstance(share, bool):
             raise ValueError(f"hyperparameter {SHIELD_PREFERENCES} must be true or false, got {share!r}")
-        full_hparams = spec.hparams(overrides)
+        hp = learner.configure(overrides, cfg, rounds)  # the door: every setting checked before anything is written
         evaluation = None
         if eval_every is not None:
             CurveRecorder(run.curves, eval_every, eval_seeds, eval_episodes, evaluate_seeds)  # validates the settings
@@ -143,14 +147,14 @@ def train(
         run.root.mkdir(parents=True, exist_ok=True)
         write_json(run.checkpoint / RUN_CONFIG_COPY, record := {
             "algo": algo, "shield": shield, "rounds": rounds, "budget_unit": BUDGET_UNIT,
-            "seed": seed, "device": device, "resolved_device": resolved, "env_kind": spec.env_kind,
+            "seed": seed, "device": device, "resolved_device": resolved, "env_kind": learner.env_kind,
             "scenario": config if isinstance(config, str) else None, "cluster": cfg.to_dict(),
-            "hparams": full_hparams, SHIELD_PREFERENCES: share, "evaluation": evaluation,
+            "hparams": hp.to_dict(), SHIELD_PREFERENCES: share, "evaluation": evaluation,
             "checkpoint_every": checkpoint_every, "started": _now(), "command": sys.argv, "versions": _versions(),
         })
         write_json(run.config, record)
     try:
-        return _train_in(run, spec, algo, shield, cfg, seed, rounds, resolved, full_hparams, resume, progress,
+        return _train_in(run, learner, algo, shield, cfg, seed, rounds, resolved, hp, resume, progress,
                          checkpoint_every, state, share, evaluation)
     except BaseException:
         if not resume and not run.state.is_file():  # nothing to resume: leave the out dir as it was
@@ -158,8 +162,8 @@ def train(
         raise
 
 
-def _train_in(run: RunDir, spec: Any, algo: str, shield: str, cfg: ClusterConfig, seed: int, rounds: int,
-              resolved: str, full_hparams: dict[str, Any], resume: bool, progress: bool, checkpoint_every: int,
+def _train_in(run: RunDir, learner: type[Learner], algo: str, shield: str, cfg: ClusterConfig, seed: int,
+              rounds: int, resolved: str, hp: LearnerConfig, resume: bool, progress: bool, checkpoint_every: int,
               state: dict[str, Any], share: bool, evaluation: dict[str, Any] | None) -> Path:
     """The part of ``train`` after the run directory is set up: logs, learner, checkpoints."""
     from torch.utils.tensorboard import SummaryWriter
@@ -176,11 +180,11 @@ def _train_in(run: RunDir, spec: Any, algo: str, shield: str, cfg: ClusterConfig
                                int(evaluation["episodes"]), evaluator, start=int(state["rounds"]) if resume else None)
     seed_everything(seed)
     ctx = RunContext(run=run, algo=algo, shield=shield, config=cfg, seed=seed, rounds=rounds,
-                     device=resolved, hparams=full_hparams, resume=resume, progress=progress,
+                     device=resolved, hparams=hp, resume=resume, progress=progress,
                      checkpoint_every=checkpoint_every, writer=writer, episode_log=log, state=state,
                      shield_preferences=share, curves=curves)
     try:
-        spec.run(ctx)
+        learner.run(ctx)
     finally:
         writer.close()
     return run.root
@@ -254,14 +258,14 @@ def _now() -> str:
 
 
 def _versions() -> dict[str, str]:
-    import gymnasium
-    import numpy
-    import pettingzoo
-    import sb3_contrib
-    import stable_baselines3
-    import torch
+    """Versions of the libraries a run depends on, read from their installed metadata (importing SB3 or
+    sb3-contrib only to read ``__version__`` would cost a run that does not use them their import time)."""
+    from importlib import metadata
 
-    mods = {"numpy": numpy, "torch": torch, "gymnasium": gymnasium, "pettingzoo": pettingzoo,
-            "stable_baselines3": stable_baselines3, "sb3_contrib": sb3_contrib}
-    return {"python": platform.python_version(), **{k: getattr(m, "__version__", "?") for k, m in mods.items()}}
-
+    out = {"python": platform.python_version()}
+    for name in ("numpy", "torch", "gymnasium", "pettingzoo", "stable_baselines3", "sb3_contrib"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "?"
+    return out

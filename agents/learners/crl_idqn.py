@@ -33,18 +33,39 @@ its seed (as the SB3 CRL learners do), and the decisions of that episode not yet
 from __future__ import annotations
 
 from collections import deque
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from agents.common.context import CheckpointSchedule, RunContext
-from agents.common.vec_env import CentralizedEpisodes
-from agents.learners.idqn import IDQN, QNetPolicy, budget_hparams
+from agents.learners.idqn import IDQN, IDQNConfig, QNetPolicy
 from srole_env import CentralizedSchedulingEnv
+
+if TYPE_CHECKING:
+    from agents.common.vec_env import CentralizedEpisodes
 
 Transition = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]
 """``(obs [1, D], action [1], return [1], next_obs [1, D], next_mask [1, A], discount)`` for ``ReplayBuffer.add``."""
+
+
+@dataclass(frozen=True)
+class CRLIDQNConfig(IDQNConfig):
+    """``IDQNConfig`` as it is (MARL's tuned values apply), with the head's own budget check: its transitions are
+    stored one decision later, so ``learning_starts`` counts stored transitions and must be at least 1."""
+
+    def run_problems(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
+        if self.learning_starts < 1:
+            return [(("learning_starts",), "the head stores a decision's transition at its edge's next decision, "
+                     "so the first gradient step needs learning_starts >= 1 stored transitions (0 samples an "
+                     "empty replay buffer)")]
+        return []
+
+    def run_warnings(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
+        if self.learning_starts > rounds * cluster.n_edges:  # at most one decision per edge and round
+            return [(("learning_starts",), f"more transitions than the head can decide in {rounds} rounds "
+                     f"({cluster.n_edges} a round at most): the policy stays untrained")]
+        return []
 
 
 class HeadQPolicy(QNetPolicy):
@@ -182,24 +203,34 @@ class HeadLearner:
                        gradient_updates=self.agent.updates)
 
 
-def run(ctx: RunContext) -> None:
-    """Train (or resume) a ``crl_idqn`` run described by ``ctx``."""
-    if ctx.shield != "none":
-        raise ValueError("shield: crl_idqn schedules on the centralized env, which takes no shield; use none")
-    base = CentralizedSchedulingEnv(ctx.config)
-    state = ctx.state
-    env = CentralizedEpisodes(base, ctx.seed, ctx.episode_log, episode=int(state.get("episodes", 0)),
-                              rounds=ctx.start_rounds, decisions=int(state.get("decisions", 0)), budget=ctx.rounds)
-    obs_dim, n_actions = base.observation_space.shape[0], int(base.action_space.n)
-    if ctx.resume:
-        agent = IDQN.load(ctx.run.checkpoint, ctx.device)
-    else:
-        agent = IDQN(obs_dim, n_actions, budget_hparams(ctx.hparams, ctx.rounds), ctx.seed, ctx.device)
-    HeadLearner(agent, env, int(state.get("samples", 0))).learn(ctx)
+class CRLIDQN(IDQN):
+    """``crl_idqn``: the IDQN learner (same networks, checkpoint and config) trained by ``HeadLearner``."""
 
+    name = "crl_idqn"
+    env_kind = "centralized"
+    description = "IDQN at the cluster head, each decision credited with its own edge's rewards"
+    config_class = CRLIDQNConfig
 
-def load_policy(ckpt: Path, device: str = "cpu") -> HeadQPolicy:
-    """The greedy head policy of a checkpoint (no replay buffer loaded)."""
-    agent = IDQN.load(ckpt, device, with_buffer=False)
-    agent.q.eval()
-    return HeadQPolicy(agent.q, agent.hp.mask_actions, device)
+    @classmethod
+    def run(cls, ctx: RunContext) -> None:
+        """Train (or resume) a ``crl_idqn`` run described by ``ctx``."""
+        from agents.common.vec_env import CentralizedEpisodes  # imports SB3's VecEnv: only when a head run starts
+
+        if ctx.shield != "none":
+            raise ValueError("shield: crl_idqn schedules on the centralized env, which takes no shield; use none")
+        base = CentralizedSchedulingEnv(ctx.config)
+        state = ctx.state
+        env = CentralizedEpisodes(base, ctx.seed, ctx.episode_log, episode=int(state.get("episodes", 0)),
+                                  rounds=ctx.start_rounds, decisions=int(state.get("decisions", 0)),
+                                  budget=ctx.rounds)
+        obs_dim, n_actions = base.observation_space.shape[0], int(base.action_space.n)
+        if ctx.resume:
+            agent = cls.load(ctx.run.checkpoint, ctx.device)
+        else:
+            agent = cls.new_for(ctx, obs_dim, n_actions)
+        HeadLearner(agent, env, int(state.get("samples", 0))).learn(ctx)
+
+    def policy_for_eval(self) -> HeadQPolicy:
+        """The greedy head policy (``HeadQPolicy.net`` is this learner's torch Q-network ``q``, in eval mode)."""
+        self.q.eval()
+        return HeadQPolicy(self.q, self.hp.mask_actions, self.device)

@@ -20,20 +20,22 @@ schedule instead. Sample counts (``buffer_size``, ``batch_size``, ``learning_sta
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from agents.common.array_env import EpisodeDriver
-from agents.common.context import CheckpointSchedule, RunContext, make_hparams, resume_driver, saved_hparams
+from agents.common.context import CheckpointSchedule, RunContext
 from agents.common.policy import ScoredPolicy
+from agents.learners.base import LearnerConfig, TorchLearner, above, at_least, between, in_open_closed, one_of, widths
 from agents.learners.networks import MASKED_SCORE, DuelingQ, as_tensor, mlp
+from agents.learners.optim import Adam, clip_grad_norm_, flatten_, polyak_
 from agents.learners.replay import NStepReturns, ReplayBuffer
-from srole_common.persist import load_checkpoint, restore, save_checkpoint
 
 MODEL_FILE = "idqn.pt"
 REPLAY_FILE = "replay.npz"
@@ -41,7 +43,7 @@ ENV_FILE = "env.npz"
 
 
 @dataclass(frozen=True)
-class IDQNConfig:
+class IDQNConfig(LearnerConfig):
     """IDQN hyperparameters (sample counts in transitions, one per agent and round, unless stated)."""
 
     hidden: tuple[int, ...] = (128, 128)
@@ -76,6 +78,51 @@ class IDQNConfig:
     """The learning rate decays linearly from ``lr`` to ``lr x lr_end_fraction`` over the run's budget (rounds);
     1 keeps it constant. A decayed rate lets a long run settle instead of fluctuating around its optimum."""
 
+    LIMITS: ClassVar = {
+        "hidden": widths(), "lr": above(0.0, "the learning rate"), "gamma": between(0.0, 1.0), "n_step": at_least(1),
+        "buffer_size": at_least(1), "batch_size": at_least(1), "learning_starts": at_least(0),
+        "train_every_rounds": at_least(1), "gradient_steps": at_least(1), "tau": in_open_closed(0.0, 1.0),
+        "eps_start": between(0.0, 1.0), "eps_end": between(0.0, 1.0), "eps_decay_fraction": between(0.0, 1.0),
+        "eps_decay_rounds": at_least(0), "learn_from": one_of("executed", "chosen"), "max_grad_norm": above(0.0),
+        "reward_scale": above(0.0), "lr_end_fraction": between(0.0, 1.0),
+    }
+
+    def combinations(self) -> list[tuple[tuple[str, ...], str]]:
+        if self.dueling and not self.hidden:
+            return [(("dueling", "hidden"), "the dueling head needs at least one hidden layer")]
+        return []
+
+    def first_update_round(self, n_agents: int) -> int:
+        """The first round with a gradient step: ``learning_starts`` transitions reached on a multiple of
+        ``train_every_rounds`` (a round stores up to ``n_agents`` transitions)."""
+        first = max(1, math.ceil(self.learning_starts / n_agents))
+        return math.ceil(first / self.train_every_rounds) * self.train_every_rounds
+
+    def run_problems(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
+        # n-step returns store a round's transitions n_step - 1 rounds later (or at the episode's end), so a
+        # gradient step before that samples an empty buffer (``high <= 0`` from the RNG).
+        first, stored = self.first_update_round(cluster.n_edges), min(self.n_step, cluster.horizon)
+        if first < stored <= rounds:
+            need = (stored - 1) * cluster.n_edges + 1
+            return [(("learning_starts", "n_step", "train_every_rounds"),
+                     f"the first gradient step would come at round {first} ({cluster.n_edges} transitions a round), "
+                     f"but with n_step={self.n_step} the replay buffer holds nothing before round {stored}; "
+                     f"set learning_starts >= {need} or a smaller n_step")]
+        return []
+
+    def run_warnings(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
+        first = self.first_update_round(cluster.n_edges)
+        if first > rounds:
+            return [(("learning_starts", "train_every_rounds"), f"the first gradient step would come at round {first}, "
+                     "after the budget: the policy stays untrained")]
+        return []
+
+    def for_budget(self, rounds: int) -> IDQNConfig:
+        """This config with a relative epsilon schedule fixed in rounds (saved with the checkpoint)."""
+        if self.eps_decay_rounds == 0:
+            return replace(self, eps_decay_rounds=max(1, round(self.eps_decay_fraction * rounds)))
+        return self
+
 
 class QNetPolicy(ScoredPolicy):
     """Greedy policy of a Q-network: preferences are the Q-values [N, A] (masked actions: ``MASKED_SCORE``)."""
@@ -93,26 +140,33 @@ class QNetPolicy(ScoredPolicy):
         return np.where(mask > 0, q, MASKED_SCORE) if self.mask_actions else q
 
 
-class IDQN:
-    """The learner: ``learn`` trains on an ``EpisodeDriver``; ``policy`` is its greedy ``QNetPolicy``."""
+class IDQN(TorchLearner):
+    """The learner: ``learn`` trains on an ``EpisodeDriver``; ``policy`` is its greedy ``QNetPolicy``.
 
-    def __init__(self, obs_dim: int, n_actions: int, hp: IDQNConfig, seed: int, device: str = "cpu"):
-        if hp.learn_from not in ("executed", "chosen"):
-            raise ValueError(f"hyperparameter learn_from must be 'executed' or 'chosen', got {hp.learn_from!r}")
-        if not 0.0 <= hp.lr_end_fraction <= 1.0:
-            raise ValueError(f"hyperparameter lr_end_fraction must be in [0, 1], got {hp.lr_end_fraction!r}")
-        self.hp, self.device = hp, device
-        self.obs_dim, self.n_actions = obs_dim, n_actions
-        torch.manual_seed(seed)
-        self.q = self._net().to(device)
-        self.target = self._net().to(device)
+    The torch Q-network is ``IDQN.q`` (also ``IDQN.policy.net``); ``target`` is its Polyak-averaged copy.
+    """
+
+    name = "idqn"
+    env_kind = "parallel"
+    description = "independent DQN in torch (shared network, preferences = Q-values)"
+    config_class = IDQNConfig
+    MODEL_FILE = MODEL_FILE
+    ENV_FILE = ENV_FILE
+    STATE = {"q": ("q", "the Q-network"), "target": ("target", "the target network"),
+             "optim": ("optim", "the optimizer state")}
+    hp: IDQNConfig
+
+    def build(self) -> None:
+        hp = self.hp
+        self.q = self._net().to(self.device)
+        self.target = self._net().to(self.device)
         self.target.load_state_dict(self.q.state_dict())
-        self.optim = torch.optim.Adam(self.q.parameters(), lr=hp.lr)
-        self.buffer = ReplayBuffer(hp.buffer_size, obs_dim, n_actions)
+        self.optim = Adam(self.q.parameters(), lr=hp.lr)  # the Q-network's parameters become views of one buffer
+        self._params = list(self.q.parameters())
+        self._target_flat, _ = flatten_(list(self.target.parameters()), with_grad=False)  # the same layout
+        self.buffer = ReplayBuffer(hp.buffer_size, self.obs_dim, self.n_actions)
         self.nstep = NStepReturns(hp.n_step, hp.gamma)
-        self.rng = np.random.default_rng(seed)
-        self.updates = 0
-        self.policy = QNetPolicy(self.q, hp.mask_actions, device)
+        self.policy = QNetPolicy(self.q, hp.mask_actions, self.device)
 
     def _net(self) -> torch.nn.Module:
         hp = self.hp
@@ -133,7 +187,13 @@ class IDQN:
 
     # ------------------------------------------------------------------ learning
     def update(self) -> float:
-        """One gradient step on a sampled batch; returns the loss."""
+        """One gradient step on a sampled batch; returns the loss.
+
+        Double DQN picks the next action with the online network and scores it with the target network. The
+        online network's pass over the next observations stays a separate no-grad forward: stacking it onto
+        the batch's forward would make the backward pass (the bulk of a step's arithmetic) twice as long.
+        Clipping, Adam and the Polyak update run over flat parameter buffers (``agents.learners.optim``).
+        """
         hp = self.hp
         b = self.buffer.sample(self.rng, hp.batch_size)
         obs, next_obs = as_tensor(b.obs, self.device), as_tensor(b.next_obs, self.device)
@@ -141,22 +201,19 @@ class IDQN:
         rewards = as_tensor(b.rewards * hp.reward_scale, self.device)
         discount = as_tensor(b.discount, self.device)
         with torch.no_grad():
-            next_mask = as_tensor(b.next_mask, self.device, torch.bool)
             target_q = self.target(next_obs)
             chooser = self.q(next_obs) if hp.double_q else target_q
             if hp.mask_actions:
-                chooser = chooser.masked_fill(~next_mask, -torch.inf)
+                chooser = chooser.masked_fill(~as_tensor(b.next_mask, self.device, torch.bool), -torch.inf)
             best = chooser.argmax(dim=1, keepdim=True)
             y = rewards + discount * target_q.gather(1, best).squeeze(1)
         q = self.q(obs).gather(1, actions[:, None]).squeeze(1)
         loss = F.smooth_l1_loss(q, y)
         self.optim.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.q.parameters(), hp.max_grad_norm)
+        clip_grad_norm_(self._params, hp.max_grad_norm, self.optim.grad)
         self.optim.step()
-        with torch.no_grad():
-            for p, tp in zip(self.q.parameters(), self.target.parameters()):
-                tp.mul_(1.0 - hp.tau).add_(p, alpha=hp.tau)
+        polyak_(self._target_flat, self.optim.data, hp.tau)
         self.updates += 1
         return loss.item()
 
@@ -198,6 +255,11 @@ class IDQN:
         ctx.finish_curve(driver.rounds, self.policy)
 
     # ------------------------------------------------------------------ checkpoints
+    @classmethod
+    def new_for(cls, ctx: RunContext, obs_dim: int, n_actions: int) -> IDQN:
+        """A fresh learner; a relative epsilon schedule is fixed now in rounds (``IDQNConfig.for_budget``)."""
+        return cls(obs_dim, n_actions, ctx.hparams.for_budget(ctx.rounds), ctx.seed, ctx.device)
+
     def save(self, ctx: RunContext, driver: EpisodeDriver) -> None:
         """Model, optimizer, RNG, replay buffer and the env's mid-episode state into ``checkpoint/``."""
         ckpt = self.save_learner(ctx)
@@ -205,65 +267,34 @@ class IDQN:
         ctx.save_state(driver.rounds, driver.episode, samples=driver.rounds * driver.env.n_agents,
                        gradient_updates=self.updates)
 
+    def checkpoint_tensors(self) -> dict[str, Any]:
+        pending = [[torch.from_numpy(np.ascontiguousarray(x)) for x in item] for item in self.nstep.pending]
+        return {**super().checkpoint_tensors(), "nstep_pending": pending}
+
+    @classmethod
+    def tensor_keys(cls) -> list[str]:
+        return [*cls.STATE, "nstep_pending"]
+
     def save_learner(self, ctx: RunContext, **extra: Any) -> Path:
         """Model, optimizer, RNG and replay buffer (plus ``extra`` entries) into ``checkpoint/``; returns it."""
-        ckpt = ctx.run.checkpoint
-        ckpt.mkdir(parents=True, exist_ok=True)
-        pending = list(self.nstep.pending)
-        save_checkpoint(ckpt / MODEL_FILE, {
-            "q": self.q.state_dict(), "target": self.target.state_dict(), "optim": self.optim.state_dict(),
-            "nstep_pending": [[torch.from_numpy(np.ascontiguousarray(x)) for x in item] for item in pending],
-        }, {"hparams": asdict(self.hp), "obs_dim": self.obs_dim, "n_actions": self.n_actions,
-            "rng": self.rng.bit_generator.state, "updates": self.updates, **extra})
+        ckpt = self.write_checkpoint(ctx, **extra)
         self.buffer.save(ckpt / REPLAY_FILE)
         return ckpt
 
+    def restore_extra(self, ckpt: Path, data: dict[str, Any], meta: dict[str, Any], with_buffer: bool) -> None:
+        self.nstep.pending.extend(tuple(t.numpy() for t in item) for item in data["nstep_pending"])
+        if with_buffer and (ckpt / REPLAY_FILE).is_file():
+            self.buffer.load(ckpt / REPLAY_FILE)
+
     @classmethod
     def load(cls, ckpt: Path, device: str, with_buffer: bool = True) -> IDQN:
-        path = Path(ckpt) / MODEL_FILE
-        data, meta = load_checkpoint(path, device, ("q", "target", "optim", "nstep_pending"),
-                                     ("hparams", "obs_dim", "n_actions", "rng", "updates"))
-        hp = restore(path, "hyperparameters", saved_hparams, IDQNConfig, meta["hparams"])
-        agent = restore(path, "sizes", cls, int(meta["obs_dim"]), int(meta["n_actions"]), hp, 0, device)
-        restore(path, "the Q-network", agent.q.load_state_dict, data["q"])
-        restore(path, "the target network", agent.target.load_state_dict, data["target"])
-        restore(path, "the optimizer state", agent.optim.load_state_dict, data["optim"])
-        restore(path, "the RNG state", setattr, agent.rng.bit_generator, "state", meta["rng"])
-        agent.updates = int(meta["updates"])
-        agent.nstep.pending.extend(tuple(t.numpy() for t in item) for item in data["nstep_pending"])
-        if with_buffer and (Path(ckpt) / REPLAY_FILE).is_file():
-            agent.buffer.load(Path(ckpt) / REPLAY_FILE)
-        return agent
+        return super().load(ckpt, device, with_buffer)
 
-
-def run(ctx: RunContext) -> None:
-    """Train (or resume) an IDQN run described by ``ctx``."""
-    env = ctx.make_env()
-    if ctx.resume:
-        agent = IDQN.load(ctx.run.checkpoint, ctx.device)
-        driver = resume_driver(env, ctx, ENV_FILE)
-    else:
-        agent = IDQN(env.obs_dim, env.n_actions, budget_hparams(ctx.hparams, ctx.rounds), ctx.seed, ctx.device)
-        driver = EpisodeDriver(env, ctx.seed, ctx.episode_log)
-    agent.learn(driver, ctx)
+    def policy_for_eval(self) -> ScoredPolicy:
+        self.q.eval()
+        return self.policy
 
 
 def budget_hparams(overrides: dict[str, Any], rounds: int) -> IDQNConfig:
-    """The run's hyperparameters; a relative epsilon schedule is fixed now in rounds (and saved with the checkpoint)."""
-    hp = make_hparams(IDQNConfig, overrides)
-    if hp.eps_decay_rounds == 0:
-        hp = replace(hp, eps_decay_rounds=max(1, round(hp.eps_decay_fraction * rounds)))
-    return hp
-
-
-def load_policy(ckpt: Path, device: str = "cpu") -> QNetPolicy:
-    """The greedy policy of a checkpoint (no replay buffer loaded)."""
-    agent = IDQN.load(ckpt, device, with_buffer=False)
-    agent.q.eval()
-    return agent.policy
-
-
-def hparams(overrides: dict[str, Any]) -> dict[str, Any]:
-    """The full hyperparameter dict a run with ``overrides`` uses (written to ``config.json``)."""
-    return asdict(make_hparams(IDQNConfig, overrides))
-
+    """The run's hyperparameters from ``overrides``, the epsilon schedule fixed for a ``rounds``-round budget."""
+    return IDQNConfig.from_overrides(overrides).for_budget(rounds)

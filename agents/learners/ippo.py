@@ -15,26 +15,26 @@ training stops at exactly the budget. No schedule depends on the budget (constan
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from agents.common.array_env import EpisodeDriver
-from agents.common.context import CheckpointSchedule, RunContext, make_hparams, resume_driver, saved_hparams
+from agents.common.context import CheckpointSchedule, RunContext
 from agents.common.policy import ScoredPolicy
+from agents.learners.base import LearnerConfig, TorchLearner, above, at_least, between, widths
 from agents.learners.networks import as_tensor, mask_logits, mlp
-from srole_common.persist import load_checkpoint, restore, save_checkpoint
+from agents.learners.optim import Adam, clip_grad_norm_
 
 MODEL_FILE = "ippo.pt"
 ENV_FILE = "env.npz"
 
 
 @dataclass(frozen=True)
-class IPPOConfig:
+class IPPOConfig(LearnerConfig):
     """IPPO hyperparameters."""
 
     hidden: tuple[int, ...] = (64, 64)
@@ -53,6 +53,13 @@ class IPPOConfig:
     normalize_advantage: bool = True
     mask_actions: bool = True
     reward_scale: float = 1.0
+
+    LIMITS: ClassVar = {
+        "hidden": widths(), "lr": above(0.0, "the learning rate"), "gamma": between(0.0, 1.0),
+        "gae_lambda": between(0.0, 1.0), "rollout_rounds": at_least(1), "n_epochs": at_least(1),
+        "minibatch_size": at_least(1), "clip": above(0.0),
+        "ent_coef": at_least(0.0), "vf_coef": at_least(0.0), "max_grad_norm": above(0.0), "reward_scale": above(0.0),
+    }
 
 
 class ActorCritic(nn.Module):
@@ -118,20 +125,26 @@ def _flat(x: np.ndarray) -> np.ndarray:
     return x.reshape(-1, *x.shape[2:])
 
 
-class IPPO:
+class IPPO(TorchLearner):
     """The learner: ``learn`` trains on an ``EpisodeDriver``; ``policy`` is its greedy ``ActorPolicy``."""
 
-    def __init__(self, obs_dim: int, n_actions: int, hp: IPPOConfig, seed: int, device: str = "cpu"):
-        self.hp, self.device = hp, device
-        self.obs_dim, self.n_actions = obs_dim, n_actions
-        torch.manual_seed(seed)
-        self.model = ActorCritic(obs_dim, n_actions, hp.hidden).to(device)
-        self.optim = torch.optim.Adam(self.model.parameters(), lr=hp.lr, eps=1e-5)
-        self.rng = np.random.default_rng(seed)
-        self.updates = 0
+    name = "ippo"
+    env_kind = "parallel"
+    description = "independent PPO in torch (shared actor-critic, preferences = probabilities)"
+    config_class = IPPOConfig
+    MODEL_FILE = MODEL_FILE
+    ENV_FILE = ENV_FILE
+    STATE = {"model": ("model", "the network"), "optim": ("optim", "the optimizer state")}
+    hp: IPPOConfig
+
+    def build(self) -> None:
+        hp = self.hp
+        self.model = ActorCritic(self.obs_dim, self.n_actions, hp.hidden).to(self.device)
+        self.optim = Adam(self.model.parameters(), lr=hp.lr, eps=1e-5)
+        self._params = list(self.model.parameters())
         self.gradient_updates = 0
         """Optimizer steps (minibatches x epochs over all rollouts; ``updates`` counts rollouts)."""
-        self.policy = ActorPolicy(self.model, hp.mask_actions, device)
+        self.policy = ActorPolicy(self.model, hp.mask_actions, self.device)
 
     def sample(self, probs: np.ndarray) -> np.ndarray:
         """One action per row of ``probs`` [N, A] (inverse CDF with the learner's own RNG)."""
@@ -178,7 +191,8 @@ class IPPO:
             order = self.rng.permutation(size)
             for start in range(0, size, hp.minibatch_size):
                 idx = torch.as_tensor(order[start : start + hp.minibatch_size], device=self.device)
-                logits = self.model.logits(t_obs[idx], t_mask[idx] if hp.mask_actions else None)
+                mb_obs = t_obs[idx]
+                logits = self.model.logits(mb_obs, t_mask[idx] if hp.mask_actions else None)
                 dist = torch.distributions.Categorical(logits=logits)
                 logp = dist.log_prob(t_act[idx])
                 a = t_adv[idx]
@@ -186,12 +200,12 @@ class IPPO:
                     a = (a - a.mean()) / (a.std() + 1e-8)
                 ratio = torch.exp(logp - t_logp[idx])
                 policy_loss = -torch.min(ratio * a, ratio.clamp(1 - hp.clip, 1 + hp.clip) * a).mean()
-                value_loss = (self.model.value(t_obs[idx]) - t_ret[idx]).pow(2).mean()
+                value_loss = (self.model.value(mb_obs) - t_ret[idx]).pow(2).mean()
                 entropy = dist.entropy().mean()
                 loss = policy_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
                 self.optim.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(self.model.parameters(), hp.max_grad_norm)
+                clip_grad_norm_(self._params, hp.max_grad_norm, self.optim.grad)
                 self.optim.step()
                 self.gradient_updates += 1
                 with torch.no_grad():
@@ -218,50 +232,10 @@ class IPPO:
     # ------------------------------------------------------------------ checkpoints
     def save(self, ctx: RunContext, driver: EpisodeDriver) -> None:
         """Model, optimizer, RNG and the env's mid-episode state into ``checkpoint/``."""
-        ckpt = ctx.run.checkpoint
-        ckpt.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(ckpt / MODEL_FILE, {"model": self.model.state_dict(), "optim": self.optim.state_dict()},
-                        {"hparams": asdict(self.hp), "obs_dim": self.obs_dim, "n_actions": self.n_actions,
-                         "rng": self.rng.bit_generator.state, "updates": self.updates,
-                         "gradient_updates": self.gradient_updates})
+        ckpt = self.write_checkpoint(ctx, gradient_updates=self.gradient_updates)
         driver.save_state(ckpt / ENV_FILE)
         ctx.save_state(driver.rounds, driver.episode, samples=driver.rounds * driver.env.n_agents,
                        gradient_updates=self.gradient_updates)
 
-    @classmethod
-    def load(cls, ckpt: Path, device: str) -> IPPO:
-        path = Path(ckpt) / MODEL_FILE
-        data, meta = load_checkpoint(path, device, ("model", "optim"),
-                                     ("hparams", "obs_dim", "n_actions", "rng", "updates"))
-        hp = restore(path, "hyperparameters", saved_hparams, IPPOConfig, meta["hparams"])
-        agent = restore(path, "sizes", cls, int(meta["obs_dim"]), int(meta["n_actions"]), hp, 0, device)
-        restore(path, "the network", agent.model.load_state_dict, data["model"])
-        restore(path, "the optimizer state", agent.optim.load_state_dict, data["optim"])
-        restore(path, "the RNG state", setattr, agent.rng.bit_generator, "state", meta["rng"])
-        agent.updates = int(meta["updates"])
-        agent.gradient_updates = int(meta.get("gradient_updates", 0))
-        return agent
-
-
-def run(ctx: RunContext) -> None:
-    """Train (or resume) an IPPO run described by ``ctx``."""
-    env = ctx.make_env()
-    if ctx.resume:
-        agent = IPPO.load(ctx.run.checkpoint, ctx.device)
-        driver = resume_driver(env, ctx, ENV_FILE)
-    else:
-        agent = IPPO(env.obs_dim, env.n_actions, make_hparams(IPPOConfig, ctx.hparams), ctx.seed, ctx.device)
-        driver = EpisodeDriver(env, ctx.seed, ctx.episode_log)
-    agent.learn(driver, ctx)
-
-
-def load_policy(ckpt: Path, device: str = "cpu") -> ActorPolicy:
-    """The greedy policy of a checkpoint."""
-    agent = IPPO.load(ckpt, device)
-    agent.model.eval()
-    return agent.policy
-
-
-def hparams(overrides: dict[str, Any]) -> dict[str, Any]:
-    """The full hyperparameter dict a run with ``overrides`` uses (written to ``config.json``)."""
-    return asdict(make_hparams(IPPOConfig, overrides))
+    def restore_extra(self, ckpt: Any, data: dict[str, Any], meta: dict[str, Any], with_buffer: bool) -> None:
+        self.gradient_updates = int(meta.get("gradient_updates", 0))

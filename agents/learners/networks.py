@@ -6,12 +6,35 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 MASKED_LOGIT = -1e8
 """Logit of a masked action (its probability underflows to exactly 0)."""
 MASKED_SCORE = -1e9
 """Preference score a learner reports for a masked action (finite, so shields can sort it)."""
+
+
+_ACTIVATIONS = {nn.ReLU: torch.relu, nn.Tanh: torch.tanh}
+
+
+class MLP(nn.Sequential):
+    """``nn.Sequential`` of ``Linear`` and activation layers whose forward calls the layers' functions directly.
+
+    The same operations as ``nn.Sequential.forward`` (``F.linear``, ``torch.relu``/``torch.tanh``), without a module
+    call per layer (hooks on the inner layers are not run); parameters and ``state_dict`` keys are
+    ``nn.Sequential``'s, so checkpoints are unchanged and ``net[i].weight`` reaches layer i's weights."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self:
+            kind = type(layer)
+            if kind is nn.Linear:
+                x = F.linear(x, layer.weight, layer.bias)
+            elif kind in _ACTIVATIONS:
+                x = _ACTIVATIONS[kind](x)
+            else:
+                x = layer(x)
+        return x
 
 
 def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: type[nn.Module] = nn.ReLU,
@@ -23,7 +46,7 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: type[nn.Mo
         layers += [nn.Linear(last, width), activation()]
         last = width
     layers.append(nn.Linear(last, out_dim))
-    net = nn.Sequential(*layers)
+    net = MLP(*layers)
     if out_gain is not None:
         linears = [m for m in net if isinstance(m, nn.Linear)]
         for i, layer in enumerate(linears):

@@ -43,16 +43,19 @@ class ReplayBuffer:
     def add(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
             next_mask: np.ndarray, discount: np.ndarray | float) -> None:
         """Append N transitions (arrays with leading dimension N; ``discount`` may be a scalar)."""
-        idx = (self.pos + np.arange(len(actions))) % self.capacity
+        n = len(actions)
+        idx = slice(self.pos, self.pos + n) if self.pos + n <= self.capacity else \
+            (self.pos + np.arange(n)) % self.capacity  # a slice unless the ring wraps (same rows either way)
         self.obs[idx], self.actions[idx], self.rewards[idx] = obs, actions, rewards
         self.next_obs[idx], self.next_mask[idx], self.discount[idx] = next_obs, next_mask > 0, discount
-        self.pos = int((self.pos + len(actions)) % self.capacity)
-        self.size = min(self.capacity, self.size + len(actions))
+        self.pos = int((self.pos + n) % self.capacity)
+        self.size = min(self.capacity, self.size + n)
 
     def sample(self, rng: np.random.Generator, batch_size: int) -> Batch:
+        """``batch_size`` transitions drawn uniformly with replacement (``np.take``: half fancy indexing's time)."""
         idx = rng.integers(0, self.size, size=batch_size)
-        return Batch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx], self.next_mask[idx],
-                     self.discount[idx])
+        return Batch(*(np.take(a, idx, axis=0) for a in (self.obs, self.actions, self.rewards, self.next_obs,
+                                                         self.next_mask, self.discount)))
 
     def save(self, path: Path) -> None:
         """Write the filled part as an ``.npz`` (atomically, ``srole_common.persist``)."""

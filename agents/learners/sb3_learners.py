@@ -22,16 +22,17 @@ so schedules are relative to the budget for CRL too, where the head makes a vary
 per round. SB3 sample counts (``n_steps``, ``batch_size``, ``learning_starts``, ``buffer_size``,
 ``target_update_interval``) stay in SB3's own timesteps.
 
-Hyperparameters are the SB3 constructor's keyword arguments (``net_arch`` goes into ``policy_kwargs``);
-``DEFAULTS`` holds ours. Behind a shield the model's action probabilities (PPO, MaskablePPO) or Q-values
-(DQN) are the agents' preferences. A resumed run restores the model, its step counter and (DQN) the
+Hyperparameters are the SB3 constructor's keyword arguments (``net_arch`` goes into ``policy_kwargs``), as the
+typed configs of ``agents.learners.sb3_specs`` (the learners' classes; ``DEFAULTS`` there holds our defaults)
+validated them.
+Behind a shield the model's action probabilities (PPO, MaskablePPO) or Q-values (DQN) are the agents'
+preferences. A resumed run restores the model, its step counter and (DQN) the
 replay buffer; SB3 restarts the environment on ``learn``, so the episode cut by the checkpoint restarts
 from its seed (finished episodes and the learning curve are kept).
 """
 
 from __future__ import annotations
 
-import inspect
 import io
 import math
 from pathlib import Path
@@ -71,24 +72,6 @@ CLASSES: dict[str, type[BaseAlgorithm]] = {
 ROUND_DISCOUNT_BUFFERS = {"crl_ppo": RoundDiscountRolloutBuffer, "crl_maskable_ppo": RoundDiscountMaskableRolloutBuffer}
 """CRL learners whose rollout buffer discounts per round (``agents.learners.round_discount``)."""
 MASKED = ("maskable_ppo", "crl_maskable_ppo")
-_PPO = {"n_steps": 200, "batch_size": 500, "n_epochs": 10, "learning_rate": 3e-4, "gamma": 0.8,
-        "ent_coef": 0.01, "net_arch": [64, 64]}
-_DQN = {"buffer_size": 200_000, "learning_starts": 2_000, "batch_size": 256, "learning_rate": 5e-4,
-        "gamma": 0.7, "train_freq": 1, "gradient_steps": 1, "target_update_interval": 2_000,
-        "exploration_fraction": 0.3, "exploration_final_eps": 0.05, "net_arch": [128, 128]}
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "ppo": _PPO,
-    "maskable_ppo": _PPO,
-    "dqn": _DQN,
-    "crl_ppo": {**_PPO, "n_steps": 1024, "batch_size": 256},
-    "crl_dqn": {**_DQN, "learning_starts": 1_000, "target_update_interval": 1_000},
-    "crl_maskable_ppo": {**_PPO, "n_steps": 1024, "batch_size": 256},
-}
-"""Our defaults per algo (PPO's ``n_steps`` is per sub-env: 200 rounds x N agents per rollout). The short
-discounts follow what worked for the custom learners on ``small`` (see ``agents.learners.idqn``,
-``agents.learners.ippo``)."""
-
-
 def is_centralized(algo: str) -> bool:
     return algo.startswith("crl_")
 
@@ -223,15 +206,6 @@ def gradient_updates(model: BaseAlgorithm) -> int:
     return n
 
 
-def hparams(algo: str, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The full keyword arguments a run with ``overrides`` passes to the SB3 constructor (plus ``net_arch``)."""
-    accepted = set(inspect.signature(CLASSES[algo].__init__).parameters) - {"self", "policy", "env", "seed", "device"}
-    unknown = sorted(set(overrides) - accepted - {"net_arch"})
-    if unknown:
-        raise ValueError(f"unknown hyperparameter(s) {unknown} for {algo}; valid: {sorted(accepted | {'net_arch'})}")
-    return {**DEFAULTS[algo], **overrides}
-
-
 def _saved_bytes(save: Any) -> bytes:
     """What an SB3 ``save``-style method writes, as bytes (for the atomic writer)."""
     buf = io.BytesIO()
@@ -264,8 +238,7 @@ def run(ctx: RunContext) -> None:
         if isinstance(model, DQN) and (ckpt / REPLAY_FILE).is_file():
             sb3_load_replay_buffer(model, ckpt / REPLAY_FILE)
     else:
-        kwargs = dict(ctx.hparams)
-        policy_kwargs = {"net_arch": list(kwargs.pop("net_arch"))} if "net_arch" in kwargs else {}
+        kwargs, policy_kwargs = ctx.hparams.constructor_kwargs()
         try:
             if ctx.algo in ROUND_DISCOUNT_BUFFERS:
                 kwargs["rollout_buffer_class"] = ROUND_DISCOUNT_BUFFERS[ctx.algo]

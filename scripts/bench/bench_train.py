@@ -50,6 +50,7 @@ CATEGORIES = ("env", "shield", "adapter", "inference", "gradient", "logging", "l
 DEFAULT_ROUNDS = {"idqn": 600, "ippo": 1000, "maskable_ppo": 1000}
 
 _GRADIENT = {("agents/learners/idqn.py", "update"), ("agents/learners/ippo.py", "update"),
+             ("agents/learners/replay.py", "sample"),
              ("sb3_contrib/ppo_mask/ppo_mask.py", "train"),
              ("stable_baselines3/ppo/ppo.py", "train"), ("stable_baselines3/dqn/dqn.py", "train")}
 _INFERENCE = {("agents/learners/idqn.py", "preferences"), ("agents/learners/ippo.py", "preferences"),
@@ -75,6 +76,8 @@ def category(key: tuple[str, int, str]) -> str | None:
             return "inference"
     if "site-packages" not in path:
         rel = path[len(str(ROOT)) + 1:] if path.startswith(str(ROOT)) else path
+        if rel == "agents/learners/optim.py":
+            return "gradient"  # Adam, clipping, Polyak (agents.learners.optim)
         if rel == "agents/learners/networks.py" or (rel.startswith("agents/") and name in _MODULE_METHODS):
             return None  # network forward passes: used by acting and by updates, so they go to their callers
         if rel.startswith("srole_env/"):

@@ -329,22 +329,50 @@ def _overhead_row(cell: Cell, recomputed: list[str] | None = None) -> dict[str, 
 
 # ---------------------------------------------------------------------- the cell list
 def resolve_learner(profile: Profile, method: Method, scenario: str) -> tuple[str, dict[str, Any], str]:
-    """``(algo, hparams, source)`` of a learned method: the tuned YAML if committed, else the profile's."""
+    """``(algo, hparams, source)`` of a learned method, the hyperparameters checked at the learner's door.
+
+    Layers, later ones winning: the committed tuned YAML of the method (or of ``tune_as``) for ``scenario``, else
+    the profile's ``hparams`` for the algo; then the profile's ``learner_hparams`` common to every method of that
+    algo; then the method's own ``hparams``. A method with its own ``algo`` (CRL: the head's learner) takes the
+    tuned values of ``tune_as`` as they are, or the profile's values for its own algo when nothing is tuned.
+    ``hparams`` stays the overrides (what a cell's cache key hashes), not the learner's full config.
+    """
     tuned = _load_tuned(method.tune_as or method.name, scenario)
     if tuned is not None:
-        algo, hparams, source = tuned["algo"], dict(tuned.get("hparams") or {}), f"tuned ({scenario})"
+        algo, source = tuned["algo"], f"tuned ({scenario})"
+        layers = [(source, dict(tuned.get("hparams") or {}))]
     else:
-        algo = profile.default_algo(method)
-        hparams, source = dict(profile.hparams.get(algo, {})), "profile default"
+        algo, source = profile.default_algo(method), "profile default"
+        layers = [(f"profile {profile.name} hparams[{algo}]", dict(profile.hparams.get(algo, {})))]
     if method.algo and method.algo != algo:  # e.g. CRL: the head's own learner with MARL's tuned values
         algo = method.algo
         source += f" of {method.tune_as or method.name}, as {algo}"
         if tuned is None:
-            hparams = dict(profile.hparams.get(algo, {}))
+            layers = [(f"profile {profile.name} hparams[{algo}]", dict(profile.hparams.get(algo, {})))]
     common = dict(profile.learner_hparams.get(algo, {}))
     if common:
         source += " + profile common " + ", ".join(f"{k}={v}" for k, v in common.items())
-    return algo, {**hparams, **common, **dict(method.hparams)}, source
+    layers += [(f"profile {profile.name} learner_hparams[{algo}]", common),
+               (f"method {method.name} hparams", dict(method.hparams))]
+    hparams: dict[str, Any] = {}
+    for _, layer in layers:
+        hparams.update(layer)
+    _check_learner(algo, hparams, layers)
+    return algo, hparams, source
+
+
+def _check_learner(algo: str, hparams: dict[str, Any], layers: list[tuple[str, dict[str, Any]]]) -> None:
+    """Refuse hyperparameters the learner's config refuses, naming the layers that set the keys."""
+    from agents.harness.registry import LEARNERS
+    from agents.harness.train import SHIELD_PREFERENCES
+
+    if algo not in LEARNERS:
+        raise ValueError(f"algo: unknown algo {algo!r}; choose one of {list(LEARNERS)}")
+    try:
+        LEARNERS[algo].configure({k: v for k, v in hparams.items() if k != SHIELD_PREFERENCES})
+    except ValueError as err:
+        sources = "; ".join(f"{name}: {sorted(layer)}" for name, layer in layers if layer)
+        raise ValueError(f"hyperparameters for {algo} ({sources or 'defaults only'}): {err}") from err
 
 
 def _points(exp: Experiment) -> list[tuple[dict[str, Any], dict[str, Any]]]:

@@ -234,12 +234,12 @@ def tune(
     import optuna
     from optuna.trial import TrialState
 
-    from agents.harness.registry import ALGOS
+    from agents.harness.registry import LEARNERS as REGISTRY
     from srole_env import make_config
     from study.experiments.cells import CellFailure, run_cells
 
     space = _method(method)
-    missing = [a for a in space.algos if a not in ALGOS]
+    missing = [a for a in space.algos if a not in REGISTRY]
     if missing:
         raise ValueError(f"method {method}: algo(s) {missing} are not available in agents.harness.registry")
     for name, value in (("trials", trials), ("rounds", rounds), ("episodes", episodes)):
