@@ -26,6 +26,11 @@ A per-edge table would grow with N and tie the network to one cluster size; aggr
 candidates' exact figures carry what a decision for one task can use. All are updated incrementally per
 decision (O(C) per step besides the local observation's vector ops).
 
+**A round at once.** ``decide_round(rule)`` makes every decision left in the round in one compiled loop
+(``srole_env.core.head_kernel``: the same observation, mask and placement arithmetic) with a rule given as
+arrays (the greedy head, or a Q-network exported from torch by ``agents.common.export``) and returns what the
+round's last ``step`` would; evaluation uses it (``agents.harness.evaluate``), learners keep ``step``.
+
 **Action** ``Discrete(C + 1)`` over the deciding edge's candidates, then hold (the task waits and its edge
 requests again next round). ``action_masks()`` gives the safe actions (``sb3_contrib.MaskablePPO``).
 

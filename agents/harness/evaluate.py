@@ -3,8 +3,10 @@
 Episode ``e`` of an evaluation with seed ``s`` is reset with seed ``s + e``, so every method meets the
 same clusters and job arrivals. Policies act greedily (argmax of their preferences), and behind a shield
 the same preferences [N, A] go to the shield (unless the run withheld them: ``shield_preferences``).
-Parallel-env policies (heuristics, MARL, SROLE) run on the parallel env behind ``shield``; CRL policies run
-on the cluster head's env (no shield).
+Parallel-env policies (heuristics, MARL, SROLE) run on the parallel env behind ``shield`` through its array fast
+path (one batched policy call for all agents of a round; per-agent dicts only in the PettingZoo reset); CRL
+policies run on the cluster head's env (no shield), a round's decisions at a time in the compiled loop when the
+policy exports to one (``fast_head``; ``CentralizedSchedulingEnv.decide_round``), else one ``step`` per decision.
 
 The result holds the mean over episodes of every figure of ``env.unwrapped.metrics()`` (NaN-aware:
 ``mean_jct`` is NaN in an episode that completes no job) plus ``episode_return``, and ``rows``: one dict

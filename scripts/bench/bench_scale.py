@@ -10,14 +10,16 @@ SROLE-decentralized (the same policy behind each shield: the policy's weights do
 least_loaded, CRL (a ``crl_idqn`` policy) and CRL-greedy. Each case runs in a fresh process on one core
 (torch and BLAS on one thread) with the tree's own code (``PYTHONPATH``); start-up is excluded: the worker first
 evaluates the same case at N = 20 for 3 rounds (imports, numba's cache, the policy's load), then times the
-episode, reset included. With ``--before TREE`` each case runs with that tree's code right after this one's
+episode, reset included, in CPU seconds of the process (what one core spends: on a shared machine the other
+processes' time slices are left out) and wall seconds. With ``--before TREE`` each case runs with that tree's code right after this one's
 (interleaved), the table gives both, their ratio and whether the two episodes' figures agree (mean JCT, tasks
 placed, head decisions: the same decisions give the same numbers).
 
 **Round cost against N.** For each N: a fresh process builds the env (``reset`` timed apart), plays
 ``--warm`` rounds so queues fill, then times ``--rounds`` rounds: the bare array fast path, each shield
 (least_loaded actions and preferences), the cluster head (``crl_greedy`` on the compiled loop,
-``CentralizedSchedulingEnv.decide_round``), and the MARL policy's batched forward for all N agents. Peak
+``CentralizedSchedulingEnv.decide_round``), and the MARL policy's batched forward for all N agents, in CPU
+milliseconds per round (``time.process_time``; the wall figure is in the worker's output). Peak
 memory is the process's ``ru_maxrss``. The last lines check that N = 100,000 stays within 4 GiB and that the
 cost per round grows no faster than N log N between the two largest sizes.
 
@@ -78,11 +80,11 @@ def worker_episode(job: dict[str, Any]) -> dict[str, Any]:
     policy, shield = job["policy"], job["shield"]
     evaluate(policy, shield, make_config("paper", n_edges=20, horizon=3), 1, 0, "cpu")  # start-up, excluded
     cfg = make_config("paper", n_edges=job["n"], horizon=job["horizon"])
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = evaluate(policy, shield, cfg, 1, job.get("seed", 0), "cpu")
-    seconds = time.perf_counter() - start
+    seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu
     keys = ("mean_jct", "mean_jct_all", "tasks_placed", "head_decisions", "episode_return", "interventions")
-    return {"seconds": seconds, "peak_mib": _peak_mib(), **{k: result.get(k) for k in keys},
+    return {"seconds": seconds, "cpu_s": cpu_s, "peak_mib": _peak_mib(), **{k: result.get(k) for k in keys},
             "code": str(Path(sys.modules[evaluate.__module__].__file__).resolve())}
 
 
@@ -145,14 +147,15 @@ def worker_rounds(job: dict[str, Any]) -> dict[str, Any]:
         one()
     if mode == "head":
         decided = 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if mode == "marl_forward":  # the policy's batched forward for all N agents, on the filled state
         for _ in range(rounds):
             net.preferences(state["obs"], state["mask"])
     else:
         for _ in range(rounds):
             one()
-    out["ms_per_round"] = (time.perf_counter() - start) / rounds * 1e3
+    out["ms_per_round"] = (time.process_time() - cpu) / rounds * 1e3
+    out["wall_ms_per_round"] = (time.perf_counter() - start) / rounds * 1e3
     out["peak_mib"] = _peak_mib()
     if mode == "head":
         out["decisions_per_round"] = decided / rounds
@@ -184,7 +187,7 @@ def _fmt(x: Any, digits: int = 2) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
     if isinstance(x, float):
-        return f"{x:,.{digits}f}"
+        return f"{int(x):,}" if x.is_integer() and abs(x) >= 100 else f"{x:,.{digits}f}"
     return f"{x:,}" if isinstance(x, int) else str(x)
 
 
@@ -196,11 +199,12 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> str:
 
 def episodes_table(args: argparse.Namespace, policies: dict[str, str]) -> list[str]:
     before = Path(args.before) if args.before else None
-    head = "| method | shield | this tree (s) |" + (" before (s) | before / this | same figures |" if before else "")
+    head = "| method | shield | this tree: CPU s | wall s |"
+    head += " before: CPU s | wall s | before / this (CPU) | same figures |" if before else ""
     head += " peak MiB | mean JCT (all) | tasks placed | head decisions |"
-    lines = [f"Episodes at N = {args.n:,}, {args.horizon} rounds (`paper`), one core, start-up excluded:", "",
+    lines = [f"Episodes at N = {args.n:,}, {args.horizon} rounds (`paper`), one core (CPU seconds of the process: "
+             "what one core spends, other processes' time slices left out; wall beside), start-up excluded:", "",
              head, "|" + "---|" * (head.count("|") - 1)]
-    marl_s = None
     results = {}
     for label, which, shield in METHODS:
         policy = policies.get(which, which)
@@ -208,20 +212,20 @@ def episodes_table(args: argparse.Namespace, policies: dict[str, str]) -> list[s
         now = run_worker(HERE, "episode", job, args.timeout)
         old = run_worker(before, "episode", job, args.timeout) if before else None
         results[label] = now
-        if label == "MARL":
-            marl_s = now.get("seconds")
-        row = f"| {label} | {shield} | {_fmt(now.get('seconds', now.get('error')))} |"
+        row = f"| {label} | {shield} | {_fmt(now.get('cpu_s', now.get('error')))} | {_fmt(now.get('seconds'))} |"
         if before:
-            ratio = old.get("seconds", math.nan) / now["seconds"] if "seconds" in now and "seconds" in old else None
-            row += f" {_fmt(old.get('seconds', old.get('error')))} | {_fmt(ratio, 1)}x | {_same(now, old)} |"
+            ratio = old["cpu_s"] / now["cpu_s"] if "cpu_s" in now and "cpu_s" in old else None
+            row += (f" {_fmt(old.get('cpu_s', old.get('error')))} | {_fmt(old.get('seconds'))} | {_fmt(ratio, 1)}x |"
+                    f" {_same(now, old)} |")
         row += (f" {_fmt(now.get('peak_mib'), 0)} | {_fmt(now.get('mean_jct_all'))} | {_fmt(now.get('tasks_placed'))}"
                 f" | {_fmt(now.get('head_decisions'))} |")
         lines.append(row)
         print(row, file=sys.stderr, flush=True)
     lines.append("")
+    marl_s = results["MARL"].get("cpu_s")
     for label, _, _ in METHODS:
-        s = results[label].get("seconds")
-        if s is None:
+        s = results[label].get("cpu_s")
+        if s is None or marl_s is None:
             lines.append(f"* {label}: {results[label].get('error')}")
         elif label.startswith("CRL"):
             lines.append(f"* {label}: {s:.2f} s = {s / marl_s:.2f}x the MARL episode (goal <= 2x): "
@@ -235,7 +239,8 @@ def rounds_table(args: argparse.Namespace, policies: dict[str, str]) -> list[str
     head = ("| N | reset (s) | bare (ms/round) | central | decentralized | head, crl_greedy (ms/round) | "
             "head decisions/round | MARL forward (ms/round) | peak MiB (largest case) |")
     lines = [f"Round cost against N (`paper`, least_loaded play, {args.warm} rounds to fill the queues, then "
-             f"{args.rounds} timed; one core; this tree):", "", head, "|" + "---|" * (head.count("|") - 1)]
+             f"{args.rounds} timed; CPU ms per round on one core; this tree):", "", head,
+             "|" + "---|" * (head.count("|") - 1)]
     per_n: dict[int, dict[str, dict[str, Any]]] = {}
     for n in args.sizes:
         res = {}
