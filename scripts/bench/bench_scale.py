@@ -12,8 +12,8 @@ least_loaded, CRL (a ``crl_idqn`` policy) and CRL-greedy. Each case runs in a fr
 evaluates the same case at N = 20 for 3 rounds (imports, numba's cache, the policy's load), then times the
 episode, reset included, in CPU seconds of the process (what one core spends: on a shared machine the other
 processes' time slices are left out) and wall seconds. With ``--before TREE`` each case runs with that tree's
-code right after this one's (interleaved), the table gives both, their ratio and whether the two episodes' figures agree (mean JCT, tasks
-placed, head decisions: the same decisions give the same numbers).
+code right after this one's (interleaved), the table gives both, their ratio and whether the two episodes' figures
+agree (mean JCT, tasks placed, head decisions: the same decisions give the same numbers).
 
 **Round cost against N.** For each N: a fresh process builds the env (``reset`` timed apart), plays
 ``--warm`` rounds so queues fill, then times ``--rounds`` rounds: the bare array fast path, each shield
