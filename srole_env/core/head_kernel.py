@@ -272,9 +272,9 @@ def _linear(flat_w, flat_b, wo, bo, n_in, n_out, x, acc):  # pragma: no cover
         acc[o] = 0.0
     for q in range(n_in):
         xq = np.float64(x[q])
-        row = wo + q * n_out
+        w_row = flat_w[wo + q * n_out : wo + (q + 1) * n_out]  # a view: the compiler then vectorises the loop
         for o in range(n_out):
-            acc[o] += flat_w[row + o] * xq
+            acc[o] += w_row[o] * xq
     for o in range(n_out):
         acc[o] += np.float64(flat_b[bo + o])
 
