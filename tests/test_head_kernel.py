@@ -152,3 +152,10 @@ def test_decide_round_needs_a_policy_for_near_ties_and_a_live_episode():
         env.decide_round(HeadRule("earliest_finish"))
     with pytest.raises(RuntimeError, match="finished"):
         env.decide_round(HeadRule("earliest_finish"))
+
+
+def test_compiled_loop_with_a_fixed_oversubscription_efficiency(heads):
+    """The ``oversubscription_efficiency`` override replaces the measured curve in the compute estimate."""
+    env = srole_env.CentralizedSchedulingEnv(srole_env.make_config(**TRAIN, oversubscription_efficiency=0.6))
+    for name in ("crl_greedy", "crl_idqn"):
+        _same(_episode(env, heads[name], 4, fast=True), _episode(env, heads[name], 4, fast=False))
