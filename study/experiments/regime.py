@@ -55,7 +55,7 @@ COST_NOTE = (
     "N = 1,000 (rho = 0.5), and at N = 10,000 (rho = 0.2) 0.5-0.6 s for MARL, SROLE and least_loaded, 0.4-0.5 s for "
     "CRL and 0.2 s for CRL-greedy (the head's decisions run in the compiled loop, "
     "`CentralizedSchedulingEnv.decide_round`). Added up over the profile's cells (240 trainings, 1,275 evaluation "
-    "episodes): about 21 min of CPU for the trainings and 2 min for the evaluations, so about 12 minutes on 2 "
+    "episodes): about 21 min of CPU for the trainings and 2 min for the evaluations, so about 11-12 minutes on 2 "
     "dedicated cores (`--workers 2`), plus each worker's start-up (imports, a few seconds per process)."
 )
 """How the cost figures read (measured with ``/usr/bin/time`` on this machine; see ``summary.md``)."""
