@@ -1,7 +1,8 @@
 """The head's compiled decision loop (``CentralizedSchedulingEnv.decide_round``) makes the decisions of the
 per-decision Gymnasium API: the same joint actions and start delays handed to the simulator every round, the
 same episode return and the same metrics, for the greedy head and for trained ``crl_idqn`` heads (plain and
-dueling Q-networks), at N = 20 and N = 2,000 on 3 seeds; and the Python form of the loop (no numba) agrees."""
+dueling Q-networks) and SB3 heads (MaskablePPO's actor, DQN's Q-network), at N = 20 and N = 2,000 on 3 seeds; and
+the Python form of the loop (no numba) agrees."""
 
 from __future__ import annotations
 
@@ -36,6 +37,11 @@ def heads(tmp_path_factory: pytest.TempPathFactory, one_torch_thread) -> dict[st
         run = train("crl_idqn", "none", TRAIN, 60, 0, Path(root) / name, "cpu", hparams={**HP, **extra},
                     progress=False)
         out[name] = load_policy(run)[0]
+    sb3 = {"crl_maskable_ppo": {"n_steps": 64, "batch_size": 32, "n_epochs": 1},
+           "crl_dqn": {"learning_starts": 50, "batch_size": 32}}
+    for algo, hp in sb3.items():
+        run = train(algo, "none", TRAIN, 60, 0, Path(root) / algo, "cpu", hparams=hp, progress=False)
+        out[algo] = load_policy(run)[0]
     return out
 
 
@@ -86,10 +92,11 @@ def _same(a: dict, b: dict) -> None:
     assert a["last_info"].keys() == b["last_info"].keys()
 
 
-@pytest.mark.parametrize("name", ["crl_greedy", "crl_idqn", "crl_idqn_dueling"])
+@pytest.mark.parametrize("name", ["crl_greedy", "crl_idqn", "crl_idqn_dueling", "crl_maskable_ppo", "crl_dqn"])
 @pytest.mark.parametrize(("n_edges", "horizon"), [(20, 30), (2000, 3)])
 def test_compiled_loop_makes_the_per_decision_envs_decisions(heads, name, n_edges, horizon):
     policy = heads[name]
+    assert head_rule(policy) is not None  # the policy takes the compiled loop
     env = srole_env.CentralizedSchedulingEnv(srole_env.make_config("paper", n_edges=n_edges, horizon=horizon))
     decisions = 0
     for seed in SEEDS:

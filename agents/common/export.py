@@ -2,7 +2,10 @@
 
 ``head_rule(policy)`` reads public attributes only: a policy with ``head_rule()`` gives its own (the greedy head
 does); a Q-network policy (``net``: a torch ``nn.Sequential`` of ``Linear`` layers with ``ReLU``/``Tanh`` between,
-or a dueling module with ``trunk``/``value``/``advantage``; ``mask_actions``) has its weights copied out. Any
+or a dueling module with ``trunk``/``value``/``advantage``; ``mask_actions``) has its weights copied out; so has an
+SB3 policy (``model``: PPO or MaskablePPO with a flattening feature extractor, whose actor
+``mlp_extractor.policy_net`` + ``action_net`` gives the logits, or DQN, whose ``q_net.q_net`` gives the Q-values;
+``use_mask``). Greedy on probabilities is greedy on logits, and near ties go back to the policy anyway. Any
 other policy gives None, and the caller steps the head env one decision at a time as before. The copy is taken
 once per evaluation; the policy is not changed.
 """
@@ -22,6 +25,8 @@ def head_rule(policy: Any) -> HeadRule | None:
     if callable(own):
         rule = own()
         return rule if isinstance(rule, HeadRule) else None
+    if getattr(policy, "model", None) is not None and getattr(policy, "net", None) is None:
+        return _sb3(policy.model, bool(getattr(policy, "use_mask", False)))
     net = getattr(policy, "net", None)
     if net is None or not hasattr(net, "modules"):
         return None
@@ -37,10 +42,35 @@ def head_rule(policy: Any) -> HeadRule | None:
     return None
 
 
+def _sb3(model: Any, use_mask: bool) -> HeadRule | None:
+    """The actor (PPO, MaskablePPO) or Q-network (DQN) of an SB3 model with a flattening feature extractor."""
+    sb3_policy = getattr(model, "policy", None)
+    q_net = getattr(model, "q_net", None)
+    if q_net is not None:  # DQN: QNetwork(features_extractor, q_net)
+        extractor, layers = getattr(q_net, "features_extractor", None), _layers(getattr(q_net, "q_net", None))
+    elif sb3_policy is not None and hasattr(sb3_policy, "mlp_extractor") and hasattr(sb3_policy, "action_net"):
+        extractor = getattr(sb3_policy, "pi_features_extractor", None)
+        extractor = extractor if extractor is not None else getattr(sb3_policy, "features_extractor", None)
+        actor = _layers(getattr(sb3_policy.mlp_extractor, "policy_net", None))
+        head = _layers(sb3_policy.action_net)
+        layers = None if actor is None or head is None else actor + head
+    else:
+        return None
+    if type(extractor).__name__ != "FlattenExtractor" or not layers:
+        return None
+    parsed = _split(layers, trailing_activation=False)
+    if parsed is None:
+        return None
+    weights, biases, act = parsed
+    return HeadRule("mlp", tuple(weights), tuple(biases), act or "relu", False, use_mask)
+
+
 def _layers(module: Any) -> list[Any] | None:
     """The children of an ``nn.Sequential`` (or a lone ``Linear``) as a flat list, None for anything else."""
     import torch.nn as nn
 
+    if module is None:
+        return None
     if isinstance(module, nn.Linear):
         return [module]
     if isinstance(module, nn.Identity):
