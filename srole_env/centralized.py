@@ -26,6 +26,11 @@ A per-edge table would grow with N and tie the network to one cluster size; aggr
 candidates' exact figures carry what a decision for one task can use. All are updated incrementally per
 decision (O(C) per step besides the local observation's vector ops).
 
+**A round at once.** ``decide_round(rule)`` makes every decision left in the round in one compiled loop
+(``srole_env.core.head_kernel``: the same observation, mask and placement arithmetic) with a rule given as
+arrays (the greedy head, or a Q-network exported from torch by ``agents.common.export``) and returns what the
+round's last ``step`` would; evaluation uses it (``agents.harness.evaluate``), learners keep ``step``.
+
 **Action** ``Discrete(C + 1)`` over the deciding edge's candidates, then hold (the task waits and its edge
 requests again next round). ``action_masks()`` gives the safe actions (``sb3_contrib.MaskablePPO``).
 
@@ -55,6 +60,7 @@ Learners that credit each decision with its own edge's rewards (``agents.learner
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -63,6 +69,9 @@ from gymnasium import spaces
 
 from srole_env.actions import as_action, as_seed
 from srole_env.config import ClusterConfig, make_config
+from srole_env.core import head_kernel
+from srole_env.core.contention import oversubscription_curve
+from srole_env.core.head_kernel import HeadRule
 from srole_env.core.head_queue import HeadQueue, HeadRound, default_policy_flops
 from srole_env.core.simulator import OBS_HIGH, ClusterSimulator
 
@@ -126,7 +135,40 @@ class CentralizedSchedulingEnv(gym.Env):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         if self._pos >= len(self._order):
             raise RuntimeError("step() called on a finished episode; call reset() first")
-        action = as_action(action, self.sim.n_actions)
+        self._apply(as_action(action, self.sim.n_actions))
+        return self._advance()
+
+    def decide_round(
+        self, rule: HeadRule, act: Callable[[np.ndarray, np.ndarray], int] | None = None
+    ) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """Make every decision left in the current round with ``rule`` in one compiled loop
+        (``srole_env.core.head_kernel``) and return what the ``step`` of the round's last decision returns.
+
+        The decisions, the state they leave and the returned values are those of calling ``step`` with the
+        rule's action once per decision (the other steps of a round return reward 0 and no round figures).
+        A learned rule hands a near tie back: ``act(obs [D] float32, mask [A] bool) -> action`` (the policy the
+        rule was exported from) decides it, through ``step``'s own path. For evaluation and greedy heads;
+        learners that need every decision's observation use ``step``.
+        """
+        if self._pos >= len(self._order):
+            raise RuntimeError("decide_round() called on a finished episode; call reset() first")
+        rule.check_fits(self.observation_space.shape[0], self.sim.n_actions)
+        if not rule.exact and act is None:
+            raise ValueError("decide_round: a learned rule needs act, the policy that decides near ties")
+        before, after = self._kernel_args(rule)
+        m = len(self._order)
+        while True:
+            pos, mem_sum = head_kernel.decide(self._pos, *before, self._mem_sum, *after)
+            self._pos, self._mem_sum = int(pos), float(mem_sum)
+            if self._pos >= m:
+                break
+            self._apply(as_action(act(self._observation(), self.action_masks()), self.sim.n_actions))
+            if self._pos >= m:
+                break
+        return self._advance()
+
+    def _apply(self, action: int) -> None:
+        """Commit the decision ``action`` for the deciding edge (the state part of ``step``)."""
         agent = self._order[self._pos]
         self._joint[agent] = action
         cand = self.sim.topology.candidates[agent]
@@ -134,6 +176,9 @@ class CentralizedSchedulingEnv(gym.Env):
             self._commit(int(cand[action]), float(self.sim.head_demand()[1][agent]))
         self._reach[cand] -= 1
         self._pos += 1
+
+    def _advance(self) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """After a decision: finish the round if it was the last one, then ``step``'s return values."""
         reward, info, rounds = 0.0, {}, 0
         self._edge_rewards = []
         if self._pos == len(self._order):
@@ -309,3 +354,34 @@ class CentralizedSchedulingEnv(gym.Env):
              done_at / self.config.round_s],
         ])
         return np.clip(np.concatenate([local, per_cand, cluster]), 0.0, OBS_HIGH).astype(np.float32)
+
+    def _kernel_args(self, rule: HeadRule) -> tuple[tuple, tuple]:
+        """The arguments of ``head_kernel.decide`` for this round before and after ``mem_sum`` (the one scalar
+        the loop updates)."""
+        sim, topo, cfg = self.sim, self.sim.topology, self.config
+        order = self._order
+        slots, mem = sim.committed()
+        heads = sim.pending_heads()[order]
+        has = heads >= 0
+        rows = np.maximum(heads, 0)
+        tasks = sim.tasks
+        h_flops = np.where(has, tasks.flops_iter[rows] * tasks.iters_total[rows], 0.0) if tasks.size \
+            else np.zeros(len(order))
+        h_mem = np.ascontiguousarray(sim.head_demand()[1][order], dtype=np.float64)
+        base_obs = sim.observe(self._extra_slots, self._extra_mem, agents=order)
+        override = cfg.oversubscription_efficiency
+        ratios, eff = (np.ones(1), np.ones(1)) if override is not None else oversubscription_curve()
+        plan = self._plan
+        done_frac = (plan.start_delay[order] - self.head.reply_s[order]) / cfg.round_s
+        flat_w, flat_b, in_dims, out_dims, w_off, b_off = rule.packed
+        before = (order, base_obs, topo.candidates, np.asarray(slots, np.float64), np.asarray(mem, np.float64),
+                  self._extra_slots,
+                  self._extra_mem, sim.slot_limit, sim.mem_limit, topo.cores, topo.memory, topo.flops, sim._units,
+                  h_flops, h_mem, override is not None, 1.0 if override is None else float(override),
+                  np.ascontiguousarray(ratios, dtype=np.float64), np.ascontiguousarray(eff, dtype=np.float64),
+                  self._load, LOAD_BINS, self._load_hist)
+        after = (self._reach, self._queue_norm, self._cluster_fixed, int(topo.head), float(slots[topo.head]),
+                 plan.backlog / cfg.n_edges, done_frac, self._joint, 0 if rule.kind == "earliest_finish" else 1,
+                 flat_w, flat_b, in_dims, out_dims, w_off, b_off, rule.activation == "tanh", bool(rule.dueling),
+                 bool(rule.mask_actions), float(rule.masked_score), head_kernel.NEAR_TIE, OBS_HIGH)
+        return before, after

@@ -7,12 +7,16 @@ earlier decisions included), and picks the safe candidate (``action_masks``) wit
 holds only when no candidate is safe. The decision latency is the same for every candidate, so it does
 not change the choice. The scores decode the observation's own features (``srole_env.core.simulator``:
 ``log1p(transfer) / 5`` and ``log1p(compute) / 10``), so the rule follows the simulator's estimate.
+
+``head_rule()`` gives the same rule for the head's compiled decision loop (``srole_env.core.head_kernel``,
+``CentralizedSchedulingEnv.decide_round``), which evaluation uses: the same operations on the same features.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from srole_env.core.head_kernel import HeadRule
 from srole_env.core.simulator import CAND_COMPUTE, CAND_TRANSFER, CANDIDATE_FEATURES, OWN_FEATURES
 
 
@@ -35,6 +39,10 @@ class EarliestFinishHead:
 
     def act(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return np.argmax(self.preferences(obs, mask), axis=1)
+
+    def head_rule(self) -> HeadRule:
+        """This rule for ``CentralizedSchedulingEnv.decide_round`` (the compiled loop)."""
+        return HeadRule("earliest_finish")
 
     def reset(self) -> None:
         """Memoryless."""

@@ -3,8 +3,10 @@
 Episode ``e`` of an evaluation with seed ``s`` is reset with seed ``s + e``, so every method meets the
 same clusters and job arrivals. Policies act greedily (argmax of their preferences), and behind a shield
 the same preferences [N, A] go to the shield (unless the run withheld them: ``shield_preferences``).
-Parallel-env policies (heuristics, MARL, SROLE) run on the parallel env behind ``shield``; CRL policies run
-on the cluster head's env (no shield).
+Parallel-env policies (heuristics, MARL, SROLE) run on the parallel env behind ``shield`` through its array fast
+path (one batched policy call for all agents of a round; per-agent dicts only in the PettingZoo reset); CRL
+policies run on the cluster head's env (no shield), a round's decisions at a time in the compiled loop when the
+policy exports to one (``fast_head``; ``CentralizedSchedulingEnv.decide_round``), else one ``step`` per decision.
 
 The result holds the mean over episodes of every figure of ``env.unwrapped.metrics()`` (NaN-aware:
 ``mean_jct`` is NaN in an episode that completes no job) plus ``episode_return``, and ``rows``: one dict
@@ -22,11 +24,13 @@ from typing import Any
 import numpy as np
 
 from agents.common.array_env import ArrayEnv, make_parallel_env
+from agents.common.export import head_rule
 from agents.common.policy import Policy
 from agents.common.utils import as_config, resolve_device
 from agents.harness.policies import check_fits, load_policy
 from srole_common import persist
 from srole_env import CentralizedSchedulingEnv, ClusterConfig
+from srole_env.core.head_kernel import HeadRule
 
 TABLE_COLUMNS = ("mean_jct", "mean_jct_all", "p95_jct", "collisions", "overloads", "interventions",
                  "scheduling_overhead_s", "jobs_completed")
@@ -42,6 +46,7 @@ def evaluate(
     device: str = "auto",
     record: str | Path | None = None,
     shield_preferences: bool | None = None,
+    fast_head: bool = True,
 ) -> dict[str, Any]:
     """Run ``episodes`` episodes and return the metric means (and per-episode ``rows``).
 
@@ -51,6 +56,9 @@ def evaluate(
     there, one frame per round (parallel-env policies only).
     ``shield_preferences``: hand the policy's preferences to the shield; None = the run's own setting
     (``config.json``), True for heuristics and policy objects.
+    ``fast_head``: run a CRL head's decisions in the compiled loop when its policy exports to one
+    (``agents.common.export.head_rule``: the greedy head, Q-network heads); False steps the head env one decision
+    at a time (the same decisions, slower).
     """
     if record is not None and Path(record).suffix.lower() != ".gif":
         raise ValueError(f"record: expected a .gif path, got {str(record)!r}")
@@ -71,8 +79,9 @@ def evaluate(
         raise ValueError(f"record: {meta['name']} is a CRL policy; recording draws the parallel env's cluster map")
     if centralized:
         env = CentralizedSchedulingEnv(cfg)
+        rule = head_rule(policy) if fast_head else None
         for e in range(episodes):
-            rows.append({"episode": e, "seed": seed + e, **_centralized_episode(env, policy, seed + e)})
+            rows.append({"episode": e, "seed": seed + e, **_centralized_episode(env, policy, seed + e, rule)})
     else:
         share = meta.get("shield_preferences", True) if shield_preferences is None else shield_preferences
         env = ArrayEnv(
@@ -119,14 +128,24 @@ def _parallel_episode(
             return {"episode_return": total, **env.metrics(), "job_jcts": _job_jcts(env.base.sim)}
 
 
-def _centralized_episode(env: CentralizedSchedulingEnv, policy: Policy, seed: int) -> dict[str, Any]:
+def _centralized_episode(env: CentralizedSchedulingEnv, policy: Policy, seed: int,
+                         rule: HeadRule | None = None) -> dict[str, Any]:
+    """One head episode: with ``rule`` (the policy as plain arrays, ``agents.common.export``) each round's
+    decisions run in the compiled loop (``env.decide_round``: the same decisions and figures), else one
+    ``step`` per decision."""
     obs, info = env.reset(seed=seed)
     policy.reset()
     total = float(info.get("reward_before_first_decision", 0.0))
+
+    def act(o: np.ndarray, m: np.ndarray) -> int:
+        return int(policy.act(o[None, :], m[None, :].astype(np.int8))[0])
+
     done = env.deciding_edge < 0
     while not done:
-        action = int(policy.act(obs[None, :], env.action_masks()[None, :].astype(np.int8))[0])
-        obs, reward, terminated, truncated, _ = env.step(action)
+        if rule is not None:
+            obs, reward, terminated, truncated, _ = env.decide_round(rule, act)
+        else:
+            obs, reward, terminated, truncated, _ = env.step(act(obs, env.action_masks()))
         total += reward
         done = terminated or truncated
     return {"episode_return": total, **env.metrics(), "job_jcts": _job_jcts(env.sim)}

@@ -165,6 +165,7 @@ class ClusterSimulator:
         self.tasks = _Table(_TASK_FIELDS)
         self.jobs = _Table(_JOB_FIELDS)
         self.topology: Topology | None = None
+        self._speed_cache: tuple[Topology, np.ndarray] | None = None
         self._invalidate()
 
     # ------------------------------------------------------------------ episode lifecycle
@@ -216,10 +217,10 @@ class ClusterSimulator:
         """Row [N] of each edge's head-of-queue pending task (FIFO by arrival), -1 if its queue is empty."""
         if "heads" not in self._cache:
             pending = (self.tasks.edge < 0).nonzero()[0]
-            heads = np.full(self.n_edges, -1, dtype=np.int64)
-            origins, first = np.unique(self.tasks.origin[pending], return_index=True)
-            heads[origins] = pending[first]
-            self._cache["heads"] = heads
+            none = np.iinfo(np.int64).max
+            first = np.full(self.n_edges, none, dtype=np.int64)
+            np.minimum.at(first, self.tasks.origin[pending], pending)  # the lowest pending row of each origin
+            self._cache["heads"] = np.where(first == none, -1, first)
         return self._cache["heads"]
 
     def queue_lengths(self) -> np.ndarray:
@@ -310,37 +311,38 @@ class ClusterSimulator:
             h_flops = h_bits = np.zeros(len(agents))
             h_ntasks = np.zeros(len(agents), dtype=np.int64)
 
-        own = np.stack(
-            [
-                has.astype(float),
-                self.queue_lengths()[agents] / self.config.queue_norm,
-                h_mem / 1e9,
-                np.log10(1.0 + h_flops) / 15.0,
-                h_ntasks / self.config.tasks_per_job[1],
-                h_wait / (10.0 * self.config.round_s),
-            ],
-            axis=1,
-        )
+        # one [A, D] float64 array written column by column (the same values as stacking the features), then
+        # clipped in place and cast: fewer passes over N x D than stack + concatenate
+        cfg, c = self.config, self.n_candidates
+        obs = np.empty((len(agents), self.obs_dim))
+        obs[:, 0] = has
+        obs[:, 1] = self.queue_lengths()[agents] / cfg.queue_norm
+        obs[:, 2] = h_mem / 1e9
+        obs[:, 3] = np.log10(1.0 + h_flops) / 15.0
+        obs[:, 4] = h_ntasks / cfg.tasks_per_job[1]
+        obs[:, 5] = h_wait / (10.0 * cfg.round_s)
+        per_cand = obs[:, OWN_FEATURES:].reshape(len(agents), c, CANDIDATE_FEATURES)
         cand = topo.candidates[agents]
         c_slots = slots[cand]
-        override = self.config.oversubscription_efficiency
-        speed = worker_flops(topo.flops[cand], topo.cores[cand], self._units[cand], c_slots + 1.0, override)
-        est_compute = h_flops[:, None] / speed
+        c_mem = mem[cand]
+        speed = worker_flops(topo.flops[cand], topo.cores[cand], self._units[cand], c_slots + 1.0,
+                             cfg.oversubscription_efficiency)
+        np.divide(c_slots, topo.cores[cand], out=per_cand[:, :, CAND_UTIL])
+        np.divide(c_mem, topo.memory[cand], out=per_cand[:, :, CAND_MEM])
+        per_cand[:, :, CAND_SPEED] = self._speed_feature()[agents]
         transfer = h_bits[:, None] / topo.link_bps[agents] + topo.link_latency_s[agents]
-        fits = (c_slots + 1.0 <= self.slot_limit[cand]) & (mem[cand] + h_mem[:, None] <= self.mem_limit[cand])
-        per_cand = np.stack(
-            [
-                c_slots / topo.cores[cand],
-                mem[cand] / topo.memory[cand],
-                np.log10(self._solo_flops[cand]) / 10.0,
-                np.log1p(transfer) / 5.0,
-                np.log1p(est_compute) / 10.0,
-                (fits & has[:, None]).astype(float),
-            ],
-            axis=2,
-        ).reshape(len(agents), -1)
-        obs = np.concatenate([own, per_cand], axis=1)
-        return np.clip(obs, 0.0, OBS_HIGH).astype(np.float32)
+        per_cand[:, :, CAND_TRANSFER] = np.log1p(transfer) / 5.0
+        per_cand[:, :, CAND_COMPUTE] = np.log1p(h_flops[:, None] / speed) / 10.0
+        fits = (c_slots + 1.0 <= self.slot_limit[cand]) & (c_mem + h_mem[:, None] <= self.mem_limit[cand])
+        per_cand[:, :, CAND_FITS] = fits & has[:, None]
+        np.clip(obs, 0.0, OBS_HIGH, out=obs)
+        return obs.astype(np.float32)
+
+    def _speed_feature(self) -> np.ndarray:
+        """[N, C] ``log10(solo FLOP/s) / 10`` of every edge's candidates: fixed for the episode, computed once."""
+        if self._speed_cache is None or self._speed_cache[0] is not self.topology:
+            self._speed_cache = (self.topology, np.log10(self._solo_flops[self.topology.candidates]) / 10.0)
+        return self._speed_cache[1]
 
     def utilization(self) -> np.ndarray:
         """Compute utilisation [N] of each edge: committed workers / cores (above 1 when oversubscribed)."""
@@ -412,8 +414,8 @@ class ClusterSimulator:
 
         # queueing: every job with a task still pending after this round's placements waits the round
         waiting = tasks.job[tasks.edge < 0]
-        if len(waiting):
-            self._totals["queue_wait_s"] += cfg.round_s * len(np.unique(waiting))
+        if len(waiting):  # jobs with a pending task, counted without sorting
+            self._totals["queue_wait_s"] += cfg.round_s * int(np.count_nonzero(np.bincount(waiting)))
 
         # 2. run
         progress, finished_jobs, jcts = self._run(cfg.round_s, mem_after)

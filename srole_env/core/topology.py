@@ -49,16 +49,47 @@ def allocate_by_proportion(total: int, proportions: np.ndarray) -> np.ndarray:
     return counts
 
 
+BRUTE_FORCE_MAX = 2048
+"""Up to this many points ``nearest_neighbours`` compares all pairs; beyond, a k-d tree proposes the neighbours."""
+
+
 def nearest_neighbours(positions: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
-    """Indices [N, k] of each point's k nearest other points, nearest first (chunked, O(N^2/chunk) memory)."""
+    """Indices [N, k] of each point's k nearest other points, nearest first, ties by index.
+
+    Up to ``BRUTE_FORCE_MAX`` points: all pairs, chunked (O(N^2 / chunk) memory). Beyond: ``scipy.spatial.cKDTree``
+    proposes k + 1 neighbours per point in O(N log N); their squared distances are recomputed with the same
+    arithmetic and ordered by the same rule, so the result is the all-pairs one (a point whose k-th and
+    (k+1)-th proposals are equally far, where a tie could straddle the cut, is redone by all pairs).
+    """
     n = len(positions)
-    out = np.empty((n, k), dtype=np.int64)
     if k == 0:
-        return out
-    for start in range(0, n, chunk):
-        block = positions[start : start + chunk]
+        return np.empty((n, 0), dtype=np.int64)
+    if n <= BRUTE_FORCE_MAX or k >= n - 1:
+        return _nearest_all_pairs(positions, k, chunk, np.arange(n))
+    from scipy.spatial import cKDTree
+
+    _, idx = cKDTree(positions).query(positions, k=k + 2)
+    idx = idx.astype(np.int64)
+    dist = np.sum((positions[:, None, :] - positions[idx]) ** 2, axis=-1)
+    dist[idx == np.arange(n)[:, None]] = np.inf  # the point itself
+    order = np.lexsort((idx, dist), axis=1)
+    idx, dist = np.take_along_axis(idx, order, axis=1), np.take_along_axis(dist, order, axis=1)
+    out = idx[:, :k].copy()
+    unsure = np.flatnonzero(~(dist[:, k - 1] < dist[:, k]) | ~np.isfinite(dist[:, k - 1]))
+    if len(unsure):
+        out[unsure] = _nearest_all_pairs(positions, k, chunk, unsure)
+    return out
+
+
+def _nearest_all_pairs(positions: np.ndarray, k: int, chunk: int, rows: np.ndarray) -> np.ndarray:
+    """``nearest_neighbours`` of the points ``rows`` by comparing each with all points."""
+    n = len(positions)
+    out = np.empty((len(rows), k), dtype=np.int64)
+    for start in range(0, len(rows), chunk):
+        who = rows[start : start + chunk]
+        block = positions[who]
         dist = np.sum((block[:, None, :] - positions[None, :, :]) ** 2, axis=-1)
-        dist[np.arange(len(block)), np.arange(start, start + len(block))] = np.inf
+        dist[np.arange(len(block)), who] = np.inf
         part = np.argpartition(dist, k - 1, axis=1)[:, :k] if k < n - 1 else np.argsort(dist, axis=1)[:, :k]
         part_d = np.take_along_axis(dist, part, axis=1)
         order = np.lexsort((part, part_d), axis=1)

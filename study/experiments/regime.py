@@ -45,13 +45,16 @@ LARGE_EPISODES = 1
 
 
 COST_NOTE = (
-    "The cell times above are wall-clock seconds of one worker on a 2-core machine shared with other experiments "
-    "(load average 15-30 while this ran, this run at `nice 19`): they overstate a dedicated machine's. Measured CPU "
-    "time on this machine (N = 20, rho = 0.5): one IDQN training of 2,000 rounds 18 s, one CRL (MaskablePPO) "
-    "training of 2,000 rounds 50 s (one head-env step per decision); a MARL/SROLE evaluation episode at N = 10,000 "
-    "about 12 s, a CRL one there 70 s or more (50,000+ decisions). The profile's estimate on 2 dedicated cores "
-    "(`--workers 2`): about 85-95 minutes (trainings at N = 10, 20, 50 x 4 loads x 5 seeds: ~100 min of CPU; "
-    "evaluations: ~60 min of CPU, a third of it at N = 10,000)."
+    "The cell times above are wall-clock seconds of one worker on a 2-core machine shared with other experiments: "
+    "they overstate a dedicated machine's. Per cell kind, CPU time (user + system) of one process on one torch thread, "
+    "start-up excluded, measured by `scripts/bench/bench_regime_cost.py` on this machine (commit of issue 25, load "
+    "average 8-10): a 1,500-round training at N = 20 (rho = 0.5, hidden [64, 64]) 5.0 s for IDQN, 5.1 s behind the "
+    "central shield, 5.4 s for crl_idqn; one 50-round evaluation episode 0.05-0.07 s at N = 20 and 200, 0.1-0.2 s at "
+    "N = 1,000 (rho = 0.5), and at N = 10,000 (rho = 0.2) 0.5-0.6 s for MARL, SROLE and least_loaded, 0.4-0.5 s for "
+    "CRL and 0.2 s for CRL-greedy (the head's decisions run in the compiled loop, "
+    "`CentralizedSchedulingEnv.decide_round`). Added up over the profile's cells (240 trainings, 1,275 evaluation "
+    "episodes): about 21 min of CPU for the trainings and 2 min for the evaluations, so about 11-12 minutes on 2 "
+    "dedicated cores (`--workers 2`), plus each worker's start-up (imports, a few seconds per process)."
 )
 """How the cost figures read (measured with ``/usr/bin/time`` on this machine; see ``summary.md``)."""
 
