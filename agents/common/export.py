@@ -75,8 +75,8 @@ def _layers(module: Any) -> list[Any] | None:
         return [module]
     if isinstance(module, nn.Identity):
         return []
-    if type(module) is not nn.Sequential:
-        return None
+    if type(module) is not nn.Sequential and not getattr(type(module), "sequential_maths", False):
+        return None  # a subclass may change forward; only one that declares nn.Sequential's maths is read
     out: list[Any] = []
     for child in module:
         inner = _layers(child) if isinstance(child, nn.Sequential) else [child]

@@ -25,6 +25,9 @@ class MLP(nn.Sequential):
     call per layer (hooks on the inner layers are not run); parameters and ``state_dict`` keys are
     ``nn.Sequential``'s, so checkpoints are unchanged and ``net[i].weight`` reaches layer i's weights."""
 
+    sequential_maths = True
+    """Its forward computes what ``nn.Sequential.forward`` does (``agents.common.export`` reads it as one)."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self:
             kind = type(layer)
