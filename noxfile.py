@@ -45,9 +45,9 @@ def _versions(session: nox.Session) -> dict[str, str] | None:
 def _install(session: nox.Session, extras: str, strict: bool) -> None:
     """torch first, then the main job's packages, then ``extras``; compare the main job's versions."""
     session.install(TORCH)
-    session.install("-e", ".")
+    session.install("-e", ".", TORCH)  # TORCH again: no requirement may swap the build (torchvision pins torch)
     main_job = _versions(session)
-    session.install("-e", f".[{extras}]")
+    session.install("-e", f".[{extras}]", TORCH)
     now = _versions(session)
     if main_job is None or now is None:
         return
