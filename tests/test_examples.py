@@ -104,3 +104,26 @@ def test_skrl_unmasked_policy_warns_exactly_when_it_took_masked_actions():
     figures, warned = _run_recording(_load("skrl_pettingzoo").main, [
         "--algo", "ippo", "--unmasked", "--timesteps", "16", "--horizon", "8", "--rollouts", "16"])
     assert bool(warned) == (figures["masked_share"] > 0)
+
+
+@pytest.mark.agilerl
+@pytest.mark.parametrize("shield", ["none", "central"])
+def test_agilerl_ippo_trains_through_its_runner_with_the_masks(shield: str):
+    figures, warned = _run_recording(_load("agilerl_pettingzoo").main, [
+        "--steps", "16", "--horizon", "8", "--learn-step", "16", "--shield", shield])
+    assert figures["steps"] >= 16 and math.isfinite(figures["fitness"])
+    assert figures["masked_share"] == 0.0 and not warned  # the masks reached IPPO through the infos
+
+
+@pytest.mark.benchmarl
+@pytest.mark.parametrize("algo, shield", [("ippo", "none"), ("mappo", "none"), ("mappo", "decentralized")])
+def test_benchmarl_experiment_trains_the_srole_task_masked(algo: str, shield: str):
+    import srole_env
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        figures = _load("benchmarl_task").main(["--algo", algo, "--shield", shield, "--frames", "40",
+                                                 "--frames-per-batch", "20", "--horizon", "10"])
+    assert figures["frames"] >= 40 and figures["masked_share"] == 0.0
+    state_dim = srole_env.parallel_env("small").state_space.shape[0]
+    assert figures["critic_state_dim"] == (state_dim if algo == "mappo" else 0)  # MAPPO's critic reads the state
