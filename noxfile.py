@@ -11,8 +11,8 @@ packages the main job (``pip install -e .``) runs with. Each session therefore b
 
 Sessions: ``tests`` (``ruff check .``, the main pytest suite, ``mkdocs build --strict``) and one per library
 (``sb3``, ``rllib``, ``tianshou``, ``torchrl``, ``skrl``, ``agilerl``, ``benchmarl``), which runs the tests
-marked with that library's pytest marker (the recipe in ``examples/`` and its adapters' tests; ``rllib`` also
-the ``ray`` ones). Every test runs in exactly one session.
+marked with that library's pytest marker (the recipe in ``examples/`` and its adapters' tests), and ``optimal``
+(the CP-SAT optimum's tests). Every test runs in exactly one session.
 ``nox`` runs them all; ``nox -s rllib`` one. ``.ci/run`` runs all of them.
 """
 
@@ -27,18 +27,19 @@ TORCH = "torch==2.13.0"
 
 LIBRARIES = {
     "sb3": ("sb3", "sb3"),
-    "rllib": ("rllib,cells", "rllib or ray"),
+    "rllib": ("rllib", "rllib"),
     "tianshou": ("tianshou", "tianshou"),
     "torchrl": ("torchrl", "torchrl"),
     "skrl": ("skrl", "skrl"),
     "agilerl": ("agilerl", "agilerl"),
     "benchmarl": ("benchmarl", "benchmarl"),
+    "optimal": ("optimal", "optimal"),
 }
-"""Session name -> (its setup.cfg extras besides ``test``, the pytest markers of the tests it runs). The Ray tests
-(marker ``ray``: parallel cells, emulation) run with RLlib's: Ray 2.60 pins protobuf<7, which the main job's
-tensorboard otherwise gets as 7.x, so they cannot join the main suite without moving a main-job package."""
-MARKERS = ("sb3", "rllib", "ray", "tianshou", "torchrl", "skrl", "agilerl", "benchmarl")
-"""Every library marker (pyproject.toml); the main suite runs the tests that carry none of them."""
+"""Session name -> (its setup.cfg extras besides ``test``, the pytest marker of the tests it runs). ``optimal`` is
+no RL library but gets a session too: OR-Tools pins protobuf<7, which the main job's tensorboard otherwise gets as
+7.x, so the solver's tests cannot join the main suite without moving a main-job package."""
+MARKERS = tuple(LIBRARIES)
+"""Every session marker (pyproject.toml); the main suite runs the tests that carry none of them."""
 
 nox.options.sessions = [*LIBRARIES, "tests"]
 nox.options.error_on_external_run = True
@@ -82,7 +83,7 @@ def _pytest_args(session: nox.Session) -> list[str]:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Lint, the main test suite (every test not marked with a library) and the documentation site."""
-    _install(session, "test,docs,optimal", strict=True)
+    _install(session, "test,docs,cells", strict=True)
     session.run("ruff", "check", ".")
     not_libraries = " or ".join(MARKERS)
     session.run("python", "-m", "pytest", "-m", f"not ({not_libraries})", *_pytest_args(session))

@@ -180,7 +180,6 @@ def test_ctrl_c_stops_the_process_pool(no_ray, tmp_path):
 
 
 # -------------------------------------------------------------------------------------------------- Ray
-@pytest.mark.ray  # needs Ray (the cells extra): the nox session rllib, not the main suite
 def test_local_ray_gives_the_same_results_in_order(ray_env, sequential_mixed):
     results = run_cells(mixed, MIXED, workers=2, progress=False)
     _check_mixed(results, in_process=False)
@@ -259,13 +258,11 @@ def test_reproduce_tables_are_the_same_with_two_worker_processes(no_ray, one_wor
 
 
 @pytest.mark.slow
-@pytest.mark.ray  # needs Ray (the cells extra): the nox session rllib, not the main suite
 def test_reproduce_tables_are_the_same_with_two_ray_workers(ray_env, one_worker, tmp_path):
     _assert_same_tables(one_worker, _reproduce(tmp_path, "--workers", "2"))
 
 
 @pytest.mark.slow
-@pytest.mark.ray  # needs Ray (the cells extra): the nox session rllib, not the main suite
 def test_address_runs_on_an_existing_ray_cluster(ray_head, one_worker, sequential_mixed, tmp_path, monkeypatch):
     """Against a head started here: the same results and tables as one worker, and Ctrl-C kills the
     cluster's running cell while the cluster itself keeps running. (Ray does not start queued tasks in

@@ -13,7 +13,7 @@ pytest.importorskip("torch")
 
 from emulation.run import emulate  # noqa: E402
 
-pytestmark = [pytest.mark.emulation, pytest.mark.ray]  # the nox session rllib (Ray), not the main suite
+pytestmark = pytest.mark.emulation
 
 
 def test_three_node_emulation_runs_real_jobs_to_completion(write_trace):
