@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from study.analysis import report
 from study.experiments.plan import build_cells, run_cell
 from study.experiments.profiles import PROFILES
+from study.experiments.runs import RunInfo
 
 
 def _frame(srole: list[float], baseline: list[float], metric: str = "collisions") -> pd.DataFrame:
@@ -66,5 +67,15 @@ def overhead_cell(tmp_path: Path):
 
 def test_an_overhead_cell_counts_as_computed_when_it_ran_and_cached_when_read(overhead_cell):
     first, second = run_cell(overhead_cell), run_cell(overhead_cell)
-    assert first["computed"] and not second["computed"]  # "N of N cells computed now" on a first run
+    assert first["computed"] and not second["computed"]  # "all N cells computed now" on a first run
     assert first["rows"][0]["decision_latency_s"] == second["rows"][0]["decision_latency_s"]
+
+
+def test_the_cell_count_says_all_on_a_first_run_and_names_the_cache_only_when_it_served_cells():
+    history = [{"wall_s": 60.0, "computed": 280, "cells": 280, "workers": 2}]
+    first = report.wall_line(RunInfo(wall_s=60.0, compute_s=100.0, cells=280, computed=280, history=history))
+    again = report.wall_line(RunInfo(wall_s=2.0, compute_s=100.0, cells=280, computed=0, history=history))
+    partly = report.wall_line(RunInfo(wall_s=30.0, compute_s=100.0, cells=280, computed=75, history=history))
+    assert "all 280 cells computed now" in first and "cache" not in first
+    assert "0 of 280 cells computed now (the rest from the cache)" in again
+    assert "75 of 280 cells computed now (the rest from the cache)" in partly

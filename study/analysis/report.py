@@ -412,8 +412,9 @@ def _seconds(s: float) -> str:
 def wall_line(run: RunInfo) -> str:
     """The wall time of the invocations that computed the cells (kept across cached reruns in ``runs.json``), then
     this one's; a cache filled by runs that left no ``runs.json`` says so instead of showing a rerun's seconds."""
-    now = (f"this invocation {_seconds(run.wall_s)} s, {run.computed} of {run.cells} cells computed now "
-           "(the rest from the cache)")
+    counted = (f"all {run.cells} cells computed now" if run.computed == run.cells else
+               f"{run.computed} of {run.cells} cells computed now (the rest from the cache)")
+    now = f"this invocation {_seconds(run.wall_s)} s, {counted}"
     history = run.history
     if not history:
         if run.computed == 0 and run.cells:
