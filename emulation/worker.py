@@ -28,7 +28,8 @@ PROFILE_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "calibrate" /
 
 @lru_cache(maxsize=1)
 def profile_module() -> ModuleType:
-    """``scripts/calibrate/profile_models.py`` loaded as a module (it defines the torch networks and their input shapes)."""
+    """``scripts/calibrate/profile_models.py`` loaded as a module (it defines the torch networks and their input
+    shapes)."""
     if not PROFILE_SCRIPT.exists():
         raise FileNotFoundError(f"emulation needs the repository's {PROFILE_SCRIPT} (the model definitions)")
     spec = importlib.util.spec_from_file_location("srole_profile_models", PROFILE_SCRIPT)

@@ -1,7 +1,8 @@
 """Load any scheduler by name or run directory as a ``Policy`` (``preferences``/``act``/``reset``).
 
 Run directories are those of ``srole train`` (``config.json`` + ``checkpoint/``) and those of
-``scripts/experiments/train_rllib.py`` (``run_config.json`` + an RLlib ``checkpoint/``), so ``srole evaluate`` takes both.
+``scripts/experiments/train_rllib.py`` (``run_config.json`` + an RLlib ``checkpoint/``), so ``srole evaluate`` takes
+both.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""README and docs tables for the ceiling (the offline optimum, ``scripts/experiments/optimality_gaps.py``) and the regime map
-(``srole reproduce --profile regime``), generated from their committed CSVs like every other results table."""
+"""README and docs tables for the ceiling (the offline optimum, ``scripts/experiments/optimality_gaps.py``) and the
+regime map (``srole reproduce --profile regime``), generated from their committed CSVs like every other results
+table."""
 
 from __future__ import annotations
 
