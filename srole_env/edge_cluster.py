@@ -135,6 +135,11 @@ class EdgeClusterEnv(ParallelEnv):
             obs_space = flat_space(obs_box, mask_box)
         self.observation_spaces = {a: obs_space for a in self.possible_agents}
         self.action_spaces = {a: spaces.Discrete(self.sim.n_actions) for a in self.possible_agents}
+        # Global state (PettingZoo's `state_space`, and `state_spaces` per agent as skrl reads it): the space of
+        # `state()`, every edge's observation concatenated, so centralized critics (skrl MAPPO, TorchRL, BenchMARL)
+        # can size their input.
+        self.state_space = spaces.Box(0.0, OBS_HIGH, shape=(self.config.n_edges * self.sim.obs_dim,), dtype=np.float32)
+        self.state_spaces = {a: self.state_space for a in self.possible_agents}
         self._extra_latency = np.zeros(self.config.n_edges)
         self._last: RoundResult | None = None
         self._overlays: dict[str, Any] = {}  # add_render_overlay: drawn by render (e.g. a shield's regions)
@@ -304,7 +309,7 @@ class EdgeClusterEnv(ParallelEnv):
         return self.sim.metrics()
 
     def state(self) -> np.ndarray:
-        """Global state: every agent's observation, concatenated."""
+        """Global state: every agent's observation, concatenated (float32, in ``self.state_space``)."""
         return self.sim.observe().ravel()
 
     def render(self, *args: Any) -> str | np.ndarray | None:

@@ -6,6 +6,8 @@ import gymnasium
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
@@ -145,3 +147,36 @@ def test_render_ansi():
     assert "edge_0" in text and "util" in text
     with pytest.raises(ValueError, match="render_mode"):
         srole_env.parallel_env("small", render_mode="video")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    scenario=st.sampled_from(["small", "paper"]),
+    n_edges=st.integers(4, 24),
+    arrival_scale=st.sampled_from([0.25, 1.0, 4.0]),
+    seed=st.integers(0, 2**31 - 1),
+    steps=st.integers(0, 8),
+    shield=st.sampled_from([None, "central", "decentralized"]),
+)
+def test_state_lies_in_state_space(scenario, n_edges, arrival_scale, seed, steps, shield):
+    """``state()`` is in ``state_space`` (and every agent's ``state_spaces`` entry) after reset and each step,
+    bare or behind a shield: what a centralized critic (skrl MAPPO, TorchRL, BenchMARL) sizes itself by."""
+    from shields import make_shield
+
+    rate = srole_env.parallel_env(scenario).config.arrival_rate * arrival_scale
+    env = srole_env.parallel_env(scenario, n_edges=n_edges, horizon=steps + 1, arrival_rate=rate)
+    if shield is not None:
+        env = make_shield(env, shield)
+    space = env.state_space
+    assert space.shape == (n_edges * env.unwrapped.sim.obs_dim,) and space.dtype == np.float32
+    assert all(env.unwrapped.state_spaces[a] is space for a in env.possible_agents)
+    obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    for _ in range(steps + 1):
+        state = env.state()
+        assert space.contains(state), (scenario, n_edges, seed)
+        np.testing.assert_array_equal(state, np.concatenate([obs[a]["observation"] for a in env.possible_agents]))
+        actions = {a: int(rng.choice(np.flatnonzero(obs[a]["action_mask"]))) for a in env.agents}
+        obs, *_ = env.step(actions)
+        if not env.agents:
+            break

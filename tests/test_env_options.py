@@ -92,6 +92,7 @@ def test_render_takes_a_mode_argument_and_ignores_it():
     assert parallel_env("small").render("rgb_array") is None
 
 
+@pytest.mark.sb3  # the nox session sb3 (SuperSuit), not the main suite
 def test_supersuit_drives_sb3_ppo_mlp_policy_on_the_flat_format():
     ss = pytest.importorskip("supersuit")
     from stable_baselines3 import PPO
@@ -105,6 +106,7 @@ def test_supersuit_drives_sb3_ppo_mlp_policy_on_the_flat_format():
     assert model.num_timesteps >= 2 * HORIZON * venv.num_envs
 
 
+@pytest.mark.sb3  # the nox session sb3 (SuperSuit), not the main suite
 def test_vec_action_masks_give_the_mask_and_report_the_horizon_as_truncation():
     pytest.importorskip("supersuit")
     from srole_env.wrappers.sb3 import VecActionMasks, supersuit_vec_env
@@ -129,6 +131,7 @@ def test_vec_action_masks_give_the_mask_and_report_the_horizon_as_truncation():
             assert ("terminal_observation" in info) == bool(done)  # what SB3 bootstraps from
 
 
+@pytest.mark.sb3  # the nox session sb3 (SuperSuit), not the main suite
 def test_maskable_ppo_on_the_supersuit_vec_env_never_takes_a_masked_action():
     pytest.importorskip("supersuit")
     from sb3_contrib import MaskablePPO

@@ -70,6 +70,7 @@ def test_shield_infos_match_the_report():
     assert infos["edge_0"]["shield_interventions"] == sum(infos[a]["shield_rewritten"] for a in env.possible_agents)
 
 
+@pytest.mark.torchrl  # the nox session torchrl, not the main suite
 @pytest.mark.parametrize("shield", ["none", "decentralized"])
 def test_torchrl_pettingzoo_wrapper_carries_step_infos(shield):
     pytest.importorskip("torchrl")

@@ -29,6 +29,7 @@ def _needs_ortools() -> None:
     pytest.importorskip("ortools", reason="the offline optimum needs the 'optimal' extra (OR-Tools)")
 
 
+@pytest.mark.optimal  # OR-Tools: the nox session optimal, not the main suite
 def test_replayed_schedule_matches_the_solver(tmp_path):
     _needs_ortools()
     cfg = instance_config(tmp_path / "t.csv", n_edges=6, arrival_rounds=10, drain_rounds=60,
@@ -62,6 +63,7 @@ class _Recorder:
         return np.argmax(self.preferences(obs, mask), axis=1)
 
 
+@pytest.mark.optimal  # OR-Tools: the nox session optimal, not the main suite
 def test_optimum_no_worse_than_heuristics_in_its_class(tmp_path):
     """A CPU-only, lightly loaded cluster: heuristics that never hold and never overload run schedules of
     the class (no GPU to share, at most cap workers per edge), so the proven optimum cannot be worse."""
@@ -107,6 +109,7 @@ def test_no_method_beats_the_fluid_bound(tmp_path, n_edges, rate, seed, drain):
         assert value >= bound["mean_jct_all"], name
 
 
+@pytest.mark.optimal  # OR-Tools: the nox session optimal, not the main suite
 def test_solver_replay_does_not_beat_the_fluid_bound(tmp_path):
     _needs_ortools()
     cfg = instance_config(tmp_path / "t.csv", n_edges=5, arrival_rounds=8, drain_rounds=50,

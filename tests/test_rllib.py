@@ -20,7 +20,10 @@ from agents.learners.rllib_adapter import (  # noqa: E402
     train_rllib,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*rllib-multi-agent-env-v0 already in registry:UserWarning")
+pytestmark = [
+    pytest.mark.rllib,  # the nox session rllib (its own venv: ray[rllib] pins gymnasium 1.2), not the main suite
+    pytest.mark.filterwarnings("ignore:.*rllib-multi-agent-env-v0 already in registry:UserWarning"),
+]
 
 HORIZON = 16
 TINY = {"train_batch_size": 64, "minibatch_size": 32, "num_epochs": 1, "env_overrides": {"horizon": HORIZON}}
@@ -43,7 +46,7 @@ CASES = [(shield, "shared", "logits") for shield in _available_shields()] + [
 
 @pytest.fixture(scope="module")
 def ray_session():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # never a stranger's
     yield
     ray.shutdown()
 

@@ -265,7 +265,9 @@ def train(cfg: RLlibTrainConfig, verbose: bool = True) -> Path:
         if cfg.address:
             ray.init(address=cfg.address)
         else:
-            ray.init(num_cpus=cfg.num_cpus, include_dashboard=False)
+            # address="local": always a new Ray of our own; a bare ray.init() joins any cluster already running
+            # on the host (RAY_ADDRESS, or a `ray start` someone else left) and runs there (docs/rllib.md)
+            ray.init(address="local", num_cpus=cfg.num_cpus, include_dashboard=False)
         started = True
     history: list[dict[str, Any]] = []
     t0 = time.perf_counter()

@@ -105,7 +105,7 @@ def supersuit_vec_env(scenario: Any = "small", n_envs: int = 1, **env_kwargs: An
     try:
         import supersuit as ss
     except ImportError as err:
-        raise ImportError('supersuit_vec_env needs SuperSuit: pip install -e ".[examples]"') from err
+        raise ImportError('supersuit_vec_env needs SuperSuit: pip install -e ".[sb3]"') from err
     env = parallel_env(scenario, obs_format="flat", **env_kwargs)
     venv = ss.pettingzoo_env_to_vec_env_v1(env)
     venv = ss.concat_vec_envs_v1(venv, n_envs, num_cpus=0, base_class="stable_baselines3")

@@ -1,7 +1,9 @@
 """The reproduction's figures (matplotlib, Agg): the paper's figure types plus learning curves and sensitivity.
 
-Every line has its own marker and line style (readable in grey scale), legends sit outside the axes so
-they never cover data, axes carry units, and titles name each sweep's base scenario and N. Intervals are
+Every line of a figure has its own colour, marker and line style (readable in grey scale; ``styles``), sweep
+lines are offset sideways so equal values stay visible (``dodge``), log axes are labelled at 1, 2 and 5 times
+each power of ten, legends sit outside the axes so they never cover data, axes carry units, and titles name
+each sweep's base scenario and N. Intervals are
 the stratified-bootstrap 95% CIs of the IQM (``study.analysis.stats``); for a nonnegative metric they are
 clipped at 0, which is a no-op (a percentile interval of a trimmed mean lies inside the data's range),
 said in each caption of ``summary.md``. Figures are sized to be read at 100%: at most ``MAX_WIDTH_IN``
@@ -52,9 +54,61 @@ LABELS = {
 
 
 def style(method: str) -> dict[str, object]:
-    """A fixed marker, line style and colour per method (the same in every figure)."""
-    i = METHOD_NAMES.index(method) if method in METHOD_NAMES else hash(method) % len(MARKERS)
+    """A fixed marker, line style and colour per method of ``METHOD_NAMES`` (the same in every figure); other
+    names (e.g. the shield-overhead sweep's "central shield") get theirs from ``styles``, per figure."""
+    if method in METHOD_NAMES:
+        return _style_at(METHOD_NAMES.index(method))
+    return styles([method])[method]
+
+
+def _style_at(i: int) -> dict[str, object]:
     return {"marker": MARKERS[i % len(MARKERS)], "linestyle": STYLES[i % len(STYLES)], "color": COLORS[i % len(COLORS)]}
+
+
+def styles(methods: Sequence[str]) -> dict[str, dict[str, object]]:
+    """One style per name in ``methods``, pairwise different in colour, marker and line style: the fixed style of
+    a ``METHOD_NAMES`` entry, and for any other name, in order, the next style index no name of this figure uses
+    (so two such lines never share a look, as hashing the name could make them)."""
+    known = {m: METHOD_NAMES.index(m) for m in methods if m in METHOD_NAMES}
+    used = {i % len(COLORS) for i in known.values()}
+    free = (i for i in range(len(METHOD_NAMES), 10 * len(COLORS)) if i % len(COLORS) not in used)
+    out: dict[str, dict[str, object]] = {}
+    for m in dict.fromkeys(methods):
+        if m in known:
+            out[m] = _style_at(known[m])
+        else:
+            i = next(free)
+            used.add(i % len(COLORS))
+            out[m] = _style_at(i)
+    return out
+
+
+def dodge(x: np.ndarray, k: int, n: int, log: bool, width: float) -> np.ndarray:
+    """Positions ``x`` of line ``k`` of ``n`` shifted sideways (by ``width`` x the smallest gap between sweep values,
+    in log space on a log axis), so lines with equal values (e.g. every shielded method at 0 collisions) stay visible
+    side by side instead of hiding one another."""
+    x = np.asarray(x, dtype=float)
+    if n <= 1 or len(x) == 0:
+        return x
+    base = np.log(x) if log else x
+    gaps = np.diff(np.unique(base))
+    gap = float(gaps.min()) if len(gaps) else (abs(float(base[0])) or 1.0)
+    shifted = base + (k - (n - 1) / 2) * width * gap / n
+    return np.exp(shifted) if log else shifted
+
+
+def readable_log_ticks(axis) -> None:
+    """Label a log axis at 1, 2 and 5 times each power of ten (``0.01``, ``0.02``, ``0.05``, ...; also 1.5, 3 and 7
+    on an axis spanning less than a decade), not only at the powers of ten, which leaves one label or none there.
+    Call it after the data are drawn (it reads the axis limits)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    lo, hi = sorted(axis.get_view_interval())
+    decades = math.log10(hi / lo) if lo > 0 else 2.0
+    subs = (1.0, 2.0, 5.0) if decades >= 1.0 else (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)  # at least two labels
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    axis.set_minor_locator(NullLocator())
 
 
 def wrap(title: str, width: int = 75) -> str:
@@ -82,24 +136,31 @@ def _yerr(group: pd.DataFrame, metric: str, nonnegative: bool) -> np.ndarray | N
 
 def sweep_plot(table: pd.DataFrame, x: str, metric: str, path: Path, title: str, logy: bool = False,
                nonnegative: bool = True) -> None:
-    """``metric`` (IQM and CI) against sweep variable ``x``, one line per method."""
+    """``metric`` (IQM and CI) against sweep variable ``x``, one line per method, each in its own colour, marker and
+    line style, the lines offset sideways (``dodge``) so equal values do not hide one another."""
     fig, ax = plt.subplots(figsize=(7.5, 4))
     if logy:  # a log axis cannot show zeros (e.g. a scheduler that pays no latency): leave them out
         table = table[table[metric] > 0]
-    for name, group in table.groupby("method", sort=False):
-        group = group.sort_values(x)
-        if group[metric].notna().any():
-            ax.errorbar(group[x], group[metric], yerr=_yerr(group, metric, nonnegative), capsize=3, label=str(name),
-                        markersize=5, **style(str(name)))
-    ax.set_xlabel(LABELS.get(x, x))
+    logx = x == "n_edges"
+    groups = [(str(name), group.sort_values(x)) for name, group in table.groupby("method", sort=False)
+              if group[metric].notna().any()]
+    looks = styles([name for name, _ in groups])
+    for k, (name, group) in enumerate(groups):
+        xs = dodge(group[x].to_numpy(float), k, len(groups), logx, width=0.35)
+        ax.errorbar(xs, group[metric], yerr=_yerr(group, metric, nonnegative), capsize=3, label=name,
+                    markersize=5, **looks[name])
+    ax.set_xlabel(LABELS.get(x, x) + ("; methods offset sideways" if len(groups) > 1 else ""))
     ax.set_ylabel(LABELS.get(metric, metric))
     if logy:
         ax.set_yscale("log")
-    if x == "n_edges":
+        readable_log_ticks(ax.yaxis)
+    values = sorted(table[x].dropna().unique())
+    if logx:
         ax.set_xscale("log")
-        values = sorted(table[x].dropna().unique())
-        ax.set_xticks(values, [f"{v:g}" for v in values])
         ax.minorticks_off()
+    ax.set_xticks(values, [f"{v:g}" for v in values])
+    if logy:
+        ax.yaxis.set_minor_locator(plt.NullLocator())
     _finish(fig, ax, path, title)
 
 
@@ -146,9 +207,10 @@ def curve_band(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
 def curves_plot(curves: pd.DataFrame, metric: str, path: Path, title: str) -> None:
     """Learning curves: IQM over seeds of ``metric`` on the fixed evaluation seeds, band = its bootstrap 95% CI."""
     fig, ax = plt.subplots(figsize=(7.5, 4))
+    looks = styles([str(m) for m in dict.fromkeys(curves["method"])])
     for name, group in curves.groupby("method", sort=False):
         band = curve_band(group, metric)
-        st = style(str(name))
+        st = looks[str(name)]
         ax.plot(band["round"], band["value"], label=str(name), markersize=4, **st)
         ax.fill_between(band["round"], band["lo"], band["hi"], alpha=0.12, color=st["color"])
     ax.set_xlabel(LABELS["round"])

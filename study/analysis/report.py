@@ -112,7 +112,9 @@ def compare(frame: pd.DataFrame, by: Sequence[str] = (), seed: int = 0) -> pd.Da
                     row.update({f"{metric}_reduction": rel.value, f"{metric}_reduction_lo": rel.lo,
                                 f"{metric}_reduction_hi": rel.hi, f"{metric}_difference": diff.value,
                                 f"{metric}_difference_lo": diff.lo, f"{metric}_difference_hi": diff.hi,
-                                f"{metric}_verdict": _verdict(diff)})
+                                f"{metric}_verdict": _verdict(diff),
+                                f"{metric}_both_zero": bool((x[metric] == 0).all() and (y[metric] == 0).all()),
+                                f"{metric}_ratio_ok": ratio_meaningful(y[metric], seed)})
                 rows.append(row)
     if by:
         rows += _pooled_poi(frame, list(by), seed)
@@ -147,6 +149,35 @@ def _pooled_poi(frame: pd.DataFrame, by: list[str], seed: int) -> list[dict[str,
 
 def _as_tuple(value: Any) -> tuple:
     return value if isinstance(value, tuple) else (value,)
+
+
+RATIO_MIN_SHARE = 0.5
+"""Assumption: a relative reduction (baseline - SROLE) / baseline is reported only where the baseline's IQM is
+well away from 0, i.e. the lower end of its 95% bootstrap CI is at least this share of the IQM. Below that the
+bootstrap resamples divide by values near 0 (median utilisation at a light load, where most edges are idle at the
+median) and the ratio's interval runs to hundreds of percent ([-794%, 40%]); the absolute difference is reported
+instead."""
+
+
+def ratio_meaningful(baseline: pd.Series, seed: int = 0) -> bool:
+    """Whether the relative reduction against ``baseline``'s scores means something (``RATIO_MIN_SHARE``)."""
+    est = stats.iqm_ci(baseline.to_numpy(float), seed=seed)
+    return bool(np.isfinite(est.value) and est.value > 0 and np.isfinite(est.lo)
+                and est.lo >= RATIO_MIN_SHARE * est.value)
+
+
+def reduction_cells(row: pd.Series | dict, metric: str) -> tuple[str, str]:
+    """(value, verdict) cells of a comparison of ``metric``: ``n/a (both 0)`` where both methods scored 0 on every
+    seed (nothing to reduce); the absolute difference SROLE - baseline where the ratio is not meaningful
+    (``ratio_meaningful``); else the relative reduction with its CI."""
+    verdict = str(row.get(f"{metric}_verdict", "n/a"))
+    if bool(row.get(f"{metric}_both_zero", False)):
+        return "n/a (both 0)", "no difference (both 0)"
+    ratio_ok = row.get(f"{metric}_ratio_ok", True)
+    if ratio_ok is not None and not (isinstance(ratio_ok, float) and math.isnan(ratio_ok)) and not bool(ratio_ok):
+        return f"{with_ci(row, f'{metric}_difference')} (difference SROLE - baseline; ratio n/a: baseline near 0)", \
+            verdict
+    return with_ci(row, f"{metric}_reduction", percent), verdict
 
 
 def _verdict(diff: stats.Estimate) -> str:
@@ -349,7 +380,10 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
                 quantiles = jct_quantiles(pd.DataFrame(jobs))
                 write_frame(out / "jct_quantiles.csv", quantiles)
                 md += ["", f"JCT distribution of {', '.join(drawn)}; every method's quantiles below "
-                       "(`jct_quantiles.csv`).", "", "![JCT distribution](jct_cdf.png)", "",
+                       "(`jct_quantiles.csv`). They and its `mean` pool every job of every seed and episode (each "
+                       "job counts once, so busy seeds weigh more); the table above is the IQM over training seeds "
+                       "of each seed's mean (each seed counts once, the best and worst quarter trimmed), so the two "
+                       "means differ.", "", "![JCT distribution](jct_cdf.png)", "",
                        markdown_table(quantiles, list(quantiles.columns))]
             md += _headline_section(comp)
     all_comp = pd.concat(comparisons, ignore_index=True) if comparisons else pd.DataFrame()
@@ -379,8 +413,9 @@ def _seconds(s: float) -> str:
 def wall_line(run: RunInfo) -> str:
     """The wall time of the invocations that computed the cells (kept across cached reruns in ``runs.json``), then
     this one's; a cache filled by runs that left no ``runs.json`` says so instead of showing a rerun's seconds."""
-    now = (f"this invocation {_seconds(run.wall_s)} s, {run.computed} of {run.cells} cells computed now "
-           "(the rest from the cache)")
+    counted = (f"all {run.cells} cells computed now" if run.computed == run.cells else
+               f"{run.computed} of {run.cells} cells computed now (the rest from the cache)")
+    now = f"this invocation {_seconds(run.wall_s)} s, {counted}"
     history = run.history
     if not history:
         if run.computed == 0 and run.cells:
@@ -431,7 +466,10 @@ def _headline_section(comp: pd.DataFrame) -> list[str]:
     lines = ["", "### SROLE against each baseline", "",
              "Reductions are (baseline IQM - SROLE IQM) / baseline IQM with 95% bootstrap CIs; positive = SROLE "
              "lower. The verdict comes from the CI of the absolute difference IQM(SROLE) - IQM(baseline) "
-             f"(`comparisons.csv` has both). The paper reports up to {paper.label('mean_jct_all')} (JCT), "
+             "(`comparisons.csv` has both). 'n/a (both 0)': both methods scored 0 on every seed. Where the "
+             "baseline's IQM is near 0 (its CI reaches below half of it, e.g. median utilisation at a light load) "
+             "the ratio is meaningless and the absolute difference is shown instead. "
+             f"The paper reports up to {paper.label('mean_jct_all')} (JCT), "
              f"{paper.label('collisions')} (collisions), {paper.label('median_utilization')} (median "
              f"utilisation) against {' and '.join(paper.against)}.", "",
              "| comparison | P(improvement), JCT | JCT reduction | verdict | paper | collision reduction | verdict "
@@ -440,17 +478,16 @@ def _headline_section(comp: pd.DataFrame) -> list[str]:
     for _, r in comp.iterrows():
         cells = [f"{r['srole']} vs {r['baseline']}", _poi(r)]
         for metric in COMPARED:
-            key = f"{metric}_reduction"
             figure = percent(paper.reductions[metric]) if r["baseline"] in HEADLINE_BASELINES else ""
-            cells += [with_ci(r, key, percent), r.get(f"{metric}_verdict", "n/a"), figure]
+            cells += [*reduction_cells(r, metric), figure]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     lines += ["", "### Gaps to the paper", ""]
     for _, r in comp[comp["baseline"].isin(HEADLINE_BASELINES)].iterrows():
         lines += [f"- {r['srole']} vs {r['baseline']}: measured JCT reduction "
-                  f"{with_ci(r, 'mean_jct_all_reduction', percent)} ({r.get('mean_jct_all_verdict')}), paper "
-                  f"{paper.label('mean_jct_all')}; collisions {with_ci(r, 'collisions_reduction', percent)}, paper "
+                  f"{reduction_cells(r, 'mean_jct_all')[0]} ({r.get('mean_jct_all_verdict')}), paper "
+                  f"{paper.label('mean_jct_all')}; collisions {reduction_cells(r, 'collisions')[0]}, paper "
                   f"{paper.label('collisions')}; median utilisation "
-                  f"{with_ci(r, 'median_utilization_reduction', percent)}, paper {paper.label('median_utilization')}."]
+                  f"{reduction_cells(r, 'median_utilization')[0]}, paper {paper.label('median_utilization')}."]
     return lines + ["", READING]
 
 
@@ -560,7 +597,7 @@ def readme_tables(results_dir: str | Path) -> str:
             for _, r in comp.iterrows():
                 lines.append(
                     f"| {r['srole']} vs {r['baseline']} | {_poi(r)} | "
-                    + " | ".join(f"{with_ci(r, f'{m}_reduction', percent)} ({r[f'{m}_verdict']})" for m in COMPARED)
+                    + " | ".join("{} ({})".format(*reduction_cells(r, m)) for m in COMPARED)
                     + " |")
     return "\n".join(lines)
 

@@ -115,8 +115,9 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     start = time.perf_counter()
     if cell.kind == "overhead":
         notes: list[str] = []
-        return {"rows": [_overhead_row(cell, notes)], "failures": [], "curves": [], "train_wall_s": 0.0,
-                "ran_s": time.perf_counter() - start, "recomputed": notes}
+        row, computed = _overhead_row(cell, notes)
+        return {"rows": [row], "failures": [], "curves": [], "train_wall_s": 0.0,
+                "ran_s": time.perf_counter() - start, "recomputed": notes, "computed": computed}
     cache = Path(cell.cache)
     method = cell.method
     train_key = _key("train", cell.algo, method["shield"], cell.hparams, make_config(**cell.train_config).to_dict(),
@@ -284,8 +285,9 @@ def _evaluate(cell: Cell, model_dir: Path, cfg: dict[str, Any], shield: str,
     return {**summarize(numeric), "job_jcts": jobs}
 
 
-def _overhead_row(cell: Cell, recomputed: list[str] | None = None) -> dict[str, Any]:
-    """Least-loaded play behind a shield: mean simulated decision latency and messages per round (cached)."""
+def _overhead_row(cell: Cell, recomputed: list[str] | None = None) -> tuple[dict[str, Any], bool]:
+    """Least-loaded play behind a shield: mean simulated decision latency and messages per round (cached), and
+    whether it was computed now (False: read from the cache), which the report's cell count needs."""
     shield, regions = cell.overhead["shield"], cell.overhead["regions"]
     spec = cell.evals[0]
     cfg = make_config(**spec.config)
@@ -293,7 +295,7 @@ def _overhead_row(cell: Cell, recomputed: list[str] | None = None) -> dict[str, 
     path = Path(cell.cache) / "evals" / f"{key}.json"
     notes = [] if recomputed is None else recomputed
     if (cached := _read_cache(path, ("method", "shield", "wall_s"), notes)) is not None:
-        return {**cached, "experiment": spec.experiment, **spec.point}
+        return {**cached, "experiment": spec.experiment, **spec.point}, False
     import srole_env
     from agents.baselines.heuristics import make_heuristic
     from shields import make_shield
@@ -324,7 +326,7 @@ def _overhead_row(cell: Cell, recomputed: list[str] | None = None) -> dict[str, 
         "wall_s": time.perf_counter() - t0,
     }
     write_json(path, row, indent=None)
-    return {**row, "experiment": spec.experiment, **spec.point}
+    return {**row, "experiment": spec.experiment, **spec.point}, True
 
 
 # ---------------------------------------------------------------------- the cell list
