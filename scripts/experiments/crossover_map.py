@@ -10,6 +10,7 @@ replay buffers and TensorBoard logs are deleted: a 64x64 IDQN checkpoint is ~100
 
     nice -n 10 python scripts/experiments/crossover_map.py --workers 16                  # the whole map
     python scripts/experiments/crossover_map.py --stages 1 --workers 16                  # N <= 200 only
+    nice -n 10 python scripts/experiments/crossover_map.py --sizes 20 200 --loads 0.5   # the cheap points, one load
     python scripts/experiments/crossover_map.py --report-only                            # tables from the cache
     python scripts/experiments/crossover_map.py --profile crossover-tiny --out /tmp/ct   # seconds, end to end
 """
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="cells run in parallel (each on one torch thread)")
     p.add_argument("--stages", type=int, default=None, help="run only the first K stages (default: all)")
     p.add_argument("--sizes", nargs="+", type=int, default=None, help="run exactly these N instead of the stages")
+    p.add_argument("--loads", nargs="+", type=float, default=None, help="only these rho (the rest later)")
     p.add_argument("--methods", nargs="+", default=None, help="only these methods (the rest from the cache)")
     p.add_argument("--rounds", type=int, default=None, help="another training budget (a separate cache key)")
     p.add_argument("--report-only", action="store_true", help="compute nothing: the report of what the cache holds")
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         stages = stages[-1:]
     for sizes in stages:
         t0 = time.perf_counter()
-        profile = crossover_profile(args.profile, sizes, args.rounds)
+        profile = crossover_profile(args.profile, sizes, args.rounds, tuple(args.loads) if args.loads else None)
         out = reproduce(profile, args.out, device="cpu", progress=False, workers=args.workers,
                         methods=tuple(args.methods) if args.methods else None, cached_only=args.report_only)
         freed = slim_models(out)

@@ -13,7 +13,6 @@ retrained ones), the figures and ``summary.md``, whose reading is generated from
 from __future__ import annotations
 
 import math
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -301,21 +300,6 @@ def _pct(v: float) -> str:
 
 def _n(v: float) -> str:
     return "none up to the largest N" if v is None or not np.isfinite(v) else f"{int(v):,}"
-
-
-def machine() -> str:
-    """This machine in a line: CPU model, cores, OS (``runs.json`` records the machine of each computing run)."""
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
 def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str, Any]], out: Path,

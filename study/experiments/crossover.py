@@ -153,13 +153,18 @@ def point(spec: MapSpec, n: int, rho: float) -> dict[str, Any]:
             "n_regions": regions_for(n)}
 
 
-def experiments(spec: MapSpec, sizes: tuple[int, ...] | None = None) -> tuple[Experiment, ...]:
+def experiments(spec: MapSpec, sizes: tuple[int, ...] | None = None,
+                loads: tuple[float, ...] | None = None) -> tuple[Experiment, ...]:
     """The map's experiments in the order they run (module docstring): stage, seed, load. ``sizes``: only these N
-    (the trained N = ``spec.source`` cells come with any larger N, since its models are evaluated there)."""
+    (the trained N = ``spec.source`` cells come with any larger N, since its models are evaluated there);
+    ``loads``: only these rho."""
     keep = set(spec.sizes if sizes is None else sizes)
     unknown = keep - set(spec.sizes)
     if unknown:
         raise ValueError(f"crossover: sizes {sorted(unknown)} are not in the map's N {list(spec.sizes)}")
+    if loads is not None and set(loads) - set(spec.loads):
+        raise ValueError(f"crossover: loads {sorted(set(loads) - set(spec.loads))} are not in the map's rho "
+                         f"{sorted(spec.loads)}")
     heads = tuple({"head_bookkeeping_s": h} for h in spec.heads)
     exps: list[Experiment] = []
 
@@ -170,7 +175,7 @@ def experiments(spec: MapSpec, sizes: tuple[int, ...] | None = None) -> tuple[Ex
 
     for stage in spec.stages:
         for seed in spec.seeds:
-            for rho in spec.loads:
+            for rho in (r for r in spec.loads if loads is None or r in loads):
                 for n in stage:
                     if n not in keep:
                         continue
@@ -192,13 +197,14 @@ CROSSOVER_PROFILES = ("crossover", "crossover-tiny")
 
 
 def crossover_profile(name: str = "crossover", sizes: tuple[int, ...] | None = None,
-                      rounds: int | None = None) -> Profile:
-    """The ``crossover`` profile (the map) or ``crossover-tiny``; ``sizes``: only these N (a stage);
-    ``rounds``: another training budget (a separate cache key: models trained at another budget are not reused)."""
+                      rounds: int | None = None, loads: tuple[float, ...] | None = None) -> Profile:
+    """The ``crossover`` profile (the map) or ``crossover-tiny``; ``sizes`` / ``loads``: only these N and rho (a
+    stage, a part run first); ``rounds``: another training budget (a separate cache key: models trained at another
+    budget are not reused)."""
     spec = map_spec(name)
     return Profile(name, rounds=rounds or spec.rounds, seeds=spec.seeds, eval_episodes=spec.eval_episodes,
                    eval_every=None, curve_seeds=(), report="crossover", hparams=spec.hparams,
-                   learner_hparams=spec.learner_hparams, experiments=experiments(spec, sizes))
+                   learner_hparams=spec.learner_hparams, experiments=experiments(spec, sizes, loads))
 
 
 def stage_sizes(name: str = "crossover") -> list[tuple[int, ...]]:
