@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=None, help="another training budget (a separate cache key)")
     p.add_argument("--report-only", action="store_true", help="compute nothing: the report of what the cache holds")
     args = p.parse_args(argv)
+    from srole_cli.args import set_threads
+
+    set_threads(1)  # as srole reproduce: one torch thread (a worker of --workers 1 runs in this process)
     stages = [tuple(args.sizes)] if args.sizes else stage_sizes(args.profile)[: args.stages]
     if args.report_only:
         stages = stages[-1:]

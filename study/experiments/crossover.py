@@ -18,10 +18,10 @@ for the other methods). An ASSUMPTION: the paper does not say how its regions sc
 (parameter sharing across agents; the head's features are fixed-size); it is also retrained at N = 200 and 2,000
 (``TRAINED_N``), so that at those N the transferred and retrained models stand side by side (the transfer gap).
 
-**Horizon.** ``HORIZON`` rounds per load: the shortest of the candidate horizons at which ``least_loaded`` leaves at
-most 20% of the arrived jobs unfinished (``scripts/experiments/crossover_horizon.py`` measures it at N = 20 and 200;
-``docs/results/crossover/horizon.csv``). At rho = 0.8 ``least_loaded`` is saturated (its unfinished fraction does not
-fall with the horizon and its JCT grows with it), so the rule does not bind there and the same horizon is used.
+**Horizon.** ``HORIZON`` rounds per load, from ``least_loaded``'s unfinished share of the arrived jobs
+(``scripts/experiments/crossover_horizon.py`` measures it at N = 20 and 200; ``docs/results/crossover/horizon.csv``):
+200 rounds leave at most 11% unfinished at rho 0.2 and 0.5; at rho 0.8 ``least_loaded`` is saturated (the share does
+not fall below 20% with the horizon and its JCT grows with it), so the rule cannot bind there.
 
 **Order.** The cells are built stage by stage (``STAGES``: N <= 200, then 2,000, 10,000, 50,000), and within a
 stage seed by seed, then load: a run cut short keeps whole seeds of every method at the cheap points first. A
@@ -115,8 +115,13 @@ EVAL_N: dict[int, tuple[float, ...]] = {200: LOADS, 2000: LOADS, 10_000: LOADS, 
 """Sizes the N = 20 models are evaluated at, with their loads. N = 50,000 at rho = 0.8 only (cost): by the head
 model's numbers the 1 ms head saturates near N = 36,000 there, so the 1 ms backlog shows at 50,000."""
 HORIZON = {0.2: 200, 0.5: 200, 0.8: 200}
-"""Episode rounds per load (``docs/results/crossover/horizon.csv``: least_loaded leaves 9.7% / 8.6% / 23.9% of the
-arrived jobs unfinished at N = 20 and 7.8% / 10.4% / 19.4% at N = 200 after 200 rounds; 50 rounds left 19-37%)."""
+"""Episode rounds per load. Measured (``docs/results/crossover/horizon.csv``, least_loaded, 3 episodes): the share of
+arrived jobs unfinished after 50 / 100 / 200 / 400 rounds is 19% / 15% / 9.7% / 3.8% (rho 0.2), 25% / 19% / 8.6% /
+4.9% (0.5) and 37% / 30% / 24% / 21% (0.8) at N = 20, and 21% / 13% / 7.1% / 3.5%, 27% / 17% / 11% / 6.8%,
+36% / 27% / 21% / 18% at N = 200. The 20% rule alone would allow 100 rounds at rho 0.2 and 0.5 (15-19%, at its
+edge); 200 leaves at most 11% and is the issue's minimum for the decisive scenario. At rho 0.8 least_loaded is
+saturated (its share falls only from 24% to 21% between 200 and 400 rounds while its JCT grows from 289 to 473 s):
+no horizon meets the rule there, and 200 keeps the cost of N = 50,000 (evaluated at 0.8) bounded."""
 SEEDS = (0, 1, 2, 3, 4)
 ROUNDS = DECISIVE_ROUNDS
 """Training rounds of every learned method (the decisive profile's budget; ``--rounds`` of the map script may raise
