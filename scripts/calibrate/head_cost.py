@@ -17,6 +17,9 @@ table's rate for a Jetson is its GPU's, while the scheduler would run on its ARM
 only compute figure for the head class. The result goes to ``study/experiments/data/head_cost.json``
 (``study.experiments.crossover`` reads it as the map's third head service time).
 
+Rewriting the JSON changes the map's third head time, hence the cache keys of the head methods' evaluations at it
+(they are recomputed on the next run); check a new measurement with ``--out`` elsewhere first.
+
     nice -n 10 python scripts/calibrate/head_cost.py                         # measure, write the JSON
     python scripts/calibrate/head_cost.py --model results/x/cache/models/KEY --out /tmp/h.json
 """
