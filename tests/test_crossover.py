@@ -140,7 +140,8 @@ def test_measured_head_cost_file(tmp_path):
         measured_head_s(tmp_path / "missing.json")
 
 
-REPORT_FILES = ("methods.csv", "points.csv", "nstar.csv", "crossover.csv", "sides.csv", "transfer.csv", "summary.md",
+REPORT_FILES = ("methods.csv", "points.csv", "nstar.csv", "crossover.csv", "sides.csv", "transfer.csv", "rule9.csv",
+                "summary.md",
                 "jct_vs_n.png", "head_backlog_vs_n.png", "shield_latency_vs_n.png")
 
 

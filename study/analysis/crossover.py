@@ -237,6 +237,30 @@ def transfer_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+RULE9 = (("CRL", "CRL-greedy"), ("MARL", "least_loaded"), ("SROLE-central", "least_loaded+central"))
+"""(learned method, the heuristic with the same or less information): METHODS rule 9 says the first must not lose."""
+
+
+def rule9_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per point (and head time for the head pair): each learned method's paired JCT reduction against its heuristic
+    (``RULE9``), policy trained at the source N; ``verdict`` *worse* marks a learned baseline below its heuristic."""
+    out = []
+    if frame.empty:
+        return pd.DataFrame()
+    use = frame[frame["policy"].isin((SOURCE, FIXED))]
+    for (rho, n), part in use.groupby(["rho", "n_edges"]):
+        for learned, heuristic in RULE9:
+            heads = sorted(part.loc[part["method"] == learned, "head_decision_s"].dropna().unique()) or [math.nan]
+            for h in heads:
+                sel = part if not np.isfinite(h) else part[part["head_decision_s"] == h]
+                for r in _comparison_rows(sel, learned, heuristic, ("mean_jct_all",)):
+                    out.append({"rho": rho, "n_edges": int(n), "head_decision_s": h, "learned": learned,
+                                "heuristic": heuristic, "paired_reduction": r["paired_reduction"],
+                                "lo": r["paired_reduction_lo"], "hi": r["paired_reduction_hi"],
+                                "verdict": _verdict(r), "pairs": r["pairs"]})
+    return pd.DataFrame(out)
+
+
 # ---------------------------------------------------------------------- figures
 def _panels(points: pd.DataFrame, metric: str, path: Path, methods: tuple[str, ...], ylabel: str,
             title: str, logy: bool = True) -> bool:
@@ -315,8 +339,9 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
     table = crossover_table(frame, nstar)
     sides = sides_table(frame, table)
     transfer = transfer_table(frame)
+    rule9 = rule9_table(frame)
     for name, t in (("methods.csv", frame), ("points.csv", points), ("nstar.csv", nstar), ("crossover.csv", table),
-                    ("sides.csv", sides), ("transfer.csv", transfer)):
+                    ("sides.csv", sides), ("transfer.csv", transfer), ("rule9.csv", rule9)):
         write_frame(out / name, t)
     figures = []
     if not points.empty:
@@ -342,6 +367,7 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
         heatmap(sel.assign(trained=True), comparison, out / name, None)
         figures.append((comparison, name))
     md = _summary(profile, spec, frame, points, nstar, table, sides, transfer, figures, run, markdown_table)
+    md += _rule9_section(rule9)
     if run.failures:
         failures = pd.DataFrame(run.failures)
         write_frame(out / "failures.csv", failures)
@@ -423,6 +449,20 @@ def _summary(profile: Any, spec: Any, frame: pd.DataFrame, points: pd.DataFrame,
                   f"Positive: the N = {spec.source} model's JCT is lower than the retrained model's.", "",
                   markdown_table(t, ["rho", "n_edges", "method", "head", "gap", "verdict", "pairs"]), ""]
     return lines
+
+
+def _rule9_section(rule9: pd.DataFrame) -> list[str]:
+    """Where a learned method is significantly worse than the heuristic with the same or less information."""
+    lines = ["## Learned methods against their heuristics (METHODS rule 9)", ""]
+    if rule9.empty:
+        return lines + ["No paired comparison yet.", ""]
+    for (learned, heuristic), part in rule9.groupby(["learned", "heuristic"], sort=False):
+        worse = part[part["verdict"] == "worse"]
+        lines.append(f"- {learned} against {heuristic}: worse at {len(worse)} of {len(part)} point(s)"
+                     + (f" ({_where(worse)}; {_pct(worse['paired_reduction'].min())} to "
+                        f"{_pct(worse['paired_reduction'].max())})" if len(worse) else "") + ".")
+    return lines + ["", "A learned baseline below its heuristic is a bug to fix before its verdicts count "
+                    "(issue 26 section 1), not a result.", ""]
 
 
 def missing_points(spec: Any, frame: pd.DataFrame) -> list[str]:
