@@ -295,6 +295,9 @@ def _panels(points: pd.DataFrame, metric: str, path: Path, methods: tuple[str, .
                 label = method if h is None else f"{method} {_head_label(h)}"
                 ax.plot(g["n_edges"], g[metric], marker=st["marker"], color=st["color"], linestyle=ls, label=label)
         ax.set_xscale("log")
+        sizes = sorted(sel["n_edges"].unique())
+        ax.set_xticks(sizes, [f"{int(n):,}" for n in sizes])
+        ax.minorticks_off()
         if logy:
             ax.set_yscale("symlog", linthresh=1e-3) if (sel[metric] <= 0).any() else ax.set_yscale("log")
         ax.set_xlabel("cluster size N (edges)")
@@ -477,6 +480,9 @@ def missing_points(spec: Any, frame: pd.DataFrame) -> list[str]:
                 continue
             sel = frame[(frame["n_edges"] == n) & (frame["rho"] == round(rho, 2))
                         & frame["policy"].isin((SOURCE, FIXED))]
+            if sel.empty:
+                out.append(f"N={n:,} rho {rho:g}: not run")
+                continue
             short = []
             for method in ALL_METHODS:
                 m = sel[sel["method"] == method]
