@@ -180,3 +180,20 @@ def test_crossover_tiny_end_to_end_and_resume(tmp_path):
     (out / "crossover.csv").unlink()
     reproduce(profile, tmp_path, device="cpu", progress=False, workers=1, cached_only=True)
     pd.testing.assert_frame_equal(pd.read_csv(out / "crossover.csv"), table)
+
+
+COMMITTED = Path(__file__).resolve().parents[1] / "docs" / "results" / "crossover"
+
+
+@pytest.mark.skipif(not (COMMITTED / "cache" / "evals").is_dir() or not (COMMITTED / "points.csv").is_file(),
+                    reason="no committed crossover results")
+def test_committed_crossover_tables_rebuild_from_the_committed_cache(tmp_path):
+    """A fresh clone's ``srole reproduce --profile crossover --cached-only`` gives the committed tables."""
+    import shutil
+
+    from study.reproduce import reproduce
+
+    shutil.copytree(COMMITTED / "cache", tmp_path / "cache", ignore=shutil.ignore_patterns("models"))
+    reproduce(crossover_profile("crossover"), tmp_path, device="cpu", progress=False, workers=1, cached_only=True)
+    for name in ("points.csv", "nstar.csv", "crossover.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / name), pd.read_csv(COMMITTED / name), check_exact=False)

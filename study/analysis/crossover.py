@@ -461,9 +461,11 @@ def _rule9_section(rule9: pd.DataFrame) -> list[str]:
         return lines + ["No paired comparison yet.", ""]
     for (learned, heuristic), part in rule9.groupby(["learned", "heuristic"], sort=False):
         worse = part[part["verdict"] == "worse"]
+        few = int((part["verdict"] == FEW).sum())
         lines.append(f"- {learned} against {heuristic}: worse at {len(worse)} of {len(part)} point(s)"
                      + (f" ({_where(worse)}; {_pct(worse['paired_reduction'].min())} to "
-                        f"{_pct(worse['paired_reduction'].max())})" if len(worse) else "") + ".")
+                        f"{_pct(worse['paired_reduction'].max())})" if len(worse) else "")
+                     + (f"; {few} point(s) with too few seeds for a verdict" if few else "") + ".")
     return lines + ["", "A learned baseline below its heuristic is a bug to fix before its verdicts count "
                     "(issue 26 section 1), not a result.", ""]
 
