@@ -197,3 +197,22 @@ def test_committed_crossover_tables_rebuild_from_the_committed_cache(tmp_path):
     reproduce(crossover_profile("crossover"), tmp_path, device="cpu", progress=False, workers=1, cached_only=True)
     for name in ("points.csv", "nstar.csv", "crossover.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / name), pd.read_csv(COMMITTED / name), check_exact=False)
+
+
+@pytest.mark.parametrize("name", ["crossover", "crossover-tiny"])
+def test_srole_reproduce_resolves_the_crossover_profiles(monkeypatch, tmp_path, name):
+    import study.reproduce as rep
+    from srole_cli.main import main
+
+    seen = {}
+
+    def fake(profile, out, **kwargs):
+        seen.update(kwargs, profile=profile)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "summary.md").write_text("ok")
+        return Path(out)
+
+    monkeypatch.setattr(rep, "reproduce", fake)
+    assert main(["reproduce", "--profile", name, "--out", str(tmp_path), "--cached-only", "--no-progress"]) == 0
+    assert seen["profile"].name == name and seen["profile"].report == "crossover" and seen["cached_only"] is True
+    assert len(seen["profile"].experiments) == len(crossover_profile(name).experiments)
