@@ -133,8 +133,17 @@ def _comparison_rows(part: pd.DataFrame, srole: str, baseline: str, metrics: tup
     return [r for r in paired_rows(part, [(srole, baseline)], metrics=metrics) if r["pairs"] >= 2]
 
 
+NEUTRAL = ("mean_utilization",)
+"""Metrics where neither direction is better: their verdicts read *lower* / *higher* (SROLE's value), not better."""
+
+
 def _verdict(r: dict[str, Any]) -> str:
-    return VERDICT_WORDS.get(r["verdict"].rsplit(" ", 1)[-1], "tied") if r["pairs"] >= MIN_PAIRS else FEW
+    if r["pairs"] < MIN_PAIRS:
+        return FEW
+    word = r["verdict"].rsplit(" ", 1)[-1]
+    if r.get("metric") in NEUTRAL:
+        return word if word in ("lower", "higher") else "tied"
+    return VERDICT_WORDS.get(word, "tied")
 
 
 def _pairs(part: pd.DataFrame, policy: str) -> list[tuple[str, str, float, pd.DataFrame]]:
@@ -401,8 +410,8 @@ def _summary(profile: Any, spec: Any, frame: pd.DataFrame, points: pd.DataFrame,
              "decentralized shield: `max(4, round(N / 12.5))`.",
              "- Paired reduction = (baseline - SROLE) / baseline over per-seed means, BCa 95% interval; *better* / "
              "*worse* when the paired difference's interval excludes zero, else *tied*; fewer than "
-             f"{MIN_PAIRS} paired seeds: `{FEW}`. For `mean_utilization` a positive value means SROLE's utilisation "
-             "is lower.", "",
+             f"{MIN_PAIRS} paired seeds: `{FEW}`. For `mean_utilization` (neither direction is better) the verdict "
+             "reads *lower* / *higher* (SROLE's utilisation) and a positive reduction means SROLE's is lower.", "",
              f"**Cost**: {run.compute_s / 60:.1f} min of cell compute time ({run.cells} cells, {len(run.failures)} "
              f"failed); {wall_line(run)}.", ""]
     history = getattr(run, "history", None) or []
