@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stages", type=int, default=None, help="run only the first K stages (default: all)")
     p.add_argument("--sizes", nargs="+", type=int, default=None, help="run exactly these N instead of the stages")
     p.add_argument("--loads", nargs="+", type=float, default=None, help="only these rho (the rest later)")
+    p.add_argument("--no-retrain", action="store_true",
+                   help="no retraining above N = 20 (transferred models and non-learned methods only: cheap first)")
     p.add_argument("--methods", nargs="+", default=None, help="only these methods (the rest from the cache)")
     p.add_argument("--rounds", type=int, default=None, help="another training budget (a separate cache key)")
     p.add_argument("--report-only", action="store_true", help="compute nothing: the report of what the cache holds")
@@ -50,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         stages = stages[-1:]
     for sizes in stages:
         t0 = time.perf_counter()
-        profile = crossover_profile(args.profile, sizes, args.rounds, tuple(args.loads) if args.loads else None)
+        profile = crossover_profile(args.profile, sizes, args.rounds, tuple(args.loads) if args.loads else None,
+                                    retrain=not args.no_retrain)
         out = reproduce(profile, args.out, device="cpu", progress=False, workers=args.workers,
                         methods=tuple(args.methods) if args.methods else None, cached_only=args.report_only)
         freed = slim_models(out)

@@ -158,11 +158,12 @@ def point(spec: MapSpec, n: int, rho: float) -> dict[str, Any]:
             "n_regions": regions_for(n)}
 
 
-def experiments(spec: MapSpec, sizes: tuple[int, ...] | None = None,
-                loads: tuple[float, ...] | None = None) -> tuple[Experiment, ...]:
+def experiments(spec: MapSpec, sizes: tuple[int, ...] | None = None, loads: tuple[float, ...] | None = None,
+                retrain: bool = True) -> tuple[Experiment, ...]:
     """The map's experiments in the order they run (module docstring): stage, seed, load. ``sizes``: only these N
     (the trained N = ``spec.source`` cells come with any larger N, since its models are evaluated there);
-    ``loads``: only these rho."""
+    ``loads``: only these rho; ``retrain=False``: no retraining above the source N (the transferred models and the
+    non-learned methods only: the cheap part of a stage)."""
     keep = set(spec.sizes if sizes is None else sizes)
     unknown = keep - set(spec.sizes)
     if unknown:
@@ -185,9 +186,12 @@ def experiments(spec: MapSpec, sizes: tuple[int, ...] | None = None,
                     if n not in keep:
                         continue
                     here = point(spec, n, rho)
-                    if n in spec.trained:
+                    if n in spec.trained and (retrain or n == spec.source):
                         grid("trained", here, (), (*EDGE_METHODS, *REFERENCES), seed, n)
                         grid("trained", here, heads, HEAD_METHODS, seed, n)
+                    elif n in spec.trained:  # not retrained here: the non-learned methods still run at this N
+                        grid("trained", here, (), REFERENCES, seed, n)
+                        grid("trained", here, heads, ("CRL-greedy",), seed, n)
                     if n in spec.eval_n and rho in spec.eval_n[n] and n != spec.source:
                         source = point(spec, spec.source, rho)
                         grid("evaluated", source, (here,), EDGE_METHODS, seed, n)
@@ -202,14 +206,15 @@ CROSSOVER_PROFILES = ("crossover", "crossover-tiny")
 
 
 def crossover_profile(name: str = "crossover", sizes: tuple[int, ...] | None = None,
-                      rounds: int | None = None, loads: tuple[float, ...] | None = None) -> Profile:
+                      rounds: int | None = None, loads: tuple[float, ...] | None = None,
+                      retrain: bool = True) -> Profile:
     """The ``crossover`` profile (the map) or ``crossover-tiny``; ``sizes`` / ``loads``: only these N and rho (a
     stage, a part run first); ``rounds``: another training budget (a separate cache key: models trained at another
-    budget are not reused)."""
+    budget are not reused); ``retrain=False``: no retraining above N = 20 (``experiments``)."""
     spec = map_spec(name)
     return Profile(name, rounds=rounds or spec.rounds, seeds=spec.seeds, eval_episodes=spec.eval_episodes,
                    eval_every=None, curve_seeds=(), report="crossover", hparams=spec.hparams,
-                   learner_hparams=spec.learner_hparams, experiments=experiments(spec, sizes, loads))
+                   learner_hparams=spec.learner_hparams, experiments=experiments(spec, sizes, loads, retrain))
 
 
 def stage_sizes(name: str = "crossover") -> list[tuple[int, ...]]:
