@@ -77,6 +77,12 @@ def test_cells_run_cheap_stages_seed_by_seed_first():
     assert max(e.config["n_edges"] for c in small for e in c.evals) == 200
     with pytest.raises(ValueError, match="sizes"):
         crossover_profile("crossover", (30,))
+    # --no-retrain: the transferred models and the non-learned methods only above N = 20
+    cheap = build_cells(crossover_profile("crossover", (20, 2000), loads=(0.5,), retrain=False), Path("/nonexistent"))
+    assert {c.train_config["n_edges"] for c in cheap if c.algo} == {20}
+    assert {c.method["name"] for c in cheap if c.train_config["n_edges"] == 2000} == {
+        "CRL-greedy", "least_loaded", "least_loaded+central", "greedy-reference"}
+    assert {e.config["n_edges"] for c in cheap if c.algo for e in c.evals} == {20, 2000}
 
 
 def _synthetic(backlog_from: int, shield_from: int, sizes=(20, 200, 2000, 10_000)) -> pd.DataFrame:
