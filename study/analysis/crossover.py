@@ -194,6 +194,8 @@ def _side(nstar: pd.DataFrame, head: float, rho: float, n: int) -> str:
     if nstar.empty or not np.isfinite(head):
         return "n/a"
     row = nstar[(nstar["head_decision_s"] == head) & (nstar["rho"] == rho)]
+    if "method" in row.columns and (row["method"] == "CRL").any():  # CRL's N*; CRL-greedy's where CRL has none
+        row = row[row["method"] == "CRL"]
     if row.empty:
         return "n/a"
     n_star = float(row["n_star_head"].iloc[0])
@@ -347,7 +349,8 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
     spec = map_spec(profile.name)
     frame = crossover_frame(rows, dict(spec.base), spec.source)
     points = points_table(frame)
-    nstar = nstar_table(frame)
+    nstar = pd.concat([t for t in (nstar_table(frame, m) for m in HEAD_METHODS) if not t.empty] or
+                      [nstar_table(frame)], ignore_index=True)
     table = crossover_table(frame, nstar)
     sides = sides_table(frame, table)
     transfer = transfer_table(frame)
@@ -426,14 +429,15 @@ def _summary(profile: Any, spec: Any, frame: pd.DataFrame, points: pd.DataFrame,
         lines += [f"**Missing** (not run yet, failed, or fewer than {len(spec.seeds)} seeds): " + "; ".join(missing)
                   + ".", ""]
     lines += ["## Where the head backlogs and where the central shield falls behind (N*)", "",
-              "`n_star_head`: the smallest N from which CRL's head carries decisions over (mean `head_backlog_max` "
-              "over seeds > 0 there and at every larger N); `n_star_shield`: the smallest N from which SROLE-central's "
+              "`n_star_head`: the smallest N from which the head carries decisions over (mean `head_backlog_max` "
+              "over seeds > 0 there and at every larger N), for CRL and for CRL-greedy (the side of N* in the tables "
+              "below is CRL's); `n_star_shield`: the smallest N from which SROLE-central's "
               "mean decision latency exceeds SROLE-decentralized's.", ""]
     if not nstar.empty:
         ns = nstar.assign(head=nstar["head_decision_s"].map(_head_label),
                           n_star_head=nstar["n_star_head"].map(_n), n_star_shield=nstar["n_star_shield"].map(_n))
-        lines += [markdown_table(ns, ["head", "rho", "n_star_head", "backlog_at_n_star", "largest_n_without_backlog",
-                                      "n_star_shield", "sizes"]), ""]
+        lines += [markdown_table(ns, ["method", "head", "rho", "n_star_head", "backlog_at_n_star",
+                                      "largest_n_without_backlog", "n_star_shield", "sizes"]), ""]
     lines += ["## Mean JCT per point (unfinished fraction of arrived jobs in brackets)", ""]
     if not points.empty:
         pts = points[points["policy"].isin((SOURCE, FIXED))].copy()
@@ -544,12 +548,13 @@ def _reading(frame: pd.DataFrame, nstar: pd.DataFrame, table: pd.DataFrame, side
     if not nstar.empty:
         found = nstar[np.isfinite(nstar["n_star_head"])]
         if found.empty:
-            lines.append(f"**The head never backlogs** in the sizes run (up to N = {int(frame['n_edges'].max()):,}) at "
+            top = int(frame.loc[frame["method"].isin(HEAD_METHODS), "n_edges"].max())
+            lines.append(f"**The head never backlogs** in the sizes run with a head method (up to N = {top:,}) at "
                          "any head time or load: the paper's mechanism (an overloaded head) is absent from this map.")
         else:
             lines.append("**The head backlogs** from " + "; ".join(
-                f"N = {int(r['n_star_head']):,} at {_head_label(r['head_decision_s'])}, rho {r['rho']:g}"
-                for _, r in found.iterrows()) + ".")
+                f"N = {int(r['n_star_head']):,} at {_head_label(r['head_decision_s'])}, rho {r['rho']:g} "
+                f"({r['method']}{_backlog_cost(frame, r)})" for _, r in found.iterrows()) + ".")
         shield = nstar.drop_duplicates("rho")
         lines.append("**The central shield's latency exceeds the decentralized shields'** " + "; ".join(
             f"rho {r['rho']:g}: from N = {_n(r['n_star_shield'])}" for _, r in shield.iterrows()) + ".")
@@ -573,6 +578,19 @@ def _reading(frame: pd.DataFrame, nstar: pd.DataFrame, table: pd.DataFrame, side
                      f"{', '.join(sorted(worse['method'].unique()))})" if len(worse) else "") + ".")
         lines.append("")
     return lines
+
+
+def _backlog_cost(frame: pd.DataFrame, r: pd.Series) -> str:
+    """``: largest backlog B, JCT X s against Y s with the fastest head`` at a head method's N* (means over seeds)."""
+    sel = frame[(frame["method"] == r["method"]) & (frame["rho"] == r["rho"]) & (frame["n_edges"] == r["n_star_head"])
+                & frame["policy"].isin((SOURCE, FIXED))]
+    here = sel[sel["head_decision_s"] == r["head_decision_s"]]
+    fast = sel[sel["head_decision_s"] == sel["head_decision_s"].min()]
+    if here.empty or fast.empty:
+        return ""
+    fastest, jct = _head_label(fast["head_decision_s"].iloc[0]), here["mean_jct_all"].mean()
+    return (f": largest backlog {here['head_backlog_max'].mean():,.0f} decisions, JCT {jct:,.1f} s against "
+            f"{fast['mean_jct_all'].mean():,.1f} s with the {fastest} head")
 
 
 def _paper(once: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
