@@ -6,13 +6,15 @@ import argparse
 
 from srole_cli.args import add_device_arguments, non_negative_int, set_threads
 from srole_cli.registry import Subcommand
+from study.experiments.crossover import CROSSOVER_PROFILES
 from study.experiments.emulation_profile import EMULATION_PROFILES
 from study.experiments.profiles import LAZY_PROFILES, PROFILES, load_profile
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="quick",
-                   help=f"budget profile: {', '.join(PROFILES)}, a YAML/JSON file of Profile fields, or "
+                   help=f"budget profile: {', '.join((*PROFILES, *LAZY_PROFILES, *CROSSOVER_PROFILES))}, a YAML/JSON "
+                        "file of Profile fields, or "
                         f"{', '.join(EMULATION_PROFILES)} (sim-to-real on a local Ray cluster)")
     p.add_argument("--out", default="results/reproduce", help="output directory (also the cache)")
     add_device_arguments(p)
@@ -46,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
         from study.experiments.regime import regime_profile
 
         profile = regime_profile(args.profile)
+    elif args.profile in CROSSOVER_PROFILES:  # the crossover map (issue 26): arrival rates from the offered load
+        from study.experiments.crossover import crossover_profile
+
+        profile = crossover_profile(args.profile)
     else:
         profile = load_profile(args.profile)
     out = reproduce(profile, args.out, device=args.device, progress=not args.no_progress,

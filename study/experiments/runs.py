@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,20 @@ class RunInfo:
     """Every invocation that computed cells (``runs.json``), so a cached rerun keeps their wall time."""
 
 
+def machine() -> str:
+    """This machine in a line (CPU model, cores this process may use, OS): recorded with each computing run."""
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{cpu}, {cores} cores, {platform.system()} {platform.release()}"
+
+
 def record_run(out: Path, wall_s: float, computed: int, cells: int, workers: int | None) -> list[dict[str, Any]]:
     """Append this invocation to ``out/runs.json`` when it computed any cell; return every computing run."""
     path = out / RUNS_FILE
@@ -41,6 +57,6 @@ def record_run(out: Path, wall_s: float, computed: int, cells: int, workers: int
                               f"'wall_s', got {entry!r}")
     if computed:
         history.append({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_s": round(wall_s, 3),
-                        "workers": workers, "cells_computed": computed, "cells": cells})
+                        "workers": workers, "cells_computed": computed, "cells": cells, "machine": machine()})
         write_json(path, history)
     return history
