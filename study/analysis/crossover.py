@@ -21,13 +21,13 @@ import pandas as pd
 
 from srole_common.persist import atomic_write, save_figure, write_frame
 from srole_env.load import offered_load
+from study.analysis.paper import paper_figures
 from study.analysis.regime import FEW, MIN_PAIRS, VERDICT_WORDS, heatmap
 from study.experiments.crossover import (
     BASELINES,
     EDGE_METHODS,
     HEAD_METHODS,
     LEARNED,
-    PAPER_REDUCTION,
     SROLE_METHODS,
     map_spec,
 )
@@ -594,7 +594,9 @@ def _backlog_cost(frame: pd.DataFrame, r: pd.Series) -> str:
 
 
 def _paper(once: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
-    """Whether the paper's 59% appears, where, and what the baseline's mechanism figures say there."""
+    """Whether the paper's JCT figure (``study.analysis.paper``) appears, where, and what the baseline's mechanism
+    figures say there."""
+    PAPER_REDUCTION = paper_figures().reductions["mean_jct_all"]
     lines = [f"**The paper's {PAPER_REDUCTION:.0%}**: "]
     near = once[(once["verdict"] == "better") & (once["hi"] >= PAPER_REDUCTION)]
     top = once.loc[once["paired_reduction"].idxmax()] if once["paired_reduction"].notna().any() else None

@@ -30,6 +30,7 @@ ROLES: dict[str, str] = {
     "sim_vs_emulation": "heuristics in the simulator and the emulation (scripts/experiments/sim_vs_emulation.py)",
     "benchmark": "reference results of every method on every benchmark task "
                  "(scripts/experiments/benchmark_references.py)",
+    "crossover": "the crossover map of head and shield bottlenecks (--profile crossover)",
 }
 """Every role a manifest may name, with what plays it."""
 

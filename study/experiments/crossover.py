@@ -68,8 +68,6 @@ LEARNED = ("CRL", *EDGE_METHODS)
 ALL_METHODS = ("CRL", "CRL-greedy", *EDGE_METHODS, *REFERENCES)
 BASELINES = ("CRL", "MARL", "CRL-greedy")
 """What SROLE's reductions are measured against (CRL and MARL: the paper's; CRL-greedy: the head without learning)."""
-PAPER_REDUCTION = 0.59
-"""The paper's headline JCT reduction of SROLE against CRL."""
 EDGES_PER_REGION = 12.5
 """ASSUMPTION: the ``paper`` scenario's region size (50 edges, 4 regions), kept as N grows."""
 MIN_REGIONS = 4
