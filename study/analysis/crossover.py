@@ -22,7 +22,7 @@ import pandas as pd
 from srole_common.persist import atomic_write, save_figure, write_frame
 from srole_env.load import offered_load
 from study.analysis.paper import paper_figures
-from study.analysis.regime import FEW, MIN_PAIRS, VERDICT_WORDS, heatmap
+from study.analysis.regime import FEW, MIN_PAIRS, VERDICT_WORDS, head_label, heatmap, where_points
 from study.experiments.crossover import (
     BASELINES,
     EDGE_METHODS,
@@ -40,12 +40,6 @@ METRICS = ("mean_jct_all", "collisions", "mean_utilization")
 POINT_METRICS = ("mean_jct_all", "unfinished_frac", "jobs_arrived", "collisions", "oom_kills", "mean_utilization",
                  "mean_decision_latency_s", "head_backlog_max", "head_decision_latency_mean_s", "head_utilization_mean")
 HEAD_STYLES = {0: "-", 1: "--", 2: ":"}
-
-
-def _head_label(head: float) -> str:
-    if head is None or not np.isfinite(head):
-        return ""
-    return f"{head:g} s" if head >= 1 else f"{head * 1e3:.3g} ms"
 
 
 # ---------------------------------------------------------------------- tables
@@ -303,7 +297,7 @@ def _panels(points: pd.DataFrame, metric: str, path: Path, methods: tuple[str, .
                 if g.empty:
                     continue
                 ls = HEAD_STYLES.get(heads.index(h), "-.") if h is not None else "-"
-                label = method if h is None else f"{method} {_head_label(h)}"
+                label = method if h is None else f"{method} {head_label(h)}"
                 ax.plot(g["n_edges"], g[metric], marker=st["marker"], color=st["color"], linestyle=ls, label=label)
         ax.set_xscale("log")
         sizes = sorted(sel["n_edges"].unique())
@@ -404,7 +398,7 @@ def _summary(profile: Any, spec: Any, frame: pd.DataFrame, points: pd.DataFrame,
              f"- N = {', '.join(f'{n:,}' for n in spec.sizes)}; rho = {', '.join(f'{r:g}' for r in sorted(spec.loads))}"
              f" (`srole_env.load.rate_for_load`, `{spec.base['scenario']}` scenario); horizon per load "
              f"{dict(sorted(spec.horizon.items()))} rounds; head service per decision (`head_bookkeeping_s`) "
-             f"{', '.join(_head_label(h) for h in spec.heads)} (the last: the measured `crl_idqn` decision scaled to "
+             f"{', '.join(head_label(h) for h in spec.heads)} (the last: the measured `crl_idqn` decision scaled to "
              "the head's device class, `study/experiments/data/head_cost.json`).",
              f"- Learned methods trained at N = {', '.join(f'{n:,}' for n in spec.trained)} ({profile.rounds:,} "
              f"rounds, seeds {list(spec.seeds)}); the N = {spec.source} models run unchanged at every larger N "
@@ -434,14 +428,14 @@ def _summary(profile: Any, spec: Any, frame: pd.DataFrame, points: pd.DataFrame,
               "below is CRL's); `n_star_shield`: the smallest N from which SROLE-central's "
               "mean decision latency exceeds SROLE-decentralized's.", ""]
     if not nstar.empty:
-        ns = nstar.assign(head=nstar["head_decision_s"].map(_head_label),
+        ns = nstar.assign(head=nstar["head_decision_s"].map(head_label),
                           n_star_head=nstar["n_star_head"].map(_n), n_star_shield=nstar["n_star_shield"].map(_n))
         lines += [markdown_table(ns, ["method", "head", "rho", "n_star_head", "backlog_at_n_star",
                                       "largest_n_without_backlog", "n_star_shield", "sizes"]), ""]
     lines += ["## Mean JCT per point (unfinished fraction of arrived jobs in brackets)", ""]
     if not points.empty:
         pts = points[points["policy"].isin((SOURCE, FIXED))].copy()
-        pts["label"] = [m if not np.isfinite(h) else f"{m} {_head_label(h)}"
+        pts["label"] = [m if not np.isfinite(h) else f"{m} {head_label(h)}"
                         for m, h in zip(pts["method"], pts["head_decision_s"])]
         pts["cell"] = [f"{j:,.1f} ({100 * u:.0f}%)" if np.isfinite(u) else f"{j:,.1f}"
                        for j, u in zip(pts["mean_jct_all"], pts.get("unfinished_frac", pd.Series(np.nan, pts.index)))]
@@ -451,14 +445,14 @@ def _summary(profile: Any, spec: Any, frame: pd.DataFrame, points: pd.DataFrame,
         lines += [f"![{title}]({path})", ""]
     lines += _reading(frame, nstar, table, sides, transfer, spec.source)
     if not sides.empty:
-        s = sides.assign(head=sides["head_decision_s"].map(_head_label),
+        s = sides.assign(head=sides["head_decision_s"].map(head_label),
                          reduction=[f"{_pct(v)} [{_pct(lo)}, {_pct(hi)}]" for v, lo, hi in
                                     zip(sides["paired_reduction"], sides["lo"], sides["hi"])])
         lines += ["## Reductions on each side of N*_head (pooled over the side's N, paired over seeds)", "",
                   markdown_table(s, ["head", "rho", "comparison", "side", "sizes", "metric", "reduction", "verdict",
                                      "pairs"]), ""]
     if not transfer.empty:
-        t = transfer.assign(head=transfer["head_decision_s"].map(_head_label),
+        t = transfer.assign(head=transfer["head_decision_s"].map(head_label),
                             gap=[f"{_pct(v)} [{_pct(lo)}, {_pct(hi)}]" for v, lo, hi in
                                  zip(transfer["paired_reduction"], transfer["lo"], transfer["hi"])])
         lines += [f"## Transfer: models trained at N = {spec.source} against retrained ones", "",
@@ -476,7 +470,7 @@ def _rule9_section(rule9: pd.DataFrame) -> list[str]:
         worse = part[part["verdict"] == "worse"]
         few = int((part["verdict"] == FEW).sum())
         lines.append(f"- {learned} against {heuristic}: worse at {len(worse)} of {len(part)} point(s)"
-                     + (f" ({_where(worse)}; {_pct(worse['paired_reduction'].min())} to "
+                     + (f" ({where_points(worse)}; {_pct(worse['paired_reduction'].min())} to "
                         f"{_pct(worse['paired_reduction'].max())})" if len(worse) else "")
                      + (f"; {few} point(s) with too few seeds for a verdict" if few else "") + ".")
     return lines + ["", "A learned baseline below its heuristic is a bug to fix before its verdicts count "
@@ -510,14 +504,6 @@ def missing_points(spec: Any, frame: pd.DataFrame) -> list[str]:
     return out
 
 
-def _where(part: pd.DataFrame) -> str:
-    out = []
-    for (n, h), sel in part.groupby(["n_edges", part["head_decision_s"].fillna(-1.0)], sort=True):
-        head = "" if h < 0 else f" at {_head_label(h)}"
-        out.append(f"N={n:,}{head} rho {', '.join(f'{r:g}' for r in sorted(sel['rho'].unique()))}")
-    return "; ".join(out)
-
-
 def _reading(frame: pd.DataFrame, nstar: pd.DataFrame, table: pd.DataFrame, sides: pd.DataFrame,
              transfer: pd.DataFrame, source: int) -> list[str]:
     """The map in words, every figure from the tables."""
@@ -538,7 +524,7 @@ def _reading(frame: pd.DataFrame, nstar: pd.DataFrame, table: pd.DataFrame, side
             sel = part[part["verdict"] == verdict]
             if not sel.empty:
                 bits.append(f"**{verdict}** at {len(sel)} point(s), {_pct(sel['paired_reduction'].min())} to "
-                            f"{_pct(sel['paired_reduction'].max())} ({_where(sel)})")
+                            f"{_pct(sel['paired_reduction'].max())} ({where_points(sel)})")
         bits.append(f"tied at {int((part['verdict'] == 'tied').sum())}")
         few = int((part["verdict"] == FEW).sum())
         if few:
@@ -553,7 +539,7 @@ def _reading(frame: pd.DataFrame, nstar: pd.DataFrame, table: pd.DataFrame, side
                          "any head time or load: the paper's mechanism (an overloaded head) is absent from this map.")
         else:
             lines.append("**The head backlogs** from " + "; ".join(
-                f"N = {int(r['n_star_head']):,} at {_head_label(r['head_decision_s'])}, rho {r['rho']:g} "
+                f"N = {int(r['n_star_head']):,} at {head_label(r['head_decision_s'])}, rho {r['rho']:g} "
                 f"({r['method']}{_backlog_cost(frame, r)})" for _, r in found.iterrows()) + ".")
         shield = nstar.drop_duplicates("rho")
         lines.append("**The central shield's latency exceeds the decentralized shields'** " + "; ".join(
@@ -566,7 +552,7 @@ def _reading(frame: pd.DataFrame, nstar: pd.DataFrame, table: pd.DataFrame, side
             if sel.empty:
                 continue
             lines.append(f"- Against CRL {side}: " + "; ".join(
-                f"{r['comparison'].split(' vs ')[0]} {_head_label(r['head_decision_s'])} rho {r['rho']:g} "
+                f"{r['comparison'].split(' vs ')[0]} {head_label(r['head_decision_s'])} rho {r['rho']:g} "
                 f"{_pct(r['paired_reduction'])} [{_pct(r['lo'])}, {_pct(r['hi'])}] ({r['verdict']})"
                 for _, r in sel.iterrows()) + ".")
         lines.append("")
@@ -574,7 +560,7 @@ def _reading(frame: pd.DataFrame, nstar: pd.DataFrame, table: pd.DataFrame, side
     if not transfer.empty:
         worse = transfer[transfer["verdict"] == "worse"]
         lines.append(f"**Transfer**: the N = {source} models are significantly worse than retrained ones at "
-                     f"{len(worse)} of {len(transfer)} (point, method) pairs" + (f" ({_where(worse)}; methods "
+                     f"{len(worse)} of {len(transfer)} (point, method) pairs" + (f" ({where_points(worse)}; methods "
                      f"{', '.join(sorted(worse['method'].unique()))})" if len(worse) else "") + ".")
         lines.append("")
     return lines
@@ -588,7 +574,7 @@ def _backlog_cost(frame: pd.DataFrame, r: pd.Series) -> str:
     fast = sel[sel["head_decision_s"] == sel["head_decision_s"].min()]
     if here.empty or fast.empty:
         return ""
-    fastest, jct = _head_label(fast["head_decision_s"].iloc[0]), here["mean_jct_all"].mean()
+    fastest, jct = head_label(fast["head_decision_s"].iloc[0]), here["mean_jct_all"].mean()
     return (f": largest backlog {here['head_backlog_max'].mean():,.0f} decisions, JCT {jct:,.1f} s against "
             f"{fast['mean_jct_all'].mean():,.1f} s with the {fastest} head")
 
@@ -601,7 +587,7 @@ def _paper(once: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
     near = once[(once["verdict"] == "better") & (once["hi"] >= PAPER_REDUCTION)]
     top = once.loc[once["paired_reduction"].idxmax()] if once["paired_reduction"].notna().any() else None
     def head(r: pd.Series) -> str:
-        return f", head {_head_label(r['head_decision_s'])}" if np.isfinite(r["head_decision_s"]) else ""
+        return f", head {head_label(r['head_decision_s'])}" if np.isfinite(r["head_decision_s"]) else ""
 
     if near.empty:
         lines[0] += (f"no point's 95% interval reaches a {PAPER_REDUCTION:.0%} JCT reduction." +

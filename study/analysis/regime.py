@@ -43,8 +43,11 @@ with verdict ``FEW``."""
 FEW = "n/a (2 seeds)"
 
 
-def _head_label(head: float) -> str:
-    return f"{head * 1e3:g} ms"
+def head_label(head: float) -> str:
+    """A head service time as ``1 ms`` / ``0.0724 ms`` / ``2 s`` (empty for none)."""
+    if head is None or not np.isfinite(head):
+        return ""
+    return f"{head:g} s" if head >= 1 else f"{head * 1e3:.3g} ms"
 
 
 def regime_frame(rows: list[dict[str, Any]], base: dict[str, Any]) -> pd.DataFrame:
@@ -141,7 +144,7 @@ def heatmap(table: pd.DataFrame, comparison: str, path: Path, source_n: int | No
         ax.set_yticks(range(len(sizes)), [f"{n:,}" for n in sizes])
         ax.set_xlabel("offered load rho")
         ax.set_ylabel("N (edges)")
-        ax.set_title("head time does not enter" if math.isnan(head) else f"head service {_head_label(head)}/decision",
+        ax.set_title("head time does not enter" if math.isnan(head) else f"head service {head_label(head)}/decision",
                      fontsize=10)
     handles = [Patch(facecolor=c, label="2 seeds: no interval" if v == FEW else f"SROLE {v}")
                for v, c in colours.items()]
@@ -275,7 +278,7 @@ def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: li
                   markdown_table(cost, ["n_edges", "trained", "eval_min"]), ""]
         per = frame.assign(episodes=np.where(frame["trained"], profile.eval_episodes, LARGE_EPISODES))
         per["s_per_episode"] = per["wall_s"] / per["episodes"]
-        per["head"] = per["head_decision_s"].map(lambda h: "" if not np.isfinite(h) else _head_label(h))
+        per["head"] = per["head_decision_s"].map(lambda h: "" if not np.isfinite(h) else head_label(h))
         feasible = per.groupby(["n_edges", "method", "head"])["s_per_episode"].mean().unstack(["method", "head"])
         feasible.columns = [f"{m} {h}".strip() for m, h in feasible.columns]
         feasible = feasible.reset_index()
@@ -313,12 +316,12 @@ def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: li
     return lines
 
 
-def _where(part: pd.DataFrame) -> str:
+def where_points(part: pd.DataFrame) -> str:
     """``N=20 rho 0.2, 0.5; N=1,000 rho 0.95`` (with the head time when it is set) of the rows in ``part``."""
     out = []
     for (n, head), sel in part.groupby(["n_edges", part["head_decision_s"].fillna(-1.0)], sort=True):
-        h = "" if head < 0 else f" at {_head_label(head)}"
-        out.append(f"N={n:,}{h} rho {', '.join(f'{r:g}' for r in sorted(sel['rho']))}")
+        h = "" if head < 0 else f" at {head_label(head)}"
+        out.append(f"N={n:,}{h} rho {', '.join(f'{r:g}' for r in sorted(sel['rho'].unique()))}")
     return "; ".join(out)
 
 
@@ -331,7 +334,7 @@ def _reading_section(table: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
             sel = part[part["verdict"] == verdict]
             if not sel.empty:
                 lo, hi = sel["paired_reduction"].min(), sel["paired_reduction"].max()
-                parts.append(f"**{verdict}** at {len(sel)} point(s) ({_pct(lo)} to {_pct(hi)}: {_where(sel)})")
+                parts.append(f"**{verdict}** at {len(sel)} point(s) ({_pct(lo)} to {_pct(hi)}: {where_points(sel)})")
         tied = int((part["verdict"] == "tied").sum())
         parts.append(f"tied at {tied}")
         few = part[part["verdict"] == FEW]
@@ -345,7 +348,7 @@ def _reading_section(table: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
         lines.append(f"- The head: its largest backlog over every CRL/CRL-greedy episode evaluated was "
                      f"{head['head_backlog_max'].max():,.0f} decisions; its worst mean request-to-answer latency "
                      f"{worst['head_decision_latency_mean_s']:.2f} s ({worst['method']}, N={worst['n_edges']:,}, rho "
-                     f"{worst['rho']:g}, {_head_label(worst['head_decision_s'])}), against mean JCTs of "
+                     f"{worst['rho']:g}, {head_label(worst['head_decision_s'])}), against mean JCTs of "
                      f"{head['mean_jct_all'].min():.0f}-{head['mean_jct_all'].max():.0f} s.")
     marl = frame[frame["method"] == "MARL"]
     srole = frame[frame["method"].isin(SROLE_METHODS)]
@@ -393,7 +396,7 @@ def _paper_section(table: pd.DataFrame) -> list[str]:
 
 
 def _head_text(r: pd.Series) -> str:
-    return "" if not np.isfinite(r["head_decision_s"]) else f", head {_head_label(r['head_decision_s'])}"
+    return "" if not np.isfinite(r["head_decision_s"]) else f", head {head_label(r['head_decision_s'])}"
 
 
 def _mechanism_section(table: pd.DataFrame, markdown_table: Any) -> list[str]:
@@ -416,7 +419,7 @@ def _mechanism_section(table: pd.DataFrame, markdown_table: Any) -> list[str]:
     rows = []
     for r in picks:
         rows.append({"comparison": r["comparison"], "rho": r["rho"], "N": f"{r['n_edges']:,}",
-                     "head": "" if not np.isfinite(r["head_decision_s"]) else _head_label(r["head_decision_s"]),
+                     "head": "" if not np.isfinite(r["head_decision_s"]) else head_label(r["head_decision_s"]),
                      "reduction": f"{_pct(r['paired_reduction'])} [{_pct(r['lo'])}, {_pct(r['hi'])}]",
                      "verdict": r["verdict"],
                      "JCT SROLE / base (s)": f"{_fmt(r['srole_mean_jct_all'])} / {_fmt(r['baseline_mean_jct_all'])}",
