@@ -56,6 +56,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from profile_models import MODELS, commented_csv, get_spec, run_together  # noqa: E402
 
+from srole_common.host import cpu_model  # noqa: E402
 from srole_env.profiles import model_profiles  # noqa: E402
 
 COLUMNS = [  # dedicated_samples_per_s: see concurrent_samples_per_s
@@ -71,17 +72,6 @@ COLUMNS = [  # dedicated_samples_per_s: see concurrent_samples_per_s
     "gflops_per_s",
     "efficiency",
 ]
-
-
-def cpu_model() -> str:
-    """The ``model name`` line of /proc/cpuinfo (platform.processor() elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def sgemm_peak_gflops(n: int = 1024, seconds: float = 1.0, repeats: int = 3) -> float:

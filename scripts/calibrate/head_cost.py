@@ -36,18 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from srole_common.host import cpu_model
+
 OUT = Path(__file__).resolve().parents[2] / "study" / "experiments" / "data" / "head_cost.json"
 HOST_CLASS = "calibrated_host"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def per_core_rate(name: str) -> float:
@@ -121,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = per_core_rate(HOST_CLASS) / per_core_rate(cls)
     result = {
         "what": "one crl_idqn decision (HeadQPolicy.preferences, batch 1, 64x64 Q-network, torch 1 thread)",
-        "host": {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+        "host": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
                  "torch": torch.__version__, "loadavg_before": load_before, "loadavg_after": load_after,
                  "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "table_class": HOST_CLASS},
         "obs_dim": int(env.observation_space.shape[0]), "n_actions": int(env.action_space.n),
@@ -132,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                    "per-core rate = peak_gflops_fp32 x training_efficiency / cores (srole_env/data/devices.csv)",
     }
     write_json(Path(args.out), result)
-    print(f"host median {host_s * 1e6:.1f} us/decision ({_cpu_model()}); head class {cls}: x{ratio:.2f} -> "
+    print(f"host median {host_s * 1e6:.1f} us/decision ({cpu_model()}); head class {cls}: x{ratio:.2f} -> "
           f"{result['head_s'] * 1e3:.3f} ms/decision; written {args.out}")
     return 0
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from srole_common.host import cpu_model
 from srole_common.persist import CorruptFile, read_json, write_json
 
 RUNS_FILE = "runs.json"
@@ -34,14 +35,7 @@ class RunInfo:
 
 def machine() -> str:
     """This machine in a line (CPU model, cores this process may use, OS): recorded with each computing run."""
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model("unknown CPU")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return f"{cpu}, {cores} cores, {platform.system()} {platform.release()}"
 
