@@ -102,7 +102,7 @@ def test_crafted_sb3_zip_runs_no_code_and_is_refused(tmp_path: Path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("content", [b"", os.urandom(257), b"PK\x03\x04 truncated zip"])
+@pytest.mark.parametrize("content", [b"", os.urandom(257), b"PK\x03\x04 truncated zip", b"s."])
 def test_garbage_checkpoint_names_the_file(idqn_run: Path, tmp_path: Path, content: bytes):
     run = copy_run(idqn_run, tmp_path / "run")
     (run / "checkpoint" / "idqn.pt").write_bytes(content)
