@@ -17,8 +17,14 @@ for whole-byte demands (see ``shields.core``).
 ``available()`` says whether numba is installed and not disabled with the environment variable
 ``SROLE_NUMBA=0``. numba is imported, and the kernel compiled (or loaded from numba's on-disk cache), on
 the first ``resolve_local`` call, not at ``import shields``: that first call costs a few seconds after an
-install (compiling) and about half a second later on (loading), and numba with LLVM adds about 110 MiB of
-resident memory to the process.
+install (compiling) and 1.5-2 s later on (importing numba and loading; measured on the 2-core VM of
+``docs/benchmarks.md``), and numba with LLVM adds about 110 MiB of resident memory to the process.
+
+**When to load it (ski rental).** A short run at small N spends less in the NumPy path than loading numba
+costs (a 2,000-round training at N = 20 behind the central shield: 1.3 s in NumPy, against 2.6 s with the
+kernel, its loading included). So a coordinator left to choose (``compiled=None``) settles rounds in NumPy
+until this process has spent ``LOAD_COST_S`` in that path, then loads the kernel: never more than about
+twice the better of the two choices, whatever the run's length. The decisions are the same either way.
 """
 
 from __future__ import annotations
@@ -31,10 +37,30 @@ import numpy as np
 
 _compiled: Any = None
 
+LOAD_COST_S = 1.5
+"""Seconds of NumPy settling after which ``worth_loading`` says yes: about numba's import and load cost."""
+_numpy_s = 0.0
+
 
 def available() -> bool:
     """True when the compiled kernel can be used (numba installed, not disabled by ``SROLE_NUMBA=0``)."""
     return os.environ.get("SROLE_NUMBA", "1") != "0" and importlib.util.find_spec("numba") is not None
+
+
+def loaded() -> bool:
+    """True once the kernel is compiled or loaded in this process (from then on it costs nothing more)."""
+    return _compiled is not None
+
+
+def worth_loading() -> bool:
+    """Ski rental (module docstring): True once the kernel is loaded or the NumPy path has cost ``LOAD_COST_S``."""
+    return _compiled is not None or _numpy_s >= LOAD_COST_S
+
+
+def charge_numpy(seconds: float) -> None:
+    """Add ``seconds`` the NumPy path spent settling a round (``worth_loading`` reads the sum)."""
+    global _numpy_s
+    _numpy_s += seconds
 
 
 def resolve_local(*args: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:

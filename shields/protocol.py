@@ -43,6 +43,7 @@ number of regions or messages; the only Python loop is over coordination rounds.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,7 +103,9 @@ class Coordinator:
         """``labels`` [N]: region of every edge; ``state`` supplies the static arrays (candidates, limits).
 
         ``compiled``: settle partitions without boundary candidates with the numba kernel
-        (``shields.kernel``, identical decisions); None = when numba is installed, False = NumPy only.
+        (``shields.kernel``, identical decisions); True = from the first round, None = when numba is
+        installed and the NumPy path has cost as much as loading it would (``kernel.worth_loading``),
+        False = NumPy only.
         """
         if compiled and not kernel.available():
             raise ValueError("compiled=True needs numba (pip install numba, or the package's [fast] extra)")
@@ -127,6 +130,8 @@ class Coordinator:
         self.mem_limit = np.asarray(state.mem_limit, dtype=float)[self.edge_of]
         self.cores = np.asarray(state.cores, dtype=float)[self.edge_of]
         self.compiled = self.all_local and (kernel.available() if compiled is None else bool(compiled))
+        self.deferred = self.compiled and compiled is None
+        """The kernel is used once ``kernel.worth_loading()`` (until then NumPy settles, timed)."""
 
     def resolve(
         self,
@@ -146,7 +151,7 @@ class Coordinator:
         round 0 every table holds the start-of-round load), so the edges with a round-0 denial are
         ``core.colliding_edges(state, actions)`` (the property tests check this).
         """
-        n, hold = state.n_agents, state.n_candidates
+        n = state.n_agents
         out = Resolution(
             actions=np.array(actions, dtype=np.int64),
             answered=np.full(n, -1, dtype=np.int64),
@@ -156,8 +161,27 @@ class Coordinator:
             conflicts=np.zeros(n, dtype=bool),
         )
         requests = requests_of(state, actions)
-        if self.compiled:
+        if self.compiled and (not self.deferred or kernel.worth_loading()):
             return self._resolve_compiled(state, out, requests, priority, ranks, has_pref)
+        if self.compiled:
+            started = time.perf_counter()
+            try:
+                return self._resolve_numpy(out, requests, priority, ranks, has_pref, state)
+            finally:
+                kernel.charge_numpy(time.perf_counter() - started)
+        return self._resolve_numpy(out, requests, priority, ranks, has_pref, state)
+
+    def _resolve_numpy(
+        self,
+        out: Resolution,
+        requests: np.ndarray,
+        priority: np.ndarray,
+        ranks: np.ndarray | None,
+        has_pref: np.ndarray | None,
+        state: RoundState,
+    ) -> Resolution:
+        """``resolve`` in NumPy: a fixed number of array operations per coordination round."""
+        hold = state.n_candidates
         edge_of, cand_entry = self.edge_of, self.cand_entry
         slots = state.committed_slots[edge_of].astype(float)  # every region's table, one flat array
         mem = state.committed_mem[edge_of].astype(float)

@@ -37,14 +37,19 @@ class OneLineParser(argparse.ArgumentParser):
         raise CLIError(f"{command}: {message}" if command else message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``srole`` parser. Given the command line ``argv`` whose first word names a subcommand, only that
+    subcommand's arguments are configured (the others keep their one-line help): configuring ``reproduce``
+    imports the study, which ``srole train`` does not need at start-up."""
     _load_builtins()
     parser = OneLineParser(prog=PROG, description="SROLE: shielded multi-agent RL for edge DL-training schedulers.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
+    chosen = argv[0] if argv and argv[0] in SUBCOMMANDS else None
     for command in SUBCOMMANDS.values():
         p = sub.add_parser(command.name, help=command.help, description=command.help)
-        command.configure(p)
+        if chosen is None or command.name == chosen:
+            command.configure(p)
         p.set_defaults(_run=command.run)
     return parser
 
@@ -53,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``srole`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
         args, extra = parser.parse_known_args(argv)
         if extra:
             parser.error(unrecognized_message(extra, takes_set=hasattr(args, "overrides")))

@@ -6,12 +6,13 @@ import argparse
 
 from srole_cli.args import add_device_arguments, non_negative_int, set_threads
 from srole_cli.registry import Subcommand
-from study.experiments.crossover import CROSSOVER_PROFILES
-from study.experiments.emulation_profile import EMULATION_PROFILES
-from study.experiments.profiles import LAZY_PROFILES, PROFILES, load_profile
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    from study.experiments.crossover import CROSSOVER_PROFILES  # here, not at import: other commands skip the study
+    from study.experiments.emulation_profile import EMULATION_PROFILES
+    from study.experiments.profiles import LAZY_PROFILES, PROFILES
+
     p.add_argument("--profile", default="quick",
                    help=f"budget profile: {', '.join((*PROFILES, *LAZY_PROFILES, *CROSSOVER_PROFILES))}, a YAML/JSON "
                         "file of Profile fields, or "
@@ -34,6 +35,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from study.experiments.crossover import CROSSOVER_PROFILES
+    from study.experiments.emulation_profile import EMULATION_PROFILES
+    from study.experiments.profiles import LAZY_PROFILES, load_profile
     from study.reproduce import reproduce
 
     set_threads(args.threads)  # a fixed thread count keeps results the same on machines with more cores

@@ -63,13 +63,12 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
                      "arrival_rate": trained.arrival_rate}
             curves += [{"method": cell.method["name"], "seed": cell.seed, **point, **curve}
                        for curve in result["curves"]]
-    if cached_only:
-        failures += missing_from_cache(profile, out, cells, results, rows)
+    not_run = missing_from_cache(profile, out, cells, results, rows) if cached_only else []
     wall_s = time.perf_counter() - start
     computed = sum(1 for r in results if not isinstance(r, CellFailure) and r.get("computed"))
-    run = RunInfo(wall_s=wall_s, compute_s=compute_s, cells=len(cells), failures=failures, workers=workers,
-                         drop_models=drop_models, computed=computed,
-                         history=record_run(out, wall_s, computed, len(cells), workers))
+    run = RunInfo(wall_s=wall_s, compute_s=compute_s, cells=len(cells), failures=failures, not_run=not_run,
+                  workers=workers, drop_models=drop_models, computed=computed,
+                  history=record_run(out, wall_s, computed, len(cells), workers))
     remove_stale_tables(profile, out, rows)
     if profile.report:
         importlib.import_module(f"study.analysis.{profile.report}").write_report(profile, rows, curves, out, run)
@@ -101,8 +100,8 @@ def check_cache_dir(out: Path) -> None:
 
 def missing_from_cache(profile: Profile, out: Path, cells: list[Any], results: list[Any],
                        rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``--cached-only``: one failure row per cell whose evaluations the cache lacks (so the summary's count of
-    failures says what is missing); ``ValueError`` when the cache holds none of the profile's evaluations."""
+    """``--cached-only``: one row per cell whose evaluations the cache lacks (``RunInfo.not_run``: the summary lists
+    them as not run, apart from failures); ``ValueError`` when the cache holds none of the profile's evaluations."""
     if not rows:
         raise ValueError(f"--cached-only: the cache {str(out / 'cache')!r} holds none of the {len(cells)} cells of "
                          f"profile {profile.name!r} (their entries are missing or corrupt); nothing to report (run "
@@ -117,7 +116,7 @@ def missing_from_cache(profile: Profile, out: Path, cells: list[Any], results: l
                                      "(--cached-only computes nothing)"})
     if missing:
         print(f"reproduce --cached-only: {len(missing)} of {len(cells)} cells are not (wholly) in the cache; "
-              "they are listed as failures", file=sys.stderr)
+              "the report lists them as not run", file=sys.stderr)
     return missing
 
 

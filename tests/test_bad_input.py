@@ -139,11 +139,15 @@ def test_cached_only_names_what_is_missing_and_removes_stale_tables(finished, tm
     for entry in (out / "cache" / "evals").glob("*.json"):
         if json.loads(entry.read_text())["method"] == "local":
             entry.unlink()
+    (out / "failures.csv").write_text("experiment,point,method,seed,error\nx,,local,0,an old failure\n")
     reproduce(finished[0], out, progress=False, cached_only=True)
     assert not (out / "second.csv").exists()
-    failures = (out / "failures.csv").read_text()
-    assert "local" in failures and "not in the cache" in failures
-    assert "## second" in (out / "summary.md").read_text()
+    not_run = (out / "not_run.csv").read_text()
+    assert "local" in not_run and "not in the cache" in not_run
+    assert not (out / "failures.csv").exists()  # nothing failed: cells not run are not failures, the old file goes
+    summary = (out / "summary.md").read_text()
+    assert "## second" in summary and "## Not run" in summary and "## Failures" not in summary
+    assert "0 failed, " in summary and " not run (not in the cache)" in summary
 
 
 # ---------------------------------------------------------------------- the episode log

@@ -59,3 +59,24 @@ def test_batched_evaluation_matches_the_dict_api(shield, which):
                 continue
             assert row[key] == value or (math.isnan(value) and math.isnan(row[key])), key
         assert row["tasks_placed"] > 0
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+@pytest.mark.parametrize("hidden, activation", [((64, 64), torch.nn.ReLU), ((128, 128), torch.nn.ReLU),
+                                                ((96,), torch.nn.Tanh)])
+def test_a_large_rounds_forward_in_blocks_is_the_one_call_forward_bit_for_bit(hidden, activation):
+    from agents.learners.networks import FORWARD_BLOCK_ROWS, DuelingQ, forward_rows
+
+    torch.manual_seed(2)
+    net = mlp(37, hidden, 21, activation=activation)
+    rng = np.random.default_rng(3)
+    for n in (2 * FORWARD_BLOCK_ROWS + 1, 3 * FORWARD_BLOCK_ROWS - 7, 10_000, int(rng.integers(12_000, 30_000))):
+        x = torch.as_tensor(rng.random((n, 37), dtype=np.float32) * 4)
+        with torch.no_grad():
+            assert torch.equal(forward_rows(net, x), net(x)), n
+    dueling = DuelingQ(37, hidden, 21)  # a row-wise reduction: never split
+    calls = []
+    dueling.register_forward_hook(lambda *_: calls.append(1))
+    with torch.no_grad():
+        forward_rows(dueling, torch.zeros(10_000, 37))
+    assert calls == [1]

@@ -65,6 +65,33 @@ def test_kernel_equals_numpy_on_random_states(n):
         assert fast.actions.dtype == slow.actions.dtype and not fast.transcript
 
 
+@needs_numba
+def test_a_coordinator_left_to_choose_loads_the_kernel_once_numpy_has_cost_as_much(monkeypatch):
+    mod = _hashes_module()
+    rng = np.random.default_rng(11)
+    state, _ = mod._synthetic_state(30, rng)
+    actions = mod._synthetic_actions(state, "random", rng)
+    args = (state, actions, priority_ranks(PRIORITY_RULES["urgency"](state, actions, None), rng.random(30)))
+    kernel_calls = []
+    real = kernel.resolve_local
+    monkeypatch.setattr(kernel, "resolve_local", lambda *a: kernel_calls.append(1) or real(*a))
+    monkeypatch.setattr(kernel, "_compiled", None)  # as in a fresh process
+    monkeypatch.setattr(kernel, "_numpy_s", 0.0)
+    monkeypatch.setattr(kernel, "LOAD_COST_S", 1e9)
+    auto = Coordinator(np.zeros(30, dtype=np.int64), state)
+    first = auto.resolve(*args)
+    assert kernel_calls == [] and kernel._numpy_s > 0.0  # settled in NumPy, its time charged
+    monkeypatch.setattr(kernel, "LOAD_COST_S", kernel._numpy_s)  # NumPy has now cost the kernel's load
+    second = auto.resolve(*args)
+    assert kernel_calls == [1] and kernel.loaded()
+    assert np.array_equal(first.actions, second.actions) and np.array_equal(first.conflicts, second.conflicts)
+    eager = Coordinator(np.zeros(30, dtype=np.int64), state, compiled=True)
+    monkeypatch.setattr(kernel, "_compiled", None)
+    monkeypatch.setattr(kernel, "LOAD_COST_S", 1e9)
+    eager.resolve(*args)  # compiled=True asks for the kernel from the first round
+    assert kernel_calls == [1, 1]
+
+
 def test_compiled_without_numba_is_a_value_error(monkeypatch):
     monkeypatch.setattr(kernel, "available", lambda: False)
     mod = _hashes_module()

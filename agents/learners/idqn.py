@@ -33,7 +33,7 @@ from agents.common.array_env import EpisodeDriver
 from agents.common.context import CheckpointSchedule, RunContext
 from agents.common.policy import ScoredPolicy
 from agents.learners.base import LearnerConfig, TorchLearner, above, at_least, between, in_open_closed, one_of, widths
-from agents.learners.networks import MASKED_SCORE, DuelingQ, as_tensor, mlp
+from agents.learners.networks import MASKED_SCORE, DuelingQ, as_tensor, forward_rows, mlp
 from agents.learners.optim import Adam, clip_grad_norm_, flatten_, polyak_
 from agents.learners.replay import NStepReturns, ReplayBuffer
 
@@ -136,7 +136,7 @@ class QNetPolicy(ScoredPolicy):
 
     @torch.no_grad()
     def preferences(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        q = self.net(as_tensor(obs, self.device)).cpu().numpy().astype(np.float64)
+        q = forward_rows(self.net, as_tensor(obs, self.device)).cpu().numpy().astype(np.float64)
         return np.where(mask > 0, q, MASKED_SCORE) if self.mask_actions else q
 
 

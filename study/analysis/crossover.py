@@ -23,6 +23,7 @@ from srole_common.persist import atomic_write, save_figure, write_frame
 from srole_env.load import offered_load
 from study.analysis.paper import paper_figures
 from study.analysis.regime import FEW, MIN_PAIRS, VERDICT_WORDS, head_label, heatmap, where_points
+from study.analysis.run_status import cell_counts, status_sections
 from study.experiments.crossover import (
     BASELINES,
     EDGE_METHODS,
@@ -377,12 +378,7 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
         figures.append((comparison, name))
     md = _summary(profile, spec, frame, points, nstar, table, sides, transfer, figures, run, markdown_table)
     md += _rule9_section(rule9)
-    if run.failures:
-        failures = pd.DataFrame(run.failures)
-        write_frame(out / "failures.csv", failures)
-        md += ["## Failures", "", markdown_table(failures, list(failures.columns)), ""]
-    elif (out / "failures.csv").exists():
-        (out / "failures.csv").unlink()
+    md += [*status_sections(out, run), ""]
     atomic_write(out / "summary.md", "\n".join(md) + "\n")
 
 
@@ -409,8 +405,7 @@ def _summary(profile: Any, spec: Any, frame: pd.DataFrame, points: pd.DataFrame,
              "*worse* when the paired difference's interval excludes zero, else *tied*; fewer than "
              f"{MIN_PAIRS} paired seeds: `{FEW}`. For `mean_utilization` (neither direction is better) the verdict "
              "reads *lower* / *higher* (SROLE's utilisation) and a positive reduction means SROLE's is lower.", "",
-             f"**Cost**: {run.compute_s / 60:.1f} min of cell compute time ({run.cells} cells, {len(run.failures)} "
-             f"failed); {wall_line(run)}.", ""]
+             f"**Cost**: {run.compute_s / 60:.1f} min of cell compute time ({cell_counts(run)}); {wall_line(run)}.", ""]
     history = getattr(run, "history", None) or []
     if history:
         hist = pd.DataFrame(history)

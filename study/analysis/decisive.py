@@ -47,6 +47,7 @@ from study.analysis.report import (
     wall_line,
     with_ci,
 )
+from study.analysis.run_status import cell_counts, status_sections
 from study.experiments.profiles import LEARNED, SROLE, Profile
 
 PAIRED_METRICS = ("mean_jct_all", "collisions", "median_utilization", "mean_utilization")
@@ -235,12 +236,7 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
     md += _ablation_section(abl_table, comp)
     md += _convergence_section(conv, curve_frame, out)
     md += _replication_section(repl)
-    if run.failures:
-        failures = pd.DataFrame(run.failures)
-        write_frame(out / "failures.csv", failures)
-        md += ["", "## Failures", "", markdown_table(failures, list(failures.columns))]
-    elif (out / "failures.csv").exists():
-        (out / "failures.csv").unlink()
+    md += status_sections(out, run)
     atomic_write(out / "summary.md", "\n".join(md) + "\n")
 
 
@@ -262,7 +258,7 @@ def _header(profile: Profile, main: pd.DataFrame, run: RunInfo) -> list[str]:
         f"{profile.eval_episodes} evaluation episodes per seed, the same episodes for every method (common random "
         "numbers).", "",
         f"Compute time {run.compute_s / 60:.1f} min ({run.compute_s:,.0f} s of cell time, cached cells at their "
-        f"original time); {wall_line(run)}; {run.cells} cells, {len(run.failures)} failed.", "",
+        f"original time); {wall_line(run)}; {cell_counts(run)}.", "",
         "Statistics: every method is evaluated on the same episodes per training seed, so methods are compared by "
         "**paired** differences per seed (`study.analysis.stats.paired_difference`: mean over seeds, BCa bootstrap 95% "
         "interval, paired t-test, verdict checked for 20 bootstrap seeds). A difference is claimed only when its "

@@ -17,6 +17,7 @@ from srole_common.persist import atomic_write, save_figure, write_frame
 from srole_env import make_config
 from srole_env.load import offered_load
 from study.analysis.paper import paper_figures
+from study.analysis.run_status import outcome_counts, status_sections
 from study.experiments.regime import (
     BASE,
     BASELINES,
@@ -178,12 +179,7 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
         heatmap(table, comparison, out / path, _source_n(profile))
         figures.append((comparison, path))
     md = _summary(profile, frame, table, figures, run, markdown_table)
-    if run.failures:
-        failures = pd.DataFrame(run.failures)
-        write_frame(out / "failures.csv", failures)
-        md += ["## Failures", "", markdown_table(failures, list(failures.columns)), ""]
-    elif (out / "failures.csv").exists():
-        (out / "failures.csv").unlink()
+    md += [*status_sections(out, run), ""]
     atomic_write(out / "summary.md", "\n".join(md) + "\n")
 
 
@@ -269,7 +265,7 @@ def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: li
                       "selects it; the per-decision-credit learner `crl_idqn` had no tuned YAML when this ran. "
                       "Rerunning with one reruns only the CRL cells (the others are cached).", ""]
     lines += [f"**Cost**: {run.compute_s / 60:.1f} min of cell compute time ({run.cells} cells, cached cells at their "
-              f"original time; {len(run.failures)} failed); {wall_line(run)}. The run is resumable: every training "
+              f"original time; {outcome_counts(run)}); {wall_line(run)}. The run is resumable: every training "
               "and evaluation is cached under `cache/`.", ""]
     if "wall_s" in frame.columns:
         cost = frame.groupby(["n_edges", "trained"])["wall_s"].sum().reset_index()

@@ -39,6 +39,7 @@ from srole_common.persist import atomic_write, write_frame
 from study.analysis import figures, stats
 from study.analysis.paper import METRICS as PAPER_METRICS
 from study.analysis.paper import paper_figures
+from study.analysis.run_status import cell_counts, status_sections
 from study.experiments.profiles import BASELINES, HEADLINE_BASELINES, METHOD_NAMES, SROLE, Profile
 from study.experiments.runs import RunInfo
 
@@ -314,11 +315,6 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
     frame, jobs = split_jobs(pd.DataFrame(rows), out, ("method", "seed"))
     curve_frame = pd.DataFrame(curves)
     write_frame(out / "curves.csv", curve_frame)
-    failures = pd.DataFrame(run.failures, columns=["experiment", "point", "method", "seed", "error"])
-    if len(failures):
-        write_frame(out / "failures.csv", failures)
-    elif (out / "failures.csv").exists():
-        (out / "failures.csv").unlink()
 
     md = _header(profile, frame, run)
     comparisons = []
@@ -389,7 +385,7 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
     all_comp = pd.concat(comparisons, ignore_index=True) if comparisons else pd.DataFrame()
     write_frame(out / "comparisons.csv", all_comp)
     md += _convergence_section(profile, curve_frame, out)
-    md += _failures_section(failures)
+    md += status_sections(out, run)
     atomic_write(out / "summary.md", "\n".join(md) + "\n")
 
 
@@ -446,8 +442,7 @@ def _header(profile: Profile, frame: pd.DataFrame, run: RunInfo) -> list[str]:
         "",
         f"Compute time {run.compute_s / 60:.1f} min ({run.compute_s:,.0f} s; every cell, including those served "
         f"from the cache at their original time); {wall_line(run)}; "
-        f"{run.cells} cells, {len(run.failures)} failed." + (" Models dropped after evaluation." if run.drop_models
-                                                               else ""),
+        f"{cell_counts(run)}." + (" Models dropped after evaluation." if run.drop_models else ""),
         "",
         "Statistics: IQM over training seeds with stratified-bootstrap 95% CIs (`study.analysis.stats`, rliable's "
         "estimators); probability of improvement P(SROLE run has lower mean JCT than a baseline run); a "
@@ -555,14 +550,6 @@ def _convergence_section(profile: Profile, curves: pd.DataFrame, out: Path) -> l
         lines.append("**Not flattened** (the budget was too short for these; their results are provisional):")
         lines += ["", markdown_table(flagged, list(flagged.columns))]
     return lines
-
-
-def _failures_section(failures: pd.DataFrame) -> list[str]:
-    if failures.empty:
-        return []
-    return ["", "## Failures", "", f"{len(failures)} evaluation(s) or cell(s) failed; every other result is "
-            "reported above. Details in `failures.csv`.", "",
-            markdown_table(failures.assign(error=failures["error"].str.slice(0, 160)), list(failures.columns))]
 
 
 # ---------------------------------------------------------------------- README

@@ -19,12 +19,14 @@ RUNS_FILE = "runs.json"
 @dataclass
 class RunInfo:
     """How the run went: this invocation's wall time, the compute time of every cell (including cells
-    served from the cache: their original time), the cell count and the failures."""
+    served from the cache: their original time), the cell count, the failures and the cells not run."""
 
     wall_s: float
     compute_s: float
     cells: int
     failures: list[dict[str, Any]] = field(default_factory=list)
+    not_run: list[dict[str, Any]] = field(default_factory=list)
+    """Cells a ``--cached-only`` rebuild found no evaluations of (not failures: nothing was computed)."""
     workers: int | None = 1
     drop_models: bool = False
     computed: int = 0
