@@ -22,7 +22,8 @@ cache; ``readme_tables`` rebuilds the README's table from the committed ones); `
   ``jct_cdf.png`` (``figures.CDF_METHODS``) and ``curves_<k>.png`` (one per training point).
 * ``summary.md`` (everything above with its captions), ``profile.json`` (the profile as run),
   ``runs.json`` (every invocation that computed cells: its wall time, workers and cells computed),
-  ``failures.csv`` when anything failed, and ``cache/`` (trained models, training records, evaluations).
+  ``failures.csv`` when anything failed, ``not_run.csv`` when a ``--cached-only`` rebuild lacked cells, and
+  ``cache/`` (trained models, training records, evaluations).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ READING = ("How to read these figures against the paper, and why they differ, is
 OUTPUTS = ("<experiment>.csv", "<experiment>_summary.csv", "comparisons.csv", "sensitivity_effect.csv",
            "sensitivity_reduction.csv", "curves.csv", "jobs.csv", "jct_quantiles.csv", "<experiment>_jct.png",
            "scalability_collisions.png", "scalability_latency.png", "shield_overhead_latency.png", "sensitivity.png",
-           "jct_cdf.png", "curves_<k>.png", "summary.md", "profile.json", "runs.json", "failures.csv", "cache/")
+           "jct_cdf.png", "curves_<k>.png", "summary.md", "profile.json", "runs.json", "failures.csv", "not_run.csv",
+           "cache/")
 """Every file ``srole reproduce`` writes into its results directory (module docstring: what each holds)."""
 JCT_QUANTILES = (0.5, 0.9, 0.99)
 
