@@ -86,6 +86,29 @@ def test_idqn_update_matches_the_old_step(overrides: dict):
         torch.testing.assert_close(torch_adam.state[p]["exp_avg"], m, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("overrides", [
+    {"hidden": (64, 64)},
+    {"hidden": (32,), "double_q": False, "max_grad_norm": 0.05, "tau": 0.3},  # clipping on every step
+    {"hidden": (24, 24, 24), "mask_actions": False, "reward_scale": 10.0},
+])
+def test_the_written_out_step_equals_the_autograd_step(overrides: dict):
+    hp = IDQNConfig(batch_size=64, learning_starts=0, lr=3e-3, **overrides)
+    fast, slow = _filled_idqn(hp), _filled_idqn(hp)
+    assert fast._mlp_step is not None  # a plain ReLU MLP on the CPU takes the written-out step
+    for k in range(30):
+        if k == 15:  # a schedule changing the learning rate mid-run
+            for agent in (fast, slow):
+                agent.optim.param_groups[0]["lr"] = 1e-3
+        assert fast.update() == pytest.approx(slow.update_autograd(), rel=1e-5, abs=1e-7)
+    ours, theirs = [*fast.q.parameters(), *fast.target.parameters()], [*slow.q.parameters(), *slow.target.parameters()]
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(fast.optim.exp_avg_sq, slow.optim.exp_avg_sq, rtol=1e-4, atol=1e-10)
+    assert fast.optim.steps == slow.optim.steps == 30 and fast.updates == slow.updates == 30
+    assert not torch.equal(fast.q[0].weight, _filled_idqn(hp).q[0].weight)  # it learned something
+    assert _filled_idqn(IDQNConfig(hidden=(16,), dueling=True))._mlp_step is None  # the dueling head: autograd
+
+
 class _TorchAdam(torch.optim.Adam):
     """torch's Adam where IPPO expects ours: no flat gradient buffer, so the clipping scales each gradient."""
 

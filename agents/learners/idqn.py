@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from agents.common.array_env import EpisodeDriver
 from agents.common.context import CheckpointSchedule, RunContext
 from agents.common.policy import ScoredPolicy
+from agents.learners import mlp_step
 from agents.learners.base import LearnerConfig, TorchLearner, above, at_least, between, in_open_closed, one_of, widths
 from agents.learners.networks import MASKED_SCORE, DuelingQ, as_tensor, forward_rows, mlp
 from agents.learners.optim import Adam, clip_grad_norm_, flatten_, polyak_
@@ -167,6 +168,8 @@ class IDQN(TorchLearner):
         self.buffer = ReplayBuffer(hp.buffer_size, self.obs_dim, self.n_actions)
         self.nstep = NStepReturns(hp.n_step, hp.gamma)
         self.policy = QNetPolicy(self.q, hp.mask_actions, self.device)
+        self._mlp_step = mlp_step.MLPQStep(self.q, self.target, self.optim, self._target_flat) \
+            if not hp.dueling and mlp_step.supports(self.q, self.device) else None
 
     def _net(self) -> torch.nn.Module:
         hp = self.hp
@@ -189,10 +192,23 @@ class IDQN(TorchLearner):
     def update(self) -> float:
         """One gradient step on a sampled batch; returns the loss.
 
-        Double DQN picks the next action with the online network and scores it with the target network. The
-        online network's pass over the next observations stays a separate no-grad forward: stacking it onto
-        the batch's forward would make the backward pass (the bulk of a step's arithmetic) twice as long.
-        Clipping, Adam and the Polyak update run over flat parameter buffers (``agents.learners.optim``).
+        Double DQN picks the next action with the online network and scores it with the target network. A plain
+        ReLU MLP on the CPU takes the written-out step (``agents.learners.mlp_step``: the same maths to float
+        rounding, half the time at 64x64 units); other networks (the dueling head) and devices go through
+        autograd (``update_autograd``).
+        """
+        if self._mlp_step is not None:
+            loss = self._mlp_step.step(self.buffer.sample(self.rng, self.hp.batch_size), self.hp)
+            self.updates += 1
+            return loss
+        return self.update_autograd()
+
+    def update_autograd(self) -> float:
+        """``update`` through autograd, for any network: also the reference the written-out step is tested against.
+
+        The online network's pass over the next observations stays a separate no-grad forward: stacking it onto
+        the batch's forward would make the backward pass twice as long. Clipping, Adam and the Polyak update run
+        over flat parameter buffers (``agents.learners.optim``).
         """
         hp = self.hp
         b = self.buffer.sample(self.rng, hp.batch_size)

@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from agents.baselines.heuristics import make_heuristic
-from shields import make_shield
+from shields import kernel, make_shield
 from srole_env import parallel_env
 
 
@@ -89,6 +89,8 @@ def run(n: int, kind: str, args: argparse.Namespace) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if kernel.available():  # the compiled shield from the first round: the steady state, not the ski rental
+        kernel.load()
     header = (f"{'N':>6} {'shield':<14} {'R':>4} {'steps':>5} {'wall ms':>9} {'shield ms':>9} "
               f"{'sim latency s':>13} {'per request s':>13} {'interv.':>8} {'messages':>8} {'rounds':>6}")
     print(header)

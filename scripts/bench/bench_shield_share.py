@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from shields import make_shield
+from shields import kernel, make_shield
 from srole_env import parallel_env
 
 
@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--block", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if kernel.available():  # the compiled shield from the first round: the steady state, not the ski rental
+        kernel.load()
 
     bare = parallel_env(args.scenario, n_edges=args.n)
     shielded = make_shield(parallel_env(args.scenario, n_edges=args.n), args.kind, seed=args.seed)

@@ -512,7 +512,7 @@ class ClusterSimulator:
         bw = topo.link_bps[origin, cand]
         lat = topo.link_latency_s[origin, cand]
         starts = np.concatenate(([True], job[1:] != job[:-1])).nonzero()[0]
-        counts = np.diff(np.r_[starts, len(job)])
+        counts = np.diff(np.append(starts, len(job)))
         job_bw = np.repeat(np.minimum.reduceat(bw, starts), counts)
         job_lat = np.repeat(np.maximum.reduceat(lat, starts), counts)
         k = jobs.n_tasks[job]

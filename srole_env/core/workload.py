@@ -56,6 +56,12 @@ class PoissonWorkload:
         self.model_names = model_names
         mix = np.array([config.model_mix.get(name, 0.0) for name in model_names], float)
         self._model_p = mix / mix.sum()
+        # ``rng.choice(k, p=p)`` draws ``cdf.searchsorted(rng.random(size), side="right")`` with this cdf, and
+        # ``rng.choice(values)`` draws ``values[rng.integers(0, len(values), size)]``: the same numbers from the same
+        # stream (``tests/test_physics.py``), without ``choice``'s checks of ``p`` on every call
+        self._model_cdf = self._model_p.cumsum()
+        self._model_cdf /= self._model_cdf[-1]
+        self._batch_sizes = np.array(config.batch_sizes)
 
     def jobs_between(self, t0: float, t1: float, rng: np.random.Generator) -> JobBatch:
         """Jobs arriving in the window (t0, t1]."""
@@ -68,10 +74,10 @@ class PoissonWorkload:
         return JobBatch(
             arrival=arrival[order],
             origin=origin[order],
-            model=rng.choice(len(self.model_names), size=total, p=self._model_p),
+            model=self._model_cdf.searchsorted(rng.random(total), side="right"),
             samples=rng.integers(cfg.job_samples[0], cfg.job_samples[1], endpoint=True, size=total),
             epochs=rng.integers(cfg.job_epochs[0], cfg.job_epochs[1], endpoint=True, size=total),
-            batch=rng.choice(np.array(cfg.batch_sizes), size=total),
+            batch=self._batch_sizes[rng.integers(0, len(self._batch_sizes), size=total)],
             n_tasks=rng.integers(cfg.tasks_per_job[0], cfg.tasks_per_job[1], endpoint=True, size=total),
         )
 

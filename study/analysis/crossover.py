@@ -378,7 +378,7 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
         figures.append((comparison, name))
     md = _summary(profile, spec, frame, points, nstar, table, sides, transfer, figures, run, markdown_table)
     md += _rule9_section(rule9)
-    md += [*status_sections(out, run), ""]
+    md += [*status_sections(out, run, markdown_table), ""]
     atomic_write(out / "summary.md", "\n".join(md) + "\n")
 
 

@@ -236,7 +236,7 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
     md += _ablation_section(abl_table, comp)
     md += _convergence_section(conv, curve_frame, out)
     md += _replication_section(repl)
-    md += status_sections(out, run)
+    md += status_sections(out, run, markdown_table)
     atomic_write(out / "summary.md", "\n".join(md) + "\n")
 
 

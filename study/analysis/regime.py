@@ -179,7 +179,7 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
         heatmap(table, comparison, out / path, _source_n(profile))
         figures.append((comparison, path))
     md = _summary(profile, frame, table, figures, run, markdown_table)
-    md += [*status_sections(out, run), ""]
+    md += [*status_sections(out, run, markdown_table), ""]
     atomic_write(out / "summary.md", "\n".join(md) + "\n")
 
 

@@ -387,7 +387,7 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
     all_comp = pd.concat(comparisons, ignore_index=True) if comparisons else pd.DataFrame()
     write_frame(out / "comparisons.csv", all_comp)
     md += _convergence_section(profile, curve_frame, out)
-    md += status_sections(out, run)
+    md += status_sections(out, run, markdown_table)
     atomic_write(out / "summary.md", "\n".join(md) + "\n")
 
 

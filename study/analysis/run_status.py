@@ -7,6 +7,7 @@ removed when a later run has no such rows, so an old ``failures.csv`` never read
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -30,10 +31,9 @@ def cell_counts(run: RunInfo) -> str:
     return f"{run.cells} cells, {outcome_counts(run)}"
 
 
-def status_sections(out: Path, run: RunInfo) -> list[str]:
-    """Write ``failures.csv`` and ``not_run.csv`` (or remove stale ones) and return the summary's sections."""
-    from study.analysis.report import markdown_table  # report.py imports this module
-
+def status_sections(out: Path, run: RunInfo, markdown_table: Callable[[pd.DataFrame, list[str]], str]) -> list[str]:
+    """Write ``failures.csv`` and ``not_run.csv`` (or remove stale ones) and return the summary's sections, its
+    tables drawn by ``markdown_table`` (``study.analysis.report.markdown_table``, which imports this module)."""
     md: list[str] = []
     for name, rows in (("failures", run.failures), ("not_run", getattr(run, "not_run", None) or [])):
         path = out / f"{name}.csv"
