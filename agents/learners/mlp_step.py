@@ -42,7 +42,7 @@ class MLPQStep:
         self.optim = optim
         self.target_flat = target_flat
         # the gradient views, in the parameters' order (weight, bias per layer), of the optimizer's flat buffer
-        grads = optim._views(optim.grad)
+        grads = optim.views(optim.grad)
         self.grad_w = grads[0::2]
         self.grad_b = [g.numpy() for g in grads[1::2]]
 

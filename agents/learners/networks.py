@@ -96,7 +96,7 @@ def forward_rows(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
     Why: a round's forward for every agent at N = 100,000 has [N, 128] activations of 51 MB, far outside the
     cache, and the call costs 2-3x per row what a block does. The result is the one-call result bit for bit
-    (``tests/test_learn_step.py``): each row of a linear layer is its own dot products, and the blocks are large
+    (``tests/test_eval_batched.py``): each row of a linear layer is its own dot products, and the blocks are large
     enough for the BLAS to take the same kernel. Networks with a reduction across a row (the dueling head's
     mean) can round differently in blocks, so they always get one call.
     """

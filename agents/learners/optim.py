@@ -89,7 +89,8 @@ class Adam:
         denom = (self.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
         self.data.addcdiv_(self.exp_avg, denom, value=-step_size)
 
-    def _views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+    def views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """``flat`` (one of this optimizer's flat buffers: data, grad, moments) as one view per parameter, in order."""
         out, offset = [], 0
         for p in self.params:
             out.append(flat[offset:offset + p.numel()].view_as(p))
@@ -99,13 +100,13 @@ class Adam:
     @property
     def exp_avgs(self) -> list[torch.Tensor]:
         """First moments per parameter (views)."""
-        return self._views(self.exp_avg)
+        return self.views(self.exp_avg)
 
     def state_dict(self) -> dict[str, Any]:
         """torch's ``Adam.state_dict`` layout (no state before the first step)."""
         state = {} if self.steps == 0 else {
             i: {"step": torch.tensor(float(self.steps)), "exp_avg": m.clone(), "exp_avg_sq": v.clone()}
-            for i, (m, v) in enumerate(zip(self._views(self.exp_avg), self._views(self.exp_avg_sq)))
+            for i, (m, v) in enumerate(zip(self.views(self.exp_avg), self.views(self.exp_avg_sq)))
         }
         group = {k: v for k, v in self.param_groups[0].items() if k != "params"}
         return {"state": state, "param_groups": [{**group, "params": list(range(len(self.params)))}]}
@@ -132,7 +133,7 @@ class Adam:
                                  f"{tuple(p.shape)}")
             moments.append((m, v))
         with torch.no_grad():
-            for (m, v), m_view, v_view in zip(moments, self._views(self.exp_avg), self._views(self.exp_avg_sq)):
+            for (m, v), m_view, v_view in zip(moments, self.views(self.exp_avg), self.views(self.exp_avg_sq)):
                 m_view.copy_(m)
                 v_view.copy_(v)
         self.steps = steps.pop() if steps else 0

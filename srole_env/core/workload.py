@@ -58,7 +58,7 @@ class PoissonWorkload:
         self._model_p = mix / mix.sum()
         # ``rng.choice(k, p=p)`` draws ``cdf.searchsorted(rng.random(size), side="right")`` with this cdf, and
         # ``rng.choice(values)`` draws ``values[rng.integers(0, len(values), size)]``: the same numbers from the same
-        # stream (``tests/test_physics.py``), without ``choice``'s checks of ``p`` on every call
+        # stream (``tests/test_fast_path.py``), without ``choice``'s checks of ``p`` on every call
         self._model_cdf = self._model_p.cumsum()
         self._model_cdf /= self._model_cdf[-1]
         self._batch_sizes = np.array(config.batch_sizes)

@@ -54,4 +54,3 @@ def status_sections(out: Path, run: RunInfo, markdown_table: Callable[[pd.DataFr
                    + "; rerunning without `--cached-only` computes them.", "",
                    markdown_table(shown.head(SHOWN_NOT_RUN), COLUMNS)]
     return md
-
