@@ -127,3 +127,16 @@ def test_a_valid_config_round_trips_through_its_saved_form(overrides: dict):
     hp = LEARNERS["idqn"].configure(overrides)
     assert IDQNConfig.from_saved(hp.to_dict()) == hp
     assert hp.hidden == tuple(overrides.get("hidden", hp.hidden))
+
+
+def test_the_rllib_run_config_takes_the_learner_configs_defaults():
+    """``RLlibTrainConfig`` (the run, ``run_config.json``) and ``RLlibPPOConfig`` (``--hparam``): one set of defaults."""
+    import dataclasses
+
+    from agents.learners.rllib_adapter import RLlibTrainConfig
+    from agents.learners.rllib_specs import RLlibPPOConfig
+
+    run = {f.name: f for f in dataclasses.fields(RLlibTrainConfig)}
+    for f in dataclasses.fields(RLlibPPOConfig):
+        assert f.name in run, f"RLlibTrainConfig lacks the learner field {f.name}"
+        assert run[f.name].default == f.default, f.name

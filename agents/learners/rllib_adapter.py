@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.learners.rllib_specs import ACTION_MASKING, POLICY_MAPPINGS, RLlibPPOConfig
 from srole_common.names import RLLIB_RUN_CONFIG
 from srole_common.persist import atomic_write
 from srole_env.edge_cluster import EdgeClusterEnv
@@ -64,8 +65,6 @@ except ImportError:  # pragma: no cover - depends on the environment
 ENV_NAME = "srole_edge_cluster"
 """Name under which ``register_srole_env`` registers the env creator with Ray Tune."""
 SHIELDS = ("none", "central", "decentralized")
-POLICY_MAPPINGS = ("shared", "per_agent")
-ACTION_MASKING = ("logits", "features")
 SHARED_POLICY = "shared"
 RUN_CONFIG_FILE = RLLIB_RUN_CONFIG
 CHECKPOINT_DIR = "checkpoint"
@@ -137,6 +136,9 @@ if DefaultPPOTorchRLModule is not None:
 
 
 # ---------------------------------------------------------------------------------------------- config
+_PPO = RLlibPPOConfig()
+
+
 @dataclass
 class RLlibTrainConfig:
     """One RLlib training run. Written as ``run_config.json`` beside the checkpoint."""
@@ -155,21 +157,22 @@ class RLlibTrainConfig:
     out_dir: str = "runs/rllib"
     address: str | None = None
     """Existing Ray cluster (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``); None starts a local one."""
-    policy_mapping: str = "shared"
+    # the learner's fields: their defaults are RLlibPPOConfig's (``srole train --backend rllib --hparam``), one source
+    policy_mapping: str = _PPO.policy_mapping
     """``shared`` (one policy for every agent) or ``per_agent`` (one per edge)."""
-    action_masking: str = "logits"
+    action_masking: str = _PPO.action_masking
     """``logits`` (masked-logit RLModule) or ``features`` (mask only as input features)."""
-    train_batch_size: int = 2000
+    train_batch_size: int = _PPO.train_batch_size
     """Env steps per training iteration (each env step is one decision round of all N agents)."""
-    minibatch_size: int = 256
-    num_epochs: int = 10
-    lr: float = 3e-4
-    gamma: float = 0.99
-    hidden: tuple[int, ...] = (64, 64)
-    rollout_fragment_length: int | str = "auto"
+    minibatch_size: int = _PPO.minibatch_size
+    num_epochs: int = _PPO.num_epochs
+    lr: float = _PPO.lr
+    gamma: float = _PPO.gamma
+    hidden: tuple[int, ...] = _PPO.hidden
+    rollout_fragment_length: int | str = _PPO.rollout_fragment_length
     env_overrides: dict[str, Any] = field(default_factory=dict)
     """``ClusterConfig`` field overrides, e.g. ``{"horizon": 50}``."""
-    num_cpus: int | None = None
+    num_cpus: int | None = _PPO.num_cpus
     """CPUs of the local Ray instance (ignored with ``address``); None lets Ray detect them."""
 
     def __post_init__(self) -> None:
