@@ -70,11 +70,13 @@ def test_cpu_quota_slows_a_node_to_its_share():
     iters = {t: last[t][0] - first[t][0] for t in (0, 1)}
     cpu = {t: last[t][1] - first[t][1] for t in (0, 1)}
     assert iters[1] > 0
-    # The quota is a cap: the throttled worker never gets more than about a quarter of a CPU, however idle or busy
-    # the host is. The full-quota worker gets what the host has left: most of a CPU on an idle host (a ratio near
-    # 4; not exactly 4: each iteration's report is a synchronous call the full-CPU worker waits for, and a
-    # duty-cycled worker's iterations cost it more CPU), less on a host busy with other work, so only "clearly
+    # The quota caps the CPU the throttled worker's iterations use at a quarter of a CPU; the process also spends
+    # CPU the quota does not charge (its synchronous report each iteration, Ray's threads): on a fast host it stays
+    # under 0.35 of a CPU, on a host half as fast 0.36-0.39 was measured (2026-12-02), so the bound asserted is
+    # "well under half a CPU". The full-quota worker gets what the host has left: most of a CPU on an idle host (a
+    # ratio near 4; not exactly 4: each iteration's report is a synchronous call the full-CPU worker waits for, and
+    # a duty-cycled worker's iterations cost it more CPU), less on a host busy with other work, so only "clearly
     # more" is asserted for it. Without the quota both would get the same share (ratio 1).
-    assert cpu[1] < 0.35 * 5.0
+    assert cpu[1] < 0.45 * 5.0
     assert 1.5 * cpu[1] < cpu[0]
     assert 1.5 < iters[0] / iters[1] < 7.0

@@ -130,7 +130,7 @@ def test_a_valid_config_round_trips_through_its_saved_form(overrides: dict):
 
 
 def test_the_rllib_run_config_takes_the_learner_configs_defaults():
-    """``RLlibTrainConfig`` (the run, ``run_config.json``) and ``RLlibPPOConfig`` (``--hparam``): one set of defaults."""
+    """``RLlibTrainConfig`` (a run's ``run_config.json``) and ``RLlibPPOConfig`` (``--hparam``): one set of defaults."""
     import dataclasses
 
     from agents.learners.rllib_adapter import RLlibTrainConfig
