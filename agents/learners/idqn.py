@@ -194,8 +194,8 @@ class IDQN(TorchLearner):
 
         Double DQN picks the next action with the online network and scores it with the target network. A plain
         ReLU MLP on the CPU takes the written-out step (``agents.learners.mlp_step``: the same maths to float
-        rounding, half the time at 64x64 units); other networks (the dueling head) and devices go through
-        autograd (``update_autograd``).
+        rounding, about two thirds of the time at 64x64 units); other networks (the dueling head) and devices go
+        through autograd (``update_autograd``).
         """
         if self._mlp_step is not None:
             loss = self._mlp_step.step(self.buffer.sample(self.rng, self.hp.batch_size), self.hp)
