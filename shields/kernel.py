@@ -54,7 +54,7 @@ def loaded() -> bool:
 
 def worth_loading() -> bool:
     """Ski rental (module docstring): True once the kernel is loaded or the NumPy path has cost ``LOAD_COST_S``."""
-    return _compiled is not None or _numpy_s >= LOAD_COST_S
+    return loaded() or _numpy_s >= LOAD_COST_S
 
 
 def charge_numpy(seconds: float) -> None:

@@ -161,15 +161,15 @@ class Coordinator:
             conflicts=np.zeros(n, dtype=bool),
         )
         requests = requests_of(state, actions)
-        if self.compiled and (not self.deferred or kernel.worth_loading()):
+        if not self.compiled:
+            return self._resolve_numpy(out, requests, priority, ranks, has_pref, state)
+        if not self.deferred or kernel.worth_loading():
             return self._resolve_compiled(state, out, requests, priority, ranks, has_pref)
-        if self.compiled:
-            started = time.perf_counter()
-            try:
-                return self._resolve_numpy(out, requests, priority, ranks, has_pref, state)
-            finally:
-                kernel.charge_numpy(time.perf_counter() - started)
-        return self._resolve_numpy(out, requests, priority, ranks, has_pref, state)
+        started = time.perf_counter()  # deferred: NumPy settles, and its time counts towards loading the kernel
+        try:
+            return self._resolve_numpy(out, requests, priority, ranks, has_pref, state)
+        finally:
+            kernel.charge_numpy(time.perf_counter() - started)
 
     def _resolve_numpy(
         self,

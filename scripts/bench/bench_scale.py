@@ -56,11 +56,13 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _has_kernel_load() -> bool:
-    """True in trees whose shield kernel is loaded on demand (``shields.kernel.load``); older ones load it at once."""
+def _load_shield_kernel(shield: str) -> None:
+    """Load the shield kernel now behind a shield, so the timed rounds run it from the first (steady state, not the
+    ski rental); trees before ``shields.kernel.load`` load it on the first round anyway."""
     from shields import kernel
 
-    return hasattr(kernel, "load")
+    if shield != "none" and hasattr(kernel, "load"):
+        kernel.load()
 
 
 def _moved() -> bool:
@@ -85,10 +87,7 @@ def worker_episode(job: dict[str, Any]) -> dict[str, Any]:
     from srole_env import make_config
 
     policy, shield = job["policy"], job["shield"]
-    if shield != "none" and _has_kernel_load():
-        from shields import kernel
-
-        kernel.load()  # numba's start-up belongs to the excluded start-up, as in trees that load it at once
+    _load_shield_kernel(shield)  # numba's start-up belongs to the excluded start-up
     evaluate(policy, shield, make_config("paper", n_edges=20, horizon=3), 1, 0, "cpu")  # start-up, excluded
     cfg = make_config("paper", n_edges=job["n"], horizon=job["horizon"])
     start, cpu = time.perf_counter(), time.process_time()
@@ -132,10 +131,7 @@ def worker_rounds(job: dict[str, Any]) -> dict[str, Any]:
             decided += env.metrics()["head_decisions"] - before
     else:
         shield = mode if mode in ("central", "decentralized") else "none"
-        if shield != "none" and _has_kernel_load():
-            from shields import kernel
-
-            kernel.load()  # the compiled shield from the first round (steady state, not the ski rental)
+        _load_shield_kernel(shield)
         small = ArrayEnv(make_parallel_env(make_config("paper", n_edges=20, horizon=3), shield))
         small.reset(seed=0)
         small.step(np.zeros(20, dtype=np.int64))  # the shield kernel's numba cache, excluded

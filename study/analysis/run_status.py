@@ -22,8 +22,7 @@ SHOWN_NOT_RUN = 20
 
 def outcome_counts(run: RunInfo) -> str:
     """``"{k} failed"``, plus ``", {m} not run (not in the cache)"`` when a rebuild lacked some cells."""
-    not_run = getattr(run, "not_run", None) or []
-    return f"{len(run.failures)} failed" + (f", {len(not_run)} not run (not in the cache)" if not_run else "")
+    return f"{len(run.failures)} failed" + (f", {len(run.not_run)} not run (not in the cache)" if run.not_run else "")
 
 
 def cell_counts(run: RunInfo) -> str:
@@ -35,7 +34,7 @@ def status_sections(out: Path, run: RunInfo, markdown_table: Callable[[pd.DataFr
     """Write ``failures.csv`` and ``not_run.csv`` (or remove stale ones) and return the summary's sections, its
     tables drawn by ``markdown_table`` (``study.analysis.report.markdown_table``, which imports this module)."""
     md: list[str] = []
-    for name, rows in (("failures", run.failures), ("not_run", getattr(run, "not_run", None) or [])):
+    for name, rows in (("failures", run.failures), ("not_run", run.not_run)):
         path = out / f"{name}.csv"
         if not rows:
             if path.exists():
