@@ -44,7 +44,7 @@ class MLPQStep:
         # the gradient views, in the parameters' order (weight, bias per layer), of the optimizer's flat buffer
         grads = optim.views(optim.grad)
         self.grad_w = grads[0::2]
-        self.grad_b = [g.numpy() for g in grads[1::2]]
+        self.grad_b = grads[1::2]
 
     @torch.no_grad()
     def step(self, batch: Any, hp: Any) -> float:
@@ -78,11 +78,12 @@ class MLPQStep:
         g = torch.from_numpy(grad)
         for i in range(len(self.q_layers) - 1, -1, -1):
             torch.mm(g.t(), inputs[i], out=self.grad_w[i])
-            np.sum(g.numpy(), axis=0, out=self.grad_b[i])
+            torch.sum(g, dim=0, out=self.grad_b[i])
             if i == 0:
                 break
-            g = torch.mm(g, self.q_layers[i].weight.detach())
-            g.numpy()[inputs[i].numpy() <= 0.0] = 0.0  # ReLU: no gradient where its output was 0
+            # ReLU: no gradient where its output was 0 (autograd's own ReLU backward; a boolean-mask assignment in
+            # NumPy took 0.3 ms at 256x128)
+            g = torch.ops.aten.threshold_backward(torch.mm(g, self.q_layers[i].weight.detach()), inputs[i], 0.0)
 
     def _clip(self, max_norm: float) -> None:
         """Scale the gradients to a total 2-norm of at most ``max_norm`` (``torch.nn.utils.clip_grad_norm_``)."""
