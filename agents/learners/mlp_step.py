@@ -4,9 +4,10 @@ Why: at batch 256 and 64x64 hidden units a double-DQN step has about 0.3 ms of a
 autograd it took 2.1-2.5 ms on one core of the machine in ``docs/benchmarks.md`` (1.55 ms this way): each of
 its ~40 small operations pays torch's dispatch (5-20 us there), and autograd builds and walks a graph. An MLP's
 backward pass is a few matrix products, so this step runs them, and the forward passes, with
-``torch.addmm``/``torch.mm`` (the same BLAS and thread setting as the autograd step) and does everything else
-(targets, masks, the loss gradient, ReLU gradients, clipping, Adam, Polyak) in NumPy on arrays that share memory
-with the torch parameters, gradients and Adam moments (``Tensor.numpy()`` views: nothing is copied back). The
+``torch.addmm``/``torch.mm`` (the same BLAS and thread setting as the autograd step), the ReLU gradients and bias
+sums with torch's own kernels, and everything else (targets, masks, the loss gradient, clipping, Adam, Polyak) in
+NumPy on arrays that share memory with the torch parameters, gradients and Adam moments (``Tensor.numpy()``
+views: nothing is copied back). The
 online network scores the batch and the next observations in one forward; only the batch's rows go backward.
 
 Same maths as ``IDQN.update_autograd`` (double DQN, masked argmax, Huber loss with beta 1, clipping by the total
