@@ -7,8 +7,8 @@ backward pass is a few matrix products, so this step runs them, and the forward 
 ``torch.addmm``/``torch.mm`` (the same BLAS and thread setting as the autograd step), the ReLU gradients and bias
 sums with torch's own kernels, and everything else (targets, masks, the loss gradient, clipping, Adam, Polyak) in
 NumPy on arrays that share memory with the torch parameters, gradients and Adam moments (``Tensor.numpy()``
-views: nothing is copied back). The
-online network scores the batch and the next observations in one forward; only the batch's rows go backward.
+views: nothing is copied back). The online network scores the batch and the next observations in one forward;
+only the batch's rows go backward.
 
 Same maths as ``IDQN.update_autograd`` (double DQN, masked argmax, Huber loss with beta 1, clipping by the total
 2-norm, Adam as ``agents.learners.optim.Adam``, Polyak averaging), equal to float rounding: the summation order
