@@ -166,6 +166,7 @@ class ClusterSimulator:
         self.jobs = _Table(_JOB_FIELDS)
         self.topology: Topology | None = None
         self._speed_cache: tuple[Topology, np.ndarray] | None = None
+        self._idle_transfer_cache: tuple[Topology, np.ndarray] | None = None
         self._invalidate()
 
     # ------------------------------------------------------------------ episode lifecycle
@@ -266,16 +267,24 @@ class ClusterSimulator:
         """[N, C] bool: the head task fits on each candidate without passing its thresholds.
 
         ``extra_slots``/``extra_mem`` [N] add commitments not yet in the simulator (e.g. earlier
-        decisions of the same round).
+        decisions of the same round). Without them the result is cached until the state changes (read-only):
+        the observation's fits feature and the action mask are the same array.
         """
+        if extra_slots is None and "fits" in self._cache:
+            return self._cache["fits"]
         slots, mem = self.committed()
         if extra_slots is not None:
             slots = slots + extra_slots
             mem = mem + extra_mem
         has, demand = self.head_demand()
-        cand = self.topology.candidates
-        fits = (slots[cand] + 1.0 <= self.slot_limit[cand]) & (mem[cand] + demand[:, None] <= self.mem_limit[cand])
-        return fits & has[:, None]
+        busy = np.flatnonzero(has)  # an edge without a head task fits nowhere: only busy rows are computed
+        cand = self.topology.candidates[busy]
+        fits = np.zeros((self.n_edges, self.n_candidates), dtype=bool)
+        fits[busy] = (slots[cand] + 1.0 <= self.slot_limit[cand]) & (mem[cand] + demand[busy, None] <= self.mem_limit[cand])
+        if extra_slots is None:
+            fits.flags.writeable = False
+            self._cache["fits"] = fits
+        return fits
 
     def action_mask(self, extra_slots: np.ndarray | None = None, extra_mem: np.ndarray | None = None) -> np.ndarray:
         """[N, A] int8 mask of safe actions: candidates the head task fits on, and ``hold`` (always)."""
@@ -294,49 +303,74 @@ class ClusterSimulator:
         ``agents`` (default: all) selects rows; ``extra_*`` [N] add not-yet-committed load.
         """
         topo, tasks = self.topology, self.tasks
+        whole = agents is None and extra_slots is None
         slots, mem = self.committed()
         if extra_slots is not None:
             slots = slots + extra_slots
             mem = mem + extra_mem
-        agents = np.arange(self.n_edges) if agents is None else np.asarray(agents, dtype=np.int64)
-        heads = self.pending_heads()[agents]
+        # rows: a slice for all agents (views, no gathers), else the chosen rows
+        rows_of = slice(None) if agents is None else np.asarray(agents, dtype=np.int64)
+        n_rows = self.n_edges if agents is None else len(rows_of)
+        heads = self.pending_heads()[rows_of]
         has_all, mem_all = self.head_demand()
-        has, h_mem, h_wait = has_all[agents], mem_all[agents], self.head_wait()[agents]
-        rows = np.maximum(heads, 0)
+        has, h_mem, h_wait = has_all[rows_of], mem_all[rows_of], self.head_wait()[rows_of]
+        # the features of the head task are computed on the rows that have one (``busy``); a row without one has
+        # no volume to move or compute and fits nowhere, so its transfer feature is the link latency's alone
+        # and its compute, fits and FLOP features are 0: the values the full-row formulas give there
+        busy = np.flatnonzero(has)
+        head_rows = heads[busy]
+        b_edges = busy if agents is None else rows_of[busy]
         if tasks.size:
-            h_flops = np.where(has, tasks.flops_iter[rows] * tasks.iters_total[rows], 0.0)
-            h_bits = np.where(has, tasks.shard_bits[rows], 0.0)
-            h_ntasks = np.where(has, self.jobs.n_tasks[tasks.job[rows]], 0)
+            h_flops = tasks.flops_iter[head_rows] * tasks.iters_total[head_rows]
+            h_bits = tasks.shard_bits[head_rows]
+            h_ntasks = self.jobs.n_tasks[tasks.job[head_rows]]
         else:
-            h_flops = h_bits = np.zeros(len(agents))
-            h_ntasks = np.zeros(len(agents), dtype=np.int64)
+            h_flops = h_bits = np.zeros(0)
+            h_ntasks = np.zeros(0, dtype=np.int64)
 
         # one [A, D] float64 array written column by column (the same values as stacking the features), then
         # clipped in place and cast: fewer passes over N x D than stack + concatenate
         cfg, c = self.config, self.n_candidates
-        obs = np.empty((len(agents), self.obs_dim))
+        obs = np.empty((n_rows, self.obs_dim))
         obs[:, 0] = has
-        obs[:, 1] = self.queue_lengths()[agents] / cfg.queue_norm
+        obs[:, 1] = self.queue_lengths()[rows_of] / cfg.queue_norm
         obs[:, 2] = h_mem / 1e9
-        obs[:, 3] = np.log10(1.0 + h_flops) / 15.0
-        obs[:, 4] = h_ntasks / cfg.tasks_per_job[1]
+        obs[:, 3] = 0.0
+        obs[busy, 3] = np.log10(1.0 + h_flops) / 15.0
+        obs[:, 4] = 0.0
+        obs[busy, 4] = h_ntasks / cfg.tasks_per_job[1]
         obs[:, 5] = h_wait / (10.0 * cfg.round_s)
-        per_cand = obs[:, OWN_FEATURES:].reshape(len(agents), c, CANDIDATE_FEATURES)
-        cand = topo.candidates[agents]
+        per_cand = obs[:, OWN_FEATURES:].reshape(n_rows, c, CANDIDATE_FEATURES)
+        cand = topo.candidates[rows_of]
         c_slots = slots[cand]
-        c_mem = mem[cand]
-        speed = worker_flops(topo.flops[cand], topo.cores[cand], self._units[cand], c_slots + 1.0,
-                             cfg.oversubscription_efficiency)
         np.divide(c_slots, topo.cores[cand], out=per_cand[:, :, CAND_UTIL])
-        np.divide(c_mem, topo.memory[cand], out=per_cand[:, :, CAND_MEM])
-        per_cand[:, :, CAND_SPEED] = self._speed_feature()[agents]
-        transfer = h_bits[:, None] / topo.link_bps[agents] + topo.link_latency_s[agents]
-        per_cand[:, :, CAND_TRANSFER] = np.log1p(transfer) / 5.0
-        per_cand[:, :, CAND_COMPUTE] = np.log1p(h_flops[:, None] / speed) / 10.0
-        fits = (c_slots + 1.0 <= self.slot_limit[cand]) & (c_mem + h_mem[:, None] <= self.mem_limit[cand])
-        per_cand[:, :, CAND_FITS] = fits & has[:, None]
+        np.divide(mem[cand], topo.memory[cand], out=per_cand[:, :, CAND_MEM])
+        per_cand[:, :, CAND_SPEED] = self._speed_feature()[rows_of]
+        per_cand[:, :, CAND_TRANSFER] = self._idle_transfer_feature()[rows_of]
+        per_cand[:, :, CAND_COMPUTE] = 0.0
+        b_cand = cand[busy]
+        b_slots = c_slots[busy]
+        speed = worker_flops(topo.flops[b_cand], topo.cores[b_cand], self._units[b_cand], b_slots + 1.0,
+                             cfg.oversubscription_efficiency)
+        transfer = h_bits[:, None] / topo.link_bps[b_edges] + topo.link_latency_s[b_edges]
+        per_cand[busy, :, CAND_TRANSFER] = np.log1p(transfer) / 5.0
+        per_cand[busy, :, CAND_COMPUTE] = np.log1p(h_flops[:, None] / speed) / 10.0
+        if whole:
+            per_cand[:, :, CAND_FITS] = self.candidate_fits()
+        else:
+            per_cand[:, :, CAND_FITS] = 0.0
+            b_mem = mem[b_cand]
+            per_cand[busy, :, CAND_FITS] = (b_slots + 1.0 <= self.slot_limit[b_cand]) & (
+                b_mem + h_mem[busy, None] <= self.mem_limit[b_cand])
         np.clip(obs, 0.0, OBS_HIGH, out=obs)
         return obs.astype(np.float32)
+
+    def _idle_transfer_feature(self) -> np.ndarray:
+        """[N, C] transfer feature of an edge without a head task, ``log1p(link latency) / 5``: fixed per episode."""
+        if self._idle_transfer_cache is None or self._idle_transfer_cache[0] is not self.topology:
+            self._idle_transfer_cache = (self.topology, np.log1p(0.0 / self.topology.link_bps
+                                                                 + self.topology.link_latency_s) / 5.0)
+        return self._idle_transfer_cache[1]
 
     def _speed_feature(self) -> np.ndarray:
         """[N, C] ``log10(solo FLOP/s) / 10`` of every edge's candidates: fixed for the episode, computed once."""
