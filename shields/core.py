@@ -117,6 +117,26 @@ def preference_ranks(preferences: np.ndarray | None, n_candidates: int) -> tuple
     return ranks, has_pref
 
 
+class LazyPreferenceRanks:
+    """``preference_ranks`` of one round's preferences [N, A], computed for the rows a resolver asks for.
+
+    Most requests are granted as they stand, so the NumPy resolver ranks only the agents it moves (each row's
+    ranks are its own: the rows' result is the same rows of the full one); the compiled kernel takes ``full()``.
+    """
+
+    def __init__(self, preferences: np.ndarray, n_candidates: int):
+        self.preferences = preferences
+        self.n_candidates = n_candidates
+
+    def rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``preference_ranks`` of the agents ``rows``: ranks [len(rows), C] and has_pref [len(rows)]."""
+        return preference_ranks(self.preferences[rows], self.n_candidates)
+
+    def full(self) -> tuple[np.ndarray, np.ndarray]:
+        """``preference_ranks`` of every agent."""
+        return preference_ranks(self.preferences, self.n_candidates)
+
+
 def order_keys(
     original: np.ndarray,
     utilization: np.ndarray,

@@ -66,8 +66,34 @@ def check_rule(name: str) -> PriorityRule:
 
 
 def priority_ranks(key: np.ndarray, ticket: np.ndarray) -> np.ndarray:
-    """Rank [N] of every agent (0 = keeps its target first): by key descending, then ticket ascending."""
-    order = np.lexsort((ticket, -np.asarray(key, dtype=float)))
-    ranks = np.empty(len(order), dtype=np.int64)
-    ranks[order] = np.arange(len(order))
+    """Rank [N] of every agent (0 = keeps its target first): by key descending, then ticket ascending.
+
+    The order of ``np.lexsort((ticket, -key))`` (ties of both by agent index), from NumPy's SIMD quicksort, about a
+    third of lexsort's merge sorts at N = 100,000: the dense rank of ``-key`` plus the ticket is one float sort key;
+    adding rounds monotonically, so an order with no equal sort keys is lexsort's, and any equal keys (tied or
+    rounded-together tickets) or a ``NaN`` fall back to ``np.lexsort``.
+    """
+    neg = -np.asarray(key, dtype=float)
+    ticket = np.asarray(ticket, dtype=float)
+    n = len(neg)
+    by_key = np.argsort(neg)
+    neg_sorted = neg[by_key]
+    key_steps = neg_sorted[1:] != neg_sorted[:-1]
+    if n and np.isnan(neg_sorted[-1]):
+        order = np.lexsort((ticket, neg))
+    elif key_steps.all():  # no tied keys: the ticket decides nothing
+        order = by_key
+    else:
+        if key_steps.any():
+            sort_key = np.empty(n)
+            sort_key[by_key] = np.concatenate(([0.0], np.cumsum(key_steps, dtype=float)))
+            sort_key += ticket
+        else:  # one key for all: the ticket alone
+            sort_key = ticket
+        order = np.argsort(sort_key)
+        sorted_keys = sort_key[order]
+        if np.isnan(sorted_keys[-1]) or (sorted_keys[1:] == sorted_keys[:-1]).any():
+            order = np.lexsort((ticket, neg))
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[order] = np.arange(n)
     return ranks

@@ -49,7 +49,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shields import kernel
-from shields.core import RoundState, choose_candidates, fits, grant_prefix, order_keys, requests_of
+from shields.core import (
+    LazyPreferenceRanks,
+    RoundState,
+    choose_candidates,
+    fits,
+    grant_prefix,
+    order_keys,
+    requests_of,
+)
 
 
 @dataclass
@@ -138,13 +146,14 @@ class Coordinator:
         state: RoundState,
         actions: np.ndarray,
         priority: np.ndarray,
-        ranks: np.ndarray | None = None,
+        ranks: np.ndarray | LazyPreferenceRanks | None = None,
         has_pref: np.ndarray | None = None,
     ) -> Resolution:
         """Settle the joint action ``actions`` [N]: a safe joint action and the protocol's figures.
 
         ``priority`` [N] ranks (lower keeps its target first); ``ranks``/``has_pref`` from
-        ``core.preference_ranks`` or None (least-loaded alternatives).
+        ``core.preference_ranks``, or ``ranks`` a ``core.LazyPreferenceRanks`` (``has_pref`` None), or None
+        (least-loaded alternatives).
 
         ``conflicts`` comes for free from round 0, which settles exactly the original requests: an edge's
         original requests all fit together iff none of them is denied (granting is a prefix, and in
@@ -176,7 +185,7 @@ class Coordinator:
         out: Resolution,
         requests: np.ndarray,
         priority: np.ndarray,
-        ranks: np.ndarray | None,
+        ranks: np.ndarray | LazyPreferenceRanks | None,
         has_pref: np.ndarray | None,
         state: RoundState,
     ) -> Resolution:
@@ -204,10 +213,12 @@ class Coordinator:
             else:
                 ce = cand_entry[rows]
                 fit = fits(slots[ce], mem[ce], slot_limit[ce], mem_limit[ce], demand[rows, None])
-                keys = order_keys(
-                    original[rows], slots[ce] / self.cores[ce],
-                    None if ranks is None else ranks[rows], None if has_pref is None else has_pref[rows],
-                )
+                if isinstance(ranks, LazyPreferenceRanks):
+                    row_ranks, row_has = ranks.rows(rows)
+                else:
+                    row_ranks = None if ranks is None else ranks[rows]
+                    row_has = None if has_pref is None else has_pref[rows]
+                keys = order_keys(original[rows], slots[ce] / self.cores[ce], row_ranks, row_has)
                 choice = choose_candidates(fit, keys)
                 go = choice >= 0
                 if not go.all():
@@ -304,10 +315,12 @@ class Coordinator:
         out: Resolution,
         requests: np.ndarray,
         priority: np.ndarray,
-        ranks: np.ndarray | None,
+        ranks: np.ndarray | LazyPreferenceRanks | None,
         has_pref: np.ndarray | None,
     ) -> Resolution:
         """``resolve`` of an all-local partition with the compiled kernel (no boundary traffic)."""
+        if isinstance(ranks, LazyPreferenceRanks):
+            ranks, has_pref = ranks.full()
         use_pref = ranks is not None
         actions, out.answered, out.conflicts, out.local_checks, rounds = kernel.resolve_local(
             self.cand_entry, out.actions, requests, np.asarray(state.demand_mem, dtype=float),

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 
-from shields.core import RoundState, preference_ranks, requests_of
+from shields.core import LazyPreferenceRanks, RoundState, requests_of
 from shields.latency import LatencyModel
 from shields.priority import check_rule, priority_ranks
 from shields.protocol import Coordinator
@@ -212,10 +212,8 @@ class ShieldWrapper(BaseParallelWrapper):
         prefs = self._preferences(preferences)
         state = env.round_state()
         priority = priority_ranks(self._rule(state, actions, prefs), self._rng.random(state.n_agents))
-        ranks, has_pref = preference_ranks(prefs, state.n_candidates)
-        res = self._coordinator.resolve(
-            state, actions, priority, ranks if prefs is not None else None, has_pref if prefs is not None else None
-        )
+        ranks = None if prefs is None else LazyPreferenceRanks(prefs, state.n_candidates)
+        res = self._coordinator.resolve(state, actions, priority, ranks)
         requests = requests_of(state, actions)
         latency = self._latency.per_agent(requests, res, state.committed_slots[self.hosts])
         rewritten = res.actions != actions

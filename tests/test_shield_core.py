@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shields.core import (
+    LazyPreferenceRanks,
     RoundState,
     choose_candidates,
     colliding_edges,
@@ -85,6 +88,37 @@ def test_priority_rules_and_ranks():
         check_rule("loudest")
     ranks = priority_ranks(np.array([1.0, 5.0, 5.0, 0.0]), np.array([0.3, 0.9, 0.1, 0.0]))
     assert ranks.tolist() == [2, 1, 0, 3]
+
+
+_KEYS = st.sampled_from([0.0, -0.0, 1.0, 5.0, 1e6, np.inf, -np.inf, np.nan])
+_TICKETS = st.one_of(st.floats(0.0, 1.0, exclude_max=True), st.sampled_from([0.25, 0.5, 1 - 2.0**-53]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.one_of(_KEYS, st.floats(-10, 10)), _TICKETS), max_size=40), st.booleans())
+def test_priority_ranks_are_lexsorts_order(rows, whole_ranks):
+    """Quicksort with one sort key and its fallbacks give lexsort's order: ties of keys, of tickets, NaN, signed 0,
+    tickets that round together when added to a key's rank."""
+    key = np.array([k for k, _ in rows], dtype=float)
+    ticket = np.array([t for _, t in rows], dtype=float)
+    if whole_ranks:  # integer keys in steps: many tied keys, the quicksort path
+        key = np.where(np.isfinite(key), np.round(key), key)
+    order = np.lexsort((ticket, -key))
+    expected = np.empty(len(order), dtype=np.int64)
+    expected[order] = np.arange(len(order))
+    assert priority_ranks(key, ticket).tolist() == expected.tolist()
+
+
+def test_lazy_preference_ranks_rows_are_the_full_ranks_rows():
+    rng = np.random.default_rng(3)
+    prefs = rng.choice([0.0, 1.0, 2.0, -np.inf, np.nan], size=(50, 6))
+    prefs[7] = np.nan
+    lazy = LazyPreferenceRanks(prefs, 5)
+    ranks, has = preference_ranks(prefs, 5)
+    rows = np.array([7, 0, 49, 3, 3])
+    sub_ranks, sub_has = lazy.rows(rows)
+    assert np.array_equal(sub_ranks, ranks[rows]) and np.array_equal(sub_has, has[rows])
+    assert all(np.array_equal(a, b) for a, b in zip(lazy.full(), (ranks, has)))
 
 
 def _state(n=3, c=3, **kw) -> RoundState:

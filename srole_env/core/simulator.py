@@ -280,7 +280,8 @@ class ClusterSimulator:
         busy = np.flatnonzero(has)  # an edge without a head task fits nowhere: only busy rows are computed
         cand = self.topology.candidates[busy]
         fits = np.zeros((self.n_edges, self.n_candidates), dtype=bool)
-        fits[busy] = (slots[cand] + 1.0 <= self.slot_limit[cand]) & (mem[cand] + demand[busy, None] <= self.mem_limit[cand])
+        fits[busy] = (slots[cand] + 1.0 <= self.slot_limit[cand]) & (
+            mem[cand] + demand[busy, None] <= self.mem_limit[cand])
         if extra_slots is None:
             fits.flags.writeable = False
             self._cache["fits"] = fits
