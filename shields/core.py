@@ -164,6 +164,25 @@ def choose_candidates(fit: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return np.where(fit.any(axis=1), best, -1)
 
 
+def target_priority_order(targets: np.ndarray, priority: np.ndarray) -> np.ndarray:
+    """``np.lexsort((priority, targets))``: requests by target, then priority, ties by position.
+
+    Integer targets and priorities make one integer sort key that NumPy's SIMD quicksort orders about four times
+    faster than lexsort's two merge sorts; an order without equal keys is lexsort's (equal keys, float priorities
+    or a key past int64 fall back to lexsort).
+    """
+    if len(targets) > 1 and targets.dtype.kind in "iu" and priority.dtype.kind in "iu":
+        t_min, p_min = int(targets.min()), int(priority.min())
+        span = int(priority.max()) - p_min + 1
+        if (int(targets.max()) - t_min + 1) * span < 2**62:
+            key = (targets.astype(np.int64) - t_min) * span + (priority.astype(np.int64) - p_min)
+            order = np.argsort(key)
+            sorted_keys = key[order]
+            if not (sorted_keys[1:] == sorted_keys[:-1]).any():
+                return order
+    return np.lexsort((priority, targets))
+
+
 def grant_prefix(
     targets: np.ndarray,
     demand: np.ndarray,
@@ -185,12 +204,12 @@ def grant_prefix(
     if len(targets) == 0:
         return granted
     if fit_alone:
-        order = np.lexsort((priority, targets))
+        order = target_priority_order(targets, priority)
     else:
         alone = fits(slots[targets], mem[targets], slot_limit[targets], mem_limit[targets], demand).nonzero()[0]
         if len(alone) == 0:
             return granted
-        order = alone[np.lexsort((priority[alone], targets[alone]))]
+        order = alone[target_priority_order(targets[alone], priority[alone])]
     t = targets[order]
     d = demand[order]
     run_start = t.searchsorted(t)  # t is sorted: the position where each request's run begins

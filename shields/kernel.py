@@ -66,11 +66,13 @@ def charge_numpy(seconds: float) -> None:
 def load() -> None:
     """Import numba and wrap the kernel now (it compiles, or loads from numba's cache, on its first call), so
     every coordinator uses it from here on: for benchmarks that time the steady state, not the ski rental."""
-    global _compiled, _grant_jit
+    global _compiled, _grant_jit, _rank_jit, _has_order_jit
     if _compiled is None:
         from numba import njit
 
         _grant_jit = njit(cache=True, nogil=True)(_grant)
+        _rank_jit = njit(cache=True, nogil=True)(_preference_rank)
+        _has_order_jit = njit(cache=True, nogil=True)(_has_order)
         _compiled = njit(cache=True, nogil=True)(_resolve_local)
 
 
@@ -112,9 +114,38 @@ def _grant(rows, entry, demand, priority, slots, mem, slot_limit, mem_limit, gra
         mem[t] += add
 
 
+def _has_order(scores, i, c):  # pragma: no cover
+    """Whether row ``i`` of the preference scores [N, >= C] has a number among its first ``c`` (``has_pref``)."""
+    for o in range(c):
+        if not np.isnan(scores[i, o]):
+            return True
+    return False
+
+
+def _preference_rank(scores, i, cc, c):  # pragma: no cover
+    """``core.preference_ranks``'s rank of candidate ``cc`` in row ``i`` of the scores [N, >= C]: how many
+    candidates a stable sort by score descending, ``NaN`` last, puts ahead of it (ties keep candidate order)."""
+    s = scores[i, cc]
+    rank = 0
+    for o in range(c):
+        if o == cc:
+            continue
+        t = scores[i, o]
+        if np.isnan(s):
+            if not np.isnan(t) or o < cc:
+                rank += 1
+        elif not np.isnan(t) and (t > s or (t == s and o < cc)):
+            rank += 1
+    return float(rank)
+
+
 def _resolve_local(cand_entry, actions, requests, demand, priority, slots, mem, slot_limit, mem_limit, cores,
                    ranks, has_pref, use_pref, hold, labels, n_regions, edge_of):  # pragma: no cover
-    """All-local resolve; returns (actions, answered, conflicts over edges, local checks [R], rounds)."""
+    """All-local resolve; returns (actions, answered, conflicts over edges, local checks [R], rounds).
+
+    ``use_pref``: 0 least-loaded alternatives; 1 ``ranks`` [N, C] and ``has_pref`` [N] from
+    ``core.preference_ranks``; 2 ``ranks`` holds the preference scores [N, >= C] and the ranks of the agents that
+    move (a few per round) are computed here, the same values."""
     n, c = cand_entry.shape
     out = actions.copy()
     answered = np.full(n, -1, dtype=np.int64)
@@ -147,14 +178,18 @@ def _resolve_local(cand_entry, actions, requests, demand, priority, slots, mem, 
                 i = pending[j]
                 best = -1
                 best_key = np.inf
+                if use_pref == 1:
+                    row_pref = has_pref[i]
+                else:
+                    row_pref = use_pref == 2 and _has_order_jit(ranks, i, c)
                 for cc in range(c):
                     e = cand_entry[i, cc]
                     if not (slots[e] + 1.0 <= slot_limit[e] and mem[e] + demand[i] <= mem_limit[e]):
                         continue
                     if cc == actions[i]:
                         key = -1.0
-                    elif use_pref and has_pref[i]:
-                        key = ranks[i, cc]
+                    elif row_pref:
+                        key = ranks[i, cc] if use_pref == 1 else _rank_jit(ranks, i, cc, c)
                     else:
                         key = slots[e] / cores[e]
                     if key < best_key:
@@ -191,4 +226,6 @@ def _resolve_local(cand_entry, actions, requests, demand, priority, slots, mem, 
     return out, answered, conflicts, local_checks, k
 
 
-_grant_jit = _grant  # replaced by its compiled form on the first ``resolve_local`` call
+_grant_jit = _grant  # replaced by its compiled form on the first ``resolve_local`` call (so are the two below)
+_rank_jit = _preference_rank
+_has_order_jit = _has_order

@@ -319,17 +319,19 @@ class Coordinator:
         has_pref: np.ndarray | None,
     ) -> Resolution:
         """``resolve`` of an all-local partition with the compiled kernel (no boundary traffic)."""
-        if isinstance(ranks, LazyPreferenceRanks):
-            ranks, has_pref = ranks.full()
-        use_pref = ranks is not None
+        if isinstance(ranks, LazyPreferenceRanks):  # the kernel ranks the agents it moves from the scores
+            scores = np.ascontiguousarray(ranks.preferences[:, : state.n_candidates], dtype=float)
+            pref_args = (scores, _NO_PREF, 2)
+        elif ranks is not None:
+            pref_args = (np.asarray(ranks, dtype=float), np.asarray(has_pref, dtype=bool), 1)
+        else:
+            pref_args = (_NO_RANKS, _NO_PREF, 0)
         actions, out.answered, out.conflicts, out.local_checks, rounds = kernel.resolve_local(
             self.cand_entry, out.actions, requests, np.asarray(state.demand_mem, dtype=float),
             np.asarray(priority, dtype=float),
             state.committed_slots[self.edge_of].astype(float), state.committed_mem[self.edge_of].astype(float),
             self.slot_limit, self.mem_limit, self.cores,
-            np.asarray(ranks, dtype=float) if use_pref else _NO_RANKS,
-            np.asarray(has_pref, dtype=bool) if use_pref else _NO_PREF,
-            use_pref, state.n_candidates, self.labels, self.n_regions, self.edge_of,
+            *pref_args, state.n_candidates, self.labels, self.n_regions, self.edge_of,
         )
         out.actions = actions
         out.rounds = int(rounds)

@@ -16,6 +16,7 @@ from shields.core import (
     order_keys,
     preference_ranks,
     projected_load,
+    target_priority_order,
 )
 from shields.priority import PRIORITY_RULES, check_rule, preference_margin, priority_ranks
 from shields.regions import PARTITION_METHODS, partition_edges
@@ -107,6 +108,15 @@ def test_priority_ranks_are_lexsorts_order(rows, whole_ranks):
     expected = np.empty(len(order), dtype=np.int64)
     expected[order] = np.arange(len(order))
     assert priority_ranks(key, ticket).tolist() == expected.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(-3, 40)), max_size=40), st.booleans())
+def test_target_priority_order_is_lexsorts(pairs, as_float):
+    """The one-key quicksort order, with tied pairs (the lexsort fallback) and float priorities, is lexsort's."""
+    targets = np.array([t for t, _ in pairs], dtype=np.int64)
+    priority = np.array([p for _, p in pairs], dtype=float if as_float else np.int64)
+    assert target_priority_order(targets, priority).tolist() == np.lexsort((priority, targets)).tolist()
 
 
 def test_lazy_preference_ranks_rows_are_the_full_ranks_rows():

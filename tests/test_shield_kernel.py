@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from shields import kernel
-from shields.core import preference_ranks
+from shields.core import LazyPreferenceRanks, preference_ranks
 from shields.priority import PRIORITY_RULES, priority_ranks
 from shields.protocol import Coordinator
 
@@ -57,12 +57,17 @@ def test_kernel_equals_numpy_on_random_states(n):
         priority = priority_ranks(PRIORITY_RULES[rule](state, actions, prefs), rng.random(n))
         ranks, has_pref = preference_ranks(prefs, mod.CANDIDATES)
         args = (state, actions, priority, ranks if prefs is not None else None, has_pref if prefs is not None else None)
-        fast = Coordinator(labels, state, compiled=True).resolve(*args)
         slow = Coordinator(labels, state, compiled=False).resolve(*args)
-        for key in ("actions", "answered", "via_boundary", "boundary_requests", "local_checks", "conflicts"):
-            assert np.array_equal(getattr(fast, key), getattr(slow, key)), key
-        assert (fast.rounds, fast.messages, len(fast.traffic)) == (slow.rounds, slow.messages, len(slow.traffic))
-        assert fast.actions.dtype == slow.actions.dtype and not fast.transcript
+        runs = [Coordinator(labels, state, compiled=True).resolve(*args)]
+        if prefs is not None:  # ranks computed where needed, from the scores, by the kernel and by NumPy
+            lazy = (*args[:3], LazyPreferenceRanks(prefs, mod.CANDIDATES))
+            runs += [Coordinator(labels, state, compiled=c).resolve(*lazy) for c in (True, False)]
+        for fast in runs:
+            for key in ("actions", "answered", "via_boundary", "boundary_requests", "local_checks", "conflicts"):
+                assert np.array_equal(getattr(fast, key), getattr(slow, key)), key
+            assert (fast.rounds, fast.messages, len(fast.traffic)) == (slow.rounds, slow.messages, len(slow.traffic))
+            assert fast.actions.dtype == slow.actions.dtype
+        assert not runs[0].transcript
 
 
 @needs_numba

@@ -544,8 +544,9 @@ class ClusterSimulator:
         job = tasks.job[placed]
         origin = tasks.origin[placed]
         cand = tasks.cand[placed]
-        bw = topo.link_bps[origin, cand]
-        lat = topo.link_latency_s[origin, cand]
+        link = origin * self.n_candidates + cand  # flat [N, C] index: one gather per table, not a 2-D fancy index
+        bw = topo.link_bps.reshape(-1).take(link)
+        lat = topo.link_latency_s.reshape(-1).take(link)
         starts = np.concatenate(([True], job[1:] != job[:-1])).nonzero()[0]
         counts = np.diff(np.append(starts, len(job)))
         job_bw = np.repeat(np.minimum.reduceat(bw, starts), counts)
@@ -580,8 +581,12 @@ class ClusterSimulator:
         """Remove finished task ``rows`` (finishing at ``finish_at`` [s]); returns jobs completed and their JCTs."""
         tasks, jobs = self.tasks, self.jobs
         f_jobs = tasks.job[rows]
-        np.maximum.at(jobs.finish, f_jobs, finish_at)
-        uniq, cnt = np.unique(f_jobs, return_counts=True)
+        if (f_jobs[1:] < f_jobs[:-1]).any():  # rows out of order (task rows are grouped by job, in job order)
+            order = np.argsort(f_jobs, kind="stable")
+            rows, f_jobs, finish_at = rows[order], f_jobs[order], finish_at[order]
+        starts = np.flatnonzero(np.concatenate(([True], f_jobs[1:] != f_jobs[:-1])))
+        uniq, cnt = f_jobs[starts], np.diff(np.append(starts, len(f_jobs)))  # np.unique's, without its sort
+        jobs.finish[uniq] = np.maximum(jobs.finish[uniq], np.maximum.reduceat(finish_at, starts))
         jobs.tasks_left[uniq] -= cnt
         completed = uniq[jobs.tasks_left[uniq] == 0]
         jcts = jobs.finish[completed] - jobs.arrival[completed]
