@@ -16,6 +16,8 @@ MASKED_SCORE = -1e9
 
 
 _ACTIVATIONS = {nn.ReLU: torch.relu, nn.Tanh: torch.tanh}
+_IN_PLACE = {nn.ReLU: torch.relu_, nn.Tanh: torch.tanh_}
+"""The same functions in place: used without autograd, on a linear layer's fresh output (no allocation)."""
 
 
 class MLP(nn.Sequential):
@@ -29,14 +31,19 @@ class MLP(nn.Sequential):
     """Its forward computes what ``nn.Sequential.forward`` does (``agents.common.export`` reads it as one)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        activations = _ACTIVATIONS if torch.is_grad_enabled() else _IN_PLACE
+        fresh = False  # x is a linear layer's own output (safe to overwrite)
         for layer in self:
             kind = type(layer)
             if kind is nn.Linear:
                 x = F.linear(x, layer.weight, layer.bias)
-            elif kind in _ACTIVATIONS:
-                x = _ACTIVATIONS[kind](x)
+                fresh = True
+                continue
+            if kind in _ACTIVATIONS:
+                x = (activations if fresh else _ACTIVATIONS)[kind](x)
             else:
                 x = layer(x)
+            fresh = False
         return x
 
 

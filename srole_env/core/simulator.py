@@ -167,6 +167,7 @@ class ClusterSimulator:
         self.topology: Topology | None = None
         self._speed_cache: tuple[Topology, np.ndarray] | None = None
         self._idle_transfer_cache: tuple[Topology, np.ndarray] | None = None
+        self._capacity_cache: tuple[Topology, tuple[np.ndarray, np.ndarray]] | None = None
         self._invalidate()
 
     # ------------------------------------------------------------------ episode lifecycle
@@ -344,8 +345,9 @@ class ClusterSimulator:
         per_cand = obs[:, OWN_FEATURES:].reshape(n_rows, c, CANDIDATE_FEATURES)
         cand = topo.candidates[rows_of]
         c_slots = slots[cand]
-        np.divide(c_slots, topo.cores[cand], out=per_cand[:, :, CAND_UTIL])
-        np.divide(mem[cand], topo.memory[cand], out=per_cand[:, :, CAND_MEM])
+        cand_cores, cand_memory = self._candidate_capacity()
+        np.divide(c_slots, cand_cores[rows_of], out=per_cand[:, :, CAND_UTIL])
+        np.divide(mem[cand], cand_memory[rows_of], out=per_cand[:, :, CAND_MEM])
         per_cand[:, :, CAND_SPEED] = self._speed_feature()[rows_of]
         per_cand[:, :, CAND_TRANSFER] = self._idle_transfer_feature()[rows_of]
         per_cand[:, :, CAND_COMPUTE] = 0.0
@@ -365,6 +367,13 @@ class ClusterSimulator:
                 b_mem + h_mem[busy, None] <= self.mem_limit[b_cand])
         np.clip(obs, 0.0, OBS_HIGH, out=obs)
         return obs.astype(np.float32)
+
+    def _candidate_capacity(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cores [N, C] and memory [N, C] of every edge's candidates: fixed for the episode, gathered once."""
+        if self._capacity_cache is None or self._capacity_cache[0] is not self.topology:
+            cand = self.topology.candidates
+            self._capacity_cache = (self.topology, (self.topology.cores[cand], self.topology.memory[cand]))
+        return self._capacity_cache[1]
 
     def _idle_transfer_feature(self) -> np.ndarray:
         """[N, C] transfer feature of an edge without a head task, ``log1p(link latency) / 5``: fixed per episode."""
