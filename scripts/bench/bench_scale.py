@@ -4,17 +4,17 @@
     python scripts/bench/bench_scale.py --before /work/before   # also time that tree's code, side by side
     python scripts/bench/bench_scale.py --marl RUN --crl RUN --sizes 20 200 2000 --skip-episodes
 
-**Episodes.** One evaluation episode (``evaluate(policy, shield, paper with n_edges=N, horizon=H)``, 1 episode,
-seed 0) at N = 10,000 and H = 200 for MARL (an ``idqn`` policy, no shield), SROLE-central and
-SROLE-decentralized (the same policy behind each shield: the policy's weights do not change the cost),
-least_loaded, CRL (a ``crl_idqn`` policy) and CRL-greedy. Each case runs in a fresh process on one core
-(torch and BLAS on one thread) with the tree's own code (``PYTHONPATH``); start-up is excluded: the worker first
-evaluates the same case at N = 20 for 3 rounds (imports, numba's cache, the policy's load; ``scipy.spatial``, the
-k-d tree's, imported too), then times the episode, reset included, in CPU seconds of the process (what one core
-spends: on a shared machine the other processes' time slices are left out) and wall seconds. With ``--before TREE`` each case runs with that tree's
-code right after this one's (interleaved), the table gives both, their ratio and whether the two episodes' figures
-agree (mean JCT, tasks placed, head decisions: the same decisions give the same numbers). ``--repeat K`` runs
-this tree's case in K fresh processes and reports the median (the machine's run-to-run spread is +-10%).
+**Episodes.** One evaluation episode (``evaluate(policy, shield, paper with n_edges=N, horizon=H)``, 1 episode, seed
+0) at N = 10,000 and H = 200 for MARL (an ``idqn`` policy, no shield), SROLE-central and SROLE-decentralized (the
+same policy behind each shield: the policy's weights do not change the cost), least_loaded, CRL (a ``crl_idqn``
+policy) and CRL-greedy. Each case runs in a fresh process on one core (torch and BLAS on one thread) with the tree's
+own code (``PYTHONPATH``); start-up is excluded: the worker first evaluates the same case at N = 20 for 3 rounds
+(imports, numba's cache, the policy's load; ``scipy.spatial``, the k-d tree's, imported too), then times the
+episode, reset included, in CPU seconds of the process (what one core spends: on a shared machine the other
+processes' time slices are left out) and wall seconds. With ``--before TREE`` each case runs with that tree's code
+right after this one's (interleaved), the table gives both, their ratio and whether the two episodes' figures agree
+(mean JCT, tasks placed, head decisions: the same decisions give the same numbers). ``--repeat K`` runs this tree's
+case in K fresh processes and reports the median (the machine's run-to-run spread is +-10%).
 
 **Round cost against N.** For each N: a fresh process builds the env (``reset`` timed apart), plays
 ``--warm`` rounds so queues fill, then times ``--rounds`` rounds: the bare array fast path, each shield
