@@ -330,10 +330,11 @@ class ClusterSimulator:
             h_flops = h_bits = np.zeros(0)
             h_ntasks = np.zeros(0, dtype=np.int64)
 
-        # one [A, D] float64 array written column by column (the same values as stacking the features), then
-        # clipped in place and cast: fewer passes over N x D than stack + concatenate
+        # one [A, D] float32 array written column by column: each feature computed in float64 and rounded on the
+        # write, as a float64 array cast at the end would be (features are never negative, so clipping after the
+        # rounding gives the same numbers: rounding is monotonic and 0 and OBS_HIGH are float32 values)
         cfg, c = self.config, self.n_candidates
-        obs = np.empty((n_rows, self.obs_dim))
+        obs = np.empty((n_rows, self.obs_dim), dtype=np.float32)
         obs[:, 0] = has
         obs[:, 1] = self.queue_lengths()[rows_of] / cfg.queue_norm
         obs[:, 2] = h_mem / 1e9
@@ -366,7 +367,7 @@ class ClusterSimulator:
             per_cand[busy, :, CAND_FITS] = (b_slots + 1.0 <= self.slot_limit[b_cand]) & (
                 b_mem + h_mem[busy, None] <= self.mem_limit[b_cand])
         np.clip(obs, 0.0, OBS_HIGH, out=obs)
-        return obs.astype(np.float32)
+        return obs
 
     def _candidate_capacity(self) -> tuple[np.ndarray, np.ndarray]:
         """Cores [N, C] and memory [N, C] of every edge's candidates: fixed for the episode, gathered once."""
@@ -458,8 +459,8 @@ class ClusterSimulator:
 
         # queueing: every job with a task still pending after this round's placements waits the round
         waiting = tasks.job[tasks.edge < 0]
-        if len(waiting):  # jobs with a pending task, counted without sorting
-            self._totals["queue_wait_s"] += cfg.round_s * int(np.count_nonzero(np.bincount(waiting)))
+        if len(waiting):  # jobs with a pending task: task rows are grouped by job, so one run of equal ids per job
+            self._totals["queue_wait_s"] += cfg.round_s * (1 + int(np.count_nonzero(waiting[1:] != waiting[:-1])))
 
         # 2. run
         progress, finished_jobs, jcts = self._run(cfg.round_s, mem_after)
