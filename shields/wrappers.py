@@ -249,6 +249,8 @@ class ShieldWrapper(BaseParallelWrapper):
 def _check_finite_preferences(preferences: np.ndarray, agents: list[str]) -> None:
     """``ValueError`` naming the first agent whose preference row [A] holds ``NaN`` or ``+inf`` (``-inf`` is
     a masked action, allowed)."""
+    if np.isfinite(preferences).all():  # the common case, in one pass
+        return
     bad = np.isnan(preferences) | (preferences == np.inf)
     if bad.any():
         row = int(bad.any(axis=1).argmax())
