@@ -177,6 +177,7 @@ def worker_rounds(job: dict[str, Any]) -> dict[str, Any]:
     out["ms_per_round"] = (time.process_time() - cpu) / rounds * 1e3
     out["wall_ms_per_round"] = (time.perf_counter() - start) / rounds * 1e3
     out["peak_mib"] = _peak_mib()
+    out["tasks"] = int((env.sim if mode == "head" else env.base.sim).tasks.size)  # tasks in the system at the end
     if mode == "head":
         out["decisions_per_round"] = decided / rounds
     return out
@@ -290,8 +291,10 @@ def rounds_table(args: argparse.Namespace, policies: dict[str, str]) -> list[str
         lines += ["", f"Growth from N = {a:,} to {b:,} (N log N allows {limit:.2f}x):"]
         for mode in ROUND_MODES:
             x, y = per_n[a][mode].get("ms_per_round"), per_n[b][mode].get("ms_per_round")
+            ta, tb = per_n[a][mode].get("tasks"), per_n[b][mode].get("tasks")
             if x and y:
-                lines.append(f"* {mode}: {y / x:.2f}x ({'within' if y / x <= limit else 'ABOVE'} N log N)")
+                load = f"; tasks in the system {ta:,} -> {tb:,} ({tb / ta:.1f}x)" if ta and tb else ""
+                lines.append(f"* {mode}: {y / x:.2f}x ({'within' if y / x <= limit else 'ABOVE'} N log N){load}")
         peak = max(r.get("peak_mib", 0.0) for r in per_n[b].values())
         verdict = "met" if peak <= 4096 else "NOT met"
         lines.append(f"* peak memory at N = {b:,}: {peak:,.0f} MiB (goal <= 4096): {verdict}")
