@@ -121,7 +121,8 @@ class LazyPreferenceRanks:
     """``preference_ranks`` of one round's preferences [N, A], computed for the rows a resolver asks for.
 
     Most requests are granted as they stand, so the NumPy resolver ranks only the agents it moves (each row's
-    ranks are its own: the rows' result is the same rows of the full one); the compiled kernel takes ``full()``.
+    ranks are its own: the rows' result is the same rows of the full one); the compiled kernel computes the ranks
+    it needs from ``preferences`` (``shields.kernel``).
     """
 
     def __init__(self, preferences: np.ndarray, n_candidates: int):
@@ -131,10 +132,6 @@ class LazyPreferenceRanks:
     def rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``preference_ranks`` of the agents ``rows``: ranks [len(rows), C] and has_pref [len(rows)]."""
         return preference_ranks(self.preferences[rows], self.n_candidates)
-
-    def full(self) -> tuple[np.ndarray, np.ndarray]:
-        """``preference_ranks`` of every agent."""
-        return preference_ranks(self.preferences, self.n_candidates)
 
 
 def order_keys(
@@ -164,6 +161,16 @@ def choose_candidates(fit: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return np.where(fit.any(axis=1), best, -1)
 
 
+def distinct_key_order(key: np.ndarray) -> np.ndarray | None:
+    """``np.argsort(key)`` by NumPy's SIMD quicksort when the keys are all distinct (then every sort gives that
+    order, the stable one included), else None (equal keys or a ``NaN``: the caller sorts stably)."""
+    order = np.argsort(key)
+    sorted_keys = key[order]
+    if len(key) and (np.isnan(sorted_keys[-1]) or (sorted_keys[1:] == sorted_keys[:-1]).any()):
+        return None
+    return order
+
+
 def target_priority_order(targets: np.ndarray, priority: np.ndarray) -> np.ndarray:
     """``np.lexsort((priority, targets))``: requests by target, then priority, ties by position.
 
@@ -175,10 +182,8 @@ def target_priority_order(targets: np.ndarray, priority: np.ndarray) -> np.ndarr
         t_min, p_min = int(targets.min()), int(priority.min())
         span = int(priority.max()) - p_min + 1
         if (int(targets.max()) - t_min + 1) * span < 2**62:
-            key = (targets.astype(np.int64) - t_min) * span + (priority.astype(np.int64) - p_min)
-            order = np.argsort(key)
-            sorted_keys = key[order]
-            if not (sorted_keys[1:] == sorted_keys[:-1]).any():
+            order = distinct_key_order((targets.astype(np.int64) - t_min) * span + (priority.astype(np.int64) - p_min))
+            if order is not None:
                 return order
     return np.lexsort((priority, targets))
 

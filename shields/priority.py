@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from shields.core import RoundState
+from shields.core import RoundState, distinct_key_order
 
 PriorityRule = Callable[[RoundState, np.ndarray, "np.ndarray | None"], np.ndarray]
 _BIG = 1e300
@@ -90,9 +90,8 @@ def priority_ranks(key: np.ndarray, ticket: np.ndarray) -> np.ndarray:
             sort_key += ticket
         else:  # one key for all: the ticket alone
             sort_key = ticket
-        order = np.argsort(sort_key)
-        sorted_keys = sort_key[order]
-        if np.isnan(sorted_keys[-1]) or (sorted_keys[1:] == sorted_keys[:-1]).any():
+        order = distinct_key_order(sort_key)
+        if order is None:
             order = np.lexsort((ticket, neg))
     ranks = np.empty(n, dtype=np.int64)
     ranks[order] = np.arange(n)

@@ -204,6 +204,13 @@ def train_tiny(algo: str, out: Path, rounds: int) -> Path:
     return out
 
 
+def _median_run(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """The run with the median ``key`` among those that have it (the lower middle of an even count), else the
+    first (an error)."""
+    timed = sorted((r for r in runs if key in r), key=lambda r: r[key])
+    return timed[(len(timed) - 1) // 2] if timed else runs[0]
+
+
 def _fmt(x: Any, digits: int = 2) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
@@ -233,8 +240,7 @@ def episodes_table(args: argparse.Namespace, policies: dict[str, str]) -> list[s
         job = {"policy": policy, "shield": shield, "n": args.n, "horizon": args.horizon}
         runs = [run_worker(HERE, "episode", job, args.timeout) for _ in range(args.repeat)]
         old = run_worker(before, "episode", job, args.timeout) if before else None
-        timed = sorted((r for r in runs if "cpu_s" in r), key=lambda r: r["cpu_s"])
-        now = timed[(len(timed) - 1) // 2] if timed else runs[0]  # the median run (the lower middle of an even count)
+        now = _median_run(runs, "cpu_s")
         if len(runs) > 1:
             spread[label] = [r.get("cpu_s") for r in runs]
         results[label] = now
@@ -277,8 +283,7 @@ def rounds_table(args: argparse.Namespace, policies: dict[str, str]) -> list[str
         for mode in ROUND_MODES:
             job = {"n": n, "mode": mode, "warm": args.warm, "rounds": args.rounds, "policy": policies["marl"]}
             runs = [run_worker(HERE, "rounds", job, args.timeout) for _ in range(args.repeat)]
-            timed = sorted((r for r in runs if "ms_per_round" in r), key=lambda r: r["ms_per_round"])
-            res[mode] = timed[(len(timed) - 1) // 2] if timed else runs[0]  # the median run
+            res[mode] = _median_run(runs, "ms_per_round")
         per_n[n] = res
         peak = max(r.get("peak_mib", 0.0) for r in res.values())
         cell = {m: _fmt(r.get("ms_per_round", r.get("error"))) for m, r in res.items()}

@@ -124,6 +124,12 @@ class _Table:
         self.size = 0
 
 
+def _runs(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start [R] and length [R] of each run of equal values in ``ids`` (non-empty; e.g. task rows grouped by job)."""
+    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    return starts, np.diff(np.append(starts, len(ids)))
+
+
 @dataclass
 class RoundResult:
     """Outcome of one decision round: per-agent arrays [N] and scalar figures."""
@@ -279,14 +285,17 @@ class ClusterSimulator:
             mem = mem + extra_mem
         has, demand = self.head_demand()
         busy = np.flatnonzero(has)  # an edge without a head task fits nowhere: only busy rows are computed
-        cand = self.topology.candidates[busy]
         fits = np.zeros((self.n_edges, self.n_candidates), dtype=bool)
-        fits[busy] = (slots[cand] + 1.0 <= self.slot_limit[cand]) & (
-            mem[cand] + demand[busy, None] <= self.mem_limit[cand])
+        fits[busy] = self._fits_on(self.topology.candidates[busy], demand[busy], slots, mem)
         if extra_slots is None:
             fits.flags.writeable = False
             self._cache["fits"] = fits
         return fits
+
+    def _fits_on(self, cand: np.ndarray, demand: np.ndarray, slots: np.ndarray, mem: np.ndarray) -> np.ndarray:
+        """[R, C] bool: one more worker of ``demand`` [R] bytes stays within the thresholds of candidates ``cand``
+        [R, C], against committed load ``slots``/``mem`` [N]."""
+        return (slots[cand] + 1.0 <= self.slot_limit[cand]) & (mem[cand] + demand[:, None] <= self.mem_limit[cand])
 
     def action_mask(self, extra_slots: np.ndarray | None = None, extra_mem: np.ndarray | None = None) -> np.ndarray:
         """[N, A] int8 mask of safe actions: candidates the head task fits on, and ``hold`` (always)."""
@@ -363,9 +372,7 @@ class ClusterSimulator:
             per_cand[:, :, CAND_FITS] = self.candidate_fits()
         else:
             per_cand[:, :, CAND_FITS] = 0.0
-            b_mem = mem[b_cand]
-            per_cand[busy, :, CAND_FITS] = (b_slots + 1.0 <= self.slot_limit[b_cand]) & (
-                b_mem + h_mem[busy, None] <= self.mem_limit[b_cand])
+            per_cand[busy, :, CAND_FITS] = self._fits_on(b_cand, h_mem[busy], slots, mem)
         np.clip(obs, 0.0, OBS_HIGH, out=obs)
         return obs
 
@@ -519,8 +526,8 @@ class ClusterSimulator:
         order = np.lexsort(keys)
         rows, edge, task_mem = on[order], edge[order], task_mem[order]
         before = np.cumsum(task_mem) - task_mem  # memory freed by the kills ahead of each row (all edges)
-        starts = np.concatenate(([True], edge[1:] != edge[:-1])).nonzero()[0]
-        before -= np.repeat(before[starts], np.diff(np.append(starts, len(rows))))
+        starts, counts = _runs(edge)
+        before -= np.repeat(before[starts], counts)
         dead = rows[before < excess[edge]]
         lost = c["run_s"][dead] - c["ckpt_run_s"][dead]
         undone = np.bincount(
@@ -557,8 +564,7 @@ class ClusterSimulator:
         link = origin * self.n_candidates + cand  # flat [N, C] index: one gather per table, not a 2-D fancy index
         bw = topo.link_bps.reshape(-1).take(link)
         lat = topo.link_latency_s.reshape(-1).take(link)
-        starts = np.concatenate(([True], job[1:] != job[:-1])).nonzero()[0]
-        counts = np.diff(np.append(starts, len(job)))
+        starts, counts = _runs(job)
         job_bw = np.repeat(np.minimum.reduceat(bw, starts), counts)
         job_lat = np.repeat(np.maximum.reduceat(lat, starts), counts)
         k = jobs.n_tasks[job]
@@ -594,8 +600,8 @@ class ClusterSimulator:
         if (f_jobs[1:] < f_jobs[:-1]).any():  # rows out of order (task rows are grouped by job, in job order)
             order = np.argsort(f_jobs, kind="stable")
             rows, f_jobs, finish_at = rows[order], f_jobs[order], finish_at[order]
-        starts = np.flatnonzero(np.concatenate(([True], f_jobs[1:] != f_jobs[:-1])))
-        uniq, cnt = f_jobs[starts], np.diff(np.append(starts, len(f_jobs)))  # np.unique's, without its sort
+        starts, cnt = _runs(f_jobs)
+        uniq = f_jobs[starts]  # with cnt, np.unique's result, without its sort
         jobs.finish[uniq] = np.maximum(jobs.finish[uniq], np.maximum.reduceat(finish_at, starts))
         jobs.tasks_left[uniq] -= cnt
         completed = uniq[jobs.tasks_left[uniq] == 0]
