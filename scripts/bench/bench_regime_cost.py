@@ -29,8 +29,10 @@ from agents.harness.evaluate import evaluate
 from agents.harness.train import train
 from srole_env.load import rate_for_load
 from study.experiments.regime import BASE, HEAD_S, ROUNDS, regime_profile
+from study.experiments.roster import EDGE_LEARNED, METHODS
 
-EDGE = {"MARL": "none", "SROLE-central": "central", "SROLE-decentralized": "decentralized"}
+EDGE = {name: METHODS[name].shield for name in EDGE_LEARNED}
+"""Shield of each learned edge method."""
 
 
 def _cpu() -> float:

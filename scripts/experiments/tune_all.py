@@ -23,9 +23,11 @@ import sys
 import time
 from pathlib import Path
 
+from study.experiments.roster import PAPER_LEARNED
+
 ROOT = Path(__file__).resolve().parents[2]
-STUDIES = ("CRL", "MARL", "SROLE-central", "SROLE-decentralized")
-"""Slowest first (the head learners step once per decision)."""
+STUDIES = PAPER_LEARNED
+"""The paper's learned methods, slowest first (roster order: the head learner, CRL, steps once per decision)."""
 
 
 def commands(args: argparse.Namespace) -> list[tuple[str, list[str]]]:

@@ -24,15 +24,11 @@ from srole_env.load import offered_load
 from study.analysis.paper import paper_figures
 from study.analysis.regime import FEW, MIN_PAIRS, VERDICT_WORDS, head_label, heatmap, where_points
 from study.analysis.run_status import cell_counts, status_sections
-from study.experiments.crossover import (
-    BASELINES,
-    EDGE_METHODS,
-    HEAD_METHODS,
-    LEARNED,
-    SROLE_METHODS,
-    map_spec,
-)
+from study.experiments.crossover import LEARNED, map_spec
+from study.experiments.roster import COUNTERPARTS, EDGE_LEARNED, HEAD_METHODS, SROLE, names
 
+BASELINES = names(lambda m: m.headline > 0 or m.consults_head, order=lambda m: not m.headline)
+"""What SROLE's reductions are measured against (CRL and MARL: the paper's; CRL-greedy: the head without learning)."""
 SOURCE, RETRAINED, FIXED = "transferred", "retrained", "-"
 """``policy`` of a row: a learned model trained at the source N (``MapSpec.source``) and run unchanged here, one
 retrained at this N, or a non-learned method (at the source N the two learned policies are the same model)."""
@@ -101,11 +97,11 @@ def nstar_table(frame: pd.DataFrame, method: str = "CRL", policy: str = SOURCE) 
     if frame.empty or "head_backlog_max" not in frame.columns:
         return pd.DataFrame(columns=["head_decision_s", "rho", "n_star_head", "n_star_shield"])
     shield = {}
-    lat = frame[frame["method"].isin(SROLE_METHODS) & frame["policy"].isin((policy, FIXED))]
+    lat = frame[frame["method"].isin(SROLE) & frame["policy"].isin((policy, FIXED))]
     if "mean_decision_latency_s" in lat.columns and not lat.empty:
         for rho, part in lat.groupby("rho"):
             per = part.groupby(["n_edges", "method"])["mean_decision_latency_s"].mean().unstack()
-            if set(SROLE_METHODS) <= set(per.columns):
+            if set(SROLE) <= set(per.columns):
                 per = per.dropna()
                 shield[rho] = first_n(pd.Series(per.index), per["SROLE-central"] > per["SROLE-decentralized"])
     head = frame[(frame["method"] == method) & frame["policy"].isin((policy, FIXED))]
@@ -146,7 +142,7 @@ def _pairs(part: pd.DataFrame, policy: str) -> list[tuple[str, str, float, pd.Da
     use = part[part["policy"].isin((policy, FIXED))]
     heads = sorted(use["head_decision_s"].dropna().unique())
     out = []
-    for srole in SROLE_METHODS:
+    for srole in SROLE:
         mine = use[use["method"] == srole]
         if mine.empty:
             continue
@@ -243,7 +239,7 @@ def transfer_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-RULE9 = (("CRL", "CRL-greedy"), ("MARL", "least_loaded"), ("SROLE-central", "least_loaded+central"))
+RULE9 = COUNTERPARTS
 """(learned method, the heuristic with the same or less information): METHODS rule 9 says the first must not lose."""
 
 
@@ -355,7 +351,7 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
         write_frame(out / name, t)
     figures = []
     if not points.empty:
-        if _panels(points, "mean_jct_all", out / "jct_vs_n.png", ("CRL", "CRL-greedy", *EDGE_METHODS,
+        if _panels(points, "mean_jct_all", out / "jct_vs_n.png", ("CRL", "CRL-greedy", *EDGE_LEARNED,
                    "least_loaded", "least_loaded+central", "greedy-reference"), "mean JCT, all jobs (s)",
                    "Mean JCT against N (line style: head service time per decision)"):
             figures.append(("JCT against N", "jct_vs_n.png"))

@@ -48,12 +48,11 @@ from study.analysis.report import (
     with_ci,
 )
 from study.analysis.run_status import cell_counts, status_sections
-from study.experiments.profiles import LEARNED, SROLE, Profile
+from study.experiments.profiles import Profile
+from study.experiments.roster import HEAD_BASELINES, KEY_METHODS, LEARNED, PAIRED_BASELINES, SROLE
 
 PAIRED_METRICS = ("mean_jct_all", "collisions", "median_utilization", "mean_utilization")
 """Metrics every paired comparison reports (JCT, collisions and utilisation: the paper's three)."""
-PAIRED_BASELINES = ("MARL", "CRL", "CRL-greedy", "least_loaded+central", "least_loaded", "greedy-reference")
-"""Baselines SROLE is compared with, by paired differences."""
 DECOMPOSITION = ("mean_jct_all", "jct_finished_part", "jct_unfinished_part", "mean_queue_wait_s", "mean_jct",
                  "jobs_unfinished", "collisions", "overloads", "oom_kills", "work_lost_s", "mean_utilization")
 MAIN_TABLE = ("method", "mean_jct_all", "mean_jct", "collisions", "mean_utilization", "median_utilization",
@@ -371,11 +370,9 @@ def _replication_section(repl: pd.DataFrame) -> list[str]:
 
 
 # ---------------------------------------------------------------------- the README's results section
-README_METHODS = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded",
-                  "least_loaded+central", "greedy-reference", "lower-bound")
-README_PAIRS = (("SROLE-central", "MARL"), ("SROLE-central", "CRL"), ("SROLE-central", "CRL-greedy"),
-                ("SROLE-decentralized", "MARL"), ("SROLE-decentralized", "CRL"),
-                ("SROLE-decentralized", "CRL-greedy"))
+README_METHODS = KEY_METHODS
+README_PAIRS = tuple((srole, base) for srole in SROLE for base in HEAD_BASELINES)
+"""SROLE's two configurations against the paper's two baselines and the head without learning."""
 
 
 def readme_section(results_dir: str | Path, manifest: ResultsManifest | str | Path | None = None) -> str:

@@ -18,18 +18,8 @@ from srole_env import make_config
 from srole_env.load import offered_load
 from study.analysis.paper import paper_figures
 from study.analysis.run_status import outcome_counts, status_sections
-from study.experiments.regime import (
-    BASE,
-    BASELINES,
-    COST_NOTE,
-    EDGE_METHODS,
-    EVAL_N,
-    HEAD_METHODS,
-    LARGE_EPISODES,
-    REFERENCE,
-    SOURCE_N,
-    SROLE_METHODS,
-)
+from study.experiments.regime import BASE, COST_NOTE, EVAL_N, LARGE_EPISODES, REFERENCE, SOURCE_N
+from study.experiments.roster import EDGE_LEARNED, HEAD_BASELINES, HEAD_METHODS, SROLE
 
 # ---------------------------------------------------------------------- the report
 MECHANISM = ("mean_jct_all", "collisions", "oom_kills", "mean_queue_wait_s", "mean_decision_latency_s",
@@ -79,12 +69,12 @@ def regime_table(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=CSV_COLUMNS)
     for (rho, n), part in frame.groupby(["rho", "n_edges"], sort=True):
         util = part.loc[part["method"] == REFERENCE, "mean_utilization"]
-        edge = part[part["method"].isin(EDGE_METHODS)]
+        edge = part[part["method"].isin(EDGE_LEARNED)]
         trained = bool(edge["trained"].any()) if not edge.empty else bool(part["trained"].any())
         heads = sorted(part["head_decision_s"].dropna().unique())
-        for srole in SROLE_METHODS:
-            for baseline in BASELINES:
-                for head in ([math.nan] if baseline in EDGE_METHODS else heads):
+        for srole in SROLE:
+            for baseline in HEAD_BASELINES:
+                for head in ([math.nan] if baseline in EDGE_LEARNED else heads):
                     base_rows = part[part["method"] == baseline]
                     if baseline in HEAD_METHODS:
                         base_rows = base_rows[base_rows["head_decision_s"] == head]
@@ -216,7 +206,7 @@ def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: li
     base = dict(profile.experiments[0].base)
     if frame.empty:
         return [f"# Regime map (profile `{profile.name}`)", "", "No results yet."]
-    learned = frame[frame["method"].isin(("CRL", *EDGE_METHODS))]
+    learned = frame[frame["method"].isin(("CRL", *EDGE_LEARNED))]
     algos = (learned.groupby("method")[["algo", "hparams_source"]].first().reset_index()
              if not learned.empty else pd.DataFrame(columns=["method", "algo", "hparams_source"]))
     trained_n = sorted({n for n, _ in _expected_points(profile)} & {int(g["n_edges"]) for e in profile.experiments
@@ -287,8 +277,8 @@ def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: li
         return lines + ["No comparisons yet."]
     have = table.groupby(["n_edges", "rho"])["baseline"].agg(set).to_dict()
     missing = [f"N={n:,} rho={r:g}" + ("" if (n, r) not in have else
-                                       f" (no {', '.join(b for b in BASELINES if b not in have[(n, r)])})")
-               for n, r in sorted(_expected_points(profile)) if set(BASELINES) - have.get((n, r), set())]
+                                       f" (no {', '.join(b for b in HEAD_BASELINES if b not in have[(n, r)])})")
+               for n, r in sorted(_expected_points(profile)) if set(HEAD_BASELINES) - have.get((n, r), set())]
     if missing:
         lines += [f"**Missing** (not run yet, failed, or fewer than 2 paired seeds): {'; '.join(missing)}.",
                   ""]
@@ -347,7 +337,7 @@ def _reading_section(table: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
                      f"{worst['rho']:g}, {head_label(worst['head_decision_s'])}), against mean JCTs of "
                      f"{head['mean_jct_all'].min():.0f}-{head['mean_jct_all'].max():.0f} s.")
     marl = frame[frame["method"] == "MARL"]
-    srole = frame[frame["method"].isin(SROLE_METHODS)]
+    srole = frame[frame["method"].isin(SROLE)]
     if not marl.empty:
         per = marl.groupby(["n_edges", "rho"])[["collisions", "oom_kills"]].mean()
         top = per["collisions"].idxmax()

@@ -41,7 +41,8 @@ from study.analysis import figures, stats
 from study.analysis.paper import METRICS as PAPER_METRICS
 from study.analysis.paper import paper_figures
 from study.analysis.run_status import cell_counts, status_sections
-from study.experiments.profiles import BASELINES, HEADLINE_BASELINES, METHOD_NAMES, SROLE, Profile
+from study.experiments.profiles import Profile
+from study.experiments.roster import ALL, BASELINES, HEADLINE_BASELINES, METHOD_NAMES, SROLE
 from study.experiments.runs import RunInfo
 
 COMPARED = PAPER_METRICS
@@ -555,9 +556,8 @@ def _convergence_section(profile: Profile, curves: pd.DataFrame, out: Path) -> l
 
 
 # ---------------------------------------------------------------------- README
-README_METHODS = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs",
-                  "least_loaded+central", "random+central", "least_loaded", "random", "local", "greedy-reference",
-                  "lower-bound")
+README_METHODS = ALL
+"""The README's rows, in roster order (the ablation has its own table)."""
 
 
 def readme_tables(results_dir: str | Path) -> str:

@@ -39,6 +39,7 @@ from typing import Any
 
 from srole_env.load import rate_for_load
 from study.experiments.profiles import DECISIVE_IDQN, DECISIVE_ROUNDS, Experiment, Profile
+from study.experiments.roster import EDGE_LEARNED, HEAD_LEARNED, HEAD_METHODS, names
 
 HEAD_COST_FILE = Path(__file__).resolve().parent / "data" / "head_cost.json"
 """The measured head cost (``scripts/calibrate/head_cost.py``)."""
@@ -56,18 +57,11 @@ def measured_head_s(path: Path = HEAD_COST_FILE) -> float:
     return round(float(value), 7)
 
 
-SROLE_METHODS = ("SROLE-central", "SROLE-decentralized")
-EDGE_METHODS = ("MARL", *SROLE_METHODS)
-"""Learned edge methods: trained, evaluated once per (N, rho)."""
-HEAD_LEARNED = ("CRL",)
-HEAD_METHODS = ("CRL", "CRL-greedy")
-"""Methods that consult the head: evaluated at every head service time."""
-REFERENCES = ("least_loaded", "least_loaded+central", "greedy-reference")
+ALL_METHODS = names(lambda m: m.key > 0 and m.kind != "bound", order=lambda m: m.key)
+"""The map's methods: the key methods of the comparison but the bound."""
+REFERENCES = names(lambda m: m.name in ALL_METHODS and not m.learned and not m.consults_head, order=lambda m: m.key)
 """Non-learned methods that never consult the head."""
-LEARNED = ("CRL", *EDGE_METHODS)
-ALL_METHODS = ("CRL", "CRL-greedy", *EDGE_METHODS, *REFERENCES)
-BASELINES = ("CRL", "MARL", "CRL-greedy")
-"""What SROLE's reductions are measured against (CRL and MARL: the paper's; CRL-greedy: the head without learning)."""
+LEARNED = names(lambda m: m.name in ALL_METHODS and m.learned)
 EDGES_PER_REGION = 12.5
 """ASSUMPTION: the ``paper`` scenario's region size (50 edges, 4 regions), kept as N grows."""
 MIN_REGIONS = 4
@@ -185,14 +179,14 @@ def experiments(spec: MapSpec, sizes: tuple[int, ...] | None = None, loads: tupl
                         continue
                     here = point(spec, n, rho)
                     if n in spec.trained and (retrain or n == spec.source):
-                        grid("trained", here, (), (*EDGE_METHODS, *REFERENCES), seed, n)
+                        grid("trained", here, (), (*EDGE_LEARNED, *REFERENCES), seed, n)
                         grid("trained", here, heads, HEAD_METHODS, seed, n)
                     elif n in spec.trained:  # not retrained here: the non-learned methods still run at this N
                         grid("trained", here, (), REFERENCES, seed, n)
                         grid("trained", here, heads, ("CRL-greedy",), seed, n)
                     if n in spec.eval_n and rho in spec.eval_n[n] and n != spec.source:
                         source = point(spec, spec.source, rho)
-                        grid("evaluated", source, (here,), EDGE_METHODS, seed, n)
+                        grid("evaluated", source, (here,), EDGE_LEARNED, seed, n)
                         grid("evaluated", source, tuple({**here, **h} for h in heads), HEAD_LEARNED, seed, n)
                         if n not in spec.trained:  # the non-learned methods once per point
                             grid("evaluated", here, (), REFERENCES, seed, n)

@@ -50,89 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from srole_env.config import load_data_file
-
-KINDS = ("learned", "heuristic", "reference", "bound")
-
-
-@dataclass(frozen=True)
-class Method:
-    """One scheduler of the comparison.
-
-    ``learned`` methods train ``algo`` (``hparams`` added to the learner's) and are evaluated behind
-    ``shield``; ``heuristic`` ones evaluate ``policy`` (an ``agents.harness.evaluate`` policy name) behind ``shield``;
-    ``reference`` is the greedy reference and ``bound`` the derived lower bound. ``tune_as`` names the
-    method whose tuned YAML this one uses (an ablation shares its parent's tuning).
-    """
-
-    name: str
-    kind: str
-    algo: str | None = None
-    policy: str | None = None
-    shield: str = "none"
-    hparams: Mapping[str, Any] = field(default_factory=dict)
-    tune_as: str | None = None
-    centralized: bool = False
-    """Schedules at the cluster head (CRL): the head env's algo default applies."""
-    eval_shields: tuple[str, ...] = ()
-    """Evaluate the trained model behind each of these shields (rows named ``<name> [eval <shield>]``) instead
-    of behind its training shield: the factorial ablation's {trained without, with} x {evaluated without, with}."""
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"method {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
-        if self.kind == "heuristic" and not self.policy:
-            raise ValueError(f"method {self.name}: a heuristic method needs a policy")
-        if self.eval_shields and self.kind != "learned":
-            raise ValueError(f"method {self.name}: eval_shields applies to learned methods only")
-
-    @property
-    def learned(self) -> bool:
-        return self.kind == "learned"
-
-
-METHOD_NAMES = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs",
-                "least_loaded+central", "random+central", "least_loaded", "random", "local", "greedy-reference",
-                "lower-bound", "ABL-trained-none", "ABL-trained-central")
-"""Every method of the comparison, in table order."""
-
-LEARNED = ("CRL", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs", "ABL-trained-none",
-           "ABL-trained-central")
-ABLATION = ("ABL-trained-none", "ABL-trained-central")
-"""The factorial ablation of the shield: one learner and one set of hyperparameters (MARL's tuned values),
-trained without / behind the central shield, each evaluated without and behind it (four cells)."""
-SROLE = ("SROLE-central", "SROLE-decentralized")
-BASELINES = ("CRL", "CRL-greedy", "MARL", "least_loaded+central", "random+central", "least_loaded", "random",
-             "local", "greedy-reference", "SROLE-central-noprefs")
-"""Methods SROLE is compared against (probability of improvement, differences with CIs)."""
-HEADLINE_BASELINES = ("MARL", "CRL")
-"""The paper's comparison: SROLE against MARL and against CRL (the figures: ``study/analysis/paper.json``)."""
-
-
-def make_methods() -> dict[str, Method]:
-    """Method name -> Method (learned methods' algos are placeholders, resolved per profile and scenario)."""
-    methods = (
-        Method("CRL", "learned", algo="crl_idqn", tune_as="MARL", centralized=True),
-        Method("CRL-greedy", "heuristic", policy="crl_greedy"),
-        Method("MARL", "learned"),
-        Method("SROLE-central", "learned", shield="central"),
-        Method("SROLE-decentralized", "learned", shield="decentralized"),
-        Method("SROLE-central-noprefs", "learned", shield="central", hparams={"shield_preferences": False},
-               tune_as="SROLE-central"),
-        Method("least_loaded+central", "heuristic", policy="least_loaded", shield="central"),
-        Method("random+central", "heuristic", policy="random", shield="central"),
-        Method("least_loaded", "heuristic", policy="least_loaded"),
-        Method("random", "heuristic", policy="random"),
-        Method("local", "heuristic", policy="local"),
-        Method("greedy-reference", "reference"),
-        Method("lower-bound", "bound"),
-        Method("ABL-trained-none", "learned", tune_as="MARL", eval_shields=("none", "central")),
-        Method("ABL-trained-central", "learned", shield="central", tune_as="MARL", eval_shields=("none", "central")),
-    )
-    assert tuple(m.name for m in methods) == METHOD_NAMES
-    return {m.name: m for m in methods}
-
-
-METHODS = make_methods()
+from study.experiments.roster import ABLATION, ALL, KEY_METHODS, METHOD_NAMES, METHODS, PAPER_LEARNED, Method, names
 
 
 @dataclass(frozen=True)
@@ -245,13 +163,11 @@ class Profile:
         return self.crl_algo if method.centralized else self.marl_algo
 
 
-ALL = tuple(m for m in METHOD_NAMES if m not in ABLATION)
-"""Every method of the comparison but the ablation's (which has an experiment of its own)."""
-SWEEP = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded+central",
-         "least_loaded", "lower-bound")
-"""Methods of the scalability and load sweeps (the ablations run at the methods experiment's point)."""
-QUICK_SWEEP = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "least_loaded+central", "least_loaded", "lower-bound")
-SENSITIVITY_METHODS = ("CRL", "MARL", "SROLE-central", "SROLE-decentralized")
+SWEEP = names(lambda m: m.name in KEY_METHODS and m.kind != "reference")
+"""Methods of the scalability and load sweeps: the key methods but the greedy reference (the ablations run at the
+methods experiment's point)."""
+QUICK_SWEEP = names(lambda m: m.name in SWEEP and m.shield != "decentralized")
+SENSITIVITY_METHODS = PAPER_LEARNED
 
 SENSITIVITY_PAPER: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("oversubscription_efficiency", (None, 0.5, 0.75, 1.0)),
@@ -295,13 +211,14 @@ DECISIVE_IDQN = {"hidden": [64, 64]}
 a 64x64 network reached the 128x128 one's JCT at 6,000 rounds (69.4 against about 71 s, MARL, one seed).
 ``DECISIVE_ROUNDS`` is what the 2-core budget allowed for 10 seeds x 3 loads; the convergence report says which
 runs had not converged by then (most had not: a longer budget is the next step)."""
-DECISIVE = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded+central",
-            "least_loaded", "random", "local", "greedy-reference", "lower-bound")
-"""Methods of the decisive comparison at the base load (the ablation runs there too)."""
-DECISIVE_BUSY = tuple(m for m in DECISIVE if m != "SROLE-decentralized")
+DECISIVE = names(lambda m: m.name in KEY_METHODS or (m.kind == "heuristic" and m.shield == "none"))
+"""Methods of the decisive comparison at the base load: the key methods and every unshielded heuristic (the ablation
+runs there too)."""
+DECISIVE_BUSY = names(lambda m: m.name in DECISIVE and m.shield != "decentralized")
 """Methods at the busy loads: SROLE-decentralized is left out there for the 2-core budget (the regime map
 covers it across loads)."""
-REPLICATION = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded")
+REPLICATION = names(lambda m: m.srole or m.consults_head or m.headline > 0
+                    or (m.policy == "least_loaded" and m.shield == "none"))
 """Methods of the replication on seeds 10-19: both SROLEs, the baselines their verdicts compare against, and
 ``least_loaded`` (the heuristic a learned baseline must beat)."""
 PROFILES: dict[str, Profile] = {
