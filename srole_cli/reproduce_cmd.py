@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         from study.experiments.regime import regime_profile
 
         profile = regime_profile(args.profile)
-    elif args.profile in CROSSOVER_PROFILES:  # the crossover map (issue 26): arrival rates from the offered load
+    elif args.profile in CROSSOVER_PROFILES:  # the crossover map (docs/ceiling.md): arrival rates from the offered load
         from study.experiments.crossover import crossover_profile
 
         profile = crossover_profile(args.profile)

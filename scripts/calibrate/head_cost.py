@@ -1,4 +1,5 @@
-"""Measure the CRL head policy's real per-decision cost and scale it to the head's device class (issue 26).
+"""Measure the CRL head policy's real per-decision cost and scale it to the head's device class (the crossover map's
+head axis: ``docs/ceiling.md``).
 
 One decision of the learned head (``crl_idqn``) is one call of ``HeadQPolicy.preferences`` on a batch of one:
 observation to tensor, the 64x64 Q-network forward, back to NumPy, the action mask applied, as evaluation runs

@@ -1,8 +1,8 @@
-"""Measure what the crossover map's cells cost on this machine (issue 26): one training of each learned method for
-``--rounds`` rounds at each ``--train-n``, and one evaluation episode of every method at each ``--eval-n`` (the
-learned ones with the model just trained at the smallest N, as the map transfers them), at one load and head time.
+"""Measure what the crossover map's cells cost on this machine (``docs/ceiling.md``): one training of each learned
+method for ``--rounds`` rounds at each ``--train-n``, and one evaluation episode of every method at each ``--eval-n``
+(the learned ones with the model just trained at the smallest N, as the map transfers them), at one load and head time.
 Prints and writes a CSV of CPU and wall seconds per item (``time.process_time`` / ``perf_counter``); the map's total
-is extrapolated from it by ``study.analysis.crossover.estimate_minutes``.
+is extrapolated from these per-item figures in ``docs/ceiling.md`` (its **Cost** paragraph).
 
     nice -n 10 python scripts/experiments/crossover_cost.py --rounds 400 --train-n 20 200 --eval-n 20 200 2000 \
         --out docs/results/crossover/cost.csv

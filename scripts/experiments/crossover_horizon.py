@@ -1,4 +1,4 @@
-"""Pick the crossover map's episode horizon per load (issue 26): the shortest candidate horizon at which
+"""Pick the crossover map's episode horizon per load (``docs/ceiling.md``): the shortest candidate horizon at which
 ``least_loaded`` leaves at most ``--max-unfinished`` (20%) of the jobs that arrived unfinished at the episode's end,
 measured at each N of ``--sizes`` (``paper`` scenario, the evaluation seeds of training seed 0). Writes
 ``horizon.csv`` (every measurement, ``jobs_unfinished / jobs_arrived`` over the episodes) and prints the pick; where

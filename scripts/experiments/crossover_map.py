@@ -1,4 +1,4 @@
-"""Run the crossover map (issue 26) stage by stage into one results directory, resumably.
+"""Run the crossover map (``docs/ceiling.md``) stage by stage into one results directory, resumably.
 
 Each stage is ``srole reproduce --profile crossover`` restricted to the sizes so far (``study.experiments.crossover
 .stage_sizes``: N <= 200, then + 2,000, + 10,000, + 50,000), so a run cut short holds whole seeds of every method at

@@ -1,5 +1,5 @@
-"""Regenerate the regime map (issue 19) into ``docs/results/regime/``: ``regime.csv``, ``methods.csv``, one heatmap per
-comparison and ``summary.md`` (``study.experiments.regime``, ``study.analysis.regime``).
+"""Regenerate the regime map (``docs/ceiling.md``) into ``docs/results/regime/``: ``regime.csv``, ``methods.csv``, one
+heatmap per comparison and ``summary.md`` (``study.experiments.regime``, ``study.analysis.regime``).
 
 Runs ``srole reproduce --profile regime`` into ``--out`` (the cache: resumable, a rerun of finished cells costs
 nothing), then copies the generated tables, figures and summary (not the cache) into ``--docs``.

@@ -1,4 +1,5 @@
-"""Equal tuning of the four learned methods (issue 26 section 1), the four studies side by side on one machine.
+"""Equal tuning of the four learned methods (``docs/ceiling.md``, the crossover map), the four studies side by side on
+one machine.
 
 Runs ``srole tune`` for MARL, SROLE-central, SROLE-decentralized and CRL (CRL chooses among crl_idqn,
 crl_maskable_ppo and crl_dqn; the others among idqn, ippo, maskable_ppo) as four concurrent processes, each

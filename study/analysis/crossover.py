@@ -1,5 +1,5 @@
-"""The crossover map's report (issue 26): where the cluster head (CRL) backlogs, where the central shield becomes
-slower than the decentralized ones, and SROLE's reductions against CRL and MARL on each side of those sizes (the
+"""The crossover map's report (``docs/ceiling.md``): where the cluster head (CRL) backlogs, where the central shield
+becomes slower than the decentralized ones, and SROLE's reductions against CRL and MARL on each side of those sizes (the
 profiles: ``study.experiments.crossover``).
 
 Files ``write_report`` writes: ``methods.csv`` (every evaluation row, with ``rho``, ``head_decision_s``, ``policy``

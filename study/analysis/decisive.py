@@ -1,5 +1,5 @@
-"""The decisive comparison's report (issue 18): paired statistics over training seeds, the shield's factorial
-ablation with a decomposition of the mean JCT, per-run convergence and a replication check.
+"""The decisive comparison's report (``docs/results-paper.md``): paired statistics over training seeds, the shield's
+factorial ablation with a decomposition of the mean JCT, per-run convergence and a replication check.
 
 Written for a ``Profile(paired=True)`` (``srole reproduce --profile paper``) into the results directory:
 

@@ -1,4 +1,4 @@
-"""The regime map's report (issue 19): where SROLE wins, ties or loses against MARL, the learned CRL and
+"""The regime map's report (``docs/ceiling.md``): where SROLE wins, ties or loses against MARL, the learned CRL and
 CRL-greedy, over offered load x cluster size N x the head's service time per decision (the profiles:
 ``study.experiments.regime``; the offered load: ``srole_env.load``). ``write_report`` turns the profile's rows into
 ``regime.csv``, heatmaps and ``summary.md``; ``least_loaded``'s measured mean utilisation stands beside each load.

@@ -30,7 +30,8 @@ from study.experiments.roster import PAPER_LEARNED
 
 ROUNDS = 4000
 """Training rounds of every learned reference: the decisive comparison's budget (``DECISIVE_ROUNDS``), one seed;
-all references together stay within issue 27's ~20 CPU-minutes (the leaderboard states the measured figure)."""
+all references together stay within the benchmark's ~20 CPU-minutes (``docs/benchmark.md``) (the leaderboard states the
+measured figure)."""
 TRAIN_SEED = 0
 FAMILIES: dict[str, dict[str, Any]] = {
     "poisson-0.0075": {"scenario": "paper", "n_edges": 20, "horizon": 50, "arrival_rate": 0.0075},

@@ -1,5 +1,6 @@
-"""The crossover map's profiles (issue 26): where the paper's mechanism lives, cluster size N x offered load rho x the
-head's service time per decision, every method at every point; ``study.analysis.crossover`` reads the rows.
+"""The crossover map's profiles (``docs/ceiling.md``, the crossover map): where the paper's mechanism lives, cluster
+size N x offered load rho x the head's service time per decision, every method at every point;
+``study.analysis.crossover`` reads the rows.
 
 **Axes.** N = 20, 200, 2,000, 10,000, 50,000 (``SIZES``); rho = 0.2, 0.5, 0.8 (``srole_env.load.rate_for_load``);
 head service per decision (``head_bookkeeping_s``, an evaluation-time setting of the head queue,
@@ -111,7 +112,7 @@ HORIZON = {0.2: 200, 0.5: 200, 0.8: 200}
 arrived jobs unfinished after 50 / 100 / 200 / 400 rounds is 19% / 15% / 9.7% / 3.8% (rho 0.2), 25% / 19% / 8.6% /
 4.9% (0.5) and 37% / 30% / 24% / 21% (0.8) at N = 20, and 21% / 13% / 7.1% / 3.5%, 27% / 17% / 11% / 6.8%,
 36% / 27% / 21% / 18% at N = 200. The 20% rule alone would allow 100 rounds at rho 0.2 and 0.5 (15-19%, at its
-edge); 200 leaves at most 11% and is the issue's minimum for the decisive scenario. At rho 0.8 least_loaded is
+edge); 200 leaves at most 11% and is the minimum set for the decisive scenario. At rho 0.8 least_loaded is
 saturated (its share falls only from 24% to 21% between 200 and 400 rounds while its JCT grows from 289 to 473 s):
 no horizon meets the rule there, and 200 keeps the cost of N = 50,000 (evaluated at 0.8) bounded."""
 SEEDS = (0, 1, 2, 3, 4)

@@ -177,7 +177,7 @@ SENSITIVITY_PAPER: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("report_bytes", (2048.0, 65_536.0, 1_048_576.0)),
     ("n_edges", (50, 200, 1000)),
 )
-"""Each assumption that sets a collision's cost or the head's cost (issue 10 item 5), with its values."""
+"""Each assumption that sets a collision's cost or the head's cost (``docs/reproducing.md``), with its values."""
 
 
 def _experiments(horizon: int, n: int, sizes: tuple[int, ...], rates: tuple[float, ...],
@@ -248,8 +248,8 @@ PROFILES: dict[str, Profile] = {
                          ("n_edges", (20, 200))),
         ),
     ),
-    # The decisive comparison (issue 18): paired over 10 training seeds at three loads (retrained at each) and the
-    # shield's factorial ablation; replication on seeds 0-4 against 5-9.
+    # The decisive comparison (docs/results-paper.md): paired over 10 training seeds at three loads (retrained at each)
+    # and the shield's factorial ablation; replication on seeds 0-4 against 5-9.
     "paper": Profile(
         "paper", rounds=DECISIVE_ROUNDS, seeds=tuple(range(10)), eval_episodes=10,
         eval_every=250, curve_seeds=(900_000,), curve_episodes=5,
@@ -309,7 +309,7 @@ PROFILES: dict[str, Profile] = {
 }
 
 LAZY_PROFILES = ("regime", "regime-tiny")
-"""Profiles built on demand (``study.experiments.regime.regime_profile``): the regime map of issue 19."""
+"""Profiles built on demand (``study.experiments.regime.regime_profile``): the regime map (``docs/ceiling.md``)."""
 
 
 def load_profile(name_or_path: str) -> Profile:
