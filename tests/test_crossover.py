@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from study.analysis.crossover import FIXED, RETRAINED, SOURCE, first_n, nstar_table
-from study.experiments.crossover import (
+from study.analysis.crossover_tables import FIXED, RETRAINED, SOURCE, first_n, nstar_table
+from study.experiments.crossover_profile import (
     ALL_METHODS,
     HEAD_METHODS,
     crossover_profile,

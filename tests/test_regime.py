@@ -12,8 +12,8 @@ from srole_env import make_config
 from srole_env.core.simulator import ClusterSimulator
 from srole_env.load import cluster_capacity, mean_job_work, offered_load, rate_for_load
 from srole_env.profiles import device_table
-from study.analysis.regime import CSV_COLUMNS
-from study.experiments.regime import regime_profile
+from study.analysis.regime_tables import CSV_COLUMNS
+from study.experiments.regime_profile import regime_profile
 
 
 def test_mean_job_work_is_the_simulators():

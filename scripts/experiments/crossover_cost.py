@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     from dataclasses import asdict
 
-    from study.experiments.crossover import ALL_METHODS, LEARNED, crossover_profile, map_spec, point
+    from study.experiments.crossover_profile import ALL_METHODS, LEARNED, crossover_profile, map_spec, point
     from study.experiments.plan import EVAL_SEED_OFFSET, Cell, _evaluate, resolve_learner
     from study.experiments.profiles import METHODS
 

@@ -52,6 +52,10 @@ from typing import Any
 from srole_env.config import load_data_file
 from study.experiments.roster import ABLATION, ALL, KEY_METHODS, METHOD_NAMES, METHODS, PAPER_LEARNED, Method, names
 
+REPORTS = ("bootstrap", "paired", "regime", "crossover")
+"""The reports a profile can pick (``Profile.report``): the independent-bootstrap comparison, the paired comparison
+over training seeds, the regime map and the crossover map (their writers: ``study.reproduce.REPORTS``)."""
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -139,10 +143,10 @@ class Profile:
     profile's common choices (network size, learning-rate decay), the same for every learned method."""
     paired: bool = False
     """Report paired comparisons over training seeds, the ablation, per-run convergence and the replication
-    check (``study.analysis.decisive``) instead of the independent-bootstrap report."""
+    check (``study.analysis.paired_report``) instead of the independent-bootstrap report."""
     report: str | None = None
-    """A ``study.analysis`` module whose ``write_report(profile, rows, curves, out, run)`` writes this profile's report
-    instead (e.g. ``"regime"``: ``study.analysis.regime``)."""
+    """The report this profile writes, one of ``REPORTS`` (``study.reproduce.REPORTS`` maps each to its writer); None:
+    ``paired`` if ``paired`` else ``bootstrap``."""
 
     def __post_init__(self) -> None:
         if self.paired and len(self.seeds) < 2:
@@ -153,6 +157,13 @@ class Profile:
                 raise ValueError(f"profile {self.name}: {name} must be a positive int, got {value!r}")
         if not self.seeds:
             raise ValueError(f"profile {self.name}: seeds must not be empty")
+        if self.report is not None and self.report not in REPORTS:
+            raise ValueError(f"profile {self.name}: report must be one of {list(REPORTS)}, got {self.report!r}")
+
+    @property
+    def report_name(self) -> str:
+        """The key of ``REPORTS`` whose writer reports this profile."""
+        return self.report or ("paired" if self.paired else "bootstrap")
 
     def methods(self) -> dict[str, Method]:
         """Method name -> Method."""
@@ -263,7 +274,7 @@ PROFILES: dict[str, Profile] = {
     ),
     # The decisive comparison again on disjoint training seeds 10-19 (METHODS rule 10): the methods its verdicts
     # compare and the ablation, the same budget, loads and hyperparameters;
-    # ``study.analysis.decisive.replication_across`` sets its verdicts beside the ``paper`` run's.
+    # ``study.analysis.paired_report.replication_across`` sets its verdicts beside the ``paper`` run's.
     "paper-replication": Profile(
         "paper-replication", rounds=DECISIVE_ROUNDS, seeds=tuple(range(10, 20)), eval_episodes=10,
         eval_every=250, curve_seeds=(900_000,), curve_episodes=5,
@@ -309,7 +320,8 @@ PROFILES: dict[str, Profile] = {
 }
 
 LAZY_PROFILES = ("regime", "regime-tiny")
-"""Profiles built on demand (``study.experiments.regime.regime_profile``): the regime map (``docs/ceiling.md``)."""
+"""Profiles built on demand (``study.experiments.regime_profile.regime_profile``): the regime map
+(``docs/ceiling.md``)."""
 
 
 def load_profile(name_or_path: str) -> Profile:
@@ -325,8 +337,8 @@ def load_profile(name_or_path: str) -> Profile:
     name_or_path = str(name_or_path)
     if name_or_path in PROFILES:
         return PROFILES[name_or_path]
-    if name_or_path in LAZY_PROFILES:  # built by study.experiments.regime (which imports this module), not here
-        raise ValueError(f"profile: {name_or_path!r} is built by study.experiments.regime.regime_profile "
+    if name_or_path in LAZY_PROFILES:  # built by study.experiments.regime_profile (which imports this module), not here
+        raise ValueError(f"profile: {name_or_path!r} is built by study.experiments.regime_profile.regime_profile "
                          "(srole reproduce and scripts/experiments/regime_map.py resolve it)")
     path = Path(name_or_path)
     if not path.is_file():

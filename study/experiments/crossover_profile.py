@@ -1,6 +1,6 @@
 """The crossover map's profiles (``docs/ceiling.md``, the crossover map): where the paper's mechanism lives, cluster
 size N x offered load rho x the head's service time per decision, every method at every point;
-``study.analysis.crossover`` reads the rows.
+``study.analysis.crossover_report`` reads the rows.
 
 **Axes.** N = 20, 200, 2,000, 10,000, 50,000 (``SIZES``); rho = 0.2, 0.5, 0.8 (``srole_env.load.rate_for_load``);
 head service per decision (``head_bookkeeping_s``, an evaluation-time setting of the head queue,
@@ -8,7 +8,7 @@ head service per decision (``head_bookkeeping_s``, an evaluation-time setting of
 device class (``data/head_cost.json``, written by ``scripts/calibrate/head_cost.py``). Only CRL and CRL-greedy
 consult the head; the other methods are evaluated once per (N, rho) and paired with the head methods at each head
 time. CRL is trained at the default 1 ms and evaluated at all three (not retrained per head time), as in the regime
-map (``study.experiments.regime``).
+map (``study.experiments.regime_profile``).
 
 **Regions.** The decentralized shield's region count grows with N at the ``paper`` scenario's region size (4
 regions for 50 edges: ``EDGES_PER_REGION`` = 12.5 edges per region, never fewer than ``MIN_REGIONS`` = 4):

@@ -1,6 +1,6 @@
 """The regime map's profiles (``docs/ceiling.md``, the regime map): offered load x cluster size N x the head's service
-time per decision, as ``srole reproduce`` profiles of ``kind="grid"`` experiments; ``study.analysis.regime`` reads
-their rows.
+time per decision, as ``srole reproduce`` profiles of ``kind="grid"`` experiments; ``study.analysis.regime_report``
+reads their rows.
 
 **Head service time.** ``ClusterConfig.head_decision_s`` is deprecated and unused (the head is a queue:
 ``srole_env.core.head_queue``); a decision costs the policy's FLOPs (negligible) plus ``head_bookkeeping_s``,
