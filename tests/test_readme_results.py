@@ -83,11 +83,11 @@ def test_readme_crossover_figures_come_from_the_committed_tables():
     readme = (ROOT / "README.md").read_text()
     points = pd.read_csv(CROSSOVER / "points.csv")
     greedy = points[(points["method"] == "CRL-greedy") & (points["n_edges"] == 10_000) & (points["rho"] == 0.5)]
-    slow, fast = greedy[greedy["head_decision_s"] == 0.01].iloc[0], greedy[greedy["head_decision_s"] < 0.001].iloc[0]
+    slow, fast = greedy[greedy["head_service_s"] == 0.01].iloc[0], greedy[greedy["head_service_s"] < 0.001].iloc[0]
     assert f"about {round(slow['head_backlog_max'], -3):,.0f} decisions over" in readme
     assert f"mean JCT rises to {slow['mean_jct_all']:.0f} s ({fast['mean_jct_all']:.0f} s" in readme
     comp = pd.read_csv(CROSSOVER / "crossover.csv")
-    there = comp[(comp["n_edges"] == 10_000) & (comp["baseline"] == "CRL-greedy") & (comp["head_decision_s"] == 0.01)
+    there = comp[(comp["n_edges"] == 10_000) & (comp["baseline"] == "CRL-greedy") & (comp["head_service_s"] == 0.01)
                  & (comp["metric"] == "mean_jct_all")]
     low, high = (f"{100 * v:.0f}" for v in sorted(there["paired_reduction"]))
     assert set(there["verdict"]) == {"better"} and f"SROLE is {low}-{high}% below it there" in readme

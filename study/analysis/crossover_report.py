@@ -2,7 +2,7 @@
 becomes slower than the decentralized ones, and SROLE's reductions against CRL and MARL on each side of those sizes (the
 profiles: ``study.experiments.crossover_profile``).
 
-Files ``write_report`` writes: ``methods.csv`` (every evaluation row, with ``rho``, ``head_decision_s``, ``policy``
+Files ``write_report`` writes: ``methods.csv`` (every evaluation row, with ``rho``, ``head_service_s``, ``policy``
 and ``unfinished_frac`` = ``jobs_unfinished / jobs_arrived``), ``points.csv`` (per point and method: means over
 seeds, the unfinished fraction beside the JCT), ``nstar.csv`` (per head time and load: N* of the head backlog and of
 the shields' latency), ``crossover.csv`` (per point: paired reductions of JCT, collisions and utilisation),
@@ -86,7 +86,7 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
     for comparison in dict.fromkeys(jct["comparison"]) if not jct.empty else []:
         sel = jct[jct["comparison"] == comparison]
         if not sel["baseline_consults_head"].any():  # one panel: the head time does not enter
-            sel = sel[sel["head_decision_s"] == sel["head_decision_s"].min()].assign(head_decision_s=math.nan)
+            sel = sel[sel["head_service_s"] == sel["head_service_s"].min()].assign(head_service_s=math.nan)
         name = f"heatmap_{comparison.replace(' vs ', '_vs_').replace(' ', '_')}.png"
         heatmap(sel.assign(trained=True), comparison, out / name, None)
         figures.append((comparison, name))
@@ -136,7 +136,7 @@ def _summary(profile: Any, spec: Any, frame: pd.DataFrame, points: pd.DataFrame,
               "below is CRL's); `n_star_shield`: the smallest N from which SROLE-central's "
               "mean decision latency exceeds SROLE-decentralized's.", ""]
     if not nstar.empty:
-        ns = nstar.assign(head=nstar["head_decision_s"].map(head_label),
+        ns = nstar.assign(head=nstar["head_service_s"].map(head_label),
                           n_star_head=nstar["n_star_head"].map(_n), n_star_shield=nstar["n_star_shield"].map(_n))
         lines += [markdown_table(ns, ["method", "head", "rho", "n_star_head", "backlog_at_n_star",
                                       "largest_n_without_backlog", "n_star_shield", "sizes"]), ""]
@@ -144,7 +144,7 @@ def _summary(profile: Any, spec: Any, frame: pd.DataFrame, points: pd.DataFrame,
     if not points.empty:
         pts = points[points["policy"].isin((SOURCE, FIXED))].copy()
         pts["label"] = [m if not np.isfinite(h) else f"{m} {head_label(h)}"
-                        for m, h in zip(pts["method"], pts["head_decision_s"])]
+                        for m, h in zip(pts["method"], pts["head_service_s"])]
         pts["cell"] = [f"{j:,.1f} ({100 * u:.0f}%)" if np.isfinite(u) else f"{j:,.1f}"
                        for j, u in zip(pts["mean_jct_all"], pts.get("unfinished_frac", pd.Series(np.nan, pts.index)))]
         wide = pts.pivot_table(index=["rho", "n_edges"], columns="label", values="cell", aggfunc="first").reset_index()
@@ -153,14 +153,14 @@ def _summary(profile: Any, spec: Any, frame: pd.DataFrame, points: pd.DataFrame,
         lines += [f"![{title}]({path})", ""]
     lines += _reading(frame, nstar, table, sides, transfer, spec.source)
     if not sides.empty:
-        s = sides.assign(head=sides["head_decision_s"].map(head_label),
+        s = sides.assign(head=sides["head_service_s"].map(head_label),
                          reduction=[f"{_pct(v)} [{_pct(lo)}, {_pct(hi)}]" for v, lo, hi in
                                     zip(sides["paired_reduction"], sides["lo"], sides["hi"])])
         lines += ["## Reductions on each side of N*_head (pooled over the side's N, paired over seeds)", "",
                   markdown_table(s, ["head", "rho", "comparison", "side", "sizes", "metric", "reduction", "verdict",
                                      "pairs"]), ""]
     if not transfer.empty:
-        t = transfer.assign(head=transfer["head_decision_s"].map(head_label),
+        t = transfer.assign(head=transfer["head_service_s"].map(head_label),
                             gap=[f"{_pct(v)} [{_pct(lo)}, {_pct(hi)}]" for v, lo, hi in
                                  zip(transfer["paired_reduction"], transfer["lo"], transfer["hi"])])
         lines += [f"## Transfer: models trained at N = {spec.source} against retrained ones", "",
@@ -203,7 +203,7 @@ def missing_points(spec: Any, frame: pd.DataFrame) -> list[str]:
             short = []
             for method in ALL_METHODS:
                 m = sel[sel["method"] == method]
-                groups = [m[m["head_decision_s"] == h] for h in spec.heads] if method in HEAD_METHODS else [m]
+                groups = [m[m["head_service_s"] == h] for h in spec.heads] if method in HEAD_METHODS else [m]
                 have = min(g["seed"].nunique() for g in groups)
                 if have < len(spec.seeds):
                     short.append(f"{method} ({have} of {len(spec.seeds)} seeds)")
@@ -219,11 +219,11 @@ def _reading(frame: pd.DataFrame, nstar: pd.DataFrame, table: pd.DataFrame, side
     if table.empty:
         return lines + ["No paired comparison yet.", ""]
     jct = table[(table["metric"] == "mean_jct_all") & (table["policy"] == SOURCE)]
-    jct = jct.drop_duplicates(subset=["rho", "n_edges", "comparison", "head_decision_s"])
+    jct = jct.drop_duplicates(subset=["rho", "n_edges", "comparison", "head_service_s"])
     # edge baselines were repeated per head time for the side column: count them once
     once = pd.concat([jct[jct["baseline_consults_head"]],
                       jct[~jct["baseline_consults_head"]].drop_duplicates(subset=["rho", "n_edges", "comparison"])
-                      .assign(head_decision_s=math.nan)])
+                      .assign(head_service_s=math.nan)])
     lines.append(f"**Where SROLE wins and loses** (JCT; learned policies trained at N = {source}):")
     lines.append("")
     for comparison, part in once.groupby("comparison", sort=False):
@@ -247,7 +247,7 @@ def _reading(frame: pd.DataFrame, nstar: pd.DataFrame, table: pd.DataFrame, side
                          "any head time or load: the paper's mechanism (an overloaded head) is absent from this map.")
         else:
             lines.append("**The head backlogs** from " + "; ".join(
-                f"N = {int(r['n_star_head']):,} at {head_label(r['head_decision_s'])}, rho {r['rho']:g} "
+                f"N = {int(r['n_star_head']):,} at {head_label(r['head_service_s'])}, rho {r['rho']:g} "
                 f"({r['method']}{_backlog_cost(frame, r)})" for _, r in found.iterrows()) + ".")
         shield = nstar.drop_duplicates("rho")
         lines.append("**The central shield's latency exceeds the decentralized shields'** " + "; ".join(
@@ -260,7 +260,7 @@ def _reading(frame: pd.DataFrame, nstar: pd.DataFrame, table: pd.DataFrame, side
             if sel.empty:
                 continue
             lines.append(f"- Against CRL {side}: " + "; ".join(
-                f"{r['comparison'].split(' vs ')[0]} {head_label(r['head_decision_s'])} rho {r['rho']:g} "
+                f"{r['comparison'].split(' vs ')[0]} {head_label(r['head_service_s'])} rho {r['rho']:g} "
                 f"{_pct(r['paired_reduction'])} [{_pct(r['lo'])}, {_pct(r['hi'])}] ({r['verdict']})"
                 for _, r in sel.iterrows()) + ".")
         lines.append("")
@@ -278,11 +278,11 @@ def _backlog_cost(frame: pd.DataFrame, r: pd.Series) -> str:
     """``: largest backlog B, JCT X s against Y s with the fastest head`` at a head method's N* (means over seeds)."""
     sel = frame[(frame["method"] == r["method"]) & (frame["rho"] == r["rho"]) & (frame["n_edges"] == r["n_star_head"])
                 & frame["policy"].isin((SOURCE, FIXED))]
-    here = sel[sel["head_decision_s"] == r["head_decision_s"]]
-    fast = sel[sel["head_decision_s"] == sel["head_decision_s"].min()]
+    here = sel[sel["head_service_s"] == r["head_service_s"]]
+    fast = sel[sel["head_service_s"] == sel["head_service_s"].min()]
     if here.empty or fast.empty:
         return ""
-    fastest, jct = head_label(fast["head_decision_s"].iloc[0]), here["mean_jct_all"].mean()
+    fastest, jct = head_label(fast["head_service_s"].iloc[0]), here["mean_jct_all"].mean()
     return (f": largest backlog {here['head_backlog_max'].mean():,.0f} decisions, JCT {jct:,.1f} s against "
             f"{fast['mean_jct_all'].mean():,.1f} s with the {fastest} head")
 
@@ -295,7 +295,7 @@ def _paper(once: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
     near = once[(once["verdict"] == "better") & (once["hi"] >= PAPER_REDUCTION)]
     top = once.loc[once["paired_reduction"].idxmax()] if once["paired_reduction"].notna().any() else None
     def head(r: pd.Series) -> str:
-        return f", head {head_label(r['head_decision_s'])}" if np.isfinite(r["head_decision_s"]) else ""
+        return f", head {head_label(r['head_service_s'])}" if np.isfinite(r["head_service_s"]) else ""
 
     if near.empty:
         lines[0] += (f"no point's 95% interval reaches a {PAPER_REDUCTION:.0%} JCT reduction." +
@@ -310,8 +310,8 @@ def _paper(once: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
     for _, r in near.sort_values("paired_reduction", ascending=False).head(12).iterrows():
         base = frame[(frame["method"] == r["baseline"]) & (frame["rho"] == r["rho"])
                      & (frame["n_edges"] == r["n_edges"]) & frame["policy"].isin((SOURCE, FIXED))]
-        if np.isfinite(r["head_decision_s"]):
-            base = base[base["head_decision_s"] == r["head_decision_s"]]
+        if np.isfinite(r["head_service_s"]):
+            base = base[base["head_service_s"] == r["head_service_s"]]
         srole = frame[(frame["method"] == r["srole"]) & (frame["rho"] == r["rho"]) & (frame["n_edges"] == r["n_edges"])
                       & frame["policy"].isin((SOURCE, FIXED))]
 

@@ -33,7 +33,7 @@ HEAD_STYLES = {0: "-", 1: "--", 2: ":"}
 
 # ---------------------------------------------------------------------- tables
 def crossover_frame(rows: list[dict[str, Any]], base: dict[str, Any], source_n: int) -> pd.DataFrame:
-    """The rows with ``rho``, ``head_decision_s`` (NaN for methods that never consult the head), ``policy`` (module
+    """The rows with ``rho``, ``head_service_s`` (NaN for methods that never consult the head), ``policy`` (module
     constants) and ``unfinished_frac``; a non-learned row reached from two experiments is kept once."""
     frame = pd.DataFrame(rows)
     if frame.empty:
@@ -44,14 +44,14 @@ def crossover_frame(rows: list[dict[str, Any]], base: dict[str, Any], source_n: 
            for n, r in keys.itertuples(index=False)}
     frame["rho"] = [rho[(n, r)] for n, r in zip(frame["n_edges"], frame["arrival_rate"])]
     head = frame["head_bookkeeping_s"] if "head_bookkeeping_s" in frame.columns else pd.Series(np.nan, frame.index)
-    frame["head_decision_s"] = np.where(frame["method"].isin(HEAD_METHODS), head, np.nan)
+    frame["head_service_s"] = np.where(frame["method"].isin(HEAD_METHODS), head, np.nan)
     learned = frame["method"].isin(LEARNED)
     retrained = (frame["experiment"] == "trained") & (frame["n_edges"] != source_n)
     frame["policy"] = np.where(learned, np.where(retrained, RETRAINED, SOURCE), FIXED)
     arrived = frame["jobs_arrived"] if "jobs_arrived" in frame.columns else pd.Series(np.nan, frame.index)
     unfinished = frame["jobs_unfinished"] if "jobs_unfinished" in frame.columns else pd.Series(np.nan, frame.index)
     frame["unfinished_frac"] = unfinished / arrived.where(arrived > 0)
-    keys = ["method", "seed", "n_edges", "rho", "policy", "head_decision_s"]
+    keys = ["method", "seed", "n_edges", "rho", "policy", "head_service_s"]
     return frame.drop_duplicates(subset=keys).reset_index(drop=True)
 
 
@@ -59,13 +59,13 @@ def points_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Per (rho, N, head time, method, policy): means over seeds of ``POINT_METRICS`` and the seed count."""
     if frame.empty:
         return pd.DataFrame()
-    keys = ["rho", "n_edges", "head_decision_s", "method", "policy"]
+    keys = ["rho", "n_edges", "head_service_s", "method", "policy"]
     metrics = [m for m in POINT_METRICS if m in frame.columns]
-    g = frame.assign(head_decision_s=frame["head_decision_s"].fillna(-1.0)).groupby(keys)
+    g = frame.assign(head_service_s=frame["head_service_s"].fillna(-1.0)).groupby(keys)
     out = g[metrics].mean()
     out["seeds"] = g["seed"].nunique()
     out = out.reset_index()
-    out["head_decision_s"] = out["head_decision_s"].where(out["head_decision_s"] >= 0)
+    out["head_service_s"] = out["head_service_s"].where(out["head_service_s"] >= 0)
     return out
 
 
@@ -87,7 +87,7 @@ def nstar_table(frame: pd.DataFrame, method: str = "CRL", policy: str = SOURCE) 
     SROLE-decentralized, ``mean_decision_latency_s``; the same at every head time). Also the largest N without a
     backlog and the sizes looked at."""
     if frame.empty or "head_backlog_max" not in frame.columns:
-        return pd.DataFrame(columns=["head_decision_s", "rho", "n_star_head", "n_star_shield"])
+        return pd.DataFrame(columns=["head_service_s", "rho", "n_star_head", "n_star_shield"])
     shield = {}
     lat = frame[frame["method"].isin(SROLE) & frame["policy"].isin((policy, FIXED))]
     if "mean_decision_latency_s" in lat.columns and not lat.empty:
@@ -98,11 +98,11 @@ def nstar_table(frame: pd.DataFrame, method: str = "CRL", policy: str = SOURCE) 
                 shield[rho] = first_n(pd.Series(per.index), per["SROLE-central"] > per["SROLE-decentralized"])
     head = frame[(frame["method"] == method) & frame["policy"].isin((policy, FIXED))]
     out = []
-    for (h, rho), part in head.groupby(["head_decision_s", "rho"]):
+    for (h, rho), part in head.groupby(["head_service_s", "rho"]):
         per = part.groupby("n_edges")["head_backlog_max"].mean()
         n_star = first_n(pd.Series(per.index), per > 0)
         clear = per[per.index < n_star] if np.isfinite(n_star) else per
-        out.append({"head_decision_s": h, "rho": rho, "method": method, "n_star_head": n_star,
+        out.append({"head_service_s": h, "rho": rho, "method": method, "n_star_head": n_star,
                     "largest_n_without_backlog": float(clear.index.max()) if len(clear) else math.nan,
                     "backlog_at_n_star": float(per.get(n_star, math.nan)) if np.isfinite(n_star) else math.nan,
                     "sizes": " ".join(str(int(n)) for n in per.index),
@@ -131,7 +131,7 @@ def _verdict(r: dict[str, Any]) -> str:
 def _pairs(part: pd.DataFrame, policy: str) -> list[tuple[str, str, float, pd.DataFrame]]:
     """(SROLE, baseline, head time, the rows to pair) of one point for one policy variant."""
     use = part[part["policy"].isin((policy, FIXED))]
-    heads = sorted(use["head_decision_s"].dropna().unique())
+    heads = sorted(use["head_service_s"].dropna().unique())
     out = []
     for srole in SROLE:
         mine = use[use["method"] == srole]
@@ -140,7 +140,7 @@ def _pairs(part: pd.DataFrame, policy: str) -> list[tuple[str, str, float, pd.Da
         for baseline in BASELINES:
             base = use[use["method"] == baseline]
             for h in ([math.nan] if baseline not in HEAD_METHODS else heads):
-                sel = base if baseline not in HEAD_METHODS else base[base["head_decision_s"] == h]
+                sel = base if baseline not in HEAD_METHODS else base[base["head_service_s"] == h]
                 if not sel.empty:
                     out.append((srole, baseline, h, pd.concat([mine, sel])))
     return out
@@ -153,13 +153,13 @@ def crossover_table(frame: pd.DataFrame, nstar: pd.DataFrame) -> pd.DataFrame:
     out = []
     if frame.empty:
         return pd.DataFrame()
-    heads_all = sorted(frame["head_decision_s"].dropna().unique())
+    heads_all = sorted(frame["head_service_s"].dropna().unique())
     for policy in (SOURCE, RETRAINED):
         for (rho, n), part in frame.groupby(["rho", "n_edges"], sort=True):
             for srole, baseline, h, pair in _pairs(part, policy):
                 for r in _comparison_rows(pair, srole, baseline, METRICS):
                     for side_head in ([h] if np.isfinite(h) else heads_all or [math.nan]):
-                        out.append({"policy": policy, "rho": rho, "n_edges": int(n), "head_decision_s": side_head,
+                        out.append({"policy": policy, "rho": rho, "n_edges": int(n), "head_service_s": side_head,
                                     "baseline_consults_head": baseline in HEAD_METHODS,
                                     "comparison": f"{srole} vs {baseline}", "srole": srole, "baseline": baseline,
                                     "metric": r["metric"], "paired_reduction": r["paired_reduction"],
@@ -175,7 +175,7 @@ def crossover_table(frame: pd.DataFrame, nstar: pd.DataFrame) -> pd.DataFrame:
 def _side(nstar: pd.DataFrame, head: float, rho: float, n: int) -> str:
     if nstar.empty or not np.isfinite(head):
         return "n/a"
-    row = nstar[(nstar["head_decision_s"] == head) & (nstar["rho"] == rho)]
+    row = nstar[(nstar["head_service_s"] == head) & (nstar["rho"] == rho)]
     if "method" in row.columns and (row["method"] == "CRL").any():  # CRL's N*; CRL-greedy's where CRL has none
         row = row[row["method"] == "CRL"]
     if row.empty:
@@ -191,17 +191,17 @@ def sides_table(frame: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame()
     src = table[table["policy"] == SOURCE]
-    for (h, rho, comparison, side), part in src.groupby(["head_decision_s", "rho", "comparison", "side"]):
+    for (h, rho, comparison, side), part in src.groupby(["head_service_s", "rho", "comparison", "side"]):
         if side == "n/a":
             continue
         sizes = sorted(part["n_edges"].unique())
         srole, baseline = comparison.split(" vs ")
         rows = frame[(frame["rho"] == rho) & frame["n_edges"].isin(sizes) & frame["policy"].isin((SOURCE, FIXED))]
         rows = rows[(rows["method"] == srole) | ((rows["method"] == baseline)
-                                                 & ((rows["head_decision_s"] == h) if baseline in HEAD_METHODS
+                                                 & ((rows["head_service_s"] == h) if baseline in HEAD_METHODS
                                                     else True))]
         for r in _comparison_rows(rows, srole, baseline, METRICS):
-            out.append({"head_decision_s": h, "rho": rho, "comparison": comparison, "side": side,
+            out.append({"head_service_s": h, "rho": rho, "comparison": comparison, "side": side,
                         "sizes": " ".join(str(int(n)) for n in sizes), "metric": r["metric"],
                         "paired_reduction": r["paired_reduction"], "lo": r["paired_reduction_lo"],
                         "hi": r["paired_reduction_hi"], "verdict": _verdict(r), "pairs": r["pairs"]})
@@ -219,12 +219,12 @@ def transfer_table(frame: pd.DataFrame) -> pd.DataFrame:
             mine = part[part["method"] == method]
             if set(mine["policy"]) < {SOURCE, RETRAINED}:
                 continue
-            heads = sorted(mine["head_decision_s"].dropna().unique()) or [math.nan]
+            heads = sorted(mine["head_service_s"].dropna().unique()) or [math.nan]
             for h in heads:
-                sel = mine if not np.isfinite(h) else mine[mine["head_decision_s"] == h]
+                sel = mine if not np.isfinite(h) else mine[mine["head_service_s"] == h]
                 pair = sel.assign(method=sel["policy"])
                 for r in _comparison_rows(pair, SOURCE, RETRAINED, ("mean_jct_all",)):
-                    out.append({"rho": rho, "n_edges": int(n), "method": method, "head_decision_s": h,
+                    out.append({"rho": rho, "n_edges": int(n), "method": method, "head_service_s": h,
                                 "paired_reduction": r["paired_reduction"], "lo": r["paired_reduction_lo"],
                                 "hi": r["paired_reduction_hi"], "verdict": _verdict(r), "pairs": r["pairs"]})
     return pd.DataFrame(out)
@@ -243,11 +243,11 @@ def rule9_table(frame: pd.DataFrame) -> pd.DataFrame:
     use = frame[frame["policy"].isin((SOURCE, FIXED))]
     for (rho, n), part in use.groupby(["rho", "n_edges"]):
         for learned, heuristic in RULE9:
-            heads = sorted(part.loc[part["method"] == learned, "head_decision_s"].dropna().unique()) or [math.nan]
+            heads = sorted(part.loc[part["method"] == learned, "head_service_s"].dropna().unique()) or [math.nan]
             for h in heads:
-                sel = part if not np.isfinite(h) else part[part["head_decision_s"] == h]
+                sel = part if not np.isfinite(h) else part[part["head_service_s"] == h]
                 for r in _comparison_rows(sel, learned, heuristic, ("mean_jct_all",)):
-                    out.append({"rho": rho, "n_edges": int(n), "head_decision_s": h, "learned": learned,
+                    out.append({"rho": rho, "n_edges": int(n), "head_service_s": h, "learned": learned,
                                 "heuristic": heuristic, "paired_reduction": r["paired_reduction"],
                                 "lo": r["paired_reduction_lo"], "hi": r["paired_reduction_hi"],
                                 "verdict": _verdict(r), "pairs": r["pairs"]})
@@ -270,7 +270,7 @@ def panels(points: pd.DataFrame, metric: str, path: Path, methods: tuple[str, ..
     if part.empty or metric not in part.columns:
         return False
     loads = sorted(part["rho"].unique())
-    heads = sorted(part["head_decision_s"].dropna().unique())
+    heads = sorted(part["head_service_s"].dropna().unique())
     fig, axes = plt.subplots(1, len(loads), figsize=(4.6 * len(loads), 4.2), squeeze=False)
     for ax, rho in zip(axes[0], loads):
         sel = part[part["rho"] == rho]
@@ -279,7 +279,7 @@ def panels(points: pd.DataFrame, metric: str, path: Path, methods: tuple[str, ..
             if m.empty:
                 continue
             st = style(method)
-            groups = [(h, m[m["head_decision_s"] == h]) for h in heads] if method in HEAD_METHODS else [(None, m)]
+            groups = [(h, m[m["head_service_s"] == h]) for h in heads] if method in HEAD_METHODS else [(None, m)]
             for h, g in groups:
                 g = g.sort_values("n_edges")
                 if g.empty:

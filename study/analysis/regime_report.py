@@ -119,7 +119,7 @@ def _summary(profile: Any, frame: pd.DataFrame, table: pd.DataFrame, figures: li
                   markdown_table(cost, ["n_edges", "trained", "eval_min"]), ""]
         per = frame.assign(episodes=np.where(frame["trained"], profile.eval_episodes, LARGE_EPISODES))
         per["s_per_episode"] = per["wall_s"] / per["episodes"]
-        per["head"] = per["head_decision_s"].map(lambda h: "" if not np.isfinite(h) else head_label(h))
+        per["head"] = per["head_service_s"].map(lambda h: "" if not np.isfinite(h) else head_label(h))
         feasible = per.groupby(["n_edges", "method", "head"])["s_per_episode"].mean().unstack(["method", "head"])
         feasible.columns = [f"{m} {h}".strip() for m, h in feasible.columns]
         feasible = feasible.reset_index()
@@ -180,7 +180,7 @@ def _reading_section(table: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
         lines.append(f"- The head: its largest backlog over every CRL/CRL-greedy episode evaluated was "
                      f"{head['head_backlog_max'].max():,.0f} decisions; its worst mean request-to-answer latency "
                      f"{worst['head_decision_latency_mean_s']:.2f} s ({worst['method']}, N={worst['n_edges']:,}, rho "
-                     f"{worst['rho']:g}, {head_label(worst['head_decision_s'])}), against mean JCTs of "
+                     f"{worst['rho']:g}, {head_label(worst['head_service_s'])}), against mean JCTs of "
                      f"{head['mean_jct_all'].min():.0f}-{head['mean_jct_all'].max():.0f} s.")
     marl = frame[frame["method"] == "MARL"]
     srole = frame[frame["method"].isin(SROLE)]
@@ -228,7 +228,7 @@ def _paper_section(table: pd.DataFrame) -> list[str]:
 
 
 def _head_text(r: pd.Series) -> str:
-    return "" if not np.isfinite(r["head_decision_s"]) else f", head {head_label(r['head_decision_s'])}"
+    return "" if not np.isfinite(r["head_service_s"]) else f", head {head_label(r['head_service_s'])}"
 
 
 def _mechanism_section(table: pd.DataFrame, markdown_table: Any) -> list[str]:
@@ -251,7 +251,7 @@ def _mechanism_section(table: pd.DataFrame, markdown_table: Any) -> list[str]:
     rows = []
     for r in picks:
         rows.append({"comparison": r["comparison"], "rho": r["rho"], "N": f"{r['n_edges']:,}",
-                     "head": "" if not np.isfinite(r["head_decision_s"]) else head_label(r["head_decision_s"]),
+                     "head": "" if not np.isfinite(r["head_service_s"]) else head_label(r["head_service_s"]),
                      "reduction": f"{pct(r['paired_reduction'])} [{pct(r['lo'])}, {pct(r['hi'])}]",
                      "verdict": r["verdict"],
                      "JCT SROLE / base (s)": f"{fixed(r['srole_mean_jct_all'])} / {fixed(r['baseline_mean_jct_all'])}",

@@ -25,13 +25,25 @@ from study.experiments.roster import EDGE_LEARNED, HEAD_BASELINES, HEAD_METHODS,
 MECHANISM = ("mean_jct_all", "collisions", "oom_kills", "mean_queue_wait_s", "mean_decision_latency_s",
              "head_backlog_max", "head_decision_latency_mean_s", "jobs_unfinished")
 """Per-point means (over seeds) written beside each comparison: where a gap comes from."""
-CSV_COLUMNS = ("rho", "least_loaded_utilization", "n_edges", "trained", "head_decision_s", "comparison", "srole",
+CSV_COLUMNS = ("rho", "least_loaded_utilization", "n_edges", "trained", "head_service_s", "comparison", "srole",
                "baseline", "paired_reduction", "lo", "hi", "verdict", "verdict_stable", "p_value", "wins", "pairs")
+HEAD_COLUMN = "head_service_s"
+"""The head's service time per decision in the row's evaluation (its ``head_bookkeeping_s``), NaN for the methods
+that never consult the head. Tables written before it had this name call it ``head_decision_s`` (which is also a
+deprecated config field that means nothing now); ``read_table`` reads both."""
 VERDICT_WORDS = {"lower": "better", "higher": "worse"}
 MIN_PAIRS = 3
 """Training seeds a point needs (both methods) for an interval and a verdict; with 2 the point estimate is shown
 with verdict ``FEW``."""
 FEW = "n/a (2 seeds)"
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A regime or crossover CSV, its head column named ``HEAD_COLUMN`` whatever version of the code wrote it."""
+    frame = pd.read_csv(path)
+    if HEAD_COLUMN not in frame.columns and "head_decision_s" in frame.columns:
+        frame = frame.rename(columns={"head_decision_s": HEAD_COLUMN})
+    return frame
 
 
 def head_label(head: float) -> str:
@@ -43,7 +55,7 @@ def head_label(head: float) -> str:
 
 def regime_frame(rows: list[dict[str, Any]], base: dict[str, Any]) -> pd.DataFrame:
     """The run's rows with ``rho`` (the offered-load level, from N and the arrival rate), ``trained`` (N was
-    retrained, not only evaluated) and ``head_decision_s`` (the head's service time; NaN for edge methods)."""
+    retrained, not only evaluated) and ``head_service_s`` (the head's service time; NaN for edge methods)."""
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
@@ -55,7 +67,7 @@ def regime_frame(rows: list[dict[str, Any]], base: dict[str, Any]) -> pd.DataFra
     frame["trained"] = frame["experiment"] == "trained"
     head = frame["head_bookkeeping_s"] if "head_bookkeeping_s" in frame.columns else pd.Series(np.nan, frame.index)
     default = make_config(**base).head_bookkeeping_s
-    frame["head_decision_s"] = np.where(frame["method"].isin(HEAD_METHODS), head.fillna(default), np.nan)
+    frame["head_service_s"] = np.where(frame["method"].isin(HEAD_METHODS), head.fillna(default), np.nan)
     return frame
 
 
@@ -70,13 +82,13 @@ def regime_table(frame: pd.DataFrame) -> pd.DataFrame:
         util = part.loc[part["method"] == REFERENCE, "mean_utilization"]
         edge = part[part["method"].isin(EDGE_LEARNED)]
         trained = bool(edge["trained"].any()) if not edge.empty else bool(part["trained"].any())
-        heads = sorted(part["head_decision_s"].dropna().unique())
+        heads = sorted(part["head_service_s"].dropna().unique())
         for srole in SROLE:
             for baseline in HEAD_BASELINES:
                 for head in ([math.nan] if baseline in EDGE_LEARNED else heads):
                     base_rows = part[part["method"] == baseline]
                     if baseline in HEAD_METHODS:
-                        base_rows = base_rows[base_rows["head_decision_s"] == head]
+                        base_rows = base_rows[base_rows["head_service_s"] == head]
                     pair = pd.concat([part[part["method"] == srole], base_rows])
                     rows = paired_rows(pair, [(srole, baseline)], metrics=("mean_jct_all",))
                     if not rows or rows[0]["pairs"] < 2:
@@ -84,7 +96,7 @@ def regime_table(frame: pd.DataFrame) -> pd.DataFrame:
                     r = rows[0]
                     word = r["verdict"].rsplit(" ", 1)[-1]
                     row = {"rho": rho, "least_loaded_utilization": float(util.mean()) if len(util) else math.nan,
-                           "n_edges": int(n), "trained": trained, "head_decision_s": head,
+                           "n_edges": int(n), "trained": trained, "head_service_s": head,
                            "comparison": f"{srole} vs {baseline}", "srole": srole, "baseline": baseline,
                            "paired_reduction": r["paired_reduction"], "lo": r["paired_reduction_lo"],
                            "hi": r["paired_reduction_hi"],
@@ -109,7 +121,7 @@ def heatmap(table: pd.DataFrame, comparison: str, path: Path, source_n: int | No
     from matplotlib.patches import Patch, Rectangle
 
     part = table[table["comparison"] == comparison]
-    heads = sorted(part["head_decision_s"].dropna().unique()) or [math.nan]
+    heads = sorted(part["head_service_s"].dropna().unique()) or [math.nan]
     loads = sorted(part["rho"].unique())
     sizes = sorted(part["n_edges"].unique())
     colours = {"better": "#4caf50", "worse": "#e53935", "tied": "#bdbdbd", FEW: "#fff3c4"}
@@ -117,7 +129,7 @@ def heatmap(table: pd.DataFrame, comparison: str, path: Path, source_n: int | No
     size = (1.5 + 1.6 * len(loads), 0.6 + (0.9 + 0.75 * len(sizes)) * len(heads))
     fig, axes = plt.subplots(len(heads), 1, figsize=size, squeeze=False)
     for ax, head in zip(axes[:, 0], heads):
-        sel = part if math.isnan(head) else part[part["head_decision_s"] == head]
+        sel = part if math.isnan(head) else part[part["head_service_s"] == head]
         for _, r in sel.iterrows():
             x, y = loads.index(r["rho"]), sizes.index(r["n_edges"])
             ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, facecolor=colours[r["verdict"]], edgecolor="white",
@@ -177,7 +189,7 @@ def expected_points(profile: Any) -> set[tuple[int, float]]:
 def where_points(part: pd.DataFrame) -> str:
     """``N=20 rho 0.2, 0.5; N=1,000 rho 0.95`` (with the head time when it is set) of the rows in ``part``."""
     out = []
-    for (n, head), sel in part.groupby(["n_edges", part["head_decision_s"].fillna(-1.0)], sort=True):
+    for (n, head), sel in part.groupby(["n_edges", part["head_service_s"].fillna(-1.0)], sort=True):
         h = "" if head < 0 else f" at {head_label(head)}"
         out.append(f"N={n:,}{h} rho {', '.join(f'{r:g}' for r in sorted(sel['rho'].unique()))}")
     return "; ".join(out)
