@@ -40,11 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from dataclasses import asdict
-
     from study.experiments.crossover_profile import ALL_METHODS, LEARNED, crossover_profile, map_spec, point
-    from study.experiments.plan import EVAL_SEED_OFFSET, Cell, _evaluate, resolve_learner
-    from study.experiments.profiles import METHODS
+    from study.experiments.episodes import method_episodes
+    from study.experiments.plan import EVAL_SEED_OFFSET, resolve_learner
+    from study.experiments.roster import METHODS
 
     spec = map_spec("crossover")
     profile = crossover_profile("crossover")
@@ -70,9 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             method = METHODS[name]
             if method.learned and name not in models:
                 continue
-            cell = Cell("method", {**asdict(method), "hparams": dict(method.hparams)}, 0, cfg, (), str(tmp),
-                        eval_episodes=1)
-            _, cpu, wall = _timed(partial(_evaluate, cell, models.get(name, tmp), cfg, method.shield, 1))
+            _, cpu, wall = _timed(partial(method_episodes, method, cfg, 1, EVAL_SEED_OFFSET, model=models.get(name)))
             rows.append({"what": "eval episode", "method": name, "n_edges": n, "horizon": cfg["horizon"],
                          "cpu_s": cpu, "wall_s": wall, "eval_seed": EVAL_SEED_OFFSET})
             print(rows[-1], flush=True)

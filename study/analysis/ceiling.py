@@ -10,9 +10,10 @@ import pandas as pd
 
 from study.analysis.paper import paper_figures
 from study.analysis.regime_tables import HEAD_COLUMN, read_table
+from study.experiments.profiles import OPTIMALITY
 
-GAP_METHODS = ("SROLE-central", "crl_greedy", "greedy_reference", "CRL", "MARL", "least_loaded",
-               "least_loaded+central", "random", "local")
+GAP_METHODS = OPTIMALITY
+"""The optimality study's methods, in roster order."""
 
 
 def gaps_table(results_dir: str | Path) -> str:

@@ -1,5 +1,6 @@
-"""The decisive comparison's report (``docs/results-paper.md``): paired statistics over training seeds, the shield's
-factorial ablation with a decomposition of the mean JCT, per-run convergence and a replication check.
+"""The paired comparison's report, the decisive comparison's (``docs/results-paper.md``): paired statistics over
+training seeds, the shield's factorial ablation with a decomposition of the mean JCT, per-run convergence and a
+replication check (the tables: ``paired_tables``; this module writes them with the prose).
 
 Written for a ``Profile(paired=True)`` (``srole reproduce --profile paper``) into the results directory:
 

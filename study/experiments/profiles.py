@@ -232,6 +232,9 @@ REPLICATION = names(lambda m: m.srole or m.consults_head or m.headline > 0
                     or (m.policy == "least_loaded" and m.shield == "none"))
 """Methods of the replication on seeds 10-19: both SROLEs, the baselines their verdicts compare against, and
 ``least_loaded`` (the heuristic a learned baseline must beat)."""
+OPTIMALITY = names(lambda m: m.name in DECISIVE_BUSY and m.kind != "bound")
+"""Methods the optimality study (``scripts/experiments/optimality_gaps.py``) runs on each small instance beside the
+CP-SAT optimum: the decisive comparison's methods at its busy loads, the bound aside (the study has its own bounds)."""
 PROFILES: dict[str, Profile] = {
     "tiny": Profile(  # tests: seconds
         "tiny", rounds=40, seeds=(0, 1), eval_episodes=1, eval_every=20, curve_seeds=(900_000,),
