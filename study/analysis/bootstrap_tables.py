@@ -80,7 +80,7 @@ def compare(frame: pd.DataFrame, by: Sequence[str] = (), seed: int = 0) -> pd.Da
                     row.update({f"{metric}_reduction": rel.value, f"{metric}_reduction_lo": rel.lo,
                                 f"{metric}_reduction_hi": rel.hi, f"{metric}_difference": diff.value,
                                 f"{metric}_difference_lo": diff.lo, f"{metric}_difference_hi": diff.hi,
-                                f"{metric}_verdict": _verdict(diff),
+                                f"{metric}_verdict": _difference_verdict(diff),
                                 f"{metric}_both_zero": bool((x[metric] == 0).all() and (y[metric] == 0).all()),
                                 f"{metric}_ratio_ok": ratio_meaningful(y[metric], seed)})
                 rows.append(row)
@@ -134,7 +134,7 @@ def ratio_meaningful(baseline: pd.Series, seed: int = 0) -> bool:
                 and est.lo >= RATIO_MIN_SHARE * est.value)
 
 
-def _verdict(diff: stats.Estimate) -> str:
+def _difference_verdict(diff: stats.Estimate) -> str:
     """From the absolute difference IQM(SROLE) - IQM(baseline) and its CI."""
     if not diff.excludes_zero:
         return stats.NO_DIFFERENCE
@@ -189,7 +189,7 @@ def sensitivity(frame: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.Da
                 est, diff = stats.compare_lower(x["mean_jct_all"], y["mean_jct_all"], seed=seed)
                 rows.append({"assumption": name, "value": value, "comparison": f"{srole} vs {base}",
                              "reduction": est.value, "reduction_lo": est.lo, "reduction_hi": est.hi,
-                             "verdict": _verdict(diff)})
+                             "verdict": _difference_verdict(diff)})
     table = pd.DataFrame(rows)
     if table.empty:
         return table, pd.DataFrame()

@@ -119,7 +119,8 @@ NEUTRAL = ("mean_utilization",)
 """Metrics where neither direction is better: their verdicts read *lower* / *higher* (SROLE's value), not better."""
 
 
-def _verdict(r: dict[str, Any]) -> str:
+def _point_verdict(r: dict[str, Any]) -> str:
+    """A paired row's verdict in the map's words: better, worse or tied (lower/higher for a neutral metric)."""
     if r["pairs"] < MIN_PAIRS:
         return FEW
     word = r["verdict"].rsplit(" ", 1)[-1]
@@ -164,7 +165,7 @@ def crossover_table(frame: pd.DataFrame, nstar: pd.DataFrame) -> pd.DataFrame:
                                     "comparison": f"{srole} vs {baseline}", "srole": srole, "baseline": baseline,
                                     "metric": r["metric"], "paired_reduction": r["paired_reduction"],
                                     "lo": r["paired_reduction_lo"], "hi": r["paired_reduction_hi"],
-                                    "verdict": _verdict(r), "p_value": r["p_value"], "wins": r["wins"],
+                                    "verdict": _point_verdict(r), "p_value": r["p_value"], "wins": r["wins"],
                                     "pairs": r["pairs"], "side": _side(nstar, side_head, rho, n)})
     table = pd.DataFrame(out)
     if not table.empty:
@@ -204,7 +205,7 @@ def sides_table(frame: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
             out.append({"head_service_s": h, "rho": rho, "comparison": comparison, "side": side,
                         "sizes": " ".join(str(int(n)) for n in sizes), "metric": r["metric"],
                         "paired_reduction": r["paired_reduction"], "lo": r["paired_reduction_lo"],
-                        "hi": r["paired_reduction_hi"], "verdict": _verdict(r), "pairs": r["pairs"]})
+                        "hi": r["paired_reduction_hi"], "verdict": _point_verdict(r), "pairs": r["pairs"]})
     return pd.DataFrame(out)
 
 
@@ -226,7 +227,7 @@ def transfer_table(frame: pd.DataFrame) -> pd.DataFrame:
                 for r in _comparison_rows(pair, SOURCE, RETRAINED, ("mean_jct_all",)):
                     out.append({"rho": rho, "n_edges": int(n), "method": method, "head_service_s": h,
                                 "paired_reduction": r["paired_reduction"], "lo": r["paired_reduction_lo"],
-                                "hi": r["paired_reduction_hi"], "verdict": _verdict(r), "pairs": r["pairs"]})
+                                "hi": r["paired_reduction_hi"], "verdict": _point_verdict(r), "pairs": r["pairs"]})
     return pd.DataFrame(out)
 
 
@@ -250,7 +251,7 @@ def rule9_table(frame: pd.DataFrame) -> pd.DataFrame:
                     out.append({"rho": rho, "n_edges": int(n), "head_service_s": h, "learned": learned,
                                 "heuristic": heuristic, "paired_reduction": r["paired_reduction"],
                                 "lo": r["paired_reduction_lo"], "hi": r["paired_reduction_hi"],
-                                "verdict": _verdict(r), "pairs": r["pairs"]})
+                                "verdict": _point_verdict(r), "pairs": r["pairs"]})
     return pd.DataFrame(out)
 
 
