@@ -12,7 +12,7 @@ one; the edge agents decide in parallel). Every method is evaluated on the same 
 YAML (``study.experiments.tuning.load_tuned(method, scenario)``, the same Optuna budget for every method) when
 one is committed for the scenario, and from the profile's defaults otherwise; ``summary.md`` says which.
 
-**Methods** (names used everywhere; ``METHODS`` builds them):
+**Methods** (names used everywhere; ``study.experiments.roster.ROSTER`` holds them with their roles):
 
 * ``CRL``: the IDQN learner at the cluster head (algo ``crl_idqn``: each head decision credited with its own
   edge's rewards, as a MARL agent's), with MARL's tuned hyperparameters, the head's action mask and the

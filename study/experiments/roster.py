@@ -145,12 +145,3 @@ REFERENCE_KINDS = names(lambda m: m.kind == "reference")
 COUNTERPARTS = tuple((m.name, m.counterpart) for m in ROSTER if m.counterpart)
 """(learned method, the non-learned method with the same or less information): METHODS rule 9 says the first must
 not lose."""
-
-
-def check_names(methods: Iterable[str], where: str) -> tuple[str, ...]:
-    """``methods`` as a tuple, each a roster name (else ``ValueError`` naming ``where``)."""
-    methods = tuple(methods)
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ValueError(f"{where}: unknown method(s) {unknown}; known: {list(METHOD_NAMES)}")
-    return methods
