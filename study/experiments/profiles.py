@@ -277,7 +277,7 @@ PROFILES: dict[str, Profile] = {
     ),
     # The decisive comparison again on disjoint training seeds 10-19 (METHODS rule 10): the methods its verdicts
     # compare and the ablation, the same budget, loads and hyperparameters;
-    # ``study.analysis.paired_report.replication_across`` sets its verdicts beside the ``paper`` run's.
+    # ``study.analysis.paired_tables.replication_across`` sets its verdicts beside the ``paper`` run's.
     "paper-replication": Profile(
         "paper-replication", rounds=DECISIVE_ROUNDS, seeds=tuple(range(10, 20)), eval_episodes=10,
         eval_every=250, curve_seeds=(900_000,), curve_episodes=5,
