@@ -21,8 +21,8 @@ KINDS = ("methods", "emulation", "decisive", "gaps", "regime")
 
 
 def render_table(kind: str, path: str, manifest_path: Path = MANIFEST) -> str:
-    """The table of ``kind`` (``methods``: ``study.analysis.report.readme_tables``; ``emulation``:
-    ``study.experiments.emulation_profile.readme_table``; ``decisive``: ``study.analysis.decisive.readme_section``;
+    """The table of ``kind`` (``methods``: ``study.analysis.bootstrap_report.readme_tables``; ``emulation``:
+    ``study.experiments.emulation_profile.readme_table``; ``decisive``: ``study.analysis.paired_report.readme_section``;
     ``gaps`` and ``regime``: ``study.analysis.ceiling``) from the committed results at ``path`` (repo-relative),
     which the manifest at ``manifest_path`` must list."""
     if kind not in KINDS:
@@ -35,7 +35,7 @@ def render_table(kind: str, path: str, manifest_path: Path = MANIFEST) -> str:
         raise ValueError(f"table marker path {path!r} is in no results directory of {manifest_path} "
                          f"(roles: {', '.join(sorted(manifest.roles))})")
     if kind == "methods":
-        from study.analysis.report import readme_tables
+        from study.analysis.bootstrap_report import readme_tables
 
         return readme_tables(source)
     if kind == "emulation":
@@ -43,7 +43,7 @@ def render_table(kind: str, path: str, manifest_path: Path = MANIFEST) -> str:
 
         return readme_table(source)
     if kind == "decisive":
-        from study.analysis.decisive import readme_section
+        from study.analysis.paired_report import readme_section
 
         return readme_section(source, manifest)
     if kind == "gaps":

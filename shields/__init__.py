@@ -35,8 +35,10 @@ from typing import Any
 from shields.priority import PRIORITY_RULES
 from shields.regions import PARTITION_METHODS
 from shields.wrappers import CentralShield, DecentralizedShield, ShieldWrapper
+from srole_common.names import SHIELDS as SHIELD_KINDS
 
-SHIELD_KINDS = ("none", "central", "decentralized")
+SHIELD_CLASSES: dict[str, type[ShieldWrapper]] = {"central": CentralShield, "decentralized": DecentralizedShield}
+"""Shield kind -> wrapper class; with ``"none"`` (the bare env) these are ``SHIELD_KINDS``."""
 
 
 def make_shield(env: Any, kind: str, **kwargs: Any) -> Any:
@@ -48,16 +50,15 @@ def make_shield(env: Any, kind: str, **kwargs: Any) -> Any:
     """
     if kind == "none":
         return env
-    if kind == "central":
-        return CentralShield(env, **kwargs)
-    if kind == "decentralized":
-        return DecentralizedShield(env, **kwargs)
+    if kind in SHIELD_CLASSES:
+        return SHIELD_CLASSES[kind](env, **kwargs)
     raise ValueError(f"kind: unknown shield kind {kind!r}; choose one of {list(SHIELD_KINDS)}")
 
 
 __all__ = [
     "PARTITION_METHODS",
     "PRIORITY_RULES",
+    "SHIELD_CLASSES",
     "SHIELD_KINDS",
     "CentralShield",
     "DecentralizedShield",

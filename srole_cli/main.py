@@ -1,8 +1,8 @@
 """The ``srole`` console command: ``srole <subcommand> [options]``.
 
 Subcommands live in a registry (``srole_cli.registry``): a module defines ``SUBCOMMAND =
-Subcommand(name, help, configure, run)`` and is listed in ``BUILTIN_MODULES``. To add ``reproduce``,
-write ``srole_cli/reproduce_cmd.py`` and add ``"srole_cli.reproduce_cmd"`` to ``BUILTIN_MODULES``.
+Subcommand(name, help, configure, run)`` and is listed in ``BUILTIN_MODULES``. To add a command ``NAME``, write
+``srole_cli/NAME_cmd.py`` and add ``"srole_cli.NAME_cmd"`` to ``BUILTIN_MODULES``.
 
 Bad input never ends in a traceback: ``srole: error: <message>`` on one stderr line and exit status 2
 (set ``SROLE_DEBUG=1`` to see the traceback of an unexpected error).

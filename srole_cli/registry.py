@@ -15,8 +15,8 @@ from dataclasses import dataclass
 BUILTIN_MODULES = ["srole_cli.train_cmd", "srole_cli.evaluate_cmd", "srole_cli.reproduce_cmd"]
 BUILTIN_MODULES.append("srole_cli.tune_cmd")
 """Modules whose ``SUBCOMMAND`` the CLI registers at start (in this order)."""
-BUILTIN_MODULES.append("srole_cli.emulate_cmd")  # srole emulate (emulation/, issue 13)
-BUILTIN_MODULES += ["srole_cli.tasks_cmd", "srole_cli.score_cmd"]  # the benchmark (study.benchmark, issue 27)
+BUILTIN_MODULES.append("srole_cli.emulate_cmd")  # srole emulate (emulation/, docs/emulation.md)
+BUILTIN_MODULES += ["srole_cli.tasks_cmd", "srole_cli.score_cmd"]  # the benchmark (study.benchmark, docs/benchmark.md)
 
 
 class CLIError(Exception):

@@ -9,7 +9,8 @@ from srole_cli.registry import Subcommand
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    from study.experiments.crossover import CROSSOVER_PROFILES  # here, not at import: other commands skip the study
+    # here, not at import: other commands skip the study
+    from study.experiments.crossover_profile import CROSSOVER_PROFILES
     from study.experiments.emulation_profile import EMULATION_PROFILES
     from study.experiments.profiles import LAZY_PROFILES, PROFILES
 
@@ -35,7 +36,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from study.experiments.crossover import CROSSOVER_PROFILES
+    from study.experiments.crossover_profile import CROSSOVER_PROFILES
     from study.experiments.emulation_profile import EMULATION_PROFILES
     from study.experiments.profiles import LAZY_PROFILES, load_profile
     from study.reproduce import reproduce
@@ -49,11 +50,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"results in {out}")
         return 0
     if args.profile in LAZY_PROFILES:  # the regime map's profiles: arrival rates from the offered-load model
-        from study.experiments.regime import regime_profile
+        from study.experiments.regime_profile import regime_profile
 
         profile = regime_profile(args.profile)
-    elif args.profile in CROSSOVER_PROFILES:  # the crossover map (issue 26): arrival rates from the offered load
-        from study.experiments.crossover import crossover_profile
+    elif args.profile in CROSSOVER_PROFILES:  # the crossover map (docs/ceiling.md): arrival rates from the offered load
+        from study.experiments.crossover_profile import crossover_profile
 
         profile = crossover_profile(args.profile)
     else:

@@ -5,20 +5,31 @@ The one place where the study's two rooms meet."""
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from srole_common.persist import atomic_write
 from srole_env import make_config
-from study.analysis import decisive, report
+from study.analysis import bootstrap_report, crossover_report, paired_report, regime_report
+from study.experiments import profiles
 from study.experiments.cells import CellFailure, run_cells
 from study.experiments.plan import build_cells, run_cell
 from study.experiments.profiles import Profile, profile_to_dict
 from study.experiments.runs import RunInfo, record_run
+
+REPORTS: dict[str, Callable[..., None]] = {
+    "bootstrap": bootstrap_report.write_report,
+    "paired": paired_report.write_report,
+    "regime": regime_report.write_report,
+    "crossover": crossover_report.write_report,
+}
+"""Report name (``Profile.report``) -> its ``write_report(profile, rows, curves, out, run)``: tables, figures and
+``summary.md``."""
+assert tuple(REPORTS) == profiles.REPORTS, "keep study.experiments.profiles.REPORTS in step with REPORTS"
 
 
 def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progress: bool = True,
@@ -70,12 +81,7 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
                   workers=workers, drop_models=drop_models, computed=computed,
                   history=record_run(out, wall_s, computed, len(cells), workers))
     remove_stale_tables(profile, out, rows)
-    if profile.report:
-        importlib.import_module(f"study.analysis.{profile.report}").write_report(profile, rows, curves, out, run)
-    elif profile.paired:
-        decisive.write_report(profile, rows, curves, out, run)
-    else:
-        report.write_report(profile, rows, curves, out, run)
+    REPORTS[profile.report_name](profile, rows, curves, out, run)
     return out
 
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from study.analysis.crossover import FIXED, RETRAINED, SOURCE, first_n, nstar_table
-from study.experiments.crossover import (
+from study.analysis.crossover_tables import FIXED, RETRAINED, SOURCE, first_n, nstar_table
+from study.experiments.crossover_profile import (
     ALL_METHODS,
     HEAD_METHODS,
     crossover_profile,
@@ -89,14 +89,14 @@ def _synthetic(backlog_from: int, shield_from: int, sizes=(20, 200, 2000, 10_000
     rows = []
     for n in sizes:
         for seed in range(5):
-            rows.append({"method": "CRL", "policy": SOURCE, "rho": 0.5, "n_edges": n, "head_decision_s": 0.01,
+            rows.append({"method": "CRL", "policy": SOURCE, "rho": 0.5, "n_edges": n, "head_service_s": 0.01,
                          "seed": seed, "head_backlog_max": float(n >= backlog_from) * (seed + 1),
                          "mean_decision_latency_s": 1.0})
-            rows.append({"method": "CRL", "policy": RETRAINED, "rho": 0.5, "n_edges": n, "head_decision_s": 0.01,
+            rows.append({"method": "CRL", "policy": RETRAINED, "rho": 0.5, "n_edges": n, "head_service_s": 0.01,
                          "seed": seed, "head_backlog_max": 99.0, "mean_decision_latency_s": 1.0})
             for method, lat in (("SROLE-central", 0.2 + (n >= shield_from)), ("SROLE-decentralized", 0.5)):
                 rows.append({"method": method, "policy": SOURCE, "rho": 0.5, "n_edges": n, "seed": seed,
-                             "head_decision_s": math.nan, "head_backlog_max": 0.0, "mean_decision_latency_s": lat})
+                             "head_service_s": math.nan, "head_backlog_max": 0.0, "mean_decision_latency_s": lat})
     return pd.DataFrame(rows)
 
 
@@ -165,7 +165,7 @@ def test_crossover_tiny_end_to_end_and_resume(tmp_path):
     assert points["unfinished_frac"].between(0, 1).all()
     assert set(points["policy"]) == {SOURCE, RETRAINED, FIXED}
     nstar = pd.read_csv(out / "nstar.csv")
-    slow = nstar[nstar["head_decision_s"] == max(spec.heads)]
+    slow = nstar[nstar["head_service_s"] == max(spec.heads)]
     assert np.isfinite(slow["n_star_head"]).any()  # the tiny map's slow head backlogs somewhere
     table = pd.read_csv(out / "crossover.csv")
     assert set(table["metric"]) == {"mean_jct_all", "collisions", "mean_utilization"}

@@ -1,4 +1,6 @@
-"""The decisive comparison's report (``study.analysis.decisive``) on hand-built rows, and the tiny paired profile."""
+"""The decisive comparison's report (``study.analysis.paired_report``, ``paired_tables``) on hand-built rows, and the
+tiny paired profile.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from study.analysis import decisive
+from study.analysis import paired_report, paired_tables
 from study.analysis.manifest import write_manifest
 from study.experiments.profiles import PROFILES
 from study.experiments.runs import RunInfo
@@ -29,7 +31,7 @@ def _rows():
     for s, h in zip(SEEDS, hardness):
         rows += [_row("MARL", s, 0.01, h, collisions=3.0), _row("SROLE-central", s, 0.01, 0.95 * h),
                  _row("MARL", s, 0.02, h), _row("SROLE-central", s, 0.02, h + (0.5 if s % 2 else -0.5))]
-        for cell, jct in decisive.ABLATION_CELLS.items():
+        for cell, jct in paired_tables.ABLATION_CELLS.items():
             rows.append(_row(jct, s, 0.01, h * (0.97 if cell[1] == "central" else 1.0), experiment="ablation"))
     return rows
 
@@ -49,7 +51,7 @@ def _curves():
 def test_paired_report_from_hand_built_rows(tmp_path):
     profile = PROFILES["paper-tiny"]
     profile = type(profile)(**{**profile.__dict__, "seeds": tuple(SEEDS)})
-    decisive.write_report(profile, _rows(), _curves(), tmp_path, RunInfo(1.0, 1.0, 1))
+    paired_report.write_report(profile, _rows(), _curves(), tmp_path, RunInfo(1.0, 1.0, 1))
     comp = pd.read_csv(tmp_path / "comparisons.csv")
     assert any("paired" in c for c in comp.columns)
     jct = comp[(comp["experiment"] == "methods") & (comp["metric"] == "mean_jct_all")].set_index("arrival_rate")
@@ -59,7 +61,7 @@ def test_paired_report_from_hand_built_rows(tmp_path):
     # the four factorial cells, decomposed: the finished and unfinished parts add up to the mean JCT
     abl = pd.read_csv(tmp_path / "ablation.csv")
     cells = abl[abl["kind"].str.startswith("factorial")]
-    assert set(zip(cells["trained"], cells["evaluated"])) == set(decisive.ABLATION_CELLS)
+    assert set(zip(cells["trained"], cells["evaluated"])) == set(paired_tables.ABLATION_CELLS)
     methods = pd.read_csv(tmp_path / "methods.csv")
     np.testing.assert_allclose(methods["jct_finished_part"] + methods["jct_unfinished_part"], methods["mean_jct_all"])
     effect = comp[(comp["experiment"] == "ablation") & (comp["metric"] == "mean_jct_all")].set_index("effect")
@@ -105,14 +107,14 @@ def test_replication_across_two_runs_on_disjoint_seeds(tmp_path):
         if r["method"] == "SROLE-central" and r["arrival_rate"] == 0.02:
             r["mean_jct_all"] = 0.95 * (60.0 + 10.0 * (r["seed"] - 10))
         again.append(r)
-    decisive.write_report(first, _rows(), [], tmp_path / "paper", RunInfo(1.0, 1.0, 1))
-    decisive.write_report(second, again, [], tmp_path / "paper-replication", RunInfo(1.0, 1.0, 1))
-    across = decisive.replication_across(tmp_path / "paper", tmp_path / "paper-replication")
+    paired_report.write_report(first, _rows(), [], tmp_path / "paper", RunInfo(1.0, 1.0, 1))
+    paired_report.write_report(second, again, [], tmp_path / "paper-replication", RunInfo(1.0, 1.0, 1))
+    across = paired_tables.replication_across(tmp_path / "paper", tmp_path / "paper-replication")
     jct = across[(across["experiment"] == "methods") & (across["metric"] == "mean_jct_all")].set_index("arrival_rate")
     assert jct.loc[0.01, "agree"] and jct.loc[0.01, "verdict_second"] == "SROLE-central lower"
     assert not jct.loc[0.02, "agree"] and jct.loc[0.02, "verdict_first"] == "no significant difference"
     assert (across["pairs_first"] == len(SEEDS)).all() and (across["pairs_second"] == len(SEEDS)).all()
-    text = "\n".join(decisive.replication_lines(tmp_path / "paper", tmp_path / "paper-replication"))
+    text = "\n".join(paired_report.replication_lines(tmp_path / "paper", tmp_path / "paper-replication"))
     assert "1 of 2 JCT verdicts" in text and "| SROLE-central vs MARL | 0.02 | 8 / 8 |" in text
     assert "training seeds 10-17" in text and "same as on seeds 0-7" in text
     ablation = across[(across["experiment"] == "ablation") & (across["metric"] == "mean_jct_all")]
@@ -120,7 +122,7 @@ def test_replication_across_two_runs_on_disjoint_seeds(tmp_path):
     assert f"so are {len(ablation)} of the ablation's {len(ablation)} JCT effects" in text
     # the README section picks the replication up from the manifest beside the decisive run
     write_manifest(tmp_path / "manifest.yaml", {"decisive": "paper", "replication": "paper-replication"})
-    assert "1 of 2 JCT verdicts" in decisive.readme_section(tmp_path / "paper")
+    assert "1 of 2 JCT verdicts" in paired_report.readme_section(tmp_path / "paper")
 
 
 def test_budget_lines_compare_convergence_and_verdicts_with_a_longer_run(tmp_path):
@@ -132,12 +134,12 @@ def test_budget_lines_compare_convergence_and_verdicts_with_a_longer_run(tmp_pat
     flat = [{"method": m, "seed": s, "arrival_rate": 0.01, "round": r, "episodes": 10,
              "mean_jct_all": 100.0 + (0.3 if (r // 500) % 2 else -0.3)}
             for m in ("MARL", "SROLE-central") for s in SEEDS for r in range(0, 12_000, 500)]
-    decisive.write_report(profile, _rows(), _curves(), tmp_path / "paper", RunInfo(1.0, 1.0, 1))
-    decisive.write_report(profile, longer, flat, tmp_path / "paper-long", RunInfo(1.0, 1.0, 1))
-    text = "\n".join(decisive.budget_lines(tmp_path / "paper", tmp_path / "paper-long"))
+    paired_report.write_report(profile, _rows(), _curves(), tmp_path / "paper", RunInfo(1.0, 1.0, 1))
+    paired_report.write_report(profile, longer, flat, tmp_path / "paper-long", RunInfo(1.0, 1.0, 1))
+    text = "\n".join(paired_report.budget_lines(tmp_path / "paper", tmp_path / "paper-long"))
     # at 5,750 rounds MARL's 8 runs converged and SROLE-central's 8 did not; at 11,500 all 16 did
     assert "At 11,500 rounds" in text and "16 of 16 learned runs pass" in text and "at 5,750 rounds: 8 of 16" in text
     assert "1 of 2 JCT verdicts are the same as at 5,750" in text
     assert "| SROLE-central vs MARL | 0.02 | 8 / 8 | 0.0% (n.s.) | 5.0% (lower) |" in text
     write_manifest(tmp_path / "manifest.yaml", {"decisive": "paper", "long_budget": "paper-long"})
-    assert "JCT verdicts that change with the budget" in decisive.readme_section(tmp_path / "paper")
+    assert "JCT verdicts that change with the budget" in paired_report.readme_section(tmp_path / "paper")

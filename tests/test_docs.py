@@ -41,7 +41,7 @@ def test_every_nav_page_exists_and_every_page_is_in_the_nav():
 
 
 def test_results_pages_are_generated_by_the_readme_code():
-    from study.analysis.report import readme_tables
+    from study.analysis.bootstrap_report import readme_tables
     from study.experiments.emulation_profile import readme_table
 
     hooks = _hooks()
@@ -66,7 +66,7 @@ def test_readme_is_a_short_front_page():
 
 
 def test_every_output_of_the_committed_results_is_documented():
-    from study.analysis.report import OUTPUTS
+    from study.analysis.bootstrap_report import OUTPUTS
 
     patterns = [re.compile("^" + re.escape(o).replace(re.escape("<experiment>"), r"[a-z_]+")
                            .replace(re.escape("<k>"), r"\d+") + "$") for o in OUTPUTS]

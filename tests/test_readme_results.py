@@ -1,5 +1,5 @@
 """The README's results tables equal what the project's code generates from the committed tables
-(``docs/results/paper`` by ``study.analysis.decisive.readme_section``, ``docs/results/optimality`` and
+(``docs/results/paper`` by ``study.analysis.paired_report.readme_section``, ``docs/results/optimality`` and
 ``docs/results/regime`` by ``study.analysis.ceiling``, the emulation CSV), and the summary tables agree with the
 committed per-seed rows."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from study.analysis import report
+from study.analysis import bootstrap_report, bootstrap_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "quick"
@@ -25,23 +25,23 @@ PAPER = ROOT / "docs" / "results" / "paper"
 
 def test_quick_docs_page_is_generated_from_the_committed_tables():
     assert "<!-- table: methods docs/results/quick -->" in (ROOT / "docs" / "results.md").read_text()
-    assert report.readme_tables(RESULTS)  # the committed tables still build the page's table
+    assert bootstrap_report.readme_tables(RESULTS)  # the committed tables still build the page's table
 
 
 @pytest.mark.skipif(not (PAPER / "methods_summary.csv").exists(), reason="docs/results/paper/ not committed")
 def test_readme_decisive_section_is_generated_from_the_committed_tables():
-    from study.analysis import decisive
+    from study.analysis import paired_report
 
-    assert decisive.readme_section(PAPER) in (ROOT / "README.md").read_text()
+    assert paired_report.readme_section(PAPER) in (ROOT / "README.md").read_text()
 
 
 @pytest.mark.skipif(not (PAPER / "methods.csv").exists(), reason="docs/results/paper/ not committed")
 def test_decisive_summary_matches_the_per_seed_rows():
-    from study.analysis import decisive
+    from study.analysis import paired_tables
 
     rows = pd.read_csv(PAPER / "methods.csv")
     table = pd.read_csv(PAPER / "methods_summary.csv")
-    again = report.summarize(rows, ["arrival_rate", "method"], decisive.LEVELS)
+    again = bootstrap_tables.summarize(rows, ["arrival_rate", "method"], paired_tables.LEVELS)
     merged = table.merge(again, on=["arrival_rate", "method"], suffixes=("", "_again"))
     assert len(merged) == len(table)
     for metric in ("mean_jct_all", "collisions", "median_utilization"):
@@ -57,7 +57,7 @@ def test_readme_gaps_table_is_generated_from_the_committed_csv():
 def test_summary_table_matches_the_per_seed_rows():
     rows = pd.read_csv(RESULTS / "methods.csv")
     table = pd.read_csv(RESULTS / "methods_summary.csv").set_index("method")
-    again = report.summarize(rows, ["method"]).set_index("method")
+    again = bootstrap_tables.summarize(rows, ["method"]).set_index("method")
     for metric in ("mean_jct_all", "collisions", "median_utilization"):
         pd.testing.assert_series_equal(table[metric], again.loc[table.index, metric], check_names=False)
 
@@ -83,11 +83,11 @@ def test_readme_crossover_figures_come_from_the_committed_tables():
     readme = (ROOT / "README.md").read_text()
     points = pd.read_csv(CROSSOVER / "points.csv")
     greedy = points[(points["method"] == "CRL-greedy") & (points["n_edges"] == 10_000) & (points["rho"] == 0.5)]
-    slow, fast = greedy[greedy["head_decision_s"] == 0.01].iloc[0], greedy[greedy["head_decision_s"] < 0.001].iloc[0]
+    slow, fast = greedy[greedy["head_service_s"] == 0.01].iloc[0], greedy[greedy["head_service_s"] < 0.001].iloc[0]
     assert f"about {round(slow['head_backlog_max'], -3):,.0f} decisions over" in readme
     assert f"mean JCT rises to {slow['mean_jct_all']:.0f} s ({fast['mean_jct_all']:.0f} s" in readme
     comp = pd.read_csv(CROSSOVER / "crossover.csv")
-    there = comp[(comp["n_edges"] == 10_000) & (comp["baseline"] == "CRL-greedy") & (comp["head_decision_s"] == 0.01)
+    there = comp[(comp["n_edges"] == 10_000) & (comp["baseline"] == "CRL-greedy") & (comp["head_service_s"] == 0.01)
                  & (comp["metric"] == "mean_jct_all")]
     low, high = (f"{100 * v:.0f}" for v in sorted(there["paired_reduction"]))
     assert set(there["verdict"]) == {"better"} and f"SROLE is {low}-{high}% below it there" in readme

@@ -12,8 +12,8 @@ from srole_env import make_config
 from srole_env.core.simulator import ClusterSimulator
 from srole_env.load import cluster_capacity, mean_job_work, offered_load, rate_for_load
 from srole_env.profiles import device_table
-from study.analysis.regime import CSV_COLUMNS
-from study.experiments.regime import regime_profile
+from study.analysis.regime_tables import CSV_COLUMNS
+from study.experiments.regime_profile import regime_profile
 
 
 def test_mean_job_work_is_the_simulators():
@@ -75,8 +75,8 @@ def test_regime_tiny_end_to_end(tmp_path):
     assert set(table.loc[table["n_edges"] == 12, "trained"]) == {False}
     assert set(table["rho"]) == {0.2, 0.9}
     crl = table[table["baseline"] == "CRL-greedy"]
-    assert set(crl["head_decision_s"]) == {0.001, 0.01}
-    assert table.loc[table["baseline"] == "MARL", "head_decision_s"].isna().all()
+    assert set(crl["head_service_s"]) == {0.001, 0.01}
+    assert table.loc[table["baseline"] == "MARL", "head_service_s"].isna().all()
     assert (table["lo"] <= table["paired_reduction"] + 1e-12).all()
     assert len(list(out.glob("heatmap_*.png"))) == 6
     summary = (out / "summary.md").read_text()
@@ -85,3 +85,13 @@ def test_regime_tiny_end_to_end(tmp_path):
     (out / "regime.csv").unlink()
     reproduce(profile, tmp_path, device="cpu", progress=False, workers=1, cached_only=True)
     pd.testing.assert_frame_equal(pd.read_csv(out / "regime.csv"), table)
+
+
+def test_tables_written_with_the_old_head_column_name_still_read(tmp_path):
+    from study.analysis.regime_tables import HEAD_COLUMN, read_table
+
+    old = tmp_path / "regime.csv"
+    old.write_text("rho,n_edges,head_decision_s,paired_reduction\n0.2,20,0.01,0.1\n0.2,20,,0.2\n")
+    frame = read_table(old)
+    assert HEAD_COLUMN in frame.columns and "head_decision_s" not in frame.columns
+    assert frame[HEAD_COLUMN].iloc[0] == 0.01 and frame[HEAD_COLUMN].isna().iloc[1]

@@ -176,9 +176,9 @@ def test_unflattened_curves_are_flagged(monkeypatch, tmp_path):
 
     monkeypatch.setattr(plan, "_train", train)
     monkeypatch.setattr(agents.harness.evaluate, "evaluate", _fake_evaluate)
-    import study.analysis.report as report
+    import study.analysis.bootstrap_tables as tables
 
-    monkeypatch.setattr(report, "_has_flattened", lambda curve, metric: bool(curve[metric].iloc[-1] > 60))
+    monkeypatch.setattr(tables, "_has_flattened", lambda curve, metric: bool(curve[metric].iloc[-1] > 60))
     out = rep.reproduce(MINI, tmp_path, device="cpu", progress=False)
     summary = (out / "summary.md").read_text()
     flagged = summary.split("**Not flattened**")[1].split("##")[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from study.analysis import decisive
+from study.analysis import paired_report
 from study.analysis.manifest import ROLES, load_manifest, manifest_beside, write_manifest
 from study.analysis.paper import METRICS, PAPER_FILE, paper_figures
 
@@ -54,7 +54,7 @@ def test_readme_section_reads_companions_from_the_manifest_only(tmp_path):
     # a companion the manifest names but that holds no comparisons is an error, not a silent omission
     write_manifest(tmp_path / "manifest.yaml", {"decisive": "paper", "replication": "paper-replication"})
     with pytest.raises(ValueError, match="replication directory .* holds no comparisons.csv"):
-        decisive._companion(manifest_beside(tmp_path / "paper"), "replication", tmp_path / "paper")
+        paired_report._companion(manifest_beside(tmp_path / "paper"), "replication", tmp_path / "paper")
     with pytest.raises(ValueError, match="unknown results role"):
         write_manifest(tmp_path / "m.yaml", {"best": "paper"})
 

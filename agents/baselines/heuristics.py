@@ -17,8 +17,6 @@ import numpy as np
 
 from srole_env.core.simulator import CAND_COMPUTE, CAND_UTIL, CANDIDATE_FEATURES, OWN_FEATURES
 
-HEURISTICS = ("random", "local", "least_loaded", "round_robin")
-
 
 class HeuristicPolicy:
     """Base: ``act(obs [N, D], mask [N, A]) -> actions [N]`` from ``preferences`` (higher is better)."""
@@ -112,6 +110,9 @@ class RoundRobinPolicy(HeuristicPolicy):
 
 
 _POLICIES = {cls.name: cls for cls in (RandomPolicy, LocalPolicy, LeastLoadedPolicy, RoundRobinPolicy)}
+HEURISTICS = tuple(_POLICIES)
+"""The heuristics' names (``srole_common.names.HEURISTIC_NAMES`` lists the same for the CLI; a test holds them
+equal)."""
 
 
 def make_heuristic(name: str, seed: int | None = None) -> HeuristicPolicy:

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from agents.baselines.crl_greedy import EarliestFinishHead
-from agents.baselines.heuristics import make_heuristic
+from agents.baselines.heuristics import HEURISTICS, make_heuristic
 from agents.common.policy import Policy
 from agents.common.run_dir import CONFIG_FILE, load_run
 from agents.harness.registry import ALGOS
-from srole_common.names import CENTRAL_HEURISTIC_NAMES, HEURISTIC_NAMES, RLLIB_RUN_CONFIG
+from srole_common.names import CENTRAL_HEURISTIC_NAMES, RLLIB_RUN_CONFIG
 from srole_env import ClusterConfig
 
 
@@ -33,13 +33,13 @@ def load_policy(policy: str | Path | Policy, device: str = "cpu", seed: int = 0)
             raise TypeError(f"policy must be a heuristic name, a run directory or a Policy, got {policy!r}")
         return policy, {"name": getattr(policy, "name", type(policy).__name__),
                         "env_kind": getattr(policy, "env_kind", "parallel")}
-    if isinstance(policy, str) and policy in HEURISTIC_NAMES:
+    if isinstance(policy, str) and policy in HEURISTICS:
         return make_heuristic(policy, seed), {"name": policy, "env_kind": "parallel"}
     if isinstance(policy, str) and policy in CENTRAL_HEURISTIC_NAMES:
         return EarliestFinishHead(), {"name": policy, "env_kind": "centralized"}
     path = Path(policy)
     if not path.exists():
-        known = ", ".join(HEURISTIC_NAMES + CENTRAL_HEURISTIC_NAMES)
+        known = ", ".join(HEURISTICS + CENTRAL_HEURISTIC_NAMES)
         raise FileNotFoundError(f"policy: {str(policy)!r} is neither a heuristic ({known}) nor a run directory")
     if _is_rllib_run(path):
         return _load_rllib_run(path)

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from agents.learners.rllib_specs import ACTION_MASKING, POLICY_MAPPINGS, RLlibPPOConfig
-from srole_common.names import RLLIB_RUN_CONFIG
+from srole_common.names import RLLIB_RUN_CONFIG, SHIELDS
 from srole_common.persist import atomic_write
 from srole_env.edge_cluster import EdgeClusterEnv
 from srole_env.wrappers import FlattenMaskObs, flatten_obs
@@ -64,7 +64,6 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 ENV_NAME = "srole_edge_cluster"
 """Name under which ``register_srole_env`` registers the env creator with Ray Tune."""
-SHIELDS = ("none", "central", "decentralized")
 SHARED_POLICY = "shared"
 RUN_CONFIG_FILE = RLLIB_RUN_CONFIG
 CHECKPOINT_DIR = "checkpoint"

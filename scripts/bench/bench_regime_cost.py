@@ -1,5 +1,5 @@
 """The regime profile's cost, recomputed: time one cell of each kind with this tree's code, then add them up over
-the cells the profile runs (``study.experiments.regime.regime_profile``), for ``COST_NOTE``.
+the cells the profile runs (``study.experiments.regime_profile.regime_profile``), for ``COST_NOTE``.
 
     python scripts/bench/bench_regime_cost.py                  # 1,500-round trainings, as the profile
     python scripts/bench/bench_regime_cost.py --train-rounds 500   # cheaper: per-round cost x the profile's rounds
@@ -28,9 +28,11 @@ import torch
 from agents.harness.evaluate import evaluate
 from agents.harness.train import train
 from srole_env.load import rate_for_load
-from study.experiments.regime import BASE, HEAD_S, ROUNDS, regime_profile
+from study.experiments.regime_profile import BASE, HEAD_S, ROUNDS, regime_profile
+from study.experiments.roster import EDGE_LEARNED, METHODS
 
-EDGE = {"MARL": "none", "SROLE-central": "central", "SROLE-decentralized": "decentralized"}
+EDGE = {name: METHODS[name].shield for name in EDGE_LEARNED}
+"""Shield of each learned edge method."""
 
 
 def _cpu() -> float:

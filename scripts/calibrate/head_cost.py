@@ -1,4 +1,5 @@
-"""Measure the CRL head policy's real per-decision cost and scale it to the head's device class (issue 26).
+"""Measure the CRL head policy's real per-decision cost and scale it to the head's device class (the crossover map's
+head axis: ``docs/ceiling.md``).
 
 One decision of the learned head (``crl_idqn``) is one call of ``HeadQPolicy.preferences`` on a batch of one:
 observation to tensor, the 64x64 Q-network forward, back to NumPy, the action mask applied, as evaluation runs
@@ -15,7 +16,7 @@ training_efficiency / cores``. ``head_s = host median x host per-core rate / hea
 ASSUMPTION in one respect: a batch-1 forward of a 64x64 MLP is dominated by framework overhead, not FLOPs, and the
 table's rate for a Jetson is its GPU's, while the scheduler would run on its ARM CPU; the ratio is the table's
 only compute figure for the head class. The result goes to ``study/experiments/data/head_cost.json``
-(``study.experiments.crossover`` reads it as the map's third head service time).
+(``study.experiments.crossover_profile`` reads it as the map's third head service time).
 
 Rewriting the JSON changes the map's third head time, hence the cache keys of the head methods' evaluations at it
 (they are recomputed on the next run); check a new measurement with ``--out`` elsewhere first.

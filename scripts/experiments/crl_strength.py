@@ -1,4 +1,4 @@
-"""CRL at its strongest (issue 18): learned heads vs the heuristics on the quick profile's cell.
+"""CRL at its strongest (``docs/results-paper.md``): learned heads vs the heuristics on the quick profile's cell.
 
 Trains ``crl_idqn`` (MARL's tuned IDQN hyperparameters) and ``crl_maskable_ppo`` (CRL's tuned values) for
 each budget and training seed, evaluates each run on the episodes ``10_000 + 100 * seed + e`` (as ``srole

@@ -1,8 +1,8 @@
-"""Measure what the crossover map's cells cost on this machine (issue 26): one training of each learned method for
-``--rounds`` rounds at each ``--train-n``, and one evaluation episode of every method at each ``--eval-n`` (the
-learned ones with the model just trained at the smallest N, as the map transfers them), at one load and head time.
+"""Measure what the crossover map's cells cost on this machine (``docs/ceiling.md``): one training of each learned
+method for ``--rounds`` rounds at each ``--train-n``, and one evaluation episode of every method at each ``--eval-n``
+(the learned ones with the model just trained at the smallest N, as the map transfers them), at one load and head time.
 Prints and writes a CSV of CPU and wall seconds per item (``time.process_time`` / ``perf_counter``); the map's total
-is extrapolated from it by ``study.analysis.crossover.estimate_minutes``.
+is extrapolated from these per-item figures in ``docs/ceiling.md`` (its **Cost** paragraph).
 
     nice -n 10 python scripts/experiments/crossover_cost.py --rounds 400 --train-n 20 200 --eval-n 20 200 2000 \
         --out docs/results/crossover/cost.csv
@@ -40,11 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from dataclasses import asdict
-
-    from study.experiments.crossover import ALL_METHODS, LEARNED, crossover_profile, map_spec, point
-    from study.experiments.plan import EVAL_SEED_OFFSET, Cell, _evaluate, resolve_learner
-    from study.experiments.profiles import METHODS
+    from study.experiments.crossover_profile import ALL_METHODS, LEARNED, crossover_profile, map_spec, point
+    from study.experiments.episodes import method_episodes
+    from study.experiments.plan import EVAL_SEED_OFFSET, resolve_learner
+    from study.experiments.roster import METHODS
 
     spec = map_spec("crossover")
     profile = crossover_profile("crossover")
@@ -70,9 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             method = METHODS[name]
             if method.learned and name not in models:
                 continue
-            cell = Cell("method", {**asdict(method), "hparams": dict(method.hparams)}, 0, cfg, (), str(tmp),
-                        eval_episodes=1)
-            _, cpu, wall = _timed(partial(_evaluate, cell, models.get(name, tmp), cfg, method.shield, 1))
+            _, cpu, wall = _timed(partial(method_episodes, method, cfg, 1, EVAL_SEED_OFFSET, model=models.get(name)))
             rows.append({"what": "eval episode", "method": name, "n_edges": n, "horizon": cfg["horizon"],
                          "cpu_s": cpu, "wall_s": wall, "eval_seed": EVAL_SEED_OFFSET})
             print(rows[-1], flush=True)

@@ -1,9 +1,9 @@
-"""Pick the crossover map's episode horizon per load (issue 26): the shortest candidate horizon at which
+"""Pick the crossover map's episode horizon per load (``docs/ceiling.md``): the shortest candidate horizon at which
 ``least_loaded`` leaves at most ``--max-unfinished`` (20%) of the jobs that arrived unfinished at the episode's end,
 measured at each N of ``--sizes`` (``paper`` scenario, the evaluation seeds of training seed 0). Writes
 ``horizon.csv`` (every measurement, ``jobs_unfinished / jobs_arrived`` over the episodes) and prints the pick; where
 no candidate meets the bound (least_loaded saturated: its unfinished fraction does not fall with the horizon) it
-says so, and the map keeps the longest candidate that its cost allows (``study.experiments.crossover.HORIZON``).
+says so, and the map keeps the longest candidate that its cost allows (``study.experiments.crossover_profile.HORIZON``).
 
     nice -n 10 python scripts/experiments/crossover_horizon.py --out docs/results/crossover/horizon.csv
 """

@@ -1,12 +1,12 @@
-"""Run the crossover map (issue 26) stage by stage into one results directory, resumably.
+"""Run the crossover map (``docs/ceiling.md``) stage by stage into one results directory, resumably.
 
-Each stage is ``srole reproduce --profile crossover`` restricted to the sizes so far (``study.experiments.crossover
-.stage_sizes``: N <= 200, then + 2,000, + 10,000, + 50,000), so a run cut short holds whole seeds of every method at
-the cheap sizes first; every training and evaluation is cached under ``OUT/cache`` (a rerun of a finished cell costs
-nothing, an interrupted one resumes). After each stage the trained models are slimmed to what evaluation needs (the
-replay buffers and TensorBoard logs are deleted: a 64x64 IDQN checkpoint is ~100 kB), so the cache can be committed
-(``docs/results/crossover/cache``: ``.gitignore`` lets it in) and a fresh clone's
-``srole reproduce --profile crossover --out docs/results/crossover --cached-only`` rebuilds every table.
+Each stage is ``srole reproduce --profile crossover`` restricted to the sizes so far
+(``study.experiments.crossover_profile.stage_sizes``: N <= 200, then + 2,000, + 10,000, + 50,000), so a run cut short
+holds whole seeds of every method at the cheap sizes first; every training and evaluation is cached under ``OUT/cache``
+(a rerun of a finished cell costs nothing, an interrupted one resumes). After each stage the trained models are slimmed
+to what evaluation needs (the replay buffers and TensorBoard logs are deleted: a 64x64 IDQN checkpoint is ~100 kB), so
+the cache can be committed (``docs/results/crossover/cache``: ``.gitignore`` lets it in) and a fresh clone's ``srole
+reproduce --profile crossover --out docs/results/crossover --cached-only`` rebuilds every table.
 
     nice -n 10 python scripts/experiments/crossover_map.py --workers 16                  # the whole map
     python scripts/experiments/crossover_map.py --stages 1 --workers 16                  # N <= 200 only
@@ -26,7 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run from a checkout without installing it
     sys.path.insert(0, str(ROOT))
 
-from study.experiments.crossover import CROSSOVER_PROFILES, crossover_profile, slim_models, stage_sizes  # noqa: E402
+from study.experiments.crossover_profile import (  # noqa: E402
+    CROSSOVER_PROFILES,
+    crossover_profile,
+    slim_models,
+    stage_sizes,
+)
 from study.reproduce import reproduce  # noqa: E402
 
 

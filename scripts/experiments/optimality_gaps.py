@@ -9,9 +9,10 @@ finish) the script
    replays it through the parallel env (the row ``optimal``);
 2. computes the fluid LP lower bound for every schedule (``references.fluid_bound``) and the old bound
    (``references.bound``: every job alone on its fastest candidates);
-3. evaluates every method on exactly that episode: the heuristics ``least_loaded``, ``random``,
-   ``local``, ``least_loaded+central`` (behind the central shield), the ``greedy_reference``, the CRL head
-   rule ``crl_greedy``, and the learned ``SROLE-central`` (IDQN behind the central shield), ``MARL`` (IDQN,
+3. evaluates every method of ``study.experiments.profiles.OPTIMALITY`` on exactly that episode through the study's
+   ``study.experiments.episodes.method_episodes``: the heuristics ``least_loaded``, ``random``, ``local``,
+   ``least_loaded+central`` (behind the central shield), the ``greedy-reference``, the CRL head rule
+   ``CRL-greedy``, and the learned ``SROLE-central`` (IDQN behind the central shield), ``MARL`` (IDQN,
    no shield) and ``CRL`` (the head's IDQN, ``crl_idqn``, with MARL's tuned hyperparameters), each trained
    with the committed tuned hyperparameters (``study/experiments/tuned/paper``) for ``--rounds`` rounds on the
    instances' cluster (every instance of one N shares its layout, ``TOPOLOGY_SEED``, and differs in its
@@ -43,30 +44,25 @@ import csv
 import json
 import math
 import shutil
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from gymnasium.utils import seeding
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from agents.harness.train import train
+from references.bound import lower_bound_episode
+from references.fluid_bound import fluid_bound_episode
+from references.optimal import instance_config, replay, solve_offline
+from study.experiments.episodes import method_episodes
+from study.experiments.plan import resolve_learner
+from study.experiments.profiles import OPTIMALITY, PROFILES
+from study.experiments.roster import METHODS, Method
+from study.experiments.tuning import load_tuned
 
-from agents.baselines.greedy_reference import run_greedy_reference_episode  # noqa: E402
-from agents.harness.evaluate import evaluate  # noqa: E402
-from agents.harness.train import train  # noqa: E402
-from references.bound import lower_bound_episode  # noqa: E402
-from references.fluid_bound import fluid_bound_episode  # noqa: E402
-from references.optimal import instance_config, replay, solve_offline  # noqa: E402
-from srole_env.core.simulator import ClusterSimulator  # noqa: E402
-from study.experiments.plan import resolve_learner  # noqa: E402
-from study.experiments.profiles import METHODS, PROFILES  # noqa: E402
-from study.experiments.tuning import load_tuned  # noqa: E402
-
-OUT = ROOT / "docs" / "results" / "optimality"
+OUT = Path("docs") / "results" / "optimality"
+"""The committed results (relative to the repository root, where the script runs)."""
 COLUMNS = ("method", "instance", "n_edges", "n_jobs", "seed", "mean_jct", "optimum", "solver_gap", "lower_bound",
            "gap", "old_bound", "cpsat_bound", "jobs_unfinished", "wall_s")
 INSTANCES = ((10, 0.015, 1), (10, 0.015, 2), (10, 0.015, 3), (20, 0.012, 1), (20, 0.012, 2), (20, 0.012, 3))
@@ -74,9 +70,6 @@ INSTANCES = ((10, 0.015, 1), (10, 0.015, 2), (10, 0.015, 3), (20, 0.012, 1), (20
 TOPOLOGY_SEED = {10: 101, 20: 102}
 """One cluster layout per N: the instances of an N differ in their jobs, so one training per (N, method) serves
 all of them."""
-HEURISTICS = {"least_loaded": ("least_loaded", "none"), "random": ("random", "none"), "local": ("local", "none"),
-              "least_loaded+central": ("least_loaded", "central"), "crl_greedy": ("crl_greedy", "none")}
-LEARNED = ("SROLE-central", "MARL", "CRL")
 LONG_FACTOR = 3
 """The time-limit check re-solves one instance with this many times the time limit."""
 TUNED_SCENARIO = "paper"
@@ -94,20 +87,20 @@ def _cached(path: Path, compute: Any) -> dict[str, Any]:
     return value
 
 
-def _learned_run(method: str, name: str, cfg: Any, seed: int, rounds: int, cache: Path) -> tuple[Path, str]:
-    """Train (or reuse) ``method`` on the instance's cluster with Poisson arrivals; returns (run dir, shield)."""
-    if load_tuned(METHODS[method].tune_as or method, TUNED_SCENARIO) is None:
-        raise SystemExit(f"no tuned hyperparameters for {method} in study/experiments/tuned/{TUNED_SCENARIO}")
-    algo, hparams, _ = resolve_learner(PROFILES["quick"], METHODS[method], TUNED_SCENARIO)  # as the comparison
-    shield = METHODS[method].shield
-    run_dir = cache / "runs" / name / method  # name: the cluster (N); its instances share the layout
+def _learned_run(method: Method, name: str, cfg: Any, seed: int, rounds: int, cache: Path) -> Path:
+    """Train (or reuse) ``method`` on the instance's cluster with Poisson arrivals; returns its run dir."""
+    if load_tuned(method.tune_as or method.name, TUNED_SCENARIO) is None:
+        raise SystemExit(f"no tuned hyperparameters for {method.name} in study/experiments/tuned/{TUNED_SCENARIO}")
+    algo, hparams, _ = resolve_learner(PROFILES["quick"], method, TUNED_SCENARIO)  # as the comparison
+    shield = method.shield
+    run_dir = cache / "runs" / name / method.name  # name: the cluster (N); its instances share the layout
     train_cfg = cfg.replace(trace_path=None, horizon=TRAIN_HORIZON)
     if not (run_dir / "config.json").is_file() or not any((run_dir / "checkpoint").glob("*")):
         if run_dir.exists():
             shutil.rmtree(run_dir)
         train(algo, shield, train_cfg, rounds=rounds, seed=TRAIN_SEED_BASE + seed,
               out_dir=run_dir, device="cpu", hparams=hparams, progress=False)
-    return run_dir, shield
+    return run_dir
 
 
 def _instance(n_edges: int, rate: float, seed: int, args: argparse.Namespace, cache: Path) -> tuple[str, Any]:
@@ -160,23 +153,19 @@ def run_instance(n_edges: int, rate: float, seed: int, args: argparse.Namespace,
     proven = max(ref["cpsat_bound"], ref["lower_bound"])
     solver_gap = max(0.0, (ref["optimum"] - proven) / ref["optimum"])
 
-    def method_result(method: str) -> dict[str, Any]:
+    def method_result(name: str) -> dict[str, Any]:
         t0 = time.perf_counter()
-        if method == "optimal":
+        if name == "optimal":
             out = {"mean_jct_all": ref["replay"], "jobs_unfinished": ref["replay_unfinished"]}
-        elif method == "greedy_reference":
-            out = run_greedy_reference_episode(ClusterSimulator(cfg), seeding.np_random(0)[0])
-        elif method in HEURISTICS:
-            policy, shield = HEURISTICS[method]
-            out = evaluate(policy, shield, cfg, 1, 0, "cpu")
         else:
-            run_dir, shield = _learned_run(method, f"N{n_edges}", cfg, n_edges, args.rounds, cache)
-            out = evaluate(run_dir, shield, cfg, 1, 0, "cpu")
+            method = METHODS[name]
+            model = _learned_run(method, f"N{n_edges}", cfg, n_edges, args.rounds, cache) if method.learned else None
+            (out,) = method_episodes(method, cfg, 1, 0, model=model)
         return {"mean_jct_all": float(out["mean_jct_all"]), "jobs_unfinished": int(out["jobs_unfinished"]),
                 "wall_s": time.perf_counter() - t0}
 
     rows = []
-    for method in ("optimal", *HEURISTICS, "greedy_reference", *LEARNED):
+    for method in ("optimal", *OPTIMALITY):
         res = _cached(cache / "results" / name / f"{method}.json", lambda m=method: method_result(m))
         rows.append({
             "method": method, "instance": name, "n_edges": n_edges, "n_jobs": ref["n_jobs"], "seed": seed,
@@ -280,7 +269,7 @@ def summary(rows: list[dict[str, Any]], spent: dict[str, float], args: argparse.
     violations = [r for r in rows if r["mean_jct"] < r["lower_bound"]]
     beaters = [m for m in methods if any(r["gap"] < -1e-9 for r in rows if r["method"] == m)]
     gaps = {m: float(np.mean([r["gap"] for r in rows if r["method"] == m])) for m in methods}
-    learned = {m: gaps[m] for m in LEARNED if m in gaps}
+    learned = {m: gaps[m] for m in OPTIMALITY if m in gaps and METHODS[m].learned}
     tight = np.mean([per_inst[i]["lower_bound"] / per_inst[i]["old_bound"] for i in instances])
     sg = [per_inst[i]["solver_gap"] for i in instances]
     n_cp = sum(per_inst[i]["cpsat_bound"] >= per_inst[i]["lower_bound"] for i in instances)

@@ -1,5 +1,5 @@
-"""Regenerate the regime map (issue 19) into ``docs/results/regime/``: ``regime.csv``, ``methods.csv``, one heatmap per
-comparison and ``summary.md`` (``study.experiments.regime``, ``study.analysis.regime``).
+"""Regenerate the regime map (``docs/ceiling.md``) into ``docs/results/regime/``: ``regime.csv``, ``methods.csv``, one
+heatmap per comparison and ``summary.md`` (``study.experiments.regime_profile``, ``study.analysis.regime_report``).
 
 Runs ``srole reproduce --profile regime`` into ``--out`` (the cache: resumable, a rerun of finished cells costs
 nothing), then copies the generated tables, figures and summary (not the cache) into ``--docs``.
@@ -16,7 +16,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from study.experiments.regime import regime_profile
+from study.experiments.regime_profile import regime_profile
 from study.reproduce import reproduce
 
 GENERATED = ("regime.csv", "methods.csv", "summary.md", "failures.csv", "profile.json")

@@ -1,4 +1,5 @@
-"""Equal tuning of the four learned methods (issue 26 section 1), the four studies side by side on one machine.
+"""Equal tuning of the four learned methods (``docs/ceiling.md``, the crossover map), the four studies side by side on
+one machine.
 
 Runs ``srole tune`` for MARL, SROLE-central, SROLE-decentralized and CRL (CRL chooses among crl_idqn,
 crl_maskable_ppo and crl_dqn; the others among idqn, ippo, maskable_ppo) as four concurrent processes, each
@@ -23,9 +24,11 @@ import sys
 import time
 from pathlib import Path
 
+from study.experiments.roster import PAPER_LEARNED
+
 ROOT = Path(__file__).resolve().parents[2]
-STUDIES = ("CRL", "MARL", "SROLE-central", "SROLE-decentralized")
-"""Slowest first (the head learners step once per decision)."""
+STUDIES = PAPER_LEARNED
+"""The paper's learned methods, slowest first (roster order: the head learner, CRL, steps once per decision)."""
 
 
 def commands(args: argparse.Namespace) -> list[tuple[str, list[str]]]:

@@ -1,7 +1,7 @@
-"""CPU seconds of one tuning trial's parts on this machine (issue 26): one training of each learner the tuning
-studies choose among (MARL/SROLE: idqn, ippo, maskable_ppo, idqn behind each shield; CRL: crl_idqn, crl_maskable_ppo,
-crl_dqn) for ``rounds`` rounds at the decisive scenario (``paper``, N = 20, horizon 200, default hyperparameters, a
-64x64 network for the IDQN family), and its 3 tuning evaluation episodes. Prints CSV rows
+"""CPU seconds of one tuning trial's parts on this machine (``docs/ceiling.md``, the crossover map): one training of
+each learner the tuning studies choose among (MARL/SROLE: idqn, ippo, maskable_ppo, idqn behind each shield; CRL:
+crl_idqn, crl_maskable_ppo, crl_dqn) for ``rounds`` rounds at the decisive scenario (``paper``, N = 20, horizon 200,
+default hyperparameters, a 64x64 network for the IDQN family), and its 3 tuning evaluation episodes. Prints CSV rows
 (``docs/results/crossover/cost_tuning_algos.csv``). A trial is 3 such trainings and evaluations
 (``srole tune --train-seeds 3``).
 

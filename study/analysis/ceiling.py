@@ -9,9 +9,11 @@ from pathlib import Path
 import pandas as pd
 
 from study.analysis.paper import paper_figures
+from study.analysis.regime_tables import HEAD_COLUMN, read_table
+from study.experiments.profiles import OPTIMALITY
 
-GAP_METHODS = ("SROLE-central", "crl_greedy", "greedy_reference", "CRL", "MARL", "least_loaded",
-               "least_loaded+central", "random", "local")
+GAP_METHODS = OPTIMALITY
+"""The optimality study's methods, in roster order."""
 
 
 def gaps_table(results_dir: str | Path) -> str:
@@ -36,7 +38,7 @@ def gaps_table(results_dir: str | Path) -> str:
 def regime_table(results_dir: str | Path) -> str:
     """Per comparison of the regime map: points that are better, tied, worse or without an interval (too few
     paired seeds), the range of the paired reductions, and the largest reduction anywhere."""
-    regime = pd.read_csv(Path(results_dir) / "regime.csv")
+    regime = read_table(Path(results_dir) / "regime.csv")
     lines = ["| comparison | points | better | tied | worse | no interval | paired JCT reduction, range |",
              "|---|---:|---:|---:|---:|---:|---|"]
     for comparison, part in regime.groupby("comparison", sort=True):
@@ -45,7 +47,7 @@ def regime_table(results_dir: str | Path) -> str:
                      f"{(verdict == 'worse').sum()} | {verdict.str.startswith('n/a').sum()} | "
                      f"{part['paired_reduction'].min():+.0%} to {part['paired_reduction'].max():+.0%} |")
     top = regime.loc[regime["paired_reduction"].idxmax()]
-    head = "" if pd.isna(top["head_decision_s"]) else f", head {top['head_decision_s'] * 1e3:g} ms"
+    head = "" if pd.isna(top[HEAD_COLUMN]) else f", head {top[HEAD_COLUMN] * 1e3:g} ms"
     lines += ["", f"Largest paired JCT reduction anywhere: {top['paired_reduction']:+.0%} ({top['comparison']}, "
               f"N = {int(top['n_edges'])}, offered load {top['rho']:g}{head}; verdict: {top['verdict']}). "
               f"The paper reports up to {paper_figures().label('mean_jct_all')}."]

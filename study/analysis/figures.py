@@ -26,13 +26,13 @@ import pandas as pd  # noqa: E402
 
 from srole_common.persist import save_figure  # noqa: E402
 from study.analysis import stats  # noqa: E402
-from study.experiments.profiles import METHOD_NAMES  # noqa: E402
+from study.experiments.roster import HEADLINE_BASELINES, METHOD_NAMES, REFERENCE_KINDS, SROLE  # noqa: E402
 
 DPI = 110
 """Dots per inch of every PNG."""
 MAX_WIDTH_IN = 8.0
 """Widest figure body (inches), so that no figure needs zooming out to be read."""
-CDF_METHODS = ("SROLE-central", "SROLE-decentralized", "MARL", "CRL", "greedy-reference")
+CDF_METHODS = (*SROLE, *HEADLINE_BASELINES, *REFERENCE_KINDS)
 """The methods the JCT CDF draws (SROLE, the paper's two baselines, the full-knowledge reference); every
 method's quantiles are in ``jct_quantiles.csv`` and the summary's table."""
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h", "p", "d")

@@ -32,7 +32,7 @@ def cell_counts(run: RunInfo) -> str:
 
 def status_sections(out: Path, run: RunInfo, markdown_table: Callable[[pd.DataFrame, list[str]], str]) -> list[str]:
     """Write ``failures.csv`` and ``not_run.csv`` (or remove stale ones) and return the summary's sections, its
-    tables drawn by ``markdown_table`` (``study.analysis.report.markdown_table``, which imports this module)."""
+    tables drawn by ``markdown_table`` (``study.analysis.text.markdown_table``)."""
     md: list[str] = []
     for name, rows in (("failures", run.failures), ("not_run", run.not_run)):
         path = out / f"{name}.csv"

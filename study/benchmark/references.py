@@ -25,19 +25,21 @@ from typing import Any
 from srole_common import persist
 from study.benchmark.runner import run_evaluable, run_reference_kind
 from study.benchmark.tasks import CURRENT, Task, all_tasks, load_task
+from study.experiments.profiles import DECISIVE
+from study.experiments.roster import PAPER_LEARNED
 
 ROUNDS = 4000
 """Training rounds of every learned reference: the decisive comparison's budget (``DECISIVE_ROUNDS``), one seed;
-all references together stay within issue 27's ~20 CPU-minutes (the leaderboard states the measured figure)."""
+all references together stay within the benchmark's ~20 CPU-minutes (``docs/benchmark.md``) (the leaderboard states the
+measured figure)."""
 TRAIN_SEED = 0
 FAMILIES: dict[str, dict[str, Any]] = {
     "poisson-0.0075": {"scenario": "paper", "n_edges": 20, "horizon": 50, "arrival_rate": 0.0075},
     "poisson-0.015": {"scenario": "paper", "n_edges": 20, "horizon": 50, "arrival_rate": 0.015},
 }
 """Training config of each task family (the decisive cell, ``study.experiments.profiles.DECISIVE_BASE``)."""
-LEARNED = ("CRL", "MARL", "SROLE-central", "SROLE-decentralized")
-REFERENCE_METHODS = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded+central",
-                     "least_loaded", "random", "local", "greedy-reference", "lower-bound", "fluid-bound", "optimum")
+LEARNED = PAPER_LEARNED
+REFERENCE_METHODS = (*DECISIVE, "fluid-bound", "optimum")
 """Every method of the decisive comparison (``study.experiments.profiles.DECISIVE``), plus the fluid LP bound and the
 CP-SAT optimum on the tasks that have them."""
 PRODUCED_BY = "python scripts/experiments/benchmark_references.py --suite {suite}"

@@ -19,6 +19,8 @@ ranked). ``mean_jct_all`` counts unfinished jobs at their age; ``mean_jct`` comp
 PRIMARY = "mean_jct_all"
 """The leaderboard's score and the rank's key."""
 BOUND_METHODS = ("lower-bound", "fluid-bound", "optimum")
+REFERENCE_KINDS = {"reference": "reference", "lower-bound": "bound", "fluid-bound": "fluid-bound", "optimum": "optimum"}
+"""A reference of the card -> its kind in ``study.experiments.episodes.run_episodes``."""
 
 
 def episode_row(row: dict[str, Any], episode: int, seed: int) -> dict[str, Any]:
@@ -50,34 +52,14 @@ def run_evaluable(evaluable: Any, task: Task, shield: str, device: str = "cpu") 
 def run_reference_kind(kind: str, task: Task) -> list[dict[str, Any]]:
     """Per-episode rows of the greedy reference (``reference``), a bound (``lower-bound``, ``fluid-bound``) or the
     CP-SAT optimum of the contention-free schedule class (``optimum``, replayed through the env)."""
-    from gymnasium.utils import seeding
+    from study.experiments.episodes import run_episodes
 
-    from srole_env import make_config
-
+    if kind not in REFERENCE_KINDS:
+        raise ValueError(f"unknown reference kind {kind!r}")
+    solver = {"time_limit_s": float(task.bounds.get("optimum_time_limit_s", 20.0))} if kind == "optimum" else None
     rows = []
     for e, seed in enumerate(task.seeds()):
-        cfg = task.episode_config(e)
-        if kind == "reference":
-            from agents.baselines.greedy_reference import run_greedy_reference_episode
-            from srole_env.core.simulator import ClusterSimulator
-
-            sim = ClusterSimulator(make_config("small", **cfg))
-            row = run_greedy_reference_episode(sim, seeding.np_random(seed)[0])
-        elif kind == "lower-bound":
-            from references.bound import lower_bound_episode
-
-            row = lower_bound_episode({"scenario": "small", **cfg}, seed)
-        elif kind == "optimum":
-            from references.optimal import replay, solve_offline
-
-            schedule = solve_offline({"scenario": "small", **cfg}, seed,
-                                     time_limit_s=float(task.bounds.get("optimum_time_limit_s", 20.0)))
-            row = {**replay(schedule)["rows"][0], "solver_gap": schedule.solver_gap}
-        elif kind == "fluid-bound":
-            from references.fluid_bound import fluid_bound_episode
-
-            row = fluid_bound_episode({"scenario": "small", **cfg}, seed)
-        else:
-            raise ValueError(f"unknown reference kind {kind!r}")
+        (row,) = run_episodes(REFERENCE_KINDS[kind], {"scenario": "small", **task.episode_config(e)}, 1, seed,
+                              solver=solver)
         rows.append(episode_row(row, e, seed))
     return rows

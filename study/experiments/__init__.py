@@ -1,3 +1,3 @@
-"""What the study runs: profiles and their methods (``profiles``), the cells of a run and their cache
-(``reproduce``, ``cells``), hyperparameter tuning and its committed results (``tuning``, ``tuned/``), and the
-emulation profile. Import submodules directly."""
+"""What the study runs: the methods and their roles (``roster``), profiles (``profiles``), one way to run a method on
+episodes (``episodes``), the cells of a run and their cache (``plan``, ``cells``), hyperparameter tuning and its
+committed results (``tuning``, ``tuned/``), and the emulation profile. Import submodules directly."""

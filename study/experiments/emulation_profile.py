@@ -137,7 +137,8 @@ def train_methods(profile: EmulationProfile, config: ClusterConfig, out: Path,
     """Train (or reuse) each learned method of the profile on the twin ``config``; method -> run dir."""
     from agents.harness.train import train
     from study.experiments.plan import resolve_learner
-    from study.experiments.profiles import METHODS, PROFILES
+    from study.experiments.profiles import PROFILES
+    from study.experiments.roster import METHODS
 
     runs = {}
     for name in profile.methods:
@@ -162,7 +163,7 @@ def train_methods(profile: EmulationProfile, config: ClusterConfig, out: Path,
 
 def method_specs(profile: EmulationProfile, runs: Mapping[str, Path]) -> tuple[tuple[str, str, str], ...]:
     """``(label, policy, shield)`` of every method: a heuristic's name or a trained run directory."""
-    from study.experiments.profiles import METHODS
+    from study.experiments.roster import METHODS
 
     specs = []
     for name in profile.methods:

@@ -31,11 +31,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from gymnasium.utils import seeding
 
 from srole_common.persist import CorruptFile, atomic_write, read_json, write_json
 from srole_env import make_config
-from study.experiments.profiles import Experiment, Method, Profile
+from study.experiments.episodes import run_episodes
+from study.experiments.profiles import Experiment, Profile
+from study.experiments.roster import Method
 
 EVAL_SEED_OFFSET = 10_000
 """Evaluation episodes use seeds ``EVAL_SEED_OFFSET + 100 * seed + e``, disjoint from training seeds."""
@@ -258,25 +259,8 @@ def _evaluate(cell: Cell, model_dir: Path, cfg: dict[str, Any], shield: str,
     """Mean metrics over ``episodes`` (default: the cell's) evaluation episodes behind ``shield`` (and the per-job
     JCTs of all of them)."""
     method, episodes = cell.method, episodes or cell.eval_episodes
-    eval_seed = EVAL_SEED_OFFSET + 100 * cell.seed
-    if method["kind"] == "bound":
-        from references.bound import lower_bound_episode
-
-        rows = [lower_bound_episode(cfg, eval_seed + e) for e in range(episodes)]
-    elif method["kind"] == "reference":
-        from agents.baselines.greedy_reference import run_greedy_reference_episode
-        from srole_env.core.simulator import ClusterSimulator
-
-        sim = ClusterSimulator(make_config(**cfg))
-        rows = []
-        for e in range(episodes):
-            metrics = run_greedy_reference_episode(sim, seeding.np_random(eval_seed + e)[0])
-            rows.append({**metrics, "job_jcts": sim.job_times()[0].tolist()})
-    else:
-        from agents.harness.evaluate import evaluate
-
-        policy = str(model_dir) if method["kind"] == "learned" else method["policy"]
-        rows = evaluate(policy, shield, cfg, episodes, eval_seed, cell.device)["rows"]
+    rows = run_episodes(method["kind"], cfg, episodes, EVAL_SEED_OFFSET + 100 * cell.seed, shield=shield,
+                        policy=model_dir if method["kind"] == "learned" else method.get("policy"), device=cell.device)
     jobs = [j for r in rows for j in r.get("job_jcts", [])]
     numeric = [{k: v for k, v in r.items() if isinstance(v, (int, float)) and k not in ("episode", "seed")}
                for r in rows]

@@ -12,7 +12,7 @@ one; the edge agents decide in parallel). Every method is evaluated on the same 
 YAML (``study.experiments.tuning.load_tuned(method, scenario)``, the same Optuna budget for every method) when
 one is committed for the scenario, and from the profile's defaults otherwise; ``summary.md`` says which.
 
-**Methods** (names used everywhere; ``METHODS`` builds them):
+**Methods** (names used everywhere; ``study.experiments.roster.ROSTER`` holds them with their roles):
 
 * ``CRL``: the IDQN learner at the cluster head (algo ``crl_idqn``: each head decision credited with its own
   edge's rewards, as a MARL agent's), with MARL's tuned hyperparameters, the head's action mask and the
@@ -50,89 +50,11 @@ from pathlib import Path
 from typing import Any
 
 from srole_env.config import load_data_file
+from study.experiments.roster import ABLATION, ALL, KEY_METHODS, METHOD_NAMES, METHODS, PAPER_LEARNED, Method, names
 
-KINDS = ("learned", "heuristic", "reference", "bound")
-
-
-@dataclass(frozen=True)
-class Method:
-    """One scheduler of the comparison.
-
-    ``learned`` methods train ``algo`` (``hparams`` added to the learner's) and are evaluated behind
-    ``shield``; ``heuristic`` ones evaluate ``policy`` (an ``agents.harness.evaluate`` policy name) behind ``shield``;
-    ``reference`` is the greedy reference and ``bound`` the derived lower bound. ``tune_as`` names the
-    method whose tuned YAML this one uses (an ablation shares its parent's tuning).
-    """
-
-    name: str
-    kind: str
-    algo: str | None = None
-    policy: str | None = None
-    shield: str = "none"
-    hparams: Mapping[str, Any] = field(default_factory=dict)
-    tune_as: str | None = None
-    centralized: bool = False
-    """Schedules at the cluster head (CRL): the head env's algo default applies."""
-    eval_shields: tuple[str, ...] = ()
-    """Evaluate the trained model behind each of these shields (rows named ``<name> [eval <shield>]``) instead
-    of behind its training shield: the factorial ablation's {trained without, with} x {evaluated without, with}."""
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"method {self.name}: kind must be one of {KINDS}, got {self.kind!r}")
-        if self.kind == "heuristic" and not self.policy:
-            raise ValueError(f"method {self.name}: a heuristic method needs a policy")
-        if self.eval_shields and self.kind != "learned":
-            raise ValueError(f"method {self.name}: eval_shields applies to learned methods only")
-
-    @property
-    def learned(self) -> bool:
-        return self.kind == "learned"
-
-
-METHOD_NAMES = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs",
-                "least_loaded+central", "random+central", "least_loaded", "random", "local", "greedy-reference",
-                "lower-bound", "ABL-trained-none", "ABL-trained-central")
-"""Every method of the comparison, in table order."""
-
-LEARNED = ("CRL", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs", "ABL-trained-none",
-           "ABL-trained-central")
-ABLATION = ("ABL-trained-none", "ABL-trained-central")
-"""The factorial ablation of the shield: one learner and one set of hyperparameters (MARL's tuned values),
-trained without / behind the central shield, each evaluated without and behind it (four cells)."""
-SROLE = ("SROLE-central", "SROLE-decentralized")
-BASELINES = ("CRL", "CRL-greedy", "MARL", "least_loaded+central", "random+central", "least_loaded", "random",
-             "local", "greedy-reference", "SROLE-central-noprefs")
-"""Methods SROLE is compared against (probability of improvement, differences with CIs)."""
-HEADLINE_BASELINES = ("MARL", "CRL")
-"""The paper's comparison: SROLE against MARL and against CRL (the figures: ``study/analysis/paper.json``)."""
-
-
-def make_methods() -> dict[str, Method]:
-    """Method name -> Method (learned methods' algos are placeholders, resolved per profile and scenario)."""
-    methods = (
-        Method("CRL", "learned", algo="crl_idqn", tune_as="MARL", centralized=True),
-        Method("CRL-greedy", "heuristic", policy="crl_greedy"),
-        Method("MARL", "learned"),
-        Method("SROLE-central", "learned", shield="central"),
-        Method("SROLE-decentralized", "learned", shield="decentralized"),
-        Method("SROLE-central-noprefs", "learned", shield="central", hparams={"shield_preferences": False},
-               tune_as="SROLE-central"),
-        Method("least_loaded+central", "heuristic", policy="least_loaded", shield="central"),
-        Method("random+central", "heuristic", policy="random", shield="central"),
-        Method("least_loaded", "heuristic", policy="least_loaded"),
-        Method("random", "heuristic", policy="random"),
-        Method("local", "heuristic", policy="local"),
-        Method("greedy-reference", "reference"),
-        Method("lower-bound", "bound"),
-        Method("ABL-trained-none", "learned", tune_as="MARL", eval_shields=("none", "central")),
-        Method("ABL-trained-central", "learned", shield="central", tune_as="MARL", eval_shields=("none", "central")),
-    )
-    assert tuple(m.name for m in methods) == METHOD_NAMES
-    return {m.name: m for m in methods}
-
-
-METHODS = make_methods()
+REPORTS = ("bootstrap", "paired", "regime", "crossover")
+"""The reports a profile can pick (``Profile.report``): the independent-bootstrap comparison, the paired comparison
+over training seeds, the regime map and the crossover map (their writers: ``study.reproduce.REPORTS``)."""
 
 
 @dataclass(frozen=True)
@@ -221,10 +143,10 @@ class Profile:
     profile's common choices (network size, learning-rate decay), the same for every learned method."""
     paired: bool = False
     """Report paired comparisons over training seeds, the ablation, per-run convergence and the replication
-    check (``study.analysis.decisive``) instead of the independent-bootstrap report."""
+    check (``study.analysis.paired_report``) instead of the independent-bootstrap report."""
     report: str | None = None
-    """A ``study.analysis`` module whose ``write_report(profile, rows, curves, out, run)`` writes this profile's report
-    instead (e.g. ``"regime"``: ``study.analysis.regime``)."""
+    """The report this profile writes, one of ``REPORTS`` (``study.reproduce.REPORTS`` maps each to its writer); None:
+    ``paired`` if ``paired`` else ``bootstrap``."""
 
     def __post_init__(self) -> None:
         if self.paired and len(self.seeds) < 2:
@@ -235,6 +157,13 @@ class Profile:
                 raise ValueError(f"profile {self.name}: {name} must be a positive int, got {value!r}")
         if not self.seeds:
             raise ValueError(f"profile {self.name}: seeds must not be empty")
+        if self.report is not None and self.report not in REPORTS:
+            raise ValueError(f"profile {self.name}: report must be one of {list(REPORTS)}, got {self.report!r}")
+
+    @property
+    def report_name(self) -> str:
+        """The key of ``REPORTS`` whose writer reports this profile."""
+        return self.report or ("paired" if self.paired else "bootstrap")
 
     def methods(self) -> dict[str, Method]:
         """Method name -> Method."""
@@ -245,13 +174,11 @@ class Profile:
         return self.crl_algo if method.centralized else self.marl_algo
 
 
-ALL = tuple(m for m in METHOD_NAMES if m not in ABLATION)
-"""Every method of the comparison but the ablation's (which has an experiment of its own)."""
-SWEEP = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded+central",
-         "least_loaded", "lower-bound")
-"""Methods of the scalability and load sweeps (the ablations run at the methods experiment's point)."""
-QUICK_SWEEP = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "least_loaded+central", "least_loaded", "lower-bound")
-SENSITIVITY_METHODS = ("CRL", "MARL", "SROLE-central", "SROLE-decentralized")
+SWEEP = names(lambda m: m.name in KEY_METHODS and m.kind != "reference")
+"""Methods of the scalability and load sweeps: the key methods but the greedy reference (the ablations run at the
+methods experiment's point)."""
+QUICK_SWEEP = names(lambda m: m.name in SWEEP and m.shield != "decentralized")
+SENSITIVITY_METHODS = PAPER_LEARNED
 
 SENSITIVITY_PAPER: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("oversubscription_efficiency", (None, 0.5, 0.75, 1.0)),
@@ -261,7 +188,7 @@ SENSITIVITY_PAPER: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("report_bytes", (2048.0, 65_536.0, 1_048_576.0)),
     ("n_edges", (50, 200, 1000)),
 )
-"""Each assumption that sets a collision's cost or the head's cost (issue 10 item 5), with its values."""
+"""Each assumption that sets a collision's cost or the head's cost (``docs/reproducing.md``), with its values."""
 
 
 def _experiments(horizon: int, n: int, sizes: tuple[int, ...], rates: tuple[float, ...],
@@ -295,15 +222,19 @@ DECISIVE_IDQN = {"hidden": [64, 64]}
 a 64x64 network reached the 128x128 one's JCT at 6,000 rounds (69.4 against about 71 s, MARL, one seed).
 ``DECISIVE_ROUNDS`` is what the 2-core budget allowed for 10 seeds x 3 loads; the convergence report says which
 runs had not converged by then (most had not: a longer budget is the next step)."""
-DECISIVE = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded+central",
-            "least_loaded", "random", "local", "greedy-reference", "lower-bound")
-"""Methods of the decisive comparison at the base load (the ablation runs there too)."""
-DECISIVE_BUSY = tuple(m for m in DECISIVE if m != "SROLE-decentralized")
+DECISIVE = names(lambda m: m.name in KEY_METHODS or (m.kind == "heuristic" and m.shield == "none"))
+"""Methods of the decisive comparison at the base load: the key methods and every unshielded heuristic (the ablation
+runs there too)."""
+DECISIVE_BUSY = names(lambda m: m.name in DECISIVE and m.shield != "decentralized")
 """Methods at the busy loads: SROLE-decentralized is left out there for the 2-core budget (the regime map
 covers it across loads)."""
-REPLICATION = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded")
+REPLICATION = names(lambda m: m.srole or m.consults_head or m.headline > 0
+                    or (m.policy == "least_loaded" and m.shield == "none"))
 """Methods of the replication on seeds 10-19: both SROLEs, the baselines their verdicts compare against, and
 ``least_loaded`` (the heuristic a learned baseline must beat)."""
+OPTIMALITY = names(lambda m: m.name in DECISIVE_BUSY and m.kind != "bound")
+"""Methods the optimality study (``scripts/experiments/optimality_gaps.py``) runs on each small instance beside the
+CP-SAT optimum: the decisive comparison's methods at its busy loads, the bound aside (the study has its own bounds)."""
 PROFILES: dict[str, Profile] = {
     "tiny": Profile(  # tests: seconds
         "tiny", rounds=40, seeds=(0, 1), eval_episodes=1, eval_every=20, curve_seeds=(900_000,),
@@ -331,8 +262,8 @@ PROFILES: dict[str, Profile] = {
                          ("n_edges", (20, 200))),
         ),
     ),
-    # The decisive comparison (issue 18): paired over 10 training seeds at three loads (retrained at each) and the
-    # shield's factorial ablation; replication on seeds 0-4 against 5-9.
+    # The decisive comparison (docs/results-paper.md): paired over 10 training seeds at three loads (retrained at each)
+    # and the shield's factorial ablation; replication on seeds 0-4 against 5-9.
     "paper": Profile(
         "paper", rounds=DECISIVE_ROUNDS, seeds=tuple(range(10)), eval_episodes=10,
         eval_every=250, curve_seeds=(900_000,), curve_episodes=5,
@@ -346,7 +277,7 @@ PROFILES: dict[str, Profile] = {
     ),
     # The decisive comparison again on disjoint training seeds 10-19 (METHODS rule 10): the methods its verdicts
     # compare and the ablation, the same budget, loads and hyperparameters;
-    # ``study.analysis.decisive.replication_across`` sets its verdicts beside the ``paper`` run's.
+    # ``study.analysis.paired_tables.replication_across`` sets its verdicts beside the ``paper`` run's.
     "paper-replication": Profile(
         "paper-replication", rounds=DECISIVE_ROUNDS, seeds=tuple(range(10, 20)), eval_episodes=10,
         eval_every=250, curve_seeds=(900_000,), curve_episodes=5,
@@ -392,7 +323,8 @@ PROFILES: dict[str, Profile] = {
 }
 
 LAZY_PROFILES = ("regime", "regime-tiny")
-"""Profiles built on demand (``study.experiments.regime.regime_profile``): the regime map of issue 19."""
+"""Profiles built on demand (``study.experiments.regime_profile.regime_profile``): the regime map
+(``docs/ceiling.md``)."""
 
 
 def load_profile(name_or_path: str) -> Profile:
@@ -408,8 +340,8 @@ def load_profile(name_or_path: str) -> Profile:
     name_or_path = str(name_or_path)
     if name_or_path in PROFILES:
         return PROFILES[name_or_path]
-    if name_or_path in LAZY_PROFILES:  # built by study.experiments.regime (which imports this module), not here
-        raise ValueError(f"profile: {name_or_path!r} is built by study.experiments.regime.regime_profile "
+    if name_or_path in LAZY_PROFILES:  # built by study.experiments.regime_profile (which imports this module), not here
+        raise ValueError(f"profile: {name_or_path!r} is built by study.experiments.regime_profile.regime_profile "
                          "(srole reproduce and scripts/experiments/regime_map.py resolve it)")
     path = Path(name_or_path)
     if not path.is_file():

@@ -29,32 +29,31 @@ cache; ``readme_tables`` rebuilds the README's table from the committed ones); `
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from srole_common.persist import atomic_write, write_frame
-from study.analysis import figures, stats
-from study.analysis.paper import METRICS as PAPER_METRICS
+from study.analysis import figures
+from study.analysis.bootstrap_tables import (
+    COMPARED,
+    SUMMARY_COLUMNS,
+    _point_columns,
+    compare,
+    convergence,
+    jct_quantiles,
+    sensitivity,
+    split_jobs,
+    summarize,
+)
 from study.analysis.paper import paper_figures
 from study.analysis.run_status import cell_counts, status_sections
-from study.experiments.profiles import BASELINES, HEADLINE_BASELINES, METHOD_NAMES, SROLE, Profile
+from study.analysis.text import markdown_table, number, percent, wall_line, with_ci
+from study.experiments.profiles import Profile
+from study.experiments.roster import ALL, HEADLINE_BASELINES
 from study.experiments.runs import RunInfo
 
-COMPARED = PAPER_METRICS
-"""The metrics SROLE is compared on against each baseline: the paper's three (``study.analysis.paper``)."""
-REPORTED_METRICS = (
-    "mean_jct_all", "mean_jct", "p95_jct", "jobs_completed", "jobs_unfinished", "median_utilization", "collisions",
-    "overloads", "interventions", "messages", "scheduling_overhead_s", "mean_decision_latency_s", "oom_kills",
-    "work_lost_s", "head_backlog_max", "head_utilization_mean",
-)
-NONNEGATIVE = True
-"""Every reported metric is nonnegative, so its CI is clipped at 0 in figures (a no-op, see ``figures``)."""
-SUMMARY_COLUMNS = ("method", "mean_jct_all", "mean_jct", "collisions", "median_utilization", "overloads",
-                   "mean_decision_latency_s", "seeds")
 READING = ("How to read these figures against the paper, and why they differ, is written up in the documentation "
            "(`docs/reproducing.md`, 'Reading the results').")
 OUTPUTS = ("<experiment>.csv", "<experiment>_summary.csv", "comparisons.csv", "sensitivity_effect.csv",
@@ -63,110 +62,6 @@ OUTPUTS = ("<experiment>.csv", "<experiment>_summary.csv", "comparisons.csv", "s
            "jct_cdf.png", "curves_<k>.png", "summary.md", "profile.json", "runs.json", "failures.csv", "not_run.csv",
            "cache/")
 """Every file ``srole reproduce`` writes into its results directory (module docstring: what each holds)."""
-JCT_QUANTILES = (0.5, 0.9, 0.99)
-
-
-# ---------------------------------------------------------------------- tables
-def summarize(frame: pd.DataFrame, by: Sequence[str], metrics: Sequence[str] = REPORTED_METRICS,
-              seed: int = 0) -> pd.DataFrame:
-    """IQM over seeds of each metric with its 95% CI (``_lo``/``_hi``), grouped by ``by``."""
-    metrics = [m for m in metrics if m in frame.columns]
-    out = []
-    for keys, group in frame.groupby(list(by), sort=False, dropna=False):
-        keys = keys if isinstance(keys, tuple) else (keys,)
-        row: dict[str, Any] = dict(zip(by, keys))
-        for metric in metrics:
-            est = stats.iqm_ci(group[metric].to_numpy(float), seed=seed)
-            row.update({metric: est.value, f"{metric}_lo": est.lo, f"{metric}_hi": est.hi})
-        row["seeds"] = group["seed"].nunique()
-        out.append(row)
-    table = pd.DataFrame(out)
-    if "method" in table.columns:  # methods in the comparison's order, then anything else
-        rank = {m: i for i, m in enumerate(METHOD_NAMES)}
-        order = table["method"].map(lambda m: rank.get(m, len(rank)))
-        keys = [k for k in by if k != "method"]
-        table = table.assign(_order=order).sort_values([*keys, "_order"], kind="stable").drop(columns="_order")
-    return table.reset_index(drop=True)
-
-
-def compare(frame: pd.DataFrame, by: Sequence[str] = (), seed: int = 0) -> pd.DataFrame:
-    """SROLE (both shields) against every baseline present, per group ``by``: probability of improvement
-    on ``mean_jct_all`` and relative differences (how much lower SROLE is) with CIs and verdicts."""
-    rows = []
-    groups = frame.groupby(list(by), sort=False) if by else [((), frame)]
-    for keys, group in groups:
-        keys = keys if isinstance(keys, tuple) else (keys,)
-        methods = set(group["method"])
-        for srole in SROLE:
-            if srole not in methods:
-                continue
-            x = group[group["method"] == srole]
-            for base in BASELINES:
-                if base not in methods or base == srole:
-                    continue
-                y = group[group["method"] == base]
-                poi = stats.probability_of_improvement(x["mean_jct_all"], y["mean_jct_all"], seed=seed)
-                row: dict[str, Any] = {**dict(zip(by, keys)), "srole": srole, "baseline": base,
-                                       "poi_jct": poi.value, "poi_jct_lo": poi.lo, "poi_jct_hi": poi.hi}
-                for metric in COMPARED:
-                    if metric not in group.columns:
-                        continue
-                    rel, diff = stats.compare_lower(x[metric], y[metric], seed=seed)
-                    row.update({f"{metric}_reduction": rel.value, f"{metric}_reduction_lo": rel.lo,
-                                f"{metric}_reduction_hi": rel.hi, f"{metric}_difference": diff.value,
-                                f"{metric}_difference_lo": diff.lo, f"{metric}_difference_hi": diff.hi,
-                                f"{metric}_verdict": _verdict(diff),
-                                f"{metric}_both_zero": bool((x[metric] == 0).all() and (y[metric] == 0).all()),
-                                f"{metric}_ratio_ok": ratio_meaningful(y[metric], seed)})
-                rows.append(row)
-    if by:
-        rows += _pooled_poi(frame, list(by), seed)
-    return pd.DataFrame(rows)
-
-
-def _pooled_poi(frame: pd.DataFrame, by: list[str], seed: int) -> list[dict[str, Any]]:
-    """Probability of improvement over every point of a sweep at once (rliable's average over tasks), with a
-    bootstrap stratified by point; its row carries ``all`` in the sweep column."""
-    rows = []
-    methods = set(frame["method"])
-    for srole in SROLE:
-        for base in BASELINES:
-            if srole not in methods or base not in methods:
-                continue
-            pair = frame[frame["method"].isin((srole, base))]
-            table = pair.pivot_table(index="seed", columns=[*by, "method"], values="mean_jct_all", aggfunc="mean")
-            points = [p for p in table.columns.droplevel(-1).unique()
-                      if (*_as_tuple(p), srole) in table.columns and (*_as_tuple(p), base) in table.columns]
-            if len(points) < 2:
-                continue
-            x = np.column_stack([table[(*_as_tuple(p), srole)] for p in points])
-            y = np.column_stack([table[(*_as_tuple(p), base)] for p in points])
-            keep = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
-            if keep.sum() < 1:
-                continue
-            poi = stats.probability_of_improvement(x[keep], y[keep], seed=seed)
-            rows.append({**{k: "all" for k in by}, "srole": srole, "baseline": base, "poi_jct": poi.value,
-                         "poi_jct_lo": poi.lo, "poi_jct_hi": poi.hi})
-    return rows
-
-
-def _as_tuple(value: Any) -> tuple:
-    return value if isinstance(value, tuple) else (value,)
-
-
-RATIO_MIN_SHARE = 0.5
-"""Assumption: a relative reduction (baseline - SROLE) / baseline is reported only where the baseline's IQM is
-well away from 0, i.e. the lower end of its 95% bootstrap CI is at least this share of the IQM. Below that the
-bootstrap resamples divide by values near 0 (median utilisation at a light load, where most edges are idle at the
-median) and the ratio's interval runs to hundreds of percent ([-794%, 40%]); the absolute difference is reported
-instead."""
-
-
-def ratio_meaningful(baseline: pd.Series, seed: int = 0) -> bool:
-    """Whether the relative reduction against ``baseline``'s scores means something (``RATIO_MIN_SHARE``)."""
-    est = stats.iqm_ci(baseline.to_numpy(float), seed=seed)
-    return bool(np.isfinite(est.value) and est.value > 0 and np.isfinite(est.lo)
-                and est.lo >= RATIO_MIN_SHARE * est.value)
 
 
 def reduction_cells(row: pd.Series | dict, metric: str) -> tuple[str, str]:
@@ -183,132 +78,9 @@ def reduction_cells(row: pd.Series | dict, metric: str) -> tuple[str, str]:
     return with_ci(row, f"{metric}_reduction", percent), verdict
 
 
-def _verdict(diff: stats.Estimate) -> str:
-    """From the absolute difference IQM(SROLE) - IQM(baseline) and its CI."""
-    if not diff.excludes_zero:
-        return stats.NO_DIFFERENCE
-    return "SROLE lower" if diff.value < 0 else "SROLE higher"
-
-
 def _poi(row: pd.Series) -> str:
     """The probability of improvement of a comparisons row with its CI."""
     return with_ci({"p": row["poi_jct"], "p_lo": row["poi_jct_lo"], "p_hi": row["poi_jct_hi"]}, "p")
-
-
-def percent(value: float) -> str:
-    """0.59 -> '59.0%'; nan -> 'n/a'."""
-    return "n/a" if value is None or not np.isfinite(value) else f"{100 * value:.1f}%"
-
-
-def _num(value: float) -> str:
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:.3g}" if abs(value) < 10 else f"{value:,.1f}"
-
-
-def with_ci(row: pd.Series | dict, metric: str, fmt=_num) -> str:
-    """``value [lo, hi]`` of a summary row."""
-    value, lo, hi = row.get(metric), row.get(f"{metric}_lo"), row.get(f"{metric}_hi")
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    if lo is None or not np.isfinite(lo):
-        return fmt(value)
-    return f"{fmt(value)} [{fmt(lo)}, {fmt(hi)}]"
-
-
-def markdown_table(table: pd.DataFrame, columns: Sequence[str]) -> str:
-    """A Markdown table of ``columns``; metrics with ``_lo``/``_hi`` columns print as ``IQM [lo, hi]``."""
-    columns = [c for c in columns if c in table.columns]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for _, row in table.iterrows():
-        cells = []
-        for col in columns:
-            if f"{col}_lo" in table.columns:
-                cells.append(with_ci(row, col))
-            elif isinstance(row[col], (float, np.floating)):
-                cells.append(_num(row[col]))
-            else:
-                cells.append(str(row[col]))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------- convergence
-def _has_flattened(curve: pd.DataFrame, metric: str) -> bool:
-    from agents.harness.convergence import has_flattened
-
-    return bool(has_flattened(curve, metric))
-
-
-def convergence(curves: pd.DataFrame, metric: str = "mean_jct_all") -> pd.DataFrame:
-    """Per method and training point: runs whose curve had flattened, of runs with a curve."""
-    if curves.empty or metric not in curves.columns:
-        return pd.DataFrame()
-    keys = [k for k in ("method", "n_edges", "arrival_rate") if k in curves.columns]
-    rows = []
-    for group_keys, group in curves.groupby(keys, sort=False, dropna=False):
-        flags = [_has_flattened(run, metric) for _, run in group.groupby("seed")]
-        known = [f for f in flags if f is not None]
-        rows.append({**dict(zip(keys, group_keys)), "runs": len(flags), "flattened": sum(known),
-                     "not_flattened": len(known) - sum(known), "unknown": len(flags) - len(known)})
-    return pd.DataFrame(rows)
-
-
-# ---------------------------------------------------------------------- sensitivity
-def _fmt_value(value: Any) -> str:
-    """An assumption value for tables: None -> 'default', 6.0 -> '6'."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "default"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def sensitivity(frame: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """SROLE's JCT reduction against MARL and CRL at every assumption value, and the assumptions ranked by
-    the range of that reduction over their values (the one the conclusion depends on most first)."""
-    rows = []
-    frame = frame.assign(value=frame["value"].map(_fmt_value))
-    for (name, value), group in frame.groupby(["assumption", "value"], sort=False):
-        for srole in SROLE:
-            x = group[group["method"] == srole]
-            if x.empty:
-                continue
-            for base in HEADLINE_BASELINES:
-                y = group[group["method"] == base]
-                if y.empty:
-                    continue
-                est, diff = stats.compare_lower(x["mean_jct_all"], y["mean_jct_all"], seed=seed)
-                rows.append({"assumption": name, "value": value, "comparison": f"{srole} vs {base}",
-                             "reduction": est.value, "reduction_lo": est.lo, "reduction_hi": est.hi,
-                             "verdict": _verdict(diff)})
-    table = pd.DataFrame(rows)
-    if table.empty:
-        return table, pd.DataFrame()
-    effect = (table.groupby(["assumption", "comparison"], sort=False)["reduction"]
-              .agg(lambda r: float(np.nanmax(r) - np.nanmin(r)) if r.notna().any() else math.nan)
-              .rename("range").reset_index().sort_values("range", ascending=False))
-    return table, effect
-
-
-# ---------------------------------------------------------------------- the report
-def _point_columns(frame: pd.DataFrame) -> list[str]:
-    names = ("n_edges", "arrival_rate", "assumption", "value")
-    return [c for c in names if c in frame.columns and frame[c].notna().any()]
-
-
-def split_jobs(frame: pd.DataFrame, out: Path, keys: Sequence[str]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Move the rows' per-job JCTs (``job_jcts``) into ``out/jobs.csv`` (``keys`` + ``jct_s`` per job); returns the
-    rows without them and the job records."""
-    jobs: list[dict[str, Any]] = []
-    if "job_jcts" in frame.columns:
-        for _, row in frame[frame["job_jcts"].notna()].iterrows():
-            jobs += [{**{k: row.get(k) for k in keys}, "jct_s": j} for j in row["job_jcts"]]
-        frame = frame.drop(columns="job_jcts")
-    write_frame(out / "jobs.csv", pd.DataFrame(jobs, columns=[*keys, "jct_s"]))
-    return frame, jobs
 
 
 def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict[str, Any]], out: Path,
@@ -391,40 +163,6 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
     atomic_write(out / "summary.md", "\n".join(md) + "\n")
 
 
-def jct_quantiles(jobs: pd.DataFrame) -> pd.DataFrame:
-    """Per method (comparison order): job count, JCT percentiles (``p50``, ``p90``, ``p99``) and mean, in s."""
-    rank = {m: i for i, m in enumerate(METHOD_NAMES)}
-    rows = []
-    for method, group in sorted(jobs.groupby("method"), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])):
-        values = group["jct_s"].to_numpy(float)
-        row = {"method": method, "jobs": len(values)}
-        row.update({f"p{round(100 * q)}": float(np.quantile(values, q)) for q in JCT_QUANTILES})
-        rows.append({**row, "mean": float(values.mean())})
-    return pd.DataFrame(rows, columns=["method", "jobs", *[f"p{round(100 * q)}" for q in JCT_QUANTILES], "mean"])
-
-
-def _seconds(s: float) -> str:
-    """Seconds to read: whole seconds from 10 s on, two decimals below (a cached tiny run takes well under 1 s)."""
-    return f"{s:,.0f}" if s >= 10 else f"{s:.2f}"
-
-
-def wall_line(run: RunInfo) -> str:
-    """The wall time of the invocations that computed the cells (kept across cached reruns in ``runs.json``), then
-    this one's; a cache filled by runs that left no ``runs.json`` says so instead of showing a rerun's seconds."""
-    counted = (f"all {run.cells} cells computed now" if run.computed == run.cells else
-               f"{run.computed} of {run.cells} cells computed now (the rest from the cache)")
-    now = f"this invocation {_seconds(run.wall_s)} s, {counted}"
-    history = run.history
-    if not history:
-        if run.computed == 0 and run.cells:
-            return f"wall time of the runs that computed the cells not recorded (no `runs.json` in this folder); {now}"
-        history = [{"wall_s": run.wall_s, "workers": run.workers}]
-    total = sum(float(h["wall_s"]) for h in history)
-    workers = sorted({str(h.get("workers") or "all") for h in history})
-    return (f"wall time of the run(s) that computed the cells {total / 60:.1f} min ({_seconds(total)} s, "
-            f"{len(history)} run(s), {'/'.join(workers)} worker(s)); {now}")
-
-
 def _header(profile: Profile, frame: pd.DataFrame, run: RunInfo) -> list[str]:
     sources = []
     if "hparams_source" in frame.columns:
@@ -496,7 +234,7 @@ def _headline_per_point(comp: pd.DataFrame, sweep: str) -> str:
              "bootstrap stratified by point):", "",
              f"| {sweep} | comparison | P(improvement), JCT | JCT reduction | verdict |", "|---|---|---|---|---|"]
     for _, r in part.iterrows():
-        point = r[sweep] if isinstance(r[sweep], str) else _num(r[sweep])
+        point = r[sweep] if isinstance(r[sweep], str) else number(r[sweep])
         verdict = r["mean_jct_all_verdict"] if isinstance(r.get("mean_jct_all_verdict"), str) else ""
         lines.append(f"| {point} | {r['srole']} vs {r['baseline']} | {_poi(r)} | "
                      f"{with_ci(r, 'mean_jct_all_reduction', percent)} | {verdict} |")
@@ -555,9 +293,8 @@ def _convergence_section(profile: Profile, curves: pd.DataFrame, out: Path) -> l
 
 
 # ---------------------------------------------------------------------- README
-README_METHODS = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "SROLE-central-noprefs",
-                  "least_loaded+central", "random+central", "least_loaded", "random", "local", "greedy-reference",
-                  "lower-bound")
+README_METHODS = ALL
+"""The README's rows, in roster order (the ablation has its own table)."""
 
 
 def readme_tables(results_dir: str | Path) -> str:
@@ -591,7 +328,7 @@ def readme_tables(results_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m study.analysis.report RESULTS_DIR: print the README's results table
+if __name__ == "__main__":  # python -m study.analysis.bootstrap_report RESULTS_DIR: print the README's results table
     import sys
 
     print(readme_tables(sys.argv[1] if len(sys.argv) > 1 else "docs/results/quick"))

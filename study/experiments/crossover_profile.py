@@ -1,5 +1,6 @@
-"""The crossover map's profiles (issue 26): where the paper's mechanism lives, cluster size N x offered load rho x the
-head's service time per decision, every method at every point; ``study.analysis.crossover`` reads the rows.
+"""The crossover map's profiles (``docs/ceiling.md``, the crossover map): where the paper's mechanism lives, cluster
+size N x offered load rho x the head's service time per decision, every method at every point;
+``study.analysis.crossover_report`` reads the rows.
 
 **Axes.** N = 20, 200, 2,000, 10,000, 50,000 (``SIZES``); rho = 0.2, 0.5, 0.8 (``srole_env.load.rate_for_load``);
 head service per decision (``head_bookkeeping_s``, an evaluation-time setting of the head queue,
@@ -7,7 +8,7 @@ head service per decision (``head_bookkeeping_s``, an evaluation-time setting of
 device class (``data/head_cost.json``, written by ``scripts/calibrate/head_cost.py``). Only CRL and CRL-greedy
 consult the head; the other methods are evaluated once per (N, rho) and paired with the head methods at each head
 time. CRL is trained at the default 1 ms and evaluated at all three (not retrained per head time), as in the regime
-map (``study.experiments.regime``).
+map (``study.experiments.regime_profile``).
 
 **Regions.** The decentralized shield's region count grows with N at the ``paper`` scenario's region size (4
 regions for 50 edges: ``EDGES_PER_REGION`` = 12.5 edges per region, never fewer than ``MIN_REGIONS`` = 4):
@@ -39,6 +40,7 @@ from typing import Any
 
 from srole_env.load import rate_for_load
 from study.experiments.profiles import DECISIVE_IDQN, DECISIVE_ROUNDS, Experiment, Profile
+from study.experiments.roster import EDGE_LEARNED, HEAD_LEARNED, HEAD_METHODS, names
 
 HEAD_COST_FILE = Path(__file__).resolve().parent / "data" / "head_cost.json"
 """The measured head cost (``scripts/calibrate/head_cost.py``)."""
@@ -56,18 +58,11 @@ def measured_head_s(path: Path = HEAD_COST_FILE) -> float:
     return round(float(value), 7)
 
 
-SROLE_METHODS = ("SROLE-central", "SROLE-decentralized")
-EDGE_METHODS = ("MARL", *SROLE_METHODS)
-"""Learned edge methods: trained, evaluated once per (N, rho)."""
-HEAD_LEARNED = ("CRL",)
-HEAD_METHODS = ("CRL", "CRL-greedy")
-"""Methods that consult the head: evaluated at every head service time."""
-REFERENCES = ("least_loaded", "least_loaded+central", "greedy-reference")
+ALL_METHODS = names(lambda m: m.key > 0 and m.kind != "bound", order=lambda m: m.key)
+"""The map's methods: the key methods of the comparison but the bound."""
+REFERENCES = names(lambda m: m.name in ALL_METHODS and not m.learned and not m.consults_head, order=lambda m: m.key)
 """Non-learned methods that never consult the head."""
-LEARNED = ("CRL", *EDGE_METHODS)
-ALL_METHODS = ("CRL", "CRL-greedy", *EDGE_METHODS, *REFERENCES)
-BASELINES = ("CRL", "MARL", "CRL-greedy")
-"""What SROLE's reductions are measured against (CRL and MARL: the paper's; CRL-greedy: the head without learning)."""
+LEARNED = names(lambda m: m.name in ALL_METHODS and m.learned)
 EDGES_PER_REGION = 12.5
 """ASSUMPTION: the ``paper`` scenario's region size (50 edges, 4 regions), kept as N grows."""
 MIN_REGIONS = 4
@@ -117,7 +112,7 @@ HORIZON = {0.2: 200, 0.5: 200, 0.8: 200}
 arrived jobs unfinished after 50 / 100 / 200 / 400 rounds is 19% / 15% / 9.7% / 3.8% (rho 0.2), 25% / 19% / 8.6% /
 4.9% (0.5) and 37% / 30% / 24% / 21% (0.8) at N = 20, and 21% / 13% / 7.1% / 3.5%, 27% / 17% / 11% / 6.8%,
 36% / 27% / 21% / 18% at N = 200. The 20% rule alone would allow 100 rounds at rho 0.2 and 0.5 (15-19%, at its
-edge); 200 leaves at most 11% and is the issue's minimum for the decisive scenario. At rho 0.8 least_loaded is
+edge); 200 leaves at most 11% and is the minimum set for the decisive scenario. At rho 0.8 least_loaded is
 saturated (its share falls only from 24% to 21% between 200 and 400 rounds while its JCT grows from 289 to 473 s):
 no horizon meets the rule there, and 200 keeps the cost of N = 50,000 (evaluated at 0.8) bounded."""
 SEEDS = (0, 1, 2, 3, 4)
@@ -185,14 +180,14 @@ def experiments(spec: MapSpec, sizes: tuple[int, ...] | None = None, loads: tupl
                         continue
                     here = point(spec, n, rho)
                     if n in spec.trained and (retrain or n == spec.source):
-                        grid("trained", here, (), (*EDGE_METHODS, *REFERENCES), seed, n)
+                        grid("trained", here, (), (*EDGE_LEARNED, *REFERENCES), seed, n)
                         grid("trained", here, heads, HEAD_METHODS, seed, n)
                     elif n in spec.trained:  # not retrained here: the non-learned methods still run at this N
                         grid("trained", here, (), REFERENCES, seed, n)
                         grid("trained", here, heads, ("CRL-greedy",), seed, n)
                     if n in spec.eval_n and rho in spec.eval_n[n] and n != spec.source:
                         source = point(spec, spec.source, rho)
-                        grid("evaluated", source, (here,), EDGE_METHODS, seed, n)
+                        grid("evaluated", source, (here,), EDGE_LEARNED, seed, n)
                         grid("evaluated", source, tuple({**here, **h} for h in heads), HEAD_LEARNED, seed, n)
                         if n not in spec.trained:  # the non-learned methods once per point
                             grid("evaluated", here, (), REFERENCES, seed, n)

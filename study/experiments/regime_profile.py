@@ -1,5 +1,6 @@
-"""The regime map's profiles (issue 19): offered load x cluster size N x the head's service time per decision,
-as ``srole reproduce`` profiles of ``kind="grid"`` experiments; ``study.analysis.regime`` reads their rows.
+"""The regime map's profiles (``docs/ceiling.md``, the regime map): offered load x cluster size N x the head's service
+time per decision, as ``srole reproduce`` profiles of ``kind="grid"`` experiments; ``study.analysis.regime_report``
+reads their rows.
 
 **Head service time.** ``ClusterConfig.head_decision_s`` is deprecated and unused (the head is a queue:
 ``srole_env.core.head_queue``); a decision costs the policy's FLOPs (negligible) plus ``head_bookkeeping_s``,
@@ -16,6 +17,7 @@ from typing import Any
 
 from srole_env.load import rate_for_load
 from study.experiments.profiles import DECISIVE_IDQN, Experiment, Profile
+from study.experiments.roster import EDGE_LEARNED, HEAD_METHODS
 
 LOADS = (0.95, 0.2, 0.5, 0.8)
 """Offered-load levels (rho) of the map, light to saturation, in the order they run: both ends first, so that a run cut
@@ -32,11 +34,8 @@ makes one step per decision, so a CRL episode there is ~56,000 steps at 1 ms (~2
 not, which is the contrast the paper's mechanism needs."""
 HEAD_S = (0.001, 0.01)
 """Head service time per decision (``head_bookkeeping_s``): 1 ms and 10 ms."""
-SROLE_METHODS = ("SROLE-central", "SROLE-decentralized")
-EDGE_METHODS = ("MARL", *SROLE_METHODS)
-HEAD_METHODS = ("CRL", "CRL-greedy")
 REFERENCE = "least_loaded"
-BASELINES = ("MARL", "CRL", "CRL-greedy")
+"""The heuristic whose utilisation places a point on the load axis."""
 BASE = {"scenario": "paper", "horizon": 50}
 ROUNDS = 1500
 SEEDS = (0, 1, 2, 3, 4)
@@ -78,7 +77,7 @@ def _grid_experiments(base: dict[str, Any], loads: tuple[float, ...], trained: t
             for rho in loads:
                 grid, one = (point(n, rho),), (seed,)
                 if keep(n):
-                    exps += [Experiment("trained", base, kind="grid", grid=grid, methods=(*EDGE_METHODS, REFERENCE),
+                    exps += [Experiment("trained", base, kind="grid", grid=grid, methods=(*EDGE_LEARNED, REFERENCE),
                                         seeds=one),
                              Experiment("trained", base, kind="grid", grid=grid, eval_grid=head_grid,
                                         methods=HEAD_METHODS, seeds=one)]
@@ -88,7 +87,7 @@ def _grid_experiments(base: dict[str, Any], loads: tuple[float, ...], trained: t
                     if rho not in m_loads or not keep(m):
                         continue
                     e = point(m, rho)
-                    exps += [Experiment("evaluated", base, kind="grid", grid=grid, eval_grid=(e,), methods=EDGE_METHODS,
+                    exps += [Experiment("evaluated", base, kind="grid", grid=grid, eval_grid=(e,), methods=EDGE_LEARNED,
                                         episodes=large_episodes, seeds=one),
                              Experiment("evaluated", base, kind="grid", grid=grid, methods=HEAD_METHODS,
                                         eval_grid=tuple({**e, **h} for h in head_grid), episodes=large_episodes,
