@@ -18,7 +18,7 @@ from study.analysis import decisive, report
 from study.experiments.cells import CellFailure, run_cells
 from study.experiments.plan import build_cells, run_cell
 from study.experiments.profiles import Profile, profile_to_dict
-from study.experiments.runs import RunInfo, record_run
+from study.experiments.runs import RunInfo, folder_use, record_run
 
 
 def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progress: bool = True,
@@ -36,11 +36,17 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
     if cached_only:
         check_cache_dir(out)  # nothing to report: refused before anything is written
     out.mkdir(parents=True, exist_ok=True)
+    with folder_use(out):
+        return _reproduce(profile, out, device, progress, workers, address, drop_models, methods, cached_only)
+
+
+def _reproduce(profile: Profile, out: Path, device: str, progress: bool, workers: int | None, address: str | None,
+               drop_models: bool, methods: tuple[str, ...] | None, cached_only: bool) -> Path:
     atomic_write(out / "profile.json", json.dumps(profile_to_dict(profile), indent=2, default=str))
     start = time.perf_counter()
     cells = build_cells(profile, out, device, drop_models, methods)
     if cached_only:
-        cells = [dataclasses.replace(c, cached_only=True) for c in cells if c.kind == "method"]
+        cells = [dataclasses.replace(c, cached_only=True) for c in cells]  # every kind: its tables stay
     results = run_cells(run_cell, cells, workers=1 if cached_only else workers, address=address,
                         desc=f"reproduce {profile.name}", progress=progress)
     rows: list[dict[str, Any]] = []
@@ -55,6 +61,8 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
         rows += result["rows"]
         failures += result["failures"]
         for note in result.get("recomputed", []):  # a corrupt cache entry: recomputed, not a failure
+            if cached_only:
+                note = note.removesuffix("; recomputed") + "; left out (--cached-only computes nothing)"
             print(f"reproduce: {note}", file=sys.stderr)
         compute_s += result["train_wall_s"] + sum(float(r.get("wall_s", 0.0)) for r in result["rows"])
         if result["curves"]:
