@@ -35,7 +35,7 @@ from gymnasium.utils import seeding
 
 from srole_common.persist import CorruptFile, atomic_write, read_json, write_json
 from srole_env import make_config
-from study.experiments.cache_entries import check_row, check_stamp, check_train, stamped
+from study.experiments.cache_entries import STAMP, check_row, check_stamp, check_train, stamped
 from study.experiments.profiles import Experiment, Method, Profile
 
 EVAL_SEED_OFFSET = 10_000
@@ -215,7 +215,9 @@ def _read_cache(path: Path, check: Callable[[dict[str, Any], Path], dict[str, An
     if not path.exists():
         return None
     try:
-        entry = check(check_stamp(read_json(path, "cache entry"), path), path)
+        raw = read_json(path, "cache entry")
+        check({k: v for k, v in raw.items() if k != STAMP}, path)  # the field's name first, then the stamp
+        entry = check_stamp(raw, path)
     except (CorruptFile, OSError) as err:
         recomputed.append(f"{err}; recomputed")
         return None
