@@ -162,3 +162,163 @@ def test_concurrent_invocations_both_reach_runs_json(tmp_path: Path):
     for p in procs:
         p.join(60)
     assert len(record_run(tmp_path, 1.0, 0, 1, 1)) == 6
+
+
+# ---------------------------------------------------------------------- benchmark traces: content and generator
+@pytest.fixture
+def trace_cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("SROLE_TRACE_CACHE", str(tmp_path / "traces"))
+    return tmp_path / "traces"
+
+
+def test_a_cut_cached_trace_is_regenerated_naming_it(trace_cache: Path):
+    from study.benchmark.tasks import load_task
+
+    task = load_task("edge_cluster_v1/paper20_bursty")
+    path = Path(task.episode_config(0)["trace_path"])
+    whole = path.read_text()
+    lines = whole.splitlines(keepends=True)
+    path.write_text("".join(lines[: len(lines) // 4]))
+    with pytest.warns(UserWarning, match=rf"{path.name}.*does not match its content hash.*regenerated"):
+        again = Path(task.episode_config(0)["trace_path"])
+    assert again == path and path.read_text() == whole
+
+
+def test_a_trace_left_by_another_generator_is_not_reused(trace_cache: Path, monkeypatch):
+    from study.benchmark import tasks
+
+    task = tasks.load_task("edge_cluster_v1/tiny6_optimum")
+    first = Path(task.episode_config(0)["trace_path"])
+    tasks.generator_version.cache_clear()
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(tasks, "GENERATOR_MODULES", ("srole_env.traces",))  # a changed generator
+            second = Path(task.episode_config(0)["trace_path"])
+    finally:
+        tasks.generator_version.cache_clear()
+    assert second != first  # another key: the older file is not read
+    body = first.read_text().split("\n", 1)
+    first.write_text(body[1])  # an unstamped file (an older version's)
+    with pytest.warns(UserWarning, match="lacks its content hash line"):
+        task.episode_config(0)
+
+
+# ---------------------------------------------------------------------- score cards as evidence
+class MaskWriter:
+    """Writes ones into the mask it is given, then plays an action the env masked."""
+
+    name = "mask-writer"
+    env_kind = "parallel"
+
+    def preferences(self, obs, mask):
+        import numpy as np
+
+        prefs = np.where(mask == 0, 2.0, 1.0)
+        mask[:] = 1
+        return prefs
+
+    def act(self, obs, mask):
+        return self.preferences(obs, mask).argmax(axis=1)
+
+    def reset(self):
+        pass
+
+
+class MaskedHead(MaskWriter):
+    """A centralized policy choosing the head action the env masked."""
+
+    name = "masked-head"
+    env_kind = "centralized"
+
+
+def _short_task(name: str = "edge_cluster_v1/small_poisson", episodes: int = 1):
+    from study.benchmark.tasks import load_task
+
+    return dataclasses.replace(load_task(name), episodes=episodes)
+
+
+@pytest.mark.parametrize("policy", [MaskWriter(), MaskedHead()], ids=["writes-mask", "centralized"])
+def test_a_policy_cannot_play_masked_actions(policy, tmp_path: Path):
+    from study.benchmark.policy_spec import PolicyError
+    from study.benchmark.score import score
+
+    with pytest.raises(PolicyError, match="chose masked action"):
+        score(policy, _short_task(), out=tmp_path / "card.json")
+    assert not (tmp_path / "card.json").exists()
+
+
+@pytest.mark.parametrize("call", ["sys.exit(0)", "raise KeyboardInterrupt"])
+def test_a_policy_that_exits_is_a_failure_with_a_message(call, tmp_path: Path, monkeypatch, capsys):
+    from srole_cli.main import main
+
+    (tmp_path / "quitter.py").write_text(
+        "import sys\ndef make_policy():\n    def p(obs):\n"
+        f"        {call}\n    return p\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "card.json"
+    status = main(["score", "quitter:make_policy", "--task", "edge_cluster_v1/small_poisson", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert status != 0 and not out.exists()
+    assert "quitter:make_policy" in err and ("SystemExit" in err or "KeyboardInterrupt" in err)
+
+
+@pytest.fixture(scope="module")
+def card(tmp_path_factory) -> Path:
+    from study.benchmark.score import score
+
+    path = tmp_path_factory.mktemp("card") / "a.json"
+    score("least_loaded", _short_task(episodes=2), out=path)
+    return path
+
+
+def _rehashed(card: dict, path: Path) -> Path:
+    from study.benchmark.tasks import data_hash
+
+    card.pop("content_hash", None)
+    card["content_hash"] = data_hash(card)
+    path.write_text(json.dumps(card))
+    return path
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda c: c.update(card_format=99), "card_format 99"),
+    (lambda c: c["episodes"][0].pop("p95_jct"), "episodes[0] lacks metric 'p95_jct'"),
+    (lambda c: c.update(episodes="x"), "field 'episodes' must be a non-empty list"),
+    (lambda c: c.update(policy="x"), "field 'policy' must be an object"),
+    (lambda c: c["episodes"][1].update(mean_jct_all="fast"), "episodes[1].mean_jct_all must be a number"),
+])
+def test_compare_names_the_malformed_card_and_field(card: Path, tmp_path: Path, capsys, edit, field):
+    from srole_cli.main import main
+
+    data = json.loads(card.read_text())
+    edit(data)
+    bad = _rehashed(data, tmp_path / "bad.json")
+    assert main(["score", "--compare", str(card), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.json" in err and field in err
+
+
+def test_score_out_without_json_suffix_prints_what_it_wrote(tmp_path: Path, capsys, monkeypatch):
+    from srole_cli.main import main
+    from study.benchmark import score as score_mod
+
+    monkeypatch.setattr(score_mod, "load_task", lambda t: _short_task())
+    out = tmp_path / "card.txt"
+    assert main(["score", "least_loaded", "--task", "edge_cluster_v1/small_poisson", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"{out}.json" in printed and f"{out}.csv" in printed
+    assert Path(f"{out}.json").is_file() and Path(f"{out}.csv").is_file()
+
+
+def test_score_references_mistyped_folder_is_refused_before_the_episodes(tmp_path: Path, capsys):
+    from srole_cli.main import main
+
+    missing = tmp_path / "refrences"
+    assert main(["score", "least_loaded", "--task", "edge_cluster_v1/small_poisson", "--references", str(missing),
+                 "--out", str(tmp_path / "c.json")]) == 2
+    err = capsys.readouterr().err
+    assert "--references" in err and "refrences" in err and not (tmp_path / "c.json").exists()
+    (tmp_path / "empty").mkdir()
+    assert main(["score", "least_loaded", "--task", "edge_cluster_v1/small_poisson", "--references",
+                 str(tmp_path / "empty")]) == 2
+    assert "holds no reference results of task edge_cluster_v1/small_poisson" in capsys.readouterr().err
