@@ -109,52 +109,147 @@ class PodTraceMapping:
                 raise ValueError(f"{name} must be an int in 1..{MAX_COUNT}, got {value!r}")
 
 
+POD_CHUNK_ROWS = 65_536
+"""Pods converted at a time: a pod list streams through in chunks (memory is the arrays', not the text's)."""
+
+
 def read_pod_trace(path: str | Path) -> PodTrace:
-    """Read and check a pod list; ``ValueError`` naming the file, line and column of a missing or bad value."""
+    """Read and check a pod list; ``ValueError`` naming the file, line and column of a missing or bad value.
+
+    Streams: the file is read as CSV (a UTF-8 byte-order mark accepted; only CR/LF end a line, so a name holding
+    U+2028 stays one field) in chunks of ``POD_CHUNK_ROWS`` rows, each converted and checked with array operations:
+    by pandas' C reader when it takes the file whole and every pod passes, else again with the csv module, where the
+    first bad row found is checked by ``_pod_row``, whose message names its line and column."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"pod trace: file {path} does not exist")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"pod trace: {path} is not UTF-8 text (bad byte at offset {err.start})") from None
-    lines = text.splitlines()
-    reader = csv.reader(lines)
-    header = next(reader, None)
-    if not header:
-        raise ValueError(f"{path}:1: empty pod trace (expected a header with columns {list(POD_COLUMNS)})")
-    header = [h.strip() for h in header]
-    missing = [c for c in POD_COLUMNS if c not in header]
-    if missing:
-        raise ValueError(f"{path}:1: missing column(s) {missing}; a pod trace needs {list(POD_COLUMNS)}")
-    col = {c: header.index(c) for c in POD_COLUMNS}
-    values: dict[str, list] = {c: [] for c in ("creation", "deletion", "num_gpu", "gpu_milli", "running")}
-    for line_no, row in enumerate(reader, start=2):
-        if not row or not "".join(row).strip():
-            continue
-        if len(row) < len(header):
-            raise ValueError(f"{path}:{line_no}: {len(row)} fields, the header has {len(header)}")
-        creation = _field(path, line_no, row, col, "creation_time", 0.0, 1e12)
-        deletion = _field(path, line_no, row, col, "deletion_time", 0.0, 1e12)
-        if deletion < creation:
-            raise ValueError(f"{path}:{line_no}: column 'deletion_time': {deletion:g} before creation_time "
-                             f"{creation:g}")
-        phase = row[col["pod_phase"]].strip()
-        if phase not in POD_PHASES:
-            raise ValueError(f"{path}:{line_no}: column 'pod_phase': {phase!r} is not one of {list(POD_PHASES)}")
-        values["creation"].append(creation)
-        values["deletion"].append(deletion)
-        values["num_gpu"].append(_field(path, line_no, row, col, "num_gpu", 0, 1024, integer=True))
-        values["gpu_milli"].append(_field(path, line_no, row, col, "gpu_milli", 0.0, 1000.0))
-        values["running"].append(phase == "Running")
-    if not values["creation"]:
-        raise ValueError(f"{path}:2: the pod trace has a header but no pods")
-    creation = np.asarray(values["creation"], float)
+        raise ValueError(f"pod trace: file {path} does not exist" if not path.exists() else
+                         f"pod trace: {path} is not a file")
+    chunks = _fast_pod_chunks(path)
+    if chunks is None:
+        chunks = _exact_pod_chunks(path)
+    values = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    creation = values["creation"]
     order = np.argsort(creation, kind="stable")
-    num_gpu = np.asarray(values["num_gpu"], np.int64)
-    share = np.where(num_gpu > 0, num_gpu * np.asarray(values["gpu_milli"], float) / 1000.0, 0.0)
-    return PodTrace(str(path), creation[order], (np.asarray(values["deletion"], float) - creation)[order],
-                    share[order], num_gpu[order], np.asarray(values["running"], bool)[order])
+    num_gpu = values["num_gpu"]
+    share = np.where(num_gpu > 0, num_gpu * values["gpu_milli"] / 1000.0, 0.0)
+    return PodTrace(str(path), creation[order], (values["deletion"] - creation)[order], share[order], num_gpu[order],
+                    values["running"][order])
+
+
+def _pod_arrays(creation: np.ndarray, deletion: np.ndarray, num_gpu: np.ndarray, gpu_milli: np.ndarray,
+                phase: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """A chunk's arrays and the rows that break a rule."""
+    bad = (~np.isfinite(creation) | (creation < 0) | (creation > 1e12) | ~np.isfinite(deletion) | (deletion < 0)
+           | (deletion > 1e12) | (deletion < creation) | ~np.isin(phase, np.array(POD_PHASES, dtype=object))
+           | (num_gpu < 0) | (num_gpu > 1024) | ~np.isfinite(gpu_milli) | (gpu_milli < 0) | (gpu_milli > 1000))
+    return {"creation": creation, "deletion": deletion, "num_gpu": num_gpu, "gpu_milli": gpu_milli,
+            "running": phase == "Running"}, bad
+
+
+def _fast_pod_chunks(path: Path) -> list[dict[str, np.ndarray]] | None:
+    """The pod list's chunks when pandas' C reader takes the file whole and every pod passes, else None."""
+    import warnings
+
+    import pandas as pd
+
+    chunks = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a ragged row or any other doubt: the exact path
+            with pd.read_csv(path, dtype=str, na_filter=False, index_col=False, usecols=list(POD_COLUMNS),
+                             encoding="utf-8-sig", chunksize=POD_CHUNK_ROWS) as reader:
+                for chunk in reader:
+                    arrays, bad = _pod_arrays(
+                        np.array(chunk["creation_time"].to_numpy(), np.float64),
+                        np.array(chunk["deletion_time"].to_numpy(), np.float64),
+                        np.array(chunk["num_gpu"].to_numpy(), np.int64),
+                        np.array(chunk["gpu_milli"].to_numpy(), np.float64),
+                        chunk["pod_phase"].str.strip().to_numpy(object))
+                    if bad.any():
+                        return None
+                    if len(chunk):
+                        chunks.append(arrays)
+    except Exception:  # noqa: BLE001 - whatever the fast reader refuses, the exact path reads and names
+        return None
+    return chunks or None
+
+
+def _exact_pod_chunks(path: Path) -> list[dict[str, np.ndarray]]:
+    """The pod list's chunks read with the csv module; ``ValueError`` naming the first bad line."""
+    chunks: list[dict[str, np.ndarray]] = []
+    line = 1
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if not header:
+                raise ValueError(f"{path}:1: empty pod trace (expected a header with columns {list(POD_COLUMNS)})")
+            header = [h.strip() for h in header]
+            missing = [c for c in POD_COLUMNS if c not in header]
+            if missing:
+                raise ValueError(f"{path}:1: missing column(s) {missing}; a pod trace needs {list(POD_COLUMNS)}")
+            col = {c: header.index(c) for c in POD_COLUMNS}
+            rows: list[list[str]] = []
+            lines: list[int] = []
+            for row in reader:
+                line = reader.line_num
+                if not row or not "".join(row).strip():
+                    continue
+                rows.append(row)
+                lines.append(line)
+                if len(rows) == POD_CHUNK_ROWS:
+                    chunks.append(_pod_chunk(path, header, col, rows, lines))
+                    rows, lines = [], []
+            if rows:
+                chunks.append(_pod_chunk(path, header, col, rows, lines))
+    except UnicodeDecodeError:
+        raise ValueError(f"pod trace: {path} is not UTF-8 text (a bad byte after line {line})") from None
+    except csv.Error as err:
+        raise ValueError(f"{path}:{line}: not CSV: {err}") from None
+    if not chunks:
+        raise ValueError(f"{path}:2: the pod trace has a header but no pods")
+    return chunks
+
+
+def _pod_chunk(path: Path, header: list[str], col: dict[str, int], rows: list[list[str]],
+               lines: list[int]) -> dict[str, np.ndarray]:
+    """One chunk of pod rows as checked arrays (``read_pod_trace``)."""
+    width = len(header)
+    short = [k for k, r in enumerate(rows) if len(r) < width]
+    first_bad = short[0] if short else len(rows)
+    good = rows[:first_bad]
+    try:
+        creation = np.array([r[col["creation_time"]] for r in good], np.float64)
+        deletion = np.array([r[col["deletion_time"]] for r in good], np.float64)
+        num_gpu = np.array([r[col["num_gpu"]] for r in good], np.int64)
+        gpu_milli = np.array([r[col["gpu_milli"]] for r in good], np.float64)
+    except (TypeError, ValueError, OverflowError):  # a value that does not convert: find its row
+        for k in range(len(rows)):
+            _pod_row(path, lines[k], rows[k], col, width)
+        raise AssertionError("unreachable: a chunk failed to convert but no row did") from None
+    phase = np.array([r[col["pod_phase"]].strip() for r in good], dtype=object)
+    arrays, bad = _pod_arrays(creation, deletion, num_gpu, gpu_milli, phase)
+    flagged = np.flatnonzero(bad)
+    k = int(flagged[0]) if len(flagged) else first_bad
+    if k < len(rows):
+        _pod_row(path, lines[k], rows[k], col, width)
+        raise AssertionError(f"unreachable: the pod at line {lines[k]} was flagged but passed")
+    return arrays
+
+
+def _pod_row(path: Path, line_no: int, row: list[str], col: dict[str, int], width: int) -> None:
+    """Check one pod row; ``ValueError`` naming the file, line and column of what is wrong."""
+    if len(row) < width:
+        raise ValueError(f"{path}:{line_no}: {len(row)} fields, the header has {width}")
+    creation = _field(path, line_no, row, col, "creation_time", 0.0, 1e12)
+    deletion = _field(path, line_no, row, col, "deletion_time", 0.0, 1e12)
+    if deletion < creation:
+        raise ValueError(f"{path}:{line_no}: column 'deletion_time': {deletion:g} before creation_time {creation:g}")
+    phase = row[col["pod_phase"]].strip()
+    if phase not in POD_PHASES:
+        raise ValueError(f"{path}:{line_no}: column 'pod_phase': {phase!r} is not one of {list(POD_PHASES)}")
+    _field(path, line_no, row, col, "num_gpu", 0, 1024, integer=True)
+    _field(path, line_no, row, col, "gpu_milli", 0.0, 1000.0)
 
 
 def _field(path: Path, line_no: int, row: list[str], col: dict[str, int], name: str, lo: float, hi: float,
