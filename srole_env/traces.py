@@ -89,17 +89,21 @@ class PodTraceMapping:
     origin_seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.running not in RUNNING_READINGS:
+        if not isinstance(self.running, str) or self.running not in RUNNING_READINGS:
             raise ValueError(f"running must be one of {RUNNING_READINGS}, got {self.running!r}")
         for name in ("max_lifetime_s", "cpu_pod_gpu_share"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < math.inf:
+            if not _is_number(value) or not 0 < value < math.inf:
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
         for name in ("samples_per_gpu_s", "time_scale"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, (int, float)) or not 0 < value < math.inf):
-                raise ValueError(f"{name} must be None or a finite number > 0, got {value!r}")
-        lo, hi = tuple(self.samples_range)
+            if value is not None and (not _is_number(value) or not 0 < value < math.inf):
+                raise ValueError(f"{name} must be None or a finite number > 0 (not a bool), got {value!r}")
+        pair = self.samples_range
+        if (not isinstance(pair, (tuple, list)) or len(pair) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair)):
+            raise ValueError(f"samples_range must be a pair of ints [lo, hi], got {pair!r}")
+        lo, hi = pair
         if not 1 <= lo <= hi <= MAX_COUNT:
             raise ValueError(f"samples_range must satisfy 1 <= lo <= hi <= {MAX_COUNT}, got {self.samples_range!r}")
         object.__setattr__(self, "samples_range", (int(lo), int(hi)))
@@ -107,6 +111,29 @@ class PodTraceMapping:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
                 raise ValueError(f"{name} must be an int in 1..{MAX_COUNT}, got {value!r}")
+        if isinstance(self.origin_seed, bool) or not isinstance(self.origin_seed, int) or self.origin_seed < 0:
+            raise ValueError(f"origin_seed must be an int >= 0, got {self.origin_seed!r}")
+        from srole_env.profiles import model_profiles
+
+        known = model_profiles()
+        if not isinstance(self.model, str) or self.model not in known:
+            raise ValueError(f"model: unknown model {self.model!r}; known: {sorted(known)}")
+
+
+def _is_number(value: object) -> bool:
+    """A real number, not a bool (``True`` is not 1.0 here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_episode_size(n_edges: object, arrival_rate: object, duration_s: object, window: object = 0) -> None:
+    """The converter's sizes checked before any file is read; ``ValueError`` naming the argument."""
+    if isinstance(n_edges, bool) or not isinstance(n_edges, (int, np.integer)) or not 1 <= n_edges <= MAX_COUNT:
+        raise ValueError(f"n_edges must be an int in 1..{MAX_COUNT}, got {n_edges!r}")
+    for name, value in (("arrival_rate", arrival_rate), ("duration_s", duration_s)):
+        if not _is_number(value) or not 0 < value < math.inf:  # type: ignore[operator]
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 0:
+        raise ValueError(f"window must be an int >= 0, got {window!r}")
 
 
 POD_CHUNK_ROWS = 65_536
@@ -294,6 +321,9 @@ def n_windows(trace: PodTrace, mapping: PodTraceMapping, n_edges: int, arrival_r
 def pod_trace_jobs(trace: PodTrace, mapping: PodTraceMapping, *, n_edges: int, arrival_rate: float,
                    duration_s: float, window: int) -> list[tuple]:
     """Rows (``TRACE_COLUMNS`` order) of window ``window``'s jobs, in arrival order (module docstring)."""
+    check_episode_size(n_edges, arrival_rate, duration_s, window)
+    if not isinstance(mapping, PodTraceMapping):
+        raise TypeError(f"mapping must be a PodTraceMapping, got {type(mapping).__name__}")
     idx, life = _kept(trace, mapping)
     k = window_size(n_edges, arrival_rate, duration_s)
     available = len(idx) // k
@@ -323,7 +353,13 @@ def pod_trace_jobs(trace: PodTrace, mapping: PodTraceMapping, *, n_edges: int, a
 
 def convert_pod_trace(path: str | Path, out: str | Path, *, n_edges: int, arrival_rate: float, duration_s: float,
                       window: int = 0, mapping: PodTraceMapping | None = None) -> Path:
-    """Write window ``window`` of the pod list at ``path`` as a simulator trace CSV at ``out``."""
+    """Write window ``window`` of the pod list at ``path`` as a simulator trace CSV at ``out`` (the sizes and the
+    mapping checked before the pod list is read)."""
+    check_episode_size(n_edges, arrival_rate, duration_s, window)
+    if mapping is not None and not isinstance(mapping, PodTraceMapping):
+        raise TypeError(f"mapping must be a PodTraceMapping, got {type(mapping).__name__}")
+    if Path(out).is_dir():
+        raise ValueError(f"out: {str(out)!r} is a folder; give the trace CSV's file path")
     rows = pod_trace_jobs(read_pod_trace(path), mapping or PodTraceMapping(), n_edges=n_edges,
                           arrival_rate=arrival_rate, duration_s=duration_s, window=window)
     return write_trace_csv(out, rows)

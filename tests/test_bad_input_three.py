@@ -322,3 +322,77 @@ def test_score_references_mistyped_folder_is_refused_before_the_episodes(tmp_pat
     assert main(["score", "least_loaded", "--task", "edge_cluster_v1/small_poisson", "--references",
                  str(tmp_path / "empty")]) == 2
     assert "holds no reference results of task edge_cluster_v1/small_poisson" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- pod lists and traces at the door
+POD_HEADER = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time"
+
+
+def _pods(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path = tmp_path / "pods.csv"
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_a_pod_list_with_a_byte_order_mark_reads_like_one_without(tmp_path: Path):
+    from srole_env.traces import read_pod_trace
+
+    body = f"{POD_HEADER}\np0,1,1,1,1000,,LS,Succeeded,0,100\np1,1,1,0,0,,LS,Running,5,50\n"
+    plain = read_pod_trace(_pods(tmp_path, body))
+    marked = read_pod_trace(_pods(tmp_path, body, "utf-8-sig"))
+    assert len(marked) == 2 and (marked.lifetime == plain.lifetime).all()
+
+
+def test_a_pod_name_holding_a_line_separator_stays_one_pod(tmp_path: Path):
+    from srole_env.traces import read_pod_trace
+
+    trace = read_pod_trace(_pods(tmp_path, f"{POD_HEADER}\np\u20280,1,1,1,1000,,LS,Succeeded,0,100\n"
+                                            "p1,1,1,2,500,,LS,Failed,10,40\n"))
+    assert len(trace) == 2 and sorted(trace.num_gpu.tolist()) == [1, 2]
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"duration_s": float("nan")}, "duration_s must be a finite number > 0, got nan"),
+    ({"n_edges": 0}, "n_edges must be an int in 1"),
+    ({"n_edges": 2.5}, "n_edges must be an int"),
+    ({"arrival_rate": -1.0}, "arrival_rate must be a finite number > 0"),
+    ({"window": "0"}, "window must be an int"),
+])
+def test_convert_pod_trace_names_a_bad_size_before_reading(tmp_path: Path, kwargs, word):
+    from srole_env.traces import convert_pod_trace
+
+    args = {"n_edges": 4, "arrival_rate": 0.01, "duration_s": 100.0, **kwargs}
+    with pytest.raises(ValueError, match=word):
+        convert_pod_trace(tmp_path / "no-such-file.csv", tmp_path / "out.csv", **args)  # the sizes come first
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"samples_range": (5,)}, "samples_range must be a pair of ints"),
+    ({"samples_range": "ab"}, "samples_range must be a pair of ints"),
+    ({"samples_per_gpu_s": True}, "samples_per_gpu_s must be None or a finite number > 0 \\(not a bool\\)"),
+    ({"time_scale": True}, "time_scale must be None"),
+    ({"model": "no_such_model"}, "model: unknown model 'no_such_model'; known: .*resnet18"),
+    ({"running": ["drop"]}, "running must be one of"),
+    ({"origin_seed": -1}, "origin_seed must be an int >= 0"),
+])
+def test_a_bad_pod_mapping_is_refused_naming_the_field(kwargs, word):
+    from srole_env.traces import PodTraceMapping
+
+    with pytest.raises(ValueError, match=word):
+        PodTraceMapping(**kwargs)
+
+
+def test_a_streamed_trace_names_the_bad_line_in_a_later_chunk(tmp_path: Path, monkeypatch):
+    from srole_env.core import workload
+    from srole_env.core.workload import TraceWorkload
+
+    monkeypatch.setattr(workload, "TRACE_CHUNK_ROWS", 4)
+    rows = [f"{t}.0,0,resnet18,100,1,32,1" for t in range(9)]
+    rows[6] = "6.0,0,resnet18,100,1,32,0"  # tasks 0, in the second chunk
+    path = tmp_path / "t.csv"
+    path.write_text("# a comment\narrival_time_s,origin,model,samples,epochs,batch_size,tasks\n" + "\n".join(rows))
+    with pytest.raises(ValueError, match=r"t\.csv:9: samples, epochs, batch_size and tasks must be in"):
+        TraceWorkload(path, 2, ("resnet18",))
+    path.write_text("arrival_time_s,origin,model,samples,epochs,batch_size,tasks\n" + "\n".join(rows))
+    with pytest.raises(ValueError, match=r"t\.csv:8: samples"):  # the fast reader's refusal, named by the exact one
+        TraceWorkload(path, 2, ("resnet18",))
