@@ -396,3 +396,82 @@ def test_a_streamed_trace_names_the_bad_line_in_a_later_chunk(tmp_path: Path, mo
     path.write_text("arrival_time_s,origin,model,samples,epochs,batch_size,tasks\n" + "\n".join(rows))
     with pytest.raises(ValueError, match=r"t\.csv:8: samples"):  # the fast reader's refusal, named by the exact one
         TraceWorkload(path, 2, ("resnet18",))
+
+
+# ---------------------------------------------------------------------- the command line's doors
+@pytest.mark.parametrize("argv, words", [
+    (["evaluate", "--policy", "least_loaded", "--seed", "-1"], ["--seed", ">= 0"]),
+    (["train", "--algo", "idqn", "--rounds", "5", "--seed", "-1"], ["--seed", ">= 0"]),
+    (["evaluate", "--policy", "least_loaded", "--episodes", "1", "--set", "trace_path="], ["trace_path is empty"]),
+    (["evaluate", "--policy", "least_loaded", "--episodes", "1", "--set", "model_mix={resnet18: 1}"],
+     ["model_mix", """--set 'model_mix={"resnet18": 1.0}'"""]),
+    (["evaluate", "--policy", "least_loaded", "--episodes", "1", "--record", "/proc/nope/x.gif"],
+     ["--record", "/proc/nope/x.gif"]),
+])
+def test_the_command_line_names_the_flag_it_refused(argv, words, capsys, tmp_path):
+    from srole_cli.main import main
+
+    assert main(argv + (["--out", str(tmp_path / "run")] if argv[0] == "train" else [])) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and all(w in err for w in words), err
+
+
+@pytest.mark.parametrize("flag", ["--json", "--csv", "--record"])
+def test_an_output_path_that_is_a_folder_is_refused_before_the_episode(flag, tmp_path: Path, capsys, monkeypatch):
+    import agents.harness.evaluate as ev
+    from srole_cli.main import main
+
+    ran = []
+    monkeypatch.setattr(ev, "_parallel_episode", lambda *a, **k: ran.append(1))
+    assert main(["evaluate", "--policy", "least_loaded", "--episodes", "1", flag, str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and "is a folder" in err and not ran
+
+
+def test_a_folder_given_as_policy_is_refused_without_reading_it(tmp_path: Path, monkeypatch):
+    from study.benchmark import policy_spec
+    from study.benchmark.policy_spec import PolicyError, resolve
+
+    (tmp_path / "big.bin").write_bytes(b"x" * 1024)
+    read = []
+    monkeypatch.setattr(policy_spec, "_update", lambda h, p, block=0: read.append(p))
+    with pytest.raises(PolicyError, match="not a run directory \\(no config.json or run_config.json\\)"):
+        resolve(str(tmp_path))
+    assert read == []
+
+
+# ---------------------------------------------------------------------- a run killed before its first checkpoint
+def test_a_run_killed_before_its_first_checkpoint_restarts_in_the_same_folder(tmp_path: Path, monkeypatch):
+    from agents.common.run_dir import load_run
+    from agents.harness import train as train_mod
+    from agents.harness.registry import LEARNERS
+
+    out = tmp_path / "run"
+    learner = LEARNERS["idqn"]
+
+    def killed(ctx):
+        raise KeyboardInterrupt  # as kill -9 leaves it: the cleanup below never runs
+
+    with monkeypatch.context() as m:
+        m.setattr(learner, "run", staticmethod(killed))
+        m.setattr(train_mod, "_remove_partial_run", lambda root, created: None)
+        with pytest.raises(KeyboardInterrupt):
+            train_mod.train("idqn", "none", "small", rounds=3, out_dir=out, progress=False)
+    assert (out / "config.json").is_file() and not (out / "checkpoint" / "state.json").exists()
+    with pytest.raises(FileNotFoundError, match="without --resume and it starts again in this folder"):
+        load_run(out)
+    with pytest.warns(UserWarning, match="stopped before its first checkpoint"):
+        train_mod.train("idqn", "none", {"scenario": "small", "horizon": 3}, rounds=3, out_dir=out, progress=False)
+    assert load_run(out)[2]["rounds"] == 3 and not (out / ".train.lock").exists()
+
+
+def test_a_folder_with_other_files_is_still_refused(tmp_path: Path):
+    from agents.harness.train import train
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    (out / "thesis.tex").write_text("mine")
+    with pytest.raises(FileExistsError, match="is not empty"):
+        train("idqn", "none", "small", rounds=3, out_dir=out, progress=False)
+    assert (out / "thesis.tex").read_text() == "mine"

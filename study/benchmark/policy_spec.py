@@ -127,16 +127,37 @@ class CheckedPolicy:
         return prefs
 
 
+def _update(h: Any, path: Path, block: int = 1 << 20) -> None:
+    """Feed a file to a hash in blocks (memory stays one block, whatever the file's size)."""
+    with path.open("rb") as fh:
+        while chunk := fh.read(block):
+            h.update(chunk)
+
+
 def _sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    h = hashlib.sha256()
+    _update(h, path)
+    return h.hexdigest()
+
+
+RUN_DIR_MARKERS = ("config.json", "run_config.json")
+"""A run directory of ``srole train`` has ``config.json``; one of ``scripts/experiments/train_rllib.py``
+``run_config.json``."""
+
+
+def check_run_dir(path: Path, spec: str) -> None:
+    """A bounded look before a folder is read whole: it must hold a run's config file; ``PolicyError`` otherwise."""
+    if not any((path / name).is_file() for name in RUN_DIR_MARKERS):
+        raise PolicyError(f"policy {spec!r}: a folder, but not a run directory (no {' or '.join(RUN_DIR_MARKERS)}); "
+                          "give the folder `srole train --out` wrote")
 
 
 def _dir_hash(path: Path) -> str:
-    """SHA-256 over a run directory's files (names and contents), for the card's policy identity."""
+    """SHA-256 over a run directory's files (names and contents, read in blocks), for the card's policy identity."""
     h = hashlib.sha256()
     for f in sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         h.update(str(f.relative_to(path)).encode())
-        h.update(f.read_bytes())
+        _update(h, f)
     return h.hexdigest()
 
 
@@ -154,6 +175,7 @@ def resolve(policy: Any) -> tuple[Any, dict[str, Any]]:
         return spec, {"spec": spec, "kind": "heuristic", "name": spec}
     path = Path(spec)
     if path.is_dir():
+        check_run_dir(path, spec)
         return spec, {"spec": spec, "kind": "run_dir", "name": path.name, "sha256": _dir_hash(path)}
     if path.suffix == ".zip":
         if not path.is_file():
