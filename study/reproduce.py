@@ -28,8 +28,9 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
 
     ``workers``/``address`` go to ``run_cells`` (``workers=None``: all cores; ``address``: a Ray cluster);
     ``drop_models`` deletes each trained model once its evaluations are done (the learning curves and
-    results stay in the cache; a later rerun needing the model trains it again). ``methods``: run only
-    these (the report covers what ran; a later full run takes them from the cache). ``cached_only``: compute
+    results stay in the cache; a later rerun needing the model trains it again). ``methods``: compute only
+    these; the other cells (the shield-overhead ones too) report what the cache holds and compute nothing, so no
+    table whose rows are cached is dropped (a later full run computes the rest). ``cached_only``: compute
     nothing, report the cells the cache holds (a run cut short; the report says how many seeds each has).
     """
     out = Path(out_dir)
@@ -45,6 +46,9 @@ def _reproduce(profile: Profile, out: Path, device: str, progress: bool, workers
     atomic_write(out / "profile.json", json.dumps(profile_to_dict(profile), indent=2, default=str))
     start = time.perf_counter()
     cells = build_cells(profile, out, device, drop_models, methods)
+    if methods is not None and not cached_only:  # the others from the cache: a partial run deletes no table
+        cells = [c if c.kind == "method" and c.method.get("name") in methods else
+                 dataclasses.replace(c, cached_only=True) for c in build_cells(profile, out, device, drop_models)]
     if cached_only:
         cells = [dataclasses.replace(c, cached_only=True) for c in cells]  # every kind: its tables stay
     results = run_cells(run_cell, cells, workers=1 if cached_only else workers, address=address,

@@ -6,6 +6,7 @@ that can be restarted, and an error at every door naming what it refused."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import shutil
 from pathlib import Path
@@ -53,9 +54,7 @@ def test_cached_only_keeps_every_table_including_the_shield_overhead(run_copy: P
     assert "shield_overhead_latency.png" in (run_copy / "summary.md").read_text()
 
 
-def io_bytes(data: bytes):
-    import io
-
+def io_bytes(data: bytes) -> io.BytesIO:
     return io.BytesIO(data)
 
 
@@ -475,3 +474,12 @@ def test_a_folder_with_other_files_is_still_refused(tmp_path: Path):
     with pytest.raises(FileExistsError, match="is not empty"):
         train("idqn", "none", "small", rounds=3, out_dir=out, progress=False)
     assert (out / "thesis.tex").read_text() == "mine"
+
+
+def test_a_partial_run_keeps_the_tables_of_the_methods_it_did_not_run(run_copy: Path):
+    before = _files(run_copy)
+    rep.reproduce(FAST, run_copy, device="cpu", progress=False, methods=("local",))
+    assert sorted(_files(run_copy)) == sorted(before)
+    assert set(pd.read_csv(run_copy / "methods.csv")["method"]) == {"least_loaded", "local"}
+    overhead = pd.read_csv(io_bytes(before["shield_overhead.csv"]))
+    pd.testing.assert_frame_equal(pd.read_csv(run_copy / "shield_overhead.csv"), overhead)
