@@ -127,16 +127,23 @@ def test_a_killed_runs_temporary_files_are_swept_by_the_next(run_copy: Path):
 
 def test_a_live_runs_temporary_files_are_left_alone(run_copy: Path):
     import fcntl
+    import os
 
-    from study.experiments.runs import LOCK_FILE, folder_use
+    from study.experiments.runs import folder_use
 
     live = run_copy / ".methods.csv.tmp-live"
     live.write_text("being written")
-    with open(run_copy / LOCK_FILE, "a") as other:  # another invocation writing this folder
+    other = os.open(run_copy, os.O_RDONLY)  # another invocation writing this folder
+    try:
         fcntl.flock(other, fcntl.LOCK_SH)
         with folder_use(run_copy) as swept:
             assert swept == []
+    finally:
+        os.close(other)
     assert live.exists()
+    with folder_use(run_copy) as swept:  # alone now: swept
+        assert swept == [live] and not live.exists()
+    assert not [p.name for p in run_copy.iterdir() if p.name.startswith(".")]  # no lock file left behind
 
 
 def _record(out: str, start, done) -> None:

@@ -17,8 +17,6 @@ from srole_common.host import cpu_model
 from srole_common.persist import CorruptFile, read_json, write_json
 
 RUNS_FILE = "runs.json"
-LOCK_FILE = ".reproduce.lock"
-"""Held shared by every ``srole reproduce`` writing a folder, exclusively while one sweeps it (``folder_use``)."""
 TMP_GLOB = ".*.tmp-*"
 """The atomic writer's temporary files (``srole_common.persist.atomic_write``)."""
 
@@ -51,9 +49,10 @@ def machine() -> str:
 
 def record_run(out: Path, wall_s: float, computed: int, cells: int, workers: int | None) -> list[dict[str, Any]]:
     """Append this invocation to ``out/runs.json`` when it computed any cell; return every computing run. The
-    read-append-write holds an exclusive lock (``.runs.json.lock``), so two invocations finishing together on one
-    folder both stay in the file."""
-    with _locked(out / f".{RUNS_FILE}.lock", fcntl.LOCK_EX):
+    read-append-write holds an exclusive lock (``flock`` on the ``cache`` folder: no lock file is left behind), so
+    two invocations finishing together on one folder both stay in the file."""
+    (out / "cache").mkdir(parents=True, exist_ok=True)
+    with _locked(out / "cache", fcntl.LOCK_EX):
         return _record_run(out, wall_s, computed, cells, workers)
 
 
@@ -73,34 +72,30 @@ def _record_run(out: Path, wall_s: float, computed: int, cells: int, workers: in
 
 
 @contextlib.contextmanager
-def _locked(path: Path, mode: int) -> Iterator[Any]:
-    """Hold ``fcntl.flock(mode)`` on ``path`` (created if missing) for the block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, mode)
-        try:
-            yield fh
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def _locked(folder: Path, mode: int) -> Iterator[int]:
+    """Hold ``fcntl.flock(mode)`` on the folder itself for the block (yields its descriptor)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, mode)
+        yield fd
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 @contextlib.contextmanager
 def folder_use(out: Path) -> Iterator[list[Path]]:
-    """Mark ``out`` in use by this invocation for the block (a shared lock on ``out/.reproduce.lock``); when no other
+    """Mark ``out`` in use by this invocation for the block (a shared ``flock`` on the folder itself); when no other
     invocation holds it, first remove the temporary files (``.*.tmp-*``) a killed run left, and yield them."""
     swept: list[Path] = []
-    with open(out / LOCK_FILE, "a") as fh:
+    with _locked(out, fcntl.LOCK_SH) as fd:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # converts the shared lock when nobody else holds one
         except BlockingIOError:  # another invocation writes here: its temporary files are live
-            fcntl.flock(fh, fcntl.LOCK_SH)
+            pass
         else:
             swept = sweep_temporary(out)
-            fcntl.flock(fh, fcntl.LOCK_SH)
-        try:
-            yield swept
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        yield swept
 
 
 def sweep_temporary(out: Path) -> list[Path]:
