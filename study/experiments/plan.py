@@ -12,8 +12,10 @@ cells too (no training). A shield-overhead measurement is a cell of its own.
 
 Cache (``out_dir/cache``): ``evals/<key>.json`` per evaluation (the row, with the seconds it took),
 ``train/<key>.json`` per training (seconds, learning curve) and ``models/<key>/`` (the model, unless
-dropped), keyed by everything that determines them. A rerun of a finished cell costs nothing and keeps
-the original compute time; an interrupted run resumes where it stopped.
+dropped), keyed by everything that determines them. Each entry is stamped with its key and content hash
+and checked against its kind's schema when read (``study.experiments.cache_entries``): one that fails is
+recomputed (``--cached-only``: left out), naming the file and the field. A rerun of a finished cell costs nothing
+and keeps the original compute time; an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
