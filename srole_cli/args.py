@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from srole_common.persist import check_output_path  # noqa: F401 - the subcommands' output-path check
+
 
 def positive_int(text: str) -> int:
     """An int >= 1; accepts ``100000``, ``100_000`` and integral floats like ``1e5``."""

@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from srole_cli.args import add_cluster_arguments, add_device_arguments, integer, positive_int, set_threads
+from srole_cli.args import (
+    add_cluster_arguments,
+    add_device_arguments,
+    check_output_path,
+    non_negative_int,
+    positive_int,
+    set_threads,
+)
 from srole_cli.registry import Subcommand
 from srole_common.names import CENTRAL_HEURISTIC_NAMES, HEURISTIC_NAMES, SHIELDS
 
@@ -30,7 +37,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_cluster_arguments(p, scenario_default=None)
     p.epilog += "\nThe cluster is --scenario, else the first run directory's training cluster, else small."
     p.add_argument("--episodes", type=positive_int, default=10, help="episodes per policy (default 10)")
-    p.add_argument("--seed", type=integer, default=0, help="seed of the first episode (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the first episode (default 0)")
     p.add_argument("--csv", metavar="PATH", help="also write the table (all metric means) as CSV")
     p.add_argument("--json", metavar="PATH", help="also write the results with per-episode rows as JSON")
     p.add_argument("--record", metavar="PATH.gif",
@@ -62,6 +69,9 @@ def cluster_line(config: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from agents.harness.evaluate import evaluate, format_table, write_csv, write_json
 
+    for flag, path in (("--csv", args.csv), ("--json", args.json), ("--record", args.record)):
+        if path:  # before any episode: a path that cannot be written is refused first
+            check_output_path(path, flag)
     set_threads(args.threads)
     config = common_config(args.policy, args.scenario, dict(args.overrides))
     results = [evaluate(policy, args.shield, config, args.episodes, args.seed, args.device,

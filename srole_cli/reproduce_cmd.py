@@ -27,7 +27,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--drop-models", action="store_true",
                    help="delete each trained model after its evaluations (results and learning curves stay)")
     p.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
-                   help="run only these methods of the profile (the rest can come later from the cache)")
+                   help="compute only these methods of the profile (the report adds what the cache holds of the "
+                        "others; a later full run computes the rest)")
     p.add_argument("--cached-only", action="store_true",
                    help="compute nothing: write the report from what the cache already holds (a run cut short); "
                         "a folder whose cache holds none of the profile's evaluations is refused, and the cells it "

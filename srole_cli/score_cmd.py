@@ -39,7 +39,7 @@ def _default_out(task: str, policy: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from study.benchmark.score import compare, format_card, score
+    from study.benchmark.score import card_paths, compare, format_card, score
 
     if args.compare:
         if args.policy or args.task:
@@ -53,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
         sys.path.insert(0, "")  # a user's module in the working directory imports, as with `python -m`
     out = Path(args.out) if args.out else _default_out(args.task, args.policy)
     card = score(args.policy, args.task, shield=args.shield, out=out, device=args.device, references=args.references)
-    print(format_card(card))
-    print(f"score card: {out} and {out.with_suffix('.csv')}")
+    print(format_card(card, args.references))
+    json_path, csv_path = card_paths(out)
+    print(f"score card: {json_path} and {csv_path}")
     return 0
 
 

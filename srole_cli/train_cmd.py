@@ -49,7 +49,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="evaluation seeds (episode e of seed S resets with S+e)")
     p.add_argument("--eval-episodes", type=positive_int, default=1, metavar="E",
                    help="episodes per evaluation seed (default 1)")
-    p.add_argument("--seed", type=integer, default=None, help="random seed (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=None, help="random seed (default 0)")
     p.add_argument("--out", default=None, metavar="DIR", help="new run directory (required unless --resume)")
     p.add_argument("--resume", default=None, metavar="DIR", help="continue the run in DIR from its checkpoint")
     p.add_argument("--hparam", dest="hparams", type=key_value, action="append", default=[], metavar="NAME=VALUE",

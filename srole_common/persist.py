@@ -370,3 +370,21 @@ def restore(path: str | Path, what: str, fn: Any, *args: Any) -> Any:
     except (RuntimeError, ValueError, TypeError, KeyError, IndexError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CorruptFile(f"checkpoint {str(path)!r}: {what} does not fit this model: {first}") from None
+
+
+def check_output_path(path: str | Path, what: str) -> None:
+    """Refuse, before any work, an output file that cannot be written: a folder, in a missing folder, or where no
+    file can be created (``ValueError`` naming ``what``, e.g. the flag, and the path). Creates nothing that stays."""
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"{what} {str(path)!r} is a folder; give a file path")
+    if not target.parent.is_dir():
+        raise ValueError(f"{what} {str(path)!r}: folder {str(target.parent)!r} does not exist")
+    existed = target.exists()
+    try:
+        with open(target, "ab"):
+            pass
+    except OSError as err:
+        raise ValueError(f"{what} {str(path)!r} cannot be written: {err.strerror or err}") from None
+    if not existed:
+        target.unlink(missing_ok=True)

@@ -302,7 +302,9 @@ def _validate(cfg: ClusterConfig) -> None:
     def mix(name: str) -> None:
         value = getattr(cfg, name)
         if not isinstance(value, Mapping) or not value:
-            raise TypeError(f"{name} must be a non-empty mapping of name -> proportion, got {value!r}")
+            hint = (f"; on the command line a mapping is JSON, quoted: --set '{name}={{\"resnet18\": 1.0}}'"
+                    if isinstance(value, str) else "")
+            raise TypeError(f"{name} must be a non-empty mapping of name -> proportion, got {value!r}{hint}")
         for key, share in value.items():
             if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < math.inf:
                 raise ValueError(f"{name}[{key!r}] must be a finite proportion >= 0, got {share!r}")
@@ -385,6 +387,8 @@ def _validate(cfg: ClusterConfig) -> None:
         number("head_policy_flops", strict=False)
     if cfg.trace_path is not None and not isinstance(cfg.trace_path, (str, Path)):
         raise TypeError(f"trace_path must be a path or None, got {cfg.trace_path!r}")
+    if cfg.trace_path is not None and not str(cfg.trace_path).strip():
+        raise ValueError("trace_path is empty; give a trace CSV's path, or leave it unset (null) for Poisson arrivals")
     check_memory(cfg)
 
 

@@ -89,17 +89,21 @@ class PodTraceMapping:
     origin_seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.running not in RUNNING_READINGS:
+        if not isinstance(self.running, str) or self.running not in RUNNING_READINGS:
             raise ValueError(f"running must be one of {RUNNING_READINGS}, got {self.running!r}")
         for name in ("max_lifetime_s", "cpu_pod_gpu_share"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < math.inf:
+            if not _is_number(value) or not 0 < value < math.inf:
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
         for name in ("samples_per_gpu_s", "time_scale"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, (int, float)) or not 0 < value < math.inf):
-                raise ValueError(f"{name} must be None or a finite number > 0, got {value!r}")
-        lo, hi = tuple(self.samples_range)
+            if value is not None and (not _is_number(value) or not 0 < value < math.inf):
+                raise ValueError(f"{name} must be None or a finite number > 0 (not a bool), got {value!r}")
+        pair = self.samples_range
+        if (not isinstance(pair, (tuple, list)) or len(pair) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair)):
+            raise ValueError(f"samples_range must be a pair of ints [lo, hi], got {pair!r}")
+        lo, hi = pair
         if not 1 <= lo <= hi <= MAX_COUNT:
             raise ValueError(f"samples_range must satisfy 1 <= lo <= hi <= {MAX_COUNT}, got {self.samples_range!r}")
         object.__setattr__(self, "samples_range", (int(lo), int(hi)))
@@ -107,54 +111,172 @@ class PodTraceMapping:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
                 raise ValueError(f"{name} must be an int in 1..{MAX_COUNT}, got {value!r}")
+        if isinstance(self.origin_seed, bool) or not isinstance(self.origin_seed, int) or self.origin_seed < 0:
+            raise ValueError(f"origin_seed must be an int >= 0, got {self.origin_seed!r}")
+        from srole_env.profiles import model_profiles
+
+        known = model_profiles()
+        if not isinstance(self.model, str) or self.model not in known:
+            raise ValueError(f"model: unknown model {self.model!r}; known: {sorted(known)}")
+
+
+def _is_number(value: object) -> bool:
+    """A real number, not a bool (``True`` is not 1.0 here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_episode_size(n_edges: object, arrival_rate: object, duration_s: object, window: object = 0) -> None:
+    """The converter's sizes checked before any file is read; ``ValueError`` naming the argument."""
+    if isinstance(n_edges, bool) or not isinstance(n_edges, (int, np.integer)) or not 1 <= n_edges <= MAX_COUNT:
+        raise ValueError(f"n_edges must be an int in 1..{MAX_COUNT}, got {n_edges!r}")
+    for name, value in (("arrival_rate", arrival_rate), ("duration_s", duration_s)):
+        if not _is_number(value) or not 0 < value < math.inf:  # type: ignore[operator]
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 0:
+        raise ValueError(f"window must be an int >= 0, got {window!r}")
+
+
+POD_CHUNK_ROWS = 65_536
+"""Pods converted at a time: a pod list streams through in chunks (memory is the arrays', not the text's)."""
 
 
 def read_pod_trace(path: str | Path) -> PodTrace:
-    """Read and check a pod list; ``ValueError`` naming the file, line and column of a missing or bad value."""
+    """Read and check a pod list; ``ValueError`` naming the file, line and column of a missing or bad value.
+
+    Streams: the file is read as CSV (a UTF-8 byte-order mark accepted; only CR/LF end a line, so a name holding
+    U+2028 stays one field) in chunks of ``POD_CHUNK_ROWS`` rows, each converted and checked with array operations:
+    by pandas' C reader when it takes the file whole and every pod passes, else again with the csv module, where the
+    first bad row found is checked by ``_pod_row``, whose message names its line and column."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"pod trace: file {path} does not exist")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"pod trace: {path} is not UTF-8 text (bad byte at offset {err.start})") from None
-    lines = text.splitlines()
-    reader = csv.reader(lines)
-    header = next(reader, None)
-    if not header:
-        raise ValueError(f"{path}:1: empty pod trace (expected a header with columns {list(POD_COLUMNS)})")
-    header = [h.strip() for h in header]
-    missing = [c for c in POD_COLUMNS if c not in header]
-    if missing:
-        raise ValueError(f"{path}:1: missing column(s) {missing}; a pod trace needs {list(POD_COLUMNS)}")
-    col = {c: header.index(c) for c in POD_COLUMNS}
-    values: dict[str, list] = {c: [] for c in ("creation", "deletion", "num_gpu", "gpu_milli", "running")}
-    for line_no, row in enumerate(reader, start=2):
-        if not row or not "".join(row).strip():
-            continue
-        if len(row) < len(header):
-            raise ValueError(f"{path}:{line_no}: {len(row)} fields, the header has {len(header)}")
-        creation = _field(path, line_no, row, col, "creation_time", 0.0, 1e12)
-        deletion = _field(path, line_no, row, col, "deletion_time", 0.0, 1e12)
-        if deletion < creation:
-            raise ValueError(f"{path}:{line_no}: column 'deletion_time': {deletion:g} before creation_time "
-                             f"{creation:g}")
-        phase = row[col["pod_phase"]].strip()
-        if phase not in POD_PHASES:
-            raise ValueError(f"{path}:{line_no}: column 'pod_phase': {phase!r} is not one of {list(POD_PHASES)}")
-        values["creation"].append(creation)
-        values["deletion"].append(deletion)
-        values["num_gpu"].append(_field(path, line_no, row, col, "num_gpu", 0, 1024, integer=True))
-        values["gpu_milli"].append(_field(path, line_no, row, col, "gpu_milli", 0.0, 1000.0))
-        values["running"].append(phase == "Running")
-    if not values["creation"]:
-        raise ValueError(f"{path}:2: the pod trace has a header but no pods")
-    creation = np.asarray(values["creation"], float)
+        raise ValueError(f"pod trace: file {path} does not exist" if not path.exists() else
+                         f"pod trace: {path} is not a file")
+    chunks = _fast_pod_chunks(path)
+    if chunks is None:
+        chunks = _exact_pod_chunks(path)
+    values = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    creation = values["creation"]
     order = np.argsort(creation, kind="stable")
-    num_gpu = np.asarray(values["num_gpu"], np.int64)
-    share = np.where(num_gpu > 0, num_gpu * np.asarray(values["gpu_milli"], float) / 1000.0, 0.0)
-    return PodTrace(str(path), creation[order], (np.asarray(values["deletion"], float) - creation)[order],
-                    share[order], num_gpu[order], np.asarray(values["running"], bool)[order])
+    num_gpu = values["num_gpu"]
+    share = np.where(num_gpu > 0, num_gpu * values["gpu_milli"] / 1000.0, 0.0)
+    return PodTrace(str(path), creation[order], (values["deletion"] - creation)[order], share[order], num_gpu[order],
+                    values["running"][order])
+
+
+def _pod_arrays(creation: np.ndarray, deletion: np.ndarray, num_gpu: np.ndarray, gpu_milli: np.ndarray,
+                phase: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """A chunk's arrays and the rows that break a rule."""
+    bad = (~np.isfinite(creation) | (creation < 0) | (creation > 1e12) | ~np.isfinite(deletion) | (deletion < 0)
+           | (deletion > 1e12) | (deletion < creation) | ~np.isin(phase, np.array(POD_PHASES, dtype=object))
+           | (num_gpu < 0) | (num_gpu > 1024) | ~np.isfinite(gpu_milli) | (gpu_milli < 0) | (gpu_milli > 1000))
+    return {"creation": creation, "deletion": deletion, "num_gpu": num_gpu, "gpu_milli": gpu_milli,
+            "running": phase == "Running"}, bad
+
+
+def _fast_pod_chunks(path: Path) -> list[dict[str, np.ndarray]] | None:
+    """The pod list's chunks when pandas' C reader takes the file whole and every pod passes, else None."""
+    import warnings
+
+    import pandas as pd
+
+    chunks = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a ragged row or any other doubt: the exact path
+            with pd.read_csv(path, dtype=str, na_filter=False, index_col=False, usecols=list(POD_COLUMNS),
+                             encoding="utf-8-sig", chunksize=POD_CHUNK_ROWS) as reader:
+                for chunk in reader:
+                    arrays, bad = _pod_arrays(
+                        np.array(chunk["creation_time"].to_numpy(), np.float64),
+                        np.array(chunk["deletion_time"].to_numpy(), np.float64),
+                        np.array(chunk["num_gpu"].to_numpy(), np.int64),
+                        np.array(chunk["gpu_milli"].to_numpy(), np.float64),
+                        chunk["pod_phase"].str.strip().to_numpy(object))
+                    if bad.any():
+                        return None
+                    if len(chunk):
+                        chunks.append(arrays)
+    except Exception:  # noqa: BLE001 - whatever the fast reader refuses, the exact path reads and names
+        return None
+    return chunks or None
+
+
+def _exact_pod_chunks(path: Path) -> list[dict[str, np.ndarray]]:
+    """The pod list's chunks read with the csv module; ``ValueError`` naming the first bad line."""
+    chunks: list[dict[str, np.ndarray]] = []
+    line = 1
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if not header:
+                raise ValueError(f"{path}:1: empty pod trace (expected a header with columns {list(POD_COLUMNS)})")
+            header = [h.strip() for h in header]
+            missing = [c for c in POD_COLUMNS if c not in header]
+            if missing:
+                raise ValueError(f"{path}:1: missing column(s) {missing}; a pod trace needs {list(POD_COLUMNS)}")
+            col = {c: header.index(c) for c in POD_COLUMNS}
+            rows: list[list[str]] = []
+            lines: list[int] = []
+            for row in reader:
+                line = reader.line_num
+                if not row or not "".join(row).strip():
+                    continue
+                rows.append(row)
+                lines.append(line)
+                if len(rows) == POD_CHUNK_ROWS:
+                    chunks.append(_pod_chunk(path, header, col, rows, lines))
+                    rows, lines = [], []
+            if rows:
+                chunks.append(_pod_chunk(path, header, col, rows, lines))
+    except UnicodeDecodeError:
+        raise ValueError(f"pod trace: {path} is not UTF-8 text (a bad byte after line {line})") from None
+    except csv.Error as err:
+        raise ValueError(f"{path}:{line}: not CSV: {err}") from None
+    if not chunks:
+        raise ValueError(f"{path}:2: the pod trace has a header but no pods")
+    return chunks
+
+
+def _pod_chunk(path: Path, header: list[str], col: dict[str, int], rows: list[list[str]],
+               lines: list[int]) -> dict[str, np.ndarray]:
+    """One chunk of pod rows as checked arrays (``read_pod_trace``)."""
+    width = len(header)
+    short = [k for k, r in enumerate(rows) if len(r) < width]
+    first_bad = short[0] if short else len(rows)
+    good = rows[:first_bad]
+    try:
+        creation = np.array([r[col["creation_time"]] for r in good], np.float64)
+        deletion = np.array([r[col["deletion_time"]] for r in good], np.float64)
+        num_gpu = np.array([r[col["num_gpu"]] for r in good], np.int64)
+        gpu_milli = np.array([r[col["gpu_milli"]] for r in good], np.float64)
+    except (TypeError, ValueError, OverflowError):  # a value that does not convert: find its row
+        for k in range(len(rows)):
+            _pod_row(path, lines[k], rows[k], col, width)
+        raise AssertionError("unreachable: a chunk failed to convert but no row did") from None
+    phase = np.array([r[col["pod_phase"]].strip() for r in good], dtype=object)
+    arrays, bad = _pod_arrays(creation, deletion, num_gpu, gpu_milli, phase)
+    flagged = np.flatnonzero(bad)
+    k = int(flagged[0]) if len(flagged) else first_bad
+    if k < len(rows):
+        _pod_row(path, lines[k], rows[k], col, width)
+        raise AssertionError(f"unreachable: the pod at line {lines[k]} was flagged but passed")
+    return arrays
+
+
+def _pod_row(path: Path, line_no: int, row: list[str], col: dict[str, int], width: int) -> None:
+    """Check one pod row; ``ValueError`` naming the file, line and column of what is wrong."""
+    if len(row) < width:
+        raise ValueError(f"{path}:{line_no}: {len(row)} fields, the header has {width}")
+    creation = _field(path, line_no, row, col, "creation_time", 0.0, 1e12)
+    deletion = _field(path, line_no, row, col, "deletion_time", 0.0, 1e12)
+    if deletion < creation:
+        raise ValueError(f"{path}:{line_no}: column 'deletion_time': {deletion:g} before creation_time {creation:g}")
+    phase = row[col["pod_phase"]].strip()
+    if phase not in POD_PHASES:
+        raise ValueError(f"{path}:{line_no}: column 'pod_phase': {phase!r} is not one of {list(POD_PHASES)}")
+    _field(path, line_no, row, col, "num_gpu", 0, 1024, integer=True)
+    _field(path, line_no, row, col, "gpu_milli", 0.0, 1000.0)
 
 
 def _field(path: Path, line_no: int, row: list[str], col: dict[str, int], name: str, lo: float, hi: float,
@@ -199,6 +321,9 @@ def n_windows(trace: PodTrace, mapping: PodTraceMapping, n_edges: int, arrival_r
 def pod_trace_jobs(trace: PodTrace, mapping: PodTraceMapping, *, n_edges: int, arrival_rate: float,
                    duration_s: float, window: int) -> list[tuple]:
     """Rows (``TRACE_COLUMNS`` order) of window ``window``'s jobs, in arrival order (module docstring)."""
+    check_episode_size(n_edges, arrival_rate, duration_s, window)
+    if not isinstance(mapping, PodTraceMapping):
+        raise TypeError(f"mapping must be a PodTraceMapping, got {type(mapping).__name__}")
     idx, life = _kept(trace, mapping)
     k = window_size(n_edges, arrival_rate, duration_s)
     available = len(idx) // k
@@ -228,7 +353,13 @@ def pod_trace_jobs(trace: PodTrace, mapping: PodTraceMapping, *, n_edges: int, a
 
 def convert_pod_trace(path: str | Path, out: str | Path, *, n_edges: int, arrival_rate: float, duration_s: float,
                       window: int = 0, mapping: PodTraceMapping | None = None) -> Path:
-    """Write window ``window`` of the pod list at ``path`` as a simulator trace CSV at ``out``."""
+    """Write window ``window`` of the pod list at ``path`` as a simulator trace CSV at ``out`` (the sizes and the
+    mapping checked before the pod list is read)."""
+    check_episode_size(n_edges, arrival_rate, duration_s, window)
+    if mapping is not None and not isinstance(mapping, PodTraceMapping):
+        raise TypeError(f"mapping must be a PodTraceMapping, got {type(mapping).__name__}")
+    if Path(out).is_dir():
+        raise ValueError(f"out: {str(out)!r} is a folder; give the trace CSV's file path")
     rows = pod_trace_jobs(read_pod_trace(path), mapping or PodTraceMapping(), n_edges=n_edges,
                           arrival_rate=arrival_rate, duration_s=duration_s, window=window)
     return write_trace_csv(out, rows)

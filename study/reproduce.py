@@ -19,7 +19,7 @@ from study.experiments import profiles
 from study.experiments.cells import CellFailure, run_cells
 from study.experiments.plan import build_cells, run_cell
 from study.experiments.profiles import Profile, profile_to_dict
-from study.experiments.runs import RunInfo, record_run
+from study.experiments.runs import RunInfo, folder_use, record_run
 
 REPORTS: dict[str, Callable[..., None]] = {
     "bootstrap": bootstrap_report.write_report,
@@ -39,19 +39,29 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
 
     ``workers``/``address`` go to ``run_cells`` (``workers=None``: all cores; ``address``: a Ray cluster);
     ``drop_models`` deletes each trained model once its evaluations are done (the learning curves and
-    results stay in the cache; a later rerun needing the model trains it again). ``methods``: run only
-    these (the report covers what ran; a later full run takes them from the cache). ``cached_only``: compute
+    results stay in the cache; a later rerun needing the model trains it again). ``methods``: compute only
+    these; the other cells (the shield-overhead ones too) report what the cache holds and compute nothing, so no
+    table whose rows are cached is dropped (a later full run computes the rest). ``cached_only``: compute
     nothing, report the cells the cache holds (a run cut short; the report says how many seeds each has).
     """
     out = Path(out_dir)
     if cached_only:
         check_cache_dir(out)  # nothing to report: refused before anything is written
     out.mkdir(parents=True, exist_ok=True)
+    with folder_use(out):
+        return _reproduce(profile, out, device, progress, workers, address, drop_models, methods, cached_only)
+
+
+def _reproduce(profile: Profile, out: Path, device: str, progress: bool, workers: int | None, address: str | None,
+               drop_models: bool, methods: tuple[str, ...] | None, cached_only: bool) -> Path:
     atomic_write(out / "profile.json", json.dumps(profile_to_dict(profile), indent=2, default=str))
     start = time.perf_counter()
     cells = build_cells(profile, out, device, drop_models, methods)
+    if methods is not None and not cached_only:  # the others from the cache: a partial run deletes no table
+        cells = [c if c.kind == "method" and c.method.get("name") in methods else
+                 dataclasses.replace(c, cached_only=True) for c in build_cells(profile, out, device, drop_models)]
     if cached_only:
-        cells = [dataclasses.replace(c, cached_only=True) for c in cells if c.kind == "method"]
+        cells = [dataclasses.replace(c, cached_only=True) for c in cells]  # every kind: its tables stay
     results = run_cells(run_cell, cells, workers=1 if cached_only else workers, address=address,
                         desc=f"reproduce {profile.name}", progress=progress)
     rows: list[dict[str, Any]] = []
@@ -66,6 +76,8 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
         rows += result["rows"]
         failures += result["failures"]
         for note in result.get("recomputed", []):  # a corrupt cache entry: recomputed, not a failure
+            if cached_only:
+                note = note.removesuffix("; recomputed") + "; left out (--cached-only computes nothing)"
             print(f"reproduce: {note}", file=sys.stderr)
         compute_s += result["train_wall_s"] + sum(float(r.get("wall_s", 0.0)) for r in result["rows"])
         if result["curves"]:

@@ -17,6 +17,8 @@ unpickling (``SECURITY.md``); ``load_run`` checks a run's own files against each
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,51 @@ RUN_IDENTITY_FIELDS = ("algo", "shield", "seed", "env_kind", "cluster", "hparams
 started): what the checkpoint was trained with. ``rounds`` and ``resumes`` change on resume and are not compared."""
 
 
+LOCK_FILE = ".train.lock"
+"""Held (``fcntl.flock``) by the process training a run, so that a live run is never taken for a dead one."""
+RUN_WRITES = (CONFIG_FILE, EPISODES_FILE, f".{EPISODES_FILE}.last", CURVES_FILE, CHECKPOINT_DIR, TB_DIR, LOCK_FILE)
+"""What a run writes into its folder (besides the atomic writer's ``.*.tmp-*`` files)."""
+
+
+def died_before_checkpoint(root: Path) -> bool:
+    """Whether ``root`` holds only what a fresh run writes, without a checkpoint: a run killed before its first
+    checkpoint (``kill -9``, a power cut), which a new run of the same folder may clear and start again."""
+    run = RunDir(root)
+    if not run.config.is_file() or run.state.is_file() or _locked_by_another(root / LOCK_FILE):
+        return False
+    return all(child.name in RUN_WRITES or (child.name.startswith(".") and ".tmp-" in child.name)
+               for child in root.iterdir())
+
+
+def _locked_by_another(path: Path) -> bool:
+    import fcntl
+
+    if not path.is_file():
+        return False
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
+
+
+@contextlib.contextmanager
+def run_lock(root: Path) -> Iterator[None]:
+    """Hold the run's lock (``LOCK_FILE``) while it trains; the file is removed when the block ends."""
+    import fcntl
+
+    path = root / LOCK_FILE
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def load_run(path: str | Path) -> tuple[RunDir, dict[str, Any], dict[str, Any]]:
     """A run directory with its config and checkpoint state, or ``FileNotFoundError`` saying what is missing.
 
@@ -92,7 +139,9 @@ def load_run(path: str | Path) -> tuple[RunDir, dict[str, Any], dict[str, Any]]:
     if not run.config.is_file():
         raise FileNotFoundError(f"{str(run.root)!r} is not a run directory: no {CONFIG_FILE}")
     if not run.state.is_file():
-        raise FileNotFoundError(f"no checkpoint in {str(run.root)!r}: {CHECKPOINT_DIR}/{STATE_FILE} is missing")
+        raise FileNotFoundError(f"no checkpoint in {str(run.root)!r}: {CHECKPOINT_DIR}/{STATE_FILE} is missing (a run "
+                                "stopped before its first checkpoint has nothing to resume: run the same `srole train` "
+                                "command without --resume and it starts again in this folder)")
     saved, state = read_json(run.config, "run config"), read_json(run.state, "checkpoint state")
     check_run(run, saved)
     return run, saved, state

@@ -62,6 +62,8 @@ def evaluate(
     """
     if record is not None and Path(record).suffix.lower() != ".gif":
         raise ValueError(f"record: expected a .gif path, got {str(record)!r}")
+    if record is not None:
+        persist.check_output_path(record, "record:")  # before the episode, not after it
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be a positive int, got {episodes!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):

@@ -37,6 +37,7 @@ import platform
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,18 @@ import numpy as np
 
 from agents.common.context import RunContext
 from agents.common.curves import CurveRecorder
-from agents.common.run_dir import CHECKPOINT_DIR, CONFIG_FILE, EpisodeLog, RunDir, load_run, read_json, write_json
+from agents.common.run_dir import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    STATE_FILE,
+    EpisodeLog,
+    RunDir,
+    died_before_checkpoint,
+    load_run,
+    read_json,
+    run_lock,
+    write_json,
+)
 from agents.common.utils import as_config, resolve_device, seed_everything
 from agents.harness.evaluate import evaluate_seeds
 from agents.harness.registry import LEARNERS
@@ -128,7 +140,7 @@ def train(
         saved["rounds"] = rounds
         write_json(run.config, saved)
     else:
-        if run.root.exists() and any(run.root.iterdir()):
+        if run.root.exists() and any(run.root.iterdir()) and not died_before_checkpoint(run.root):
             raise FileExistsError(f"out dir {str(run.root)!r} is not empty; pass a new directory or resume it")
         cfg = as_config(config)
         overrides = dict(hparams or {})
@@ -144,6 +156,10 @@ def train(
             raise ValueError("eval_seeds given without eval_every; pass eval_every=K to evaluate every K rounds")
         state = {}
         created = not run.root.exists()
+        if not created and died_before_checkpoint(run.root):  # checked again after the door: nothing else ran
+            warnings.warn(f"out dir {str(run.root)!r} holds a run that stopped before its first checkpoint (no "
+                          f"{CHECKPOINT_DIR}/{STATE_FILE}); it is cleared and the run starts again", stacklevel=2)
+            _remove_partial_run(run.root, created=False)
         run.root.mkdir(parents=True, exist_ok=True)
         write_json(run.checkpoint / RUN_CONFIG_COPY, record := {
             "algo": algo, "shield": shield, "rounds": rounds, "budget_unit": BUDGET_UNIT,
@@ -154,8 +170,9 @@ def train(
         })
         write_json(run.config, record)
     try:
-        return _train_in(run, learner, algo, shield, cfg, seed, rounds, resolved, hp, resume, progress,
-                         checkpoint_every, state, share, evaluation)
+        with run_lock(run.root):  # a live run is never taken for one that died before its first checkpoint
+            return _train_in(run, learner, algo, shield, cfg, seed, rounds, resolved, hp, resume, progress,
+                             checkpoint_every, state, share, evaluation)
     except BaseException:
         if not resume and not run.state.is_file():  # nothing to resume: leave the out dir as it was
             _remove_partial_run(run.root, created)

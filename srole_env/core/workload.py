@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,39 +88,7 @@ class TraceWorkload:
 
     def __init__(self, path: str | Path, n_edges: int, model_names: tuple[str, ...]):
         self.model_names = model_names
-        rows = _read_trace(Path(path))
-        index = {name: i for i, name in enumerate(model_names)}
-        cols: dict[str, list] = {c: [] for c in TRACE_COLUMNS}
-        for line_no, row in rows:
-            try:
-                values = {
-                    "arrival_time_s": float(row["arrival_time_s"]),
-                    "origin": int(row["origin"]),
-                    "model": index[row["model"].strip()],
-                    "samples": int(row["samples"]),
-                    "epochs": int(row["epochs"]),
-                    "batch_size": int(row["batch_size"]),
-                    "tasks": int(row["tasks"]),
-                }
-            except KeyError as exc:
-                raise ValueError(
-                    f"{path}:{line_no}: unknown model {row['model']!r}; known: {list(model_names)}"
-                ) from exc
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{path}:{line_no}: malformed row {row}: {exc}") from exc
-            if not 0 <= values["origin"] < n_edges:
-                raise ValueError(f"{path}:{line_no}: origin {values['origin']} outside 0..{n_edges - 1}")
-            if not math.isfinite(values["arrival_time_s"]) or not 0 <= values["arrival_time_s"] <= MAX_TIME_S:
-                raise ValueError(f"{path}:{line_no}: arrival_time_s must be finite, >= 0 and <= {MAX_TIME_S:g}, "
-                                 f"got {row['arrival_time_s']!r}")
-            if not all(1 <= values[c] <= MAX_COUNT for c in TRACE_COLUMNS[3:]):
-                raise ValueError(f"{path}:{line_no}: samples, epochs, batch_size and tasks must be in 1..{MAX_COUNT}, "
-                                 f"got {row}")
-            for c in TRACE_COLUMNS:
-                cols[c].append(values[c])
-        if not cols["arrival_time_s"]:
-            raise ValueError(f"trace_path: {path} has a header but no jobs")
-        arrays = {c: np.asarray(v, dtype=np.float64 if c == "arrival_time_s" else np.int64) for c, v in cols.items()}
+        arrays = _read_trace_arrays(Path(path), n_edges, model_names)
         order = np.argsort(arrays["arrival_time_s"], kind="stable")
         self._arrays = {c: a[order] for c, a in arrays.items()}
 
@@ -153,8 +122,147 @@ def write_trace_csv(path: str | Path, rows: Iterable[Sequence[object]]) -> Path:
     return Path(path)
 
 
+TRACE_CHUNK_ROWS = 65_536
+"""Rows converted at a time: a trace streams through in chunks, so memory is the arrays', not the text's."""
+
+
+def _read_trace_arrays(path: Path, n_edges: int, model_names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The trace's columns as arrays (file order), every value checked; ``ValueError`` naming the file and line.
+
+    Streams: rows are read in chunks of ``TRACE_CHUNK_ROWS``, each chunk converted and checked with array operations.
+    A file without comment lines is split by pandas' C reader (``_fast_trace_arrays``); anything it does not take
+    whole (a comment line, a value that does not convert or is out of range, a ragged row) is read again here with
+    the csv module, and the first bad row found is checked by ``_check_row``, whose message names its line and
+    field. Values convert as Python's ``int``/``float`` convert them on both paths."""
+    if not path.exists():
+        raise ValueError(f"trace_path: file {path} does not exist")
+    if not path.is_file():
+        raise ValueError(f"trace_path: {path} is not a file")
+    index = {name: i for i, name in enumerate(model_names)}
+    fast = _fast_trace_arrays(path, n_edges, index)
+    if fast is not None:
+        return fast
+    chunks: list[dict[str, np.ndarray]] = []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # a byte-order mark (Excel's CSV) is not a column
+            numbers: list[int] = []
+
+            def lines() -> Iterable[str]:
+                for line_no, line in enumerate(fh, start=1):
+                    if line.strip() and not line.lstrip().startswith("#"):
+                        numbers.append(line_no)
+                        yield line
+
+            reader = csv.reader(lines())
+            header = next(reader, None)
+            if header is None:
+                raise ValueError(f"trace_path: {path} is empty")
+            missing = [c for c in TRACE_COLUMNS if c not in header]
+            if missing:
+                raise ValueError(f"trace_path: {path} lacks column(s) {missing}; expected {list(TRACE_COLUMNS)}")
+            numbers.clear()
+            rows: list[list[str]] = []
+            row_lines: list[int] = []
+            for row in reader:
+                rows.append(row)
+                row_lines.append(numbers[-1])
+                if len(rows) == TRACE_CHUNK_ROWS:
+                    chunks.append(_trace_chunk(path, header, rows, row_lines, index, model_names, n_edges))
+                    rows, row_lines = [], []
+                    numbers.clear()
+            if rows:
+                chunks.append(_trace_chunk(path, header, rows, row_lines, index, model_names, n_edges))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"trace_path: {path} is not UTF-8 text (bad byte at offset {err.start})") from None
+    if not chunks:
+        raise ValueError(f"trace_path: {path} has a header but no jobs")
+    return {c: np.concatenate([ch[c] for ch in chunks]) for c in TRACE_COLUMNS}
+
+
+COMMENT_LINE = re.compile(rb"(?:^|[\r\n])[ \t\f\v]*#")
+
+
+def has_comment_lines(path: Path, block: int = 1 << 22) -> bool:
+    """Whether any line of the file starts (after blanks) with ``#``; read in blocks, never whole."""
+    tail = b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(block):
+            data = tail + chunk
+            if COMMENT_LINE.search(data):
+                return True
+            tail = data[-64:]
+    return False
+
+
+def _trace_flags(arrays: dict[str, np.ndarray], n_edges: int) -> np.ndarray:
+    """Rows of a chunk that break a rule (unknown model, origin, arrival time, counts)."""
+    counts = np.stack([arrays[c] for c in TRACE_COLUMNS[3:]])
+    arrival = arrays["arrival_time_s"]
+    return ((arrays["model"] < 0) | (arrays["origin"] < 0) | (arrays["origin"] >= n_edges)
+            | ~np.isfinite(arrival) | (arrival < 0) | (arrival > MAX_TIME_S)
+            | (counts < 1).any(axis=0) | (counts > MAX_COUNT).any(axis=0))
+
+
+def _fast_trace_arrays(path: Path, n_edges: int, index: dict[str, int]) -> dict[str, np.ndarray] | None:
+    """The trace's arrays when pandas' C reader takes the file whole and every row passes, else None."""
+    import warnings
+
+    import pandas as pd
+
+    if has_comment_lines(path):
+        return None
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in TRACE_COLUMNS}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a ragged row or any other doubt: the exact path
+            with pd.read_csv(path, dtype=str, na_filter=False, index_col=False, usecols=list(TRACE_COLUMNS),
+                             encoding="utf-8-sig", chunksize=TRACE_CHUNK_ROWS) as reader:
+                for chunk in reader:
+                    arrays = {c: np.array(chunk[c].to_numpy(), dtype=np.float64 if c == "arrival_time_s" else np.int64)
+                              for c in TRACE_COLUMNS if c != "model"}
+                    arrays["model"] = chunk["model"].str.strip().map(index).fillna(-1).to_numpy(np.int64)
+                    if _trace_flags(arrays, n_edges).any():
+                        return None
+                    for c in TRACE_COLUMNS if len(chunk) else ():
+                        parts[c].append(arrays[c])
+    except Exception:  # noqa: BLE001 - whatever the fast reader refuses, the exact path reads and names
+        return None
+    if not parts["origin"]:
+        return None
+    return {c: np.concatenate(v) for c, v in parts.items()}
+
+
+def _trace_chunk(path: Path, header: list[str], rows: list[list[str]], lines: list[int], index: dict[str, int],
+                 model_names: tuple[str, ...], n_edges: int) -> dict[str, np.ndarray]:
+    """One chunk of trace rows as checked arrays (``_read_trace_arrays``)."""
+    width = len(header)
+    short = [k for k, r in enumerate(rows) if len(r) < width]
+    first_bad = short[0] if short else len(rows)
+    cols = list(zip(*(r[:width] for r in rows[:first_bad]))) if first_bad else [() for _ in header]
+    where = {c: header.index(c) for c in TRACE_COLUMNS}
+    try:
+        arrays = {c: np.array(cols[where[c]], dtype=np.float64 if c == "arrival_time_s" else np.int64)
+                  for c in TRACE_COLUMNS if c != "model"}
+    except (TypeError, ValueError, OverflowError):  # a value that does not convert: find its row
+        for k in range(len(rows)):
+            _check_row(path, lines[k], _row_dict(header, rows[k]), index, model_names, n_edges)
+        raise AssertionError("unreachable: a chunk failed to convert but no row did") from None
+    arrays["model"] = np.array([index.get(m.strip(), -1) for m in cols[where["model"]]], np.int64)
+    flagged = np.flatnonzero(_trace_flags(arrays, n_edges))
+    k = int(flagged[0]) if len(flagged) else first_bad
+    if k < len(rows):
+        _check_row(path, lines[k], _row_dict(header, rows[k]), index, model_names, n_edges)
+        raise AssertionError(f"unreachable: row at line {lines[k]} was flagged but passed")
+    return arrays
+
+
+def _row_dict(header: list[str], row: list[str]) -> dict[str, str | None]:
+    """A row by column name, as ``csv.DictReader`` gives it (None for the fields a short row lacks)."""
+    return {**dict(zip(header, row)), **{h: None for h in header[len(row):]}}
+
+
 def _read_trace(path: Path) -> list[tuple[int, dict[str, str]]]:
-    """(line number, row) pairs of a trace CSV, checking the header."""
+    """(line number, row) pairs of a trace CSV, checking the header (small traces: the emulation's)."""
     if not path.exists():
         raise ValueError(f"trace_path: file {path} does not exist")
     try:
@@ -170,6 +278,33 @@ def _read_trace(path: Path) -> list[tuple[int, dict[str, str]]]:
     if missing:
         raise ValueError(f"trace_path: {path} lacks column(s) {missing}; expected {list(TRACE_COLUMNS)}")
     return [(numbered[i + 1][0], row) for i, row in enumerate(reader)]
+
+
+def _check_row(path: Path, line_no: int, row: dict[str, str | None], index: dict[str, int],
+               model_names: tuple[str, ...], n_edges: int) -> None:
+    """Check one trace row; ``ValueError`` naming the file, the line and what is wrong."""
+    try:
+        values = {
+            "arrival_time_s": float(row["arrival_time_s"]),  # type: ignore[arg-type]
+            "origin": int(row["origin"]),  # type: ignore[arg-type]
+            "model": index[row["model"].strip()],  # type: ignore[union-attr]
+            "samples": int(row["samples"]),  # type: ignore[arg-type]
+            "epochs": int(row["epochs"]),  # type: ignore[arg-type]
+            "batch_size": int(row["batch_size"]),  # type: ignore[arg-type]
+            "tasks": int(row["tasks"]),  # type: ignore[arg-type]
+        }
+    except KeyError as exc:
+        raise ValueError(f"{path}:{line_no}: unknown model {row['model']!r}; known: {list(model_names)}") from exc
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{path}:{line_no}: malformed row {row}: {exc}") from exc
+    if not 0 <= values["origin"] < n_edges:
+        raise ValueError(f"{path}:{line_no}: origin {values['origin']} outside 0..{n_edges - 1}")
+    if not math.isfinite(values["arrival_time_s"]) or not 0 <= values["arrival_time_s"] <= MAX_TIME_S:
+        raise ValueError(f"{path}:{line_no}: arrival_time_s must be finite, >= 0 and <= {MAX_TIME_S:g}, "
+                         f"got {row['arrival_time_s']!r}")
+    if not all(1 <= values[c] <= MAX_COUNT for c in TRACE_COLUMNS[3:]):
+        raise ValueError(f"{path}:{line_no}: samples, epochs, batch_size and tasks must be in 1..{MAX_COUNT}, "
+                         f"got {row}")
 
 
 def make_workload(config: ClusterConfig, model_names: tuple[str, ...]) -> PoissonWorkload | TraceWorkload:

@@ -11,8 +11,12 @@ POLICY is one of
 * an SB3 ``.zip`` (PPO, DQN or MaskablePPO; loaded through ``srole_common.persist.sb3_load``, which checks
   the pickled attributes first), trained on the parallel env's observations or on the head's.
 
-A user's policy is checked every round (``CheckedPolicy``): actions of the wrong shape, type or range, or masked
-actions, raise ``PolicyError`` naming the agent; ``score`` adds the task and the policy.
+A user's policy is checked every round (``CheckedPolicy``), parallel and centralized alike: it is handed copies of
+the observations and the mask, and its actions are checked against the env's own mask (a policy that writes into
+what it was given changes nothing); actions of the wrong shape, type or range, or masked actions, raise
+``PolicyError`` naming the agent; so does anything the policy's code raises, ``SystemExit`` and
+``KeyboardInterrupt`` included (a policy cannot end ``srole score`` with a success status and no card); ``score``
+adds the task and the policy.
 """
 
 from __future__ import annotations
@@ -46,16 +50,19 @@ class CheckedPolicy:
 
     env_kind = "parallel"
 
-    def __init__(self, inner: Any, name: str):
+    def __init__(self, inner: Any, name: str, env_kind: str = "parallel"):
         self.inner = inner
         self.name = name
+        self.env_kind = env_kind
         self.is_callable = not isinstance(inner, Policy)
 
     def reset(self) -> None:
-        if not self.is_callable:
+        if self.is_callable and not hasattr(self.inner, "reset"):
+            return
+        try:
             self.inner.reset()
-        elif hasattr(self.inner, "reset"):
-            self.inner.reset()
+        except BaseException as err:  # noqa: BLE001 - the policy's code: SystemExit/KeyboardInterrupt too
+            raise PolicyError(f"reset() raised {type(err).__name__}: {err}") from err
 
     def act(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return np.argmax(self.preferences(obs, mask), axis=1)
@@ -69,12 +76,12 @@ class CheckedPolicy:
                 actions = self.inner(observations)
             except PolicyError:
                 raise
-            except Exception as err:
+            except BaseException as err:  # noqa: BLE001 - the policy's code: SystemExit/KeyboardInterrupt too
                 raise PolicyError(f"the policy raised {type(err).__name__}: {err}") from err
             return self._one_hot(actions, agents, mask)
-        try:
-            prefs = self.inner.preferences(obs, mask)
-        except Exception as err:
+        try:  # copies: the check below reads the env's own mask, which the policy never sees
+            prefs = self.inner.preferences(obs.copy(), mask.copy())
+        except BaseException as err:  # noqa: BLE001 - the policy's code: SystemExit/KeyboardInterrupt too
             raise PolicyError(f"preferences() raised {type(err).__name__}: {err}") from err
         prefs = np.asarray(prefs)
         if prefs.shape != (n, a):
@@ -120,16 +127,37 @@ class CheckedPolicy:
         return prefs
 
 
+def _update(h: Any, path: Path, block: int = 1 << 20) -> None:
+    """Feed a file to a hash in blocks (memory stays one block, whatever the file's size)."""
+    with path.open("rb") as fh:
+        while chunk := fh.read(block):
+            h.update(chunk)
+
+
 def _sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    h = hashlib.sha256()
+    _update(h, path)
+    return h.hexdigest()
+
+
+RUN_DIR_MARKERS = ("config.json", "run_config.json")
+"""A run directory of ``srole train`` has ``config.json``; one of ``scripts/experiments/train_rllib.py``
+``run_config.json``."""
+
+
+def check_run_dir(path: Path, spec: str) -> None:
+    """A bounded look before a folder is read whole: it must hold a run's config file; ``PolicyError`` otherwise."""
+    if not any((path / name).is_file() for name in RUN_DIR_MARKERS):
+        raise PolicyError(f"policy {spec!r}: a folder, but not a run directory (no {' or '.join(RUN_DIR_MARKERS)}); "
+                          "give the folder `srole train --out` wrote")
 
 
 def _dir_hash(path: Path) -> str:
-    """SHA-256 over a run directory's files (names and contents), for the card's policy identity."""
+    """SHA-256 over a run directory's files (names and contents, read in blocks), for the card's policy identity."""
     h = hashlib.sha256()
     for f in sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         h.update(str(f.relative_to(path)).encode())
-        h.update(f.read_bytes())
+        _update(h, f)
     return h.hexdigest()
 
 
@@ -147,6 +175,7 @@ def resolve(policy: Any) -> tuple[Any, dict[str, Any]]:
         return spec, {"spec": spec, "kind": "heuristic", "name": spec}
     path = Path(spec)
     if path.is_dir():
+        check_run_dir(path, spec)
         return spec, {"spec": spec, "kind": "run_dir", "name": path.name, "sha256": _dir_hash(path)}
     if path.suffix == ".zip":
         if not path.is_file():
@@ -165,7 +194,7 @@ def _import(spec: str) -> tuple[Any, dict[str, Any]]:
         raise PolicyError(f"policy {spec!r}: an import path is package.module:factory")
     try:
         module = importlib.import_module(module_name)
-    except Exception as err:  # noqa: BLE001 - any import failure is the user's module's
+    except BaseException as err:  # noqa: BLE001 - any import failure is the user's module's, sys.exit included
         raise PolicyError(f"policy {spec!r}: module {module_name!r} does not import: {type(err).__name__}: "
                           f"{err}") from err
     factory = module
@@ -177,7 +206,7 @@ def _import(spec: str) -> tuple[Any, dict[str, Any]]:
         raise PolicyError(f"policy {spec!r}: {attr!r} is not callable (a factory returning a policy)")
     try:
         made = factory()
-    except Exception as err:  # noqa: BLE001 - the user's factory
+    except BaseException as err:  # noqa: BLE001 - the user's factory, sys.exit included
         raise PolicyError(f"policy {spec!r}: the factory raised {type(err).__name__}: {err}") from err
     try:
         source = inspect.getsource(module).encode()
@@ -189,8 +218,8 @@ def _import(spec: str) -> tuple[Any, dict[str, Any]]:
 
 def _from_object(obj: Any, spec: str, kind: str, identity: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     if isinstance(obj, Policy) and getattr(obj, "env_kind", "parallel") == "centralized":
-        name = str(getattr(obj, "name", type(obj).__name__))
-        return obj, {"spec": spec, "kind": kind, "name": name, **identity}
+        name = str(getattr(obj, "name", type(obj).__name__))  # checked like the parallel ones, one head row a round
+        return CheckedPolicy(obj, name, "centralized"), {"spec": spec, "kind": kind, "name": name, **identity}
     if not isinstance(obj, Policy) and not callable(obj):
         raise PolicyError(f"policy {spec!r}: the factory returned {type(obj).__name__}, which is neither a Policy "
                           "(preferences/act/reset) nor a callable from observations to actions")

@@ -6,7 +6,9 @@ against each reference method on the same episodes (``study.analysis.stats.paire
 verdict, wins); the rank of the policy's mean among the reference methods' (bounds excluded); the gap to each
 bound the task has (``lower-bound`` for all, ``fluid-bound`` and the CP-SAT ``optimum`` where computed); the
 suite, task hash, package version and the policy's identity; and ``content_hash``, the SHA-256 of the rest,
-which ``compare`` checks so that an edited card is refused.
+which ``compare`` checks, with the card's format and the type of every field it reads, so that a card damaged or
+edited by accident is refused naming it. The hash is not a signature: anyone can edit a card and recompute it, so a
+card is evidence only as far as its source is trusted (rerun ``srole score`` on the same task to check one).
 
 Reference results are read from ``docs/results/benchmark/<suite>/<task>/<method>.json`` of the source tree
 (``SROLE_BENCHMARK_REFERENCES`` or ``references=`` for another folder); a reference computed for another version
@@ -99,6 +101,9 @@ def score(policy: Any, task: str | Task, *, shield: str | None = None, out: str 
     beside it) when given. Errors name the task, the policy and the agent; nothing is written on an error."""
     task = load_task(task)
     spec = policy if isinstance(policy, (str, Path)) else f"<{type(policy).__name__}>"
+    check_references(task, references)  # the cheap checks before the episodes
+    if out is not None:
+        check_out(out)
     try:
         evaluable, identity = resolve(policy)
     except PolicyError as err:
@@ -118,6 +123,37 @@ def score(policy: Any, task: str | Task, *, shield: str | None = None, out: str 
     if out is not None:
         write_card(card, out)
     return card
+
+
+def check_references(task: Task, references: str | Path | None) -> None:
+    """A ``references`` folder given explicitly must exist and hold results of ``task``; ``ValueError`` naming it and
+    the folder expected inside it."""
+    if references is None:
+        return
+    root = Path(references)
+    if not root.is_dir():
+        raise ValueError(f"--references {str(root)!r}: no such folder (expected the docs/results/benchmark folder of "
+                         "the source repository, holding <suite>/<task>/<method>.json)")
+    folder = root / task.suite / task.name
+    if not folder.is_dir() or not any(folder.glob("*.json")):
+        raise ValueError(f"--references {str(root)!r}: holds no reference results of task {task.id} (expected "
+                         f"{str(folder)!r} with <method>.json files)")
+
+
+def card_paths(out: str | Path) -> tuple[Path, Path]:
+    """The JSON and CSV paths ``write_card(card, out)`` writes: ``out`` (``.json`` added if missing) and the CSV
+    beside it (``card.txt`` -> ``card.txt.json`` and ``card.txt.csv``)."""
+    json_path = Path(out) if str(out).endswith(".json") else Path(f"{out}.json")
+    return json_path, json_path.with_suffix(".csv")
+
+
+def check_out(out: str | Path) -> None:
+    """Refuse, before any episode, a card path that cannot be written: a folder, or in a missing folder."""
+    for path in card_paths(out):
+        if path.is_dir():
+            raise ValueError(f"--out {str(out)!r}: {str(path)!r} is a folder; give a file path like card.json")
+        if not path.parent.is_dir():
+            raise ValueError(f"--out {str(out)!r}: folder {str(path.parent)!r} does not exist")
 
 
 def make_card(task: Task, identity: dict[str, Any], shield: str, rows: list[dict[str, Any]],
@@ -196,8 +232,7 @@ def csv_rows(card: dict[str, Any]) -> list[dict[str, Any]]:
 
 def write_card(card: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     """Write ``out`` (JSON; ``.json`` added if missing) and the CSV beside it; both or neither."""
-    json_path = Path(out) if str(out).endswith(".json") else Path(f"{out}.json")
-    csv_path = json_path.with_suffix(".csv")
+    json_path, csv_path = card_paths(out)
     persist.write_json(json_path, card)
     try:
         persist.write_rows(csv_path, ("section", "name", "metric", "value", "ci_low", "ci_high"), csv_rows(card))
@@ -207,8 +242,8 @@ def write_card(card: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     return json_path, csv_path
 
 
-def format_card(card: dict[str, Any]) -> str:
-    """A short text view of a card."""
+def format_card(card: dict[str, Any], references: str | Path | None = None) -> str:
+    """A short text view of a card (``references``: the folder its reference results were read from)."""
     lines = [f"{card['task']} ({card['suite']}, task {card['task_hash'][:12]}), policy {card['policy'].get('spec')}"
              f" ({card['policy'].get('kind')}), shield {card['shield']}, {len(card['episodes'])} episodes"]
     for m, v in card["metrics"].items():
@@ -220,8 +255,10 @@ def format_card(card: dict[str, Any]) -> str:
                          f"[{_fmt(v['ci_low'])}, {_fmt(v['ci_high'])}] {v['verdict']}")
         lines.append(f"  rank {card['rank']['rank']} of {card['rank']['of']} by {card['rank']['metric']}")
     else:
-        lines.append(f"  no reference results for this task under {reference_root(None)} (rank and paired differences "
-                     "need them: pass --references DIR, the docs/results/benchmark folder of the source repository)")
+        hint = "" if references else (": pass --references DIR, the docs/results/benchmark folder of the source "
+                                      "repository")
+        lines.append(f"  no reference results for this task under {reference_root(references)} (rank and paired "
+                     f"differences need them{hint})")
     for k, v in card["gaps"].items():
         lines.append(f"  gap to {k}: {_fmt(100 * v['gap']) if v['gap'] is not None else 'n/a'}%")
     return "\n".join(lines)
@@ -235,16 +272,44 @@ def _fmt(value: Any) -> str:
 
 # ---------------------------------------------------------------------- compare
 def read_card(path: str | Path) -> dict[str, Any]:
-    """A card, its content hash checked; ``ValueError`` naming the file and the reason otherwise."""
+    """A card, its format, fields and content hash checked; ``ValueError`` naming the file and the field otherwise."""
     card = persist.read_json(path, "score card")
     for key in ("card_format", "suite", "task", "task_hash", "episodes", "content_hash"):
         if key not in card:
             raise ValueError(f"score card {str(path)!r}: lacks {key!r}; not a score card")
+    if card["card_format"] != CARD_FORMAT or isinstance(card["card_format"], bool):
+        raise ValueError(f"score card {str(path)!r}: card_format {card['card_format']!r}; this version reads format "
+                         f"{CARD_FORMAT}")
+    _check_card_fields(card, str(path))
     stored = card.pop("content_hash")
     if data_hash(card) != stored:
         raise ValueError(f"score card {str(path)!r} was edited: its content hash does not match its contents")
     card["content_hash"] = stored
     return card
+
+
+def _check_card_fields(card: dict[str, Any], path: str) -> None:
+    """The types of the fields ``compare`` reads; ``ValueError`` naming the card and the field."""
+    where = f"score card {path!r}"
+    for key in ("suite", "task", "task_hash", "content_hash"):
+        if not isinstance(card[key], str):
+            raise ValueError(f"{where}: field {key!r} must be a string, got {card[key]!r}")
+    if not isinstance(card.get("policy"), dict):
+        raise ValueError(f"{where}: field 'policy' must be an object, got {card.get('policy')!r}")
+    episodes = card["episodes"]
+    if not isinstance(episodes, list) or not episodes:
+        raise ValueError(f"{where}: field 'episodes' must be a non-empty list, got {type(episodes).__name__}")
+    for e, row in enumerate(episodes):
+        if not isinstance(row, dict):
+            raise ValueError(f"{where}: episodes[{e}] must be an object, got {row!r}")
+        if isinstance(row.get("seed"), bool) or not isinstance(row.get("seed"), int):
+            raise ValueError(f"{where}: episodes[{e}].seed must be an int, got {row.get('seed')!r}")
+        for metric in METRICS:
+            if metric not in row:
+                raise ValueError(f"{where}: episodes[{e}] lacks metric {metric!r}")
+            value = row[metric]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"{where}: episodes[{e}].{metric} must be a number or null, got {value!r}")
 
 
 def compare(paths: list[str | Path]) -> str:

@@ -18,7 +18,9 @@ Workloads (``workload.kind``):
   ``srole_env.traces.PodTraceMapping`` fields; ``windows``: one per episode), converted by ``srole_env.traces``.
 
 Trace workloads are written per episode to a cache folder (``SROLE_TRACE_CACHE``, default
-``~/.cache/srole/traces``), named by a hash of their content's inputs; the files are deterministic.
+``~/.cache/srole/traces``), named by a hash of their inputs and of the generator's code (``generator_version``: the
+source of the modules that draw and convert them), and each file's first line records the SHA-256 of the rest: a
+file whose content does not match (cut, edited) or that lacks the line is regenerated, with a warning naming it.
 
 **Versions.** ``SUITES`` lists every suite version; a simulator change that moves any task's results (the
 regression hashes in ``tests/data/benchmark_hashes.json`` fail) adds ``edge_cluster_v2`` with its own folder
@@ -27,9 +29,11 @@ and reference results; older versions' files and reference results stay readable
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,11 +104,14 @@ class Task:
 
         cfg = self.cluster()
         duration = cfg.horizon * cfg.round_s
-        key = hashlib.sha256(json.dumps([self.workload, self.config, self.seed, episode], sort_keys=True,
-                                        default=str).encode()).hexdigest()[:20]
+        key = hashlib.sha256(json.dumps([self.workload, self.config, self.seed, episode, generator_version()],
+                                        sort_keys=True, default=str).encode()).hexdigest()[:20]
         path = trace_cache() / f"{self.name}-{episode}-{key}.csv"
         if path.is_file():
-            return path
+            problem = check_trace_file(path)
+            if problem is None:
+                return path
+            warnings.warn(f"task {self.id}: cached trace {str(path)!r} {problem}; regenerated", stacklevel=2)
         if self.workload["kind"] == "poisson_window":
             import numpy as np
 
@@ -127,9 +134,50 @@ class Task:
             raise ValueError(f"task {self.id}: episode {episode}'s trace has no jobs")
         lines = [",".join(("arrival_time_s", "origin", "model", "samples", "epochs", "batch_size", "tasks"))]
         lines += [",".join(str(v) for v in row) for row in rows]
+        body = "\n".join(lines) + "\n"
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, "\n".join(lines) + "\n")
+        atomic_write(path, f"{TRACE_STAMP}{_sha(body.encode())} generator={generator_version()}\n{body}")
         return path
+
+
+TRACE_STAMP = "# srole benchmark trace sha256="
+"""First line of a cached trace: the SHA-256 of the rest of the file, then the generator version."""
+GENERATOR_MODULES = ("srole_env.traces", "srole_env.core.workload", "study.benchmark.tasks")
+"""Modules whose code draws or converts a task's traces."""
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def generator_version() -> str:
+    """SHA-256 (16 hex digits) of the source of the modules that make traces: a changed generator changes the cache
+    key, so a trace an older generator left is not reused."""
+    import importlib
+
+    h = hashlib.sha256()
+    for name in GENERATOR_MODULES:
+        h.update(Path(importlib.import_module(name).__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def check_trace_file(path: Path) -> str | None:
+    """None when the cached trace at ``path`` holds what its first line says, else what is wrong."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return f"cannot be read ({err})"
+    head, _, body = data.partition(b"\n")
+    text = head.decode("utf-8", "replace")
+    if not text.startswith(TRACE_STAMP):
+        return "lacks its content hash line (written by an older version, or edited)"
+    digest, _, generator = text[len(TRACE_STAMP):].partition(" generator=")
+    if generator != generator_version():
+        return f"was written by another trace generator ({generator!r}, this one {generator_version()!r})"
+    if _sha(body) != digest:
+        return "does not match its content hash (cut or edited)"
+    return None
 
 
 def trace_cache() -> Path:

@@ -12,8 +12,10 @@ cells too (no training). A shield-overhead measurement is a cell of its own.
 
 Cache (``out_dir/cache``): ``evals/<key>.json`` per evaluation (the row, with the seconds it took),
 ``train/<key>.json`` per training (seconds, learning curve) and ``models/<key>/`` (the model, unless
-dropped), keyed by everything that determines them. A rerun of a finished cell costs nothing and keeps
-the original compute time; an interrupted run resumes where it stopped.
+dropped), keyed by everything that determines them. Each entry is stamped with its key and content hash
+and checked against its kind's schema when read (``study.experiments.cache_entries``): one that fails is
+recomputed (``--cached-only``: left out), naming the file and the field. A rerun of a finished cell costs nothing
+and keeps the original compute time; an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ import pandas as pd
 
 from srole_common.persist import CorruptFile, atomic_write, read_json, write_json
 from srole_env import make_config
+from study.experiments.cache_entries import STAMP, check_row, check_stamp, check_train, stamped
 from study.experiments.episodes import run_episodes
 from study.experiments.profiles import Experiment, Profile
 from study.experiments.roster import Method
@@ -117,13 +120,14 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     if cell.kind == "overhead":
         notes: list[str] = []
         row, computed = _overhead_row(cell, notes)
-        return {"rows": [row], "failures": [], "curves": [], "train_wall_s": 0.0,
+        return {"rows": [row] if row else [], "failures": [], "curves": [], "train_wall_s": 0.0,
                 "ran_s": time.perf_counter() - start, "recomputed": notes, "computed": computed}
     cache = Path(cell.cache)
     method = cell.method
     train_key = _key("train", cell.algo, method["shield"], cell.hparams, make_config(**cell.train_config).to_dict(),
                      cell.seed, cell.rounds, cell.eval_every, cell.curve_seeds, cell.curve_episodes)
     rows, failures, pending, duplicates, seen = [], [], [], [], set()
+    expected: dict[Path, str] = {}
     recomputed: list[str] = []
     for spec in cell.evals:
         try:
@@ -135,18 +139,20 @@ def run_cell(cell: Cell) -> dict[str, Any]:
                    train_key if cell.algo else None, cfg, cell.seed, spec.episodes or cell.eval_episodes,
                    spec.keep_jobs)
         path = cache / "evals" / f"{key}.json"
+        expect = _eval_name(method, spec)
         if path in seen:  # the same evaluation reached from another point: run and count it once
             duplicates.append((spec, path))
-        elif (cached := _read_cache(path, EVAL_ROW_KEYS, recomputed)) is not None:
+        elif (cached := _read_cache(path, _eval_check(expect, cell.seed), recomputed)) is not None:
             rows.append({**cached, "experiment": spec.experiment, **spec.point})
         else:
             pending.append((spec, cfg, path))
         seen.add(path)
+        expected[path] = expect
     record: dict[str, Any] = {}
     record_path = cache / "train" / f"{train_key}.json"
     stale = False
     if cell.algo and record_path.exists():
-        record = _read_cache(record_path, TRAIN_RECORD_KEYS, recomputed) or {}
+        record = _read_cache(record_path, _train_check, recomputed) or {}
         stale = not record
     model_dir = cache / "models" / train_key
     if cell.cached_only:  # the report of a run cut short: what finished, nothing new
@@ -160,10 +166,10 @@ def run_cell(cell: Cell) -> dict[str, Any]:
                 _train(cell, model_dir)
                 record = {"wall_s": time.perf_counter() - t0, "curves": _read_curves(model_dir / "curves.csv"),
                           **_training_effort(model_dir)}
-                write_json(record_path, record, indent=None)
+                write_json(record_path, stamped(record, record_path), indent=None)
                 atomic_write(model_dir / "DONE", "")
             elif record_path.exists():
-                record = _read_cache(record_path, TRAIN_RECORD_KEYS, recomputed) or {}
+                record = _read_cache(record_path, _train_check, recomputed) or {}
     for spec, cfg, path in pending:
         t0 = time.perf_counter()
         try:
@@ -172,17 +178,17 @@ def run_cell(cell: Cell) -> dict[str, Any]:
             failures.append(_failure(cell, spec, exc))
             continue
         jobs = metrics.pop("job_jcts", None)
-        name = method["name"] if spec.shield is None else f"{method['name']} [eval {spec.shield}]"
-        row = {"method": name, "seed": cell.seed, "algo": cell.algo or method.get("policy") or method["kind"],
+        row = {"method": _eval_name(method, spec), "seed": cell.seed,
+               "algo": cell.algo or method.get("policy") or method["kind"],
                "hparams_source": cell.hparams_source, "train_shield": method["shield"],
                "eval_shield": spec.shield or method["shield"], **_effort(record), **metrics,
                "wall_s": time.perf_counter() - t0}
         if spec.keep_jobs and jobs is not None:
             row["job_jcts"] = [round(float(j), 3) for j in jobs]
-        write_json(path, row, indent=None)
+        write_json(path, stamped(row, path), indent=None)
         rows.append({**row, "experiment": spec.experiment, **spec.point})
     for spec, path in duplicates:
-        if (cached := _read_cache(path, EVAL_ROW_KEYS, recomputed)) is not None:
+        if (cached := _read_cache(path, _eval_check(expected[path], cell.seed), recomputed)) is not None:
             rows.append({**cached, "experiment": spec.experiment, **spec.point, "wall_s": 0.0})
     if cell.drop_models and model_dir.exists():
         shutil.rmtree(model_dir)
@@ -191,24 +197,32 @@ def run_cell(cell: Cell) -> dict[str, Any]:
             "recomputed": recomputed, "computed": bool(pending)}
 
 
-EVAL_ROW_KEYS = ("method", "seed", "wall_s")
-"""Keys every cached evaluation row has (an entry without them is recomputed)."""
-TRAIN_RECORD_KEYS = ("wall_s", "curves")
-"""Keys every cached training record has."""
+def _eval_name(method: dict[str, Any], spec: EvalSpec) -> str:
+    """The ``method`` of an evaluation's row (the method's name, with the evaluation shield when it has its own)."""
+    return method["name"] if spec.shield is None else f"{method['name']} [eval {spec.shield}]"
 
 
-def _read_cache(path: Path, keys: tuple[str, ...], recomputed: list[str]) -> dict[str, Any] | None:
-    """The cache entry at ``path``, or None if absent; a corrupt one is removed, noted in ``recomputed``, None."""
+def _eval_check(method: str, seed: int) -> Callable[[dict[str, Any], Path], dict[str, Any]]:
+    return lambda entry, path: check_row(entry, path, "eval", method, seed)
+
+
+def _train_check(entry: dict[str, Any], path: Path) -> dict[str, Any]:
+    return check_train(entry, path)
+
+
+def _read_cache(path: Path, check: Callable[[dict[str, Any], Path], dict[str, Any]],
+                recomputed: list[str]) -> dict[str, Any] | None:
+    """The cache entry at ``path`` (its stamp and schema checked, ``study.experiments.cache_entries``), or None if
+    absent; a corrupt, edited or misplaced one is noted in ``recomputed`` (naming the file and the field) and None
+    (a full run recomputes and overwrites it; ``--cached-only`` reports the cell as not in the cache)."""
     if not path.exists():
         return None
     try:
-        entry = read_json(path, "cache entry")
-        missing = [k for k in keys if k not in entry]
-        if missing:
-            raise CorruptFile(f"cache entry {str(path)!r} lacks {missing}")
+        raw = read_json(path, "cache entry")
+        check({k: v for k, v in raw.items() if k != STAMP}, path)  # the field's name first, then the stamp
+        entry = check_stamp(raw, path)
     except (CorruptFile, OSError) as err:
         recomputed.append(f"{err}; recomputed")
-        path.unlink(missing_ok=True)
         return None
     return entry
 
@@ -278,8 +292,12 @@ def _overhead_row(cell: Cell, recomputed: list[str] | None = None) -> tuple[dict
     key = _key("overhead", shield, regions, cfg.to_dict(), cell.seed, cell.eval_episodes)
     path = Path(cell.cache) / "evals" / f"{key}.json"
     notes = [] if recomputed is None else recomputed
-    if (cached := _read_cache(path, ("method", "shield", "wall_s"), notes)) is not None:
+    name = f"{shield} shield" + (f" ({regions} regions)" if shield == "decentralized" else "")
+    check = lambda entry, p: check_row(entry, p, "overhead", name, cell.seed)  # noqa: E731
+    if (cached := _read_cache(path, check, notes)) is not None:
         return {**cached, "experiment": spec.experiment, **spec.point}, False
+    if cell.cached_only:  # --cached-only computes nothing: the cell is reported as not in the cache
+        return {}, False
     import srole_env
     from agents.baselines.heuristics import make_heuristic
     from shields import make_shield
@@ -303,13 +321,13 @@ def _overhead_row(cell: Cell, recomputed: list[str] | None = None) -> tuple[dict
             wall += rep["decision_time_s"]
             rounds += 1
     row = {
-        "method": f"{shield} shield" + (f" ({regions} regions)" if shield == "decentralized" else ""),
+        "method": name,
         "shield": shield, "regions": regions if shield == "decentralized" else 1, "seed": cell.seed,
         "decision_latency_s": float(np.mean(latency)) if latency else 0.0,
         "messages_per_round": messages / rounds, "shield_wall_ms_per_round": 1e3 * wall / rounds,
         "wall_s": time.perf_counter() - t0,
     }
-    write_json(path, row, indent=None)
+    write_json(path, stamped(row, path), indent=None)
     return {**row, "experiment": spec.experiment, **spec.point}, True
 
 
