@@ -74,9 +74,7 @@ def _kmeans(positions: np.ndarray, k: int, seed: int, max_iter: int = 50) -> np.
         d2 = np.minimum(d2, np.sum((pts - centres[j]) ** 2, axis=1))
     labels = np.full(n, -1, dtype=np.int64)
     for _ in range(max_iter):
-        dist = np.sum((pts[:, None, :] - centres[None, :, :]) ** 2, axis=2)
-        new = np.argmin(dist, axis=1)
-        new = _fill_empty(new, dist, k)
+        new = _fill_empty(_nearest(pts, centres), pts, centres, k)
         if np.array_equal(new, labels):
             break
         labels = new
@@ -86,11 +84,54 @@ def _kmeans(positions: np.ndarray, k: int, seed: int, max_iter: int = 50) -> np.
     return labels
 
 
-def _fill_empty(labels: np.ndarray, dist: np.ndarray, k: int) -> np.ndarray:
+def _sq_dist(pts: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Squared distances ``sum((p - c) ** 2)`` over the last axis (``pts`` [..., 2] against ``centres`` [..., 2])."""
+    return np.sum((pts - centres) ** 2, axis=-1)
+
+
+BRUTE_CELLS = 4_000_000
+"""Largest point x centre table ``_nearest`` computes whole; beyond it, a k-d tree narrows the centres down."""
+KD_NEIGHBOURS = 4
+"""Centres the k-d tree proposes per point; the exact distances then pick among them."""
+
+
+def _nearest(pts: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index [n] of each point's nearest centre, the lowest index among equally near ones: exactly
+    ``argmin(_sq_dist(pts[:, None], centres[None]), axis=1)``, without its n x k table when that is large.
+
+    A k-d tree (``scipy.spatial.cKDTree``) proposes each point's ``KD_NEIGHBOURS`` nearest centres, and the same
+    squared-distance formula picks among them. Every other centre is at least as far as the farthest proposed
+    one, so the pick is the argmin's unless that one is within rounding of the nearest (a near tie): those
+    points, if any, take the whole table row by row.
+    """
+    n, k = len(pts), len(centres)
+    if n * k <= BRUTE_CELLS or k <= KD_NEIGHBOURS:
+        return _brute_nearest(pts, centres)
+    from scipy.spatial import cKDTree
+
+    kd_dist, idx = cKDTree(centres).query(pts, k=KD_NEIGHBOURS)
+    exact = _sq_dist(pts[:, None, :], centres[idx])  # [n, K] the argmin's own arithmetic
+    best = exact.min(axis=1)
+    labels = np.where(exact == best[:, None], idx, k).min(axis=1)  # lowest index among the proposed ties
+    # a centre not proposed is at k-d distance >= the K-th's: it cannot tie or beat ``best`` when that is clear
+    unsure = np.flatnonzero(kd_dist[:, -1] ** 2 <= best * (1.0 + 1e-9) + 1e-300)
+    if len(unsure):
+        labels[unsure] = _brute_nearest(pts[unsure], centres)
+    return labels
+
+
+def _brute_nearest(pts: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """``argmin`` over the whole squared-distance table, in blocks of points that keep it to ``BRUTE_CELLS``."""
+    block = max(1, BRUTE_CELLS // max(len(centres), 1))
+    return np.concatenate([np.argmin(_sq_dist(pts[i:i + block, None, :], centres[None, :, :]), axis=1)
+                           for i in range(0, len(pts), block)]) if len(pts) else np.zeros(0, dtype=np.int64)
+
+
+def _fill_empty(labels: np.ndarray, pts: np.ndarray, centres: np.ndarray, k: int) -> np.ndarray:
     """Give every empty cluster the point farthest from its own centre, taken from a cluster of 2+."""
     counts = np.bincount(labels, minlength=k)
     for empty in np.flatnonzero(counts == 0):
-        own = dist[np.arange(len(labels)), labels]
+        own = _sq_dist(pts, centres[labels])
         movable = counts[labels] > 1
         far = int(np.argmax(np.where(movable, own, -np.inf)))
         counts[labels[far]] -= 1
