@@ -64,14 +64,7 @@ def _kmeans(positions: np.ndarray, k: int, seed: int, max_iter: int = 50) -> np.
     rng = np.random.default_rng(seed)
     pts = np.asarray(positions, dtype=float)
     n = len(pts)
-    centres = np.empty((k, pts.shape[1]))
-    centres[0] = pts[rng.integers(n)]
-    d2 = np.sum((pts - centres[0]) ** 2, axis=1)
-    for j in range(1, k):
-        total = d2.sum()
-        pick = rng.choice(n, p=d2 / total) if total > 0 else rng.integers(n)
-        centres[j] = pts[pick]
-        d2 = np.minimum(d2, np.sum((pts - centres[j]) ** 2, axis=1))
+    centres = _kmeans_pp(pts, k, rng)
     labels = np.full(n, -1, dtype=np.int64)
     for _ in range(max_iter):
         new = _fill_empty(_nearest(pts, centres), pts, centres, k)
@@ -82,6 +75,40 @@ def _kmeans(positions: np.ndarray, k: int, seed: int, max_iter: int = 50) -> np.
         for axis in range(pts.shape[1]):
             centres[:, axis] = np.bincount(labels, weights=pts[:, axis], minlength=k) / counts
     return labels
+
+
+def _kmeans_pp(pts: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ initial centres [k, D]: each next centre drawn with probability proportional to the squared
+    distance to the nearest centre so far (``rng.choice(n, p=d2 / d2.sum())``, or uniform once all are 0).
+
+    Two savings, the same centres: the draw is ``rng.choice``'s own arithmetic without its argument checks
+    (``_choice_index``), and a new centre lowers the distances only of points in the slab of x within the
+    largest distance so far (points sorted by x once): outside it ``(x - cx)^2`` alone is at least every
+    point's distance, so ``minimum`` would keep them.
+    """
+    n = len(pts)
+    centres = np.empty((k, pts.shape[1]))
+    centres[0] = pts[rng.integers(n)]
+    d2 = np.sum((pts - centres[0]) ** 2, axis=1)
+    by_x = np.argsort(pts[:, 0], kind="stable")
+    xs = pts[by_x, 0]
+    for j in range(1, k):
+        total = d2.sum()
+        pick = _choice_index(rng, d2 / total) if total > 0 else rng.integers(n)
+        centres[j] = pts[pick]
+        reach = math.sqrt(float(d2.max())) * (1.0 + 1e-9) + 1e-300
+        cx = centres[j, 0]
+        near = by_x[xs.searchsorted(cx - reach, side="left"):xs.searchsorted(cx + reach, side="right")]
+        d2[near] = np.minimum(d2[near], np.sum((pts[near] - centres[j]) ** 2, axis=1))
+    return centres
+
+
+def _choice_index(rng: np.random.Generator, p: np.ndarray) -> int:
+    """``rng.choice(len(p), p=p)`` for a valid ``p`` (non-negative, summing to 1): NumPy's inverse-CDF draw
+    (``cdf = p.cumsum(); cdf /= cdf[-1]``, one uniform, ``searchsorted`` right), the same index and draw."""
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    return int(cdf.searchsorted(rng.random(), side="right"))
 
 
 def _sq_dist(pts: np.ndarray, centres: np.ndarray) -> np.ndarray:

@@ -48,3 +48,58 @@ def test_partition_and_latency_as_with_whole_tables(monkeypatch):
     assert np.array_equal(model.to_host, rows[labels, np.arange(cfg.n_edges)])
     assert np.array_equal(model.host_link, rows[:, hosts])
     assert (model.to_host[hosts] == 0).all() and (model.to_host > 0).sum() == cfg.n_edges - 120
+
+
+def _kmeans_reference(pts: np.ndarray, k: int, seed: int, max_iter: int = 50) -> np.ndarray:
+    """k-means as written before the savings: ``rng.choice`` and whole distance tables."""
+    rng = np.random.default_rng(seed)
+    n = len(pts)
+    centres = np.empty((k, pts.shape[1]))
+    centres[0] = pts[rng.integers(n)]
+    d2 = np.sum((pts - centres[0]) ** 2, axis=1)
+    for j in range(1, k):
+        total = d2.sum()
+        pick = rng.choice(n, p=d2 / total) if total > 0 else rng.integers(n)
+        centres[j] = pts[pick]
+        d2 = np.minimum(d2, np.sum((pts - centres[j]) ** 2, axis=1))
+    labels = np.full(n, -1, dtype=np.int64)
+    for _ in range(max_iter):
+        dist = np.sum((pts[:, None, :] - centres[None, :, :]) ** 2, axis=2)
+        new = np.argmin(dist, axis=1)
+        counts = np.bincount(new, minlength=k)
+        for empty in np.flatnonzero(counts == 0):
+            own = dist[np.arange(n), new]
+            far = int(np.argmax(np.where(counts[new] > 1, own, -np.inf)))
+            counts[new[far]] -= 1
+            new[far] = empty
+            counts[empty] = 1
+        if np.array_equal(new, labels):
+            break
+        labels = new
+        counts = np.bincount(labels, minlength=k)
+        for axis in range(pts.shape[1]):
+            centres[:, axis] = np.bincount(labels, weights=pts[:, axis], minlength=k) / counts
+    return labels
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kmeans_is_the_reference_kmeans(seed, monkeypatch):
+    monkeypatch.setattr(regions, "BRUTE_CELLS", 1000)
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(0, 400, (2500, 2))
+    pts[:300] = np.round(pts[:300] / 40.0) * 40.0  # repeated positions: zero distances, ties, empty clusters
+    for k in (7, 180):
+        assert np.array_equal(regions._kmeans(pts, k, seed), _kmeans_reference(pts, k, seed))
+
+
+def test_choice_index_draws_as_rng_choice():
+    rng = np.random.default_rng(5)
+    for size in (1, 2, 17, 1000):
+        for _ in range(20):
+            w = rng.random(size) ** 3
+            w[rng.random(size) < 0.3] = 0.0
+            if w.sum() == 0:
+                continue
+            p = w / w.sum()
+            a, b = np.random.default_rng(size), np.random.default_rng(size)
+            assert [regions._choice_index(a, p) for _ in range(5)] == [int(b.choice(size, p=p)) for _ in range(5)]
