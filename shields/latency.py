@@ -92,15 +92,19 @@ class LatencyModel:
         n_regions = len(self.hosts)
         workers = np.zeros(n_regions) if host_workers is None else np.asarray(host_workers, float)
         self.check_s = self.idle_check_s / scheduler_share(self.host_cores, workers)
-        region = self.labels[requests]
-        far = np.zeros(n_regions)
-        np.maximum.at(far, region, self.to_host[requests])
-        count = np.bincount(region, minlength=n_regions)
+        if n_regions == 1:  # one region (the central shield): the same sums without scatter and gather
+            count = np.array([np.count_nonzero(requests)])
+            far = np.array([max(0.0, float(self.to_host[requests].max(initial=0.0)))])
+        else:
+            region = self.labels[requests]
+            far = np.zeros(n_regions)
+            np.maximum.at(far, region, self.to_host[requests])
+            count = np.bincount(region, minlength=n_regions)
         work = count * self.receive_s + res.local_checks * self.check_s
         carried = self.backlog_s
         self.backlog_s = np.maximum(carried + work - self.round_s, 0.0)
         gather = np.where(count > 0, carried + far + work, 0.0)
-        latency = gather[self.labels]
+        latency = gather[self.labels] if n_regions > 1 else gather[0]
         trips = [self.round_trip(t) for t in res.traffic]
         if any(trips):  # boundary round trips before (and of) each agent's answer
             coordination = np.concatenate(([0.0], np.cumsum(trips)))

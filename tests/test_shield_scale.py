@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import srole_env
-from shields import regions
+from shields import kernel, regions
 from shields.latency import LatencyModel
+from shields.priority import priority_ranks
 from shields.regions import partition_edges
 from srole_env.core.overhead import one_way_latency
 from srole_env.core.simulator import ClusterSimulator
@@ -103,3 +104,22 @@ def test_choice_index_draws_as_rng_choice():
             p = w / w.sum()
             a, b = np.random.default_rng(size), np.random.default_rng(size)
             assert [regions._choice_index(a, p) for _ in range(5)] == [int(b.choice(size, p=p)) for _ in range(5)]
+
+
+@pytest.mark.skipif(not kernel.available(), reason="the compiled kernel needs numba")
+def test_compiled_priority_ranks_are_lexsorts_order():
+    kernel.load()
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 2, 50, 500):
+        for _ in range(10):
+            key = rng.integers(0, 4, n).astype(float) * rng.choice([1.0, -1.0], n)  # ties, 0.0 and -0.0
+            ticket = np.round(rng.random(n), 1)  # tied tickets too
+            expected = np.empty(n, dtype=np.int64)
+            expected[np.lexsort((ticket, -key))] = np.arange(n)
+            assert kernel.lex_ranks(-key, ticket).tolist() == expected.tolist()
+            assert priority_ranks(key, ticket).tolist() == expected.tolist()
+    key = np.array([1.0, np.nan, 0.0])
+    assert kernel.lex_ranks(-key, np.zeros(3)) is None  # NaN: NumPy's lexsort decides
+    expected = np.empty(3, dtype=np.int64)
+    expected[np.lexsort((np.zeros(3), -key))] = np.arange(3)
+    assert priority_ranks(key, np.zeros(3)).tolist() == expected.tolist()
