@@ -20,6 +20,15 @@ whose edge is not decided again before the episode ends has no next head observa
 none after its last round), so it is not stored: storing it as terminal would bias the values toward the
 horizon, which the observation does not show.
 
+**Collection at array speed.** With numba and a network the compiled loop can evaluate (a ReLU/Tanh MLP, plain
+or dueling: ``agents.common.export.head_rule``), a round's decisions are made in one compiled call
+(``CentralizedSchedulingEnv.collect_round``): each decision's observation from the state the head holds, the
+epsilon-greedy action from the same uniforms ``IDQN.explore`` draws per decision (drawn for the round at once,
+in the same order), the placement; near ties of the greedy action go back to the torch network. The round's
+transitions are then built for all edges at once (``ArrayEdgeCredit``) and added to the replay buffer in one
+call. The decisions, transitions, draws and so the whole run are those of one ``step`` per decision
+(``tests/test_head_collect.py``); without numba the learner steps once per decision (``EdgeCredit``).
+
 **Budget and schedule** in simulated rounds (``CentralizedEpisodes`` counts them and cuts the last episode
 at the budget): one ``update`` per ``train_every_rounds`` rounds (``gradient_steps`` each) once
 ``learning_starts`` transitions are stored; epsilon decays over rounds as for ``idqn``.
