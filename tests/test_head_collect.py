@@ -31,7 +31,7 @@ def _agent(env: srole_env.CentralizedSchedulingEnv, seed: int, **hp) -> IDQN:
 
 def _per_decision(env, agent: IDQN, seed: int, eps: float, n_step: int) -> tuple[ReplayBuffer, list[int]]:
     """An episode stepped once per decision, transitions from ``EdgeCredit`` (the reference)."""
-    policy = HeadQPolicy(agent.q, True, "cpu")
+    policy = HeadQPolicy(agent.q, agent.hp.mask_actions, "cpu")
     credit = EdgeCredit(env.config.n_edges, n_step, agent.hp.gamma)
     buf = ReplayBuffer(100_000, env.observation_space.shape[0], int(env.action_space.n))
     obs, _ = env.reset(seed=seed)
@@ -52,7 +52,7 @@ def _per_decision(env, agent: IDQN, seed: int, eps: float, n_step: int) -> tuple
 
 def _by_round(env, agent: IDQN, seed: int, eps: float, n_step: int) -> tuple[ReplayBuffer, list[int]]:
     """The same episode a round at a time in the compiled loop, transitions from ``ArrayEdgeCredit``."""
-    policy = HeadQPolicy(agent.q, True, "cpu")
+    policy = HeadQPolicy(agent.q, agent.hp.mask_actions, "cpu")
     rule = head_rule(policy)
     credit = ArrayEdgeCredit(env.config.n_edges, n_step, agent.hp.gamma, env.observation_space.shape[0],
                              int(env.action_space.n))
@@ -85,23 +85,23 @@ def _same(a: ReplayBuffer, b: ReplayBuffer) -> None:
 
 
 @pytest.mark.skipif(not head_kernel.available(), reason="the compiled loop needs numba")
-@pytest.mark.parametrize("n_step", [1, 3])
-def test_collect_round_stores_the_per_decision_transitions(n_step):
+@pytest.mark.parametrize(("n_step", "net"), [(1, {}), (3, {}), (2, {"dueling": True, "mask_actions": False})])
+def test_collect_round_stores_the_per_decision_transitions(n_step, net):
     env = srole_env.CentralizedSchedulingEnv(srole_env.make_config(**CLUSTER))
     for seed in (0, 1):
         # exploration off, a fixed network: the greedy decisions and their transitions, row for row
-        slow, slow_actions = _per_decision(env, _agent(env, 3), seed, 0.0, n_step)
-        fast, fast_actions = _by_round(env, _agent(env, 3), seed, 0.0, n_step)
+        slow, slow_actions = _per_decision(env, _agent(env, 3, **net), seed, 0.0, n_step)
+        fast, fast_actions = _by_round(env, _agent(env, 3, **net), seed, 0.0, n_step)
         assert slow_actions == fast_actions and len(set(slow_actions)) > 2
         _same(slow, fast)
         assert (slow.discount[: slow.size] < 1.0).any() and not slow.next_mask[: slow.size].all()
         # exploring: the same draws make the same decisions on both paths
-        slow, slow_actions = _per_decision(env, _agent(env, 4), seed, 0.5, n_step)
-        fast, fast_actions = _by_round(env, _agent(env, 4), seed, 0.5, n_step)
+        slow, slow_actions = _per_decision(env, _agent(env, 4, **net), seed, 0.5, n_step)
+        fast, fast_actions = _by_round(env, _agent(env, 4, **net), seed, 0.5, n_step)
         assert slow_actions == fast_actions
         _same(slow, fast)
     # and a different seed explores differently
-    other, other_actions = _by_round(env, _agent(env, 5), 0, 0.5, n_step)
+    other, other_actions = _by_round(env, _agent(env, 5, **net), 0, 0.5, n_step)
     assert other_actions != fast_actions
 
 
