@@ -76,6 +76,20 @@ class LatencyModel:
             self._host_link = self._link(self.hosts[r[:, None]], self.hosts[r[None, :]])
         return self._host_link
 
+    def _one_region(self, requests: np.ndarray, res: Resolution, host_workers: np.ndarray | None) -> float:
+        """``per_agent``'s gather time of a single region (the central shield) in scalars: the same operations
+        in the same order as the arrays of length 1 the general case uses (a round's fixed cost at small N)."""
+        workers = 0.0 if host_workers is None else float(np.asarray(host_workers, float)[0])
+        share = min(1.0, float(self.host_cores[0]) / (max(workers, 0.0) + 1.0))  # scheduler_share
+        check = self.idle_check_s / share
+        self.check_s = np.array([check])
+        count = int(np.count_nonzero(requests))
+        far = max(0.0, float(self.to_host[requests].max(initial=0.0)))
+        work = count * float(self.receive_s[0]) + int(res.local_checks[0]) * check
+        carried = float(self.backlog_s[0])
+        self.backlog_s = np.array([max(carried + work - self.round_s, 0.0)])
+        return carried + far + work if count > 0 else 0.0
+
     def round_trip(self, traffic: RoundTraffic) -> float:
         """Seconds one coordination round's boundary exchange adds (0 without boundary traffic)."""
         if len(traffic.owners) == 0:
@@ -90,21 +104,19 @@ class LatencyModel:
         ``host_workers`` [R]: training workers committed on each host (default none); call once per round,
         as it advances the hosts' backlog."""
         n_regions = len(self.hosts)
-        workers = np.zeros(n_regions) if host_workers is None else np.asarray(host_workers, float)
-        self.check_s = self.idle_check_s / scheduler_share(self.host_cores, workers)
-        if n_regions == 1:  # one region (the central shield): the same sums without scatter and gather
-            count = np.array([np.count_nonzero(requests)])
-            far = np.array([max(0.0, float(self.to_host[requests].max(initial=0.0)))])
+        if n_regions == 1:
+            latency = self._one_region(requests, res, host_workers)
         else:
+            workers = np.zeros(n_regions) if host_workers is None else np.asarray(host_workers, float)
+            self.check_s = self.idle_check_s / scheduler_share(self.host_cores, workers)
             region = self.labels[requests]
             far = np.zeros(n_regions)
             np.maximum.at(far, region, self.to_host[requests])
             count = np.bincount(region, minlength=n_regions)
-        work = count * self.receive_s + res.local_checks * self.check_s
-        carried = self.backlog_s
-        self.backlog_s = np.maximum(carried + work - self.round_s, 0.0)
-        gather = np.where(count > 0, carried + far + work, 0.0)
-        latency = gather[self.labels] if n_regions > 1 else gather[0]
+            work = count * self.receive_s + res.local_checks * self.check_s
+            carried = self.backlog_s
+            self.backlog_s = np.maximum(carried + work - self.round_s, 0.0)
+            latency = np.where(count > 0, carried + far + work, 0.0)[self.labels]
         trips = [self.round_trip(t) for t in res.traffic]
         if any(trips):  # boundary round trips before (and of) each agent's answer
             coordination = np.concatenate(([0.0], np.cumsum(trips)))
