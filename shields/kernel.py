@@ -66,10 +66,11 @@ def charge_numpy(seconds: float) -> None:
 def load() -> None:
     """Import numba and wrap the kernel now (it compiles, or loads from numba's cache, on its first call), so
     every coordinator uses it from here on: for benchmarks that time the steady state, not the ski rental."""
-    global _compiled, _grant_jit, _rank_jit, _has_order_jit
+    global _compiled, _grant_jit, _rank_jit, _has_order_jit, _lex_ranks_jit
     if _compiled is None:
         from numba import njit
 
+        _lex_ranks_jit = njit(cache=True, nogil=True)(_lex_ranks)
         _grant_jit = njit(cache=True, nogil=True)(_grant)
         _rank_jit = njit(cache=True, nogil=True)(_preference_rank)
         _has_order_jit = njit(cache=True, nogil=True)(_has_order)
@@ -80,6 +81,30 @@ def resolve_local(*args: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     """The compiled ``_resolve_local`` (compiled on first use; see module docstring)."""
     load()
     return _compiled(*args)
+
+
+def lex_ranks(neg: np.ndarray, ticket: np.ndarray) -> np.ndarray | None:
+    """Ranks [N] in ``np.lexsort((ticket, neg))``'s order (ties of both by index), compiled, once the kernel is
+    loaded (else None); None too when a value is ``NaN`` (the caller sorts with NumPy)."""
+    if _compiled is None:
+        return None
+    ranks = _lex_ranks_jit(neg, ticket)
+    return ranks if len(ranks) == len(neg) else None
+
+
+def _lex_ranks(neg, ticket):  # pragma: no cover (compiled; tests/test_shield_scale.py runs both forms)
+    """Two stable sorts, by ticket then by ``neg`` (lexsort's order; ``-0.0`` equals ``0.0`` in both); an empty
+    array when a value is ``NaN``, whose place in the order this does not reproduce."""
+    n = len(neg)
+    for i in range(n):
+        if np.isnan(neg[i]) or np.isnan(ticket[i]):
+            return np.empty(0, dtype=np.int64)
+    by_ticket = np.argsort(ticket, kind="mergesort")
+    order = by_ticket[np.argsort(neg[by_ticket], kind="mergesort")]
+    ranks = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        ranks[order[r]] = r
+    return ranks
 
 
 def _grant(rows, entry, demand, priority, slots, mem, slot_limit, mem_limit, granted):  # pragma: no cover

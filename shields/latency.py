@@ -36,7 +36,6 @@ import numpy as np
 from shields.protocol import Resolution, RoundTraffic
 from srole_env.config import ClusterConfig
 from srole_env.core.head_queue import scheduler_share
-from srole_env.core.overhead import one_way_latency
 from srole_env.core.topology import Topology
 
 
@@ -48,13 +47,11 @@ class LatencyModel:
         self.labels = np.asarray(labels, dtype=np.int64)
         self.hosts = np.asarray(hosts, dtype=np.int64)
         n_regions = len(self.hosts)
-        self.to_host = np.empty(topology.n_edges)
-        self.host_link = np.empty((n_regions, n_regions))
-        for r, host in enumerate(self.hosts):
-            lat = one_way_latency(topology, config, int(host))
-            members = self.labels == r
-            self.to_host[members] = lat[members]
-            self.host_link[r] = lat[self.hosts]
+        self._positions, self._config = topology.positions, config
+        own_host = self.hosts[self.labels]
+        self.to_host = self._link(own_host, np.arange(topology.n_edges))
+        """[N] one-way latency from every edge to its region's host (``one_way_latency``'s, pair by pair)."""
+        self._host_link: np.ndarray | None = None
         self.receive_s = config.report_bytes * 8.0 / topology.nic_bps[self.hosts]
         self.host_cores = topology.cores[self.hosts]
         self.round_s = config.round_s
@@ -64,11 +61,40 @@ class LatencyModel:
         self.backlog_s = np.zeros(n_regions)
         """Work (seconds) each host carries into the next round."""
 
+    def _link(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """One-way latency between edges ``a`` and ``b`` (arrays of edge indices): ``one_way_latency(..., a)[b]``
+        with its arithmetic, for these pairs only (0 where ``a == b``), so no region needs a row over all N."""
+        dist = np.linalg.norm(self._positions[b] - self._positions[a], axis=-1)
+        lat = self._config.link_base_latency_s + self._config.link_latency_per_m * dist
+        return np.where(a == b, 0.0, lat)
+
+    @property
+    def host_link(self) -> np.ndarray:
+        """[R, R] one-way latency between every two hosts (computed on first use: R^2 entries)."""
+        if self._host_link is None:
+            r = np.arange(len(self.hosts))
+            self._host_link = self._link(self.hosts[r[:, None]], self.hosts[r[None, :]])
+        return self._host_link
+
+    def _one_region(self, requests: np.ndarray, res: Resolution, host_workers: np.ndarray | None) -> float:
+        """``per_agent``'s gather time of a single region (the central shield) in scalars: the same operations
+        in the same order as the arrays of length 1 the general case uses (a round's fixed cost at small N)."""
+        workers = 0.0 if host_workers is None else float(np.asarray(host_workers, float)[0])
+        share = min(1.0, float(self.host_cores[0]) / (max(workers, 0.0) + 1.0))  # scheduler_share
+        check = self.idle_check_s / share
+        self.check_s = np.array([check])
+        count = int(np.count_nonzero(requests))
+        far = max(0.0, float(self.to_host[requests].max(initial=0.0)))
+        work = count * float(self.receive_s[0]) + int(res.local_checks[0]) * check
+        carried = float(self.backlog_s[0])
+        self.backlog_s = np.array([max(carried + work - self.round_s, 0.0)])
+        return carried + far + work if count > 0 else 0.0
+
     def round_trip(self, traffic: RoundTraffic) -> float:
         """Seconds one coordination round's boundary exchange adds (0 without boundary traffic)."""
         if len(traffic.owners) == 0:
             return 0.0
-        wire = 2.0 * float(self.host_link[traffic.src, traffic.dst].max())
+        wire = 2.0 * float(self._link(self.hosts[traffic.src], self.hosts[traffic.dst]).max())
         work = float((traffic.served * (self.receive_s[traffic.owners] + self.check_s[traffic.owners])).max())
         return wire + work
 
@@ -78,17 +104,19 @@ class LatencyModel:
         ``host_workers`` [R]: training workers committed on each host (default none); call once per round,
         as it advances the hosts' backlog."""
         n_regions = len(self.hosts)
-        workers = np.zeros(n_regions) if host_workers is None else np.asarray(host_workers, float)
-        self.check_s = self.idle_check_s / scheduler_share(self.host_cores, workers)
-        region = self.labels[requests]
-        far = np.zeros(n_regions)
-        np.maximum.at(far, region, self.to_host[requests])
-        count = np.bincount(region, minlength=n_regions)
-        work = count * self.receive_s + res.local_checks * self.check_s
-        carried = self.backlog_s
-        self.backlog_s = np.maximum(carried + work - self.round_s, 0.0)
-        gather = np.where(count > 0, carried + far + work, 0.0)
-        latency = gather[self.labels]
+        if n_regions == 1:
+            latency = self._one_region(requests, res, host_workers)
+        else:
+            workers = np.zeros(n_regions) if host_workers is None else np.asarray(host_workers, float)
+            self.check_s = self.idle_check_s / scheduler_share(self.host_cores, workers)
+            region = self.labels[requests]
+            far = np.zeros(n_regions)
+            np.maximum.at(far, region, self.to_host[requests])
+            count = np.bincount(region, minlength=n_regions)
+            work = count * self.receive_s + res.local_checks * self.check_s
+            carried = self.backlog_s
+            self.backlog_s = np.maximum(carried + work - self.round_s, 0.0)
+            latency = np.where(count > 0, carried + far + work, 0.0)[self.labels]
         trips = [self.round_trip(t) for t in res.traffic]
         if any(trips):  # boundary round trips before (and of) each agent's answer
             coordination = np.concatenate(([0.0], np.cumsum(trips)))

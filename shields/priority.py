@@ -19,7 +19,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from shields import kernel
 from shields.core import RoundState, distinct_key_order
+
+COMPILED_MAX = 20_000
+"""Largest N whose ranks come from ``shields.kernel.lex_ranks`` once the kernel is loaded (beyond, NumPy's SIMD
+quicksort of one key is faster than two compiled merge sorts)."""
 
 PriorityRule = Callable[[RoundState, np.ndarray, "np.ndarray | None"], np.ndarray]
 _BIG = 1e300
@@ -68,14 +73,19 @@ def check_rule(name: str) -> PriorityRule:
 def priority_ranks(key: np.ndarray, ticket: np.ndarray) -> np.ndarray:
     """Rank [N] of every agent (0 = keeps its target first): by key descending, then ticket ascending.
 
-    The order of ``np.lexsort((ticket, -key))`` (ties of both by agent index), from NumPy's SIMD quicksort, about a
-    third of lexsort's merge sorts at N = 100,000: the dense rank of ``-key`` plus the ticket is one float sort key;
-    adding rounds monotonically, so an order with no equal sort keys is lexsort's, and any equal keys (tied or
-    rounded-together tickets) or a ``NaN`` fall back to ``np.lexsort``.
+    Up to ``COMPILED_MAX`` agents with the compiled kernel loaded: ``shields.kernel.lex_ranks``. Otherwise the
+    order of ``np.lexsort((ticket, -key))`` (ties of both by agent index) from NumPy's SIMD quicksort, about a
+    third of lexsort's merge sorts at N = 100,000: the dense rank of ``-key`` plus the ticket is one float sort
+    key; adding rounds monotonically, so an order with no equal sort keys is lexsort's, and any equal keys (tied
+    or rounded-together tickets) or a ``NaN`` fall back to ``np.lexsort``.
     """
     neg = -np.asarray(key, dtype=float)
     ticket = np.asarray(ticket, dtype=float)
     n = len(neg)
+    if n <= COMPILED_MAX:  # a few calls' overhead, where the sorts' work is small: two stable sorts, compiled
+        ranks = kernel.lex_ranks(neg, ticket)
+        if ranks is not None:
+            return ranks
     by_key = np.argsort(neg)
     neg_sorted = neg[by_key]
     key_steps = neg_sorted[1:] != neg_sorted[:-1]

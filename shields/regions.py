@@ -64,19 +64,10 @@ def _kmeans(positions: np.ndarray, k: int, seed: int, max_iter: int = 50) -> np.
     rng = np.random.default_rng(seed)
     pts = np.asarray(positions, dtype=float)
     n = len(pts)
-    centres = np.empty((k, pts.shape[1]))
-    centres[0] = pts[rng.integers(n)]
-    d2 = np.sum((pts - centres[0]) ** 2, axis=1)
-    for j in range(1, k):
-        total = d2.sum()
-        pick = rng.choice(n, p=d2 / total) if total > 0 else rng.integers(n)
-        centres[j] = pts[pick]
-        d2 = np.minimum(d2, np.sum((pts - centres[j]) ** 2, axis=1))
+    centres = _kmeans_pp(pts, k, rng)
     labels = np.full(n, -1, dtype=np.int64)
     for _ in range(max_iter):
-        dist = np.sum((pts[:, None, :] - centres[None, :, :]) ** 2, axis=2)
-        new = np.argmin(dist, axis=1)
-        new = _fill_empty(new, dist, k)
+        new = _fill_empty(_nearest(pts, centres), pts, centres, k)
         if np.array_equal(new, labels):
             break
         labels = new
@@ -86,11 +77,88 @@ def _kmeans(positions: np.ndarray, k: int, seed: int, max_iter: int = 50) -> np.
     return labels
 
 
-def _fill_empty(labels: np.ndarray, dist: np.ndarray, k: int) -> np.ndarray:
+def _kmeans_pp(pts: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ initial centres [k, D]: each next centre drawn with probability proportional to the squared
+    distance to the nearest centre so far (``rng.choice(n, p=d2 / d2.sum())``, or uniform once all are 0).
+
+    Two savings, the same centres: the draw is ``rng.choice``'s own arithmetic without its argument checks
+    (``_choice_index``), and a new centre lowers the distances only of points in the slab of x within the
+    largest distance so far (points sorted by x once): outside it ``(x - cx)^2`` alone is at least every
+    point's distance, so ``minimum`` would keep them.
+    """
+    n = len(pts)
+    centres = np.empty((k, pts.shape[1]))
+    centres[0] = pts[rng.integers(n)]
+    d2 = np.sum((pts - centres[0]) ** 2, axis=1)
+    by_x = np.argsort(pts[:, 0], kind="stable")
+    xs = pts[by_x, 0]
+    for j in range(1, k):
+        total = d2.sum()
+        pick = _choice_index(rng, d2 / total) if total > 0 else rng.integers(n)
+        centres[j] = pts[pick]
+        reach = math.sqrt(float(d2.max())) * (1.0 + 1e-9) + 1e-300
+        cx = centres[j, 0]
+        near = by_x[xs.searchsorted(cx - reach, side="left"):xs.searchsorted(cx + reach, side="right")]
+        d2[near] = np.minimum(d2[near], np.sum((pts[near] - centres[j]) ** 2, axis=1))
+    return centres
+
+
+def _choice_index(rng: np.random.Generator, p: np.ndarray) -> int:
+    """``rng.choice(len(p), p=p)`` for a valid ``p`` (non-negative, summing to 1): NumPy's inverse-CDF draw
+    (``cdf = p.cumsum(); cdf /= cdf[-1]``, one uniform, ``searchsorted`` right), the same index and draw."""
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    return int(cdf.searchsorted(rng.random(), side="right"))
+
+
+def _sq_dist(pts: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Squared distances ``sum((p - c) ** 2)`` over the last axis (``pts`` [..., 2] against ``centres`` [..., 2])."""
+    return np.sum((pts - centres) ** 2, axis=-1)
+
+
+BRUTE_CELLS = 4_000_000
+"""Largest point x centre table ``_nearest`` computes whole; beyond it, a k-d tree narrows the centres down."""
+KD_NEIGHBOURS = 4
+"""Centres the k-d tree proposes per point; the exact distances then pick among them."""
+
+
+def _nearest(pts: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index [n] of each point's nearest centre, the lowest index among equally near ones: exactly
+    ``argmin(_sq_dist(pts[:, None], centres[None]), axis=1)``, without its n x k table when that is large.
+
+    A k-d tree (``scipy.spatial.cKDTree``) proposes each point's ``KD_NEIGHBOURS`` nearest centres, and the same
+    squared-distance formula picks among them. Every other centre is at least as far as the farthest proposed
+    one, so the pick is the argmin's unless that one is within rounding of the nearest (a near tie): those
+    points, if any, take the whole table row by row.
+    """
+    n, k = len(pts), len(centres)
+    if n * k <= BRUTE_CELLS or k <= KD_NEIGHBOURS:
+        return _brute_nearest(pts, centres)
+    from scipy.spatial import cKDTree
+
+    kd_dist, idx = cKDTree(centres).query(pts, k=KD_NEIGHBOURS)
+    exact = _sq_dist(pts[:, None, :], centres[idx])  # [n, K] the argmin's own arithmetic
+    best = exact.min(axis=1)
+    labels = np.where(exact == best[:, None], idx, k).min(axis=1)  # lowest index among the proposed ties
+    # a centre not proposed is at k-d distance >= the K-th's: it cannot tie or beat ``best`` when that is clear
+    unsure = np.flatnonzero(kd_dist[:, -1] ** 2 <= best * (1.0 + 1e-9) + 1e-300)
+    if len(unsure):
+        labels[unsure] = _brute_nearest(pts[unsure], centres)
+    return labels
+
+
+def _brute_nearest(pts: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """``argmin`` over the whole squared-distance table, in blocks of points that keep it to ``BRUTE_CELLS``."""
+    block = max(1, BRUTE_CELLS // max(len(centres), 1))
+    return np.concatenate([np.argmin(_sq_dist(pts[i:i + block, None, :], centres[None, :, :]), axis=1)
+                           for i in range(0, len(pts), block)]) if len(pts) else np.zeros(0, dtype=np.int64)
+
+
+def _fill_empty(labels: np.ndarray, pts: np.ndarray, centres: np.ndarray, k: int) -> np.ndarray:
     """Give every empty cluster the point farthest from its own centre, taken from a cluster of 2+."""
     counts = np.bincount(labels, minlength=k)
     for empty in np.flatnonzero(counts == 0):
-        own = dist[np.arange(len(labels)), labels]
+        own = _sq_dist(pts, centres[labels])
         movable = counts[labels] > 1
         far = int(np.argmax(np.where(movable, own, -np.inf)))
         counts[labels[far]] -= 1

@@ -29,7 +29,9 @@ decision (O(C) per step besides the local observation's vector ops).
 **A round at once.** ``decide_round(rule)`` makes every decision left in the round in one compiled loop
 (``srole_env.core.head_kernel``: the same observation, mask and placement arithmetic) with a rule given as
 arrays (the greedy head, or a Q-network exported from torch by ``agents.common.export``) and returns what the
-round's last ``step`` would; evaluation uses it (``agents.harness.evaluate``), learners keep ``step``.
+round's last ``step`` would; evaluation uses it (``agents.harness.evaluate``). ``collect_round`` is the learner's
+form: epsilon-greedy inside the loop, every decision's observation, mask and action returned as arrays
+(``agents.learners.crl_idqn``); other learners keep ``step``.
 
 **Action** ``Discrete(C + 1)`` over the deciding edge's candidates, then hold (the task waits and its edge
 requests again next round). ``action_masks()`` gives the safe actions (``sb3_contrib.MaskablePPO``).
@@ -61,7 +63,7 @@ Learners that credit each decision with its own edge's rewards (``agents.learner
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -83,6 +85,23 @@ GLOBAL_FEATURES = len(LOAD_BINS) + 1 + 7
 """Cluster-wide features (layout in the module docstring)."""
 HEAD_INFO_KEYS = ("head_backlog", "head_utilization", "head_decisions", "head_demand", "head_decision_latency_s",
                   "head_decision_latency_max_s", "head_service_s")
+
+
+_NO_RECORD = (False, np.zeros((0, 0), np.float32), np.zeros((0, 0), np.bool_), np.zeros((0, 0)), np.zeros(0))
+"""``head_kernel.decide``'s collecting arguments when it only decides (``decide_round``)."""
+
+
+class HeadDecisions(NamedTuple):
+    """Decisions of a round made by ``CentralizedSchedulingEnv.collect_round``, in service order."""
+
+    edges: np.ndarray
+    """[k] the deciding edges."""
+    obs: np.ndarray
+    """[k, D] float32: the observation each decision was made at (``step``'s previous return)."""
+    masks: np.ndarray
+    """[k, A] bool: each decision's ``action_masks()``."""
+    actions: np.ndarray
+    """[k] int64: the actions taken."""
 
 
 class CentralizedSchedulingEnv(gym.Env):
@@ -148,24 +167,70 @@ class CentralizedSchedulingEnv(gym.Env):
         rule's action once per decision (the other steps of a round return reward 0 and no round figures).
         A learned rule hands a near tie back: ``act(obs [D] float32, mask [A] bool) -> action`` (the policy the
         rule was exported from) decides it, through ``step``'s own path. For evaluation and greedy heads;
-        learners that need every decision's observation use ``step``.
+        a learner that needs every decision's observation uses ``collect_round`` (or ``step``).
         """
         if self._pos >= len(self._order):
             raise RuntimeError("decide_round() called on a finished episode; call reset() first")
         rule.check_fits(self.observation_space.shape[0], self.sim.n_actions)
         if not rule.exact and act is None:
             raise ValueError("decide_round: a learned rule needs act, the policy that decides near ties")
-        before, after = self._kernel_args(rule)
-        m = len(self._order)
-        while True:
-            pos, mem_sum = head_kernel.decide(self._pos, *before, self._mem_sum, *after)
-            self._pos, self._mem_sum = int(pos), float(mem_sum)
-            if self._pos >= m:
-                break
-            self._apply(as_action(act(self._observation(), self.action_masks()), self.sim.n_actions))
-            if self._pos >= m:
-                break
+        self._run_kernel(rule, act, len(self._order), _NO_RECORD)
         return self._advance()
+
+    def collect_round(
+        self, rule: HeadRule, act: Callable[[np.ndarray, np.ndarray], int], rand: np.ndarray, eps: np.ndarray,
+        count: int | None = None,
+    ) -> tuple[HeadDecisions, tuple[np.ndarray, float, bool, bool, dict]]:
+        """A learner's ``decide_round``: the next ``count`` decisions (default: the rest of the round) with the
+        learned ``rule`` exploring epsilon-greedily, recording each decision's observation and mask.
+
+        ``rand`` [count, A + 1] and ``eps`` [count] are the exploration draws of each decision (``IDQN.explore``'s
+        per decision: A uniforms to pick a random allowed action, then one against ``eps``); ``act`` decides the
+        near ties of decisions not explored (the torch policy's greedy action). The decisions and the returned
+        values are those of calling ``step`` once per decision with the same actions (the last ``step``'s
+        values); ``HeadDecisions`` holds what each decision saw and chose, in service order.
+        """
+        if self._pos >= len(self._order):
+            raise RuntimeError("collect_round() called on a finished episode; call reset() first")
+        rule.check_fits(self.observation_space.shape[0], self.sim.n_actions)
+        left = len(self._order) - self._pos
+        count = left if count is None else int(count)
+        if not 1 <= count <= left:
+            raise ValueError(f"collect_round: count must be in [1, {left}] (the decisions left in the round), "
+                             f"got {count}")
+        n_actions = self.sim.n_actions
+        rand = np.ascontiguousarray(rand, dtype=np.float64)
+        eps = np.ascontiguousarray(eps, dtype=np.float64)
+        if rand.shape != (count, n_actions + 1) or eps.shape != (count,):
+            raise ValueError(f"collect_round: rand must have shape {(count, n_actions + 1)} and eps {(count,)}, got "
+                             f"{rand.shape} and {eps.shape}")
+        start, stop, m = self._pos, self._pos + count, len(self._order)
+        obs = np.zeros((m, self.observation_space.shape[0]), dtype=np.float32)
+        masks = np.zeros((m, n_actions), dtype=bool)
+        full_rand, full_eps = np.zeros((m, n_actions + 1)), np.zeros(m)
+        full_rand[start:stop], full_eps[start:stop] = rand, eps
+        self._run_kernel(rule, act, stop, (True, obs, masks, full_rand, full_eps))
+        edges = self._order[start:stop].copy()
+        decisions = HeadDecisions(edges, obs[start:stop], masks[start:stop], self._joint[edges].copy())
+        return decisions, self._advance()
+
+    def _run_kernel(self, rule: HeadRule, act: Callable[[np.ndarray, np.ndarray], int] | None, stop: int,
+                    record: tuple) -> None:
+        """Decisions up to position ``stop`` in ``head_kernel.decide``, near ties decided by ``act`` (``step``'s
+        path); with ``record`` = ``(True, obs, masks, rand, eps)`` the collecting form (``collect_round``)."""
+        before, after = self._kernel_args(rule)
+        explore = record[0]
+        while True:
+            pos, mem_sum = head_kernel.decide(self._pos, *before, self._mem_sum, *after, stop, *record)
+            self._pos, self._mem_sum = int(pos), float(mem_sum)
+            if self._pos >= stop:
+                break
+            obs, mask = self._observation(), self.action_masks()
+            if explore:
+                record[1][self._pos], record[2][self._pos] = obs, mask
+            self._apply(as_action(act(obs, mask), self.sim.n_actions))
+            if self._pos >= stop:
+                break
 
     def _apply(self, action: int) -> None:
         """Commit the decision ``action`` for the deciding edge (the state part of ``step``)."""
@@ -223,6 +288,11 @@ class CentralizedSchedulingEnv(gym.Env):
             "head_decision_latency_max_s": t["latency_max"],
             "head_decisions": decided,
         }
+
+    @property
+    def decisions_left(self) -> int:
+        """Decisions still to make in the current round (0 when the episode is over)."""
+        return len(self._order) - self._pos
 
     @property
     def deciding_edge(self) -> int:

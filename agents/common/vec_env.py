@@ -151,7 +151,11 @@ class CentralizedEpisodes(gym.Wrapper):
         return obs, info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        obs, reward, terminated, truncated, info = self.env.step(action)
+        return self._count(*self.env.step(action))
+
+    def _count(self, obs: np.ndarray, reward: float, terminated: bool, truncated: bool,
+               info: dict) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """Count one decision (the env's ``step`` return values) and log a finished episode."""
         self.decisions += 1
         self.rounds = self._episode_start + int(self.env.unwrapped.sim.round)
         self._return += float(reward)
@@ -166,3 +170,20 @@ class CentralizedEpisodes(gym.Wrapper):
 
     def action_masks(self) -> np.ndarray:
         return self.env.unwrapped.action_masks()
+
+    @property
+    def rounds_now(self) -> int:
+        """The run's simulated rounds now, counting those the env ran inside ``reset`` (``rounds`` counts them
+        at the episode's first decision)."""
+        return self._episode_start + int(self.env.unwrapped.sim.round)
+
+    def collect(self, rule: Any, act: Any, rand: np.ndarray, eps: np.ndarray,
+                count: int | None = None) -> tuple[Any, tuple[np.ndarray, float, bool, bool, dict]]:
+        """``CentralizedSchedulingEnv.collect_round`` with this wrapper's counting: the same counters, episode
+        log and infos as ``step`` called once per decision made."""
+        decisions, (obs, reward, terminated, truncated, info) = self.env.unwrapped.collect_round(
+            rule, act, rand, eps, count)
+        k = len(decisions.edges)
+        self.decisions += k - 1  # ``_count`` adds the last one
+        self._length += k - 1
+        return decisions, self._count(obs, reward, terminated, truncated, info)

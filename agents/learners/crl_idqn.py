@@ -20,6 +20,15 @@ whose edge is not decided again before the episode ends has no next head observa
 none after its last round), so it is not stored: storing it as terminal would bias the values toward the
 horizon, which the observation does not show.
 
+**Collection at array speed.** With numba and a network the compiled loop can evaluate (a ReLU/Tanh MLP, plain
+or dueling: ``agents.common.export.head_rule``), a round's decisions are made in one compiled call
+(``CentralizedSchedulingEnv.collect_round``): each decision's observation from the state the head holds, the
+epsilon-greedy action from the same uniforms ``IDQN.explore`` draws per decision (drawn for the round at once,
+in the same order), the placement; near ties of the greedy action go back to the torch network. The round's
+transitions are then built for all edges at once (``ArrayEdgeCredit``) and added to the replay buffer in one
+call. The decisions, transitions, draws and so the whole run are those of one ``step`` per decision
+(``tests/test_head_collect.py``); without numba the learner steps once per decision (``EdgeCredit``).
+
 **Budget and schedule** in simulated rounds (``CentralizedEpisodes`` counts them and cuts the last episode
 at the budget): one ``update`` per ``train_every_rounds`` rounds (``gradient_steps`` each) once
 ``learning_starts`` transitions are stored; epsilon decays over rounds as for ``idqn``.
@@ -39,8 +48,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agents.common.context import CheckpointSchedule, RunContext
+from agents.common.export import head_rule
 from agents.learners.idqn import IDQN, IDQNConfig, QNetPolicy
 from srole_env import CentralizedSchedulingEnv
+from srole_env.core import head_kernel
+from srole_env.core.head_kernel import HeadRule
 
 if TYPE_CHECKING:
     from agents.common.vec_env import CentralizedEpisodes
@@ -140,19 +152,177 @@ class EdgeCredit:
         return (o[None, :], np.array([a]), np.array([ret]), next_obs[None, :], next_mask[None, :], discount)
 
 
-class HeadLearner:
-    """Trains an ``IDQN`` on the head's decisions (``learn``); ``samples`` counts stored transitions."""
+class ArrayEdgeCredit:
+    """``EdgeCredit`` over arrays: a round's decisions at once (``decide_round``), the same transitions in the same
+    order with the same floating-point operations (the per-round powers of gamma are Python's, from a table).
 
-    def __init__(self, agent: IDQN, env: CentralizedEpisodes, samples: int = 0):
+    Per edge: its open decision (``open_*``) and a ring of at most ``n_step`` closed one-step transitions.
+    """
+
+    def __init__(self, n_edges: int, n_step: int, gamma: float, obs_dim: int, n_actions: int):
+        if n_step < 1:
+            raise ValueError(f"hyperparameter n_step must be >= 1, got {n_step}")
+        self.n, self.n_step, self.gamma = n_edges, n_step, gamma
+        self._powers = np.array([1.0])
+        self.is_open = np.zeros(n_edges, dtype=bool)
+        self.open_obs = np.zeros((n_edges, obs_dim), dtype=np.float32)
+        self.open_action = np.zeros(n_edges, dtype=np.int64)
+        self.open_reward = np.zeros(n_edges)
+        self.open_rounds = np.zeros(n_edges, dtype=np.int64)
+        k = n_step
+        self.ring_obs = np.zeros((n_edges, k, obs_dim), dtype=np.float32)
+        self.ring_action = np.zeros((n_edges, k), dtype=np.int64)
+        self.ring_reward = np.zeros((n_edges, k))
+        self.ring_next_obs = np.zeros((n_edges, k, obs_dim), dtype=np.float32)
+        self.ring_next_mask = np.zeros((n_edges, k, n_actions), dtype=bool)
+        self.ring_discount = np.zeros((n_edges, k))
+        self.ring_start = np.zeros(n_edges, dtype=np.int64)
+        self.ring_len = np.zeros(n_edges, dtype=np.int64)
+
+    def powers(self, rounds: np.ndarray) -> np.ndarray:
+        """``gamma ** rounds`` elementwise, each exactly Python's ``gamma ** int`` (``EdgeCredit``'s)."""
+        top = int(rounds.max(initial=0))
+        if top >= len(self._powers):
+            self._powers = np.array([self.gamma**k for k in range(max(2 * top, 64))])
+        return self._powers[rounds]
+
+    def decide_round(self, edges: np.ndarray, obs: np.ndarray, masks: np.ndarray,
+                     actions: np.ndarray) -> list[np.ndarray] | None:
+        """Decisions for distinct ``edges`` [k] in service order at ``obs`` [k, D] / ``masks`` [k, A] with ``actions``:
+        each closes its edge's previous decision; the n-step transitions complete, as ``ReplayBuffer.add``'s
+        arguments (rows in decision order), or None."""
+        closing = self.is_open[edges]
+        e = edges[closing]
+        out = None
+        if len(e):
+            slot = (self.ring_start[e] + self.ring_len[e]) % self.n_step
+            self.ring_obs[e, slot] = self.open_obs[e]
+            self.ring_action[e, slot] = self.open_action[e]
+            self.ring_reward[e, slot] = self.open_reward[e]
+            self.ring_next_obs[e, slot] = obs[closing]
+            self.ring_next_mask[e, slot] = masks[closing]
+            self.ring_discount[e, slot] = self.powers(self.open_rounds[e])
+            self.ring_len[e] += 1
+            full = e[self.ring_len[e] >= self.n_step]
+            if len(full):
+                out = self._emit(full)
+                self.ring_start[full] = (self.ring_start[full] + 1) % self.n_step
+                self.ring_len[full] -= 1
+        self.is_open[edges] = True
+        self.open_obs[edges] = obs
+        self.open_action[edges] = actions
+        self.open_reward[edges] = 0.0
+        self.open_rounds[edges] = 0
+        return out
+
+    def pay(self, edge_rewards: list[np.ndarray]) -> None:
+        """Add each round's reward [N] to every open decision, discounted by the rounds since it."""
+        for rewards in edge_rewards:
+            e = np.flatnonzero(self.is_open)
+            self.open_reward[e] += self.powers(self.open_rounds[e]) * np.asarray(rewards, dtype=np.float64)[e]
+            self.open_rounds[e] += 1
+
+    def end_episode(self) -> list[np.ndarray] | None:
+        """Every pending chain with the returns up to its last transition (edge by edge, each chain in order);
+        open decisions are dropped."""
+        parts, keys = [], []
+        for j in range(self.n_step):
+            e = np.flatnonzero(self.ring_len > j)
+            if not len(e):
+                break
+            parts.append(self._emit(e, skip=j))
+            keys.append(e * self.n_step + j)
+        self.ring_len[:] = 0
+        self.ring_start[:] = 0
+        self.is_open[:] = False
+        if not parts:
+            return None
+        order = np.argsort(np.concatenate(keys), kind="stable")
+        return [np.concatenate(column)[order] for column in zip(*parts)]
+
+    def _emit(self, e: np.ndarray, skip: int = 0) -> list[np.ndarray]:
+        """For edges ``e``: the transition ``skip`` places into each chain with the returns of the chain's rest."""
+        n = self.n_step
+        start, length = self.ring_start[e], self.ring_len[e]
+        ret, discount = np.zeros(len(e)), np.ones(len(e))
+        for k in range(skip, n):
+            live = k < length
+            slot = (start + k) % n
+            ret = np.where(live, ret + discount * self.ring_reward[e, slot], ret)
+            discount = np.where(live, discount * self.ring_discount[e, slot], discount)
+        first, last = (start + skip) % n, (start + length - 1) % n
+        return [self.ring_obs[e, first], self.ring_action[e, first], ret, self.ring_next_obs[e, last],
+                self.ring_next_mask[e, last], discount]
+
+
+class HeadLearner:
+    """Trains an ``IDQN`` on the head's decisions (``learn``); ``samples`` counts stored transitions.
+
+    ``fast`` (default: when the compiled loop is available and the network exports to a ``HeadRule``) collects a
+    round's decisions in the compiled loop (``CentralizedSchedulingEnv.collect_round``) with ``ArrayEdgeCredit``;
+    otherwise one ``step`` per decision with ``EdgeCredit``. Both take the same decisions, store the same
+    transitions in the same order and draw the same random numbers, so a run is the same either way.
+    """
+
+    def __init__(self, agent: IDQN, env: CentralizedEpisodes, samples: int = 0, fast: bool | None = None):
         self.agent, self.env = agent, env
-        self.credit = EdgeCredit(env.unwrapped.config.n_edges, agent.hp.n_step, agent.hp.gamma)
         self.samples = samples
         self.policy = HeadQPolicy(agent.q, agent.hp.mask_actions, agent.device)
+        if fast is None:
+            fast = head_kernel.available() and head_rule(self.policy) is not None
+        self.fast = bool(fast)
+        base = env.unwrapped
+        n_edges = base.config.n_edges
+        self.credit: EdgeCredit | ArrayEdgeCredit = (
+            ArrayEdgeCredit(n_edges, agent.hp.n_step, agent.hp.gamma, base.observation_space.shape[0],
+                            int(base.action_space.n))
+            if self.fast else EdgeCredit(n_edges, agent.hp.n_step, agent.hp.gamma))
+        self._rule: HeadRule | None = None
+        self._rule_updates = -1
 
-    def _store(self, transitions: list[Transition]) -> None:
+    def _store(self, transitions: list[Transition] | list[np.ndarray] | None) -> None:
+        """Into the replay buffer: ``EdgeCredit``'s transitions one by one, or ``ArrayEdgeCredit``'s rows at once."""
+        if not transitions:
+            return
+        if self.fast:
+            self.agent.buffer.add(*transitions)
+            self.samples += len(transitions[1])
+            return
         for t in transitions:
             self.agent.buffer.add(*t)
         self.samples += len(transitions)
+
+    def _step(self, obs: np.ndarray) -> tuple[float, tuple[np.ndarray, float, bool, bool, dict]]:
+        """One decision through the Gymnasium API; (its epsilon, ``step``'s return values)."""
+        agent, env = self.agent, self.env
+        edge = env.unwrapped.deciding_edge
+        mask = env.unwrapped.action_masks()
+        self._store(self.credit.decide(edge, obs, mask))
+        eps = agent.epsilon(env.rounds)
+        action = int(agent.explore(self.policy.preferences(obs[None, :], mask[None, :]), mask[None, :], eps)[0])
+        self.credit.act(edge, obs, action)
+        return eps, env.step(action)
+
+    def _collect(self) -> tuple[float, tuple[np.ndarray, float, bool, bool, dict]]:
+        """The decisions ``_step`` would make until the round ends (or, when the episode's ``reset`` ran rounds
+        not yet counted, its first decision alone, as the per-decision path runs their updates after it), in
+        the compiled loop with the same exploration draws; (the last decision's epsilon, its return values)."""
+        agent, env = self.agent, self.env
+        base = env.unwrapped
+        now = env.rounds_now
+        count = 1 if now != env.rounds else base.decisions_left
+        eps = np.full(count, agent.epsilon(now))
+        eps[0] = agent.epsilon(env.rounds)
+        rand = agent.rng.random((count, int(base.action_space.n) + 1))  # IDQN.explore's draws, decision by decision
+        if self._rule_updates != agent.updates:
+            self._rule, self._rule_updates = head_rule(self.policy), agent.updates
+        decisions, out = env.collect(self._rule, self._greedy, rand, eps, count)
+        self._store(self.credit.decide_round(*decisions))
+        return float(eps[-1]), out
+
+    def _greedy(self, obs: np.ndarray, mask: np.ndarray) -> int:
+        """The torch network's greedy action (the compiled loop's near ties)."""
+        return int(np.argmax(self.policy.preferences(obs[None, :], mask[None, :])[0]))
 
     def learn(self, ctx: RunContext) -> None:
         """Train until ``env.rounds`` reaches ``ctx.rounds``, checkpointing and evaluating as scheduled."""
@@ -164,16 +334,10 @@ class HeadLearner:
         obs, _ = env.reset()
         losses: list[float] = []
         while env.rounds < ctx.rounds:
-            edge = head.deciding_edge
-            if edge < 0:
+            if head.deciding_edge < 0:
                 raise RuntimeError("an episode of the head env had no decision to make; crl_idqn cannot train on it")
-            mask = head.action_masks()
-            self._store(self.credit.decide(edge, obs, mask))
-            eps = agent.epsilon(env.rounds)
-            action = int(agent.explore(self.policy.preferences(obs[None, :], mask[None, :]), mask[None, :], eps)[0])
-            self.credit.act(edge, obs, action)
             before = env.rounds
-            obs, _, terminated, truncated, info = env.step(action)
+            eps, (obs, _, terminated, truncated, info) = self._collect() if self.fast else self._step(obs)
             self.credit.pay(info["edge_rewards"])
             for rounds in range(before + 1, env.rounds + 1):
                 if self.samples >= hp.learning_starts and rounds % hp.train_every_rounds == 0:

@@ -24,6 +24,10 @@ milliseconds per round (``time.process_time``; the wall figure is in the worker'
 memory is the process's ``ru_maxrss``. The last lines check that N = 100,000 stays within 4 GiB and that the
 cost per round grows no faster than N log N between the two largest sizes.
 
+``--edges-per-region X`` gives the episodes ``n_regions = max(4, round(N / X))`` (the crossover study's 12.5: 4,000
+regions at N = 50,000) and adds SROLE-decentralized's ratio to SROLE-central and its peak memory; ``--methods``
+runs only the methods named (e.g. ``SROLE-central SROLE-decentralized``).
+
 Policies: ``--marl`` / ``--crl`` run directories, else tiny ones trained here (``srole train --algo idqn`` and
 ``--algo crl_idqn`` at N = 20 for ``--train-rounds`` rounds; the speed does not depend on how well they learned).
 Output is Markdown.
@@ -98,7 +102,8 @@ def worker_episode(job: dict[str, Any]) -> dict[str, Any]:
     _load_shield_kernel(shield)  # numba's start-up belongs to the excluded start-up
     _import_kdtree()
     evaluate(policy, shield, make_config("paper", n_edges=20, horizon=3), 1, 0, "cpu")  # start-up, excluded
-    cfg = make_config("paper", n_edges=job["n"], horizon=job["horizon"])
+    regions = {"n_regions": job["n_regions"]} if job.get("n_regions") else {}
+    cfg = make_config("paper", n_edges=job["n"], horizon=job["horizon"], **regions)
     start, cpu = time.perf_counter(), time.process_time()
     result = evaluate(policy, shield, cfg, 1, job.get("seed", 0), "cpu")
     seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu
@@ -235,9 +240,14 @@ def episodes_table(args: argparse.Namespace, policies: dict[str, str]) -> list[s
              head, "|" + "---|" * (head.count("|") - 1)]
     results: dict[str, dict[str, Any]] = {}
     spread: dict[str, list[Any]] = {}
+    regions = max(4, round(args.n / args.edges_per_region)) if args.edges_per_region else None
+    if regions:
+        lines[0] = lines[0].replace("(`paper`)", f"(`paper`, {regions:,} regions)")
     for label, which, shield in METHODS:
+        if args.methods and label not in args.methods:
+            continue
         policy = policies.get(which, which)
-        job = {"policy": policy, "shield": shield, "n": args.n, "horizon": args.horizon}
+        job = {"policy": policy, "shield": shield, "n": args.n, "horizon": args.horizon, "n_regions": regions}
         runs = [run_worker(HERE, "episode", job, args.timeout) for _ in range(args.repeat)]
         old = run_worker(before, "episode", job, args.timeout) if before else None
         now = _median_run(runs, "cpu_s")
@@ -257,16 +267,27 @@ def episodes_table(args: argparse.Namespace, policies: dict[str, str]) -> list[s
     if spread:
         lines += [f"This tree's figures are the median of {args.repeat} fresh processes each; their CPU seconds: "
                   + "; ".join(f"{k} " + ", ".join(_fmt(x) for x in v) for k, v in spread.items()) + ".", ""]
-    marl_s = results["MARL"].get("cpu_s")
+    marl_s = results["MARL"].get("cpu_s") if "MARL" in results else None
+    central = results.get("SROLE-central", {})
     for label, _, _ in METHODS:
+        if label not in results:
+            continue
         s = results[label].get("cpu_s")
-        if s is None or marl_s is None:
+        if label == "SROLE-decentralized" and s is not None and central.get("cpu_s"):
+            ratio, peak = s / central["cpu_s"], results[label].get("peak_mib", math.inf)
+            lines.append(f"* {label}: {ratio:.2f}x SROLE-central's episode (goal <= 1.5x: "
+                         f"{'met' if ratio <= 1.5 else 'NOT met'}), peak {peak:,.0f} MiB (goal <= 2,048: "
+                         f"{'met' if peak <= 2048 else 'NOT met'})")
+            continue
+        if s is None:
             lines.append(f"* {label}: {results[label].get('error')}")
-        elif label.startswith("CRL"):
+        elif label.startswith("CRL") and marl_s is not None:
             lines.append(f"* {label}: {s:.2f} s = {s / marl_s:.2f}x the MARL episode (goal <= 2x): "
                          f"{'met' if s <= 2 * marl_s else 'NOT met'}")
-        else:
+        elif args.n == 10_000:
             lines.append(f"* {label}: {s:.2f} s (goal <= 5 s): {'met' if s <= 5 else 'NOT met'}")
+        else:
+            lines.append(f"* {label}: {s:.2f} s")
     return lines
 
 
@@ -335,6 +356,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per worker")
     parser.add_argument("--repeat", type=int, default=1, help="fresh processes per episode case of this tree and "
                         "per round-cost case (the median is reported; the other tree's episodes run once)")
+    parser.add_argument("--edges-per-region", type=float, default=None,
+                        help="episodes with n_regions = max(4, round(N / this)) (the crossover study's 12.5)")
+    parser.add_argument("--methods", nargs="+", default=None, help="episode methods to run (default: all)")
     parser.add_argument("--skip-episodes", action="store_true")
     parser.add_argument("--skip-rounds", action="store_true")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)

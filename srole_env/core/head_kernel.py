@@ -128,11 +128,16 @@ def _decide(start, order, base_obs, cand, slots, mem, extra_slots, extra_mem, sl
             memory, flops, units, h_flops, h_mem, use_override, override, ratios, eff, load, load_bins, load_hist,
             mem_sum, reach, queue_norm, cluster_fixed, head, head_slots, backlog_frac, done_frac, joint, kind,
             flat_w, flat_b, in_dims, out_dims, w_off, b_off, tanh, dueling, mask_actions, masked_score,
-            near_tie, obs_high):  # pragma: no cover (compiled; tests/test_head_kernel.py runs both forms)
-    """Decisions ``start..`` of the round in service order (see ``CentralizedSchedulingEnv.decide_round``).
+            near_tie, obs_high, stop, record, out_obs, out_mask, rand, eps):  # pragma: no cover (compiled;
+    # tests/test_head_kernel.py runs both forms)
+    """Decisions ``start..stop`` of the round in service order (see ``CentralizedSchedulingEnv.decide_round``).
 
     Updates ``extra_slots``, ``extra_mem``, ``load``, ``load_hist``, ``reach`` and ``joint`` as the env's ``step``
     does; stops before a learned rule's near tie. Returns the position reached and the updated ``mem_sum``.
+    With ``record`` (a learner collecting, ``CentralizedSchedulingEnv.collect_round``) each decision's observation
+    and mask go to ``out_obs``/``out_mask`` [m, D]/[m, A] and it explores epsilon-greedily as ``IDQN.explore``
+    does from the row ``rand[pos]`` [A + 1]: explore when ``rand[pos, A] < eps[pos]``, then the first argmax
+    of ``rand[pos, :A]`` times the allowed actions (an explored decision is never a near tie).
     """
     m = len(order)
     n_edges = len(load)
@@ -155,7 +160,7 @@ def _decide(start, order, base_obs, cand, slots, mem, extra_slots, extra_mem, sl
     extra_base = own + per * c_count
     cluster_base = extra_base + 2 * c_count
     pos = start
-    while pos < m:
+    while pos < stop:
         agent = order[pos]
         # ---- observation: the round-start local features, with the load-dependent ones recomputed
         for j in range(d_local):
@@ -193,8 +198,23 @@ def _decide(start, order, base_obs, cand, slots, mem, extra_slots, extra_mem, sl
         obs[cluster_base + nb + 5] = _clip(backlog_frac, obs_high)
         obs[cluster_base + nb + 6] = _clip(done_frac[pos], obs_high)
 
+        if record:
+            for j in range(d):
+                out_obs[pos, j] = obs[j]
+            for o in range(c_count + 1):
+                out_mask[pos, o] = mask[o]
+        explored = record and rand[pos, c_count + 1] < eps[pos]
+
         # ---- the rule's scores [C + 1]
-        if kind == 0:  # earliest finish (agents.baselines.crl_greedy.EarliestFinishHead.preferences)
+        if explored:
+            best = 0
+            best_u = rand[pos, 0] if (mask[0] or not mask_actions) else 0.0
+            for o in range(1, c_count + 1):
+                u = rand[pos, o] if (mask[o] or not mask_actions) else 0.0
+                if u > best_u:
+                    best = o
+                    best_u = u
+        elif kind == 0:  # earliest finish (agents.baselines.crl_greedy.EarliestFinishHead.preferences)
             for c in range(c_count):
                 if mask[c]:
                     b = own + per * c
@@ -235,11 +255,12 @@ def _decide(start, order, base_obs, cand, slots, mem, extra_slots, extra_mem, sl
             for o in range(c_count + 1):
                 q = np.float64(act_a[o])
                 scores[o] = q if (not mask_actions or mask[o]) else masked_score
-        best = 0
-        for o in range(1, c_count + 1):
-            if scores[o] > scores[best]:
-                best = o
-        if kind != 0:
+        if not explored:
+            best = 0
+            for o in range(1, c_count + 1):
+                if scores[o] > scores[best]:
+                    best = o
+        if kind != 0 and not explored:
             second = -np.inf
             for o in range(c_count + 1):
                 if o != best and scores[o] > second:
