@@ -15,6 +15,7 @@ from typing import Any
 from srole_common.persist import atomic_write
 from srole_env import make_config
 from study.analysis import decisive, report
+from study.experiments.cell_cost import cell_cost
 from study.experiments.cells import CellFailure, run_cells
 from study.experiments.plan import build_cells, run_cell
 from study.experiments.profiles import Profile, profile_to_dict
@@ -42,7 +43,7 @@ def reproduce(profile: Profile, out_dir: str | Path, device: str = "auto", progr
     if cached_only:
         cells = [dataclasses.replace(c, cached_only=True) for c in cells if c.kind == "method"]
     results = run_cells(run_cell, cells, workers=1 if cached_only else workers, address=address,
-                        desc=f"reproduce {profile.name}", progress=progress)
+                        desc=f"reproduce {profile.name}", progress=progress, weights=[cell_cost(c) for c in cells])
     rows: list[dict[str, Any]] = []
     curves: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []

@@ -304,7 +304,20 @@ covers it across loads)."""
 REPLICATION = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded")
 """Methods of the replication on seeds 10-19: both SROLEs, the baselines their verdicts compare against, and
 ``least_loaded`` (the heuristic a learned baseline must beat)."""
+FIRST = ("CRL", "CRL-greedy", "MARL", "SROLE-central", "SROLE-decentralized", "least_loaded", "greedy-reference",
+         "lower-bound")
+"""Methods of the first run: CRL, MARL and both SROLEs with the baselines their verdicts need."""
 PROFILES: dict[str, Profile] = {
+    # The README's first command (the default profile): the decisive comparison's base-load cell, paired, at half
+    # its budget and seeds, in minutes on 2 cores; ``--profile paper`` is the paper-scale run.
+    "first": Profile(
+        "first", rounds=DECISIVE_ROUNDS // 2, seeds=(0, 1, 2, 3, 4), eval_episodes=10, eval_every=500,
+        curve_seeds=(900_000,), curve_episodes=2,
+        learner_hparams={"idqn": DECISIVE_IDQN, "crl_idqn": DECISIVE_IDQN}, paired=True,
+        experiments=(
+            Experiment("methods", DECISIVE_BASE, sweep="arrival_rate", values=DECISIVE_LOADS[:1], methods=FIRST),
+        ),
+    ),
     "tiny": Profile(  # tests: seconds
         "tiny", rounds=40, seeds=(0, 1), eval_episodes=1, eval_every=20, curve_seeds=(900_000,),
         hparams={"idqn": TINY_IDQN, "crl_idqn": TINY_IDQN},
@@ -320,7 +333,7 @@ PROFILES: dict[str, Profile] = {
                        assumptions=(("report_bytes", (2048.0, 1_048_576.0)), ("n_edges", (6, 12)))),
         ),
     ),
-    # The README's main command: <= 10 minutes on 2 cores with --workers 2 (estimate in the report).
+    # Every experiment kind at a small budget: about 40 min of CPU (docs/results/quick).
     "quick": Profile(
         "quick", rounds=2000, seeds=(0, 1, 2, 3, 4), eval_episodes=10, eval_every=250, curve_seeds=(900_000,),
         experiments=_experiments(
