@@ -61,8 +61,10 @@ def run(args: argparse.Namespace) -> int:
     out = reproduce(profile, args.out, device=args.device, progress=not args.no_progress,
                     workers=args.workers or None, address=args.address, drop_models=args.drop_models,
                     methods=tuple(args.methods) if args.methods else None, cached_only=args.cached_only)
-    print((out / "summary.md").read_text())
-    print(f"results in {out}")
+    from study.analysis.findings import summary_digest
+
+    print(summary_digest((out / "summary.md").read_text()))
+    print(f"results in {out} (the whole report: {out / 'summary.md'})")
     return 0
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 
 from srole_common.persist import atomic_write, write_frame
 from study.analysis import figures, stats
+from study.analysis.findings import what_we_found
 from study.analysis.manifest import ResultsManifest, as_manifest, manifest_beside
 from study.analysis.paper import METRICS as PAPER_METRICS
 from study.analysis.paper import paper_figures
@@ -232,6 +233,7 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
     write_frame(out / "replication.csv", repl)
 
     md = _header(profile, main, run)
+    md[1:1] = what_we_found(comp, conv)  # right under the title
     md += _methods_section(profile, table, comp, out)
     md += _ablation_section(abl_table, comp)
     md += _convergence_section(conv, curve_frame, out)
@@ -490,7 +492,8 @@ def replication_across(first_dir: str | Path, second_dir: str | Path) -> pd.Data
         runs.append(comp[keys + ["effect", "pairs", "verdict", "paired_reduction", "paired_reduction_lo",
                                  "paired_reduction_hi"]].set_index(keys))
     first, second = runs
-    both = first.join(second.drop(columns="effect"), how="inner", lsuffix="_first", rsuffix="_second")
+    both = first.merge(second.drop(columns="effect"), how="inner", left_index=True, right_index=True,
+                       suffixes=("_first", "_second"))
     columns = [*keys, "effect", "pairs_first", "pairs_second", "verdict_first", "verdict_second", "agree"]
     for side in ("first", "second"):
         columns += [f"paired_reduction_{side}", f"paired_reduction_lo_{side}", f"paired_reduction_hi_{side}"]

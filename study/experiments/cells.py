@@ -113,8 +113,8 @@ class _Progress:
             total = float(sum(max(float(w), 0.0) for w in weights)) or 1.0
             self.weights = [100.0 * max(float(w), 0.0) / total for w in weights]
             self.bar = tqdm(total=100.0, desc=desc, disable=not progress,
-                            bar_format="{desc}: {percentage:3.0f}% of the estimated work|{bar}| {postfix} "
-                                       "[{elapsed}<{remaining}]")
+                            bar_format="{desc}: {percentage:3.0f}% of the estimated work |{bar}| "
+                                       "[{elapsed}<{remaining}{postfix}]")
             self.bar.set_postfix_str(f"cells 0/{self.n}", refresh=False)
 
     def done(self, i: int) -> None:
