@@ -126,7 +126,10 @@ def read_pod_trace(path: str | Path) -> PodTrace:
     header = [h.strip() for h in header]
     missing = [c for c in POD_COLUMNS if c not in header]
     if missing:
-        raise ValueError(f"{path}:1: missing column(s) {missing}; a pod trace needs {list(POD_COLUMNS)}")
+        raise ValueError(f"{path}:1: missing column(s) {missing}; a pod trace (srole trace pods, "
+                         f"srole_env.traces.convert_pod_trace) needs {list(POD_COLUMNS)}; a list of resource requests "
+                         "without times converts with srole trace requests (srole_env.trace_convert."
+                         "convert_request_list: columns num_gpu and optionally gpu_milli)")
     col = {c: header.index(c) for c in POD_COLUMNS}
     values: dict[str, list] = {c: [] for c in ("creation", "deletion", "num_gpu", "gpu_milli", "running")}
     for line_no, row in enumerate(reader, start=2):
