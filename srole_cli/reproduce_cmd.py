@@ -13,8 +13,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     from study.experiments.emulation_profile import EMULATION_PROFILES
     from study.experiments.profiles import LAZY_PROFILES, PROFILES
 
-    p.add_argument("--profile", default="quick",
-                   help=f"budget profile: {', '.join((*PROFILES, *LAZY_PROFILES, *CROSSOVER_PROFILES))}, a YAML/JSON "
+    p.add_argument("--profile", default="first",
+                   help=f"budget profile (default first: minutes on 2 cores; paper: the paper-scale comparison): "
+                        f"{', '.join((*PROFILES, *LAZY_PROFILES, *CROSSOVER_PROFILES))}, a YAML/JSON "
                         "file of Profile fields, or "
                         f"{', '.join(EMULATION_PROFILES)} (sim-to-real on a local Ray cluster)")
     p.add_argument("--out", default="results/reproduce", help="output directory (also the cache)")
@@ -28,9 +29,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
                    help="run only these methods of the profile (the rest can come later from the cache)")
     p.add_argument("--cached-only", action="store_true",
-                   help="compute nothing: write the report from what the cache already holds (a run cut short); "
-                        "a folder whose cache holds none of the profile's evaluations is refused, and the cells it "
-                        "lacks are listed as failures")
+                   help="compute nothing: write the report from what --out's cache already holds (a run cut "
+                        "short); a folder whose cache holds none of the profile's evaluations is refused and nothing "
+                        "is written; the cells it lacks are listed as not run (not_run.csv), not as failures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

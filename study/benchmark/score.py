@@ -253,6 +253,8 @@ def format_card(card: dict[str, Any]) -> str:
 def _fmt(value: Any) -> str:
     if value is None:
         return "n/a"
+    if abs(value) < 1e-9:  # float noise of a difference of equal means (e.g. -2.2e-16) prints as 0
+        value = 0.0
     return f"{value:.4g}" if abs(value) < 1 else f"{value:.1f}"
 
 
