@@ -15,8 +15,9 @@ TRAIN_WEIGHT = 4.0
 """Cost of one training round relative to one evaluation round, per edge (assumption, see module docstring)."""
 OVERHEAD_COST = 200.0
 """Edge-rounds charged to a shield-overhead cell (one short episode of a heuristic behind a shield)."""
-START_COST = 50.0
-"""Edge-rounds every cell costs at least (imports, building the cluster)."""
+START_COST = 10_000.0
+"""Edge-rounds every cell costs at least: its imports, building the cluster and writing its results, a few seconds
+(about as long as a 20-edge cluster's 500 evaluation rounds)."""
 
 
 def _edges_and_horizon(config: dict[str, Any]) -> tuple[float, float]:

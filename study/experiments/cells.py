@@ -41,6 +41,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -101,11 +102,18 @@ def run_cells(
 
 
 class _Progress:
-    """A tqdm bar over cells: counts them, or with weights shows the share of the estimated work done."""
+    """A tqdm bar over cells: counts them, or with weights shows the share of the estimated work done and the time
+    left extrapolated from it (said only once ``ETA_AFTER`` of the work is done: before that, the start-up of the
+    workers dominates and the figure would be wild)."""
+
+    ETA_AFTER = 5.0
+    """Percent of the estimated work after which the bar gives a time left."""
 
     def __init__(self, cells: list[Any], desc: str, progress: bool, weights: Sequence[float] | None):
         self.n = len(cells)
         self.finished = 0
+        self.done_pct = 0.0
+        self.start = time.monotonic()
         if weights is None:
             self.weights = None
             self.bar = tqdm(total=self.n, desc=desc, disable=not progress)
@@ -113,9 +121,15 @@ class _Progress:
             total = float(sum(max(float(w), 0.0) for w in weights)) or 1.0
             self.weights = [100.0 * max(float(w), 0.0) / total for w in weights]
             self.bar = tqdm(total=100.0, desc=desc, disable=not progress,
-                            bar_format="{desc}: {percentage:3.0f}% of the estimated work |{bar}| "
-                                       "[{elapsed}<{remaining}{postfix}]")
-            self.bar.set_postfix_str(f"cells 0/{self.n}", refresh=False)
+                            bar_format="{desc}: {percentage:3.0f}% of the estimated work |{bar}| [{elapsed}{postfix}]")
+            self.bar.set_postfix_str(self._postfix(), refresh=False)
+
+    def _postfix(self) -> str:
+        text = f"cells {self.finished}/{self.n}"
+        if self.done_pct < self.ETA_AFTER:
+            return f"{text}, time left once {self.ETA_AFTER:g}% is done"
+        left = (time.monotonic() - self.start) * (100.0 - self.done_pct) / self.done_pct
+        return f"{text}, about {_minutes(left)} left"
 
     def done(self, i: int) -> None:
         """Cell ``i`` finished."""
@@ -123,7 +137,8 @@ class _Progress:
         if self.weights is None:
             self.bar.update()
             return
-        self.bar.set_postfix_str(f"cells {self.finished}/{self.n}", refresh=False)
+        self.done_pct = min(100.0, self.done_pct + self.weights[i])
+        self.bar.set_postfix_str(self._postfix(), refresh=False)
         self.bar.update(self.weights[i])
 
     def __enter__(self) -> _Progress:
@@ -131,6 +146,13 @@ class _Progress:
 
     def __exit__(self, *exc: Any) -> None:
         self.bar.close()
+
+
+def _minutes(seconds: float) -> str:
+    """``"40 s"``, ``"7 min"`` or ``"2.5 h"``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 def _resolve_workers(workers: int | None) -> int:
