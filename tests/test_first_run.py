@@ -59,7 +59,7 @@ def test_what_we_found_puts_each_convergence_caveat_beside_its_verdict():
     assert "1 of 2 SROLE-central runs passed" in bullets[0] and "MARL runs" not in bullets[0]  # MARL converged
     assert "2.1% higher [1.5%, 3.0%]" in bullets[1]
     assert "no significant difference" in bullets[2]
-    assert what_we_found(pd.DataFrame(), None)[-2].startswith("No comparison")
+    assert what_we_found(pd.DataFrame(), None)[-1].startswith("No comparison")
 
 
 def test_the_terminal_gets_the_digest_not_the_whole_summary():

@@ -32,11 +32,11 @@ def what_we_found(comparisons: pd.DataFrame, convergence: pd.DataFrame | None = 
              "reduction with its 95% interval; a difference is claimed only when the interval excludes zero.", ""]
     bullets = list(_bullets(comparisons, convergence))
     if not bullets:
-        return lines + ["No comparison of SROLE against a baseline was computed (see the tables and Failures).", ""]
+        return lines + ["No comparison of SROLE against a baseline was computed (see the tables and Failures)."]
     lines += bullets[:max_bullets]
     if len(bullets) > max_bullets:
         lines.append(f"- ... and {len(bullets) - max_bullets} more in the comparison tables below.")
-    return [*lines, ""]
+    return lines
 
 
 def _bullets(comp: pd.DataFrame, conv: pd.DataFrame | None) -> Iterable[str]:
