@@ -7,17 +7,32 @@ import argparse
 from srole_cli.args import add_device_arguments, non_negative_int, set_threads
 from srole_cli.registry import Subcommand
 
+PROFILE_LIST = "<profiles>"
+"""Stands in the --profile help for the profile names, filled in only when the help is shown: listing them imports
+the study, which a command line with a bad argument should not wait for."""
+
+
+class _ProfileHelp(argparse.HelpFormatter):
+    """Fills ``PROFILE_LIST`` in when the help is printed."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        if text is None or PROFILE_LIST not in text:
+            return text
+        from study.experiments.crossover import CROSSOVER_PROFILES
+        from study.experiments.emulation_profile import EMULATION_PROFILES
+        from study.experiments.profiles import LAZY_PROFILES, PROFILES
+
+        return text.replace(PROFILE_LIST, ", ".join((*PROFILES, *LAZY_PROFILES, *CROSSOVER_PROFILES))).replace(
+            "<emulation>", ", ".join(EMULATION_PROFILES))
+
 
 def configure(p: argparse.ArgumentParser) -> None:
-    from study.experiments.crossover import CROSSOVER_PROFILES  # here, not at import: other commands skip the study
-    from study.experiments.emulation_profile import EMULATION_PROFILES
-    from study.experiments.profiles import LAZY_PROFILES, PROFILES
-
+    p.formatter_class = _ProfileHelp
     p.add_argument("--profile", default="first",
                    help=f"budget profile (default first: minutes on 2 cores; paper: the paper-scale comparison): "
-                        f"{', '.join((*PROFILES, *LAZY_PROFILES, *CROSSOVER_PROFILES))}, a YAML/JSON "
-                        "file of Profile fields, or "
-                        f"{', '.join(EMULATION_PROFILES)} (sim-to-real on a local Ray cluster)")
+                        f"{PROFILE_LIST}, a YAML/JSON file of Profile fields, or <emulation> (sim-to-real on a local "
+                        "Ray cluster)")
     p.add_argument("--out", default="results/reproduce", help="output directory (also the cache)")
     add_device_arguments(p)
     p.add_argument("--workers", type=non_negative_int, default=0,
