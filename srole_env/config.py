@@ -263,7 +263,7 @@ def _check_fields(values: Mapping[str, Any]) -> None:
     if unknown:
         from difflib import get_close_matches
 
-        guesses = {k: get_close_matches(k, fields, n=1) for k in unknown}
+        guesses = {k: get_close_matches(k, fields, n=1, cutoff=0.8) for k in unknown}
         hint = "".join(f" (did you mean {g[0]!r} for {k!r}?)" for k, g in guesses.items() if g)
         raise ValueError(f"unknown config field(s) {unknown}{hint}; valid fields: {sorted(fields)}")
 
