@@ -67,6 +67,8 @@ def _resolved(spec: str, config: dict[str, Any]) -> Any:
     zips become policies (``study.benchmark.policy_spec.resolve``, the resolution ``srole score`` uses)."""
     if spec in HEURISTIC_NAMES or spec in CENTRAL_HEURISTIC_NAMES or Path(spec).is_dir():
         return spec
+    if ":" not in spec and Path(spec).suffix != ".zip":
+        return spec  # evaluate says what it is not (a heuristic, a run directory)
     if "." not in sys.path and "" not in sys.path:
         sys.path.insert(0, "")  # a user's module in the working directory imports, as with `python -m`
     from study.benchmark.policy_spec import needs_kind, resolve
