@@ -2,10 +2,10 @@
 
 The RL libraries pin things differently (RLlib 2.60 wants gymnasium 1.2; AgileRL and BenchMARL pin their own
 torchrl, pettingzoo or numpy ranges), so no single environment holds them all, and none of them may change the
-packages the main job (``pip install -e .``) runs with. Each session therefore builds its own venv:
+packages the main job (``pip install -e ".[study]"``) runs with. Each session therefore builds its own venv:
 
 * ``torch==2.13.0`` first (the build the configured index offers: on this project's machines a local CPU wheel),
-* then ``pip install -e .`` (the main job's packages), recorded,
+* then ``pip install -e ".[study]"`` (the main job's packages: the light install plus the ``study`` extra), recorded,
 * then the session's extras; ``tests`` fails if they changed a version the main job installed, the library
   sessions log what their library moved (e.g. RLlib's gymnasium) so it is said, not hidden.
 
@@ -13,7 +13,8 @@ Sessions: ``tests`` (``ruff check .``, the main pytest suite, ``mkdocs build --s
 (``sb3``, ``rllib``, ``tianshou``, ``torchrl``, ``skrl``, ``agilerl``, ``benchmarl``), which runs the tests
 marked with that library's pytest marker (the recipe in ``examples/`` and its adapters' tests), and ``optimal``
 (the CP-SAT optimum's tests). Every test runs in exactly one session.
-``nox`` runs them all; ``nox -s rllib`` one. ``.ci/run`` runs all of them.
+``nox`` runs them all, ``tests`` first (the result that matters most comes first); ``nox -s rllib`` one.
+``.ci/run`` runs all of them and closes with the main suite's pytest line.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import nox
 
 TORCH = "torch==2.13.0"
 """Installed first in every session, so no later requirement pulls another torch build."""
+MAIN_JOB = ".[study]"
+"""The main job's install (README): the env and shields (``pip install .``) plus the study's extra."""
 
 LIBRARIES = {
     "sb3": ("sb3", "sb3"),
@@ -41,7 +44,7 @@ no RL library but gets a session too: OR-Tools pins protobuf<7, which the main j
 MARKERS = tuple(LIBRARIES)
 """Every session marker (pyproject.toml); the main suite runs the tests that carry none of them."""
 
-nox.options.sessions = [*LIBRARIES, "tests"]
+nox.options.sessions = ["tests", *LIBRARIES]
 nox.options.error_on_external_run = True
 
 
@@ -59,15 +62,15 @@ def _versions(session: nox.Session) -> dict[str, str] | None:
 def _install(session: nox.Session, extras: str, strict: bool) -> None:
     """torch first, then the main job's packages, then ``extras``; compare the main job's versions."""
     session.install(TORCH)
-    session.install("-e", ".", TORCH)  # TORCH again: no requirement may swap the build (torchvision pins torch)
+    session.install("-e", MAIN_JOB, TORCH)  # TORCH again: no requirement may swap the build (torchvision pins torch)
     main_job = _versions(session)
-    session.install("-e", f".[{extras}]", TORCH)
+    session.install("-e", f".[study,{extras}]", TORCH)
     now = _versions(session)
     if main_job is None or now is None:
         return
     moved = {name: (old, now.get(name)) for name, old in main_job.items() if now.get(name) != old}
     if not moved:
-        session.log(f"[{extras}] left every package of the main job (pip install -e .) at its version")
+        session.log(f"[{extras}] left every package of the main job (pip install -e {MAIN_JOB}) at its version")
         return
     lines = ", ".join(f"{name} {old} -> {new}" for name, (old, new) in sorted(moved.items()))
     if strict:

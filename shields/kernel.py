@@ -2,7 +2,7 @@
 
 ``shields.protocol.Coordinator`` settles a round in NumPy with a fixed number of array operations per
 coordination round; at small N (about 100 agents) NumPy's per-call overhead, not the work, dominates a
-central shield's step. When numba is installed (``pip install srole[fast]``), a partition whose every
+central shield's step. When numba is installed (a dependency of the package), a partition whose every
 candidate is owned by its agent's own region (one region always is) runs this kernel instead: the same
 algorithm, one agent and one request at a time, compiled.
 

@@ -116,7 +116,7 @@ class Coordinator:
         False = NumPy only.
         """
         if compiled and not kernel.available():
-            raise ValueError("compiled=True needs numba (pip install numba, or the package's [fast] extra)")
+            raise ValueError("compiled=True needs numba (a dependency of the package: pip install numba)")
         self.labels = labels = np.asarray(labels, dtype=np.int64)
         self.n_regions = int(labels.max()) + 1
         n = len(labels)

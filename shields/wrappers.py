@@ -31,9 +31,15 @@ scalars ``shield_<key>`` (``infos[agent]["shield_rewritten"]``; ``reset()`` give
 | ``rewritten`` | ``action != original`` |
 | ``interventions`` | rewritten actions this step |
 | ``messages`` | request + reply messages between region shields this step (0 for ``CentralShield``) |
-| ``decision_time_s`` | real wall time the shield took this step |
 | ``decision_latency_s`` | simulated decision latency: the slowest answer of this step |
 | ``latency_s`` | the simulated latency charged to this agent (``[N]`` in ``last_report``) |
+| ``decision_time_s`` | **measured** wall time of the shield this step (infos: only with ``timing=True``) |
+
+The infos hold no wall-clock measurement by default, so two runs with the same seeds give equal infos
+(PettingZoo's ``parallel_seed_test`` passes behind a shield); ``timing=True`` adds ``shield_decision_time_s``.
+A learner should store ``shield_action`` (the action that ran, whose reward and next observation it sees) as
+the action of its transition: the post-posed shield of Alshiekh et al. (AAAI 2018), which learns from the
+corrected action (``docs/shields.md``).
 
 ``last_report`` also holds ``rounds`` (coordination rounds), ``conflicts`` (target edges the joint action
 would have overloaded), ``boundary_requests`` [N], ``transcript`` (the request messages of each coordination
@@ -68,10 +74,12 @@ SHIELD_INFO_DEFAULTS: dict[str, bool | int | float] = {
     "shield_latency_s": 0.0,
     "shield_interventions": 0,
     "shield_messages": 0,
-    "shield_decision_time_s": 0.0,
     "shield_decision_latency_s": 0.0,
 }
 """The shield's per-agent info keys with their ``reset()`` values (``step()`` fills the same keys, same types)."""
+
+TIMING_INFO_DEFAULTS: dict[str, float] = {"shield_decision_time_s": 0.0}
+"""The measured (wall-clock) info keys, added only by a shield built with ``timing=True``."""
 
 _SEED_STREAM = 0x5E1D
 """Mixed into a reset seed so the shield's random stream differs from the environment's."""
@@ -80,9 +88,10 @@ _SEED_STREAM = 0x5E1D
 class ShieldWrapper(BaseParallelWrapper):
     """A shield over a partition of the cluster into regions (subclasses choose the partition)."""
 
-    def __init__(self, env: Any, priority: str = "urgency", seed: int | None = None):
+    def __init__(self, env: Any, priority: str = "urgency", seed: int | None = None, timing: bool = False):
         """``env``: an ``EdgeClusterEnv`` (or a wrapper of one); ``priority``: a ``PRIORITY_RULES`` name;
-        ``seed``: seeds the shield's random tie-breaks (mixed with the seed given to ``reset``)."""
+        ``seed``: seeds the shield's random tie-breaks (mixed with the seed given to ``reset``); ``timing``: put
+        the measured ``shield_decision_time_s`` in the per-step infos (off: the infos are deterministic)."""
         inner = getattr(env, "unwrapped", None)
         if not isinstance(inner, EdgeClusterEnv):
             got = type(env if inner is None else inner).__name__
@@ -97,6 +106,8 @@ class ShieldWrapper(BaseParallelWrapper):
         self.priority = priority
         self._rule = check_rule(priority)
         self._seed = seed
+        self.timing = bool(timing)
+        self._info_defaults = {**SHIELD_INFO_DEFAULTS, **(TIMING_INFO_DEFAULTS if self.timing else {})}
         self._rng: np.random.Generator | None = None
         self._topology: Topology | None = None
         self._safe_masks: tuple[Topology, int, np.ndarray] | None = None  # (layout, round, masks)
@@ -133,7 +144,7 @@ class ShieldWrapper(BaseParallelWrapper):
         self.last_report = None
         obs, infos = out
         for info in infos.values():
-            info.update(SHIELD_INFO_DEFAULTS)
+            info.update(self._info_defaults)
         return obs, infos
 
     def step(
@@ -145,7 +156,7 @@ class ShieldWrapper(BaseParallelWrapper):
         safe = self._settle(joint, preferences)
         obs, rewards, terms, truncs, infos = self.env.step(dict(zip(env.possible_agents, safe.tolist())))
         rep = self.last_report
-        keys = ("interventions", "messages", "decision_time_s", "decision_latency_s")
+        keys = ("interventions", "messages", "decision_latency_s") + (("decision_time_s",) if self.timing else ())
         figures = {f"shield_{k}": rep[k] for k in keys}
         original, action = joint.tolist(), safe.tolist()
         rewritten, latency = rep["rewritten"].tolist(), rep["latency_s"].tolist()
@@ -286,8 +297,8 @@ class CentralShield(ShieldWrapper):
     the number of requests in the cluster (``shields.latency``).
     """
 
-    def __init__(self, env: Any, priority: str = "urgency", seed: int | None = None):
-        super().__init__(env, priority=priority, seed=seed)
+    def __init__(self, env: Any, priority: str = "urgency", seed: int | None = None, timing: bool = False):
+        super().__init__(env, priority=priority, seed=seed, timing=timing)
 
     def _partition(self, topology: Topology) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(topology.n_edges, dtype=np.int64), np.array([topology.head])
@@ -309,8 +320,9 @@ class DecentralizedShield(ShieldWrapper):
         priority: str = "urgency",
         seed: int | None = None,
         partition_seed: int = 0,
+        timing: bool = False,
     ):
-        super().__init__(env, priority=priority, seed=seed)
+        super().__init__(env, priority=priority, seed=seed, timing=timing)
         n = self.unwrapped.config.n_edges
         regions = self.unwrapped.config.n_regions if regions is None else regions
         check_partition(regions, n, partition)

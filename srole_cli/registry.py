@@ -17,6 +17,7 @@ BUILTIN_MODULES.append("srole_cli.tune_cmd")
 """Modules whose ``SUBCOMMAND`` the CLI registers at start (in this order)."""
 BUILTIN_MODULES.append("srole_cli.emulate_cmd")  # srole emulate (emulation/, docs/emulation.md)
 BUILTIN_MODULES += ["srole_cli.tasks_cmd", "srole_cli.score_cmd"]  # the benchmark (study.benchmark, docs/benchmark.md)
+BUILTIN_MODULES.append("srole_cli.trace_cmd")  # srole trace: a user's own trace into the simulator's format
 
 
 class CLIError(Exception):

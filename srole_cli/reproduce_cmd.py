@@ -7,17 +7,32 @@ import argparse
 from srole_cli.args import add_device_arguments, non_negative_int, set_threads
 from srole_cli.registry import Subcommand
 
+PROFILE_LIST = "<profiles>"
+"""Stands in the --profile help for the profile names, filled in only when the help is shown: listing them imports
+the study, which a command line with a bad argument should not wait for."""
+
+
+class _ProfileHelp(argparse.HelpFormatter):
+    """Fills ``PROFILE_LIST`` in when the help is printed."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        if text is None or PROFILE_LIST not in text:
+            return text
+        from study.experiments.crossover_profile import CROSSOVER_PROFILES
+        from study.experiments.emulation_profile import EMULATION_PROFILES
+        from study.experiments.profiles import LAZY_PROFILES, PROFILES
+
+        return text.replace(PROFILE_LIST, ", ".join((*PROFILES, *LAZY_PROFILES, *CROSSOVER_PROFILES))).replace(
+            "<emulation>", ", ".join(EMULATION_PROFILES))
+
 
 def configure(p: argparse.ArgumentParser) -> None:
-    # here, not at import: other commands skip the study
-    from study.experiments.crossover_profile import CROSSOVER_PROFILES
-    from study.experiments.emulation_profile import EMULATION_PROFILES
-    from study.experiments.profiles import LAZY_PROFILES, PROFILES
-
-    p.add_argument("--profile", default="quick",
-                   help=f"budget profile: {', '.join((*PROFILES, *LAZY_PROFILES, *CROSSOVER_PROFILES))}, a YAML/JSON "
-                        "file of Profile fields, or "
-                        f"{', '.join(EMULATION_PROFILES)} (sim-to-real on a local Ray cluster)")
+    p.formatter_class = _ProfileHelp
+    p.add_argument("--profile", default="first",
+                   help=f"budget profile (default first: minutes on 2 cores; paper: the paper-scale comparison): "
+                        f"{PROFILE_LIST}, a YAML/JSON file of Profile fields, or <emulation> (sim-to-real on a local "
+                        "Ray cluster)")
     p.add_argument("--out", default="results/reproduce", help="output directory (also the cache)")
     add_device_arguments(p)
     p.add_argument("--workers", type=non_negative_int, default=0,
@@ -30,9 +45,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="compute only these methods of the profile (the report adds what the cache holds of the "
                         "others; a later full run computes the rest)")
     p.add_argument("--cached-only", action="store_true",
-                   help="compute nothing: write the report from what the cache already holds (a run cut short); "
-                        "a folder whose cache holds none of the profile's evaluations is refused, and the cells it "
-                        "lacks are listed as failures")
+                   help="compute nothing: write the report from what --out's cache already holds (a run cut "
+                        "short); a folder whose cache holds none of the profile's evaluations is refused and nothing "
+                        "is written; the cells it lacks are listed as not run (not_run.csv), not as failures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -63,8 +78,10 @@ def run(args: argparse.Namespace) -> int:
     out = reproduce(profile, args.out, device=args.device, progress=not args.no_progress,
                     workers=args.workers or None, address=args.address, drop_models=args.drop_models,
                     methods=tuple(args.methods) if args.methods else None, cached_only=args.cached_only)
-    print((out / "summary.md").read_text())
-    print(f"results in {out}")
+    from study.analysis.findings import summary_digest
+
+    print(summary_digest((out / "summary.md").read_text()))
+    print(f"results in {out} (the whole report: {out / 'summary.md'})")
     return 0
 
 

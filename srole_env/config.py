@@ -261,7 +261,11 @@ def _check_fields(values: Mapping[str, Any]) -> None:
     fields = {f.name for f in dataclasses.fields(ClusterConfig)}
     unknown = sorted(str(k) for k in set(values) - fields)
     if unknown:
-        raise ValueError(f"unknown config field(s) {unknown}; valid fields: {sorted(fields)}")
+        from difflib import get_close_matches
+
+        guesses = {k: get_close_matches(k, fields, n=1, cutoff=0.8) for k in unknown}
+        hint = "".join(f" (did you mean {g[0]!r} for {k!r}?)" for k, g in guesses.items() if g)
+        raise ValueError(f"unknown config field(s) {unknown}{hint}; valid fields: {sorted(fields)}")
 
 
 def _coerce(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -320,7 +320,11 @@ class EdgeClusterEnv(ParallelEnv):
             return None
         if self.render_mode == "ansi":
             return self._render_text()
-        from srole_env import render
+        try:
+            from srole_env import render
+        except ModuleNotFoundError as err:  # a light install: the env without the render extra
+            raise ImportError(f'render_mode={self.render_mode!r} draws with matplotlib ({err.name} is missing): '
+                              'pip install "srole[render]"') from err
 
         rgb = render.frame(self)
         if self.render_mode == "rgb_array":

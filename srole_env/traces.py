@@ -214,7 +214,10 @@ def _exact_pod_chunks(path: Path) -> list[dict[str, np.ndarray]]:
             header = [h.strip() for h in header]
             missing = [c for c in POD_COLUMNS if c not in header]
             if missing:
-                raise ValueError(f"{path}:1: missing column(s) {missing}; a pod trace needs {list(POD_COLUMNS)}")
+                raise ValueError(f"{path}:1: missing column(s) {missing}; a pod trace (srole trace pods, "
+                                 f"srole_env.traces.convert_pod_trace) needs {list(POD_COLUMNS)}; a list of resource "
+                                 "requests without times converts with srole trace requests (srole_env.trace_convert."
+                                 "convert_request_list: columns num_gpu and optionally gpu_milli)")
             col = {c: header.index(c) for c in POD_COLUMNS}
             rows: list[list[str]] = []
             lines: list[int] = []

@@ -16,6 +16,7 @@ from srole_common.persist import atomic_write
 from srole_env import make_config
 from study.analysis import bootstrap_report, crossover_report, paired_report, regime_report
 from study.experiments import profiles
+from study.experiments.cell_cost import cell_cost
 from study.experiments.cells import CellFailure, run_cells
 from study.experiments.plan import build_cells, run_cell
 from study.experiments.profiles import Profile, profile_to_dict
@@ -63,7 +64,7 @@ def _reproduce(profile: Profile, out: Path, device: str, progress: bool, workers
     if cached_only:
         cells = [dataclasses.replace(c, cached_only=True) for c in cells]  # every kind: its tables stay
     results = run_cells(run_cell, cells, workers=1 if cached_only else workers, address=address,
-                        desc=f"reproduce {profile.name}", progress=progress)
+                        desc=f"reproduce {profile.name}", progress=progress, weights=[cell_cost(c) for c in cells])
     rows: list[dict[str, Any]] = []
     curves: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []

@@ -56,7 +56,7 @@ def test_results_pages_are_generated_by_the_readme_code():
 def test_readme_is_a_short_front_page():
     readme = (ROOT / "README.md").read_text()
     assert len(readme) <= README_LIMIT, len(readme)
-    for name in ("SuperSuit", "AgileRL", "pip install -e .", "python -m pytest -q"):
+    for name in ("SuperSuit", "AgileRL", 'pip install -e ".[study]"', "python -m pytest -q"):
         assert name in readme, name
     assert "same figures on any machine" not in readme and "deterministic per machine" in readme
     block = re.search(r"<!-- results:begin.*?-->(.*)<!-- results:end -->", readme, re.DOTALL)

@@ -37,11 +37,25 @@ def test_centralized_checkers():
 def test_registered_by_name():
     env = gymnasium.make("srole/Centralized-v0", scenario="small", horizon=5)
     assert isinstance(env.unwrapped, srole_env.CentralizedSchedulingEnv)
-    par = srole_env.make("srole/Edge-v0", scenario="small", n_edges=7)
+    par = srole_env.make("edge_cluster_v0", scenario="small", n_edges=7)
     assert par.possible_agents == [f"edge_{i}" for i in range(7)]
+    with pytest.warns(FutureWarning, match="edge_cluster_v0"):
+        assert srole_env.make("srole/Edge-v0", n_edges=7).possible_agents == par.possible_agents
     assert isinstance(srole_env.make("srole/Centralized-v0", horizon=5), srole_env.CentralizedSchedulingEnv)
     with pytest.raises(ValueError, match="unknown environment id"):
         srole_env.make("srole/Nope-v9")
+
+
+def test_gymnasium_make_in_a_fresh_interpreter():
+    """The ``module:id`` form Gymnasium documents for third-party envs needs no import of ours first."""
+    import subprocess
+    import sys
+
+    code = ("import gymnasium as gym; env = gym.make('srole_env:srole/Centralized-v0', scenario='small', horizon=3); "
+            "env.reset(seed=0); print(type(env.unwrapped).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "CentralizedSchedulingEnv"
 
 
 def _rollout(seed: int, steps: int = 60) -> tuple[list, dict]:

@@ -7,12 +7,13 @@ import pytest
 
 import srole_env
 from shields import make_shield
+from shields.wrappers import SHIELD_INFO_DEFAULTS, TIMING_INFO_DEFAULTS
 
 SHIELDS = ("none", "central", "decentralized")
 
 
 def _env(shield: str, **overrides):
-    env = srole_env.parallel_env("small", horizon=4, arrival_rate=0.03, **overrides)
+    env = srole_env.parallel_env("small", **{"horizon": 4, "arrival_rate": 0.03, **overrides})
     return env if shield == "none" else make_shield(env, shield)
 
 
@@ -36,6 +37,29 @@ def test_reset_and_step_infos_have_the_same_scalar_keys(shield):
     if shield != "none":
         assert {"shield_original", "shield_rewritten", "shield_action"} <= set(types)
         assert reset_infos["edge_0"]["shield_original"] == -1 and reset_infos["edge_0"]["shield_rewritten"] is False
+
+
+@pytest.mark.parametrize("shield", SHIELDS)
+def test_pettingzoo_seed_tests_pass_bare_and_behind_both_shields(shield):
+    """Equal seeds, equal observations, rewards and infos: nothing measured in wall time in the infos."""
+    from pettingzoo.test import parallel_seed_test, seed_test
+    from pettingzoo.utils.conversions import parallel_to_aec
+
+    parallel_seed_test(lambda: _env(shield, horizon=30))
+    seed_test(lambda: parallel_to_aec(_env(shield, horizon=30)), num_cycles=20)
+
+
+@pytest.mark.parametrize("shield", ("central", "decentralized"))
+def test_measured_decision_time_is_in_the_infos_only_when_asked(shield):
+    plain = _env(shield)
+    timed = make_shield(srole_env.parallel_env("small", horizon=4, arrival_rate=0.03), shield, timing=True)
+    for env, want in ((plain, set()), (timed, set(TIMING_INFO_DEFAULTS))):
+        _, reset_infos = env.reset(seed=0)
+        *_, infos = env.step({a: 0 for a in env.agents})
+        for info in (reset_infos["edge_1"], infos["edge_1"]):
+            assert {k for k in info if k.startswith("shield_")} == set(SHIELD_INFO_DEFAULTS) | want
+        assert env.last_report["decision_time_s"] >= 0.0  # the timing record is kept either way
+    assert infos["edge_1"]["shield_decision_time_s"] == timed.last_report["decision_time_s"]
 
 
 def test_round_figures_and_last_round_agree_with_metrics():

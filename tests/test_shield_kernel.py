@@ -15,7 +15,7 @@ from shields.priority import PRIORITY_RULES, priority_ranks
 from shields.protocol import Coordinator
 
 ROOT = Path(__file__).resolve().parents[1]
-needs_numba = pytest.mark.skipif(not kernel.available(), reason="numba is not installed (the [fast] extra)")
+needs_numba = pytest.mark.skipif(not kernel.available(), reason="numba is not installed (pip install numba)")
 
 
 def _hashes_module():

@@ -165,7 +165,7 @@ def test_fast_path_equals_dict_path(kind):
             assert info["shield_rewritten"] == bool(rs["rewritten"][i])
             assert info["shield_messages"] == rs["messages"] and info["shield_interventions"] == rs["interventions"]
             assert info["shield_decision_latency_s"] == rs["decision_latency_s"]
-            assert info["shield_decision_time_s"] >= 0.0 and info["shield_latency_s"] == rs["latency_s"][i]
+            assert "shield_decision_time_s" not in info and info["shield_latency_s"] == rs["latency_s"][i]
             assert infos[ag]["target"] == (
                 fast.unwrapped.sim.topology.candidates[i, rs["action"][i]] if infos[ag]["placed"] else -1
             )

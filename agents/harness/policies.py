@@ -40,7 +40,9 @@ def load_policy(policy: str | Path | Policy, device: str = "cpu", seed: int = 0)
     path = Path(policy)
     if not path.exists():
         known = ", ".join(HEURISTICS + CENTRAL_HEURISTIC_NAMES)
-        raise FileNotFoundError(f"policy: {str(policy)!r} is neither a heuristic ({known}) nor a run directory")
+        raise FileNotFoundError(f"policy: {str(policy)!r} is neither a heuristic ({known}) nor a run directory; an "
+                                "import path package.module:factory or an SB3 .zip resolves with "
+                                "study.benchmark.policy_spec.resolve (as srole evaluate and srole score do)")
     if _is_rllib_run(path):
         return _load_rllib_run(path)
     run, saved, _ = load_run(path)

@@ -57,17 +57,11 @@ def count_flops(module: object, example: object) -> int:
 @lru_cache(maxsize=64)
 def default_policy_flops(obs_dim: int, n_actions: int, net_arch: tuple[int, ...] = CRL_NET_ARCH) -> float:
     """FLOPs of one CRL decision with the default network: the inference path of SB3's ``MlpPolicy`` actor
-    (``obs -> Linear/Tanh x len(net_arch) -> Linear -> logits``; the value head is not evaluated to act),
-    counted with ``FlopCounterMode`` on a batch of one."""
-    import torch
-
-    layers: list[torch.nn.Module] = []
-    width = obs_dim
-    for hidden in net_arch:
-        layers += [torch.nn.Linear(width, hidden), torch.nn.Tanh()]
-        width = hidden
-    layers.append(torch.nn.Linear(width, n_actions))
-    return float(count_flops(torch.nn.Sequential(*layers), torch.zeros(1, obs_dim)))
+    (``obs -> Linear/Tanh x len(net_arch) -> Linear -> logits``; the value head is not evaluated to act), on a
+    batch of one: 2 x in x out per linear layer, the figure ``count_flops`` (torch's ``FlopCounterMode``) gives
+    for it (``tests/test_head_queue.py`` checks), computed without torch so the env needs none."""
+    widths = (obs_dim, *net_arch, n_actions)
+    return float(sum(2 * a * b for a, b in zip(widths[:-1], widths[1:])))
 
 
 def scheduler_share(cores: float | np.ndarray, workers: float | np.ndarray) -> float | np.ndarray:

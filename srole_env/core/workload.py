@@ -276,7 +276,11 @@ def _read_trace(path: Path) -> list[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(line for _, line in numbered)
     missing = [c for c in TRACE_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise ValueError(f"trace_path: {path} lacks column(s) {missing}; expected {list(TRACE_COLUMNS)}")
+        raise ValueError(f"trace_path: {path} lacks column(s) {missing}; expected {list(TRACE_COLUMNS)} (a simulator "
+                         "trace); other shapes convert with srole trace: 'runtimes' (one column of job durations, "
+                         "srole_env.trace_convert.convert_runtime_list), 'requests' (num_gpu[,gpu_milli] per job, no "
+                         "times: convert_request_list), 'pods' (a pod list with creation_time and deletion_time: "
+                         "srole_env.traces.convert_pod_trace)")
     return [(numbered[i + 1][0], row) for i, row in enumerate(reader)]
 
 

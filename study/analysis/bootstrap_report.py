@@ -47,6 +47,7 @@ from study.analysis.bootstrap_tables import (
     split_jobs,
     summarize,
 )
+from study.analysis.findings import what_we_found
 from study.analysis.paper import paper_figures
 from study.analysis.run_status import cell_counts, status_sections
 from study.analysis.text import markdown_table, number, percent, wall_line, with_ci
@@ -91,6 +92,7 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
     write_frame(out / "curves.csv", curve_frame)
 
     md = _header(profile, frame, run)
+    found_at = 1  # "What we found" goes under the title, once the comparisons are known
     comparisons = []
     for exp in profile.experiments:
         part = frame[frame["experiment"] == exp.name] if "experiment" in frame.columns else frame.iloc[0:0]
@@ -158,6 +160,7 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
             md += _headline_section(comp)
     all_comp = pd.concat(comparisons, ignore_index=True) if comparisons else pd.DataFrame()
     write_frame(out / "comparisons.csv", all_comp)
+    md[found_at:found_at] = what_we_found(all_comp, convergence(curve_frame))
     md += _convergence_section(profile, curve_frame, out)
     md += status_sections(out, run, markdown_table)
     atomic_write(out / "summary.md", "\n".join(md) + "\n")

@@ -36,6 +36,7 @@ import pandas as pd
 from srole_common.persist import atomic_write, write_frame
 from study.analysis import figures
 from study.analysis.bootstrap_tables import split_jobs, summarize
+from study.analysis.findings import what_we_found
 from study.analysis.manifest import ResultsManifest, as_manifest, manifest_beside
 from study.analysis.paired_tables import (
     DECOMPOSITION,
@@ -97,6 +98,7 @@ def write_report(profile: Profile, rows: list[dict[str, Any]], curves: list[dict
     write_frame(out / "replication.csv", repl)
 
     md = _header(profile, main, run)
+    md[1:1] = what_we_found(comp, conv)  # right under the title
     md += _methods_section(profile, table, comp, out)
     md += _ablation_section(abl_table, comp)
     md += _convergence_section(conv, curve_frame, out)

@@ -201,7 +201,8 @@ def replication_across(first_dir: str | Path, second_dir: str | Path) -> pd.Data
         runs.append(comp[keys + ["effect", "pairs", "verdict", "paired_reduction", "paired_reduction_lo",
                                  "paired_reduction_hi"]].set_index(keys))
     first, second = runs
-    both = first.join(second.drop(columns="effect"), how="inner", lsuffix="_first", rsuffix="_second")
+    both = first.merge(second.drop(columns="effect"), how="inner", left_index=True, right_index=True,
+                       suffixes=("_first", "_second"))
     columns = [*keys, "effect", "pairs_first", "pairs_second", "verdict_first", "verdict_second", "agree"]
     for side in ("first", "second"):
         columns += [f"paired_reduction_{side}", f"paired_reduction_lo_{side}", f"paired_reduction_hi_{side}"]

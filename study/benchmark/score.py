@@ -10,9 +10,11 @@ which ``compare`` checks, with the card's format and the type of every field it 
 edited by accident is refused naming it. The hash is not a signature: anyone can edit a card and recompute it, so a
 card is evidence only as far as its source is trusted (rerun ``srole score`` on the same task to check one).
 
-Reference results are read from ``docs/results/benchmark/<suite>/<task>/<method>.json`` of the source tree
-(``SROLE_BENCHMARK_REFERENCES`` or ``references=`` for another folder); a reference computed for another version
-of the task (its ``task_hash`` differs) is skipped and listed under ``skipped_references``.
+Reference results are read from ``docs/results/benchmark/<suite>/<task>/<method>.json`` of the source tree, which
+a built package ships as ``study/benchmark/reference_results`` (``SROLE_BENCHMARK_REFERENCES`` or ``references=``
+for another folder); a reference computed for another version of the task (its ``task_hash`` differs) is skipped
+and listed under ``skipped_references``. A card without any reference warns (``NoReferencesWarning``) and has no
+rank: a lone policy is not "rank 1 of 1".
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,10 +35,22 @@ from study.benchmark.runner import BOUND_METHODS, METRICS, PRIMARY, run_evaluabl
 from study.benchmark.tasks import Task, data_hash, load_task
 
 CARD_FORMAT = 1
-REFERENCE_ROOT = Path(__file__).resolve().parents[2] / "docs" / "results" / "benchmark"
+
+
+class NoReferencesWarning(UserWarning):
+    """A score card was made without any reference result: no paired differences, no rank."""
+
+
+PACKAGED_REFERENCES = Path(__file__).resolve().parent / "reference_results"
+"""Where a built package holds the reference results (copied there by ``setup.py``'s build hook)."""
+SOURCE_REFERENCES = Path(__file__).resolve().parents[2] / "docs" / "results" / "benchmark"
+"""Where the source tree (and so an editable install) holds them."""
+REFERENCE_ROOT = PACKAGED_REFERENCES if PACKAGED_REFERENCES.is_dir() else SOURCE_REFERENCES
 
 
 def reference_root(override: str | Path | None = None) -> Path:
+    """The reference results folder: ``override``, else ``SROLE_BENCHMARK_REFERENCES``, else the package's own
+    (an installed package's copy, or the source tree's ``docs/results/benchmark``)."""
     return Path(override or os.environ.get("SROLE_BENCHMARK_REFERENCES") or REFERENCE_ROOT)
 
 
@@ -181,6 +196,14 @@ def make_card(task: Task, identity: dict[str, Any], shield: str, rows: list[dict
         ranked.append((their_mean, method))
     my_mean = float(np.nanmean(mine)) if np.isfinite(mine).any() else math.nan
     better = sorted(m for v, m in ranked if math.isfinite(v) and (not math.isfinite(my_mean) or v < my_mean))
+    rank: dict[str, Any] = {"metric": PRIMARY, "rank": len(better) + 1, "of": len(ranked) + 1,
+                            "better_references": better}
+    if not ranked:  # a lone policy is not "rank 1 of 1"
+        rank.update(rank=None, of=None)
+        warnings.warn(f"task {task.id}: no reference results under {reference_root(references)} "
+                      f"({len(skipped)} skipped): the card has no paired differences and no rank; pass references=DIR "
+                      "(the docs/results/benchmark folder of the source repository) or SROLE_BENCHMARK_REFERENCES",
+                      NoReferencesWarning, stacklevel=3)
     card: dict[str, Any] = {
         "card_format": CARD_FORMAT,
         "suite": task.suite,
@@ -193,7 +216,7 @@ def make_card(task: Task, identity: dict[str, Any], shield: str, rows: list[dict
         "episodes": rows,
         "metrics": {m: mean_ci([r[m] for r in rows]) for m in METRICS},
         "paired": paired,
-        "rank": {"metric": PRIMARY, "rank": len(better) + 1, "of": len(ranked) + 1, "better_references": better},
+        "rank": rank,
         "gaps": gaps,
         "skipped_references": skipped,
     }
@@ -267,6 +290,8 @@ def format_card(card: dict[str, Any], references: str | Path | None = None) -> s
 def _fmt(value: Any) -> str:
     if value is None:
         return "n/a"
+    if abs(value) < 1e-9:  # float noise of a difference of equal means (e.g. -2.2e-16) prints as 0
+        value = 0.0
     return f"{value:.4g}" if abs(value) < 1 else f"{value:.1f}"
 
 

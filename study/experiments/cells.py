@@ -28,7 +28,9 @@ entry must not run at once: pass each unique cell once.
 A worker that dies (killed for memory, say) fails only its own cell under Ray; in a process pool it
 breaks the pool, and the cells still running or queued then fail too (rerun: finished cells are cached).
 
-The progress bar counts finished cells across all workers.
+The progress bar counts finished cells across all workers; with ``weights`` (an estimate of each cell's cost,
+e.g. ``study.experiments.cell_cost``) it shows the share of the estimated work done, so its time left is honest
+when long and short cells mix.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -68,9 +71,11 @@ def run_cells(
     address: str | None = None,
     desc: str = "cells",
     progress: bool = True,
+    weights: Sequence[float] | None = None,
 ) -> list[Any]:
     """``[fn(c) for c in cells]``, run as the module docstring says, with a ``CellFailure`` in place of each
-    cell that raised. ``KeyboardInterrupt`` stops every worker and propagates."""
+    cell that raised. ``KeyboardInterrupt`` stops every worker and propagates. ``weights``: each cell's estimated
+    cost, for the progress bar only."""
     if not callable(fn):
         raise TypeError(f"run_cells: fn must be callable, got {type(fn).__name__}")
     k = _resolve_workers(workers)
@@ -79,7 +84,9 @@ def run_cells(
     cells = list(cells)
     if not cells:
         return []
-    with tqdm(total=len(cells), desc=desc, disable=not progress) as bar:
+    if weights is not None and len(weights) != len(cells):
+        raise ValueError(f"run_cells: {len(weights)} weights for {len(cells)} cells")
+    with _Progress(cells, desc, progress, weights) as bar:
         if address is not None:
             ray = _import_ray()
             if ray is None:
@@ -92,6 +99,60 @@ def run_cells(
         if ray is not None:
             return _run_ray(ray, fn, cells, bar, num_cpus=k, in_flight=k)
         return _run_processes(fn, cells, bar, k)
+
+
+class _Progress:
+    """A tqdm bar over cells: counts them, or with weights shows the share of the estimated work done and the time
+    left extrapolated from it (said only once ``ETA_AFTER`` of the work is done: before that, the start-up of the
+    workers dominates and the figure would be wild)."""
+
+    ETA_AFTER = 5.0
+    """Percent of the estimated work after which the bar gives a time left."""
+
+    def __init__(self, cells: list[Any], desc: str, progress: bool, weights: Sequence[float] | None):
+        self.n = len(cells)
+        self.finished = 0
+        self.done_pct = 0.0
+        self.start = time.monotonic()
+        if weights is None:
+            self.weights = None
+            self.bar = tqdm(total=self.n, desc=desc, disable=not progress)
+        else:
+            total = float(sum(max(float(w), 0.0) for w in weights)) or 1.0
+            self.weights = [100.0 * max(float(w), 0.0) / total for w in weights]
+            self.bar = tqdm(total=100.0, desc=desc, disable=not progress,
+                            bar_format="{desc}: {percentage:3.0f}% of the estimated work |{bar}| [{elapsed}{postfix}]")
+            self.bar.set_postfix_str(self._postfix(), refresh=False)
+
+    def _postfix(self) -> str:
+        text = f"cells {self.finished}/{self.n}"
+        if self.done_pct < self.ETA_AFTER:
+            return f"{text}, time left once {self.ETA_AFTER:g}% is done"
+        left = (time.monotonic() - self.start) * (100.0 - self.done_pct) / self.done_pct
+        return f"{text}, about {_minutes(left)} left"
+
+    def done(self, i: int) -> None:
+        """Cell ``i`` finished."""
+        self.finished += 1
+        if self.weights is None:
+            self.bar.update()
+            return
+        self.done_pct = min(100.0, self.done_pct + self.weights[i])
+        self.bar.set_postfix_str(self._postfix(), refresh=False)
+        self.bar.update(self.weights[i])
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.close()
+
+
+def _minutes(seconds: float) -> str:
+    """``"40 s"``, ``"7 min"`` or ``"2.5 h"``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 def _resolve_workers(workers: int | None) -> int:
@@ -152,12 +213,12 @@ def _lost(cell: Any, exc: BaseException) -> CellFailure:
 
 
 # ------------------------------------------------------------------------------------------ back-ends
-def _run_here(fn: Callable[[Any], Any], cells: list[Any], bar: tqdm) -> list[Any]:
+def _run_here(fn: Callable[[Any], Any], cells: list[Any], bar: _Progress) -> list[Any]:
     """In this process, in order; torch threads stay as the caller set them."""
     results = []
-    for cell in cells:
+    for i, cell in enumerate(cells):
         results.append(_result(cell, _call(fn, cell, pin=False)))
-        bar.update()
+        bar.done(i)
     return results
 
 
@@ -167,7 +228,7 @@ def _init_process_worker() -> None:
     _pin_threads()
 
 
-def _run_processes(fn: Callable[[Any], Any], cells: list[Any], bar: tqdm, k: int) -> list[Any]:
+def _run_processes(fn: Callable[[Any], Any], cells: list[Any], bar: _Progress, k: int) -> list[Any]:
     """K spawned processes (spawn, not fork: a forked torch/OpenMP runtime can hang in the child)."""
     try:
         pickle.dumps(fn)
@@ -185,7 +246,7 @@ def _run_processes(fn: Callable[[Any], Any], cells: list[Any], bar: tqdm, k: int
                 results[i] = _result(cells[i], future.result())
             except Exception as exc:  # noqa: BLE001 - the worker died or the cell/result did not pickle
                 results[i] = _lost(cells[i], exc)
-            bar.update()
+            bar.done(i)
     except BaseException:  # Ctrl-C (or a bug here): stop the workers now, keep what finished on disk
         _stop_pool(pool, futures)
         raise
@@ -205,7 +266,7 @@ def _stop_pool(pool: cf.ProcessPoolExecutor, futures: dict[cf.Future, int]) -> N
         process.join(timeout=5)
 
 
-def _run_ray(ray: Any, fn: Callable[[Any], Any], cells: list[Any], bar: tqdm, *, address: str | None = None,
+def _run_ray(ray: Any, fn: Callable[[Any], Any], cells: list[Any], bar: _Progress, *, address: str | None = None,
              num_cpus: int | None = None, in_flight: int | None = None) -> list[Any]:
     """Ray tasks of one CPU each, at most ``in_flight`` at a time, on ``address`` or a local instance."""
     started = False
@@ -239,7 +300,7 @@ def _run_ray(ray: Any, fn: Callable[[Any], Any], cells: list[Any], bar: tqdm, *,
                     results[i] = _result(cells[i], ray.get(ref))
                 except Exception as exc:  # noqa: BLE001 - the worker crashed or the result did not deserialize
                     results[i] = _lost(cells[i], exc)
-                bar.update()
+                bar.done(i)
             submit()
     except BaseException:  # Ctrl-C: drop the queued cells, interrupt the running ones
         # Not force=True: Ray 2.60 can abort the driver when a force-cancelled task's reply crosses the

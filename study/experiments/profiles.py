@@ -235,7 +235,20 @@ REPLICATION = names(lambda m: m.srole or m.consults_head or m.headline > 0
 OPTIMALITY = names(lambda m: m.name in DECISIVE_BUSY and m.kind != "bound")
 """Methods the optimality study (``scripts/experiments/optimality_gaps.py``) runs on each small instance beside the
 CP-SAT optimum: the decisive comparison's methods at its busy loads, the bound aside (the study has its own bounds)."""
+FIRST = names(lambda m: m.key > 0 and not (m.kind == "heuristic" and m.shield != "none"))
+"""Methods of the first run: the key methods but the heuristic behind the shield (CRL, MARL and both SROLEs with the
+baselines their verdicts need)."""
 PROFILES: dict[str, Profile] = {
+    # The README's first command (the default profile): the decisive comparison's base-load cell, paired, at half
+    # its budget and seeds, in minutes on 2 cores; ``--profile paper`` is the paper-scale run.
+    "first": Profile(
+        "first", rounds=DECISIVE_ROUNDS // 2, seeds=(0, 1, 2, 3, 4), eval_episodes=10, eval_every=500,
+        curve_seeds=(900_000,), curve_episodes=2,
+        learner_hparams={"idqn": DECISIVE_IDQN, "crl_idqn": DECISIVE_IDQN}, paired=True,
+        experiments=(
+            Experiment("methods", DECISIVE_BASE, sweep="arrival_rate", values=DECISIVE_LOADS[:1], methods=FIRST),
+        ),
+    ),
     "tiny": Profile(  # tests: seconds
         "tiny", rounds=40, seeds=(0, 1), eval_episodes=1, eval_every=20, curve_seeds=(900_000,),
         hparams={"idqn": TINY_IDQN, "crl_idqn": TINY_IDQN},
@@ -251,7 +264,7 @@ PROFILES: dict[str, Profile] = {
                        assumptions=(("report_bytes", (2048.0, 1_048_576.0)), ("n_edges", (6, 12)))),
         ),
     ),
-    # The README's main command: <= 10 minutes on 2 cores with --workers 2 (estimate in the report).
+    # Every experiment kind at a small budget: about 40 min of CPU (docs/results/quick).
     "quick": Profile(
         "quick", rounds=2000, seeds=(0, 1, 2, 3, 4), eval_episodes=10, eval_every=250, curve_seeds=(900_000,),
         experiments=_experiments(
