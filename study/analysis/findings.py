@@ -16,12 +16,12 @@ from typing import Any
 
 import pandas as pd
 
+from study.experiments.roster import METHODS
+
 METRICS = {"mean_jct_all": ("mean JCT", ("MARL", "CRL", "CRL-greedy", "least_loaded")),
            "collisions": ("collisions", ("MARL",))}
 """The headline metrics of the block, in order: their names in prose and the baselines shown for each (the rest
 are in the comparison tables)."""
-LEARNED_WORDS = ("CRL", "MARL", "SROLE")
-"""A method whose name starts with one of these is learned (CRL-greedy is CRL's network acting greedily)."""
 
 
 def what_we_found(comparisons: pd.DataFrame, convergence: pd.DataFrame | None = None,
@@ -88,7 +88,7 @@ def _caveat(conv: pd.DataFrame | None, methods: tuple[str, str], load: Any) -> s
         return ""
     parts = []
     for method in methods:
-        if not str(method).startswith(LEARNED_WORDS) or method == "CRL-greedy":
+        if not _learned(str(method)):
             continue
         rows = conv[conv["method"] == method]
         if "arrival_rate" in rows.columns and isinstance(load, float) and math.isfinite(load):
@@ -126,3 +126,9 @@ def summary_digest(summary: str) -> str:
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(("## ", "Budget:", "Profile"))),
                len(lines))
     return "\n".join([*lines[:1], "", *lines[start:end]]).rstrip() + "\n"
+
+
+def _learned(method: str) -> bool:
+    """Whether the roster's method behind a table row (``NAME`` or ``NAME [eval SHIELD]``) learns."""
+    known = METHODS.get(method.split(" [", 1)[0])
+    return known is not None and known.learned

@@ -19,10 +19,12 @@ from typing import Any
 from srole_common import persist
 from study.benchmark.runner import run_evaluable, run_reference_kind
 from study.benchmark.tasks import Task, data_hash
+from study.experiments.profiles import DECISIVE
+from study.experiments.roster import names
 
 UNOFFICIAL = "unofficial"
 """The suite name of a user's own task: never a frozen suite, so its cards never mix with the leaderboard's."""
-OWN_REFERENCES = ("least_loaded+central", "least_loaded", "random", "local", "greedy-reference", "lower-bound")
+OWN_REFERENCES = names(lambda m: m.name in DECISIVE and not m.learned and not m.consults_head)
 """The reference methods run on a user's task (every one of the frozen tasks' that needs no training)."""
 
 
