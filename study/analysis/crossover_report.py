@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from srole_common.persist import atomic_write, write_frame
+from srole_env.config import ClusterConfig
 from study.analysis.crossover_tables import (
     FIXED,
     RETRAINED,
@@ -151,7 +152,8 @@ def _summary(profile: Any, spec: Any, frame: pd.DataFrame, points: pd.DataFrame,
         lines += [markdown_table(wide, list(wide.columns)), ""]
     for title, path in figures:
         lines += [f"![{title}]({path})", ""]
-    lines += _reading(frame, nstar, table, sides, transfer, spec.source)
+    lines += _reading(frame, nstar, table, sides, transfer, spec.source,
+                      float(spec.base.get("shield_check_s", ClusterConfig.shield_check_s)))
     if not sides.empty:
         s = sides.assign(head=sides["head_service_s"].map(head_label),
                          reduction=[f"{_pct(v)} [{_pct(lo)}, {_pct(hi)}]" for v, lo, hi in
@@ -213,7 +215,7 @@ def missing_points(spec: Any, frame: pd.DataFrame) -> list[str]:
 
 
 def _reading(frame: pd.DataFrame, nstar: pd.DataFrame, table: pd.DataFrame, sides: pd.DataFrame,
-             transfer: pd.DataFrame, source: int) -> list[str]:
+             transfer: pd.DataFrame, source: int, check_s: float = ClusterConfig.shield_check_s) -> list[str]:
     """The map in words, every figure from the tables."""
     lines = ["## Reading", ""]
     if table.empty:
@@ -264,7 +266,7 @@ def _reading(frame: pd.DataFrame, nstar: pd.DataFrame, table: pd.DataFrame, side
                 f"{_pct(r['paired_reduction'])} [{_pct(r['lo'])}, {_pct(r['hi'])}] ({r['verdict']})"
                 for _, r in sel.iterrows()) + ".")
         lines.append("")
-    lines += _paper(once, frame)
+    lines += _paper(once, frame, check_s)
     if not transfer.empty:
         worse = transfer[transfer["verdict"] == "worse"]
         lines.append(f"**Transfer**: the N = {source} models are significantly worse than retrained ones at "
@@ -287,9 +289,10 @@ def _backlog_cost(frame: pd.DataFrame, r: pd.Series) -> str:
             f"{fast['mean_jct_all'].mean():,.1f} s with the {fastest} head")
 
 
-def _paper(once: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
+def _paper(once: pd.DataFrame, frame: pd.DataFrame, check_s: float) -> list[str]:
     """Whether the paper's JCT figure (``study.analysis.paper``) appears, where, and what the baseline's mechanism
-    figures say there."""
+    figures say there; a point whose head is charged another cost per decision than the shield's ``check_s`` per
+    check is flagged as unequal costs (METHODS rule 16), not a fair comparison."""
     PAPER_REDUCTION = paper_figures().reductions["mean_jct_all"]
     lines = [f"**The paper's {PAPER_REDUCTION:.0%}**: "]
     near = once[(once["verdict"] == "better") & (once["hi"] >= PAPER_REDUCTION)]
@@ -324,8 +327,12 @@ def _paper(once: pd.DataFrame, frame: pd.DataFrame) -> list[str]:
                          f"{mean(base, 'head_decision_latency_mean_s'):.1f} s")
         if mean(base, "collisions") > mean(srole, "collisions"):
             cause.append(f"collisions {mean(base, 'collisions'):,.1f} against SROLE's {mean(srole, 'collisions'):,.1f}")
+        unequal = ""
+        if np.isfinite(r["head_service_s"]) and not math.isclose(r["head_service_s"], check_s):
+            unequal = (f" **Unequal costs, not evidence:** the head is charged {head_label(r['head_service_s'])} per "
+                       f"decision, the shield {head_label(check_s)} per check on the same host (METHODS rule 16).")
         lines.append(f"- {r['comparison']}, N = {int(r['n_edges']):,}, rho {r['rho']:g}"
                      f"{head(r)}: "
                      f"{_pct(r['paired_reduction'])} [{_pct(r['lo'])}, {_pct(r['hi'])}]; cause: "
-                     f"{'; '.join(cause) or 'neither a head backlog nor more collisions'}.")
+                     f"{'; '.join(cause) or 'neither a head backlog nor more collisions'}.{unequal}")
     return lines + [""]
