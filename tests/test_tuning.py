@@ -224,3 +224,18 @@ def test_resuming_with_other_settings_is_refused_and_another_trial_count_keeps_t
     journal.write_text("\n".join([lines[0], "not json", *lines[1:]]) + "\n")
     with pytest.raises(ValueError, match="line 2 is not JSON"):
         tune("MARL", "small", trials=12, rounds=10, **kwargs)
+
+
+def test_srole_tune_cli_resumes_from_its_journal(capsys, tmp_path: Path):
+    argv = ["tune", "--method", "MARL", "--scenario", "small", "--set", "horizon=10", "--trials", "2", "--rounds",
+            "10", "--episodes", "1", "--train-seeds", "1", "--out", str(tmp_path), "--device", "cpu",
+            "--journal", str(tmp_path / "j.jsonl")]
+    assert main([*argv, "--no-progress"]) == 0
+    lines = (tmp_path / "j.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and not (tmp_path / "small" / "MARL.journal.jsonl").exists()
+    capsys.readouterr()
+    assert main(argv) == 0  # run again: both trials come from the journal, none is trained again
+    out = capsys.readouterr().out
+    assert "resumed 2 finished trial(s)" in out and "(exact replay)" in out
+    assert (tmp_path / "j.jsonl").read_text().splitlines() == lines
+    assert load_tuned("MARL", "small", tmp_path)["resume"]["resumed_trials"] == 2
