@@ -19,6 +19,9 @@ shields. With ``srole_env.core.overhead``'s link model (``one_way_latency``) and
   (``backlog_s`` [R]) and delays the next round's answers by that much first. A shield answers the
   round's joint action at once, so its tasks are placed with the latency included (they start when the
   answer arrives), where the cluster head's unanswered tasks stay pending (``srole_env.core.head_queue``).
+* With ``config.request_s`` set, the one request cost model (``srole_env.core.host_cost``) that also charges the
+  cluster head's decisions replaces ``shield_check_s``: every request message costs ``request_s`` and every check
+  the measured compute of a check, both scaled to the host's device class and divided by its CPU share.
 * ``coordination(i)``: the sum of the boundary round trips of the coordination rounds before i's answer
   (including the round of its answer when a remote owner granted it). The round trip of a round with
   boundary traffic is two one-way latencies between the farthest pair of hosts that exchanged messages,
@@ -36,6 +39,7 @@ import numpy as np
 from shields.protocol import Resolution, RoundTraffic
 from srole_env.config import ClusterConfig
 from srole_env.core.head_queue import scheduler_share
+from srole_env.core.host_cost import compute_part_s, request_part_s
 from srole_env.core.topology import Topology
 
 
@@ -55,9 +59,17 @@ class LatencyModel:
         self.receive_s = config.report_bytes * 8.0 / topology.nic_bps[self.hosts]
         self.host_cores = topology.cores[self.hosts]
         self.round_s = config.round_s
-        self.idle_check_s = config.shield_check_s
-        self.check_s = np.full(n_regions, config.shield_check_s)
+        if config.request_s is None:
+            self.idle_check_s = np.full(n_regions, config.shield_check_s)
+            self.idle_request_s = np.zeros(n_regions)
+        else:  # the one request cost model: request_s per request message, the measured compute per check
+            self.idle_check_s = compute_part_s(config, topology, self.hosts, "check",
+                                               np.bincount(self.labels, minlength=n_regions))
+            self.idle_request_s = request_part_s(config, topology, self.hosts)
+        self.check_s = self.idle_check_s.copy()
         """Seconds per check at each host this round (set by ``per_agent`` from the hosts' load)."""
+        self.request_s = self.idle_request_s.copy()
+        """Seconds per request message at each host this round, besides its checks (0 without ``request_s``)."""
         self.backlog_s = np.zeros(n_regions)
         """Work (seconds) each host carries into the next round."""
 
@@ -81,11 +93,12 @@ class LatencyModel:
         in the same order as the arrays of length 1 the general case uses (a round's fixed cost at small N)."""
         workers = 0.0 if host_workers is None else float(np.asarray(host_workers, float)[0])
         share = min(1.0, float(self.host_cores[0]) / (max(workers, 0.0) + 1.0))  # scheduler_share
-        check = self.idle_check_s / share
-        self.check_s = np.array([check])
+        check = float(self.idle_check_s[0]) / share
+        request = float(self.idle_request_s[0]) / share
+        self.check_s, self.request_s = np.array([check]), np.array([request])
         count = int(np.count_nonzero(requests))
         far = max(0.0, float(self.to_host[requests].max(initial=0.0)))
-        work = count * float(self.receive_s[0]) + int(res.local_checks[0]) * check
+        work = count * (float(self.receive_s[0]) + request) + int(res.local_checks[0]) * check
         carried = float(self.backlog_s[0])
         self.backlog_s = np.array([max(carried + work - self.round_s, 0.0)])
         return carried + far + work if count > 0 else 0.0
@@ -95,7 +108,8 @@ class LatencyModel:
         if len(traffic.owners) == 0:
             return 0.0
         wire = 2.0 * float(self._link(self.hosts[traffic.src], self.hosts[traffic.dst]).max())
-        work = float((traffic.served * (self.receive_s[traffic.owners] + self.check_s[traffic.owners])).max())
+        owners = traffic.owners
+        work = float((traffic.served * (self.receive_s[owners] + self.request_s[owners] + self.check_s[owners])).max())
         return wire + work
 
     def per_agent(self, requests: np.ndarray, res: Resolution, host_workers: np.ndarray | None = None) -> np.ndarray:
@@ -108,12 +122,14 @@ class LatencyModel:
             latency = self._one_region(requests, res, host_workers)
         else:
             workers = np.zeros(n_regions) if host_workers is None else np.asarray(host_workers, float)
-            self.check_s = self.idle_check_s / scheduler_share(self.host_cores, workers)
+            share = scheduler_share(self.host_cores, workers)
+            self.check_s = self.idle_check_s / share
+            self.request_s = self.idle_request_s / share
             region = self.labels[requests]
             far = np.zeros(n_regions)
             np.maximum.at(far, region, self.to_host[requests])
             count = np.bincount(region, minlength=n_regions)
-            work = count * self.receive_s + res.local_checks * self.check_s
+            work = count * (self.receive_s + self.request_s) + res.local_checks * self.check_s
             carried = self.backlog_s
             self.backlog_s = np.maximum(carried + work - self.round_s, 0.0)
             latency = np.where(count > 0, carried + far + work, 0.0)[self.labels]

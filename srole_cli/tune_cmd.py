@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from srole_cli.args import add_cluster_arguments, add_device_arguments, integer, positive_int, set_threads
 from srole_cli.registry import CLIError, Subcommand
@@ -15,6 +16,9 @@ crl_dqn}), each trial trained on --train-seeds seeds and scored by their mean me
 study/experiments/tuned/<scenario>/<method>.yaml (or --out).
 --workers K asks K trials at a time and runs them as parallel cells.
 --method all tunes every learned method in turn with the same settings.
+Each finished trial is appended to a journal (--journal, default <out>/<scenario>/<method>.journal.jsonl); run
+the same command again after a kill and the study resumes where it stopped (the finished trials are kept and the
+sampler asks the trials an uninterrupted run would). Other settings against an existing journal are refused.
 examples:
   srole tune --method all --scenario paper --set n_edges=20 --set horizon=50 --trials 20 --rounds 1500
   srole tune --method SROLE-central --scenario paper --set horizon=100 --trials 20 --rounds 3000
@@ -42,6 +46,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", default=None, metavar="HOST:PORT", help="run the trials on an existing Ray cluster")
     p.add_argument("--out", default=None, metavar="DIR", help="root of the tuned files (default: the package's)")
     p.add_argument("--work-dir", default=None, metavar="DIR", help="trial run directories (default: a temp dir)")
+    p.add_argument("--journal", default=None, metavar="FILE",
+                   help="finished trials, for resuming (default: <out>/<scenario>/<method>.journal.jsonl; "
+                        "with --method all, a folder holding <method>.journal.jsonl)")
     add_device_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -61,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                         seed_base=args.seed_base, episodes=args.episodes, train_seeds=args.train_seeds,
                         workers=args.workers,
                         address=args.address, out_root=args.out, work_dir=args.work_dir, device=args.device,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, journal=_journal(args.journal, method, len(methods) > 1))
         except NotImplementedError as err:
             raise CLIError(f"--workers/--address: {err}") from err
         best = load_tuned(method, args.scenario, args.out)
@@ -69,6 +76,13 @@ def run(args: argparse.Namespace) -> int:
               f"{best['hparams']}")
         print(f"written to {path}", flush=True)
     return 0
+
+
+def _journal(journal: str | None, method: str, several: bool) -> str | None:
+    """The journal file of ``method``'s study: ``--journal`` itself, or ``--journal/<method>.journal.jsonl`` for all."""
+    if journal is None or not several:
+        return journal
+    return str(Path(journal) / f"{method}.journal.jsonl")
 
 
 SUBCOMMAND = Subcommand("tune", "tune a learned method's hyperparameters (Optuna, equal budget)", configure, run)

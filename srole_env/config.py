@@ -135,6 +135,16 @@ class ClusterConfig:
     """ASSUMPTION: per-decision work at the head besides the network's FLOPs (framework call overhead, state-table
     update, reply), on an idle core. Basis: one batch-1 SB3 MaskablePPO ``predict`` took 0.18 ms on one Xeon core
     here (its 16 kFLOPs are negligible); an ARM edge core is taken as ~5x slower."""
+    request_s: float | None = None
+    """ASSUMPTION, seconds: one cost model for every request a host serves (``srole_env.core.host_cost``): a CRL
+    decision at the head and a shield's check at its host both cost ``request_s`` (framework call, state-table
+    update, reply) plus their measured compute (``request_compute``), on the calibration host's core, scaled to
+    the serving host's device class and CPU share. Basis: Kubernetes' scheduler_perf, ~800-900 pods/s at 500
+    nodes on server CPUs (~1.1-1.3 ms a pod), ~330 pods/s (3 ms) mixed (``docs/host_cost.md``); swept.
+    None: the separate older charges (``head_bookkeeping_s`` and the policy FLOPs at the head,
+    ``shield_check_s`` per check)."""
+    request_compute: bool = True
+    """With ``request_s`` set: add each request's measured compute (``data/request_cost.csv``) to ``request_s``."""
 
     # --- reward ------------------------------------------------------------------------------
     reward_progress: float = 1.0
@@ -389,6 +399,10 @@ def _validate(cfg: ClusterConfig) -> None:
         raise TypeError(f"head_device must be a device class name or None, got {cfg.head_device!r}")
     if cfg.head_policy_flops is not None:
         number("head_policy_flops", strict=False)
+    if cfg.request_s is not None:
+        number("request_s", strict=False)
+    if not isinstance(cfg.request_compute, bool):
+        raise TypeError(f"request_compute must be a bool, got {cfg.request_compute!r}")
     if cfg.trace_path is not None and not isinstance(cfg.trace_path, (str, Path)):
         raise TypeError(f"trace_path must be a path or None, got {cfg.trace_path!r}")
     if cfg.trace_path is not None and not str(cfg.trace_path).strip():

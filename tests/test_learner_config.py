@@ -1,13 +1,14 @@
 """Every learner's settings are checked once, at the door (``Learner.configure``), before a run writes anything.
 
-Wrong names, wrong types, out-of-range values and combinations a learner cannot run (the replay buffer empty at
-the first gradient step, SB3's own assertions) are refused with the hyperparameter and the reason; settings that
+Wrong names, wrong types, out-of-range values and combinations a learner cannot run (SB3's own assertions, the
+head's empty replay buffer) are refused with the hyperparameter and the reason; settings that
 run but can never train within the budget are warned about.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import warnings
 from pathlib import Path
 
@@ -26,17 +27,31 @@ TINY = {"scenario": "small", "horizon": 10}
 CLUSTER = make_config(**TINY)
 
 
-def test_the_empty_replay_buffer_is_refused_before_the_run_starts(tmp_path: Path):
-    # before: training started and crashed at round 2 with numpy's "high <= 0" (nothing in the buffer yet)
+def test_n_step_returns_wait_for_the_buffer_instead_of_sampling_it_empty(tmp_path: Path):
+    # before: learning_starts=16 with n_step=5 on 10 edges was refused (the buffer holds nothing before round 5;
+    # earlier still, training crashed there with numpy's "high <= 0"); now the first step waits for a batch
     out = tmp_path / "run"
-    with pytest.raises(ValueError, match=r"learning_starts=16.*n_step=5.*set learning_starts >= 41"):
-        train("idqn", "none", TINY, 20, 0, out, "cpu", hparams={"learning_starts": 16, "batch_size": 8},
-              progress=False)
-    assert not out.exists()
+    train("idqn", "none", TINY, 20, 0, out, "cpu", hparams={"learning_starts": 16, "batch_size": 8}, progress=False)
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert IDQNConfig(learning_starts=16, batch_size=8).first_update_round(10, 10) == 5  # round 5 stores round 1
+    assert state["gradient_updates"] == 20 - 5 + 1  # one step a round from round 5 on
     with pytest.raises(ValueError, match="learning_starts=0.*>= 1 stored transitions"):  # the head: one decision later
         train("crl_idqn", "none", TINY, 20, 0, tmp_path / "crl", "cpu", hparams={"learning_starts": 0}, progress=False)
-    # the same settings with 1-step returns store every round at once, so they run
-    LEARNERS["idqn"].configure({"learning_starts": 16, "batch_size": 8, "n_step": 1}, CLUSTER, 20)
+
+
+def test_idqn_trains_at_n_400_with_its_defaults(tmp_path: Path):
+    """MARL/SROLE's learner at N >= 400: learning_starts (2,000) is seen at round 5, before n-step returns (8) store
+    anything; the first gradient step comes at round 8, when round 1's 400 transitions (more than a batch) land."""
+    hp = {"n_step": 8, "hidden": [16]}
+    assert IDQNConfig(n_step=8).first_update_round(400, 200) == 8
+    out = tmp_path / "big"
+    train("idqn", "central", {"scenario": "paper", "n_edges": 400, "horizon": 20}, 10, 0, out, "cpu", hparams=hp,
+          progress=False)
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert state["gradient_updates"] == 10 - 8 + 1 and state["samples"] == 4_000
+    # the first-step round is the same whatever the size once a round's transitions make a batch
+    assert IDQNConfig(n_step=8).first_update_round(2_000, 200) == 8
+    assert IDQNConfig().first_update_round(20, 200) == 100  # N = 20 as before: learning_starts decides
 
 
 @pytest.mark.parametrize("algo, overrides, key", [

@@ -142,3 +142,100 @@ def test_srole_tune_all_refuses_before_training_when_an_algo_is_missing(capsys, 
     status = main(["tune", "--method", "all", "--out", str(tmp_path), "--no-progress"])
     err = capsys.readouterr().err
     assert status == 2 and "crl_maskable_ppo" in err and not any(tmp_path.iterdir())
+
+
+class _Killed(KeyboardInterrupt):
+    """Stands for a kill: ``run_cells`` lets a KeyboardInterrupt through."""
+
+
+def _fake_trial(calls: list[int], kill_after: int | None = None):
+    """A ``run_trial`` stand-in scoring a trial from its hyperparameters (no training); raises after ``kill_after``."""
+    def run(cell):
+        if kill_after is not None and len(calls) >= kill_after:
+            raise _Killed
+        calls.append(cell.number)
+        value = 100 * cell.hparams.get("lr", cell.hparams.get("learning_rate")) + cell.hparams["gamma"]
+        if cell.number == 2:
+            raise RuntimeError("this trial fails")  # a failed trial is journaled and replayed as failed
+        return {"mean_jct_all": value, "per_seed": [value], "wall_s": 0.0}
+    return run
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_killed_study_resumes_with_the_trials_an_uninterrupted_run_samples(tmp_path: Path, monkeypatch, workers):
+    import study.experiments.tuning as tuning
+
+    monkeypatch.setattr("study.experiments.cells.run_cells", lambda fn, cells, **kw: [_call(fn, c) for c in cells])
+    kwargs = dict(trials=9, rounds=10, overrides=TINY, episodes=1, train_seeds=1, workers=workers, progress=False)
+    calls: list[int] = []
+    monkeypatch.setattr(tuning, "run_trial", _fake_trial(calls))
+    whole = yaml.safe_load(tune("MARL", "small", out_root=tmp_path / "whole", **kwargs).read_text())
+    assert calls == list(range(9)) and whole["resume"]["replay"] == "none"
+
+    calls = []
+    monkeypatch.setattr(tuning, "run_trial", _fake_trial(calls, kill_after=5))
+    with pytest.raises(_Killed):
+        tune("MARL", "small", out_root=tmp_path / "cut", **kwargs)
+    journal = tmp_path / "cut" / "small" / "MARL.journal.jsonl"
+    done = 4 if workers == 2 else 5  # the batch running at the kill is lost, finished batches are kept
+    assert len(journal.read_text().splitlines()) == 1 + done and not (tmp_path / "cut" / "small" / "MARL.yaml").exists()
+    with open(journal, "a") as f:
+        f.write('{"kind": "trial", "numb')  # a line cut short by the kill is dropped
+    calls = []
+    monkeypatch.setattr(tuning, "run_trial", _fake_trial(calls))
+    resumed = yaml.safe_load(tune("MARL", "small", out_root=tmp_path / "cut", **kwargs).read_text())
+    assert calls == list(range(done, 9))  # only the trials not finished before the kill run
+    assert resumed["resume"] == {"journal": journal.name, "resumed_trials": done, "replay": "exact"}
+    assert resumed["history"] == whole["history"]  # the same trials as the uninterrupted run, the same scores
+    assert [h["value"] for h in resumed["history"]].count(None) == 1
+    assert (resumed["algo"], resumed["hparams"], resumed["best_value"]) == \
+        (whole["algo"], whole["hparams"], whole["best_value"])
+
+    calls = []  # a finished study resumed again trains nothing
+    tune("MARL", "small", out_root=tmp_path / "cut", **kwargs)
+    assert calls == []
+
+
+def _call(fn, cell):
+    from study.experiments.cells import CellFailure
+
+    try:
+        return fn(cell)
+    except RuntimeError as err:
+        return CellFailure(str(err), "")
+
+
+def test_resuming_with_other_settings_is_refused_and_another_trial_count_keeps_the_trials(tmp_path: Path, monkeypatch):
+    import study.experiments.tuning as tuning
+
+    monkeypatch.setattr("study.experiments.cells.run_cells", lambda fn, cells, **kw: [_call(fn, c) for c in cells])
+    calls: list[int] = []
+    monkeypatch.setattr(tuning, "run_trial", _fake_trial(calls))
+    kwargs = dict(overrides=TINY, episodes=1, train_seeds=1, out_root=tmp_path, progress=False)
+    first = yaml.safe_load(tune("MARL", "small", trials=6, rounds=10, **kwargs).read_text())
+    with pytest.raises(ValueError, match="MARL.journal.jsonl is for another study .*rounds"):
+        tune("MARL", "small", trials=6, rounds=11, **kwargs)
+    calls.clear()  # more trials: 6 -> 12 changes the start-up trials (2 -> 4), so trials 2-5 are added as recorded
+    more = yaml.safe_load(tune("MARL", "small", trials=12, rounds=10, **kwargs).read_text())
+    assert calls == list(range(6, 12)) and more["resume"]["replay"] == "history"
+    assert more["history"][:6] == first["history"]
+    journal = tmp_path / "small" / "MARL.journal.jsonl"
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join([lines[0], "not json", *lines[1:]]) + "\n")
+    with pytest.raises(ValueError, match="line 2 is not JSON"):
+        tune("MARL", "small", trials=12, rounds=10, **kwargs)
+
+
+def test_srole_tune_cli_resumes_from_its_journal(capsys, tmp_path: Path):
+    argv = ["tune", "--method", "MARL", "--scenario", "small", "--set", "horizon=10", "--trials", "2", "--rounds",
+            "10", "--episodes", "1", "--train-seeds", "1", "--out", str(tmp_path), "--device", "cpu",
+            "--journal", str(tmp_path / "j.jsonl")]
+    assert main([*argv, "--no-progress"]) == 0
+    lines = (tmp_path / "j.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and not (tmp_path / "small" / "MARL.journal.jsonl").exists()
+    capsys.readouterr()
+    assert main(argv) == 0  # run again: both trials come from the journal, none is trained again
+    out = capsys.readouterr().out
+    assert "resumed 2 finished trial(s)" in out and "(exact replay)" in out
+    assert (tmp_path / "j.jsonl").read_text().splitlines() == lines
+    assert load_tuned("MARL", "small", tmp_path)["resume"]["resumed_trials"] == 2

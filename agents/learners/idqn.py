@@ -16,6 +16,9 @@ The budget is in rounds of the parallel env (each adds N transitions). Epsilon d
 ``eps_decay_fraction`` of the run's budget (fixed when the run starts and saved in the checkpoint, so a
 resumed run keeps it), so a short budget still ends exploiting; ``eps_decay_rounds`` > 0 sets an absolute
 schedule instead. Sample counts (``buffer_size``, ``batch_size``, ``learning_starts``) are transitions.
+Gradient steps start once ``learning_starts`` transitions have been seen and the buffer holds a batch (or
+``learning_starts`` transitions, if fewer): n-step returns store a round ``n_step - 1`` rounds late, so on a large
+cluster the first step waits for the buffer instead of sampling an empty one.
 """
 
 from __future__ import annotations
@@ -93,26 +96,23 @@ class IDQNConfig(LearnerConfig):
             return [(("dueling", "hidden"), "the dueling head needs at least one hidden layer")]
         return []
 
-    def first_update_round(self, n_agents: int) -> int:
-        """The first round with a gradient step: ``learning_starts`` transitions reached on a multiple of
-        ``train_every_rounds`` (a round stores up to ``n_agents`` transitions)."""
-        first = max(1, math.ceil(self.learning_starts / n_agents))
+    def min_stored(self) -> int:
+        """Transitions the replay buffer must hold before a gradient step: a batch, or ``learning_starts`` if fewer
+        (at least 1). n-step returns store a round's transitions ``n_step - 1`` rounds late, so at large N
+        ``learning_starts`` transitions are seen before anything is stored; the first step waits for the buffer."""
+        return max(1, min(self.batch_size, self.learning_starts))
+
+    def first_update_round(self, n_agents: int, horizon: int | None = None) -> int:
+        """The first round with a gradient step: ``learning_starts`` transitions seen and ``min_stored()`` stored
+        (a round stores up to ``n_agents`` transitions, ``n_step - 1`` rounds late within an episode of
+        ``horizon`` rounds), on a multiple of ``train_every_rounds``."""
+        seen = max(1, math.ceil(self.learning_starts / n_agents))
+        lag = min(self.n_step, horizon if horizon is not None else self.n_step) - 1
+        first = max(seen, math.ceil(self.min_stored() / n_agents) + lag)
         return math.ceil(first / self.train_every_rounds) * self.train_every_rounds
 
-    def run_problems(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
-        # n-step returns store a round's transitions n_step - 1 rounds later (or at the episode's end), so a
-        # gradient step before that samples an empty buffer (``high <= 0`` from the RNG).
-        first, stored = self.first_update_round(cluster.n_edges), min(self.n_step, cluster.horizon)
-        if first < stored <= rounds:
-            need = (stored - 1) * cluster.n_edges + 1
-            return [(("learning_starts", "n_step", "train_every_rounds"),
-                     f"the first gradient step would come at round {first} ({cluster.n_edges} transitions a round), "
-                     f"but with n_step={self.n_step} the replay buffer holds nothing before round {stored}; "
-                     f"set learning_starts >= {need} or a smaller n_step")]
-        return []
-
     def run_warnings(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
-        first = self.first_update_round(cluster.n_edges)
+        first = self.first_update_round(cluster.n_edges, cluster.horizon)
         if first > rounds:
             return [(("learning_starts", "train_every_rounds"), f"the first gradient step would come at round {first}, "
                      "after the budget: the policy stays untrained")]
@@ -256,7 +256,8 @@ class IDQN(TorchLearner):
             stored = out.executed if hp.learn_from == "executed" else actions
             for transition in self.nstep.push(obs, stored, out.rewards, out.obs, out.mask, out.terminated, out.done):
                 self.buffer.add(*transition)
-            if driver.rounds * n >= hp.learning_starts and driver.rounds % hp.train_every_rounds == 0:
+            if driver.rounds * n >= hp.learning_starts and self.buffer.size >= hp.min_stored() \
+                    and driver.rounds % hp.train_every_rounds == 0:
                 if hp.lr_end_fraction != 1.0:
                     self.set_lr_for(driver.rounds, ctx.rounds)
                 losses += [self.update() for _ in range(hp.gradient_steps)]

@@ -9,6 +9,18 @@ search space (``study.experiments.tuning.search_dimensions``), every trial train
 decisive scenario (``paper``, N = 20) with the crossover map's horizon. Each study writes its YAML to
 ``--out/paper/<method>.yaml`` (default: the package's ``study/experiments/tuned``) and logs to ``--logs``.
 
+Resumable: every study appends its finished trials to ``--out/paper/<method>.journal.jsonl``; the same command run
+again (after a kill, on another machine with the journals copied) resumes each study where it stopped, and a
+finished study only rewrites its YAML. Logs are appended to, so a resumed run keeps the earlier sessions' lines.
+
+The fair study's tuned set (the crossover map's settings: N = 20, horizon 200, 4,000 rounds, 16 trials, 3 training
+seeds, 3 episodes) lives in ``study/experiments/tuned_fair/paper/`` beside its journals, apart from the committed
+``tuned/paper`` the profiles read today; on a shared machine, one trial at a time per study:
+
+    setsid nohup nice -n 19 python scripts/experiments/tune_all.py --workers 3 \
+        --methods MARL SROLE-central SROLE-decentralized --out study/experiments/tuned_fair \
+        --logs results/tune_fair_logs > results/tune_fair_logs/tune_all.out 2>&1 &
+
 Four studies of K/4 workers each rather than one after another at K: TPE learns from each finished batch, so
 batches of 4 over 16 trials (4 rounds of feedback) search better than one batch of 16.
 
@@ -72,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     procs = []
     for method, cmd in todo:
-        log = open(logs / f"{method}.log", "w")  # noqa: SIM115 - closed below, after the process ends
+        log = open(logs / f"{method}.log", "a")  # noqa: SIM115 - closed below, after the process ends
         procs.append((method, subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), log))
         print(f"tune_all: started {method}: {' '.join(cmd)}", flush=True)
     failed = []

@@ -76,8 +76,13 @@ def decision_service_s(
     config: ClusterConfig, topology: Topology, head_workers: float, policy_flops: float
 ) -> float:
     """Seconds the head needs for one decision with ``head_workers`` training workers committed on it:
-    (policy FLOPs at one core's share of the device's sustained rate + bookkeeping) / the scheduler's share."""
+    (policy FLOPs at one core's share of the device's sustained rate + bookkeeping) / the scheduler's share,
+    or, with ``config.request_s`` set, the one request cost model (``srole_env.core.host_cost``)."""
     head = topology.head
+    if config.request_s is not None:
+        from srole_env.core.host_cost import request_service_s
+
+        return float(request_service_s(config, topology, [head], "decision", topology.n_edges, [head_workers])[0])
     core_flops = topology.flops[head] / topology.cores[head]
     share = float(scheduler_share(float(topology.cores[head]), head_workers))
     return (policy_flops / core_flops + config.head_bookkeeping_s) / share

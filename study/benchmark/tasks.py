@@ -49,6 +49,10 @@ TASK_ROOT = Path(__file__).parent / "tasks"
 WORKLOAD_KINDS = ("poisson", "poisson_window", "onoff", "pod_trace")
 TASK_KEYS = ("suite", "name", "description", "family", "base_scenario", "config", "workload", "seed", "episodes",
              "shield", "bounds")
+ADDED_FIELDS: dict[str, Any] = {"request_s": None, "request_compute": True}
+"""Config fields added after a suite was frozen, at the values that keep its physics (here: the head's and the
+shields' older separate charges). A task's config is these plus its file's (which stays as frozen, so its content
+hash and reference results stay valid); a later change of these fields' defaults cannot move a task."""
 
 
 def _data_root() -> Path:
@@ -84,7 +88,7 @@ class Task:
 
     def cluster(self) -> ClusterConfig:
         """The task's cluster config (the trace path left unset)."""
-        return ClusterConfig.from_dict({"scenario": "small", **self.config})
+        return ClusterConfig.from_dict({"scenario": "small", **ADDED_FIELDS, **self.config})
 
     def seeds(self) -> list[int]:
         """Reset seed of each evaluation episode."""
@@ -96,8 +100,8 @@ class Task:
             raise ValueError(f"task {self.id}: episode {episode} outside 0..{self.episodes - 1}")
         kind = self.workload["kind"]
         if kind == "poisson":
-            return dict(self.config)
-        return {**self.config, "trace_path": str(self._trace(episode))}
+            return {**ADDED_FIELDS, **self.config}
+        return {**ADDED_FIELDS, **self.config, "trace_path": str(self._trace(episode))}
 
     def _trace(self, episode: int) -> Path:
         from srole_env import traces

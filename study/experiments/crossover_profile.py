@@ -133,8 +133,8 @@ def map_spec(name: str = "crossover") -> MapSpec:
                        rounds=ROUNDS, eval_episodes=2, large_episodes=1, large_from=2000, stages=STAGES,
                        learner_hparams={"idqn": DECISIVE_IDQN, "crl_idqn": DECISIVE_IDQN})
     if name == "crossover-tiny":
-        # learning_starts >= n_step (5) x N (12): agents/learners/idqn.py starts updates on an empty replay buffer
-        # when learning_starts < n_step x N (reported, not fixed here)
+        # learning_starts >= n_step (5) x N (12): kept as the tiny map was written (IDQN now waits for a batch in
+        # the buffer, so smaller values would also run)
         tiny_idqn = {"learning_starts": 96, "eps_decay_rounds": 12, "batch_size": 16, "hidden": [16]}
         return MapSpec(base={"scenario": "small"}, sizes=(6, 12, 24), loads=(0.8, 0.2), trained=(6, 12), source=6,
                        eval_n={12: (0.8, 0.2), 24: (0.8,)}, heads=(0.001, TINY_SLOW_HEAD_S, measured_head_s()),

@@ -26,11 +26,24 @@ above every seed ``srole reproduce`` evaluates on (``10_000 + 100 * seed + e``).
 constant_liar=True)``; trials are asked in batches of ``workers``, run as cells
 (``study.experiments.cells.run_cells``), then told, so ``workers`` changes which trials are sampled (the YAML
 records it). A trial that fails or scores NaN is told as failed.
+
+**Resuming.** Each finished batch is appended, one JSON line per trial (its Optuna parameters, state, value and
+history row), to a journal (``journal``, default ``<root>/<scenario>/<method>.journal.jsonl`` beside the YAML)
+whose first line records the study's settings. A study started again with the same settings (method, scenario,
+overrides, rounds, seeds, episodes, sampler seed, search space) resumes: a fresh sampler with the same seed is asked
+the recorded batches again and told their recorded results, which reproduces the sampler's state exactly (the
+asked parameters are checked against the recorded ones), and the study goes on from there: a killed run loses only
+the batch it was running, and samples the trials an uninterrupted run would have. Where the replay asks other
+parameters (another Optuna version, or another ``trials`` and so another number of start-up trials), the recorded
+trials are added to the study as they are (``Study.add_trial``) and the later trials differ from an uninterrupted
+run's; the YAML says which happened (``resume``). Other settings are refused (``ValueError`` naming them).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -225,11 +238,14 @@ def tune(
     work_dir: str | Path | None = None,
     device: str = "cpu",
     progress: bool = True,
+    journal: str | Path | None = None,
 ) -> Path:
-    """Run the study for ``method`` on ``scenario`` (with config ``overrides``) and write its YAML; returns the path.
+    """Run (or resume) the study for ``method`` on ``scenario`` (with config ``overrides``) and write its YAML;
+    returns the path.
 
     ``out_root`` defaults to the package's ``tuned/`` directory; ``work_dir`` (trial run directories, each
-    removed after scoring) to a temporary directory.
+    removed after scoring) to a temporary directory; ``journal`` (the finished trials, for resuming) to
+    ``<out_root>/<scenario>/<method>.journal.jsonl``.
     """
     import optuna
     from optuna.trial import TrialState
@@ -254,11 +270,20 @@ def tune(
     batch = workers if workers is not None else _cores()
     startup = max(1, min(10, trials // 3))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = optuna.samplers.TPESampler(seed=seed_base, n_startup_trials=startup, constant_liar=True)
-    study = optuna.create_study(direction="minimize", sampler=sampler, study_name=f"{method}/{scenario_key(scenario)}")
+    journal_path = Path(journal) if journal is not None else \
+        tuned_path(method, scenario, out_root).with_suffix(".journal.jsonl")
+    header = {"kind": "header", "format": JOURNAL_FORMAT, "method": method, "scenario": scenario_key(scenario),
+              "overrides": _plain(overrides), "rounds": rounds, "seed_base": seed_base, "train_seeds": seeds,
+              "eval_seeds": eval_seeds, "episodes": episodes, "search_space": search_space(method)}
+    rows = _read_journal(journal_path, header)
+    study, replay = _resume_study(method, seed_base, startup, rows)
+    history: list[dict[str, Any]] = [dict(r["row"]) for r in rows]
+    batches = 1 + max((int(r["batch"]) for r in rows), default=-1)
+    if rows and progress:
+        print(f"tune {method}: resumed {len(rows)} finished trial(s) from {journal_path} ({replay} replay)", flush=True)
+    _append_journal(journal_path, [] if rows else [header])
     own_work = work_dir is None
     work = Path(tempfile.mkdtemp(prefix="srole_tune_")) if own_work else Path(work_dir)
-    history: list[dict[str, Any]] = []
     started = time.perf_counter()
     try:
         while len(study.trials) < trials:
@@ -270,6 +295,7 @@ def tune(
                                        eval_seeds[0], episodes, str(work), device))
             results = run_cells(run_trial, cells, workers=workers, address=address,
                                 desc=f"tune {method} ({len(study.trials)}/{trials})", progress=progress)
+            lines = []
             for trial, cell, result in zip(asked, cells, results):
                 value = math.nan if isinstance(result, CellFailure) else result[OBJECTIVE]
                 if math.isfinite(value):
@@ -283,6 +309,10 @@ def tune(
                 else:
                     row.update({k: v for k, v in result.items() if k != OBJECTIVE})
                 history.append(row)
+                lines.append({"kind": "trial", "number": trial.number, "batch": batches, "params": trial.params,
+                              "value": row["value"], "row": _plain(row)})
+            _append_journal(journal_path, lines)
+            batches += 1
     finally:
         if own_work:
             shutil.rmtree(work, ignore_errors=True)
@@ -299,11 +329,122 @@ def tune(
         "seed_base": seed_base, "train_seeds": seeds, "eval_seeds": eval_seeds,
         "sampler": {"name": "TPESampler", "seed": seed_base, "n_startup_trials": startup, "constant_liar": True},
         "workers": batch, "search_space": search_space(method), "search_dimensions": search_dimensions(method),
-        "wall_s": round(time.perf_counter() - started, 1), "optuna": optuna.__version__, "history": history,
+        "wall_s": round(time.perf_counter() - started, 1), "optuna": optuna.__version__,
+        "resume": {"journal": journal_path.name, "resumed_trials": len(rows), "replay": replay},
+        "history": history,
     }
     path = tuned_path(method, scenario, out_root)
     atomic_write(path, yaml.safe_dump(_plain(data), sort_keys=False))
     return path
+
+
+# ---------------------------------------------------------------------- the journal (resuming)
+JOURNAL_FORMAT = 1
+"""Version of the journal's lines (the header's ``format``)."""
+
+
+def _read_journal(path: Path, header: dict[str, Any]) -> list[dict[str, Any]]:
+    """The finished-trial lines of the journal at ``path`` (none if it does not exist), after checking that its
+    header matches this study's ``header``. A last line cut short (a kill while writing) is dropped from the file."""
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    records = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:  # the one write a kill can cut short; its batch is run again
+                atomic_write(path, "".join(line + "\n" for line in lines[:i]))
+                break
+            raise ValueError(f"tuning journal {path}: line {i + 1} is not JSON") from None
+    if not records or not isinstance(records[0], dict) or records[0].get("kind") != "header":
+        raise ValueError(f"tuning journal {path}: the first line must be the study's header")
+    differ = sorted(k for k in set(header) | set(records[0]) if records[0].get(k) != _plain(header.get(k)))
+    if differ:
+        raise ValueError(f"tuning journal {path} is for another study (its {', '.join(differ)} differ from this "
+                         f"one's); resume with the same settings, or move the file away (or pass another journal) "
+                         f"to start afresh")
+    rows = []
+    for i, rec in enumerate(records[1:], start=1):
+        ok = (isinstance(rec, dict) and rec.get("kind") == "trial" and rec.get("number") == len(rows)
+              and isinstance(rec.get("batch"), int) and isinstance(rec.get("params"), dict)
+              and isinstance(rec.get("row"), dict)
+              and (rec.get("value") is None or isinstance(rec.get("value"), (int, float))))
+        if not ok:
+            raise ValueError(f"tuning journal {path}: record {i} is not the finished trial number {len(rows)} "
+                             f"(kind, number, batch, params, value, row)")
+        rows.append(rec)
+    return rows
+
+
+def _append_journal(path: Path, lines: list[dict[str, Any]]) -> None:
+    """Append ``lines`` (JSON, one per line) to the journal and flush them to disk."""
+    if not lines:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("".join(json.dumps(line) + "\n" for line in lines))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _resume_study(method: str, seed_base: int, startup: int, rows: list[dict[str, Any]]) -> tuple[Any, str]:
+    """A study holding the journal's finished trials, and how they were put back: ``"exact"`` (a fresh sampler
+    asked the recorded batches again and sampled the recorded parameters: its state is the uninterrupted run's),
+    ``"history"`` (it sampled others: the trials were added as recorded) or ``"none"`` (nothing to resume)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    def fresh() -> Any:
+        sampler = optuna.samplers.TPESampler(seed=seed_base, n_startup_trials=startup, constant_liar=True)
+        return optuna.create_study(direction="minimize", sampler=sampler, study_name=f"{method}/resumed")
+
+    study = fresh()
+    if not rows:
+        return study, "none"
+    batches: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        batches.setdefault(int(row["batch"]), []).append(row)
+    exact = True
+    for batch in batches.values():
+        asked = [study.ask() for _ in batch]
+        for trial in asked:
+            _suggest(trial, method)
+        if any(t.params != r["params"] for t, r in zip(asked, batch)):
+            exact = False
+            break
+        for trial, row in zip(asked, batch):
+            if row["value"] is None:
+                study.tell(trial, state=TrialState.FAIL)
+            else:
+                study.tell(trial, float(row["value"]))
+    if exact:
+        return study, "exact"
+    study = fresh()
+    for row in rows:
+        params = row["params"]
+        dists = {name: _distribution(method, name) for name in params}
+        state = TrialState.FAIL if row["value"] is None else TrialState.COMPLETE
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, state=state,
+                                                  value=None if row["value"] is None else float(row["value"])))
+    return study, "history"
+
+
+def _distribution(method: str, name: str) -> Any:
+    """The Optuna distribution of parameter ``name`` in ``method``'s search space (ValueError if it has none)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    dist = search_space(method).get(name)
+    if dist is None:
+        raise ValueError(f"tuning journal: parameter {name!r} is not in {method}'s search space")
+    if dist["type"] == "categorical":
+        return CategoricalDistribution(dist["choices"])
+    if dist["type"] == "int":
+        return IntDistribution(dist["low"], dist["high"])
+    return FloatDistribution(dist["low"], dist["high"], log=dist["type"] == "log_float")
 
 
 # ---------------------------------------------------------------------- reading the results
