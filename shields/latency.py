@@ -14,7 +14,7 @@ shields. With ``srole_env.core.overhead``'s link model (``one_way_latency``) and
   training workers on the host and no backlog this is exactly
   ``overhead.gather_latency(topology, config, host, requesters, shield_check_s, checks)``.
 * The host trains tasks too: a check takes ``shield_check_s / scheduler_share(cores, workers)`` with the
-  host's committed workers (``srole_env.core.head_queue.scheduler_share``, as for the cluster head). Work
+  host's committed workers (``srole_env.core.host_cost.scheduler_share``, as for the cluster head). Work
   (receiving plus checking) that does not fit in ``round_s`` carries over as the host's backlog
   (``backlog_s`` [R]) and delays the next round's answers by that much first. A shield answers the
   round's joint action at once, so its tasks are placed with the latency included (they start when the
@@ -38,8 +38,7 @@ import numpy as np
 
 from shields.protocol import Resolution, RoundTraffic
 from srole_env.config import ClusterConfig
-from srole_env.core.head_queue import scheduler_share
-from srole_env.core.host_cost import compute_part_s, request_part_s
+from srole_env.core.host_cost import compute_part_s, request_part_s, scheduler_share
 from srole_env.core.topology import Topology
 
 

@@ -15,7 +15,8 @@ import pytest
 import srole_env
 from shields.latency import LatencyModel
 from srole_env import make_config
-from srole_env.core.head_queue import HeadQueue, decision_service_s, default_policy_flops, scheduler_share
+from srole_env.core.head_queue import HeadQueue, decision_service_s, default_policy_flops
+from srole_env.core.host_cost import scheduler_share
 from srole_env.core.topology import build_topology
 
 XAVIER = {"jetson_xavier_nx": 1.0}

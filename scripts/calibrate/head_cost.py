@@ -11,7 +11,7 @@ it. This script times that call in a Python/torch process (one torch thread, as 
 the x86 machine ``scripts/calibrate/calibrate.py`` measured); the head is the edge the simulator makes the cluster
 head on the ``paper`` scenario (``topology.head``: the edge with the most sustained FLOP/s; ``--head-class``
 overrides). The ratio is per core, because the head's scheduler runs on one core
-(``srole_env.core.head_queue.scheduler_share``): sustained FLOP/s per core = ``peak_gflops_fp32 x
+(``srole_env.core.host_cost.scheduler_share``): sustained FLOP/s per core = ``peak_gflops_fp32 x
 training_efficiency / cores``. ``head_s = host median x host per-core rate / head per-core rate``. This is an
 ASSUMPTION in one respect: a batch-1 forward of a 64x64 MLP is dominated by framework overhead, not FLOPs, and the
 table's rate for a Jetson is its GPU's, while the scheduler would run on its ARM CPU; the ratio is the table's

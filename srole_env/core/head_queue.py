@@ -35,6 +35,7 @@ from functools import lru_cache
 import numpy as np
 
 from srole_env.config import ClusterConfig
+from srole_env.core.host_cost import request_service_s, scheduler_share
 from srole_env.core.overhead import gather_latency, one_way_latency
 from srole_env.core.topology import Topology
 
@@ -64,13 +65,6 @@ def default_policy_flops(obs_dim: int, n_actions: int, net_arch: tuple[int, ...]
     return float(sum(2 * a * b for a, b in zip(widths[:-1], widths[1:])))
 
 
-def scheduler_share(cores: float | np.ndarray, workers: float | np.ndarray) -> float | np.ndarray:
-    """Fraction of one core a scheduler process (the head's, a shield host's) gets beside ``workers`` training
-    workers on ``cores`` cores: every process has a core while they fit, beyond that processor sharing,
-    ``min(1, cores / (workers + 1))``. One core, because a batch-1 inference of a small MLP (or a shield's
-    table check) does not parallelise usefully. Works elementwise on arrays."""
-    return np.minimum(1.0, np.asarray(cores, float) / (np.maximum(workers, 0.0) + 1.0))
-
 
 def decision_service_s(
     config: ClusterConfig, topology: Topology, head_workers: float, policy_flops: float
@@ -80,8 +74,6 @@ def decision_service_s(
     or, with ``config.request_s`` set, the one request cost model (``srole_env.core.host_cost``)."""
     head = topology.head
     if config.request_s is not None:
-        from srole_env.core.host_cost import request_service_s
-
         return float(request_service_s(config, topology, [head], "decision", topology.n_edges, [head_workers])[0])
     core_flops = topology.flops[head] / topology.cores[head]
     share = float(scheduler_share(float(topology.cores[head]), head_workers))

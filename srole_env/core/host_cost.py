@@ -111,12 +111,18 @@ def idle_request_s(config: ClusterConfig, topology: Topology, hosts: Any, kind: 
     return request_part_s(config, topology, hosts) + compute_part_s(config, topology, hosts, kind, n_served)
 
 
+def scheduler_share(cores: float | np.ndarray, workers: float | np.ndarray) -> float | np.ndarray:
+    """Fraction of one core a scheduler process (the head's, a shield host's) gets beside ``workers`` training
+    workers on ``cores`` cores: every process has a core while they fit, beyond that processor sharing,
+    ``min(1, cores / (workers + 1))``. One core, because a batch-1 inference of a small MLP (or a shield's
+    table check) does not parallelise usefully. Works elementwise on arrays."""
+    return np.minimum(1.0, np.asarray(cores, float) / (np.maximum(workers, 0.0) + 1.0))
+
+
 def request_service_s(
     config: ClusterConfig, topology: Topology, hosts: Any, kind: str, n_served: Any, workers: Any
 ) -> np.ndarray:
     """Seconds one ``kind`` request takes on each of ``hosts`` with ``workers`` training workers committed there."""
-    from srole_env.core.head_queue import scheduler_share
-
     hosts = np.asarray(hosts, dtype=np.int64)
     share = scheduler_share(topology.cores[hosts], np.asarray(workers, float))
     return idle_request_s(config, topology, hosts, kind, n_served) / share
