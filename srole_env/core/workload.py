@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from srole_env.config import MAX_COUNT, ClusterConfig, check_memory
+from srole_env.config import MAX_COUNT, ClusterConfig
+from srole_env.core.memory import check_memory
 
 MAX_TIME_S = 1e12
 """Latest arrival a trace may give (simulated seconds; ~31,700 years)."""
@@ -87,7 +88,7 @@ class TraceWorkload:
 
     def __init__(self, path: str | Path, n_edges: int, model_names: tuple[str, ...]):
         self.model_names = model_names
-        rows = _read_trace(Path(path))
+        rows = read_trace_rows(Path(path))
         index = {name: i for i, name in enumerate(model_names)}
         cols: dict[str, list] = {c: [] for c in TRACE_COLUMNS}
         for line_no, row in rows:
@@ -126,6 +127,11 @@ class TraceWorkload:
     def __len__(self) -> int:
         return len(self._arrays["arrival_time_s"])
 
+    @property
+    def last_arrival_s(self) -> float:
+        """Arrival time (s) of the trace's last job: after it, the trace adds no work."""
+        return float(self._arrays["arrival_time_s"][-1])
+
     def jobs_between(self, t0: float, t1: float, rng: np.random.Generator) -> JobBatch:
         """Trace jobs arriving in the window (t0, t1] (t0 < 0 includes time 0)."""
         times = self._arrays["arrival_time_s"]
@@ -153,7 +159,7 @@ def write_trace_csv(path: str | Path, rows: Iterable[Sequence[object]]) -> Path:
     return Path(path)
 
 
-def _read_trace(path: Path) -> list[tuple[int, dict[str, str]]]:
+def read_trace_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     """(line number, row) pairs of a trace CSV, checking the header."""
     if not path.exists():
         raise ValueError(f"trace_path: file {path} does not exist")
