@@ -31,6 +31,15 @@ def rss_mib() -> float:
     return pages * resource.getpagesize() / 2**20
 
 
+def held_mib(sim) -> tuple[float, float]:
+    """MiB the simulator's task and job tables hold (their arrays' capacity) and its ledger's completed-job
+    record (0 for a simulator without a ledger)."""
+    tables = sum(a.nbytes for t in (sim.tasks, sim.jobs) for a in t.cols.values()) / 2**20
+    ledger = getattr(sim, "ledger", None)
+    record = sum(c.nbytes for col in (ledger.jcts, ledger.ids) for c in col.chunks) / 2**20 if ledger else 0.0
+    return tables, record
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default="paper")
@@ -58,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     n, n_actions = env.config.n_edges, sim.n_actions
     start, episodes, base = time.perf_counter(), 0, None
     print(f"N = {n}, horizon {env.config.horizon}, {args.policy} play; start rss {rss_mib():.1f} MiB")
-    print(f"{'rounds':>10s} {'episodes':>9s} {'rss MiB':>8s} {'rounds/s':>9s} {'jobs arrived':>13s} {'open jobs':>10s}")
+    print(f"{'rounds':>10s} {'episodes':>9s} {'rss MiB':>8s} {'rounds/s':>9s} {'jobs arrived':>13s} {'open jobs':>10s} "
+          f"{'tables MiB':>11s} {'ledger MiB':>11s}")
     for step in range(1, args.rounds + 1):
         actions = rng.integers(n_actions, size=n) if policy is None else policy.act(obs, mask)
         obs, mask, _, _, truncated, _ = env.step_arrays(actions)
@@ -68,8 +78,9 @@ def main(argv: list[str] | None = None) -> None:
             rate = step / (time.perf_counter() - start)
             totals = sim.ledger.totals if hasattr(sim, "ledger") else sim._totals  # this tree's or an older one's
             arrived = int(totals["jobs_arrived"])
+            tables, record = held_mib(sim)
             print(f"{step:>10d} {episodes:>9d} {rss_mib():>8.1f} {rate:>9.0f} {arrived:>13,d} "
-                  f"{int((sim.jobs.tasks_left > 0).sum()):>10,d}", flush=True)
+                  f"{int((sim.jobs.tasks_left > 0).sum()):>10,d} {tables:>11.1f} {record:>11.1f}", flush=True)
         if truncated:
             env.reset()
             obs, mask = sim.observe(), sim.action_mask()
