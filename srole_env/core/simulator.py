@@ -21,6 +21,11 @@ One model, two views (``srole_env.parallel_env`` and ``CentralizedSchedulingEnv`
    bytes over the slowest link among the job's placed workers (workers progress asynchronously).
    Rates are held for the round; a task finishing inside it gets its exact finishing time at those rates.
 3. **Arrive**: new jobs join their origin's queue; they are decidable from the next round on.
+4. **Reward** and **ledger**: the round's rewards, and its figures into the episode's ledger.
+
+The pieces live apart: the tables in ``srole_env.core.store``, the observation in ``srole_env.core.observation``,
+the episode's figures in ``srole_env.core.ledger``, and the layout, OOM and run phases in the physics handed to
+the simulator (``srole_env.core.physics``: the simulator's cost model by default, the emulator's real workers).
 
 Per-agent rewards: ``reward_progress`` x fraction of the agent's jobs' work done this round (less the
 work an OOM kill threw away this round),
@@ -266,7 +271,8 @@ class ClusterSimulator:
         """Run one round with joint action ``actions`` [N] (candidate index, or ``hold_action``).
 
         ``decision_latency`` [N] (seconds, default: local decisions) delays each placed task's start.
-        The round's phases, in order: place, OOM kill, run, arrive, reward, ledger.
+        The round's phases, in order: place, OOM kill, run, arrive, reward, ledger (the queue waits are counted
+        between OOM kill and run: the jobs left waiting by this round's placements).
         """
         cfg = self.config
         actions = self.validate_actions(actions)
