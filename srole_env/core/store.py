@@ -54,10 +54,14 @@ class Table:
     """Columnar arrays with amortised append and in-place compaction; columns read as read-only views."""
 
     def __init__(self, fields: dict[str, type], capacity: int = 256):
+        clash = sorted(set(fields) & (set(dir(Table)) | {"fields", "size", "version", "cols", "_viewed"}))
+        if clash:
+            raise ValueError(f"Table: field name(s) {clash} would hide the table's own attributes")
         self.fields = dict(fields)
         self.size = 0
         self.version = next(_versions)
         self.cols = {name: np.zeros(capacity, dtype=dtype) for name, dtype in self.fields.items()}
+        self._viewed: list[str] = []  # columns whose view sits in the instance dict until rows come or go
 
     def __getattr__(self, name: str) -> np.ndarray:
         cols = self.__dict__.get("cols")
@@ -65,6 +69,8 @@ class Table:
             raise AttributeError(name)
         view = cols[name][: self.size]
         view.flags.writeable = False
+        self.__dict__[name] = view  # later reads are plain attribute reads, until ``_resized`` drops it
+        self._viewed.append(name)
         return view
 
     def append(self, **values: np.ndarray) -> None:
@@ -81,7 +87,7 @@ class Table:
         for name in self.fields:
             self.cols[name][self.size : need] = values[name]
         self.size = need
-        self._changed()
+        self._resized()
 
     def set(self, rows: np.ndarray | slice | int, **values: np.ndarray | float) -> None:
         """Write ``values`` (field -> array or scalar) into ``rows``: the one way to change a row."""
@@ -91,19 +97,26 @@ class Table:
 
     def keep(self, mask: np.ndarray) -> None:
         """Drop rows where ``mask`` is False, preserving order."""
-        kept = int(mask.sum())
+        rows = np.flatnonzero(mask)  # once, not once per column
         for arr in self.cols.values():
-            arr[:kept] = arr[: self.size][mask]
-        self.size = kept
-        self._changed()
+            arr[: len(rows)] = arr.take(rows)
+        self.size = len(rows)
+        self._resized()
 
     def clear(self) -> None:
         """Drop every row (capacity is kept for the next episode)."""
         self.size = 0
-        self._changed()
+        self._resized()
 
     def _changed(self) -> None:
         self.version = next(_versions)
+
+    def _resized(self) -> None:
+        """Rows came or went (or moved to new arrays): forget the views, then move the version."""
+        for name in self._viewed:
+            del self.__dict__[name]
+        self._viewed = []
+        self._changed()
 
 
 def runs(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
