@@ -2,22 +2,24 @@
 
 Design. The scheduler side of SROLE (observations, action masks, shields, collision and overload
 counting, metrics) reads only the simulator's task/job tables and topology: ``observe()``,
-``action_mask()``, ``committed()``, ``pending_heads()``, ``metrics()``. ``EmulatedCluster`` subclasses
-``ClusterSimulator`` and keeps those tables as they are; it replaces exactly one method, ``_run`` (the
-phase where the simulator advances placed tasks by its cost model). Here ``_run`` instead
+``action_mask()``, ``committed()``, ``pending_heads()``, ``metrics()``. The simulator asks its physics
+(``srole_env.core.physics``) what happens to placed work; ``EmulatedCluster`` is such a physics. It lays out
+the named nodes (``FixedNodes``), kills nothing on declared memory, and its ``run`` phase
 
 1. launches a real worker on its node for every task placed this round,
 2. waits until the round's wall-clock deadline (``round_s`` is real seconds),
 3. reads the real state from the backend: iterations done per task, finished tasks with their wall
    finishing time, memory of each node's workers, dead nodes,
-4. writes it back into the tables (``iters_left``, finished jobs and their JCTs), and enforces the two
-   rules of a real edge: a node whose workers' resident memory passes its budget kills its newest task
-   (an OOM kill, as on devices without swap), and a dead node's tasks go back to their origins' queues.
+4. writes it back into the tables (``iters_left``; finished tasks through ``ClusterSimulator.retire``), and
+   enforces the two rules of a real edge: a node whose workers' resident memory passes its budget kills its
+   newest task (an OOM kill, as on devices without swap), and a dead node's tasks go back to their origins'
+   queues.
 
-So the same ``EdgeClusterEnv`` (and any shield wrapping it) runs on top: ``env.unwrapped.sim`` is an
-``EmulatedCluster``, and the placement/collision/overload code of ``ClusterSimulator.step`` is shared,
-not rewritten. A collision or overload is counted exactly as in the simulator (on committed load); its
-*cost* is physical: more single-thread workers than the node's CPU set slows them all down.
+So the same ``EdgeClusterEnv`` (and any shield wrapping it) runs on top: ``EdgeClusterEnv(config,
+simulator=lambda c: emulated_cluster(c, classes, backend))``, and the placement/collision/overload code of
+``ClusterSimulator.step`` is shared, not rewritten. A collision or overload is counted exactly as in the
+simulator (on committed load); its *cost* is physical: more single-thread workers than the node's CPU set
+slows them all down.
 
 Nothing in this module imports Ray. The backend (``Backend`` protocol; ``emulation.ray_backend`` is the
 real one) does the launching, polling and killing, so the bookkeeping is testable without a cluster.
@@ -32,8 +34,10 @@ from typing import Protocol
 import numpy as np
 
 from srole_env.config import ClusterConfig
-from srole_env.core.simulator import _TASK_FIELDS, ClusterSimulator, _Table
+from srole_env.core.physics import SimulatedPhysics
+from srole_env.core.simulator import ClusterSimulator
 from srole_env.core.topology import Topology, topology_from_devices
+from srole_env.core.workload import JobBatch
 from srole_env.profiles import DeviceClass
 
 
@@ -79,50 +83,49 @@ class Backend(Protocol):
     def dead_nodes(self) -> set[int]: ...
 
 
-class _IdTable(_Table):
-    """The simulator's task table plus a stable task id ``tid`` (rows move when the table compacts)."""
-
-    def __init__(self) -> None:
-        super().__init__({**_TASK_FIELDS, "tid": np.int64})
-        self.next_tid = 0
-
-    def append(self, **values: np.ndarray) -> None:
-        n = len(next(iter(values.values())))
-        values.setdefault("tid", np.arange(self.next_tid, self.next_tid + n))
-        self.next_tid += n
-        super().append(**values)
-
-
 EXTRA_METRICS = ("oom_kills", "work_lost_s", "nodes_lost", "tasks_requeued", "placement_failures",
                  "worker_failures", "max_round_lag_s", "mean_start_delay_s", "measured_cpu_utilization", "wall_s")
 """Figures the emulator adds to ``ClusterSimulator.metrics()``."""
 
 
-class FixedNodesSimulator(ClusterSimulator):
-    """The simulator on named nodes: edge ``i`` is of class ``classes[i]`` (positions still drawn), so a
-    simulated run and an emulated run of the same nodes and trace can be compared. ``classes`` may hold
+class FixedNodes(SimulatedPhysics):
+    """The simulator's physics on named nodes: edge ``i`` is of class ``classes[i]`` (positions still drawn), so
+    a simulated run and an emulated run of the same nodes and trace can be compared. ``classes`` may hold
     classes that are not in ``devices.csv`` (e.g. ``emulation.nodes.host_class`` of a calibrated host)."""
 
-    def __init__(self, config: ClusterConfig, classes: list[DeviceClass]):
-        if len(classes) != config.n_edges:
-            raise ValueError(f"config.n_edges = {config.n_edges} but {len(classes)} node classes were given")
-        super().__init__(config)
+    def __init__(self, classes: list[DeviceClass]):
         self.classes = list(classes)
 
-    def _build_topology(self, rng: np.random.Generator) -> Topology:
+    def build_topology(self, sim: ClusterSimulator, rng: np.random.Generator) -> Topology:
+        """Edge ``i`` of class ``classes[i]``, at a position drawn from ``rng``."""
+        if len(self.classes) != sim.n_edges:
+            raise ValueError(f"config.n_edges = {sim.n_edges} but {len(self.classes)} node classes were given")
         uniq = list(dict.fromkeys(self.classes))
         index = np.array([uniq.index(c) for c in self.classes])
-        positions = rng.uniform(0.0, self.config.area_m, size=(self.n_edges, 2))
-        return topology_from_devices(self.config, uniq, index, positions)
-
-    def trace_done(self) -> bool:
-        """A trace workload: every job of the trace has arrived and finished."""
-        times = self.workload._arrays["arrival_time_s"]
-        return bool(times.size == 0 or times[-1] <= self.time) and bool((self.jobs.tasks_left == 0).all())
+        positions = rng.uniform(0.0, sim.config.area_m, size=(sim.n_edges, 2))
+        return topology_from_devices(sim.config, uniq, index, positions)
 
 
-class EmulatedCluster(FixedNodesSimulator):
-    """A ``ClusterSimulator`` whose placed tasks run as real workers on ``backend`` (see module docstring).
+def fixed_nodes_simulator(config: ClusterConfig, classes: list[DeviceClass]) -> ClusterSimulator:
+    """The simulator on named nodes ``classes`` (``FixedNodes``)."""
+    if len(classes) != config.n_edges:
+        raise ValueError(f"config.n_edges = {config.n_edges} but {len(classes)} node classes were given")
+    return ClusterSimulator(config, FixedNodes(classes))
+
+
+def emulated_cluster(config: ClusterConfig, classes: list[DeviceClass], backend: Backend,
+                     memory_budget: np.ndarray | None = None) -> ClusterSimulator:
+    """A simulator whose placed tasks run as real workers on ``backend`` (``EmulatedCluster``)."""
+    return ClusterSimulator(config, EmulatedCluster(config, classes, backend, memory_budget))
+
+
+def trace_done(sim: ClusterSimulator) -> bool:
+    """A trace workload: every job of the trace has arrived and finished (the tables hold open jobs only)."""
+    return sim.workload.last_arrival_s <= sim.time and sim.jobs.size == 0
+
+
+class EmulatedCluster(FixedNodes):
+    """The physics of a cluster whose placed tasks run as real workers on ``backend`` (see module docstring).
 
     ``classes[i]`` is the device class of edge ``i`` (its cores, memory budget and nominal speed, which
     the observations show). ``memory_budget`` [N] bytes (default: each class's ``memory_bytes``) is the
@@ -133,14 +136,14 @@ class EmulatedCluster(FixedNodesSimulator):
                  memory_budget: np.ndarray | None = None):
         if config.trace_path is None:
             raise ValueError("emulation replays a job trace: set config.trace_path")
-        super().__init__(config, classes)
+        super().__init__(classes)
         self.backend = backend
         budget = np.array([c.memory_bytes for c in classes], float) if memory_budget is None else memory_budget
         self.memory_budget = np.broadcast_to(np.asarray(budget, float), (config.n_edges,)).copy()
-        self.tasks = _IdTable()
 
-    def reset(self, rng: np.random.Generator) -> None:
+    def reset(self, sim: ClusterSimulator) -> None:
         """Start the episode: the wall clock's zero is now."""
+        self.cluster = sim
         self._launched: dict[int, tuple[int, float, float]] = {}  # tid -> (node, iters at launch, launch time)
         self._dead: set[int] = set()
         self._extra = dict.fromkeys(EXTRA_METRICS, 0.0)
@@ -150,22 +153,23 @@ class EmulatedCluster(FixedNodesSimulator):
         self._cpu_seen: dict[int, float] = {}  # tid -> CPU seconds at the last poll
         self._cpu_used = 0.0  # worker CPU seconds measured over the episode
         self._core_s = 0.0  # node-core seconds offered over the episode
-        self.tasks.next_tid = 0
-        super().reset(rng)
+        self._job_model: list[str] = []
+        self._job_batch: list[int] = []
         self.epoch = self.backend.now()
         self._round_wall = self.epoch
 
     # ------------------------------------------------------------------ the run phase, for real
-    def _oom_kill(self, mem: np.ndarray) -> tuple[int, float, None]:
+    def oom_kill(self, sim: ClusterSimulator, mem: np.ndarray) -> tuple[int, float, None]:
         """No kills from declared memory: the emulator kills on the workers' measured memory (``_enforce_memory``)."""
         return 0, 0.0, None
 
-    def _run(self, dt: float, mem: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
-        tasks, backend = self.tasks, self.backend
+    def run(self, sim: ClusterSimulator, dt: float, mem: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+        """Launch the round's placed tasks on the backend, wait out the round, read back what they did."""
+        tasks, backend = sim.tasks, self.backend
         start = backend.now()
         new_rows = self._launch_new()
         self._decision_s += (start - self._round_wall) * len(new_rows)  # charged to each task placed
-        deadline = self.epoch + self.time + dt
+        deadline = self.epoch + self.cluster.time + dt
         backend.sleep_until(deadline)
         now = backend.now()
         self._extra["max_round_lag_s"] = max(self._extra["max_round_lag_s"], now - deadline)
@@ -173,7 +177,7 @@ class EmulatedCluster(FixedNodesSimulator):
         self._requeue_dead_nodes(backend.dead_nodes())
         self._enforce_memory(status, now)
 
-        progress = np.zeros(self.n_edges)
+        progress = np.zeros(self.cluster.n_edges)
         self._account_cpu(status, dt)
         finished_rows, finish_at = [], []
         for row in (tasks.edge >= 0).nonzero()[0]:
@@ -190,7 +194,7 @@ class EmulatedCluster(FixedNodesSimulator):
                 continue
             left = max(iters0 - st.iters_done, 0.0) if st.finished_at is None else 0.0
             progress[tasks.origin[row]] += (tasks.iters_left[row] - left) * tasks.weight[row]
-            tasks.iters_left[row] = left
+            tasks.set(row, iters_left=left)
             if st.started_at is not None and tid not in self._started:
                 self._started.add(tid)
                 self._start_delays.append(st.started_at - t_launch)
@@ -209,15 +213,15 @@ class EmulatedCluster(FixedNodesSimulator):
                 continue
             self._cpu_used += max(st.cpu_s - self._cpu_seen.get(tid, 0.0), 0.0)
             self._cpu_seen[tid] = max(st.cpu_s, self._cpu_seen.get(tid, 0.0))
-        alive = np.ones(self.n_edges, dtype=bool)
+        alive = np.ones(self.cluster.n_edges, dtype=bool)
         alive[list(self._dead)] = False
         offered = getattr(self.backend, "offered_cpus", None)  # a node's quota, when it has one
-        cpus = self.topology.cores if offered is None else np.asarray(offered, float)
+        cpus = self.cluster.topology.cores if offered is None else np.asarray(offered, float)
         self._core_s += dt * float(cpus[alive].sum())
 
     def _launch_new(self) -> np.ndarray:
         """Start a worker for every placed task not yet running; a task placed on a dead node re-queues."""
-        tasks = self.tasks
+        tasks = self.cluster.tasks
         placed = (tasks.edge >= 0).nonzero()[0]
         new = placed[~np.isin(tasks.tid[placed], np.fromiter(self._launched, np.int64, len(self._launched)))]
         now = self.backend.now()
@@ -228,47 +232,42 @@ class EmulatedCluster(FixedNodesSimulator):
                 self._extra["placement_failures"] += 1
                 continue
             job = int(tasks.job[row])
-            work = TaskWork(tid=int(tasks.tid[row]), job=job, n_tasks=int(self.jobs.n_tasks[job]),
+            work = TaskWork(tid=int(tasks.tid[row]), job=job, n_tasks=int(tasks.job_tasks[row]),
                             model=self._job_model[job], batch=int(self._job_batch[job]),
                             iters=int(math.ceil(tasks.iters_left[row])))
             self.backend.launch(node, work)
             self._launched[work.tid] = (node, float(tasks.iters_left[row]), now)
         return new
 
-    def _add_jobs(self, batch) -> None:
-        if not hasattr(self, "_job_model") or self.jobs.size == 0:
-            self._job_model, self._job_batch = [], []
-        self._job_model += [self.model_names[m] for m in batch.model]
+    def jobs_added(self, sim: ClusterSimulator, ids: np.ndarray, batch: JobBatch) -> None:
+        """Remember each new job's model and batch size (what its workers train), by job id."""
+        self._job_model += [sim.model_names[m] for m in batch.model]
         self._job_batch += [int(b) for b in batch.batch]
-        super()._add_jobs(batch)
 
     def _requeue(self, row: int, restart: bool) -> None:
         """Send task ``row`` back to its origin's queue (from zero if ``restart``: no checkpoint)."""
-        tasks = self.tasks
+        tasks = self.cluster.tasks
         tid = int(tasks.tid[row])
         if tid in self._launched:
             del self._launched[tid]
             self.backend.forget(tid)
         self._started.discard(tid)  # its next launch has its own start delay
         self._cpu_seen.pop(tid, None)
-        tasks.edge[row] = -1
-        tasks.cand[row] = -1
-        tasks.delay_left[row] = 0.0
+        tasks.set(row, edge=-1, cand=-1, delay_left=0.0)
         if restart:
-            tasks.iters_left[row] = tasks.iters_total[row]
+            tasks.set(row, iters_left=tasks.iters_total[row])
         self._extra["tasks_requeued"] += 1
-        self._invalidate()
 
     def _requeue_dead_nodes(self, dead: set[int]) -> None:
         for node in sorted(dead - self._dead):
             self._dead.add(node)
             self._extra["nodes_lost"] += 1
-            for row in np.flatnonzero(self.tasks.edge == node):
+            for row in np.flatnonzero(self.cluster.tasks.edge == node):
                 self._requeue(int(row), restart=False)  # keeps the iterations its origin heard of
         if self._dead:  # a dead node fits nothing: masks and shields steer around it
             dead_idx = np.fromiter(self._dead, np.int64)
-            self.slot_limit[dead_idx] = -1.0
-            self.mem_limit[dead_idx] = -1.0
+            self.cluster.slot_limit[dead_idx] = -1.0
+            self.cluster.mem_limit[dead_idx] = -1.0
 
     def _enforce_memory(self, status: dict[int, TaskStatus], now: float) -> None:
         """OOM rule: while a node's workers hold more resident memory than its budget, kill its newest task."""
@@ -283,7 +282,7 @@ class EmulatedCluster(FixedNodesSimulator):
                 if used <= self.memory_budget[node]:
                     break
                 self.backend.kill(tid)
-                row = int(np.flatnonzero(self.tasks.tid == tid)[0])
+                row = int(np.flatnonzero(self.cluster.tasks.tid == tid)[0])
                 self._requeue(row, restart=True)
                 self._extra["oom_kills"] += 1
                 self._extra["work_lost_s"] += now - t_launch
@@ -293,19 +292,19 @@ class EmulatedCluster(FixedNodesSimulator):
         """Retire finished task rows: forget their workers, then the simulator's job bookkeeping (``_retire``)."""
         if len(rows) == 0:
             return 0, np.empty(0)
-        for tid in self.tasks.tid[rows]:
+        for tid in self.cluster.tasks.tid[rows]:
             self._launched.pop(int(tid), None)
             self.backend.forget(int(tid))
-        return self._retire(rows, finish_at)
+        return self.cluster.retire(rows, finish_at)
 
     # ------------------------------------------------------------------ episode end and figures
-    def metrics(self) -> dict[str, float]:
+    def metrics(self, sim: ClusterSimulator, figures: dict[str, float]) -> dict[str, float]:
         """The simulator's figures, with the measured decision latency and the emulator's own (``EXTRA_METRICS``).
 
         ``scheduling_overhead_s`` is the wall time from a round's state read to its placements (observe,
         policy, shield), charged to every task placed in that round, as the simulator charges its model.
         """
-        out = super().metrics()
+        out = figures
         placed = out["tasks_placed"]
         out["scheduling_overhead_s"] = self._decision_s
         out["mean_decision_latency_s"] = self._decision_s / placed if placed else 0.0

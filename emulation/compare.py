@@ -1,7 +1,7 @@
 """Sim-to-real: the same nodes and trace under the same policies, emulated on Ray and simulated.
 
 ``compare_sim_emulation`` runs each method twice: on a local Ray cluster (``emulation.run``) and in the
-simulator on the same named nodes (``FixedNodesSimulator``). ``sim_classes`` points the simulator at a
+simulator on the same named nodes (``emulation.cluster.FixedNodes``). ``sim_classes`` points the simulator at a
 device profile of its own, e.g. this host's calibrated class (the calibration branch's data), so the
 two runs can disagree only through the model. The emulated nodes' classes set what the scheduler
 observes and each node's cores and memory budget; on one host every node computes at the host's speed,
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from emulation.cluster import FixedNodesSimulator
+from emulation.cluster import fixed_nodes_simulator
 from emulation.run import emulate, emulation_config, run_loop, scale_trace
 from srole_env.profiles import DeviceClass, model_profiles
 
@@ -70,8 +70,7 @@ def simulate(policy: str, shield: str, config: Any, classes: list[DeviceClass], 
     from agents.harness.policies import load_policy
 
     pol, _ = load_policy(policy, "cpu", seed)
-    env = ArrayEnv(make_parallel_env(config, shield))
-    env.base.sim = FixedNodesSimulator(config, classes)
+    env = ArrayEnv(make_parallel_env(config, shield, simulator=lambda c: fixed_nodes_simulator(c, classes)))
     return run_loop(env, pol, seed)
 
 

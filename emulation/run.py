@@ -1,8 +1,9 @@
 """``emulate(...)``: drive a real cluster with a policy (and shield) through the simulator's decision loop.
 
 The loop is ``agents.harness.evaluate``'s: ``ArrayEnv`` over ``EdgeClusterEnv`` (behind ``shields.make_shield``
-when asked), the policy's preferences, argmax, step; only ``env.unwrapped.sim`` is an
-``EmulatedCluster`` on a ``RayBackend``. The episode ends when every trace job has finished (or after
+when asked), the policy's preferences, argmax, step; only the env's simulator runs its placed tasks on a
+``RayBackend`` (``emulation.cluster.EmulatedCluster``, handed to the env as ``simulator=``).
+The episode ends when every trace job has finished (or after
 ``max_rounds``). The result has the keys of ``agents.harness.evaluate.evaluate`` (one episode), so
 ``agents.harness.evaluate.write_csv`` writes it in the CSV schema of ``srole evaluate``.
 
@@ -20,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from emulation.cluster import Backend, EmulatedCluster
+from emulation.cluster import Backend, emulated_cluster, trace_done
 from emulation.nodes import node_quotas, parse_node_spec, speed_unreachable
 from srole_env.config import ClusterConfig, make_config
-from srole_env.core.workload import TRACE_COLUMNS, _read_trace, write_trace_csv
+from srole_env.core.workload import TRACE_COLUMNS, read_trace_rows, write_trace_csv
 from srole_env.profiles import DeviceClass
 
 
@@ -32,7 +33,7 @@ def scale_trace(src: str | Path, dst: str | Path, work_scale: float = 1.0, time_
     if not work_scale > 0 or not time_scale > 0:
         raise ValueError(f"work_scale and time_scale must be > 0, got {work_scale}, {time_scale}")
     scaled = []
-    for _, row in _read_trace(Path(src)):
+    for _, row in read_trace_rows(Path(src)):
         row = {**row, "samples": max(1, round(int(row["samples"]) * work_scale)),
                "arrival_time_s": float(row["arrival_time_s"]) * time_scale}
         scaled.append([row[c] for c in TRACE_COLUMNS])
@@ -64,8 +65,7 @@ def run_loop(env: Any, policy: Any, seed: int, on_round: Any = None) -> dict[str
         out = env.step(np.argmax(prefs, axis=1), prefs if env.shielded else None)
         total += float(out.rewards.mean())
         obs, mask = out.obs, out.mask
-        done_fn = getattr(sim, "trace_done", None)
-        if out.done or (done_fn is not None and done_fn()):
+        if out.done or (sim.config.trace_path is not None and trace_done(sim)):
             return {"episode_return": total, **env.metrics()}
 
 
@@ -115,14 +115,14 @@ def emulate(
     with tempfile.TemporaryDirectory() as tmp:
         scaled = scale_trace(trace, Path(tmp) / "trace.csv", work_scale, time_scale)
         cfg = emulation_config(classes, scaled, round_s, max_rounds, **overrides)
-        env = ArrayEnv(make_parallel_env(cfg, shield))
         if backend is None:
             from emulation.ray_backend import RayBackend
 
             quotas = None if emulate_speed is None or address is not None else node_quotas(classes, emulate_speed)
             backend = RayBackend(classes, address=address, seed=seed, quotas=quotas)
         with backend:
-            env.base.sim = EmulatedCluster(cfg, classes, backend, memory_budget)
+            env = ArrayEnv(make_parallel_env(cfg, shield, simulator=lambda c: emulated_cluster(c, classes, backend,
+                                                                                              memory_budget)))
 
             def on_round(r: int) -> None:
                 if kill_node is not None and r == kill_node[1]:

@@ -44,11 +44,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from srole_env.round_state import RoundState, round_state
-
-snapshot = round_state
-"""``snapshot(sim)``: the round's ``RoundState`` of a bare ``ClusterSimulator`` (``srole_env.round_state``);
-a shield reads it from its env with ``EdgeClusterEnv.round_state()``."""
+from srole_env.round_state import RoundState
 
 
 def requests_of(state: RoundState, actions: np.ndarray) -> np.ndarray:

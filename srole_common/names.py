@@ -1,7 +1,7 @@
 """Names the CLI offers, importable without torch or SB3 (``agents.harness.registry`` checks they match)."""
 
 ALGO_NAMES = ("ppo", "dqn", "maskable_ppo", "idqn", "ippo", "crl_ppo", "crl_dqn", "crl_maskable_ppo", "crl_idqn")
-"""Trainable algorithms (``agents.harness.registry.ALGOS``)."""
+"""Trainable algorithms (``agents.harness.registry.LEARNERS``)."""
 SHIELDS = ("none", "central", "decentralized")
 """Kinds accepted by ``shields.make_shield`` (``none``: the bare env)."""
 HEURISTIC_NAMES = ("random", "local", "least_loaded", "round_robin")

@@ -75,7 +75,8 @@ from srole_env.core import head_kernel
 from srole_env.core.contention import oversubscription_curve
 from srole_env.core.head_kernel import HeadRule
 from srole_env.core.head_queue import HeadQueue, HeadRound, default_policy_flops
-from srole_env.core.simulator import OBS_HIGH, ClusterSimulator
+from srole_env.core.observation import OBS_HIGH
+from srole_env.core.simulator import ClusterSimulator
 
 CANDIDATE_EXTRA = 2
 """Head-only features per candidate (competing requests per core, queue length)."""
@@ -446,7 +447,7 @@ class CentralizedSchedulingEnv(gym.Env):
         flat_w, flat_b, in_dims, out_dims, w_off, b_off = rule.packed
         before = (order, base_obs, topo.candidates, np.asarray(slots, np.float64), np.asarray(mem, np.float64),
                   self._extra_slots,
-                  self._extra_mem, sim.slot_limit, sim.mem_limit, topo.cores, topo.memory, topo.flops, sim._units,
+                  self._extra_mem, sim.slot_limit, sim.mem_limit, topo.cores, topo.memory, topo.flops, sim.units,
                   h_flops, h_mem, override is not None, 1.0 if override is None else float(override),
                   np.ascontiguousarray(ratios, dtype=np.float64), np.ascontiguousarray(eff, dtype=np.float64),
                   self._load, LOAD_BINS, self._load_hist)

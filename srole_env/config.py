@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,8 +78,6 @@ class ClusterConfig:
     """An edge is overloaded when its committed workers / cores exceeds this."""
     memory_threshold: float = 1.0
     """... or when its committed memory / usable memory exceeds this."""
-    overload_slowdown: float = 0.5
-    """DEPRECATED, ignored: speed follows the contention model (``srole_env.core.contention``) now."""
     memory_thrash_slowdown: float = 0.2
     """Speed factor of every task on a memory-overcommitted edge with ``memory_overcommit="thrash"``
     (swapping; ASSUMPTION: not measured here, no cited figure)."""
@@ -119,8 +117,6 @@ class ClusterConfig:
     # --- scheduling overhead -----------------------------------------------------------------
     local_decision_s: float = 0.005
     """One local policy inference on an edge (MARL and SROLE agents)."""
-    head_decision_s: float = 0.01
-    """Deprecated, unused: the cluster head is now a queue (``srole_env.core.head_queue``); kept so old configs load."""
     report_bytes: float = 2048.0
     """Size of one edge's state report / one shield request message."""
     shield_check_s: float = 0.001
@@ -243,6 +239,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 
 def make_config(scenario: str | ClusterConfig | None = "small", **overrides: Any) -> ClusterConfig:
     """Config of a named scenario (``small``, ``paper``, ``large``) or a file, with overrides."""
+    overrides = _drop_retired(overrides)
     if isinstance(scenario, ClusterConfig):
         return scenario.replace(**overrides) if overrides else scenario
     scenario = "small" if scenario is None else scenario
@@ -264,6 +261,23 @@ def make_config(scenario: str | ClusterConfig | None = "small", **overrides: Any
             else values.get("n_regions", ClusterConfig.n_regions)
         )
     return ClusterConfig(**_coerce(values))
+
+
+RETIRED_FIELDS: dict[str, str] = {
+    "overload_slowdown": "speed follows the contention model (srole_env.core.contention)",
+    "head_decision_s": "the cluster head is a queue (srole_env.core.head_queue; head_bookkeeping_s, head_policy_flops)",
+}
+"""Fields this version no longer has, and why: an old config that sets one still loads, with a note."""
+
+
+def _drop_retired(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` without ``RETIRED_FIELDS``, with a note naming each one dropped."""
+    values = dict(values)
+    for name in sorted(set(values) & set(RETIRED_FIELDS)):
+        values.pop(name)
+        warnings.warn(f"config field {name!r} was retired and is ignored: {RETIRED_FIELDS[name]}", FutureWarning,
+                      stacklevel=3)
+    return values
 
 
 def _check_fields(values: Mapping[str, Any]) -> None:
@@ -354,7 +368,6 @@ def _validate(cfg: ClusterConfig) -> None:
         "arrival_rate",
         "worker_runtime_bytes",
         "local_decision_s",
-        "head_decision_s",
         "report_bytes",
         "shield_check_s",
         "head_bookkeeping_s",
@@ -371,7 +384,6 @@ def _validate(cfg: ClusterConfig) -> None:
         raise ValueError(f"compute_threshold={cfg.compute_threshold!r} leaves no worker slot on a {smallest} "
                          f"({table[smallest].cores} cores): threshold x cores must be >= 1; use a value in "
                          f"[{1 / table[smallest].cores:.3g}, 1]")
-    number("overload_slowdown", hi=1.0)
     if cfg.oversubscription_efficiency is not None:
         number("oversubscription_efficiency", hi=1.0)
     if cfg.memory_overcommit not in ("oom_kill", "thrash"):
@@ -407,57 +419,7 @@ def _validate(cfg: ClusterConfig) -> None:
         raise TypeError(f"trace_path must be a path or None, got {cfg.trace_path!r}")
     if cfg.trace_path is not None and not str(cfg.trace_path).strip():
         raise ValueError("trace_path is empty; give a trace CSV's path, or leave it unset (null) for Poisson arrivals")
-    check_memory(cfg)
 
 
 MAX_COUNT = 2**31 - 1
 """Largest count (edges, samples, epochs, batch, tasks, rounds) a config or trace may give: int32 range."""
-EDGE_BYTES, CANDIDATE_BYTES, JOB_BYTES, TASK_BYTES = 4096, 512, 256, 512
-"""Generous bytes per edge, per (edge, candidate), per job and per task of an episode's arrays."""
-
-
-def memory_estimate_bytes(cfg: ClusterConfig, jobs: float | None = None, tasks: float | None = None) -> float:
-    """Rough peak bytes of one episode of ``cfg``: per-edge arrays, the neighbour search, the job/task tables.
-
-    ``jobs``/``tasks``: the episode's counts when known (a trace); by default the Poisson means.
-    """
-    n = cfg.n_edges
-    if jobs is None:
-        jobs = 0.0 if cfg.trace_path is not None else n * cfg.arrival_rate * cfg.round_s * cfg.horizon
-    if tasks is None:
-        tasks = jobs * (cfg.tasks_per_job[0] + cfg.tasks_per_job[1]) / 2
-    search = min(1024, n) * float(n) * 24.0  # chunked pairwise distances (srole_env.core.topology)
-    return n * (EDGE_BYTES + CANDIDATE_BYTES * cfg.n_candidates) + search + jobs * JOB_BYTES + tasks * TASK_BYTES
-
-
-def memory_limit_bytes() -> float:
-    """Memory this process may use: physical memory, capped by a cgroup limit and ``RLIMIT_AS`` (inf if unknown)."""
-    limits = [math.inf]
-    try:
-        limits.append(float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")))
-    except (AttributeError, ValueError, OSError):
-        pass
-    try:
-        text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        limits.append(float(text) if text.isdigit() else math.inf)
-    except OSError:
-        pass
-    try:
-        import resource
-
-        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
-        limits.append(math.inf if soft == resource.RLIM_INFINITY else float(soft))
-    except (ImportError, OSError, ValueError):
-        pass
-    return min(limits)
-
-
-def check_memory(cfg: ClusterConfig, jobs: float | None = None, tasks: float | None = None, what: str = "") -> None:
-    """``ValueError`` up front when an episode of ``cfg`` cannot fit in this machine's memory."""
-    need, have = memory_estimate_bytes(cfg, jobs, tasks), memory_limit_bytes()
-    if need > have:
-        expected = (f"{jobs:.3g} jobs" if jobs is not None else
-                    f"n_edges={cfg.n_edges}, arrival_rate={cfg.arrival_rate}, horizon={cfg.horizon}, "
-                    f"tasks_per_job={cfg.tasks_per_job}")
-        raise ValueError(f"{what or 'config'}: an episode needs about {need / 2**30:.3g} GiB ({expected}), more than "
-                         f"this machine's {have / 2**30:.3g} GiB; use a smaller cluster, load or horizon")

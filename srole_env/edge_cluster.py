@@ -39,7 +39,9 @@ Per agent: `reward_progress` x the fraction of its own jobs' work done this roun
 `scenario` is `small`, `paper`, `large`, a `.yaml`/`.json` file or a `ClusterConfig`; `obs_format` is
 `"dict"` (default) or `"flat"` (above); `action_mask_in_info=True` also puts each agent's mask (int8 [A])
 in `infos[agent]["action_mask"]` after `reset()` and every `step()` (opt-in: the default infos hold
-scalars only, see below); `overrides` are `ClusterConfig` fields (see `srole_env.config`), e.g.
+scalars only, see below); `simulator` (`EdgeClusterEnv` only) builds the env's simulator from its config
+(default `ClusterSimulator`; e.g. one with another physics, `srole_env.core.physics`, as the emulator's);
+`overrides` are `ClusterConfig` fields (see `srole_env.config`), e.g.
 `n_edges=50`, `arrival_rate=0.004`, `horizon=100`. `max_cycles` is accepted as an alias of `horizon`
 (PettingZoo's name for it). Episodes end only by truncation at the horizon (`terminated` is always False).
 
@@ -69,6 +71,7 @@ committed loads and overload thresholds: `srole_env.round_state.RoundState`), `t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -79,7 +82,8 @@ from pettingzoo.utils.conversions import parallel_to_aec
 
 from srole_env.actions import as_seed, index_of, joint_action
 from srole_env.config import ClusterConfig, make_config
-from srole_env.core.simulator import OBS_HIGH, ClusterSimulator, RoundResult
+from srole_env.core.observation import OBS_HIGH
+from srole_env.core.simulator import ClusterSimulator, RoundResult
 from srole_env.core.topology import Topology
 from srole_env.round_state import RoundState, round_state
 
@@ -112,7 +116,8 @@ class EdgeClusterEnv(ParallelEnv):
 
     def __init__(
         self, scenario: str | ClusterConfig | None = "small", render_mode: str | None = None,
-        obs_format: str = "dict", action_mask_in_info: bool = False, **overrides: Any
+        obs_format: str = "dict", action_mask_in_info: bool = False,
+        simulator: Callable[[ClusterConfig], ClusterSimulator] | None = None, **overrides: Any
     ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
@@ -123,7 +128,10 @@ class EdgeClusterEnv(ParallelEnv):
         self.obs_format = obs_format
         self.action_mask_in_info = action_mask_in_info
         self.config = make_config(scenario, **_horizon_alias(overrides))
-        self.sim = ClusterSimulator(self.config)
+        self.sim = ClusterSimulator(self.config) if simulator is None else simulator(self.config)
+        if not isinstance(self.sim, ClusterSimulator) or self.sim.config != self.config:
+            got = type(self.sim).__name__
+            raise TypeError(f"simulator must build a ClusterSimulator of the env's config, got {got}")
         self.render_mode = render_mode
         self.possible_agents = [f"edge_{i}" for i in range(self.config.n_edges)]
         self.agent_index = {agent: i for i, agent in enumerate(self.possible_agents)}

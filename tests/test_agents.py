@@ -16,7 +16,7 @@ from agents.common.run_dir import read_episodes, read_json
 from agents.common.vec_env import EdgeVecEnv
 from agents.harness.evaluate import evaluate, format_table, write_csv, write_json
 from agents.harness.policies import load_policy
-from agents.harness.registry import ALGOS
+from agents.harness.registry import LEARNERS
 from agents.harness.train import resume_run, train
 from srole_common.names import ALGO_NAMES
 from srole_env import CentralizedSchedulingEnv, make_config
@@ -62,7 +62,7 @@ def test_every_algo_trains_reloads_and_evaluates(algo: str, tmp_path: Path):
     assert [r["episode"] for r in rows] == list(range(len(rows)))
 
     policy, meta = load_policy(run)
-    assert meta["env_kind"] == ALGOS[algo].env_kind
+    assert meta["env_kind"] == LEARNERS[algo].env_kind
     env = ArrayEnv(make_parallel_env(make_config(**TINY)))
     obs, mask = env.reset(seed=1)
     if meta["env_kind"] == "centralized":

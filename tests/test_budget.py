@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from agents.common.run_dir import read_episodes, read_json
 from agents.harness.convergence import CURVE_COLUMNS, flatness, has_flattened, read_curve
 from agents.harness.evaluate import evaluate
-from agents.harness.registry import ALGOS
+from agents.harness.registry import LEARNERS
 from agents.harness.train import resume_run, train
 from srole_env.core.simulator import ClusterSimulator
 
@@ -58,7 +58,7 @@ def test_every_algo_stops_at_exactly_the_budget_in_simulated_rounds(algo: str, t
     rows = read_episodes(run / "episodes.csv")
     assert [r["total_rounds"] for r in rows] == [10, 20]  # the cut episode is not logged as finished
     assert [r["rounds"] for r in rows] == [10, 10]
-    if ALGOS[algo].env_kind == "centralized":  # a head decision is not a round: fewer or more per round
+    if LEARNERS[algo].env_kind == "centralized":  # a head decision is not a round: fewer or more per round
         state = read_json(run / "checkpoint" / "state.json")
         assert state["decisions"] == state.get("sb3_timesteps", state["decisions"]) != 27
 

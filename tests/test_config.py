@@ -49,7 +49,6 @@ def test_load_from_file_roundtrip(tmp_path, suffix):
         ("round_s", -1.0, ValueError),
         ("round_s", float("nan"), ValueError),
         ("compute_threshold", 0, ValueError),
-        ("overload_slowdown", 1.5, ValueError),
         ("job_samples", (10, 5), ValueError),
         ("tasks_per_job", (1,), TypeError),
         ("batch_sizes", (), ValueError),
@@ -126,3 +125,32 @@ def test_extra_device_class_may_not_redefine_a_shipped_one():
         make_config("small", extra_device_classes={"raspberry_pi4": EMU_NODE})
     with pytest.raises(ValueError, match="unknown device class"):  # a mix naming a class nobody defined
         ClusterSimulator(make_config("small", device_mix={"emu_node": 1.0})).reset(np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("field", ["overload_slowdown", "head_decision_s"])
+def test_retired_fields_still_load_with_a_note(tmp_path, field):
+    path = tmp_path / "old.yaml"
+    path.write_text(f"scenario: small\nn_edges: 7\n{field}: 0.5\n")
+    with pytest.warns(FutureWarning, match=f"config field '{field}' was retired"):
+        cfg = ClusterConfig.from_file(path)
+    assert cfg.n_edges == 7 and field not in cfg.to_dict()
+    with pytest.raises(TypeError):
+        ClusterConfig(**{field: 0.5})  # code that names a retired field is told at once
+
+
+def test_building_a_config_reads_nothing_from_the_host(monkeypatch):
+    import inspect
+    import os
+
+    import srole_env.config as config_module
+    import srole_env.core.memory as memory_module
+
+    def refuse(*args):
+        raise AssertionError("a config asked the host")
+
+    monkeypatch.setattr(memory_module, "memory_limit_bytes", refuse)
+    monkeypatch.setattr(os, "sysconf", refuse)
+    cfg = make_config("small", n_edges=10**6, arrival_rate=1e6, horizon=10**9)  # valid data, however large
+    assert cfg.n_edges == 10**6
+    source = inspect.getsource(config_module)
+    assert "/sys" not in source and "import resource" not in source and "sysconf" not in source

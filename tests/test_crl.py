@@ -145,12 +145,12 @@ def test_edge_credit_pays_each_decision_its_own_edges_rewards():
 
 
 def test_crl_idqn_registry_hparams_and_policy_round_trip(tmp_path: Path):
-    from agents.harness.registry import ALGOS
+    from agents.harness.registry import LEARNERS
     from agents.learners.idqn import IDQNConfig
 
-    spec = ALGOS["crl_idqn"]
+    spec = LEARNERS["crl_idqn"]
     assert spec.env_kind == "centralized"
-    assert spec.hparams({"n_step": 3}) == {**ALGOS["idqn"].hparams({}), "n_step": 3}  # MARL's hyperparameters
+    assert spec.hparams({"n_step": 3}) == {**LEARNERS["idqn"].hparams({}), "n_step": 3}  # MARL's hyperparameters
     with pytest.raises(ValueError, match="unknown"):
         spec.hparams({"n_steps": 3})
     hp = {"learning_starts": 50, "batch_size": 32, "n_step": 2, "lr": 1e-3, "gamma": 0.7}

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import srole_env.config as config_module
+import srole_env.core.memory as memory_module
 from srole_env import CentralizedSchedulingEnv, EdgeClusterEnv, make_config
+from srole_env.core.simulator import ClusterSimulator
 
 HEADER = "arrival_time_s,origin,model,samples,epochs,batch_size,tasks\n"
 
@@ -39,7 +40,7 @@ def test_bad_traces_are_refused_naming_file_and_line(tmp_path: Path, row: bytes,
 
 
 def test_a_trace_too_big_for_memory_is_refused_before_the_episode(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(config_module, "memory_limit_bytes", lambda: 2.0**30)
+    monkeypatch.setattr(memory_module, "memory_limit_bytes", lambda: 2.0**30)
     with pytest.raises(ValueError, match=r"trace_path .*needs about .* GiB"):
         trace_env(tmp_path, b"1,0,lenet5,100000000,1,32,100000000\n")
 
@@ -58,11 +59,20 @@ def test_compute_threshold_is_bounded(value: float, match: str):
 
 @pytest.mark.parametrize("overrides", [{"n_edges": 10**6}, {"arrival_rate": 1e6}, {"tasks_per_job": (1, 10**9)}])
 def test_sizes_that_cannot_fit_fail_fast(overrides: dict, monkeypatch):
-    monkeypatch.setattr(config_module, "memory_limit_bytes", lambda: 16.0 * 2**30)
+    monkeypatch.setattr(memory_module, "memory_limit_bytes", lambda: 16.0 * 2**30)
+    cfg = make_config("small", **overrides)  # a config is data: building one asks nothing of this machine
     start = time.process_time()  # CPU time: a busy machine stretches the wall clock, not the work done
     with pytest.raises(ValueError, match=r"an episode needs about .* GiB .* more than this machine's 16 GiB"):
-        EdgeClusterEnv("small", **overrides)
+        ClusterSimulator(cfg).reset(np.random.default_rng(0))  # the check is where an episode starts
     assert time.process_time() - start < 10.0  # refused up front, not after minutes of allocating
+
+
+def test_a_long_horizon_alone_is_not_refused(monkeypatch):
+    monkeypatch.setattr(memory_module, "memory_limit_bytes", lambda: 16.0 * 2**30)
+    env = EdgeClusterEnv("small", n_edges=10_000, horizon=10**6)  # the tables hold live work, not the horizon's
+    env.reset(seed=0)
+    env.step_arrays(np.full(10_000, env.hold_action))
+    assert env.round == 1 and env.metrics()["jobs_arrived"] > 0
 
 
 def test_counts_beyond_int32_are_refused():

@@ -9,7 +9,8 @@ import pytest
 
 from srole_env import make_config
 from srole_env.core.contention import worker_flops
-from srole_env.core.simulator import CANDIDATE_FEATURES, OBS_HIGH, OWN_FEATURES, ClusterSimulator
+from srole_env.core.observation import CANDIDATE_FEATURES, OBS_HIGH, OWN_FEATURES
+from srole_env.core.simulator import ClusterSimulator
 
 
 def _reference_observe(sim: ClusterSimulator, extra_slots=None, extra_mem=None, agents=None) -> np.ndarray:
@@ -25,7 +26,8 @@ def _reference_observe(sim: ClusterSimulator, extra_slots=None, extra_mem=None, 
     h_mem = np.where(has, tasks.mem[rows], 0.0)
     h_flops = np.where(has, tasks.flops_iter[rows] * tasks.iters_total[rows], 0.0)
     h_bits = np.where(has, tasks.shard_bits[rows], 0.0)
-    h_ntasks = np.where(has, sim.jobs.n_tasks[tasks.job[rows]], 0)
+    job_row = np.searchsorted(sim.jobs.id, tasks.job[rows])  # the job table holds open jobs, in id order
+    h_ntasks = np.where(has, sim.jobs.n_tasks[np.minimum(job_row, sim.jobs.size - 1)], 0)
     h_wait = np.where(has, sim.time - tasks.arrival[rows], 0.0)
     own = [has, sim.queue_lengths()[agents] / cfg.queue_norm, h_mem / 1e9, np.log10(1.0 + h_flops) / 15.0,
            h_ntasks / cfg.tasks_per_job[1], h_wait / (10.0 * cfg.round_s)]

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from agents.baselines.heuristics import make_heuristic
 from shields import PARTITION_METHODS, PRIORITY_RULES, make_shield
 from shields.audit import BREACHES, audit
-from shields.core import colliding_edges, snapshot
+from shields.core import colliding_edges
 from srole_env import parallel_env
+from srole_env.round_state import round_state
 
 
 def _shielded_env(n_edges: int, arrival_rate: float, kind: str, **shield_kwargs):
@@ -65,7 +66,7 @@ def test_no_round_overloads_an_edge_behind_either_shield(sc):
     _warm_up(env, rng, sc["warm"])
     sim = env.unwrapped.sim
     for _ in range(sc["rounds"]):
-        state = snapshot(sim)
+        state = round_state(sim)
         actions = rng.integers(0, sim.n_actions, sim.n_edges)
         prefs = _random_preferences(rng, sim.n_edges, sim.n_actions) if sc["use_prefs"] else None
         *_, result = env.step_arrays(actions, prefs)
@@ -96,7 +97,7 @@ def test_unshielded_random_play_collides_on_the_same_kind_of_states():
         _warm_up(env, rng, int(rng.integers(0, 16)))
         sim = env.unwrapped.sim
         for _ in range(4):
-            state = snapshot(sim)
+            state = round_state(sim)
             actions = rng.integers(0, sim.n_actions, n)
             found = audit(state, actions, actions)
             collisions += found["collisions_unshielded"]

@@ -8,9 +8,9 @@ from pettingzoo.test import parallel_api_test
 
 from agents.baselines.heuristics import make_heuristic
 from shields import SHIELD_KINDS, CentralShield, DecentralizedShield, make_shield
-from shields.core import snapshot
 from shields.regions import partition_edges
 from srole_env import parallel_env
+from srole_env.round_state import round_state
 
 KINDS = ("central", "decentralized")
 
@@ -254,7 +254,7 @@ def test_safe_action_mask_is_preemptive(kind):
     unsafe_seen = False
     for _ in range(20):
         masks = env.safe_action_masks()
-        state = snapshot(sim)
+        state = round_state(sim)
         assert masks.shape == (sim.n_edges, sim.n_actions) and masks.dtype == np.int8
         assert np.all(masks[:, -1] == 1)  # hold is always safe
         assert np.all(masks <= sim.action_mask())  # safe together implies safe alone

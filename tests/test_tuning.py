@@ -9,7 +9,7 @@ import optuna
 import pytest
 import yaml
 
-from agents.harness.registry import ALGOS
+from agents.harness.registry import LEARNERS as REGISTRY
 from srole_cli.main import main
 from study.experiments.tuning import (
     CRL_LEARNERS,
@@ -105,7 +105,7 @@ def test_tuned_hparams_are_valid_for_each_algo():
     """Every sampled point is accepted by the algo's own hyperparameter check."""
     for method in METHODS:
         for _, algo, hparams in _sampled(method, 6, seed=1):
-            ALGOS[algo].hparams({k: v for k, v in hparams.items() if k != "shield_preferences"})
+            REGISTRY[algo].hparams({k: v for k, v in hparams.items() if k != "shield_preferences"})
 
 
 def test_crl_chooses_its_learner_at_the_head(tmp_path: Path):
@@ -138,7 +138,7 @@ def test_srole_tune_rejects_bad_input_in_one_line(capsys, tmp_path: Path, argv: 
 
 
 def test_srole_tune_all_refuses_before_training_when_an_algo_is_missing(capsys, tmp_path: Path, monkeypatch):
-    monkeypatch.delitem(ALGOS, "crl_maskable_ppo")  # as on an install whose registry lacks CRL's learner
+    monkeypatch.delitem(REGISTRY, "crl_maskable_ppo")  # as on an install whose registry lacks CRL's learner
     status = main(["tune", "--method", "all", "--out", str(tmp_path), "--no-progress"])
     err = capsys.readouterr().err
     assert status == 2 and "crl_maskable_ppo" in err and not any(tmp_path.iterdir())

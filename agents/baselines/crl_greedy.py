@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from srole_env.core.head_kernel import HeadRule
-from srole_env.core.simulator import CAND_COMPUTE, CAND_TRANSFER, CANDIDATE_FEATURES, OWN_FEATURES
+from srole_env.core.observation import CAND_COMPUTE, CAND_TRANSFER, candidate_features
 
 
 class EarliestFinishHead:
@@ -30,7 +30,7 @@ class EarliestFinishHead:
         obs = np.asarray(obs, dtype=np.float64)
         mask = np.asarray(mask)
         n_cand = mask.shape[1] - 1
-        per_cand = obs[:, OWN_FEATURES : OWN_FEATURES + CANDIDATE_FEATURES * n_cand].reshape(len(obs), n_cand, -1)
+        per_cand = candidate_features(obs, n_cand)
         finish = np.expm1(5.0 * per_cand[:, :, CAND_TRANSFER]) + np.expm1(10.0 * per_cand[:, :, CAND_COMPUTE])
         scores = np.full(mask.shape, -np.inf)
         scores[:, :n_cand] = np.where(mask[:, :n_cand] > 0, -finish, -np.inf)

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from shields.core import preference_ranks, snapshot
+from shields.core import preference_ranks
 from shields.protocol import Coordinator
 from srole_env.core.contention import worker_flops
 from srole_env.core.simulator import ClusterSimulator
+from srole_env.round_state import round_state
 
 
 def greedy_reference_preferences(sim: ClusterSimulator) -> np.ndarray:
@@ -53,7 +54,7 @@ def run_greedy_reference_episode(sim: ClusterSimulator, rng: np.random.Generator
     coordinator = None
     labels = np.zeros(sim.n_edges, dtype=np.int64)
     while sim.round < sim.config.horizon:
-        state = snapshot(sim)
+        state = round_state(sim)
         if coordinator is None:
             coordinator = Coordinator(labels, state)
         prefs = greedy_reference_preferences(sim)

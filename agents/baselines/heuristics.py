@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from srole_env.core.simulator import CAND_COMPUTE, CAND_UTIL, CANDIDATE_FEATURES, OWN_FEATURES
+from srole_env.core.observation import CAND_COMPUTE, CAND_UTIL, OWN_HAS_TASK, candidate_feature, own_feature
 
 
 class HeuristicPolicy:
@@ -35,12 +35,6 @@ class HeuristicPolicy:
 
     def reset(self) -> None:
         """Forget per-episode state."""
-
-
-def _candidate_feature(obs: np.ndarray, feature: int, n_candidates: int) -> np.ndarray:
-    """Feature ``feature`` of every candidate: [N, C]."""
-    start = OWN_FEATURES + feature
-    return obs[:, start : start + CANDIDATE_FEATURES * n_candidates : CANDIDATE_FEATURES]
 
 
 class RandomPolicy(HeuristicPolicy):
@@ -71,8 +65,8 @@ class LeastLoadedPolicy(HeuristicPolicy):
 
     def preferences(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         n_cand = mask.shape[1] - 1
-        util = _candidate_feature(obs, CAND_UTIL, n_cand)
-        compute = _candidate_feature(obs, CAND_COMPUTE, n_cand)
+        util = candidate_feature(obs, CAND_UTIL, n_cand)
+        compute = candidate_feature(obs, CAND_COMPUTE, n_cand)
         order = np.arange(n_cand)
         score = -(util * 1e3 + compute) - order * 1e-6
         scores = np.full(mask.shape, -np.inf)
@@ -102,7 +96,7 @@ class RoundRobinPolicy(HeuristicPolicy):
         scores = np.full(mask.shape, -np.inf)
         scores[:, :n_cand] = np.where(mask[:, :n_cand] > 0, n_cand - distance, -np.inf)
         scores[:, -1] = 0.0
-        has_task = obs[:, 0] > 0
+        has_task = own_feature(obs, OWN_HAS_TASK) > 0
         chosen = np.argmax(scores, axis=1)
         advance = has_task & (chosen < n_cand)
         self._next[advance] = (chosen[advance] + 1) % n_cand

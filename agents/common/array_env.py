@@ -36,11 +36,13 @@ from srole_common.persist import CorruptFile, load_arrays, save_arrays
 from srole_env import ClusterConfig, EdgeClusterEnv
 
 
-def make_parallel_env(config: ClusterConfig, shield: str = "none", render_mode: str | None = None) -> Any:
-    """The parallel env for ``config``, behind ``shields.make_shield(env, shield)`` unless ``shield == "none"``."""
+def make_parallel_env(config: ClusterConfig, shield: str = "none", render_mode: str | None = None,
+                      simulator: Any = None) -> Any:
+    """The parallel env for ``config``, behind ``shields.make_shield(env, shield)`` unless ``shield == "none"``;
+    ``simulator``: a factory of the env's simulator (``EdgeClusterEnv``'s argument, e.g. the emulator's)."""
     if shield not in SHIELDS:
         raise ValueError(f"shield: unknown shield {shield!r}; choose one of {list(SHIELDS)}")
-    env = EdgeClusterEnv(config, render_mode=render_mode)
+    env = EdgeClusterEnv(config, render_mode=render_mode, simulator=simulator)
     if shield == "none":
         return env
     try:

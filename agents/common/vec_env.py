@@ -31,7 +31,7 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.common.array_env import ArrayEnv, EpisodeCallback, EpisodeDriver, episode_seed
-from srole_env.core.simulator import OBS_HIGH
+from srole_env.core.observation import OBS_HIGH
 
 PreferenceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 

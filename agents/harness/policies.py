@@ -15,7 +15,7 @@ from agents.baselines.crl_greedy import EarliestFinishHead
 from agents.baselines.heuristics import HEURISTICS, make_heuristic
 from agents.common.policy import Policy
 from agents.common.run_dir import CONFIG_FILE, load_run
-from agents.harness.registry import ALGOS
+from agents.harness.registry import LEARNERS
 from srole_common.names import CENTRAL_HEURISTIC_NAMES, RLLIB_RUN_CONFIG
 from srole_env import ClusterConfig
 
@@ -47,10 +47,10 @@ def load_policy(policy: str | Path | Policy, device: str = "cpu", seed: int = 0)
         return _load_rllib_run(path)
     run, saved, _ = load_run(path)
     algo = saved.get("algo")
-    if algo not in ALGOS:
+    if algo not in LEARNERS:
         raise ValueError(f"policy: run {str(path)!r} was trained with unknown algo {algo!r}")
-    loaded = ALGOS[algo].load_policy(run.checkpoint, device)
-    meta = {**saved, "name": path.name, "env_kind": ALGOS[algo].env_kind, "run_dir": str(path)}
+    loaded = LEARNERS[algo].load_policy(run.checkpoint, device)
+    meta = {**saved, "name": path.name, "env_kind": LEARNERS[algo].env_kind, "run_dir": str(path)}
     return loaded, meta
 
 

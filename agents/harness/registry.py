@@ -22,8 +22,6 @@ LEARNERS: dict[str, type[Learner]] = {cls.name: cls for cls in (
 """Name -> learner class of every trainable algorithm of the native backend."""
 assert tuple(LEARNERS) == ALGO_NAMES, "keep srole_common.names.ALGO_NAMES in step with LEARNERS"
 
-ALGOS = LEARNERS
-"""The registry under its older name (``ALGOS[algo].env_kind``, ``.hparams(...)``, ``.load_policy(...)``)."""
 
 RLLIB_LEARNERS: dict[str, type[Learner]] = {RLlibPPO.name: RLlibPPO}
 """Learners of ``srole train --backend rllib`` (validated through the same ``configure`` door)."""

@@ -311,7 +311,3 @@ class IDQN(TorchLearner):
         self.q.eval()
         return self.policy
 
-
-def budget_hparams(overrides: dict[str, Any], rounds: int) -> IDQNConfig:
-    """The run's hyperparameters from ``overrides``, the epsilon schedule fixed for a ``rounds``-round budget."""
-    return IDQNConfig.from_overrides(overrides).for_budget(rounds)

@@ -1,7 +1,16 @@
-"""Soak: run the `paper` scenario for many rounds through the fast path and print resident memory as it
-goes, to show that episode memory stays flat (episodes reset at the horizon; tables are reused).
+"""Soak: step an env for many rounds through the fast path and print resident memory as it goes.
+
+Two uses. Many short episodes (the default: the `paper` scenario, reset at its horizon) show that episode
+memory stays flat across resets (tables are reused). One long episode (``--horizon`` as long as ``--rounds``)
+shows that an env's memory tracks the jobs in the system: finished jobs leave the tables, and what grows is
+the episode's ledger of completed jobs (16 bytes each, for the exact ``p95_jct`` and ``job_times``). The last
+line gives the growth of resident memory from round ``--baseline-at`` to the end.
 
     python scripts/bench/soak_memory.py --rounds 1000000 --every 100000
+    python scripts/bench/soak_memory.py --scenario small --n-edges 1000 --horizon 100000 --rounds 100000 \\
+        --every 10000 --policy least_loaded       # one long episode at N = 1,000, Poisson at the base load
+
+Run it against another checkout (e.g. main's starting commit) with ``PYTHONPATH=/that/checkout``.
 """
 
 from __future__ import annotations
@@ -22,28 +31,64 @@ def rss_mib() -> float:
     return pages * resource.getpagesize() / 2**20
 
 
+def held_mib(sim) -> tuple[float, float]:
+    """MiB the simulator's task and job tables hold (their arrays' capacity) and its ledger's completed-job
+    record (0 for a simulator without a ledger)."""
+    tables = sum(a.nbytes for t in (sim.tasks, sim.jobs) for a in t.cols.values()) / 2**20
+    ledger = getattr(sim, "ledger", None)
+    record = sum(c.nbytes for col in (ledger.jcts, ledger.ids) for c in col.chunks) / 2**20 if ledger else 0.0
+    return tables, record
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default="paper")
+    parser.add_argument("--n-edges", type=int, default=None, help="override the scenario's N")
+    parser.add_argument("--horizon", type=int, default=None, help="rounds per episode (default: the scenario's)")
+    parser.add_argument("--policy", choices=("random", "least_loaded"), default="random",
+                        help="random actions (overloads, OOM kills) or least-loaded play (a stable cluster)")
     parser.add_argument("--rounds", type=int, default=1_000_000, help="env steps (decision rounds) in all")
     parser.add_argument("--every", type=int, default=100_000, help="print memory every this many rounds")
+    parser.add_argument("--baseline-at", type=int, default=10_000, help="growth is measured from this round")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    env = srole_env.parallel_env(args.scenario)
+    overrides = {k: v for k, v in (("n_edges", args.n_edges), ("horizon", args.horizon)) if v is not None}
+    env = srole_env.parallel_env(args.scenario, **overrides)
     env.reset(seed=args.seed)
+    sim = env.sim
     rng = np.random.default_rng(args.seed)
-    n, n_actions = env.config.n_edges, env.sim.n_actions
-    start, episodes = time.perf_counter(), 0
-    print(f"{'rounds':>10s} {'episodes':>9s} {'rss MiB':>8s} {'rounds/s':>9s}")
+    policy = None
+    if args.policy == "least_loaded":
+        from agents.baselines.heuristics import make_heuristic
+
+        policy = make_heuristic("least_loaded", seed=args.seed)
+    obs, mask = sim.observe(), sim.action_mask()
+    n, n_actions = env.config.n_edges, sim.n_actions
+    start, episodes, base = time.perf_counter(), 0, None
+    print(f"N = {n}, horizon {env.config.horizon}, {args.policy} play; start rss {rss_mib():.1f} MiB")
+    print(f"{'rounds':>10s} {'episodes':>9s} {'rss MiB':>8s} {'rounds/s':>9s} {'jobs arrived':>13s} {'open jobs':>10s} "
+          f"{'tables MiB':>11s} {'ledger MiB':>11s}")
     for step in range(1, args.rounds + 1):
-        *_, truncated, _ = env.step_arrays(rng.integers(n_actions, size=n))
+        actions = rng.integers(n_actions, size=n) if policy is None else policy.act(obs, mask)
+        obs, mask, _, _, truncated, _ = env.step_arrays(actions)
+        if step == args.baseline_at:
+            base = rss_mib()
+        if step % args.every == 0 or step == args.rounds:
+            rate = step / (time.perf_counter() - start)
+            totals = sim.ledger.totals if hasattr(sim, "ledger") else sim._totals  # this tree's or an older one's
+            arrived = int(totals["jobs_arrived"])
+            tables, record = held_mib(sim)
+            print(f"{step:>10d} {episodes:>9d} {rss_mib():>8.1f} {rate:>9.0f} {arrived:>13,d} "
+                  f"{int((sim.jobs.tasks_left > 0).sum()):>10,d} {tables:>11.1f} {record:>11.1f}", flush=True)
         if truncated:
             env.reset()
+            obs, mask = sim.observe(), sim.action_mask()
             episodes += 1
-        if step % args.every == 0:
-            rate = step / (time.perf_counter() - start)
-            print(f"{step:>10d} {episodes:>9d} {rss_mib():>8.1f} {rate:>9.0f}", flush=True)
+    if base is not None:
+        end = rss_mib()
+        print(f"rss after round {args.baseline_at:,}: {base:.1f} MiB; at the end: {end:.1f} MiB; "
+              f"growth {100.0 * (end - base) / base:+.1f}%")
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ import numpy as np
 from agents.baselines.heuristics import make_heuristic
 from shields import PARTITION_METHODS, PRIORITY_RULES, make_shield
 from shields.audit import BREACHES, audit
-from shields.core import snapshot
 from srole_env import parallel_env
+from srole_env.round_state import round_state
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,7 +43,7 @@ def unshielded_episode(scenario: str, seed: int, rounds: int) -> Counter:
     rng = np.random.default_rng(seed)
     sim, out = env.sim, Counter()
     for _ in range(min(rounds, env.config.horizon)):
-        state = snapshot(sim)
+        state = round_state(sim)
         actions = rng.integers(0, sim.n_actions, sim.n_edges)
         found = audit(state, actions, actions)
         *_, result = env.step_arrays(actions)
@@ -65,7 +65,7 @@ def shielded_episode(scenario: str, kind: str, policy: str, seed: int, rounds: i
     sim, out = env.unwrapped.sim, Counter()
     obs, mask = sim.observe(), sim.action_mask()
     for _ in range(min(rounds, env.unwrapped.config.horizon)):
-        state = snapshot(sim)
+        state = round_state(sim)
         prefs = heuristic.preferences(obs, mask)
         if rng.random() < 0.5:
             prefs = None  # half the rounds without preferences: least-loaded alternatives

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from srole_env.config import MAX_COUNT, ClusterConfig, check_memory
+from srole_env.config import MAX_COUNT, ClusterConfig
+from srole_env.core.memory import check_memory
 
 MAX_TIME_S = 1e12
 """Latest arrival a trace may give (simulated seconds; ~31,700 years)."""
@@ -94,6 +95,11 @@ class TraceWorkload:
 
     def __len__(self) -> int:
         return len(self._arrays["arrival_time_s"])
+
+    @property
+    def last_arrival_s(self) -> float:
+        """Arrival time (s) of the trace's last job: after it, the trace adds no work."""
+        return float(self._arrays["arrival_time_s"][-1])
 
     def jobs_between(self, t0: float, t1: float, rng: np.random.Generator) -> JobBatch:
         """Trace jobs arriving in the window (t0, t1] (t0 < 0 includes time 0)."""
@@ -261,7 +267,7 @@ def _row_dict(header: list[str], row: list[str]) -> dict[str, str | None]:
     return {**dict(zip(header, row)), **{h: None for h in header[len(row):]}}
 
 
-def _read_trace(path: Path) -> list[tuple[int, dict[str, str]]]:
+def read_trace_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     """(line number, row) pairs of a trace CSV, checking the header (small traces: the emulation's)."""
     if not path.exists():
         raise ValueError(f"trace_path: file {path} does not exist")

@@ -40,7 +40,7 @@ from typing import Any
 
 from srole_common.persist import atomic_write
 from srole_env import ClusterConfig
-from srole_env.config import load_data_file
+from srole_env.config import RETIRED_FIELDS, load_data_file
 
 SUITES = ("edge_cluster_v1",)
 """Suite versions, oldest first; the last is the current one."""
@@ -234,7 +234,9 @@ def read_task(path: str | Path) -> Task:
         raise ValueError(f"{path}: workload.kind must be one of {WORKLOAD_KINDS}, got {data['workload'].get('kind')!r}")
     if data["workload"]["kind"] == "pod_trace" and len(data["workload"].get("windows", [])) != data["episodes"]:
         raise ValueError(f"{path}: a pod_trace task needs one window per episode")
-    task = Task(**{k: data[k] for k in TASK_KEYS}, content_hash=data_hash(data))
+    # fields retired since the task was frozen were ignored then too: the task's config drops them (the hash keeps them)
+    config = {k: v for k, v in data["config"].items() if k not in RETIRED_FIELDS}
+    task = Task(**{k: data[k] for k in TASK_KEYS if k != "config"}, config=config, content_hash=data_hash(data))
     task.cluster()  # validates every field
     return task
 

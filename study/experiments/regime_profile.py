@@ -2,7 +2,7 @@
 time per decision, as ``srole reproduce`` profiles of ``kind="grid"`` experiments; ``study.analysis.regime_report``
 reads their rows.
 
-**Head service time.** ``ClusterConfig.head_decision_s`` is deprecated and unused (the head is a queue:
+**Head service time.** ``ClusterConfig`` has no ``head_decision_s`` (a retired field; the head is a queue:
 ``srole_env.core.head_queue``); a decision costs the policy's FLOPs (negligible) plus ``head_bookkeeping_s``,
 stretched by the CPU share the head's scheduler gets beside its own training workers. The regime axis "head
 service time 1 ms / 10 ms" is therefore ``head_bookkeeping_s`` = 0.001 / 0.01. It enters only the head's

@@ -115,10 +115,10 @@ def check_hparams(algo: str, hparams: Mapping[str, Any], where: Where) -> None:
     hp = dict(mapping(hparams, where))
     if SHIELD_PREFERENCES in hp:
         flag(hp.pop(SHIELD_PREFERENCES), where.at(SHIELD_PREFERENCES))
-    from agents.harness.registry import ALGOS
+    from agents.harness.registry import LEARNERS
 
     try:
-        ALGOS[algo].hparams(hp)
+        LEARNERS[algo].hparams(hp)
     except (TypeError, ValueError) as err:
         raise where.fail(f"for {algo}: {' '.join(str(err).split())}") from None
 
