@@ -373,18 +373,36 @@ def restore(path: str | Path, what: str, fn: Any, *args: Any) -> Any:
 
 
 def check_output_path(path: str | Path, what: str) -> None:
-    """Refuse, before any work, an output file that cannot be written: a folder, in a missing folder, or where no
-    file can be created (``ValueError`` naming ``what``, e.g. the flag, and the path). Creates nothing that stays."""
+    """Refuse, before any work, an output file that cannot be written: a folder, under a file, in a folder that
+    cannot be created, or where no file can be created (``ValueError`` naming ``what``, e.g. the flag, and the path).
+    Missing folders are left for the writer to create (it makes parents); this creates nothing that stays."""
     target = Path(path)
     if target.is_dir():
         raise ValueError(f"{what} {str(path)!r} is a folder; give a file path")
-    if not target.parent.is_dir():
-        raise ValueError(f"{what} {str(path)!r}: folder {str(target.parent)!r} does not exist")
+    made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]  # deepest first
+    try:
+        for folder in reversed(made):
+            folder.mkdir()
+    except OSError as err:
+        _remove_folders(made)
+        raise ValueError(f"{what} {str(path)!r}: its folder {str(target.parent)!r} cannot be created: "
+                         f"{err.strerror or err}") from None
     existed = target.exists()
     try:
         with open(target, "ab"):
             pass
     except OSError as err:
+        _remove_folders(made)
         raise ValueError(f"{what} {str(path)!r} cannot be written: {err.strerror or err}") from None
     if not existed:
         target.unlink(missing_ok=True)
+    _remove_folders(made)
+
+
+def _remove_folders(folders: list[Path]) -> None:
+    """Remove the folders ``check_output_path`` made (deepest first), leaving any that are not empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
