@@ -144,6 +144,9 @@ class Profile:
     paired: bool = False
     """Report paired comparisons over training seeds, the ablation, per-run convergence and the replication
     check (``study.analysis.paired_report``) instead of the independent-bootstrap report."""
+    tuned_root: str | None = None
+    """Where its tuned YAMLs live (``<root>/<scenario>/<method>.yaml``); None: the package's ``tuned/``. With a root,
+    every learned method reads its own study there first (``study.experiments.plan.resolve_learner``)."""
     report: str | None = None
     """The report this profile writes, one of ``REPORTS`` (``study.reproduce.REPORTS`` maps each to its writer); None:
     ``paired`` if ``paired`` else ``bootstrap``."""
