@@ -52,9 +52,9 @@ from typing import Any
 from srole_env.config import load_data_file
 from study.experiments.roster import ABLATION, ALL, KEY_METHODS, METHOD_NAMES, METHODS, PAPER_LEARNED, Method, names
 
-REPORTS = ("bootstrap", "paired", "regime", "crossover")
+REPORTS = ("bootstrap", "paired", "regime", "crossover", "fair")
 """The reports a profile can pick (``Profile.report``): the independent-bootstrap comparison, the paired comparison
-over training seeds, the regime map and the crossover map (their writers: ``study.reproduce.REPORTS``)."""
+over training seeds, the regime map, the crossover map and the fair map (their writers: ``study.reproduce.REPORTS``)."""
 
 
 @dataclass(frozen=True)
