@@ -53,7 +53,7 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
     frame = fair_frame(rows, dict(spec.base), spec.source)
     points = points_table(frame)
     sat = saturation_table(frame)
-    paired = paired_table(frame, sat)
+    paired = paired_table(frame, sat, spec.halves())
     improvement = improvement_table(frame)
     transfer = transfer_table(frame)
     rule9 = rule9_table(frame)
@@ -160,18 +160,21 @@ def _reading(paired: pd.DataFrame, improvement: pd.DataFrame) -> list[str]:
         lines.append(f"- {comparison}: " + "; ".join(bits) + ".")
     lines.append("")
     flips = paired[paired["sign_differs"].astype(bool)]
-    lines.append(f"**Verdicts that differ between all jobs and finished jobs** (METHODS rule 14): {len(flips)}" +
+    differ = int(paired["verdict_differs"].astype(bool).sum())
+    lines.append(f"**Verdicts whose sign differs between all jobs and finished jobs** (METHODS rule 14): {len(flips)}"
+                 f" (and {differ} row(s) where one is significant and the other tied, `verdict_differs`)" +
                  (": " + "; ".join(f"{r['comparison']} N = {int(r['n_edges']):,} rho {r['rho']:g} request "
                                    f"{_ms(r['request_s'])} ({r['policy']}): {r['verdict_all']} on all, "
                                    f"{r['verdict_finished']} on finished"
                                    for _, r in flips.head(20).iterrows()) if len(flips) else "") + ".")
     halves = paired[paired["halves_agree"].notna()] if "halves_agree" in paired else paired.iloc[:0]
     split = halves[halves["halves_agree"] == False]  # noqa: E712 (a float column with NaN)
-    lines.append(f"**Seed halves** (0-4 against 5-9): checked at {len(halves)} row(s), the verdicts differ at "
-                 f"{len(split)}" + (": " + "; ".join(f"{r['comparison']} N = {int(r['n_edges']):,} rho {r['rho']:g}"
-                                                     f" request {_ms(r['request_s'])}"
-                                                     for _, r in split.head(20).iterrows()) if len(split) else "")
-                 + ".")
+    opposite = int(halves["halves_opposite"].astype(bool).sum()) if "halves_opposite" in halves else 0
+    where = "; ".join(f"{r['comparison']} N = {int(r['n_edges']):,} rho {r['rho']:g} request {_ms(r['request_s'])} "
+                      f"({r['policy']})" for _, r in split.head(20).iterrows())
+    lines.append("**Seed halves** (the first half of the cited points' seeds against the second): checked at "
+                 f"{len(halves)} row(s), the verdicts differ at {len(split)} ({opposite} of them better on one half "
+                 "and worse on the other)" + (f": {where}" if len(split) else "") + ".")
     lines.append("")
     if not improvement.empty:
         lines += ["**Probability of improvement** (headline pairs; SROLE's JCT lower than the baseline's for a random "

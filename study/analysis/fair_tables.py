@@ -39,7 +39,9 @@ HOSTS = (("head", "CRL-greedy", "head_utilization_mean", "head_backlog_max"),
 FULL = 0.99
 """Mean utilisation from which a host counts as fully busy (a per-round mean: 1 exactly only if busy every round)."""
 HALVES = ((0, 1, 2, 3, 4), (5, 6, 7, 8, 9))
-"""The two disjoint seed halves a verdict is replicated on (METHODS rule 10)."""
+"""The two disjoint seed halves a verdict is replicated on (METHODS rule 10); a profile passes its own
+(``FairSpec.halves``)."""
+OPPOSITE = {"better", "worse"}
 
 
 def fair_frame(rows: list[dict[str, Any]], base: dict[str, Any], source_n: int) -> pd.DataFrame:
@@ -144,11 +146,13 @@ def _verdict_rows(pair: pd.DataFrame, srole: str, baseline: str, seeds: list[int
             if r["pairs"] >= 2}
 
 
-def paired_table(frame: pd.DataFrame, sat: pd.DataFrame) -> pd.DataFrame:
+def paired_table(frame: pd.DataFrame, sat: pd.DataFrame,
+                 halves: tuple[tuple[int, ...], tuple[int, ...]] = HALVES) -> pd.DataFrame:
     """Per (policy, rho, N, request_s, comparison): SROLE's paired JCT reduction against the baseline on all jobs and
-    on finished jobs ((baseline - SROLE) / baseline, BCa 95%), each verdict, ``sign_differs`` (the two verdicts
-    disagree: one better and one worse, or one significant and the other not, METHODS rule 14), the verdict on each
-    half of the seeds (``HALVES``) and ``halves_agree``, and which side of the head's saturation the point lies."""
+    on finished jobs ((baseline - SROLE) / baseline, BCa 95%), each verdict, ``sign_differs`` (one better, the other
+    worse) and ``verdict_differs`` (any disagreement, e.g. significant on one and tied on the other; METHODS rule 14),
+    the verdict on each of the two seed ``halves`` (where each has enough seeds) and ``halves_agree``, and which side
+    of the head's saturation the point lies on."""
     out = []
     if frame.empty:
         return pd.DataFrame()
@@ -160,8 +164,8 @@ def paired_table(frame: pd.DataFrame, sat: pd.DataFrame) -> pd.DataFrame:
                     continue
                 a, f = rows["mean_jct_all"], rows.get("mean_jct_finished")
                 va, vf = _point_verdict(a), (_point_verdict(f) if f else FEW)
-                halves = [_verdict_rows(pair, srole, baseline, list(h)).get("mean_jct_all") for h in HALVES]
-                vh = [_point_verdict(h) if h and h["pairs"] >= MIN_PAIRS else "" for h in halves]
+                half = [_verdict_rows(pair, srole, baseline, list(h)).get("mean_jct_all") for h in halves]
+                vh = [_point_verdict(h) if h and h["pairs"] >= MIN_PAIRS else "" for h in half]
                 out.append({"policy": policy, "rho": rho, "n_edges": int(n), "request_s": req,
                             "comparison": f"{srole} vs {baseline}", "srole": srole, "baseline": baseline,
                             "reduction_all": a["paired_reduction"], "lo_all": a["paired_reduction_lo"],
@@ -169,9 +173,11 @@ def paired_table(frame: pd.DataFrame, sat: pd.DataFrame) -> pd.DataFrame:
                             "reduction_finished": f["paired_reduction"] if f else math.nan,
                             "lo_finished": f["paired_reduction_lo"] if f else math.nan,
                             "hi_finished": f["paired_reduction_hi"] if f else math.nan, "verdict_finished": vf,
-                            "sign_differs": FEW not in (va, vf) and va != vf,
-                            "verdict_seeds_0_4": vh[0], "verdict_seeds_5_9": vh[1],
+                            "sign_differs": {va, vf} == OPPOSITE,
+                            "verdict_differs": FEW not in (va, vf) and va != vf,
+                            "verdict_first_half": vh[0], "verdict_second_half": vh[1],
                             "halves_agree": (vh[0] == vh[1]) if all(vh) else math.nan,
+                            "halves_opposite": set(vh) == OPPOSITE,
                             "pairs": a["pairs"], "side": _side(sat, req, rho, n)})
     return pd.DataFrame(out)
 

@@ -17,9 +17,9 @@ measured per-pod times) and are evaluated at every ``request_s`` (not retrained 
 **Transfer.** Models trained at N = 20 run unchanged at every larger N (policy ``transferred``) and are retrained at
 N = 200 and 2,000 (``retrained``), side by side there.
 
-**Seeds.** ``SEEDS`` (0-4) everywhere, ``CITED_SEEDS`` (0-9) at ``CITED`` (the points the README's reading cites):
-the seed sets are data of the profile (``MapSpec.seeds_at``), so the verdicts there are checked on both halves (0-4
-against 5-9). The other axes, regions, horizon and stage order are the crossover map's
+**Seeds.** ``SEEDS`` (0-4) everywhere, ``CITED_SEEDS`` (0-9) at ``CITED`` (the points the README's reading
+cites): the seed sets are data of the profile (``FairSpec.seeds_at``, ``FairSpec.halves``), so the verdicts there
+are checked on both halves (0-4 against 5-9). The other axes, regions, horizon and stage order are the crossover map's
 (``study.experiments.crossover_profile``).
 """
 
@@ -105,6 +105,10 @@ class FairSpec:
         """The training seeds evaluated at (N, rho): ``cited_seeds`` at a cited point, else ``seeds``."""
         return self.cited_seeds if (n, rho) in self.cited else self.seeds
 
+    def halves(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The two disjoint seed halves a cited point's verdicts are replicated on: ``seeds`` and the rest."""
+        return self.seeds, tuple(s for s in self.cited_seeds if s not in self.seeds)
+
     def source_seeds(self, rho: float) -> tuple[int, ...]:
         """Seeds the source N's models are needed for at load rho (the most any point of that load uses)."""
         return max((self.seeds_at(n, rho) for n in self.sizes if self.runs(n, rho)), key=len)
@@ -124,10 +128,10 @@ def fair_spec(name: str = "fair-map") -> FairSpec:
                         stages=STAGES, learner_hparams={"idqn": DECISIVE_IDQN, "crl_idqn": DECISIVE_IDQN})
     if name == "fair-map-tiny":
         tiny_idqn = {"learning_starts": 48, "eps_decay_rounds": 12, "batch_size": 16, "hidden": [16]}
-        return FairSpec(base={"scenario": "small", "request_compute": True}, sizes=(6, 12), loads=(0.8, 0.5),
+        return FairSpec(base={"scenario": "small", "request_compute": True}, sizes=(6, 12), loads=(0.8,),
                         trained=(6, 12), source=6, eval_n={12: (0.8,)}, requests=TINY_REQUEST_S,
-                        train_request_s=0.01, seeds=(0, 1), cited_seeds=(0, 1, 2, 3), cited=((12, 0.8),),
-                        horizon={0.8: 16, 0.5: 16}, rounds=12, eval_episodes=1, large_episodes=1, large_from=12,
+                        train_request_s=0.01, seeds=(0, 1, 2), cited_seeds=tuple(range(6)), cited=((12, 0.8),),
+                        horizon={0.8: 16}, rounds=12, eval_episodes=1, large_episodes=1, large_from=12,
                         stages=((6, 12),), hparams={"idqn": tiny_idqn, "crl_idqn": tiny_idqn})
     raise ValueError(f"profile: unknown fair-map profile {name!r}; choose one of {list(FAIR_PROFILES)}")
 
