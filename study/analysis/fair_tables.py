@@ -31,10 +31,14 @@ HOST_COLUMNS = ("head_utilization_mean", "head_backlog_max", "shield_host_utiliz
                 "shield_host_backlog_max_s")
 POINT_COLUMNS = ("mean_jct_all", "mean_jct_finished", "unfinished_frac", *HOST_COLUMNS, "collisions",
                  "mean_decision_latency_s", "jobs_arrived")
-HOSTS = (("head", "CRL-greedy", "head_utilization_mean", "head_backlog_max"),
-         ("head", "CRL", "head_utilization_mean", "head_backlog_max"),
-         ("central shield host", "SROLE-central", "shield_host_utilization_mean", "shield_host_backlog_max_s"),
-         ("busiest region host", "SROLE-decentralized", "shield_host_utilization_mean", "shield_host_backlog_max_s"))
+HEAD_REFERENCE = names(lambda m: m.consults_head and not m.learned)[0]
+"""The head without learning (CRL-greedy): its saturation N names the side of each point."""
+HOSTS = (*(("head", m, "head_utilization_mean", "head_backlog_max")
+           for m in names(lambda m: m.consults_head, order=lambda m: m.learned)),
+         *(("central shield host", m, "shield_host_utilization_mean", "shield_host_backlog_max_s")
+           for m in names(lambda m: m.srole and m.shield == "central")),
+         *(("busiest region host", m, "shield_host_utilization_mean", "shield_host_backlog_max_s")
+           for m in names(lambda m: m.srole and m.shield == "decentralized")))
 """(host, the method whose rows measure it, utilisation column, backlog column) of the saturation table."""
 FULL = 0.99
 """Mean utilisation from which a host counts as fully busy (a per-round mean: 1 exactly only if busy every round)."""
@@ -110,10 +114,10 @@ def saturation_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _side(sat: pd.DataFrame, req: float, rho: float, n: int) -> str:
-    """Which side of the head's saturation (CRL-greedy's ``n_backlog``) the point lies on."""
+    """Which side of the head's saturation (``HEAD_REFERENCE``'s ``n_backlog``) the point lies on."""
     if sat.empty or not np.isfinite(req):
         return "n/a"
-    row = sat[(sat["request_s"] == req) & (sat["rho"] == rho) & (sat["method"] == "CRL-greedy")]
+    row = sat[(sat["request_s"] == req) & (sat["rho"] == rho) & (sat["method"] == HEAD_REFERENCE)]
     if row.empty:
         return "n/a"
     n_sat = float(row["n_backlog"].iloc[0])
