@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from gymnasium.vector import AutoresetMode
+from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from srole_env.actions import as_seed
@@ -53,8 +53,12 @@ ROUND_INFO_KEYS = tuple(k for k in INFO_DEFAULTS if k.startswith("round_"))
 """Per-round info keys (the same for every agent of a sub-env), each an array [K]."""
 
 
-class BatchedEdgeClusterEnv:
-    """K independent episodes of the N-agent edge cluster stepped in one call (see module docstring)."""
+class BatchedEdgeClusterEnv(VectorEnv):
+    """K independent episodes of the N-agent edge cluster stepped in one call (see module docstring).
+
+    A ``gymnasium.vector.VectorEnv`` whose rewards are per agent ([K, N] rather than [K]): Gymnasium's vector
+    wrappers that assume one reward per sub-env do not apply.
+    """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "name": "edge_cluster_batched_v0"}
 
@@ -183,13 +187,9 @@ class BatchedEdgeClusterEnv:
         """Each sub-env's episode figures so far (``EdgeClusterEnv.metrics``), in sub-env order."""
         return [env.metrics() for env in self.envs]
 
-    def close(self) -> None:
+    def close_extras(self, **kwargs: Any) -> None:
         for env in self.envs:
             env.close()
-
-    @property
-    def unwrapped(self) -> BatchedEdgeClusterEnv:
-        return self
 
     # ------------------------------------------------------------------ helpers
     def _seeds(self, seed: int | Sequence[int | None] | None) -> list[int | None]:

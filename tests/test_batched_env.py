@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gymnasium.vector import AutoresetMode
+from gymnasium.vector import AutoresetMode, VectorEnv
 
 import srole_env
 from srole_env.vector import BatchedEdgeClusterEnv
@@ -88,7 +88,7 @@ def test_int_seed_seeds_sub_env_k_with_seed_plus_k():
 
 def test_next_step_autoreset_convention():
     venv = BatchedEdgeClusterEnv(2, "small", horizon=2)
-    assert venv.metadata["autoreset_mode"] is AutoresetMode.NEXT_STEP
+    assert isinstance(venv, VectorEnv) and venv.metadata["autoreset_mode"] is AutoresetMode.NEXT_STEP
     venv.reset(seed=[1, 2])
     hold = np.full((2, venv.n_agents), venv.hold_action)
     venv.step(hold)
