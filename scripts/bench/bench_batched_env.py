@@ -10,6 +10,9 @@ the `small` scenario's horizon (200 rounds) and auto-reset (the single env reset
 ``autoreset_mode``). Each figure is the best of ``--repeats`` timed runs of at least ``--seconds`` each, after a
 warm-up; the ratio is batched / single. The batched env loops over its K simulators (``srole_env.vector``), so
 a ratio near 1 is expected: it saves the per-agent dicts and gives learners K episodes per call, not faster physics.
+The last column, one env of K x N edges through ``step_arrays``, is a proxy for what physics vectorised across the
+K episodes could reach (one simulator over K x N edges; the same array work per round, no loop over K): a proxy
+only, since one cluster of K x N edges also has K x N candidates' worth of contention and jobs that cross blocks.
 ``--train-rounds R`` also times ``R``-round IDQN and IPPO trainings (``small``, N = the first size, defaults) with
 the learner option ``n_envs`` = 1 and each K (one torch thread).
 """
@@ -71,14 +74,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", type=int, nargs="+", default=[64], help="episodes per batched call K")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--proxy-max", type=int, default=20_000, help="largest K x N timed as one env")
     parser.add_argument("--train-rounds", type=int, default=0, help="also time trainings of this many rounds")
     args = parser.parse_args(argv)
-    print(f"{'N':>6} {'K':>4} {'single agent-steps/s':>22} {'batched agent-steps/s':>22} {'ratio':>7}")
+    print(f"{'N':>6} {'K':>4} {'single agent-steps/s':>22} {'batched agent-steps/s':>22} {'ratio':>7} "
+          f"{'one env of K x N':>17} {'ratio':>7}")
     for n in args.sizes:
         single = _timed(single_case(n), args.seconds, args.repeats)
         for k in args.k:
             batched = _timed(batched_case(k, n), args.seconds, args.repeats)
-            print(f"{n:>6} {k:>4} {single:>22,.0f} {batched:>22,.0f} {batched / single:>7.2f}", flush=True)
+            proxy = _timed(single_case(k * n), args.seconds, args.repeats) if k * n <= args.proxy_max else float("nan")
+            print(f"{n:>6} {k:>4} {single:>22,.0f} {batched:>22,.0f} {batched / single:>7.2f} {proxy:>17,.0f} "
+                  f"{proxy / single:>7.2f}", flush=True)
     if args.train_rounds:
         train_table(args.sizes[0], args.k, args.train_rounds)
     return 0
