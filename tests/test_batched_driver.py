@@ -126,3 +126,11 @@ def test_one_env_trains_as_before_the_option(algo: str, n_envs: int | None, tmp_
     assert [float(r["episode_return"]) for r in rows] == pytest.approx(want["episode_return"], rel=1e-12)
     assert [float(r["mean_jct"]) for r in rows] == pytest.approx(want["mean_jct"], rel=1e-12)
     assert read_json(run / "checkpoint" / "state.json")["gradient_updates"] == want["gradient_updates"]
+
+
+@pytest.mark.parametrize("algo", ["idqn", "ippo"])
+def test_n_envs_must_divide_the_budget(algo: str, tmp_path: Path):
+    with pytest.raises(ValueError, match="n_envs.*does not divide the budget of 25 rounds"):
+        train(algo, "none", CONFIG, 25, 0, tmp_path / "r", "cpu", hparams={**HPARAMS[algo], "n_envs": 2},
+              progress=False)
+    assert not (tmp_path / "r" / "checkpoint").exists()

@@ -94,6 +94,12 @@ class IDQNConfig(LearnerConfig):
         "reward_scale": above(0.0), "lr_end_fraction": between(0.0, 1.0), "n_envs": at_least(1),
     }
 
+    def run_problems(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
+        if rounds % self.n_envs:
+            return [(("n_envs",), f"{self.n_envs} episodes per step simulate {self.n_envs} rounds at a time, which "
+                     f"does not divide the budget of {rounds} rounds")]
+        return []
+
     def combinations(self) -> list[tuple[tuple[str, ...], str]]:
         if self.dueling and not self.hidden:
             return [(("dueling", "hidden"), "the dueling head needs at least one hidden layer")]

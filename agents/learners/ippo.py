@@ -65,6 +65,12 @@ class IPPOConfig(LearnerConfig):
         "n_envs": at_least(1),
     }
 
+    def run_problems(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
+        if rounds % self.n_envs:
+            return [(("n_envs",), f"{self.n_envs} episodes per step simulate {self.n_envs} rounds at a time, which "
+                     f"does not divide the budget of {rounds} rounds")]
+        return []
+
 
 class ActorCritic(nn.Module):
     """Separate actor and critic MLPs (tanh) over a local observation [B, D]: logits [B, A], values [B]."""
