@@ -134,3 +134,12 @@ def test_n_envs_must_divide_the_budget(algo: str, tmp_path: Path):
         train(algo, "none", CONFIG, 25, 0, tmp_path / "r", "cpu", hparams={**HPARAMS[algo], "n_envs": 2},
               progress=False)
     assert not (tmp_path / "r" / "checkpoint").exists()
+
+
+def test_shielded_learner_collects_from_k_episodes(tmp_path: Path):
+    """Each sub-env sits behind its own shield; the learner's preferences reach every one."""
+    pytest.importorskip("shields")
+    run = train("idqn", "central", CONFIG, 16, 1, tmp_path / "s", "cpu", hparams={**HPARAMS["idqn"], "n_envs": 2},
+                progress=False)
+    rows = read_episodes(run / "episodes.csv")
+    assert [int(r["episode"]) for r in rows] == [0, 1, 2, 3] and all(float(r["collisions"]) == 0 for r in rows)
