@@ -6,12 +6,14 @@ from srole_env.config import SCENARIOS, ClusterConfig, make_config
 from srole_env.edge_cluster import EdgeClusterEnv
 from srole_env.edge_cluster_v0 import env, parallel_env, raw_env
 from srole_env.registration import CENTRALIZED_ID, EDGE_ID, make, register_envs
+from srole_env.vector import BatchedEdgeClusterEnv, batched_env
 
 register_envs()
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchedEdgeClusterEnv",
     "CENTRALIZED_ID",
     "EDGE_ID",
     "SCENARIOS",
@@ -19,6 +21,7 @@ __all__ = [
     "ClusterConfig",
     "EdgeClusterEnv",
     "env",
+    "batched_env",
     "make",
     "make_config",
     "parallel_env",

@@ -270,6 +270,24 @@ RETIRED_FIELDS: dict[str, str] = {
 """Fields this version no longer has, and why: an old config that sets one still loads, with a note."""
 
 
+KEY_ADDED_FIELDS: dict[str, Any] = {"request_s": None, "request_compute": True}
+"""Fields added after results caches first keyed cells by their config, at the values that keep the older physics
+(here the head's and the shields' older separate charges)."""
+KEY_RETIRED_VALUES: dict[str, Any] = {"overload_slowdown": 0.5, "head_decision_s": 0.01}
+"""``RETIRED_FIELDS`` at the default every config had while they existed (unused by then, so the same physics)."""
+
+
+def key_fields(config: ClusterConfig | Mapping[str, Any]) -> dict[str, Any]:
+    """The config as a results cache keys it: every field, but a ``KEY_ADDED_FIELDS`` field left out while it holds
+    its older-physics value and the ``KEY_RETIRED_VALUES`` put back, so a cell computed before a field was added or
+    retired keeps its key (and its cached result); any other value changes the key."""
+    values = dict(config.to_dict() if isinstance(config, ClusterConfig) else config)
+    for name, old in KEY_ADDED_FIELDS.items():
+        if name in values and values[name] == old and type(values[name]) is type(old):
+            values.pop(name)
+    return {**KEY_RETIRED_VALUES, **values}
+
+
 def _drop_retired(values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` without ``RETIRED_FIELDS``, with a note naming each one dropped."""
     values = dict(values)

@@ -127,12 +127,17 @@ class EpisodeDriver:
     rounds of the whole run (the budget), ``episode_rounds`` those of the current episode.
     """
 
+    n_envs = 1
+    """Episodes stepped per ``step`` (``agents.common.batched_driver.BatchedDriver`` steps several)."""
+
     def __init__(self, env: ArrayEnv, seed: int, on_episode: EpisodeCallback | None = None,
-                 episode: int = 0, rounds: int = 0):
+                 episode: int = 0, rounds: int = 0, episode_stride: int = 1):
         self.env = env
         self.seed = int(seed)
         self.on_episode = on_episode
         self.episode = episode
+        self.episode_stride = int(episode_stride)
+        """The next episode's index is this one's plus ``episode_stride`` (K drivers of a batch interleave)."""
         self.rounds = rounds
         self.returns = np.zeros(env.n_agents)
         self.episode_rounds = 0
@@ -164,11 +169,16 @@ class EpisodeDriver:
                    "episode_return": float(self.returns.mean()), **self.env.metrics()}
             if self.on_episode is not None:
                 self.on_episode(row)
-            self.episode += 1
+            self.episode += self.episode_stride
             self.reset()
         else:
             self.obs, self.mask = out.obs, out.mask
         return out
+
+    @property
+    def samples(self) -> int:
+        """Agent-steps simulated so far in the run (rounds x agents)."""
+        return self.rounds * self.env.n_agents
 
     # ------------------------------------------------------------------ checkpointing
     def save_state(self, path: str | Path) -> None:

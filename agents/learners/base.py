@@ -161,6 +161,20 @@ class TorchLearner(Learner):
         from agents.common.array_env import EpisodeDriver
         from agents.common.context import resume_driver
 
+        n_envs = int(getattr(ctx.hparams, "n_envs", 1))
+        if n_envs > 1:  # the learner option: K episodes per step (``agents.common.batched_driver``)
+            from agents.common.batched_driver import BatchedDriver
+
+            envs = [ctx.make_env() for _ in range(n_envs)]
+            start = (int(ctx.state["episodes"]), ctx.start_rounds) if ctx.resume else (0, 0)
+            driver: Any = BatchedDriver(envs, ctx.seed, ctx.episode_log, episode=start[0], rounds=start[1])
+            if ctx.resume:
+                agent = cls.load(ctx.run.checkpoint, ctx.device)
+                driver.load_state(ctx.run.checkpoint / cls.ENV_FILE)
+            else:
+                agent = cls.new_for(ctx, envs[0].obs_dim, envs[0].n_actions)
+            agent.learn(driver, ctx)
+            return
         env = ctx.make_env()
         if ctx.resume:
             agent = cls.load(ctx.run.checkpoint, ctx.device)

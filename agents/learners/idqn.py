@@ -81,6 +81,9 @@ class IDQNConfig(LearnerConfig):
     lr_end_fraction: float = 1.0
     """The learning rate decays linearly from ``lr`` to ``lr x lr_end_fraction`` over the run's budget (rounds);
     1 keeps it constant. A decayed rate lets a long run settle instead of fluctuating around its optimum."""
+    n_envs: int = 1
+    """Episodes collected at once (``agents.common.batched_driver``): one network call acts for K x N agents;
+    gradient steps keep their ratio to rounds (``train_every_rounds``, ``gradient_steps``). 1: one episode."""
 
     LIMITS: ClassVar = {
         "hidden": widths(), "lr": above(0.0, "the learning rate"), "gamma": between(0.0, 1.0), "n_step": at_least(1),
@@ -88,8 +91,14 @@ class IDQNConfig(LearnerConfig):
         "train_every_rounds": at_least(1), "gradient_steps": at_least(1), "tau": in_open_closed(0.0, 1.0),
         "eps_start": between(0.0, 1.0), "eps_end": between(0.0, 1.0), "eps_decay_fraction": between(0.0, 1.0),
         "eps_decay_rounds": at_least(0), "learn_from": one_of("executed", "chosen"), "max_grad_norm": above(0.0),
-        "reward_scale": above(0.0), "lr_end_fraction": between(0.0, 1.0),
+        "reward_scale": above(0.0), "lr_end_fraction": between(0.0, 1.0), "n_envs": at_least(1),
     }
+
+    def run_problems(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
+        if rounds % self.n_envs:
+            return [(("n_envs",), f"{self.n_envs} episodes per step simulate {self.n_envs} rounds at a time, which "
+                     f"does not divide the budget of {rounds} rounds")]
+        return []
 
     def combinations(self) -> list[tuple[tuple[str, ...], str]]:
         if self.dueling and not self.hidden:
@@ -242,7 +251,7 @@ class IDQN(TorchLearner):
 
     def learn(self, driver: EpisodeDriver, ctx: RunContext) -> None:
         """Train until ``driver.rounds`` reaches ``ctx.rounds``, checkpointing and evaluating as scheduled."""
-        hp, n = self.hp, driver.env.n_agents
+        hp, per_step = self.hp, driver.n_envs  # rounds simulated per driver step
         schedule = CheckpointSchedule(ctx.checkpoint_every, driver.rounds)
         bar = ctx.progress_bar(driver.rounds)
         losses: list[float] = []
@@ -256,15 +265,15 @@ class IDQN(TorchLearner):
             stored = out.executed if hp.learn_from == "executed" else actions
             for transition in self.nstep.push(obs, stored, out.rewards, out.obs, out.mask, out.terminated, out.done):
                 self.buffer.add(*transition)
-            if driver.rounds * n >= hp.learning_starts and self.buffer.size >= hp.min_stored() \
-                    and driver.rounds % hp.train_every_rounds == 0:
+            due = driver.rounds // hp.train_every_rounds - (driver.rounds - per_step) // hp.train_every_rounds
+            if driver.samples >= hp.learning_starts and self.buffer.size >= hp.min_stored() and due:
                 if hp.lr_end_fraction != 1.0:
                     self.set_lr_for(driver.rounds, ctx.rounds)
-                losses += [self.update() for _ in range(hp.gradient_steps)]
+                losses += [self.update() for _ in range(hp.gradient_steps * due)]
             if out.done and losses:
                 ctx.log_scalars("train", {"loss": float(np.mean(losses)), "epsilon": eps}, driver.rounds)
                 losses = []
-            bar.update(1)
+            bar.update(per_step)
             if schedule.due(driver.rounds):
                 self.save(ctx, driver)
         bar.close()
@@ -281,8 +290,7 @@ class IDQN(TorchLearner):
         """Model, optimizer, RNG, replay buffer and the env's mid-episode state into ``checkpoint/``."""
         ckpt = self.save_learner(ctx)
         driver.save_state(ckpt / ENV_FILE)
-        ctx.save_state(driver.rounds, driver.episode, samples=driver.rounds * driver.env.n_agents,
-                       gradient_updates=self.updates)
+        ctx.save_state(driver.rounds, driver.episode, samples=driver.samples, gradient_updates=self.updates)
 
     def checkpoint_tensors(self) -> dict[str, Any]:
         pending = [[torch.from_numpy(np.ascontiguousarray(x)) for x in item] for item in self.nstep.pending]

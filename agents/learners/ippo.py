@@ -53,13 +53,23 @@ class IPPOConfig(LearnerConfig):
     normalize_advantage: bool = True
     mask_actions: bool = True
     reward_scale: float = 1.0
+    n_envs: int = 1
+    """Episodes collected at once (``agents.common.batched_driver``): a rollout of ``rollout_rounds`` rounds
+    is ``rollout_rounds / K`` steps of K episodes, one network call per step for K x N agents. 1: one episode."""
 
     LIMITS: ClassVar = {
         "hidden": widths(), "lr": above(0.0, "the learning rate"), "gamma": between(0.0, 1.0),
         "gae_lambda": between(0.0, 1.0), "rollout_rounds": at_least(1), "n_epochs": at_least(1),
         "minibatch_size": at_least(1), "clip": above(0.0),
         "ent_coef": at_least(0.0), "vf_coef": at_least(0.0), "max_grad_norm": above(0.0), "reward_scale": above(0.0),
+        "n_envs": at_least(1),
     }
+
+    def run_problems(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
+        if rounds % self.n_envs:
+            return [(("n_envs",), f"{self.n_envs} episodes per step simulate {self.n_envs} rounds at a time, which "
+                     f"does not divide the budget of {rounds} rounds")]
+        return []
 
 
 class ActorCritic(nn.Module):
@@ -157,10 +167,12 @@ class IPPO(TorchLearner):
         return self.model.value(as_tensor(obs, self.device)).cpu().numpy()
 
     def collect(self, driver: EpisodeDriver, rounds: int, ctx: RunContext, bar: Any) -> tuple[Rollout, np.ndarray]:
-        """Run ``rounds`` rounds; returns the rollout and V of the observation that follows it [N]."""
-        hp, n = self.hp, driver.env.n_agents
-        buf = Rollout(rounds, n, self.obs_dim, self.n_actions)
-        for t in range(rounds):
+        """Run ``rounds`` rounds (``rounds / K`` steps of K episodes, rounded up); returns the rollout and V of the
+        observation that follows it [K x N]."""
+        hp, n, per_step = self.hp, driver.env.n_agents, driver.n_envs
+        steps = -(-rounds // per_step)
+        buf = Rollout(steps, n, self.obs_dim, self.n_actions)
+        for t in range(steps):
             obs, mask = driver.obs, driver.mask
             probs = self.policy.preferences(obs, mask)
             actions = self.sample(probs)
@@ -173,7 +185,7 @@ class IPPO(TorchLearner):
             if out.truncated and not out.terminated:  # the horizon is a time limit: bootstrap from the last state
                 rewards = rewards + hp.gamma * self.values(out.obs)
             buf.rewards[t], buf.ends[t] = rewards, out.done
-            bar.update(1)
+            bar.update(per_step)
         return buf, self.values(driver.obs)
 
     def update(self, buf: Rollout, last_value: np.ndarray) -> dict[str, float]:
@@ -234,8 +246,7 @@ class IPPO(TorchLearner):
         """Model, optimizer, RNG and the env's mid-episode state into ``checkpoint/``."""
         ckpt = self.write_checkpoint(ctx, gradient_updates=self.gradient_updates)
         driver.save_state(ckpt / ENV_FILE)
-        ctx.save_state(driver.rounds, driver.episode, samples=driver.rounds * driver.env.n_agents,
-                       gradient_updates=self.gradient_updates)
+        ctx.save_state(driver.rounds, driver.episode, samples=driver.samples, gradient_updates=self.gradient_updates)
 
     def restore_extra(self, ckpt: Any, data: dict[str, Any], meta: dict[str, Any], with_buffer: bool) -> None:
         self.gradient_updates = int(meta.get("gradient_updates", 0))

@@ -165,7 +165,7 @@ def _read_trace_arrays(path: Path, n_edges: int, model_names: tuple[str, ...]) -
                 raise ValueError(f"trace_path: {path} is empty")
             missing = [c for c in TRACE_COLUMNS if c not in header]
             if missing:
-                raise ValueError(f"trace_path: {path} lacks column(s) {missing}; expected {list(TRACE_COLUMNS)}")
+                raise _missing_columns(path, missing)
             numbers.clear()
             rows: list[list[str]] = []
             row_lines: list[int] = []
@@ -282,11 +282,7 @@ def read_trace_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(line for _, line in numbered)
     missing = [c for c in TRACE_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise ValueError(f"trace_path: {path} lacks column(s) {missing}; expected {list(TRACE_COLUMNS)} (a simulator "
-                         "trace); other shapes convert with srole trace: 'runtimes' (one column of job durations, "
-                         "srole_env.trace_convert.convert_runtime_list), 'requests' (num_gpu[,gpu_milli] per job, no "
-                         "times: convert_request_list), 'pods' (a pod list with creation_time and deletion_time: "
-                         "srole_env.traces.convert_pod_trace)")
+        raise _missing_columns(path, missing)
     return [(numbered[i + 1][0], row) for i, row in enumerate(reader)]
 
 
@@ -324,3 +320,12 @@ def make_workload(config: ClusterConfig, model_names: tuple[str, ...]) -> Poisso
         check_memory(config, len(trace), float(trace._arrays["tasks"].sum()), f"trace_path {config.trace_path}")
         return trace
     return PoissonWorkload(config, model_names)
+
+
+def _missing_columns(path: Path, missing: list[str]) -> ValueError:
+    """The error for a trace without the simulator's columns, naming the converters of the other shapes."""
+    return ValueError(f"trace_path: {path} lacks column(s) {missing}; expected {list(TRACE_COLUMNS)} (a simulator "
+                      "trace); other shapes convert with srole trace: 'runtimes' (one column of job durations, "
+                      "srole_env.trace_convert.convert_runtime_list), 'requests' (num_gpu[,gpu_milli] per job, no "
+                      "times: convert_request_list), 'pods' (a pod list with creation_time and deletion_time: "
+                      "srole_env.traces.convert_pod_trace)")

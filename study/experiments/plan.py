@@ -36,6 +36,7 @@ import pandas as pd
 
 from srole_common.persist import CorruptFile, atomic_write, read_json, write_json
 from srole_env import make_config
+from srole_env.config import key_fields
 from study.experiments.cache_entries import STAMP, check_row, check_stamp, check_train, stamped
 from study.experiments.episodes import run_episodes
 from study.experiments.profiles import Experiment, Profile
@@ -124,7 +125,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
                 "ran_s": time.perf_counter() - start, "recomputed": notes, "computed": computed}
     cache = Path(cell.cache)
     method = cell.method
-    train_key = _key("train", cell.algo, method["shield"], cell.hparams, make_config(**cell.train_config).to_dict(),
+    train_key = _key("train", cell.algo, method["shield"], cell.hparams, key_fields(make_config(**cell.train_config)),
                      cell.seed, cell.rounds, cell.eval_every, cell.curve_seeds, cell.curve_episodes)
     rows, failures, pending, duplicates, seen = [], [], [], [], set()
     expected: dict[Path, str] = {}
@@ -136,7 +137,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
             failures.append(_failure(cell, spec, exc))
             continue
         key = _key("eval", method["kind"], method.get("policy"), spec.shield or method["shield"],
-                   train_key if cell.algo else None, cfg, cell.seed, spec.episodes or cell.eval_episodes,
+                   train_key if cell.algo else None, key_fields(cfg), cell.seed, spec.episodes or cell.eval_episodes,
                    spec.keep_jobs)
         path = cache / "evals" / f"{key}.json"
         expect = _eval_name(method, spec)
@@ -289,7 +290,7 @@ def _overhead_row(cell: Cell, recomputed: list[str] | None = None) -> tuple[dict
     shield, regions = cell.overhead["shield"], cell.overhead["regions"]
     spec = cell.evals[0]
     cfg = make_config(**spec.config)
-    key = _key("overhead", shield, regions, cfg.to_dict(), cell.seed, cell.eval_episodes)
+    key = _key("overhead", shield, regions, key_fields(cfg), cell.seed, cell.eval_episodes)
     path = Path(cell.cache) / "evals" / f"{key}.json"
     notes = [] if recomputed is None else recomputed
     name = f"{shield} shield" + (f" ({regions} regions)" if shield == "decentralized" else "")
