@@ -107,7 +107,8 @@ def _summary(profile: Any, spec: Any, frame: pd.DataFrame, points: pd.DataFrame,
              f"({'; '.join(f'N={n:,} rho {r:g}' for n, r in spec.cited)}). Training: {profile.rounds:,} rounds; "
              f"retrained at N = {', '.join(f'{n:,}' for n in spec.trained if n != spec.source)} beside the "
              f"N = {spec.source} models (policy `{SOURCE}` / `{RETRAINED}`).",
-             "- Tuned hyperparameters (`study/experiments/tuned_fair`): " + "; ".join(tuning_notes()) + ".",
+             "- Tuned hyperparameters (`study/experiments/tuned_fair`): "
+             + "; ".join(tuning_notes(str(spec.base["scenario"]))) + ".",
              f"- Paired reduction = (baseline - SROLE) / baseline over per-seed means, BCa 95%; *better* / *worse* "
              f"when the interval excludes zero, else *tied*; fewer than {MIN_PAIRS} seeds: `{FEW}`.", "",
              f"**Cost**: {run.compute_s / 60:.1f} min of cell compute time ({cell_counts(run)}); {wall_line(run)}.",
