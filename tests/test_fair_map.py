@@ -192,7 +192,8 @@ def test_tiny_map_end_to_end(tiny: Path):
     paired = pd.read_csv(tiny / "paired.csv")
     assert {"sign_differs", "verdict_differs", "verdict_first_half", "verdict_second_half"} <= set(paired.columns)
     assert paired["halves_agree"].notna().any()
-    for name in ("rule9.csv", "improvement.csv", "transfer.csv", "summary.md"):
+    for name in ("rule9.csv", "improvement.csv", "transfer.csv", "summary.md", "jct_vs_n.png",
+                 "saturation_vs_request.png"):
         assert (tiny / name).is_file(), name
     summary = (tiny / "summary.md").read_text()
     assert "Verdicts whose sign differs" in summary and "Where the hosts saturate" in summary

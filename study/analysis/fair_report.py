@@ -5,7 +5,8 @@ Files ``write_report`` writes: ``methods.csv`` (every evaluation row), ``points.
 method and policy: ``seeds``, ``mean_jct_all``, ``mean_jct_finished``, ``unfinished_frac``, the head's and the shield
 host's utilisation and backlog), ``saturation.csv`` (per ``request_s``, load and host: the N from which its queue
 grows), ``paired.csv`` (SROLE's paired reductions per point on all and finished jobs, the sign flag, both seed
-halves), ``improvement.csv`` (probability of improvement per headline pair), ``transfer.csv``, ``rule9.csv`` and
+halves), ``improvement.csv`` (probability of improvement per headline pair), ``transfer.csv``, ``rule9.csv``, the
+figures ``jct_vs_n.png`` (one panel per load, ``request_s`` as line style) and ``saturation_vs_request.png``, and
 ``summary.md``, whose reading is generated from these tables.
 """
 
@@ -23,9 +24,11 @@ from study.analysis.crossover_tables import FIXED, RETRAINED, SOURCE
 from study.analysis.fair_tables import (
     fair_frame,
     improvement_table,
+    jct_panels,
     paired_table,
     points_table,
     rule9_table,
+    saturation_figure,
     saturation_table,
     transfer_table,
 )
@@ -61,6 +64,11 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
                     ("improvement.csv", improvement), ("transfer.csv", transfer), ("rule9.csv", rule9)):
         write_frame(out / name, t)
     md = _summary(profile, spec, frame, points, sat, paired, improvement, transfer, rule9, run)
+    for title, name, made in (("JCT against N", "jct_vs_n.png", jct_panels(points, out / "jct_vs_n.png")),
+                              ("saturation N against request_s", "saturation_vs_request.png",
+                               saturation_figure(sat, out / "saturation_vs_request.png"))):
+        if made:
+            md += [f"![{title}]({name})", ""]
     md += [*status_sections(out, run, markdown_table), ""]
     atomic_write(out / "summary.md", "\n".join(md) + "\n")
 

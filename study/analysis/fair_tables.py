@@ -258,3 +258,84 @@ def rule9_table(frame: pd.DataFrame) -> pd.DataFrame:
                                 "verdict_finished": _point_verdict(f) if f else FEW, "pairs": a["pairs"]})
     return pd.DataFrame(out)
 
+
+
+# ---------------------------------------------------------------------- figures
+LINE_STYLES = ("-", "--", "-.", ":", (0, (1, 3)), (0, (5, 1)))
+"""Line style per ``request_s`` (in sweep order)."""
+
+
+def jct_panels(points: pd.DataFrame, path: Any, metric: str = "mean_jct_all") -> bool:
+    """Mean JCT against N per method, one panel per load; a host method gets one line per ``request_s`` (line
+    style), a method no host serves one solid line (transferred policies and non-learned methods)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from srole_common.persist import save_figure
+    from study.analysis.figures import style
+
+    part = points[points["policy"].isin((SOURCE, FIXED))] if not points.empty else points
+    if part.empty or metric not in part.columns:
+        return False
+    loads, reqs = sorted(part["rho"].unique()), sorted(part["request_s"].dropna().unique())
+    fig, axes = plt.subplots(1, len(loads), figsize=(max(4.6 * len(loads), 10.0), 4.4), squeeze=False)
+    for ax, rho in zip(axes[0], loads):
+        sel = part[part["rho"] == rho]
+        for method in dict.fromkeys(sel["method"]):
+            m, st = sel[sel["method"] == method], style(method)
+            groups = [(r, m[m["request_s"] == r]) for r in reqs] if method in HOST_METHODS else [(None, m)]
+            for r, g in groups:
+                if g.empty:
+                    continue
+                g = g.sort_values("n_edges")
+                ls = "-" if r is None else LINE_STYLES[reqs.index(r) % len(LINE_STYLES)]
+                label = method if r is None else f"{method} {1e3 * r:g} ms"
+                ax.plot(g["n_edges"], g[metric], marker=st["marker"], color=st["color"], linestyle=ls, label=label)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("cluster size N (edges)")
+        ax.set_ylabel(f"{metric} (s)")
+        ax.set_title(f"rho = {rho:g}", fontsize=10)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=7, frameon=False)
+    fig.suptitle("Mean JCT against N (line style: request_s, the same for the head and every shield host)",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.25, 1, 0.95))
+    save_figure(fig, path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def saturation_figure(sat: pd.DataFrame, path: Any) -> bool:
+    """The N from which each host's queue grows against ``request_s``, one panel per load (hosts that never
+    saturate within the map's sizes are left out of their panel)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from srole_common.persist import save_figure
+
+    found = sat[np.isfinite(sat["n_backlog"].astype(float))] if not sat.empty else sat
+    if found.empty:
+        return False
+    loads = sorted(sat["rho"].unique())
+    fig, axes = plt.subplots(1, len(loads), figsize=(4.4 * len(loads), 3.8), squeeze=False)
+    for ax, rho in zip(axes[0], loads):
+        for (host, method), g in found[found["rho"] == rho].groupby(["host", "method"]):
+            g = g.sort_values("request_s")
+            ax.plot(1e3 * g["request_s"], g["n_backlog"], marker="o", label=f"{host} ({method})")
+        ax.set_yscale("log")
+        ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_xlabel("request_s (ms per request)")
+        ax.set_ylabel("N from which the queue grows")
+        ax.set_title(f"rho = {rho:g}", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)
+    plt.close(fig)
+    return True
