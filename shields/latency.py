@@ -71,6 +71,8 @@ class LatencyModel:
         """Seconds per request message at each host this round, besides its checks (0 without ``request_s``)."""
         self.backlog_s = np.zeros(n_regions)
         """Work (seconds) each host carries into the next round."""
+        self.busy_s = np.zeros(n_regions)
+        """Work (seconds) each host had this round: carried in plus this round's (its utilisation: / ``round_s``)."""
 
     def _link(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """One-way latency between edges ``a`` and ``b`` (arrays of edge indices): ``one_way_latency(..., a)[b]``
@@ -99,6 +101,7 @@ class LatencyModel:
         far = max(0.0, float(self.to_host[requests].max(initial=0.0)))
         work = count * (float(self.receive_s[0]) + request) + int(res.local_checks[0]) * check
         carried = float(self.backlog_s[0])
+        self.busy_s = np.array([carried + work])
         self.backlog_s = np.array([max(carried + work - self.round_s, 0.0)])
         return carried + far + work if count > 0 else 0.0
 
@@ -130,6 +133,7 @@ class LatencyModel:
             count = np.bincount(region, minlength=n_regions)
             work = count * (self.receive_s + self.request_s) + res.local_checks * self.check_s
             carried = self.backlog_s
+            self.busy_s = carried + work
             self.backlog_s = np.maximum(carried + work - self.round_s, 0.0)
             latency = np.where(count > 0, carried + far + work, 0.0)[self.labels]
         trips = [self.round_trip(t) for t in res.traffic]

@@ -21,9 +21,11 @@ class _ProfileHelp(argparse.HelpFormatter):
             return text
         from study.experiments.crossover_profile import CROSSOVER_PROFILES
         from study.experiments.emulation_profile import EMULATION_PROFILES
+        from study.experiments.fair_profile import FAIR_PROFILES
         from study.experiments.profiles import LAZY_PROFILES, PROFILES
 
-        return text.replace(PROFILE_LIST, ", ".join((*PROFILES, *LAZY_PROFILES, *CROSSOVER_PROFILES))).replace(
+        return text.replace(PROFILE_LIST, ", ".join((*PROFILES, *LAZY_PROFILES, *CROSSOVER_PROFILES,
+                                                     *FAIR_PROFILES))).replace(
             "<emulation>", ", ".join(EMULATION_PROFILES))
 
 
@@ -54,6 +56,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from study.experiments.crossover_profile import CROSSOVER_PROFILES
     from study.experiments.emulation_profile import EMULATION_PROFILES
+    from study.experiments.fair_profile import FAIR_PROFILES
     from study.experiments.profiles import LAZY_PROFILES, load_profile
     from study.reproduce import reproduce
 
@@ -73,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
         from study.experiments.crossover_profile import crossover_profile
 
         profile = crossover_profile(args.profile)
+    elif args.profile in FAIR_PROFILES:  # the fair map: one request cost for the head and every shield host
+        from study.experiments.fair_profile import fair_profile
+
+        profile = fair_profile(args.profile)
     else:
         profile = load_profile(args.profile)
     out = reproduce(profile, args.out, device=args.device, progress=not args.no_progress,

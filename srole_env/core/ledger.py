@@ -56,6 +56,8 @@ class Ledger:
     def __init__(self) -> None:
         self.totals: dict[str, float] = {k: (0.0 if k in FLOAT_TOTALS else 0) for k in TOTALS}
         self.util_hist = np.zeros(UTIL_BINS + 1, dtype=np.int64)
+        self.shield_host = [0, 0.0, 0.0]
+        """Rounds a shield host served, the sum of its utilisation over them, its largest backlog (seconds)."""
         self.jcts = Column(np.float64)  # completed jobs' JCTs, in completion order
         self.ids = Column(np.int64)  # their ids, in the same order
 
@@ -67,6 +69,13 @@ class Ledger:
     def record_utilization(self, util: np.ndarray) -> None:
         """Add one round's edge utilisations [N] (committed workers / cores, capped at 1) to the histogram."""
         self.util_hist += np.bincount(np.rint(util * UTIL_BINS).astype(np.int64), minlength=UTIL_BINS + 1)
+
+    def record_shield_host(self, utilization: float, backlog_s: float) -> None:
+        """Add one round of the busiest shield host (``ClusterSimulator.record_shield_host``)."""
+        h = self.shield_host
+        h[0] += 1
+        h[1] += utilization
+        h[2] = max(h[2], backlog_s)
 
     def record_completed(self, ids: np.ndarray, jcts: np.ndarray) -> None:
         """Fold completed jobs ``ids`` [J] with their ``jcts`` [J] (seconds) into the ledger."""
@@ -115,4 +124,12 @@ class Ledger:
             "mean_decision_latency_s": t["scheduling_overhead_s"] / placed if placed else 0.0,
             "rounds": t["rounds"],
             "sim_time_s": now,
+            **self._shield_host_metrics(),
         }
+
+    def _shield_host_metrics(self) -> dict[str, float]:
+        """The busiest shield host's mean utilisation and largest backlog (seconds), only when a shield ran."""
+        rounds, util, backlog = self.shield_host
+        if not rounds:
+            return {}
+        return {"shield_host_utilization_mean": util / rounds, "shield_host_backlog_max_s": backlog}

@@ -419,6 +419,11 @@ class ClusterSimulator:
         """Count actions rewritten by a shield (wrappers call this)."""
         self.ledger.count(interventions=int(count))
 
+    def record_shield_host(self, utilization: float, backlog_s: float) -> None:
+        """One round of the busiest shield host: its utilisation (work / ``round_s``, capped at 1) and the work
+        (seconds) it carries over (shield wrappers call this; ``metrics()`` then reports the shield host's load)."""
+        self.ledger.record_shield_host(utilization, backlog_s)
+
     def job_times(self) -> tuple[np.ndarray, np.ndarray]:
         """Per job of the episode so far: its JCT if it completed, else its age (a lower bound on its JCT),
         and whether it completed. The per-job figures behind ``mean_jct_all`` (for JCT distributions)."""

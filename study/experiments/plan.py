@@ -93,11 +93,11 @@ class Cell:
 
 
 # ---------------------------------------------------------------------- adapters to other branches
-def _load_tuned(method: str, scenario: str) -> dict[str, Any] | None:
-    """Tuned ``{algo, hparams}`` for a method and scenario, or None."""
+def _load_tuned(method: str, scenario: str, root: str | None = None) -> dict[str, Any] | None:
+    """Tuned ``{algo, hparams}`` for a method and scenario (under ``root``, default the package's set), or None."""
     from study.experiments.tuning import load_tuned
 
-    return load_tuned(method, scenario)
+    return load_tuned(method, scenario, root)
 
 
 def _train(cell: Cell, run_dir: Path) -> None:
@@ -341,10 +341,21 @@ def resolve_learner(profile: Profile, method: Method, scenario: str) -> tuple[st
     algo; then the method's own ``hparams``. A method with its own ``algo`` (CRL: the head's learner) takes the
     tuned values of ``tune_as`` as they are, or the profile's values for its own algo when nothing is tuned.
     ``hparams`` stays the overrides (what a cell's cache key hashes), not the learner's full config.
+    A profile with its own tuned set (``Profile.tuned_root``: every learned method tuned on its own, equal budgets)
+    reads the method's own YAML there first and takes its algo as it is; without one it falls back to
+    ``tune_as``'s YAML in that set, and ``source`` says so.
     """
-    tuned = _load_tuned(method.tune_as or method.name, scenario)
+    root = profile.tuned_root
+    own = _load_tuned(method.name, scenario, root) if root is not None and method.tune_as else None
+    if own is not None:
+        algo, source = own["algo"], f"tuned ({scenario}, {Path(root).name}, its own study)"
+        layers = [(source, dict(own.get("hparams") or {}))]
+        return _finish_learner(profile, method, algo, source, layers)
+    tuned = _load_tuned(method.tune_as or method.name, scenario, root)
     if tuned is not None:
-        algo, source = tuned["algo"], f"tuned ({scenario})"
+        algo, source = tuned["algo"], f"tuned ({scenario}{', ' + Path(root).name if root else ''})"
+        if root is not None and method.tune_as:
+            source += f"; no study of {method.name}'s own there yet: FALLBACK to {method.tune_as}'s"
         layers = [(source, dict(tuned.get("hparams") or {}))]
     else:
         algo, source = profile.default_algo(method), "profile default"
@@ -354,6 +365,13 @@ def resolve_learner(profile: Profile, method: Method, scenario: str) -> tuple[st
         source += f" of {method.tune_as or method.name}, as {algo}"
         if tuned is None:
             layers = [(f"profile {profile.name} hparams[{algo}]", dict(profile.hparams.get(algo, {})))]
+    return _finish_learner(profile, method, algo, source, layers)
+
+
+def _finish_learner(profile: Profile, method: Method, algo: str, source: str,
+                    layers: list[tuple[str, dict[str, Any]]]) -> tuple[str, dict[str, Any], str]:
+    """``resolve_learner``'s common layers (the profile's per-algo choices, the method's own) on top of ``layers``,
+    merged and checked."""
     common = dict(profile.learner_hparams.get(algo, {}))
     if common:
         source += " + profile common " + ", ".join(f"{k}={v}" for k, v in common.items())

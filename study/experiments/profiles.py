@@ -52,9 +52,9 @@ from typing import Any
 from srole_env.config import load_data_file
 from study.experiments.roster import ABLATION, ALL, KEY_METHODS, METHOD_NAMES, METHODS, PAPER_LEARNED, Method, names
 
-REPORTS = ("bootstrap", "paired", "regime", "crossover")
+REPORTS = ("bootstrap", "paired", "regime", "crossover", "fair")
 """The reports a profile can pick (``Profile.report``): the independent-bootstrap comparison, the paired comparison
-over training seeds, the regime map and the crossover map (their writers: ``study.reproduce.REPORTS``)."""
+over training seeds, the regime map, the crossover map and the fair map (their writers: ``study.reproduce.REPORTS``)."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,9 @@ class Profile:
     paired: bool = False
     """Report paired comparisons over training seeds, the ablation, per-run convergence and the replication
     check (``study.analysis.paired_report``) instead of the independent-bootstrap report."""
+    tuned_root: str | None = None
+    """Where its tuned YAMLs live (``<root>/<scenario>/<method>.yaml``); None: the package's ``tuned/``. With a root,
+    every learned method reads its own study there first (``study.experiments.plan.resolve_learner``)."""
     report: str | None = None
     """The report this profile writes, one of ``REPORTS`` (``study.reproduce.REPORTS`` maps each to its writer); None:
     ``paired`` if ``paired`` else ``bootstrap``."""
