@@ -247,8 +247,8 @@ class ShieldWrapper(BaseParallelWrapper):
         env.charge_decision_latency(latency)
         env.record_interventions(interventions)
         busiest = int(self._latency.busy_s.argmax())
-        env.sim.record_shield_host(min(1.0, float(self._latency.busy_s[busiest]) / self._latency.round_s),
-                                   float(self._latency.backlog_s.max()))
+        env.record_shield_host(min(1.0, float(self._latency.busy_s[busiest]) / self._latency.round_s),
+                               float(self._latency.backlog_s.max()))
         return res.actions
 
     # ------------------------------------------------------------------ render overlay

@@ -276,6 +276,10 @@ class EdgeClusterEnv(ParallelEnv):
         """Count actions a wrapper rewrote this round (``metrics()["interventions"]``)."""
         self.sim.record_interventions(count)
 
+    def record_shield_host(self, utilization: float, backlog_s: float) -> None:
+        """Record this round's busiest shield host: its utilisation and backlog (``metrics()["shield_host_*"]``)."""
+        self.sim.record_shield_host(utilization, backlog_s)
+
     @property
     def last_result(self) -> RoundResult | None:
         """The last round's ``RoundResult`` (placements, targets, collisions), None before the first step."""
