@@ -92,29 +92,22 @@ class BatchedEdgeVecEnv(VecEnv):
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
         if attr_name == "action_masks":
             masks = self.action_masks()
-            return [(lambda i=i: masks[i]) for i in self._indices(indices)]
-        return [getattr(self.venv.envs[i // self.n], attr_name) for i in self._indices(indices)]
+            return [(lambda i=i: masks[i]) for i in self._get_indices(indices)]
+        return [getattr(self.venv.envs[i // self.n], attr_name) for i in self._get_indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        for k in sorted({i // self.n for i in self._indices(indices)}):
+        for k in sorted({i // self.n for i in self._get_indices(indices)}):
             setattr(self.venv.envs[k], attr_name, value)
 
     def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list[Any]:
-        idx = self._indices(indices)
+        idx = self._get_indices(indices)
         if method_name == "action_masks":
             masks = self.action_masks()
             return [masks[i] for i in idx]
         return [getattr(self.venv.envs[i // self.n], method_name)(*method_args, **method_kwargs) for i in idx]
 
     def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False for _ in self._indices(indices)]
-
-    def _indices(self, indices: Any) -> list[int]:
-        if indices is None:
-            return list(range(self.num_envs))
-        if isinstance(indices, int):
-            return [indices]
-        return list(indices)
+        return [False for _ in self._get_indices(indices)]
 
     def _rows(self, obs: np.ndarray) -> np.ndarray:
         return np.asarray(obs, dtype=np.float32).reshape(self.num_envs, -1)

@@ -88,15 +88,15 @@ class EdgeVecEnv(VecEnv):
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
         if attr_name == "action_masks":
             masks = self.action_masks()
-            return [(lambda i=i: masks[i]) for i in self._indices(indices)]
+            return [(lambda i=i: masks[i]) for i in self._get_indices(indices)]
         value = getattr(self.driver.env.env, attr_name)
-        return [value for _ in self._indices(indices)]
+        return [value for _ in self._get_indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
         setattr(self.driver.env.env, attr_name, value)
 
     def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list[Any]:
-        idx = self._indices(indices)
+        idx = self._get_indices(indices)
         if method_name == "action_masks":
             masks = self.action_masks()
             return [masks[i] for i in idx]
@@ -104,14 +104,7 @@ class EdgeVecEnv(VecEnv):
         return [result for _ in idx]
 
     def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False for _ in self._indices(indices)]
-
-    def _indices(self, indices: Any) -> list[int]:
-        if indices is None:
-            return list(range(self.num_envs))
-        if isinstance(indices, int):
-            return [indices]
-        return list(indices)
+        return [False for _ in self._get_indices(indices)]
 
 
 class CentralizedEpisodes(gym.Wrapper):
