@@ -122,11 +122,13 @@ class MLPQStep:
         taken = bufs.flat_rows + actions
         diff = q_all.ravel().take(taken) - y
         loss = np.abs(diff)
-        loss = np.where(loss < 1.0, 0.5 * diff * diff, loss - 0.5).mean(dtype=np.float32)
-        grad_taken = np.clip(diff, -1.0, 1.0) / np.float32(n)  # d mean(Huber) / dq at the taken actions
+        # the mean as ``ndarray.mean(dtype=np.float32)`` computes it (its sum, then divided by n), and ``np.clip`` as
+        # its two ufuncs: the same floats without the wrappers' Python
+        loss = np.add.reduce(np.where(loss < 1.0, 0.5 * diff * diff, loss - 0.5), dtype=np.float32) / np.float32(n)
+        grad_taken = np.minimum(np.maximum(diff, -1.0), 1.0) / np.float32(n)  # d mean(Huber) / dq, taken actions
         bufs.out_grad.fill(0.0)
         bufs.out_grad.ravel()[taken] = grad_taken
-        self._backward(bufs, torch.from_numpy(actions), torch.from_numpy(grad_taken))
+        self._backward(bufs, n, torch.from_numpy(actions), torch.from_numpy(grad_taken))
         self._clip(hp.max_grad_norm, bufs)
         self._adam(bufs)
         flat = self.target_flat.numpy()
@@ -134,9 +136,8 @@ class MLPQStep:
         flat += np.multiply(np.float32(hp.tau), self.optim.data.numpy(), out=bufs.tmp)
         return float(loss)
 
-    def _backward(self, bufs: _Buffers, actions: torch.Tensor, grad_taken: torch.Tensor) -> None:
+    def _backward(self, bufs: _Buffers, n: int, actions: torch.Tensor, grad_taken: torch.Tensor) -> None:
         """Weight and bias gradients of every layer into the optimizer's flat gradient buffer."""
-        n = len(actions)
         last = len(self.q_layers) - 1
         g = bufs.out_grad_t
         for i in range(last, -1, -1):
