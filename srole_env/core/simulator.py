@@ -120,7 +120,7 @@ class ClusterSimulator:
         self.tasks = Table(TASK_FIELDS)
         self.jobs = Table(JOB_FIELDS)
         self.topology: Topology | None = None
-        self.ledger = Ledger()
+        self.ledger = Ledger(config.ledger)
         self._features: observation.EpisodeFeatures | None = None
         self._cache: dict[str, Any] = {}
         self._cache_key: tuple = ()
@@ -148,7 +148,7 @@ class ClusterSimulator:
         self.time = 0.0
         self.round = 0
         self._open_jobs = np.zeros(self.n_edges, dtype=np.int64)
-        self.ledger = Ledger()
+        self.ledger = Ledger(self.config.ledger)
         self.physics.reset(self)
         self.add_jobs(self.workload.jobs_between(-self.config.round_s, 0.0, rng))
 
