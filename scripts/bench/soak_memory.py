@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
             jobs, tasks = live_work(sim)
             print(f"{step:>10d} {episodes:>9d} {rss_mib():>8.1f} {rate:>9.0f} {arrived:>13,d} {jobs:>10,d} "
                   f"{tasks:>11,d} {tables:>11.1f} {record:>11.2f} {len(gc.get_objects()):>11,d}", flush=True)
-        if truncated:
+        if truncated and step < args.rounds:  # the last lines measure the episode that ran, not a fresh one
             env.reset()
             obs, mask = sim.observe(), sim.action_mask()
             episodes += 1
