@@ -27,6 +27,7 @@ from dataclasses import replace
 import numpy as np
 
 from srole_env.config import ClusterConfig
+from srole_env.core.arrivals import fast_arrivals
 from srole_env.core.ledger import FLOAT_TOTALS, TOTALS, UTIL_BINS, Ledger
 from srole_env.core.memory import memory_estimate_bytes, memory_limit_bytes
 from srole_env.core.overhead import local_decision_latency
@@ -166,13 +167,18 @@ class BatchedClusterSimulator(ClusterSimulator):
     def _add_arrivals(self, blocks: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> None:
         """Each block's jobs arriving in (t0, t1], drawn from its own generator, into the tables in block order."""
         n = self.block_size
-        batches = [self.workload.jobs_between(float(a), float(b), self.rngs[k])  # type: ignore[arg-type]
-                   for k, a, b in zip(blocks.tolist(), t0.tolist(), t1.tolist())]
-        counts = np.array([len(x) for x in batches], dtype=np.int64)
+        rngs = [self.rngs[k] for k in blocks.tolist()]
+        fast = fast_arrivals(self.workload, rngs, t0, t1)  # one compiled call for every block, else block by block
+        if fast is not None:
+            merged, counts = fast
+        else:
+            batches = [self.workload.jobs_between(float(a), float(b), rng)  # type: ignore[arg-type]
+                       for rng, a, b in zip(rngs, t0.tolist(), t1.tolist())]
+            counts = np.array([len(x) for x in batches], dtype=np.int64)
+            merged = JobBatch(**{f: np.concatenate([getattr(x, f) for x in batches])
+                                 for f in ("arrival", "origin", "model", "samples", "epochs", "batch", "n_tasks")})
         if not counts.any():
             return
-        merged = JobBatch(**{f: np.concatenate([getattr(x, f) for x in batches])
-                             for f in ("arrival", "origin", "model", "samples", "epochs", "batch", "n_tasks")})
         block = np.repeat(blocks, counts)
         merged.origin[:] += block * n
         first = np.cumsum(counts) - counts
