@@ -71,7 +71,7 @@ def _compiled() -> tuple[Any, tuple[Any, Any]]:
         address = ctypes.c_void_p
         _pointers = (ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_uint64)(ctypes.cast(ct.next_double, address).value),
                      ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_uint64)(ctypes.cast(ct.next_uint32, address).value))
-        _kernel = njit(nogil=True)(_draw_blocks)
+        _kernel = njit(cache=True, nogil=True)(_draw_blocks)
     return _kernel, _pointers  # type: ignore[return-value]
 
 
