@@ -9,8 +9,9 @@ row ``k * N + i`` is agent ``i`` of sub-env ``k``. Each sub-env is a (shielded) 
 have the run's horizon and end together, so ``done`` is one flag. ``rounds`` counts simulated rounds (K per
 ``step``: the training budget's unit stays a round of one cluster); ``samples`` counts agent-steps.
 
-The K sub-envs are stepped one after another (``srole_env.vector`` says why): what K buys is fewer,
-larger network calls per simulated round and K decorrelated episodes in every batch, not faster physics.
+The K sub-envs are single (shielded) envs stepped one after another, not ``srole_env.vector``'s one simulator over
+K blocks (a shield wraps one env): what K buys is fewer, larger network calls per simulated round and K decorrelated
+episodes in every batch, not faster physics.
 Checkpoints: sub-driver ``k``'s episode goes to ``<file stem>.<k><suffix>`` beside the run's env file.
 """
 
