@@ -21,6 +21,8 @@ conventions (``gymnasium.vector.VectorEnv``) for a multi-agent env:
   ``_final_obs`` / ``_final_info`` [K]; ``DISABLED`` never resets (stepping a finished sub-env raises).
   An auto-reset draws the next episode from the sub-env's own generator (``reset()`` without a seed), so sub-env
   k's sequence of episodes is that of one env reset once with its seed and then ``reset()`` after each episode.
+- ``metrics()`` gives each sub-env's ``metrics()`` (a list of K dicts), ``job_times(k)`` sub-env k's
+  ``job_times()``.
 - ``step_arrays(actions [K, N])`` is the fast path: ``(obs [K, N, D], mask [K, N, A], rewards [K, N],
   terminations [K], truncations [K], infos)``, no dicts built for the observation.
 

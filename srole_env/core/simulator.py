@@ -434,6 +434,7 @@ class ClusterSimulator:
         return {}
 
     def _count_arrivals(self, batch: JobBatch) -> None:
+        """Jobs of ``batch`` arrived: into the ledger."""
         self.ledger.count(jobs_arrived=len(batch))
 
     def _record_completed(self, rows: np.ndarray, jcts: np.ndarray) -> None:
