@@ -8,8 +8,8 @@ drawn on its own and its candidates are edges of the same block (the network is 
 transfers, all-reduces and contention stay inside a block.
 
 Per block, and only per block: its generator (``reset_blocks``: the layout and every round's arrivals are drawn
-from it exactly as a single env with that generator draws them, arrivals drawn block by block in a short Python
-loop over the blocks), its clock and round counter (blocks may be reset at different rounds), job ids in arrival
+from it exactly as a single env with that generator draws them; every block's arrivals in one compiled call,
+``srole_env.core.arrivals``, else block by block through ``jobs_between``), its clock and round counter (blocks may be reset at different rounds), job ids in arrival
 order, and its ledger (``BlockLedger``: the round's figures as segmented reductions over the blocks, folded into
 one ``srole_env.core.ledger.Ledger`` per block when figures are read). Each block is therefore the episode a single
 ``ClusterSimulator`` reset with the same generator runs, bit for bit (``tests/test_batched_env.py``): rows of a
@@ -21,6 +21,7 @@ Shield hooks (``record_interventions``, ``record_shield_host``) are per episode 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -48,8 +49,9 @@ class BlockLedger:
     ``ledger(b)`` folds block ``b``'s figures into a ``Ledger``, whose ``metrics``/``job_times`` then give the
     single env's numbers (float totals are accumulated round by round in the same order as a single ledger's)."""
 
-    def __init__(self, k: int):
+    def __init__(self, k: int, template: Ledger):
         self.k = k
+        self.template = template  # a fresh ledger of the simulator's kind: each block's is a copy of it
         self.totals = {key: np.zeros(k, dtype=np.float64 if key in FLOAT_TOTALS else np.int64) for key in TOTALS}
         self.util_hist = np.zeros((k, UTIL_BINS + 1), dtype=np.int64)
         self._done: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (block, local id, JCT), completion order
@@ -83,7 +85,7 @@ class BlockLedger:
         starts = np.searchsorted(block[order], np.arange(self.k + 1))
         out = []
         for b in blocks:
-            ledger = Ledger()
+            ledger = copy.deepcopy(self.template)
             ledger.count(**{key: (float(v[b]) if key in FLOAT_TOTALS else int(v[b])) for key, v in self.totals.items()})
             ledger.util_hist += self.util_hist[b]
             rows = order[starts[b]:starts[b + 1]]
@@ -110,7 +112,7 @@ class BatchedClusterSimulator(ClusterSimulator):
         """Rounds each block's episode has played."""
         self.active = np.ones(self.n_blocks, dtype=bool)
         """Blocks whose episode moves on in the next ``step`` (the others' clocks and generators stand still)."""
-        self.ledgers = BlockLedger(self.n_blocks)
+        self.ledgers = BlockLedger(self.n_blocks, copy.deepcopy(self.ledger))
         self.round_figures: dict[str, np.ndarray] = {}
         self._topologies: list[Topology | None] = [None] * self.n_blocks
         self._next_local = np.zeros(self.n_blocks, dtype=np.int64)
