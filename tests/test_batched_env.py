@@ -326,3 +326,16 @@ def test_per_block_reductions_restart_at_each_block():
     values = rng.random(len(block)) * 10.0 ** rng.uniform(-3, 3, len(block))
     want = [values[block == b].sum() for b in range(12)]
     np.testing.assert_array_equal(block_sums(values, block, 12), want)
+
+
+def test_trace_workload_and_fixed_layout_match_single_envs(tmp_path):
+    """A trace (drawn block by block through ``jobs_between``) and a fixed layout (``topology_seed``)."""
+    from srole_env.core.workload import write_trace_csv
+
+    rows = [(t * 7.5, t % 10, "resnet18", 500 + 40 * t, 1, 32, 1 + t % 3) for t in range(40)]
+    trace = write_trace_csv(tmp_path / "jobs.csv", rows)
+    overrides = dict(horizon=6, trace_path=str(trace), topology_seed=11)
+    venv = BatchedEdgeClusterEnv(3, "small", **overrides)
+    actions = np.random.default_rng(5).integers(venv.n_actions, size=(8, 3, venv.n_agents))
+    singles, _ = _mirror(venv, [1, 2, 3], actions, **overrides)
+    assert singles[0].metrics()["jobs_arrived"] > 0

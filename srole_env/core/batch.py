@@ -7,14 +7,15 @@ reward), applied to every block in one set of array calls. The blocks never exch
 drawn on its own and its candidates are edges of the same block (the network is block-diagonal), so placements,
 transfers, all-reduces and contention stay inside a block.
 
-Per block, and only per block: its generator (``reset_blocks``: the layout and every round's arrivals are drawn
-from it exactly as a single env with that generator draws them; every block's arrivals in one compiled call,
-``srole_env.core.arrivals``, else block by block through ``jobs_between``), its clock and round counter (blocks may be reset at different rounds), job ids in arrival
-order, and its ledger (``BlockLedger``: the round's figures as segmented reductions over the blocks, folded into
-one ``srole_env.core.ledger.Ledger`` per block when figures are read). Each block is therefore the episode a single
-``ClusterSimulator`` reset with the same generator runs, bit for bit (``tests/test_batched_env.py``): rows of a
-block keep their single-env order within the shared tables, reductions that a single env takes over all its rows
-(the OOM killer's running sum, the round's summed decision latency and lost work) restart at each block.
+Per block, and only per block: its generator (``reset_blocks``: the layout and every round's arrivals are drawn from
+it exactly as a single env with that generator draws them; every block's arrivals in one compiled call,
+``srole_env.core.arrivals``, else block by block through ``jobs_between``), its clock and round counter (blocks may
+be reset at different rounds), job ids in arrival order, and its ledger (``BlockLedger``: the round's figures as
+segmented reductions over the blocks, folded into one ``srole_env.core.ledger.Ledger`` per block when figures are
+read). Each block is therefore the episode a single ``ClusterSimulator`` reset with the same generator runs, bit for
+bit (``tests/test_batched_env.py``): rows of a block keep their single-env order within the shared tables,
+reductions that a single env takes over all its rows (the OOM killer's running sum, the round's summed decision
+latency and lost work) restart at each block.
 
 Shield hooks (``record_interventions``, ``record_shield_host``) are per episode and not supported here.
 """
