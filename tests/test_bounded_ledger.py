@@ -102,3 +102,24 @@ def test_the_ledger_field_is_validated_and_keyed():
         make_config("small", ledger="sketch")
     assert "ledger" not in key_fields(make_config("small"))  # older cached cells keep their keys
     assert key_fields(make_config("small", ledger="bounded"))["ledger"] == "bounded"
+
+
+def test_the_batched_env_keeps_the_bounded_ledger_of_single_envs():
+    from srole_env.vector import BatchedEdgeClusterEnv
+
+    k, rounds, overrides = 3, 40, dict(n_edges=12, horizon=100, arrival_rate=0.03, ledger="bounded")
+    venv = BatchedEdgeClusterEnv(k, "small", **overrides)
+    singles = [parallel_env("small", **overrides) for _ in range(k)]
+    venv.reset(seed=[4, 5, 6])
+    for env, seed in zip(singles, (4, 5, 6)):
+        env.reset(seed=seed)
+    actions = np.random.default_rng(0).integers(venv.n_actions, size=(rounds, k, venv.n_agents))
+    for joint in actions:
+        venv.step(joint)
+        for i, env in enumerate(singles):
+            env.step_arrays(joint[i])
+    for i, env in enumerate(singles):
+        assert env.metrics()["jobs_completed"] > 0
+        np.testing.assert_equal(venv.metrics()[i], env.metrics())  # order-free sums and sketch: the same figures
+    with pytest.raises(ValueError, match="ledger='exact'"):
+        venv.job_times(0)
