@@ -8,7 +8,7 @@ with seed ``seed + e``, so two methods given the same seed see the same episodes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,12 @@ the contention-free schedule class replayed through the env (``solver``: ``solve
 
 def run_episodes(kind: str, config: Any, episodes: int, seed: int, *, policy: str | Path | None = None,
                  shield: str = "none", device: str = "cpu",
-                 solver: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+                 solver: Mapping[str, Any] | None = None,
+                 on_round: Callable[[Any], None] | None = None) -> list[dict[str, Any]]:
     """Per-episode rows of one method of ``kind`` on ``episodes`` episodes of ``config`` (a ``ClusterConfig`` or a
     dict of its fields); ``policy``: the run directory (``learned``) or heuristic name (``heuristic``), run behind
-    ``shield``."""
+    ``shield``; ``on_round`` (``learned``/``heuristic`` on the parallel env): called with the shielded env after every
+    round (the shield-overhead cells read its ``last_report``)."""
     if kind not in KINDS:
         raise ValueError(f"kind: unknown method kind {kind!r}; choose one of {list(KINDS)}")
     if kind in ("learned", "heuristic"):
@@ -33,7 +35,7 @@ def run_episodes(kind: str, config: Any, episodes: int, seed: int, *, policy: st
             raise ValueError(f"policy: a {kind} method needs a {'run directory' if kind == 'learned' else 'name'}")
         from agents.harness.evaluate import evaluate
 
-        return evaluate(str(policy), shield, config, episodes, seed, device)["rows"]
+        return evaluate(str(policy), shield, config, episodes, seed, device, on_round=on_round)["rows"]
     if kind == "reference":
         from gymnasium.utils import seeding
 

@@ -285,8 +285,9 @@ def _evaluate(cell: Cell, model_dir: Path, cfg: dict[str, Any], shield: str,
 
 
 def _overhead_row(cell: Cell, recomputed: list[str] | None = None) -> tuple[dict[str, Any], bool]:
-    """Least-loaded play behind a shield: mean simulated decision latency and messages per round (cached), and
-    whether it was computed now (False: read from the cache), which the report's cell count needs."""
+    """Least-loaded play behind a shield (``run_episodes``, reading the shield's report every round): mean simulated
+    decision latency and messages per round (cached), and whether it was computed now (False: read from the cache),
+    which the report's cell count needs."""
     shield, regions = cell.overhead["shield"], cell.overhead["regions"]
     spec = cell.evals[0]
     cfg = make_config(**spec.config)
@@ -299,28 +300,22 @@ def _overhead_row(cell: Cell, recomputed: list[str] | None = None) -> tuple[dict
         return {**cached, "experiment": spec.experiment, **spec.point}, False
     if cell.cached_only:  # --cached-only computes nothing: the cell is reported as not in the cache
         return {}, False
-    import srole_env
-    from agents.baselines.heuristics import make_heuristic
-    from shields import make_shield
-
     t0 = time.perf_counter()
-    kwargs = {"regions": regions} if shield == "decentralized" else {}
-    env = make_shield(srole_env.parallel_env(cfg), shield, **kwargs)
-    latency, messages, rounds, wall = [], 0, 0, 0.0
-    for e in range(cell.eval_episodes):
-        env.reset(seed=EVAL_SEED_OFFSET + 100 * cell.seed + e)
-        policy = make_heuristic("least_loaded", cell.seed)
-        sim = env.unwrapped.sim
-        obs, mask, done = sim.observe(), sim.action_mask(), False
-        while not done:
-            prefs = policy.preferences(obs, mask)
-            obs, mask, _, _, done, _ = env.step_arrays(np.argmax(prefs, axis=1), prefs)
-            rep = env.last_report
-            if rep["decision_latency_s"] > 0:
-                latency.append(rep["decision_latency_s"])
-            messages += rep["messages"]
-            wall += rep["decision_time_s"]
-            rounds += 1
+    run_cfg = cfg.replace(n_regions=regions) if shield == "decentralized" else cfg  # the shield reads its regions
+    latency: list[float] = []
+    seen = {"messages": 0, "rounds": 0, "wall": 0.0}
+
+    def record(env: Any) -> None:
+        rep = env.last_report
+        if rep["decision_latency_s"] > 0:
+            latency.append(rep["decision_latency_s"])
+        seen["messages"] += rep["messages"]
+        seen["wall"] += rep["decision_time_s"]
+        seen["rounds"] += 1
+
+    run_episodes("heuristic", run_cfg, cell.eval_episodes, EVAL_SEED_OFFSET + 100 * cell.seed, policy="least_loaded",
+                 shield=shield, on_round=record)
+    messages, rounds, wall = seen["messages"], seen["rounds"], seen["wall"]
     row = {
         "method": name,
         "shield": shield, "regions": regions if shield == "decentralized" else 1, "seed": cell.seed,
