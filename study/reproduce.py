@@ -14,7 +14,14 @@ from typing import Any
 
 from srole_common.persist import atomic_write
 from srole_env import make_config
-from study.analysis import bootstrap_report, crossover_report, fair_report, paired_report, regime_report
+from study.analysis import (
+    bootstrap_report,
+    crossover_report,
+    fair_report,
+    optimality_report,
+    paired_report,
+    regime_report,
+)
 from study.experiments import profiles
 from study.experiments.cell_cost import cell_cost
 from study.experiments.cells import CellFailure, run_cells
@@ -28,6 +35,7 @@ REPORTS: dict[str, Callable[..., None]] = {
     "regime": regime_report.write_report,
     "crossover": crossover_report.write_report,
     "fair": fair_report.write_report,
+    "optimality": optimality_report.write_report,
 }
 """Report name (``Profile.report``) -> its ``write_report(profile, rows, curves, out, run)``: tables, figures and
 ``summary.md``."""

@@ -12,12 +12,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from study.experiments.roster import Method
+from study.experiments.roster import KINDS, Method
 
-KINDS = ("learned", "heuristic", "reference", "bound", "fluid-bound", "optimum")
-"""What ``run_episodes`` runs: a trained run directory, a heuristic policy (by name), the full-knowledge greedy
-reference, the lower bound (every job alone on its fastest candidates), the fluid LP bound, and the CP-SAT optimum of
-the contention-free schedule class replayed through the env (``solver``: ``solve_offline``'s keyword arguments)."""
+__all__ = ["KINDS", "method_episodes", "run_episodes"]
+"""``KINDS`` (the roster's): what ``run_episodes`` runs: a trained run directory, a heuristic policy (by name), the
+full-knowledge greedy reference, the lower bound (every job alone on its fastest candidates), the fluid LP bound, and
+the CP-SAT optimum of the contention-free schedule class replayed through the env (``solver``: ``solve_offline``'s
+keyword arguments; its row adds the solver's own figures and what the schedule does, ``schedule_facts``)."""
 
 
 def run_episodes(kind: str, config: Any, episodes: int, seed: int, *, policy: str | Path | None = None,
@@ -56,12 +57,14 @@ def run_episodes(kind: str, config: Any, episodes: int, seed: int, *, policy: st
         from references.fluid_bound import fluid_bound_episode
 
         return [fluid_bound_episode(config, seed + e) for e in range(episodes)]
-    from references.optimal import replay, solve_offline
+    from references.optimal import replay, schedule_facts, solve_offline
 
     rows = []
     for e in range(episodes):
         schedule = solve_offline(config, seed + e, **dict(solver or {}))
-        rows.append({**replay(schedule)["rows"][0], "solver_gap": schedule.solver_gap})
+        rows.append({**replay(schedule)["rows"][0], "solver_gap": schedule.solver_gap, "optimum": schedule.mean_jct,
+                     "cpsat_bound": schedule.best_bound, "solver_optimal": int(schedule.status == "OPTIMAL"),
+                     "solve_s": schedule.wall_s, "n_jobs": schedule.n_jobs, **schedule_facts(schedule)})
     return rows
 
 
