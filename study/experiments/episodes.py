@@ -36,7 +36,8 @@ def run_episodes(kind: str, config: Any, episodes: int, seed: int, *, policy: st
             raise ValueError(f"policy: a {kind} method needs a {'run directory' if kind == 'learned' else 'name'}")
         from agents.harness.evaluate import evaluate
 
-        return evaluate(str(policy), shield, config, episodes, seed, device, on_round=on_round)["rows"]
+        watch = {} if on_round is None else {"on_round": on_round}
+        return evaluate(str(policy), shield, config, episodes, seed, device, **watch)["rows"]
     if kind == "reference":
         from gymnasium.utils import seeding
 
