@@ -144,11 +144,43 @@ def map_spec(name: str = "crossover") -> MapSpec:
     raise ValueError(f"profile: unknown crossover profile {name!r}; choose one of {list(CROSSOVER_PROFILES)}")
 
 
-def point(spec: MapSpec, n: int, rho: float) -> dict[str, Any]:
-    """The config fields of one (N, rho) point: N, the arrival rate of load rho, the horizon and the regions."""
+def point(spec: Any, n: int, rho: float) -> dict[str, Any]:
+    """The config fields of one (N, rho) point of a map (``MapSpec``, ``fair_profile.FairSpec``: its ``base`` and
+    ``horizon``): N, the arrival rate of load rho, the horizon and the regions."""
     base = {**spec.base, "n_edges": n}
     return {"n_edges": n, "arrival_rate": round(rate_for_load(base, rho), 7), "horizon": spec.horizon[rho],
             "n_regions": regions_for(n)}
+
+
+def check_axes(spec: Any, sizes: tuple[int, ...] | None, loads: tuple[float, ...] | None, what: str) -> set[int]:
+    """The sizes to keep (``sizes``, default all of the map's); ``ValueError`` naming ``what`` (the map) when a size
+    or load is not one of the map's."""
+    keep = set(spec.sizes if sizes is None else sizes)
+    unknown = keep - set(spec.sizes)
+    if unknown:
+        raise ValueError(f"{what}: sizes {sorted(unknown)} are not in the map's N {list(spec.sizes)}")
+    if loads is not None and set(loads) - set(spec.loads):
+        raise ValueError(f"{what}: loads {sorted(set(loads) - set(spec.loads))} are not in the map's rho "
+                         f"{sorted(spec.loads)}")
+    return keep
+
+
+def grid_experiment(spec: Any, name: str, train: dict[str, Any], evals: tuple[dict[str, Any], ...],
+                    methods: tuple[str, ...], seed: int, n: int) -> Experiment:
+    """One grid experiment of a map: ``methods`` trained (or run) at ``train`` with ``seed``, evaluated at each of
+    ``evals`` (none: the training point) with the map's episodes at N = ``n``."""
+    return Experiment(name, spec.base, kind="grid", grid=(train,), eval_grid=evals, methods=methods, seeds=(seed,),
+                      episodes=spec.episodes(n))
+
+
+def cumulative_stages(stages: tuple[tuple[int, ...], ...]) -> list[tuple[int, ...]]:
+    """The sizes of each stage with those before it: ``((20, 200), (2000,))`` -> ``[(20, 200), (20, 200, 2000)]``."""
+    out: list[tuple[int, ...]] = []
+    have: tuple[int, ...] = ()
+    for stage in stages:
+        have = (*have, *stage)
+        out.append(have)
+    return out
 
 
 def experiments(spec: MapSpec, sizes: tuple[int, ...] | None = None, loads: tuple[float, ...] | None = None,
@@ -157,20 +189,12 @@ def experiments(spec: MapSpec, sizes: tuple[int, ...] | None = None, loads: tupl
     (the trained N = ``spec.source`` cells come with any larger N, since its models are evaluated there);
     ``loads``: only these rho; ``retrain=False``: no retraining above the source N (the transferred models and the
     non-learned methods only: the cheap part of a stage)."""
-    keep = set(spec.sizes if sizes is None else sizes)
-    unknown = keep - set(spec.sizes)
-    if unknown:
-        raise ValueError(f"crossover: sizes {sorted(unknown)} are not in the map's N {list(spec.sizes)}")
-    if loads is not None and set(loads) - set(spec.loads):
-        raise ValueError(f"crossover: loads {sorted(set(loads) - set(spec.loads))} are not in the map's rho "
-                         f"{sorted(spec.loads)}")
+    keep = check_axes(spec, sizes, loads, "crossover")
     heads = tuple({"head_bookkeeping_s": h} for h in spec.heads)
     exps: list[Experiment] = []
 
-    def grid(name: str, train: dict[str, Any], evals: tuple[dict[str, Any], ...], methods: tuple[str, ...],
-             seed: int, n: int) -> None:
-        exps.append(Experiment(name, spec.base, kind="grid", grid=(train,), eval_grid=evals, methods=methods,
-                               seeds=(seed,), episodes=spec.episodes(n)))
+    def grid(*args: Any) -> None:
+        exps.append(grid_experiment(spec, *args))
 
     for stage in spec.stages:
         for seed in spec.seeds:
@@ -212,11 +236,7 @@ def crossover_profile(name: str = "crossover", sizes: tuple[int, ...] | None = N
 
 def stage_sizes(name: str = "crossover") -> list[tuple[int, ...]]:
     """The cumulative sizes of each stage: ``[(20, 200), (20, 200, 2000), ...]``."""
-    out, have = [], ()
-    for stage in map_spec(name).stages:
-        have = (*have, *stage)
-        out.append(have)
-    return out
+    return cumulative_stages(map_spec(name).stages)
 
 
 SLIM_DROP = ("checkpoint/replay.npz", "tb")

@@ -30,7 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from study.experiments.crossover_profile import HORIZON, LOADS, SIZES, STAGES, regions_for
+from study.experiments.crossover_profile import (
+    HORIZON,
+    LOADS,
+    SIZES,
+    STAGES,
+    check_axes,
+    cumulative_stages,
+    grid_experiment,
+    point,
+)
 from study.experiments.profiles import DECISIVE_IDQN, DECISIVE_ROUNDS, Experiment, Profile
 from study.experiments.roster import METHODS, names
 
@@ -139,36 +148,20 @@ def fair_spec(name: str = "fair-map") -> FairSpec:
 FAIR_PROFILES = ("fair-map", "fair-map-tiny")
 
 
-def point(spec: FairSpec, n: int, rho: float) -> dict[str, Any]:
-    """The config fields of one (N, rho) point: N, the arrival rate of load rho, the horizon and the regions."""
-    from srole_env.load import rate_for_load
-
-    base = {**spec.base, "n_edges": n}
-    return {"n_edges": n, "arrival_rate": round(rate_for_load(base, rho), 7), "horizon": spec.horizon[rho],
-            "n_regions": regions_for(n)}
-
-
 def experiments(spec: FairSpec, sizes: tuple[int, ...] | None = None, loads: tuple[float, ...] | None = None,
                 retrain: bool = True) -> tuple[Experiment, ...]:
     """The map's experiments in the order they run: stage, seed, load (a run cut short keeps whole seeds of every
     method at the cheap points first). ``sizes`` / ``loads``: only these; ``retrain=False``: no retraining above the
     source N. Learned host methods train at ``train_request_s`` and are evaluated at every ``request_s``."""
-    keep = set(spec.sizes if sizes is None else sizes)
-    if keep - set(spec.sizes):
-        raise ValueError(f"fair map: sizes {sorted(keep - set(spec.sizes))} are not in the map's N {list(spec.sizes)}")
-    if loads is not None and set(loads) - set(spec.loads):
-        raise ValueError(f"fair map: loads {sorted(set(loads) - set(spec.loads))} are not in the map's rho "
-                         f"{sorted(spec.loads)}")
+    keep = check_axes(spec, sizes, loads, "fair map")
     host_learned = tuple(m for m in HOST_METHODS if METHODS[m].learned)
     host_fixed = tuple(m for m in HOST_METHODS if not METHODS[m].learned)
     free_learned = tuple(m for m in FREE_METHODS if METHODS[m].learned)
     free_fixed = tuple(m for m in FREE_METHODS if not METHODS[m].learned)
     exps: list[Experiment] = []
 
-    def grid(name: str, train: dict[str, Any], evals: tuple[dict[str, Any], ...], methods: tuple[str, ...],
-             seed: int, n: int) -> None:
-        exps.append(Experiment(name, spec.base, kind="grid", grid=(train,), eval_grid=evals, methods=methods,
-                               seeds=(seed,), episodes=spec.episodes(n)))
+    def grid(*args: Any) -> None:
+        exps.append(grid_experiment(spec, *args))
 
     every = spec.cited_seeds
     for stage in spec.stages:
@@ -212,11 +205,7 @@ def fair_profile(name: str = "fair-map", sizes: tuple[int, ...] | None = None, r
 
 def stage_sizes(name: str = "fair-map") -> list[tuple[int, ...]]:
     """The cumulative sizes of each stage: ``[(20, 200), (20, 200, 2000), ...]``."""
-    out, have = [], ()
-    for stage in fair_spec(name).stages:
-        have = (*have, *stage)
-        out.append(have)
-    return out
+    return cumulative_stages(fair_spec(name).stages)
 
 
 def tuning_notes(scenario: str = "paper") -> list[str]:
