@@ -34,6 +34,7 @@ cell keeps what it finished); ``scripts/experiments/crossover_map.py`` runs the 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,9 +74,10 @@ def regions_for(n: int, edges_per_region: float = EDGES_PER_REGION, minimum: int
     return int(min(n, max(minimum, round(n / edges_per_region))))
 
 
-@dataclass(frozen=True)
-class MapSpec:
-    """The axes and budgets of one crossover profile."""
+@dataclass(frozen=True, kw_only=True)
+class MapAxes:
+    """What every map over N x rho shares (the crossover map's ``MapSpec``, the fair map's ``FairSpec``): its axes,
+    where its models are trained and evaluated, its seeds, horizons, budgets and stages."""
 
     base: dict[str, Any]
     sizes: tuple[int, ...]
@@ -83,7 +85,6 @@ class MapSpec:
     trained: tuple[int, ...]
     source: int
     eval_n: dict[int, tuple[float, ...]]
-    heads: tuple[float, ...]
     seeds: tuple[int, ...]
     horizon: dict[float, int]
     rounds: int
@@ -92,11 +93,18 @@ class MapSpec:
     large_from: int
     """N from which evaluations use ``large_episodes`` episodes (cost)."""
     stages: tuple[tuple[int, ...], ...]
-    hparams: dict[str, Any] = field(default_factory=dict)
-    learner_hparams: dict[str, Any] = field(default_factory=dict)
+    hparams: Mapping[str, Any] = field(default_factory=dict)
+    learner_hparams: Mapping[str, Any] = field(default_factory=dict)
 
     def episodes(self, n: int) -> int:
         return self.large_episodes if n >= self.large_from else self.eval_episodes
+
+
+@dataclass(frozen=True, kw_only=True)
+class MapSpec(MapAxes):
+    """The axes and budgets of one crossover profile: the map's, and the head's service times."""
+
+    heads: tuple[float, ...]
 
 
 LOADS = (0.8, 0.2, 0.5)

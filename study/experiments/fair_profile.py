@@ -25,8 +25,7 @@ are checked on both halves (0-4 against 5-9). The other axes, regions, horizon a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from study.experiments.crossover_profile import (
     LOADS,
     SIZES,
     STAGES,
+    MapAxes,
     check_axes,
     cumulative_stages,
     grid_experiment,
@@ -70,29 +70,15 @@ EVAL_N: dict[int, tuple[float, ...]] = {200: LOADS, 2000: LOADS, 10_000: LOADS, 
 TRAINED_N = (20, 200, 2000)
 
 
-@dataclass(frozen=True)
-class FairSpec:
-    """The axes, seed sets and budgets of one fair-map profile."""
+@dataclass(frozen=True, kw_only=True)
+class FairSpec(MapAxes):
+    """The axes, seed sets and budgets of one fair-map profile: the map's, the ``request_s`` sweep and its training
+    value, and the cited points with their seeds."""
 
-    base: dict[str, Any]
-    sizes: tuple[int, ...]
-    loads: tuple[float, ...]
-    trained: tuple[int, ...]
-    source: int
-    eval_n: dict[int, tuple[float, ...]]
     requests: tuple[float, ...]
     train_request_s: float
-    seeds: tuple[int, ...]
     cited_seeds: tuple[int, ...]
     cited: tuple[tuple[int, float], ...]
-    horizon: dict[float, int]
-    rounds: int
-    eval_episodes: int
-    large_episodes: int
-    large_from: int
-    stages: tuple[tuple[int, ...], ...]
-    hparams: Mapping[str, Any] = field(default_factory=dict)
-    learner_hparams: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.requests) < 4:
@@ -102,9 +88,6 @@ class FairSpec:
         for n, rho in self.cited:
             if not self.runs(n, rho):
                 raise ValueError(f"fair map: cited point N={n} rho {rho} is not a point of the map")
-
-    def episodes(self, n: int) -> int:
-        return self.large_episodes if n >= self.large_from else self.eval_episodes
 
     def runs(self, n: int, rho: float) -> bool:
         """Whether (N, rho) is a point of the map (trained there, or the source models evaluated there)."""
