@@ -90,14 +90,15 @@ class BatchedEdgeVecEnv(AgentVecEnv):
         self.venv.close()
 
     def _env_attr(self, attr_name: str, indices: Any) -> list[Any]:
-        return [getattr(self.venv.envs[i // self.n], attr_name) for i in indices]
+        value = getattr(self.venv, attr_name)  # the K episodes share one batched env (``srole_env.vector``)
+        return [value for _ in indices]
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        for k in sorted({i // self.n for i in self._get_indices(indices)}):
-            setattr(self.venv.envs[k], attr_name, value)
+        setattr(self.venv, attr_name, value)
 
     def _env_call(self, method_name: str, indices: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
-        return [getattr(self.venv.envs[i // self.n], method_name)(*args, **kwargs) for i in indices]
+        method = getattr(self.venv, method_name)
+        return [method(*args, **kwargs) for _ in indices]
 
     def _rows(self, obs: np.ndarray) -> np.ndarray:
         return np.asarray(obs, dtype=np.float32).reshape(self.num_envs, -1)
