@@ -117,3 +117,24 @@ def test_bad_warm_start_settings_are_refused(tmp_path: Path, hp: dict, field: st
     with pytest.raises(ValueError, match=field):
         train("crl_idqn", "none", CLUSTER, 30, 1, tmp_path / "r", "cpu", hparams={"hidden": [16], **hp},
               progress=False)
+
+
+def test_crl_tuning_trials_start_warm_and_others_do_not():
+    optuna = pytest.importorskip("optuna")
+    from study.experiments.tuning import CRL_WARM_START, _suggest
+
+    knobs = {"lr": 1e-3, "gamma": 0.7}
+    algo, hp = _suggest(optuna.trial.FixedTrial({"algo": "crl_idqn", **knobs, "crl_idqn.n_step": 3}), "CRL")
+    assert algo == "crl_idqn" and hp == {**knobs, "n_step": 3, **CRL_WARM_START}
+    _, hp = _suggest(optuna.trial.FixedTrial({"algo": "crl_dqn", **knobs, "crl_dqn.exploration_fraction": 0.1}), "CRL")
+    assert "demo_fraction" not in hp
+    _, hp = _suggest(optuna.trial.FixedTrial({"algo": "idqn", **knobs, "idqn.n_step": 3}), "MARL")
+    assert hp == {**knobs, "n_step": 3}
+
+
+def test_demo_fraction_is_fixed_in_rounds_at_the_start():
+    from agents.learners.crl_idqn import CRLIDQNConfig
+
+    hp = CRLIDQNConfig(demo_fraction=0.25).for_budget(4000)
+    assert hp.demo_rounds == 1000 and hp.for_budget(100).demo_rounds == 1000  # fixed once, as eps_decay_rounds
+    assert CRLIDQNConfig(demo_fraction=0.25, demo_rounds=7).for_budget(4000).demo_rounds == 7

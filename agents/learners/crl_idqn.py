@@ -33,15 +33,15 @@ call. The decisions, transitions, draws and so the whole run are those of one ``
 at the budget): one ``update`` per ``train_every_rounds`` rounds (``gradient_steps`` each) once
 ``learning_starts`` transitions are stored; epsilon decays over rounds as for ``idqn``.
 
-**Warm start by imitation** (``demo_rounds`` > 0; default 0: none). The first ``demo_rounds`` rounds of the budget
-are decided by the greedy head (``agents.baselines.crl_greedy``, in the same compiled loop, without exploration);
-their transitions enter the replay buffer as every decision's do, and their (observation, mask, action) triples
-form a demonstration set (``DemoSet``). Every gradient step then adds to the TD loss ``demo_weight`` times the
-large-margin supervised loss of Deep Q-learning from Demonstrations (Hester et al., AAAI 2018) on a batch of
-demonstrations: ``max_a [Q(s, a) + margin * (a != a_E)] - Q(s, a_E)`` over the allowed actions, which holds the
-demonstrated action's value at least ``demo_margin`` above the others' unless the TD targets say otherwise.
-``pretrain_steps`` gradient steps on that loss run once at the end of the demonstration rounds (DQfD's
-pretraining phase). The demonstration rounds count in the budget: the head sees as many simulated rounds as
+**Warm start by imitation** (``demo_fraction`` or ``demo_rounds`` > 0; default 0: none). The first ``demo_rounds``
+(or ``demo_fraction`` x the budget) rounds are decided by the greedy head (``agents.baselines.crl_greedy``, in the
+same compiled loop, without exploration); their transitions enter the replay buffer as every decision's do, and their
+(observation, mask, action) triples form a demonstration set (``DemoSet``). Every gradient step then adds to the TD
+loss ``demo_weight`` times the large-margin supervised loss of Deep Q-learning from Demonstrations (DQfD: Hester et
+al., AAAI 2018) on a batch of demonstrations: ``max_a [Q(s, a) + margin * (a != a_E)] - Q(s, a_E)`` over the allowed
+actions, which holds the demonstrated action's value at least ``demo_margin`` above the others' unless the TD targets
+say otherwise. ``pretrain_steps`` gradient steps on both losses run once at the end of the demonstration rounds
+(DQfD's pretraining phase). The demonstration rounds count in the budget: the head sees as many simulated rounds as
 without a warm start.
 
 **Checkpoints** hold the model, optimizer, RNG and replay buffer (``IDQN.save_learner``) and ``state.json``
@@ -53,7 +53,7 @@ its seed (as the SB3 CRL learners do), and the decisions of that episode not yet
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -64,7 +64,7 @@ import torch.nn.functional as F
 from agents.baselines.crl_greedy import EarliestFinishHead
 from agents.common.context import CheckpointSchedule, RunContext
 from agents.common.export import head_rule
-from agents.learners.base import above, at_least
+from agents.learners.base import above, at_least, between
 from agents.learners.idqn import IDQN, IDQNConfig, QNetPolicy
 from agents.learners.networks import as_tensor
 from agents.learners.optim import clip_grad_norm_, polyak_
@@ -87,8 +87,11 @@ class CRLIDQNConfig(IDQNConfig):
     stored one decision later, so ``learning_starts`` counts stored transitions and must be at least 1; the warm start
     by imitation of the greedy head (module docstring) is off by default."""
 
+    demo_fraction: float = 0.0
+    """Fraction of the run's budget (rounds, at its start) decided by the greedy head as demonstrations (0: no warm
+    start); fixed in rounds when the run starts (``for_budget``), as ``eps_decay_fraction``."""
     demo_rounds: int = 0
-    """Rounds at the budget's start decided by the greedy head as demonstrations (0: no warm start)."""
+    """Absolute number of demonstration rounds; > 0 wins over ``demo_fraction``."""
     demo_margin: float = 0.8
     """Margin of the large-margin imitation loss (DQfD's 0.8)."""
     demo_weight: float = 1.0
@@ -96,17 +99,27 @@ class CRLIDQNConfig(IDQNConfig):
     pretrain_steps: int = 0
     """Gradient steps on the demonstrations alone at the end of the demonstration rounds (DQfD's pretraining)."""
 
-    LIMITS: ClassVar = {**IDQNConfig.LIMITS, "demo_rounds": at_least(0), "demo_margin": above(0.0, "the margin"),
-                        "demo_weight": at_least(0.0), "pretrain_steps": at_least(0)}
+    LIMITS: ClassVar = {**IDQNConfig.LIMITS, "demo_fraction": between(0.0, 0.99), "demo_rounds": at_least(0),
+                        "demo_margin": above(0.0, "the margin"), "demo_weight": at_least(0.0),
+                        "pretrain_steps": at_least(0)}
+
+    def demo_rounds_for(self, rounds: int) -> int:
+        """Demonstration rounds of a ``rounds``-round run."""
+        return self.demo_rounds or round(self.demo_fraction * rounds)
+
+    def for_budget(self, rounds: int) -> CRLIDQNConfig:
+        """``IDQNConfig.for_budget``, with the demonstration rounds also fixed in rounds."""
+        hp = super().for_budget(rounds)
+        return replace(hp, demo_rounds=hp.demo_rounds_for(rounds)) if hp.demo_fraction and not hp.demo_rounds else hp
 
     def run_problems(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
         if self.learning_starts < 1:
             return [(("learning_starts",), "the head stores a decision's transition at its edge's next decision, "
                      "so the first gradient step needs learning_starts >= 1 stored transitions (0 samples an "
                      "empty replay buffer)")]
-        if self.demo_rounds >= rounds:
-            return [(("demo_rounds",), f"the warm start's {self.demo_rounds} demonstration rounds leave none of the "
-                     f"{rounds}-round budget to the learned head")]
+        if self.demo_rounds_for(rounds) >= rounds:
+            return [(("demo_rounds", "demo_fraction"), f"the warm start's {self.demo_rounds_for(rounds)} "
+                     f"demonstration rounds leave none of the {rounds}-round budget to the learned head")]
         return []
 
     def run_warnings(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
