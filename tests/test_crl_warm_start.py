@@ -138,3 +138,16 @@ def test_demo_fraction_is_fixed_in_rounds_at_the_start():
     hp = CRLIDQNConfig(demo_fraction=0.25).for_budget(4000)
     assert hp.demo_rounds == 1000 and hp.for_budget(100).demo_rounds == 1000  # fixed once, as eps_decay_rounds
     assert CRLIDQNConfig(demo_fraction=0.25, demo_rounds=7).for_budget(4000).demo_rounds == 7
+
+
+def test_demo_set_grows_up_to_its_capacity(tmp_path: Path):
+    demos = DemoSet(5000, 3, 2)
+    rows = np.arange(4500 * 3, dtype=np.float32).reshape(4500, 3)
+    for chunk in np.array_split(np.arange(4500), 7):
+        demos.add(rows[chunk], np.ones((len(chunk), 2), bool), chunk % 2)
+    assert demos.size == 4500 and np.array_equal(demos.obs[:4500], rows)
+    demos.save(tmp_path / "d.npz")
+    back = DemoSet.load(tmp_path / "d.npz")
+    assert back.size == 4500 and back.capacity == 5000 and np.array_equal(back.actions[:4500], np.arange(4500) % 2)
+    with pytest.raises(RuntimeError, match="capacity"):
+        back.add(rows[:501], np.ones((501, 2), bool), np.zeros(501, np.int64))

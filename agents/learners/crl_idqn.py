@@ -305,23 +305,32 @@ class ArrayEdgeCredit:
 
 
 class DemoSet:
-    """The warm start's demonstrations: (observation, action mask, demonstrated action) rows, at most ``capacity``."""
+    """The warm start's demonstrations: (observation, action mask, demonstrated action) rows, at most ``capacity``
+    (the arrays grow by doubling: a large cluster decides far fewer tasks a round than it has edges)."""
 
     def __init__(self, capacity: int, obs_dim: int, n_actions: int):
-        self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
-        self.masks = np.zeros((capacity, n_actions), dtype=bool)
-        self.actions = np.zeros(capacity, dtype=np.int64)
+        self.capacity = capacity
+        start = min(capacity, 4096)
+        self.obs = np.zeros((start, obs_dim), dtype=np.float32)
+        self.masks = np.zeros((start, n_actions), dtype=bool)
+        self.actions = np.zeros(start, dtype=np.int64)
         self.size = 0
 
     def add(self, obs: np.ndarray, masks: np.ndarray, actions: np.ndarray) -> None:
         """Rows [k, D], [k, A], [k]; a row beyond the capacity raises (the capacity bounds the demonstration rounds)."""
         k = len(actions)
-        if self.size + k > len(self.actions):
-            raise RuntimeError(f"DemoSet: {self.size + k} demonstrations exceed its capacity of {len(self.actions)}")
-        self.obs[self.size:self.size + k] = obs
-        self.masks[self.size:self.size + k] = masks
-        self.actions[self.size:self.size + k] = actions
-        self.size += k
+        need = self.size + k
+        if need > self.capacity:
+            raise RuntimeError(f"DemoSet: {need} demonstrations exceed its capacity of {self.capacity}")
+        if need > len(self.actions):
+            grown = min(self.capacity, max(need, 2 * len(self.actions)))
+            self.obs = np.concatenate([self.obs, np.zeros((grown - len(self.obs), self.obs.shape[1]), np.float32)])
+            self.masks = np.concatenate([self.masks, np.zeros((grown - len(self.masks), self.masks.shape[1]), bool)])
+            self.actions = np.concatenate([self.actions, np.zeros(grown - len(self.actions), np.int64)])
+        self.obs[self.size:need] = obs
+        self.masks[self.size:need] = masks
+        self.actions[self.size:need] = actions
+        self.size = need
 
     def sample(self, rng: np.random.Generator, batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         idx = rng.integers(0, self.size, size=batch_size)
@@ -330,7 +339,7 @@ class DemoSet:
     def save(self, path: Path) -> None:
         n = self.size
         np.savez(path, obs=self.obs[:n], masks=self.masks[:n], actions=self.actions[:n],
-                 capacity=np.array(len(self.actions)))
+                 capacity=np.array(self.capacity))
 
     @classmethod
     def load(cls, path: Path) -> DemoSet:
