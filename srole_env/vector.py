@@ -21,15 +21,17 @@ conventions (``gymnasium.vector.VectorEnv``) for a multi-agent env:
   ``_final_obs`` / ``_final_info`` [K]; ``DISABLED`` never resets (stepping a finished sub-env raises).
   An auto-reset draws the next episode from the sub-env's own generator (``reset()`` without a seed), so sub-env
   k's sequence of episodes is that of one env reset once with its seed and then ``reset()`` after each episode.
+- ``metrics()`` gives each sub-env's ``metrics()`` (a list of K dicts), ``job_times(k)`` sub-env k's
+  ``job_times()``.
 - ``step_arrays(actions [K, N])`` is the fast path: ``(obs [K, N, D], mask [K, N, A], rewards [K, N],
   terminations [K], truncations [K], infos)``, no dicts built for the observation.
 
-**Not vectorised across episodes.** Inside ``step`` the K sub-envs' simulators are stepped one after another
-(a Python loop over K; each round within a sub-env is array code over its edges, never a loop over edges); the
-outputs are written into preallocated [K, ...] arrays. So K episodes cost about K single-env rounds: this class
-removes the per-agent dict overhead and gives learners K episodes' experience per call, but it does not make the
-simulation itself faster per agent-step. Physics vectorised across the K episodes (one simulator over K blocks of
-N edges) is what would. ``scripts/bench/bench_batched_env.py`` measures it.
+**Vectorised across episodes.** The K sub-envs are K blocks of N edges of one simulator
+(``srole_env.core.batch.BatchedClusterSimulator``): a call runs the simulator's round once over K x N edges
+(the single env's physics and observation code, the network block-diagonal so the episodes never exchange work),
+with each block's arrivals drawn from its own generator and its figures kept in its own ledger. Sub-env k is,
+bit for bit, the single env reset with its seed (``tests/test_batched_env.py``).
+``scripts/bench/bench_batched_env.py`` measures agent-steps/s against one env's ``step_arrays``.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from srole_env.actions import as_seed
 from srole_env.config import ClusterConfig
+from srole_env.core.batch import BatchedClusterSimulator
 from srole_env.core.simulator import ClusterSimulator
 from srole_env.edge_cluster import INFO_DEFAULTS, EdgeClusterEnv, flatten_obs
 
@@ -57,7 +61,8 @@ class BatchedEdgeClusterEnv(VectorEnv):
     """K independent episodes of the N-agent edge cluster stepped in one call (see module docstring).
 
     A ``gymnasium.vector.VectorEnv`` whose rewards are per agent ([K, N] rather than [K]): Gymnasium's vector
-    wrappers that assume one reward per sub-env do not apply.
+    wrappers that assume one reward per sub-env do not apply. ``simulator`` must be None: the batch runs the
+    simulator's own physics (``srole_env.core.batch``); a custom simulator (the emulator's) steps one env.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "name": "edge_cluster_batched_v0"}
@@ -72,30 +77,29 @@ class BatchedEdgeClusterEnv(VectorEnv):
         except ValueError:
             raise ValueError(f"autoreset_mode must be one of {[m.value for m in AutoresetMode]}, "
                              f"got {autoreset_mode!r}") from None
+        if simulator is not None:
+            raise ValueError("simulator: the batched env runs the simulator's own physics over K blocks; "
+                             "step a custom simulator (e.g. the emulator's) through one EdgeClusterEnv")
         self.num_envs = int(num_envs)
         self.autoreset_mode = mode
         self.metadata = {**self.metadata, "autoreset_mode": mode}
-        self.envs = [EdgeClusterEnv(scenario, obs_format=obs_format, simulator=simulator, **overrides)
-                     for _ in range(self.num_envs)]
-        first = self.envs[0]
-        self.config = first.config
+        template = EdgeClusterEnv(scenario, obs_format=obs_format, **overrides)  # the single env: config, spaces
+        self.config = template.config
         self.obs_format = obs_format
         self.n_agents = self.config.n_edges
-        self.obs_dim = first.sim.obs_dim
-        self.n_actions = first.sim.n_actions
-        self.hold_action = first.sim.hold_action
-        k, n, d, a = self.num_envs, self.n_agents, self.obs_dim, self.n_actions
-        agent_space = first.observation_spaces[first.possible_agents[0]]
+        self.obs_dim = template.sim.obs_dim
+        self.n_actions = template.sim.n_actions
+        self.hold_action = template.sim.hold_action
+        self.sim = BatchedClusterSimulator(self.config, self.num_envs)
+        k, n, a = self.num_envs, self.n_agents, self.n_actions
+        agent_space = template.observation_spaces[template.possible_agents[0]]
         self.single_observation_space = batch_space(agent_space, n)
         self.single_action_space = spaces.MultiDiscrete(np.full(n, a, dtype=np.int64))
         self.observation_space = batch_space(self.single_observation_space, k)
         self.action_space = spaces.MultiDiscrete(np.full((k, n), a, dtype=np.int64))
-        self.obs = np.zeros((k, n, d), dtype=np.float32)
-        self.mask = np.zeros((k, n, a), dtype=np.int8)
-        self._rewards = np.zeros((k, n))
-        self._terminated = np.zeros(k, dtype=bool)
-        self._truncated = np.zeros(k, dtype=bool)
+        self._rngs: list[np.random.Generator | None] = [None] * k
         self._needs_reset = np.zeros(k, dtype=bool)  # NEXT_STEP: reset these sub-envs on the next step
+        self._finished = np.zeros(k, dtype=bool)  # DISABLED: sub-envs whose episode ended
         self._started = False
 
     # ------------------------------------------------------------------ API
@@ -111,13 +115,14 @@ class BatchedEdgeClusterEnv(VectorEnv):
                                  f"got {which.dtype} {which.shape}")
             if not self._started and not which.all():
                 raise ValueError("options['reset_mask'] must select every sub-env on the first reset")
-        infos = self._empty_infos()
-        for k in np.flatnonzero(which):
-            self._reset_one(int(k), seeds[k])
+        self._reset_blocks(np.flatnonzero(which), [seeds[k] for k in np.flatnonzero(which)])
         self._needs_reset[which] = False
+        self._finished[which] = False
         self._started = True
-        infos["action_mask"] = self.mask.copy()
-        return self._observation(self.obs.copy(), self.mask.copy()), infos
+        obs, mask = self._state()
+        infos = self._empty_infos()
+        infos["action_mask"] = mask.copy()
+        return self._observation(obs, mask), infos
 
     def step(self, actions: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """One round of every sub-env: actions [K, N] -> (obs, rewards [K, N], terminations [K], truncations [K],
@@ -130,66 +135,75 @@ class BatchedEdgeClusterEnv(VectorEnv):
     def step_arrays(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                                         dict[str, Any]]:
         """Fast path: actions [K, N] -> (obs [K, N, D], mask [K, N, A], rewards [K, N], terminations [K],
-        truncations [K], infos); the arrays returned are copies the caller may keep."""
+        truncations [K], infos); the arrays returned are the caller's to keep."""
         if not self._started:
             raise RuntimeError("step() called before reset(); call reset() first")
         actions = np.asarray(actions)
-        if actions.shape != (self.num_envs, self.n_agents) or actions.dtype.kind not in "iu":
-            raise ValueError(f"actions must be an integer array of shape ({self.num_envs}, {self.n_agents}), "
+        k, n = self.num_envs, self.n_agents
+        if actions.shape != (k, n) or actions.dtype.kind not in "iu":
+            raise ValueError(f"actions must be an integer array of shape ({k}, {n}), "
                              f"got {actions.dtype} {actions.shape}")
+        bad = (actions < 0) | (actions >= self.n_actions)
+        if bad.any():
+            e, i = np.argwhere(bad)[0]
+            raise ValueError(f"action {actions[e, i]} of edge_{i} in sub-env {e} is out of range "
+                             f"0..{self.n_actions - 1}")
         mode = self.autoreset_mode
+        if mode is AutoresetMode.DISABLED and self._finished.any():
+            raise RuntimeError(f"sub-env {int(np.flatnonzero(self._finished)[0])} finished its episode and "
+                               "autoreset_mode is DISABLED; reset it with options={'reset_mask': ...}")
         infos = self._empty_infos()
-        self._rewards[:] = 0.0
-        self._terminated[:] = False
-        self._truncated[:] = False
-        done_now = np.zeros(self.num_envs, dtype=bool)
-        final: dict[str, Any] = {}
-        for k, env in enumerate(self.envs):
-            if self._needs_reset[k]:  # NEXT_STEP: this step restarts sub-env k; its action is ignored
-                self._reset_one(k, None)
-                self._needs_reset[k] = False
-                continue
-            if mode is AutoresetMode.DISABLED and not env.agents:
-                raise RuntimeError(f"sub-env {k} finished its episode and autoreset_mode is DISABLED; "
-                                   "reset it with options={'reset_mask': ...}")
-            obs, mask, rewards, terminated, truncated, result = env.step_arrays(actions[k])
-            self.obs[k], self.mask[k], self._rewards[k] = obs, mask, rewards
-            self._terminated[k], self._truncated[k] = terminated, truncated
-            _fill_infos(infos, k, result)
-            if terminated or truncated:
-                env.agents = []
-                done_now[k] = True
-                metrics = env.metrics()
-                if not final:
-                    final = {key: np.full(self.num_envs, np.nan) for key in metrics}
-                for key, value in metrics.items():
-                    if key in final:
-                        final[key][k] = value
-                if mode is AutoresetMode.NEXT_STEP:
-                    self._needs_reset[k] = True
-        if final:
-            infos["final_metrics"], infos["_final_metrics"] = final, done_now.copy()
-        if mode is AutoresetMode.SAME_STEP and done_now.any():
-            infos["final_obs"], infos["final_mask"] = self.obs.copy(), self.mask.copy()
-            infos["_final_obs"] = done_now.copy()
+        rewards = np.zeros((k, n))
+        terminated = np.zeros(k, dtype=bool)
+        truncated = np.zeros(k, dtype=bool)
+        restart = self._needs_reset.copy()  # NEXT_STEP: these sub-envs restart on this step; their actions are ignored
+        sim = self.sim
+        if not restart.all():
+            sim.active = ~restart
+            joint = np.where(restart[:, None], self.hold_action, actions).reshape(-1)
+            result = sim.step(joint)
+            rewards = result.rewards.reshape(k, n)
+            rewards[restart] = 0.0
+            self._fill_infos(infos, result, ~restart)
+            truncated = ~restart & (sim.block_round >= self.config.horizon)
+        if truncated.any():
+            done = np.flatnonzero(truncated)
+            final: dict[str, np.ndarray] = {}
+            for b, figures in zip(done.tolist(), sim.metrics_of(done)):
+                for key, value in figures.items():
+                    final.setdefault(key, np.full(k, np.nan))[b] = value
+            infos["final_metrics"], infos["_final_metrics"] = final, truncated.copy()
+        if restart.any():
+            self._reset_blocks(np.flatnonzero(restart), [None] * int(restart.sum()))
+            self._needs_reset[restart] = False
+        if mode is AutoresetMode.NEXT_STEP:
+            self._needs_reset |= truncated
+        elif mode is AutoresetMode.DISABLED:
+            self._finished |= truncated
+        obs, mask = self._state()
+        if mode is AutoresetMode.SAME_STEP and truncated.any():
+            infos["final_obs"], infos["final_mask"] = obs, mask
+            infos["_final_obs"] = truncated.copy()
             infos["final_info"] = {key: value.copy() for key, value in infos.items() if not key.startswith(
                 ("final", "_final"))}
-            infos["_final_info"] = done_now.copy()
-            for k in np.flatnonzero(done_now):
-                self._reset_one(int(k), None)
-                for key in AGENT_INFO_KEYS + ROUND_INFO_KEYS:  # the reset observation's infos are the defaults
-                    infos[key][k] = INFO_DEFAULTS[key]
-        infos["action_mask"] = self.mask.copy()
-        return (self.obs.copy(), self.mask.copy(), self._rewards.copy(), self._terminated.copy(),
-                self._truncated.copy(), infos)
+            infos["_final_info"] = truncated.copy()
+            self._reset_blocks(np.flatnonzero(truncated), [None] * int(truncated.sum()))
+            for key in AGENT_INFO_KEYS + ROUND_INFO_KEYS:  # the reset observation's infos are the defaults
+                infos[key][truncated] = INFO_DEFAULTS[key]
+            obs, mask = self._state()
+        infos["action_mask"] = mask.copy()
+        return obs, mask, rewards, terminated, truncated, infos
 
     def metrics(self) -> list[dict[str, float]]:
         """Each sub-env's episode figures so far (``EdgeClusterEnv.metrics``), in sub-env order."""
-        return [env.metrics() for env in self.envs]
+        return self.sim.metrics_of(range(self.num_envs))
+
+    def job_times(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sub-env ``index``'s ``job_times()`` (``ClusterSimulator.job_times``) of its episode so far."""
+        return self.sim.job_times_of(int(index))
 
     def close_extras(self, **kwargs: Any) -> None:
-        for env in self.envs:
-            env.close()
+        pass
 
     # ------------------------------------------------------------------ helpers
     def _seeds(self, seed: int | Sequence[int | None] | None) -> list[int | None]:
@@ -204,10 +218,31 @@ class BatchedEdgeClusterEnv(VectorEnv):
             return [None if s is None else as_seed(int(s)) for s in seed]
         raise TypeError(f"seed must be None, an int or a list of {self.num_envs} ints, got {type(seed).__name__}")
 
-    def _reset_one(self, k: int, seed: int | None) -> None:
-        env = self.envs[k]
-        env.reset(seed=seed)
-        self.obs[k], self.mask[k] = env.sim.observe(), env.sim.action_mask()
+    def _reset_blocks(self, blocks: np.ndarray, seeds: list[int | None]) -> None:
+        """Start sub-envs ``blocks`` as ``EdgeClusterEnv.reset(seed=s)`` would: a seed makes a new generator,
+        None continues the sub-env's own."""
+        if not len(blocks):
+            return
+        for b, seed in zip(blocks.tolist(), seeds):
+            if seed is not None or self._rngs[b] is None:
+                self._rngs[b], _ = seeding.np_random(seed)
+        self.sim.reset_blocks(blocks, [self._rngs[b] for b in blocks.tolist()])
+
+    def _state(self) -> tuple[np.ndarray, np.ndarray]:
+        k, n = self.num_envs, self.n_agents
+        return self.sim.observe().reshape(k, n, -1), self.sim.action_mask().reshape(k, n, -1)
+
+    def _fill_infos(self, infos: dict[str, Any], result: Any, active: np.ndarray) -> None:
+        """The round's ``result`` (a ``RoundResult`` over K x N edges) into the batched ``infos``, for ``active``
+        sub-envs (the others keep the defaults)."""
+        k, n = self.num_envs, self.n_agents
+        targets = result.targets.reshape(k, n)
+        local = np.where(targets >= 0, targets - (np.arange(k) * n)[:, None], -1)
+        for key, value in (("placed", result.placed), ("target", local), ("caused_overload", result.caused_overload),
+                           ("collided", result.collided)):
+            infos[key][active] = value.reshape(k, n)[active]
+        for key, value in self.sim.round_figures.items():
+            infos[f"round_{key}"][active] = value[active]
 
     def _empty_infos(self) -> dict[str, Any]:
         k, n = self.num_envs, self.n_agents
@@ -224,20 +259,6 @@ class BatchedEdgeClusterEnv(VectorEnv):
         if self.obs_format == "flat":
             return flatten_obs(obs, mask)
         return {"observation": obs, "action_mask": mask}
-
-
-def _fill_infos(infos: dict[str, Any], k: int, result: Any) -> None:
-    """Write sub-env ``k``'s round ``result`` (a ``RoundResult``) into the batched ``infos``."""
-    infos["placed"][k] = result.placed
-    infos["target"][k] = result.targets
-    infos["caused_overload"][k] = result.caused_overload
-    infos["collided"][k] = result.collided
-    infos["round_collisions"][k] = result.collisions
-    infos["round_overloaded_edges"][k] = result.overloaded_edges
-    infos["round_jobs_completed"][k] = result.jobs_completed
-    infos["round_decision_latency_s"][k] = result.decision_latency_s
-    infos["round_oom_kills"][k] = result.oom_kills
-    infos["round_work_lost_s"][k] = result.work_lost_s
 
 
 def batched_env(num_envs: int, scenario: str | ClusterConfig | None = "small", **kwargs: Any) -> BatchedEdgeClusterEnv:

@@ -147,3 +147,37 @@ def test_shielded_learner_collects_from_k_episodes(tmp_path: Path):
                 progress=False)
     rows = read_episodes(run / "episodes.csv")
     assert [int(r["episode"]) for r in rows] == [0, 1, 2, 3] and all(float(r["collisions"]) == 0 for r in rows)
+
+
+def test_engine_driver_is_the_batched_driver_over_single_envs(tmp_path: Path):
+    """Unshielded n_envs runs step one batched env (K blocks of one simulator): the same episodes, outputs, rows
+    and checkpoint files as K single envs; either driver resumes the other's checkpoint."""
+    from agents.common.batched_driver import EngineDriver
+    from srole_env.vector import BatchedEdgeClusterEnv
+
+    def engine(**kw):
+        return EngineDriver(BatchedEdgeClusterEnv(3, CONFIG, autoreset_mode="Disabled"), 9, **kw)
+
+    rows_a, rows_b = [], []
+    singles = BatchedDriver([_env(), _env(), _env()], 9, rows_a.append)
+    batched = engine(on_episode=rows_b.append)
+    np.testing.assert_array_equal(singles.obs, batched.obs)
+    a = _run(singles, 2 * CONFIG.horizon + 1, np.random.default_rng(6), rows_a)
+    b = _run(batched, 2 * CONFIG.horizon + 1, np.random.default_rng(6), rows_b)
+    for x, y in zip(a, b):
+        for u, v in zip(x, y):
+            np.testing.assert_array_equal(u, v)
+    assert rows_a == rows_b and [r["episode"] for r in rows_b] == list(range(6))
+    assert (singles.rounds, singles.episode, singles.samples) == (batched.rounds, batched.episode, batched.samples)
+    singles.save_state(tmp_path / "a.npz")
+    batched.save_state(tmp_path / "b.npz")
+    for i in range(3):
+        np.testing.assert_equal(dict(np.load(tmp_path / f"a.{i}.npz")), dict(np.load(tmp_path / f"b.{i}.npz")))
+    again = engine(episode=batched.episode, rounds=batched.rounds)
+    again.load_state(tmp_path / "a.npz")  # the single envs' checkpoint
+    np.testing.assert_array_equal(again.obs, batched.obs)
+    np.testing.assert_array_equal(again.returns, batched.returns)
+    from srole_common.persist import CorruptFile
+
+    with pytest.raises(CorruptFile, match="does not match the checkpoint"):
+        engine(episode=batched.episode + 3, rounds=batched.rounds).load_state(tmp_path / "a.npz")

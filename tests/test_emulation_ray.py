@@ -53,6 +53,17 @@ def test_node_death_requeues_its_tasks_and_the_run_completes(write_trace):
     assert r["jobs_completed"] == 3 and r["jobs_unfinished"] == 0
 
 
+def _poll_until(backend, ready, deadline: float) -> dict[int, tuple[float, float]]:
+    """Poll the backend's tasks each 0.2 s until ``ready(state)`` (state: tid -> (iterations, CPU s)); fail at the
+    deadline."""
+    while True:
+        state = {t: (st.iters_done, st.cpu_s) for t, st in backend.poll().items()}
+        if len(state) == 2 and ready(state):
+            return state
+        assert backend.now() < deadline, f"workers never reached the state asked for: {state}"
+        backend.sleep_until(backend.now() + 0.2)
+
+
 def test_cpu_quota_slows_a_node_to_its_share():
     # Two nodes on this host, one limited to 1 CPU, the other to a quarter of one (as docker --cpus). The same
     # single-worker LeNet-5 job (batch 256: ~30 ms of compute an iteration) runs on both: over a window
@@ -65,13 +76,17 @@ def test_cpu_quota_slows_a_node_to_its_share():
     with RayBackend([cls, cls], quotas=[1.0, 0.25]) as backend:
         for node in (0, 1):
             backend.launch(node, TaskWork(tid=node, job=node, n_tasks=1, model="lenet5", batch=256, iters=10**6))
-        backend.sleep_until(backend.now() + 2.0)
-        first = {t: (st.iters_done, st.cpu_s) for t, st in backend.poll().items()}
-        backend.sleep_until(backend.now() + 5.0)
-        last = {t: (st.iters_done, st.cpu_s) for t, st in backend.poll().items()}
+        # Signals, not fixed waits (a busy host starts workers late and gives the throttled one little): the window
+        # opens once both workers report an iteration, and closes after at least 5 s once the throttled worker has
+        # done a few more; a generous deadline only bounds a host that never runs them.
+        deadline = backend.now() + 300.0
+        first = _poll_until(backend, lambda s: all(s[t][0] >= 1 for t in (0, 1)), deadline)
+        start = backend.now()
+        last = _poll_until(backend, lambda s: backend.now() - start >= 5.0 and s[1][0] - first[1][0] >= 3, deadline)
+        window = backend.now() - start
     iters = {t: last[t][0] - first[t][0] for t in (0, 1)}
     cpu = {t: last[t][1] - first[t][1] for t in (0, 1)}
-    assert iters[1] > 0
+    assert iters[1] >= 3
     # The quota caps the CPU the throttled worker's iterations use at a quarter of a CPU; the process also spends
     # CPU the quota does not charge (its synchronous report each iteration, Ray's threads): on a fast host it stays
     # under 0.35 of a CPU, on a host half as fast 0.36-0.39 was measured (2026-12-02), so the bound asserted is
@@ -79,8 +94,8 @@ def test_cpu_quota_slows_a_node_to_its_share():
     # ratio near 4; not exactly 4: each iteration's report is a synchronous call the full-CPU worker waits for, and
     # a duty-cycled worker's iterations cost it more CPU), less on a host busy with other work, so only "clearly
     # more" is asserted for it. Without the quota both would get the same share (ratio 1).
-    assert cpu[1] < 0.45 * 5.0
-    if cpu[0] < 0.6 * 5.0:  # the host gave the full-quota worker too little to compare: other work took the CPU
-        pytest.skip(f"host too busy to compare the quotas: the 1-CPU worker got {cpu[0] / 5.0:.2f} of a CPU")
+    assert cpu[1] < 0.45 * window
+    if cpu[0] < 0.6 * window:  # the host gave the full-quota worker too little to compare: other work took the CPU
+        pytest.skip(f"host too busy to compare the quotas: the 1-CPU worker got {cpu[0] / window:.2f} of a CPU")
     assert 1.5 * cpu[1] < cpu[0]
     assert 1.5 < iters[0] / iters[1] < 7.0

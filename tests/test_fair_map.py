@@ -198,3 +198,15 @@ def test_tiny_map_end_to_end(tiny: Path):
     summary = (tiny / "summary.md").read_text()
     assert "Verdicts whose sign differs" in summary and "Where the hosts saturate" in summary
     assert "FALLBACK" in summary  # the tiny scenario has no tuned set: named, not silent
+
+
+def test_every_training_of_the_map_has_a_learning_curve_and_a_convergence_verdict(tiny: Path):
+    conv = pd.read_csv(tiny / "convergence.csv")
+    cells = build_cells(fair_profile("fair-map-tiny"), tiny)
+    trainings = {(c.method["name"], c.train_config["n_edges"], c.seed) for c in cells if c.algo}
+    assert set(zip(conv["method"], conv["n_edges"], conv["seed"])) == trainings
+    assert len(conv) == len(trainings) > 0  # one verdict per training, none twice
+    assert conv["converged"].isin([True, False]).all() and conv["points"].min() >= 4
+    for n in sorted(set(conv["n_edges"])):
+        assert (tiny / f"curves_n{n}.png").is_file()
+    assert "trainings pass the convergence test" in (tiny / "summary.md").read_text()

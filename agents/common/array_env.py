@@ -198,26 +198,10 @@ class EpisodeDriver:
     def load_state(self, path: str | Path) -> None:
         """Rebuild the checkpointed episode on ``self.env`` by replaying it; ``CorruptFile`` if it does not fit."""
         where = f"env state {str(path)!r}"
-        data = load_arrays(path, "env state")
-        expected = ("format", "seed", "episode", "rounds", "episode_rounds", "shape", "actions", "preferences",
-                    "has_preferences", "obs", "mask", "returns")
-        missing = [key for key in expected if key not in data]
-        if missing:
-            raise CorruptFile(f"{where} is not an env state of this version: it lacks {missing}")
         env = self.env
-        shape = (env.n_agents, env.obs_dim, env.n_actions)
-        if tuple(int(v) for v in np.ravel(data["shape"])) != shape:
-            raise CorruptFile(f"{where} is for a cluster of (agents, obs size, actions) = "
-                              f"{tuple(int(v) for v in np.ravel(data['shape']))}, this run's config gives {shape}")
-        if int(data["seed"]) != self.seed or int(data["episode"]) != self.episode or int(data["rounds"]) != self.rounds:
-            raise CorruptFile(f"{where} does not match the checkpoint: seed/episode/rounds "
-                              f"{int(data['seed'])}/{int(data['episode'])}/{int(data['rounds'])}, "
-                              f"expected {self.seed}/{self.episode}/{self.rounds}")
+        data = read_env_state(path, (env.n_agents, env.obs_dim, env.n_actions), self.seed, self.episode, self.rounds)
         k = int(data["episode_rounds"])
         actions, prefs, has = data["actions"], data["preferences"], data["has_preferences"]
-        if (not 0 <= k < np.iinfo(np.int32).max or actions.shape != (k, shape[0]) or actions.dtype.kind not in "iu"
-                or prefs.shape != (k, shape[0], shape[2]) or has.shape != (k,) or has.dtype != bool):
-            raise CorruptFile(f"{where} is corrupt: arrays do not fit {k} recorded rounds of {shape[0]} agents")
         self.reset()
         for i in range(k):
             try:
@@ -236,3 +220,28 @@ class EpisodeDriver:
                 and np.allclose(self.returns, data["returns"], rtol=0, atol=1e-9)):
             raise CorruptFile(f"{where} does not replay to the checkpointed state (the run's config or the "
                               "simulator differs from the checkpoint's, or the file was altered)")
+
+
+def read_env_state(path: str | Path, shape: tuple[int, int, int], seed: int, episode: int, rounds: int) -> dict:
+    """The arrays of an env-state file (``EpisodeDriver.save_state``), checked against the run: its cluster's
+    (agents, obs size, actions) ``shape``, seed, episode and rounds; ``CorruptFile`` naming what does not fit."""
+    where = f"env state {str(path)!r}"
+    data = load_arrays(path, "env state")
+    expected = ("format", "seed", "episode", "rounds", "episode_rounds", "shape", "actions", "preferences",
+                "has_preferences", "obs", "mask", "returns")
+    missing = [key for key in expected if key not in data]
+    if missing:
+        raise CorruptFile(f"{where} is not an env state of this version: it lacks {missing}")
+    if tuple(int(v) for v in np.ravel(data["shape"])) != shape:
+        raise CorruptFile(f"{where} is for a cluster of (agents, obs size, actions) = "
+                          f"{tuple(int(v) for v in np.ravel(data['shape']))}, this run's config gives {shape}")
+    if int(data["seed"]) != seed or int(data["episode"]) != episode or int(data["rounds"]) != rounds:
+        raise CorruptFile(f"{where} does not match the checkpoint: seed/episode/rounds "
+                          f"{int(data['seed'])}/{int(data['episode'])}/{int(data['rounds'])}, "
+                          f"expected {seed}/{episode}/{rounds}")
+    k = int(data["episode_rounds"])
+    actions, prefs, has = data["actions"], data["preferences"], data["has_preferences"]
+    if (not 0 <= k < np.iinfo(np.int32).max or actions.shape != (k, shape[0]) or actions.dtype.kind not in "iu"
+            or prefs.shape != (k, shape[0], shape[2]) or has.shape != (k,) or has.dtype != bool):
+        raise CorruptFile(f"{where} is corrupt: arrays do not fit {k} recorded rounds of {shape[0]} agents")
+    return data

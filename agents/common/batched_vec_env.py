@@ -93,18 +93,19 @@ class BatchedEdgeVecEnv(VecEnv):
         if attr_name == "action_masks":
             masks = self.action_masks()
             return [(lambda i=i: masks[i]) for i in self._get_indices(indices)]
-        return [getattr(self.venv.envs[i // self.n], attr_name) for i in self._get_indices(indices)]
+        value = getattr(self.venv, attr_name)  # the K episodes share one batched env (``srole_env.vector``)
+        return [value for _ in self._get_indices(indices)]
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        for k in sorted({i // self.n for i in self._get_indices(indices)}):
-            setattr(self.venv.envs[k], attr_name, value)
+        setattr(self.venv, attr_name, value)
 
     def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list[Any]:
         idx = self._get_indices(indices)
         if method_name == "action_masks":
             masks = self.action_masks()
             return [masks[i] for i in idx]
-        return [getattr(self.venv.envs[i // self.n], method_name)(*method_args, **method_kwargs) for i in idx]
+        method = getattr(self.venv, method_name)
+        return [method(*method_args, **method_kwargs) for _ in idx]
 
     def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
         return [False for _ in self._get_indices(indices)]

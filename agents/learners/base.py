@@ -163,16 +163,22 @@ class TorchLearner(Learner):
 
         n_envs = int(getattr(ctx.hparams, "n_envs", 1))
         if n_envs > 1:  # the learner option: K episodes per step (``agents.common.batched_driver``)
-            from agents.common.batched_driver import BatchedDriver
+            from agents.common.batched_driver import BatchedDriver, EngineDriver
 
-            envs = [ctx.make_env() for _ in range(n_envs)]
             start = (int(ctx.state["episodes"]), ctx.start_rounds) if ctx.resume else (0, 0)
-            driver: Any = BatchedDriver(envs, ctx.seed, ctx.episode_log, episode=start[0], rounds=start[1])
+            if ctx.shield == "none":  # unshielded: the K episodes as blocks of one simulator (srole_env.vector)
+                from srole_env.vector import BatchedEdgeClusterEnv
+
+                venv = BatchedEdgeClusterEnv(n_envs, ctx.config, autoreset_mode="Disabled")
+                driver: Any = EngineDriver(venv, ctx.seed, ctx.episode_log, episode=start[0], rounds=start[1])
+            else:  # a shield wraps one env: K shielded envs stepped one after another
+                envs = [ctx.make_env() for _ in range(n_envs)]
+                driver = BatchedDriver(envs, ctx.seed, ctx.episode_log, episode=start[0], rounds=start[1])
             if ctx.resume:
                 agent = cls.load(ctx.run.checkpoint, ctx.device)
                 driver.load_state(ctx.run.checkpoint / cls.ENV_FILE)
             else:
-                agent = cls.new_for(ctx, envs[0].obs_dim, envs[0].n_actions)
+                agent = cls.new_for(ctx, driver.env.obs_dim, driver.env.n_actions)
             agent.learn(driver, ctx)
             return
         env = ctx.make_env()

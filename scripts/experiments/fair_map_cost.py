@@ -1,5 +1,6 @@
 """Estimate what the fair map costs before running it: count its distinct trainings (method, N, load, seed) and
-evaluation episodes (method, point, ``request_s``, seed) as the cache will hold them, and multiply by measured
+evaluation episodes (method, point, ``request_s``, seed) as the cache will hold them, and each training's learning-curve
+episodes (priced as evaluation episodes at the training's N), and multiply by measured
 per-unit CPU seconds (``study/experiments/data/fair_map_unit_cost.csv``: CPU s per 1,000 training rounds and per
 200-round evaluation episode, each row with its source). A (method, N) the table lacks is interpolated in log-log
 between the nearest measured sizes (extrapolated from the two nearest beyond them) and flagged ``interpolated``.
@@ -71,13 +72,18 @@ def count_units(profile) -> pd.DataFrame:  # noqa: ANN001 - a study Profile
             for method in exp.methods:
                 for seed in exp.seeds or profile.seeds:
                     if METHODS[method].learned:
-                        trainings[(method, tuple(sorted(train_cfg.items())), seed)] = int(train_cfg["n_edges"])
+                        trainings[(method, tuple(sorted(train_cfg.items())), seed)] = (
+                            int(train_cfg["n_edges"]), int(train_cfg["horizon"]))
                     for e in exp.eval_grid or ({},):
                         cfg = {**train_cfg, **e}
                         key = (method, tuple(sorted(train_cfg.items())), tuple(sorted(cfg.items())), seed)
                         evals[key] = (int(cfg["n_edges"]), int(cfg["horizon"]), exp.episodes or profile.eval_episodes)
     rows = [{"what": "train", "method": k[0], "n_edges": n, "units": profile.rounds / 1000.0}
-            for k, n in trainings.items()]
+            for k, (n, _) in trainings.items()]
+    if profile.eval_every:  # each training's learning curve: episodes at every checkpoint, priced as evaluations
+        per = (profile.rounds // profile.eval_every) * len(profile.curve_seeds) * profile.curve_episodes
+        rows += [{"what": "curve", "method": k[0], "n_edges": n, "units": per * h / MEASURED_HORIZON}
+                 for k, (n, h) in trainings.items()]
     rows += [{"what": "eval", "method": k[0], "n_edges": n, "units": eps * h / MEASURED_HORIZON}
              for k, (n, h, eps) in evals.items()]
     return pd.DataFrame(rows)
@@ -87,7 +93,8 @@ def estimate(profile, table: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001
     """Per (what, method, N): the count, units and CPU hours."""
     units = count_units(profile)
     g = units.groupby(["what", "method", "n_edges"]).agg(count=("units", "size"), units=("units", "sum")).reset_index()
-    costs = [unit(table, w, m, int(n)) for w, m, n in zip(g["what"], g["method"], g["n_edges"])]
+    costs = [unit(table, "eval" if w == "curve" else w, m, int(n))
+             for w, m, n in zip(g["what"], g["method"], g["n_edges"])]
     g["cpu_s_per_unit"] = [c for c, _ in costs]
     g["interpolated"] = [i for _, i in costs]
     g["cpu_h"] = g["units"] * g["cpu_s_per_unit"] / 3600.0

@@ -64,7 +64,7 @@ class SimulatedPhysics:
             keys = (-tasks.placed_seq[on], -task_mem, edge)
         order = np.lexsort(keys)
         rows, edge, task_mem = on[order], edge[order], task_mem[order]
-        before = np.cumsum(task_mem) - task_mem  # memory freed by the kills ahead of each row (all edges)
+        before = sim.cumsum_by_episode(task_mem, edge) - task_mem  # memory freed by the kills ahead of each row
         starts, counts = runs(edge)
         before -= np.repeat(before[starts], counts)
         dead = rows[before < excess[edge]]
@@ -73,7 +73,7 @@ class SimulatedPhysics:
         undone = np.bincount(tasks.origin[dead], weights=(ckpt_iters - tasks.iters_left[dead]) * tasks.weight[dead],
                              minlength=sim.n_edges)
         tasks.set(dead, iters_left=ckpt_iters, run_s=ckpt_run_s, edge=-1, cand=-1, delay_left=0.0)
-        return len(dead), float((run_s - ckpt_run_s).sum()), undone
+        return (*sim.count_kills(dead, run_s - ckpt_run_s), undone)
 
     def run(self, sim: ClusterSimulator, dt: float, mem: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
         """Advance placed tasks by ``dt``; returns progress per origin [N], jobs finished, their JCTs."""
@@ -117,6 +117,7 @@ class SimulatedPhysics:
 
         n_finished_jobs, jcts = 0, np.empty(0)
         if finishing.any():
-            finish_at = sim.time + (dt - compute_time[finishing]) + iters_left[finishing] * iter_time[finishing]
+            finish_at = (sim.clock(origin[finishing]) + (dt - compute_time[finishing])
+                         + iters_left[finishing] * iter_time[finishing])
             n_finished_jobs, jcts = sim.retire(placed[finishing], finish_at)
         return progress, n_finished_jobs, jcts

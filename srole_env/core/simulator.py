@@ -201,7 +201,7 @@ class ClusterSimulator:
         def wait() -> np.ndarray:
             heads = self.pending_heads()
             arrival = self.tasks.arrival[np.maximum(heads, 0)] if self.tasks.size else 0.0
-            return _frozen(np.where(heads >= 0, self.time - arrival, 0.0))
+            return _frozen(np.where(heads >= 0, self.clock() - arrival, 0.0))
         return self._cached("wait", wait)
 
     def candidate_fits(self, extra_slots: np.ndarray | None = None, extra_mem: np.ndarray | None = None) -> np.ndarray:
@@ -371,7 +371,7 @@ class ClusterSimulator:
         completed = at[left == 0]
         jcts = jobs.finish[completed] - jobs.arrival[completed]
         np.subtract.at(self._open_jobs, jobs.origin[completed], 1)
-        self.ledger.record_completed(jobs.id[completed], jcts)
+        self._record_completed(completed, jcts)
         if len(completed):
             jobs.keep(jobs.tasks_left > 0)
         keep = np.ones(tasks.size, dtype=bool)
@@ -389,7 +389,7 @@ class ClusterSimulator:
         self._next_job += len(batch)
         sync_bits = np.where(k > 1, 2.0 * (k - 1) / k * self._m_param[m] * 8.0, 0.0)
         self.jobs.append(id=job_ids, origin=batch.origin, arrival=batch.arrival, n_tasks=k, tasks_left=k,
-                         finish=np.full(len(batch), -np.inf), sync_bits=sync_bits)
+                         finish=np.full(len(batch), -np.inf), sync_bits=sync_bits, **self._job_columns(batch))
         # tasks: worker i of a job trains on samples // k (+1 for the first samples % k workers)
         t_job = np.repeat(np.arange(len(batch)), k)
         worker = np.arange(len(t_job)) - np.repeat(np.cumsum(k) - k, k)
@@ -411,8 +411,35 @@ class ClusterSimulator:
         )
         self._next_tid += len(t_job)
         self._open_jobs += np.bincount(batch.origin, minlength=self.n_edges)
-        self.ledger.count(jobs_arrived=len(batch))
+        self._count_arrivals(batch)
         self.physics.jobs_added(self, job_ids, batch)
+
+    # ------------------------------------------------------------------ per-episode hooks
+    # One episode here; ``srole_env.core.batch.BatchedClusterSimulator`` runs K episodes as K blocks of edges in
+    # the same arrays and overrides these to keep each episode's clock and figures apart.
+    def clock(self, edges: np.ndarray | None = None) -> float | np.ndarray:
+        """The episode's time (s) at ``edges`` (default: every edge): one float, the same for every edge."""
+        return self.time
+
+    def cumsum_by_episode(self, values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+        """``np.cumsum(values)`` over rows sorted by their ``edges``, restarting at each episode (one here)."""
+        return np.cumsum(values)
+
+    def count_kills(self, rows: np.ndarray, lost_s: np.ndarray) -> tuple[int, float]:
+        """OOM kills of task ``rows`` (in kill order) losing ``lost_s`` [s] each: the kills and the seconds lost."""
+        return len(rows), float(lost_s.sum())
+
+    def _job_columns(self, batch: JobBatch) -> dict[str, np.ndarray]:
+        """Extra job-table columns for arriving ``batch`` (none here)."""
+        return {}
+
+    def _count_arrivals(self, batch: JobBatch) -> None:
+        """Jobs of ``batch`` arrived: into the ledger."""
+        self.ledger.count(jobs_arrived=len(batch))
+
+    def _record_completed(self, rows: np.ndarray, jcts: np.ndarray) -> None:
+        """Jobs at job-table ``rows`` completed with ``jcts`` [s]: into the ledger."""
+        self.ledger.record_completed(self.jobs.id[rows], jcts)
 
     # ------------------------------------------------------------------ metrics
     def record_interventions(self, count: int) -> None:

@@ -7,7 +7,8 @@ host's utilisation and backlog), ``saturation.csv`` (per ``request_s``, load and
 grows), ``paired.csv`` (SROLE's paired reductions per point on all and finished jobs, the sign flag, both seed
 halves), ``improvement.csv`` (probability of improvement per headline pair), ``transfer.csv``, ``rule9.csv``, the
 figures ``jct_vs_n.png`` (one panel per load, ``request_s`` as line style) and ``saturation_vs_request.png``, and
-``summary.md``, whose reading is generated from these tables.
+``convergence.csv`` (every training's convergence test, METHODS rule 4) with ``curves_n<N>.png`` (learning curves per
+trained N, one line per method and load), and ``summary.md``, whose reading is generated from these tables.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from srole_common.persist import atomic_write, write_frame
+from study.analysis import figures
 from study.analysis.crossover_tables import FIXED, RETRAINED, SOURCE
 from study.analysis.fair_tables import (
     fair_frame,
@@ -32,6 +34,7 @@ from study.analysis.fair_tables import (
     saturation_table,
     transfer_table,
 )
+from study.analysis.paired_tables import convergence_table
 from study.analysis.regime_tables import FEW, MIN_PAIRS
 from study.analysis.run_status import cell_counts, status_sections
 from study.analysis.text import markdown_table, pct, wall_line
@@ -60,10 +63,14 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
     improvement = improvement_table(frame)
     transfer = transfer_table(frame)
     rule9 = rule9_table(frame)
+    curve_frame = pd.DataFrame(curves)
+    conv = convergence_table(curve_frame, CURVE_KEYS)
     for name, t in (("methods.csv", frame), ("points.csv", points), ("saturation.csv", sat), ("paired.csv", paired),
-                    ("improvement.csv", improvement), ("transfer.csv", transfer), ("rule9.csv", rule9)):
+                    ("improvement.csv", improvement), ("transfer.csv", transfer), ("rule9.csv", rule9),
+                    ("convergence.csv", conv)):
         write_frame(out / name, t)
     md = _summary(profile, spec, frame, points, sat, paired, improvement, transfer, rule9, run)
+    md += convergence_section(conv, curve_frame, out)
     for title, name, made in (("JCT against N", "jct_vs_n.png", jct_panels(points, out / "jct_vs_n.png")),
                               ("saturation N against request_s", "saturation_vs_request.png",
                                saturation_figure(sat, out / "saturation_vs_request.png"))):
@@ -71,6 +78,37 @@ def write_report(profile: Any, rows: list[dict[str, Any]], curves: list[dict[str
             md += [f"![{title}]({name})", ""]
     md += [*status_sections(out, run, markdown_table), ""]
     atomic_write(out / "summary.md", "\n".join(md) + "\n")
+
+
+CURVE_KEYS = ("method", "n_edges", "arrival_rate", "seed")
+"""One learned run of the map: a method trained at one N and load from one seed (host methods at one request_s)."""
+
+
+def convergence_section(conv: pd.DataFrame, curves: pd.DataFrame, out: Path) -> list[str]:
+    """Rule 4: the share of the map's trainings that pass the convergence test, per method, trained N and load, and
+    the learning curves (one figure per trained N)."""
+    lines = ["## Convergence of the trainings (METHODS rule 4)", ""]
+    if conv.empty:
+        return lines + ["No learning curves were recorded (a profile without `eval_every`).", ""]
+    by = conv.groupby(["method", "n_edges", "arrival_rate"], sort=True).agg(
+        runs=("converged", "size"), converged=("converged", "sum"),
+        improvement_per_1000=("improvement_per_1000", "median"),
+        final_mean_jct_all=("final_mean_jct_all", "median")).reset_index()
+    lines += ["Each training is evaluated on a fixed seed every few hundred rounds; the test "
+              "(`agents.harness.convergence.flatness`) fits the last third of the curve (at least 4 points of at "
+              "least 5 episodes) and passes when the one-sided 95% bound of its slope shows less than 2% "
+              "improvement per 1,000 rounds. Medians over runs:", "",
+              markdown_table(by, list(by.columns)), "",
+              f"**{int(conv['converged'].sum())} of {len(conv)} trainings pass the convergence test**; the map's "
+              "verdicts compare methods at an equal training budget, not converged ones, where this share is low.",
+              ""]
+    for n, group in curves.groupby("n_edges", sort=True):
+        path = f"curves_n{int(n)}.png"
+        labelled = group.assign(method=group["method"] + " @ " + group["arrival_rate"].map(lambda r: f"{r:.3g}/s"))
+        figures.curves_plot(labelled, "mean_jct_all", out / path,
+                            f"Learning curves, trained at N = {int(n):,} (method @ arrival rate per edge)")
+        lines += [f"![learning curves at N = {int(n):,}]({path})", ""]
+    return lines
 
 
 def missing_points(spec: Any, frame: pd.DataFrame) -> list[str]:

@@ -115,13 +115,14 @@ def ablation_tables(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict[str, A
     return table, effects
 
 
-def convergence_table(curves: pd.DataFrame) -> pd.DataFrame:
-    """One row per learned run: the convergence test's figures and verdict (``agents.harness.convergence.flatness``)."""
+def convergence_table(curves: pd.DataFrame, keys: tuple[str, ...] = ("method", LOAD, "seed")) -> pd.DataFrame:
+    """One row per learned run (one per ``keys``): the convergence test's figures and verdict
+    (``agents.harness.convergence.flatness``)."""
     from agents.harness.convergence import flatness
 
     if curves.empty or "round" not in curves.columns:
-        return pd.DataFrame(columns=["method", LOAD, "seed", "converged"])
-    keys = [k for k in ("method", LOAD, "seed") if k in curves.columns]
+        return pd.DataFrame(columns=[*keys, "converged"])
+    keys = [k for k in keys if k in curves.columns]
     rows = []
     for key, run in curves.groupby(keys, sort=False):
         f = flatness(run)

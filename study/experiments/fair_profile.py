@@ -59,6 +59,10 @@ sizes around the head's saturation at the loads where it is reached within the m
 first-order table) and N = 200, where transfer and retraining stand side by side."""
 EVAL_N: dict[int, tuple[float, ...]] = {200: LOADS, 2000: LOADS, 10_000: LOADS, 50_000: (0.8,)}
 TRAINED_N = (20, 200, 2000)
+CURVE = (500, (900_000,), 5)
+"""Every training's learning curve: 5 episodes on a fixed seed every 500 rounds, 8 points over 4,000 rounds, so the
+convergence test (``agents.harness.convergence.flatness``: the last third, at least 4 points of at least 5
+episodes) reads the last 4."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,8 @@ class FairSpec:
     stages: tuple[tuple[int, ...], ...]
     hparams: Mapping[str, Any] = field(default_factory=dict)
     learner_hparams: Mapping[str, Any] = field(default_factory=dict)
+    curve: tuple[int, tuple[int, ...], int] | None = None
+    """Learning curves of every training (METHODS rule 4): ``(eval_every, curve_seeds, curve_episodes)``."""
 
     def __post_init__(self) -> None:
         if len(self.requests) < 4:
@@ -125,14 +131,16 @@ def fair_spec(name: str = "fair-map") -> FairSpec:
                         trained=TRAINED_N, source=20, eval_n=EVAL_N, requests=REQUESTS,
                         train_request_s=TRAIN_REQUEST_S, seeds=SEEDS, cited_seeds=CITED_SEEDS, cited=CITED,
                         horizon=HORIZON, rounds=DECISIVE_ROUNDS, eval_episodes=2, large_episodes=1, large_from=2000,
-                        stages=STAGES, learner_hparams={"idqn": DECISIVE_IDQN, "crl_idqn": DECISIVE_IDQN})
+                        stages=STAGES, learner_hparams={"idqn": DECISIVE_IDQN, "crl_idqn": DECISIVE_IDQN},
+                        curve=CURVE)
     if name == "fair-map-tiny":
         tiny_idqn = {"learning_starts": 48, "eps_decay_rounds": 12, "batch_size": 16, "hidden": [16]}
         return FairSpec(base={"scenario": "small", "request_compute": True}, sizes=(6, 12), loads=(0.8,),
                         trained=(6, 12), source=6, eval_n={12: (0.8,)}, requests=TINY_REQUEST_S,
                         train_request_s=0.01, seeds=(0, 1, 2), cited_seeds=tuple(range(6)), cited=((12, 0.8),),
                         horizon={0.8: 16}, rounds=12, eval_episodes=1, large_episodes=1, large_from=12,
-                        stages=((6, 12),), hparams={"idqn": tiny_idqn, "crl_idqn": tiny_idqn})
+                        stages=((6, 12),), hparams={"idqn": tiny_idqn, "crl_idqn": tiny_idqn},
+                        curve=(3, (900_000,), 1))
     raise ValueError(f"profile: unknown fair-map profile {name!r}; choose one of {list(FAIR_PROFILES)}")
 
 
@@ -205,7 +213,9 @@ def fair_profile(name: str = "fair-map", sizes: tuple[int, ...] | None = None, r
     ``rounds``: another training budget (a separate cache key); ``retrain=False``: no retraining above the source N."""
     spec = fair_spec(name)
     return Profile(name, rounds=rounds or spec.rounds, seeds=spec.cited_seeds, eval_episodes=spec.eval_episodes,
-                   eval_every=None, curve_seeds=(), report="fair", hparams=spec.hparams,
+                   eval_every=spec.curve[0] if spec.curve else None,
+                   curve_seeds=spec.curve[1] if spec.curve else (),
+                   curve_episodes=spec.curve[2] if spec.curve else 1, report="fair", hparams=spec.hparams,
                    learner_hparams=spec.learner_hparams, tuned_root=str(TUNED_FAIR),
                    experiments=experiments(spec, sizes, loads, retrain))
 
