@@ -23,8 +23,9 @@ KINDS = ("methods", "emulation", "decisive", "gaps", "regime")
 def render_table(kind: str, path: str, manifest_path: Path = MANIFEST) -> str:
     """The table of ``kind`` (``methods``: ``study.analysis.bootstrap_report.readme_tables``; ``emulation``:
     ``study.experiments.emulation_profile.readme_table``; ``decisive``: ``study.analysis.paired_report.readme_section``;
-    ``gaps`` and ``regime``: ``study.analysis.ceiling``) from the committed results at ``path`` (repo-relative),
-    which the manifest at ``manifest_path`` must list."""
+    ``gaps``: ``study.analysis.optimality_tables.gaps_table``; ``regime``:
+    ``study.analysis.regime_tables.readme_table``) from the committed results at ``path`` (repo-relative), which the
+    manifest at ``manifest_path`` must list."""
     if kind not in KINDS:
         raise ValueError(f"unknown table kind {kind!r} ({', '.join(KINDS)})")
     from study.analysis.manifest import load_manifest
@@ -47,12 +48,12 @@ def render_table(kind: str, path: str, manifest_path: Path = MANIFEST) -> str:
 
         return readme_section(source, manifest)
     if kind == "gaps":
-        from study.analysis.ceiling import gaps_table
+        from study.analysis.optimality_tables import gaps_table
 
         return gaps_table(source)
-    from study.analysis.ceiling import regime_table
+    from study.analysis.regime_tables import readme_table
 
-    return regime_table(source)
+    return readme_table(source)
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:

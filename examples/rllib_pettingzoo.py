@@ -2,7 +2,7 @@
 
 With ``obs_format="flat"`` every agent's observation is one Box (the mask as its last A entries), for
 which RLlib builds its default MLP encoder: no custom model or connector is needed. By default the recipe
-uses ``agents.learners.rllib_adapter.MaskedPPOTorchRLModule`` (RLlib's default PPO module plus ``log(mask)`` on
+uses ``agents.learners.rllib.adapter.MaskedPPOTorchRLModule`` (RLlib's default PPO module plus ``log(mask)`` on
 the logits, reading the mask from those last A entries), so masked actions are never sampled; ``--unmasked``
 trains RLlib's plain module, which samples masked actions (legal here, but each overloads its edge), and warns.
 ``--shield central|decentralized`` puts a shield between RLlib's wrapper and the env.
@@ -10,7 +10,7 @@ trains RLlib's plain module, which samples masked actions (legal here, but each 
 Ray: the recipe starts its own local Ray (``ray.init(address="local")``). A bare ``ray.init()`` joins any Ray
 cluster already running on the host (``RAY_ADDRESS`` or a ``ray start`` someone else left behind) and runs
 there, with that cluster's resources, packages and working directory: not what a user expects.
-``srole train-rllib`` (``agents.learners.rllib_adapter``) is the full version: shields, per-agent policies,
+``srole train-rllib`` (``agents.learners.rllib.adapter``) is the full version: shields, per-agent policies,
 checkpoints loaded back as SROLE policies.
 
     python examples/rllib_pettingzoo.py --iterations 5
@@ -54,7 +54,7 @@ def build_config(scenario: str, horizon: int, batch: int, masked: bool, seed: in
     """PPO, every agent mapped to one shared module, sampling in the driver (no remote env runners)."""
     module_class = None
     if masked:
-        from agents.learners.rllib_adapter import MaskedPPOTorchRLModule
+        from agents.learners.rllib.adapter import MaskedPPOTorchRLModule
 
         module_class = MaskedPPOTorchRLModule
     spec = RLModuleSpec(module_class=module_class, model_config=DefaultModelConfig(fcnet_hiddens=[64, 64]))

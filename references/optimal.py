@@ -46,8 +46,8 @@ job's use of it; FIFO precedences per origin; and the sum of JCTs (each job's fi
 to the millisecond) as the objective. A list-scheduling heuristic inside the class gives the solver a
 feasible hint. ``OfflineSchedule.mean_jct`` is recomputed exactly from the chosen schedule;
 ``solver_gap`` is CP-SAT's proven relative gap within the class (0 when proven optimal; on the gap
-instances CP-SAT's bound stays weak, and ``scripts/experiments/optimality_gaps.py`` also uses the fluid LP bound,
-which is valid for the class too).
+instances CP-SAT's bound stays weak, and the optimality study (``srole reproduce --profile optimality``) also uses
+the fluid LP bound, which is valid for the class too).
 
 The decision latency is the parallel env's local one without a shield (what the replay pays).
 """
@@ -469,3 +469,25 @@ def replay(schedule: OfflineSchedule) -> dict[str, Any]:
     from agents.harness.evaluate import evaluate
 
     return evaluate(ScheduledPolicy(schedule), shield="none", config=schedule.config, episodes=1, seed=schedule.seed)
+
+
+def schedule_facts(schedule: OfflineSchedule) -> dict[str, float]:
+    """What the solver's schedule does: share of tasks on GPU edges and off their origin, share of jobs held
+    past the first round their origin could place them (FIFO), mean rounds held."""
+    sim = replay_jobs(schedule.config, schedule.seed)
+    options = build_options(sim, 1)
+    cand, gpu = sim.topology.candidates, sim.topology.gpu
+    free = np.zeros(sim.n_edges, dtype=np.int64)
+    held, on_gpu, remote, tasks = [], 0, 0, 0
+    for opt in options:
+        s = schedule.start_round[opt.job]
+        earliest = max(opt.release, int(free[opt.origin]))
+        held.append(s - earliest)
+        free[opt.origin] = s + len(opt.rows)
+        combo = np.asarray(schedule.assignment[opt.job])
+        on_gpu += int(gpu[cand[opt.origin, combo]].sum())
+        remote += int((combo > 0).sum())
+        tasks += len(combo)
+    held_arr = np.asarray(held)
+    return {"gpu_share": on_gpu / tasks, "remote_share": remote / tasks, "held_share": float((held_arr > 0).mean()),
+            "mean_hold_rounds": float(held_arr.mean())}

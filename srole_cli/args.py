@@ -107,3 +107,22 @@ def set_threads(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+def add_map_arguments(p: argparse.ArgumentParser, profiles: tuple[str, ...], out: str, source: str) -> None:
+    """The flags of a map run stage by stage (``study.reproduce.reproduce_stages``): ``--profile`` (one of
+    ``profiles``, the first by default), ``--out`` (default ``out``), ``--workers``, ``--stages``, ``--sizes``,
+    ``--loads``, ``--no-retrain`` (no retraining above ``source``, the source N), ``--methods``, ``--rounds``,
+    ``--report-only``."""
+    p.add_argument("--profile", default=profiles[0], choices=profiles)
+    p.add_argument("--out", default=out, help="results directory and its cache")
+    p.add_argument("--workers", type=int, default=1, help="cells run in parallel (each on one torch thread)")
+    p.add_argument("--stages", type=int, default=None, help="run only the first K stages (default: all)")
+    p.add_argument("--sizes", nargs="+", type=int, default=None, help="run exactly these N instead of the stages")
+    p.add_argument("--loads", nargs="+", type=float, default=None, help="only these rho (the rest later)")
+    p.add_argument("--no-retrain", action="store_true",
+                   help=f"no retraining above {source} (transferred models and non-learned methods only: cheap first)")
+    p.add_argument("--methods", nargs="+", default=None, help="only these methods (the rest from the cache)")
+    p.add_argument("--rounds", type=int, default=None, help="another training budget (a separate cache key)")
+    p.add_argument("--report-only", action="store_true", help="compute nothing: the report of what the cache holds")
+

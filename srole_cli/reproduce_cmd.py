@@ -22,10 +22,11 @@ class _ProfileHelp(argparse.HelpFormatter):
         from study.experiments.crossover_profile import CROSSOVER_PROFILES
         from study.experiments.emulation_profile import EMULATION_PROFILES
         from study.experiments.fair_profile import FAIR_PROFILES
+        from study.experiments.optimality_profile import OPTIMALITY_PROFILES
         from study.experiments.profiles import LAZY_PROFILES, PROFILES
 
         return text.replace(PROFILE_LIST, ", ".join((*PROFILES, *LAZY_PROFILES, *CROSSOVER_PROFILES,
-                                                     *FAIR_PROFILES))).replace(
+                                                     *FAIR_PROFILES, *OPTIMALITY_PROFILES))).replace(
             "<emulation>", ", ".join(EMULATION_PROFILES))
 
 
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from study.experiments.crossover_profile import CROSSOVER_PROFILES
     from study.experiments.emulation_profile import EMULATION_PROFILES
     from study.experiments.fair_profile import FAIR_PROFILES
+    from study.experiments.optimality_profile import OPTIMALITY_PROFILES
     from study.experiments.profiles import LAZY_PROFILES, load_profile
     from study.reproduce import reproduce
 
@@ -80,6 +82,10 @@ def run(args: argparse.Namespace) -> int:
         from study.experiments.fair_profile import fair_profile
 
         profile = fair_profile(args.profile)
+    elif args.profile in OPTIMALITY_PROFILES:  # the optimality study: its instances' traces go under --out
+        from study.experiments.optimality_profile import optimality_profile
+
+        profile = optimality_profile(args.profile, args.out)
     else:
         profile = load_profile(args.profile)
     out = reproduce(profile, args.out, device=args.device, progress=not args.no_progress,

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train_rllib(args: argparse.Namespace) -> int:
-    """``--backend rllib``: PPO through ``agents.learners.rllib_adapter``; ``--rounds`` is RLlib's env-step budget (one
+    """``--backend rllib``: PPO through ``agents.learners.rllib.adapter``; ``--rounds`` is RLlib's env-step budget (one
     env step of the multi-agent env = one decision round of all N agents)."""
     if args.resume:
         raise CLIError("--backend rllib does not resume; start a new run with --out")
@@ -113,7 +113,7 @@ def _train_rllib(args: argparse.Namespace) -> int:
     if args.eval_every is not None:
         raise CLIError("--backend rllib writes no learning curve; drop --eval-every")
     from agents.harness.registry import RLLIB_LEARNERS
-    from agents.learners.rllib_adapter import train_rllib
+    from agents.learners.rllib.adapter import train_rllib
     from srole_env.config import make_config
 
     scenario = args.scenario or "small"

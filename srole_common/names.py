@@ -7,6 +7,6 @@ SHIELDS = ("none", "central", "decentralized")
 HEURISTIC_NAMES = ("random", "local", "least_loaded", "round_robin")
 """Baseline heuristics (``agents.baselines.heuristics.HEURISTICS``)."""
 RLLIB_RUN_CONFIG = "run_config.json"
-"""File ``agents.learners.rllib_adapter`` writes beside an RLlib checkpoint (``srole evaluate`` looks for it)."""
+"""File ``agents.learners.rllib.adapter`` writes beside an RLlib checkpoint (``srole evaluate`` looks for it)."""
 CENTRAL_HEURISTIC_NAMES = ("crl_greedy",)
 """Non-learned cluster-head rules on the centralized env (``agents.baselines.crl_greedy``)."""

@@ -72,6 +72,10 @@ class ClusterConfig:
     """Simulated seconds per decision round (one env step)."""
     horizon: int = 200
     """Rounds per episode before truncation."""
+    ledger: str = "exact"
+    """What the episode's ledger keeps of completed jobs (``srole_env.core.ledger``): ``"exact"`` (every JCT and id,
+    16 bytes a job: exact ``p95_jct`` and ``job_times()``) or ``"bounded"`` (fixed memory for a long-running env:
+    ``mean_jct`` exact, ``p95_jct`` within 0.5% relative error, ``job_times()`` refused)."""
 
     # --- load and overload -----------------------------------------------------------------
     compute_threshold: float = 0.9
@@ -270,9 +274,9 @@ RETIRED_FIELDS: dict[str, str] = {
 """Fields this version no longer has, and why: an old config that sets one still loads, with a note."""
 
 
-KEY_ADDED_FIELDS: dict[str, Any] = {"request_s": None, "request_compute": True}
+KEY_ADDED_FIELDS: dict[str, Any] = {"request_s": None, "request_compute": True, "ledger": "exact"}
 """Fields added after results caches first keyed cells by their config, at the values that keep the older physics
-(here the head's and the shields' older separate charges)."""
+(here the head's and the shields' older separate charges, and the exact ledger)."""
 KEY_RETIRED_VALUES: dict[str, Any] = {"overload_slowdown": 0.5, "head_decision_s": 0.01}
 """``RETIRED_FIELDS`` at the default every config had while they existed (unused by then, so the same physics)."""
 
@@ -406,6 +410,8 @@ def _validate(cfg: ClusterConfig) -> None:
         number("oversubscription_efficiency", hi=1.0)
     if cfg.memory_overcommit not in ("oom_kill", "thrash"):
         raise ValueError(f"memory_overcommit must be 'oom_kill' or 'thrash', got {cfg.memory_overcommit!r}")
+    if cfg.ledger not in ("exact", "bounded"):
+        raise ValueError(f"ledger must be 'exact' or 'bounded', got {cfg.ledger!r}")
     if cfg.oom_victim not in ("largest", "newest"):
         raise ValueError(f"oom_victim must be 'largest' or 'newest', got {cfg.oom_victim!r}")
     if cfg.checkpoint_interval_s is not None:

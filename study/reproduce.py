@@ -14,7 +14,14 @@ from typing import Any
 
 from srole_common.persist import atomic_write
 from srole_env import make_config
-from study.analysis import bootstrap_report, crossover_report, fair_report, paired_report, regime_report
+from study.analysis import (
+    bootstrap_report,
+    crossover_report,
+    fair_report,
+    optimality_report,
+    paired_report,
+    regime_report,
+)
 from study.experiments import profiles
 from study.experiments.cell_cost import cell_cost
 from study.experiments.cells import CellFailure, run_cells
@@ -28,6 +35,7 @@ REPORTS: dict[str, Callable[..., None]] = {
     "regime": regime_report.write_report,
     "crossover": crossover_report.write_report,
     "fair": fair_report.write_report,
+    "optimality": optimality_report.write_report,
 }
 """Report name (``Profile.report``) -> its ``write_report(profile, rows, curves, out, run)``: tables, figures and
 ``summary.md``."""
@@ -152,3 +160,27 @@ def remove_stale_tables(profile: Profile, out: Path, rows: list[dict[str, Any]])
         for path in [out / f"{exp.name}.csv", *out.glob(f"{exp.name}_*.csv"), *out.glob(f"{exp.name}_*.png")]:
             if path.is_file() and not any(path.name.startswith(o) for o in others):
                 path.unlink()
+
+
+def reproduce_stages(build: Callable[[tuple[int, ...]], Profile], stages: list[tuple[int, ...]], out: str | Path, *,
+                     sizes: tuple[int, ...] | None = None, first: int | None = None, workers: int | None = 1,
+                     methods: tuple[str, ...] | None = None, report_only: bool = False, label: str = "map") -> Path:
+    """Run a map stage by stage into one results folder, resumably (``scripts/experiments/crossover_map.py`` and
+    ``fair_map.py``): ``build(sizes)`` is the map's profile restricted to the cumulative ``stages[k]`` (or to exactly
+    ``sizes``; ``first``: only the first K stages; ``report_only``: the last stage's report of what the cache holds,
+    nothing computed). After each stage the trained models are slimmed to what evaluation needs
+    (``study.experiments.crossover_profile.slim_models``), so the cache can be committed."""
+    from study.experiments.crossover_profile import slim_models
+
+    todo = [tuple(sizes)] if sizes else stages[:first]
+    if report_only:
+        todo = todo[-1:]
+    for stage in todo:
+        t0 = time.perf_counter()
+        done = reproduce(build(stage), out, device="cpu", progress=False, workers=workers, methods=methods,
+                         cached_only=report_only)
+        freed = slim_models(done)
+        print(f"{label}: stage N = {', '.join(map(str, stage))} done in {time.perf_counter() - t0:.0f} s "
+              f"({freed / 2**20:.1f} MiB of replay buffers and logs removed from the cached models)", flush=True)
+    return Path(out)
+

@@ -36,3 +36,11 @@ def test_bad_kinds_and_missing_runs_are_refused() -> None:
         run_episodes("oracle", CFG, 1, 0)
     with pytest.raises(ValueError, match="run directory"):
         method_episodes(METHODS["MARL"], CFG, 1, 0)
+
+
+def test_on_round_sees_every_round_behind_the_shield() -> None:
+    reports: list[dict] = []
+    rows = run_episodes("heuristic", CFG, 2, 5, policy="least_loaded", shield="central",
+                        on_round=lambda env: reports.append(dict(env.last_report)))
+    assert len(reports) == 2 * CFG["horizon"]  # every round of both episodes, none twice
+    assert sum(r["interventions"] for r in reports) == sum(row["interventions"] for row in rows)

@@ -12,13 +12,13 @@ import pytest
 import yaml
 
 from study.analysis.fair_tables import paired_table, saturation_table
+from study.experiments.crossover_profile import regions_for
 from study.experiments.fair_profile import (
     ALL_METHODS,
     FREE_METHODS,
     HOST_METHODS,
     fair_profile,
     fair_spec,
-    regions_for,
 )
 from study.experiments.plan import build_cells, resolve_learner
 from study.experiments.roster import METHODS
@@ -55,7 +55,7 @@ def test_every_method_at_every_point_with_the_request_sweep_and_its_seeds():
             else:
                 assert set(reqs) == {None}, (method, n)
     # 10 seeds at the cited points, 5 elsewhere: the transferred MARL models at each point
-    from study.experiments.fair_profile import point as fair_point
+    from study.experiments.crossover_profile import point as fair_point
 
     for n, rho in [(2000, 0.8), (200, 0.5), (10_000, 0.2), (2000, 0.2)]:
         key = (n, fair_point(spec, n, rho)["arrival_rate"])

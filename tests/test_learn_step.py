@@ -109,6 +109,106 @@ def test_the_written_out_step_equals_the_autograd_step(overrides: dict):
     assert _filled_idqn(IDQNConfig(hidden=(16,), dueling=True))._mlp_step is None  # the dueling head: autograd
 
 
+class _AllocatingStep:
+    """The written-out step before it reused its arrays (reference copy): a fresh batch from ``ReplayBuffer.sample``,
+    fresh activations per layer, NumPy's ReLU, the output layer's input gradient as a matrix product."""
+
+    def __init__(self, q, target, optim: Adam, target_flat: torch.Tensor):
+        self.q_layers = [m for m in q if isinstance(m, torch.nn.Linear)]
+        self.target_layers = [m for m in target if isinstance(m, torch.nn.Linear)]
+        self.optim, self.target_flat = optim, target_flat
+        grads = optim.views(optim.grad)
+        self.grad_w, self.grad_b = grads[0::2], grads[1::2]
+
+    @staticmethod
+    def _forward(layers, x, keep):
+        inputs, h = [], x
+        for i, layer in enumerate(layers):
+            if keep:
+                inputs.append(h[:keep])
+            h = torch.addmm(layer.bias.detach(), h, layer.weight.detach().t())
+            if i < len(layers) - 1:
+                np.maximum(h.numpy(), 0.0, out=h.numpy())
+        return h.numpy(), inputs
+
+    @torch.no_grad()
+    def sample_step(self, buffer, rng, hp) -> float:
+        batch = buffer.sample(rng, hp.batch_size)
+        n = len(batch.actions)
+        rows = np.arange(n)
+        obs = np.concatenate((batch.obs, batch.next_obs)) if hp.double_q else batch.obs
+        out, inputs = self._forward(self.q_layers, torch.from_numpy(obs), keep=n)
+        target_q, _ = self._forward(self.target_layers, torch.from_numpy(batch.next_obs), keep=0)
+        chooser = out[n:] if hp.double_q else target_q
+        if hp.mask_actions:
+            chooser = np.where(batch.next_mask, chooser, -np.inf)
+        best = chooser.argmax(axis=1)
+        y = batch.rewards * hp.reward_scale + batch.discount * target_q[rows, best]
+        diff = out[:n][rows, batch.actions] - y
+        loss = np.abs(diff)
+        loss = np.where(loss < 1.0, 0.5 * diff * diff, loss - 0.5).mean(dtype=np.float32)
+        g = np.zeros_like(out[:n])
+        g[rows, batch.actions] = np.clip(diff, -1.0, 1.0) / np.float32(n)
+        g = torch.from_numpy(g)
+        for i in range(len(self.q_layers) - 1, -1, -1):
+            torch.mm(g.t(), inputs[i], out=self.grad_w[i])
+            torch.sum(g, dim=0, out=self.grad_b[i])
+            if i:
+                g = torch.ops.aten.threshold_backward(torch.mm(g, self.q_layers[i].weight.detach()), inputs[i], 0.0)
+        flat = self.optim.grad.numpy()
+        coef = hp.max_grad_norm / (float(np.sqrt(np.square(flat).sum(dtype=np.float64))) + 1e-6)
+        if coef < 1.0:
+            flat *= np.float32(coef)
+        opt, group = self.optim, self.optim.param_groups[0]
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        opt.steps += 1
+        grad, m, v, data = opt.grad.numpy(), opt.exp_avg.numpy(), opt.exp_avg_sq.numpy(), opt.data.numpy()
+        m += np.float32(1 - beta1) * (grad - m)
+        v *= np.float32(beta2)
+        v += np.float32(1 - beta2) * grad * grad
+        denom = np.sqrt(v) / np.float32((1 - beta2**opt.steps) ** 0.5)
+        denom += np.float32(eps)
+        data += np.float32(-lr / (1 - beta1**opt.steps)) * (m / denom)
+        target = self.target_flat.numpy()
+        target *= np.float32(1.0 - hp.tau)
+        target += np.float32(hp.tau) * data
+        return float(loss)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"hidden": (64, 64)},
+    {"hidden": (32,), "double_q": False, "max_grad_norm": 0.05, "tau": 0.3},
+    {"hidden": (24, 24, 24), "mask_actions": False, "reward_scale": 10.0},
+])
+def test_the_step_equals_the_allocating_step_bit_for_bit(overrides: dict):
+    hp = IDQNConfig(batch_size=64, learning_starts=0, lr=3e-3, **overrides)
+    fast, ref = _filled_idqn(hp), _filled_idqn(hp)
+    ref._mlp_step = _AllocatingStep(ref.q, ref.target, ref.optim, ref._target_flat)
+    assert [fast.update() for _ in range(40)] == [ref.update() for _ in range(40)]
+    for a, b in zip([*fast.q.parameters(), *fast.target.parameters(), fast.optim.exp_avg, fast.optim.exp_avg_sq],
+                    [*ref.q.parameters(), *ref.target.parameters(), ref.optim.exp_avg, ref.optim.exp_avg_sq]):
+        assert torch.equal(a, b)
+    assert fast.rng.random() == ref.rng.random()  # the batches were drawn from the same stream
+
+
+def test_a_shielded_training_equals_the_allocating_step_bit_for_bit(tmp_path: Path, monkeypatch):
+    """A whole short training (shielded, n-step returns, episodes ending mid-run): the same losses, weights and
+    episodes as with the step before its arrays were reused."""
+    from agents.harness.train import train
+    from agents.learners import mlp_step
+
+    config = {"scenario": "paper", "n_edges": 6, "horizon": 12}
+    hparams = {"learning_starts": 40, "buffer_size": 500, "batch_size": 32, "hidden": [16, 16], "n_step": 3}
+    runs = {"fast": train("idqn", "central", config, 60, 5, tmp_path / "fast", "cpu", hparams=hparams, progress=False)}
+    monkeypatch.setattr(mlp_step, "MLPQStep", _AllocatingStep)
+    runs["ref"] = train("idqn", "central", config, 60, 5, tmp_path / "ref", "cpu", hparams=hparams, progress=False)
+    a, b = (torch.load(runs[k] / "checkpoint" / "idqn.pt", weights_only=True) for k in ("fast", "ref"))
+    for key in ("q", "target"):
+        assert all(torch.equal(a[key][name], b[key][name]) for name in a[key])
+    assert a["optim"]["state"][0]["step"] == b["optim"]["state"][0]["step"] > 20
+    assert (runs["fast"] / "episodes.csv").read_text() == (runs["ref"] / "episodes.csv").read_text()
+
+
 class _TorchAdam(torch.optim.Adam):
     """torch's Adam where IPPO expects ours: no flat gradient buffer, so the clipping scales each gradient."""
 

@@ -148,8 +148,8 @@ def test_the_rllib_run_config_takes_the_learner_configs_defaults():
     """``RLlibTrainConfig`` (a run's ``run_config.json``) and ``RLlibPPOConfig`` (``--hparam``): one set of defaults."""
     import dataclasses
 
-    from agents.learners.rllib_adapter import RLlibTrainConfig
-    from agents.learners.rllib_specs import RLlibPPOConfig
+    from agents.learners.rllib.adapter import RLlibTrainConfig
+    from agents.learners.rllib.specs import RLlibPPOConfig
 
     run = {f.name: f for f in dataclasses.fields(RLlibTrainConfig)}
     for f in dataclasses.fields(RLlibPPOConfig):

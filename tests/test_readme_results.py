@@ -1,7 +1,7 @@
 """The README's results tables equal what the project's code generates from the committed tables
-(``docs/results/paper`` by ``study.analysis.paired_report.readme_section``, ``docs/results/optimality`` and
-``docs/results/regime`` by ``study.analysis.ceiling``, the emulation CSV), and the summary tables agree with the
-committed per-seed rows."""
+(``docs/results/paper`` by ``study.analysis.paired_report.readme_section``, ``docs/results/optimality`` by
+``study.analysis.optimality_tables``, ``docs/results/regime`` by ``study.analysis.regime_tables``, the emulation CSV),
+and the summary tables agree with the committed per-seed rows."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_decisive_summary_matches_the_per_seed_rows():
 
 
 def test_readme_gaps_table_is_generated_from_the_committed_csv():
-    from study.analysis.ceiling import gaps_table
+    from study.analysis.optimality_tables import gaps_table
 
     assert gaps_table(ROOT / "docs" / "results" / "optimality") in (ROOT / "README.md").read_text()
 
@@ -70,7 +70,7 @@ def test_readme_sim_to_real_table_is_generated_from_the_committed_csv():
 
 
 def test_readme_regime_table_is_generated_from_the_committed_csv():
-    from study.analysis.ceiling import regime_table
+    from study.analysis.regime_tables import readme_table as regime_table
 
     assert regime_table(ROOT / "docs" / "results" / "regime") in (ROOT / "README.md").read_text()
 

@@ -35,9 +35,9 @@ def _fake_train(cell, run_dir: Path, flat: bool = True) -> None:
                   "overloads": 0, "mean_reward": 0.0}).to_csv(run_dir / "curves.csv", index=False)
 
 
-def _fake_evaluate(policy, shield=None, config=None, episodes=1, seed=0, device="cpu"):
+def _fake_evaluate(policy, shield=None, config=None, episodes=1, seed=0, device="cpu", **kwargs):
     if isinstance(policy, str) and policy in ("random", "local", "least_loaded", "round_robin"):
-        return REAL_EVALUATE(policy, shield, config, episodes, seed, device)
+        return REAL_EVALUATE(policy, shield, config, episodes, seed, device, **kwargs)
     base = {"none": 100.0, "central": 80.0, "decentralized": 85.0}[shield or "none"]
     rows = [{"mean_jct_all": base + (seed % 7) + e, "collisions": 3.0 if shield == "none" else 0.0,
              "jobs_completed": 5, "median_utilization": 0.3, "job_jcts": [base, base + 1.0]} for e in range(episodes)]

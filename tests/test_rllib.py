@@ -11,7 +11,7 @@ import pytest
 ray = pytest.importorskip("ray", reason='Ray/RLlib not installed (optional extra: pip install -e ".[rllib]")')
 pytest.importorskip("ray.rllib", reason='RLlib not installed (optional extra: pip install -e ".[rllib]")')
 
-from agents.learners.rllib_adapter import (  # noqa: E402
+from agents.learners.rllib.adapter import (  # noqa: E402
     RUN_CONFIG_FILE,
     FlattenMaskObs,
     load_rllib_policy,

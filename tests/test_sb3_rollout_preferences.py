@@ -9,7 +9,7 @@ from stable_baselines3 import PPO
 
 from agents.common.array_env import ArrayEnv, make_parallel_env
 from agents.common.vec_env import EdgeVecEnv
-from agents.learners.sb3_learners import RolloutPreferences, sb3_preferences
+from agents.learners.sb3.learners import RolloutPreferences, sb3_preferences
 from srole_env import make_config
 
 

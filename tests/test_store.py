@@ -60,3 +60,19 @@ def test_a_ledger_column_keeps_order_across_chunks():
     for p in parts:
         col.extend(p)
     assert col.array().tolist() == list(np.arange(11.0)) and len(col.chunks) == 3
+
+
+def test_capacity_follows_the_rows_down_after_a_burst():
+    t = Table({"a": np.int64, "b": np.float64}, capacity=8)
+    t.append(a=np.arange(10_000), b=np.arange(10_000) * 0.5)
+    assert len(t.cols["a"]) >= 10_000
+    t.keep(t.a % 1000 == 3)  # ten rows left
+    assert t.a.tolist() == list(range(3, 10_000, 1000)) and t.b.tolist() == [0.5 * i for i in range(3, 10_000, 1000)]
+    assert len(t.cols["a"]) == len(t.cols["b"]) == 20  # twice the rows, not the burst's 10,000
+    t.keep(np.ones(10, dtype=bool))
+    t.append(a=np.arange(5), b=np.zeros(5))
+    held = t.cols["a"]
+    t.keep(t.a > 100)  # a quarter full or more: compaction in place, no reallocation
+    assert t.cols["a"] is held and t.size == 9
+    t.keep(np.zeros(9, dtype=bool))
+    assert len(t.cols["a"]) == 8  # never below the initial capacity

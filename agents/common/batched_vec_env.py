@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
-from stable_baselines3.common.vec_env import VecEnv
 
+from agents.common.vec_env import AgentVecEnv
 from srole_env.core.observation import OBS_HIGH
 from srole_env.vector import BatchedEdgeClusterEnv
 
 
-class BatchedEdgeVecEnv(VecEnv):
+class BatchedEdgeVecEnv(AgentVecEnv):
     """K x N agents of a batched env as K * N SB3 sub-envs (see module docstring)."""
 
     def __init__(self, venv: BatchedEdgeClusterEnv):
@@ -89,26 +89,16 @@ class BatchedEdgeVecEnv(VecEnv):
     def close(self) -> None:
         self.venv.close()
 
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        if attr_name == "action_masks":
-            masks = self.action_masks()
-            return [(lambda i=i: masks[i]) for i in self._get_indices(indices)]
+    def _env_attr(self, attr_name: str, indices: Any) -> list[Any]:
         value = getattr(self.venv, attr_name)  # the K episodes share one batched env (``srole_env.vector``)
-        return [value for _ in self._get_indices(indices)]
+        return [value for _ in indices]
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
         setattr(self.venv, attr_name, value)
 
-    def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list[Any]:
-        idx = self._get_indices(indices)
-        if method_name == "action_masks":
-            masks = self.action_masks()
-            return [masks[i] for i in idx]
+    def _env_call(self, method_name: str, indices: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
         method = getattr(self.venv, method_name)
-        return [method(*method_args, **method_kwargs) for _ in idx]
-
-    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False for _ in self._get_indices(indices)]
+        return [method(*args, **kwargs) for _ in indices]
 
     def _rows(self, obs: np.ndarray) -> np.ndarray:
         return np.asarray(obs, dtype=np.float32).reshape(self.num_envs, -1)

@@ -36,7 +36,38 @@ from srole_env.core.observation import OBS_HIGH
 PreferenceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-class EdgeVecEnv(VecEnv):
+class AgentVecEnv(VecEnv):
+    """What the SB3 adapters of the edge agents share (``EdgeVecEnv``, ``batched_vec_env.BatchedEdgeVecEnv``): each
+    sub-env is one agent, whose action mask ``get_attr``/``env_method("action_masks")`` serve from ``action_masks()``;
+    other attributes and methods are those of the env an agent belongs to (``_env_attr``, ``_env_call``)."""
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        if attr_name == "action_masks":
+            masks = self.action_masks()
+            return [(lambda i=i: masks[i]) for i in self._get_indices(indices)]
+        return self._env_attr(attr_name, self._get_indices(indices))
+
+    def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list[Any]:
+        idx = self._get_indices(indices)
+        if method_name == "action_masks":
+            masks = self.action_masks()
+            return [masks[i] for i in idx]
+        return self._env_call(method_name, idx, method_args, method_kwargs)
+
+    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+        return [False for _ in self._get_indices(indices)]
+
+    def action_masks(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _env_attr(self, attr_name: str, indices: Any) -> list[Any]:
+        raise NotImplementedError
+
+    def _env_call(self, method_name: str, indices: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+        raise NotImplementedError
+
+
+class EdgeVecEnv(AgentVecEnv):
     """N edge agents of one parallel env as N SB3 sub-envs (see module docstring)."""
 
     def __init__(self, env: ArrayEnv, seed: int, on_episode: EpisodeCallback | None = None,
@@ -85,26 +116,16 @@ class EdgeVecEnv(VecEnv):
     def close(self) -> None:
         pass
 
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        if attr_name == "action_masks":
-            masks = self.action_masks()
-            return [(lambda i=i: masks[i]) for i in self._get_indices(indices)]
+    def _env_attr(self, attr_name: str, indices: Any) -> list[Any]:
         value = getattr(self.driver.env.env, attr_name)
-        return [value for _ in self._get_indices(indices)]
+        return [value for _ in indices]
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
         setattr(self.driver.env.env, attr_name, value)
 
-    def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list[Any]:
-        idx = self._get_indices(indices)
-        if method_name == "action_masks":
-            masks = self.action_masks()
-            return [masks[i] for i in idx]
-        result = getattr(self.driver.env.env, method_name)(*method_args, **method_kwargs)
-        return [result for _ in idx]
-
-    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-        return [False for _ in self._get_indices(indices)]
+    def _env_call(self, method_name: str, indices: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+        result = getattr(self.driver.env.env, method_name)(*args, **kwargs)
+        return [result for _ in indices]
 
 
 class CentralizedEpisodes(gym.Wrapper):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ def evaluate(
     record: str | Path | None = None,
     shield_preferences: bool | None = None,
     fast_head: bool = True,
+    on_round: Callable[[Any], None] | None = None,
 ) -> dict[str, Any]:
     """Run ``episodes`` episodes and return the metric means (and per-episode ``rows``).
 
@@ -59,6 +60,8 @@ def evaluate(
     ``fast_head``: run a CRL head's decisions in the compiled loop when its policy exports to one
     (``agents.common.export.head_rule``: the greedy head, Q-network heads); False steps the head env one decision
     at a time (the same decisions, slower).
+    ``on_round``: called with the (shielded) parallel env after every round, e.g. to read the shield's
+    ``last_report`` (parallel-env policies only).
     """
     if record is not None and Path(record).suffix.lower() != ".gif":
         raise ValueError(f"record: expected a .gif path, got {str(record)!r}")
@@ -79,6 +82,8 @@ def evaluate(
     rows = []
     if centralized and record is not None:
         raise ValueError(f"record: {meta['name']} is a CRL policy; recording draws the parallel env's cluster map")
+    if centralized and on_round is not None:
+        raise ValueError(f"on_round: {meta['name']} is a CRL policy; on_round watches the parallel env's rounds")
     if centralized:
         env = CentralizedSchedulingEnv(cfg)
         rule = head_rule(policy) if fast_head else None
@@ -92,7 +97,8 @@ def evaluate(
         )
         for e in range(episodes):
             frames: list[np.ndarray] | None = [] if record is not None and e == 0 else None
-            rows.append({"episode": e, "seed": seed + e, **_parallel_episode(env, policy, seed + e, frames)})
+            rows.append({"episode": e, "seed": seed + e,
+                         **_parallel_episode(env, policy, seed + e, frames, on_round)})
             if frames is not None:
                 write_gif(frames, record, fps=env.base.metadata["render_fps"])
     if config is None:
@@ -114,7 +120,8 @@ def evaluate_seeds(policy: Policy, seeds: Sequence[int], episodes: int, *, shiel
 
 
 def _parallel_episode(
-    env: ArrayEnv, policy: Policy, seed: int, frames: list[np.ndarray] | None = None
+    env: ArrayEnv, policy: Policy, seed: int, frames: list[np.ndarray] | None = None,
+    on_round: Callable[[Any], None] | None = None,
 ) -> dict[str, Any]:
     obs, mask = env.reset(seed=seed)
     policy.reset()
@@ -126,6 +133,8 @@ def _parallel_episode(
         obs, mask = out.obs, out.mask
         if frames is not None:
             frames.append(env.env.render())
+        if on_round is not None:
+            on_round(env.env)
         if out.done:
             return {"episode_return": total, **env.metrics(), "job_jcts": _job_jcts(env.base.sim)}
 

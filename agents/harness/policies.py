@@ -91,7 +91,7 @@ def _rllib_cluster(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def _load_rllib_run(path: Path) -> tuple[Policy, dict[str, Any]]:
     """An RLlib run directory as a policy; its meta carries the run's shield and cluster like ``srole train``'s."""
-    from agents.learners.rllib_adapter import CHECKPOINT_DIR, load_rllib_policy
+    from agents.learners.rllib.adapter import CHECKPOINT_DIR, load_rllib_policy
 
     cfg = _rllib_run_config(path)
     policy = load_rllib_policy(path / CHECKPOINT_DIR)

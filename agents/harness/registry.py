@@ -12,8 +12,8 @@ from agents.learners.base import Learner
 from agents.learners.crl_idqn import CRLIDQN
 from agents.learners.idqn import IDQN
 from agents.learners.ippo import IPPO
-from agents.learners.rllib_specs import RLlibPPO
-from agents.learners.sb3_specs import CRLDQN, CRLPPO, SB3DQN, SB3PPO, CRLMaskablePPO, SB3MaskablePPO
+from agents.learners.rllib.specs import RLlibPPO
+from agents.learners.sb3.specs import CRLDQN, CRLPPO, SB3DQN, SB3PPO, CRLMaskablePPO, SB3MaskablePPO
 from srole_common.names import ALGO_NAMES
 
 LEARNERS: dict[str, type[Learner]] = {cls.name: cls for cls in (

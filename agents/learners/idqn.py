@@ -207,7 +207,7 @@ class IDQN(TorchLearner):
         through autograd (``update_autograd``).
         """
         if self._mlp_step is not None:
-            loss = self._mlp_step.step(self.buffer.sample(self.rng, self.hp.batch_size), self.hp)
+            loss = self._mlp_step.sample_step(self.buffer, self.rng, self.hp)
             self.updates += 1
             return loss
         return self.update_autograd()

@@ -8,9 +8,10 @@ runs that tree's code), so this tree and ``--base`` (a worktree of the commit be
 - ``start-up``: ``srole train --algo idqn --shield central`` until its first env step (``EpisodeDriver.step``),
   minus a bare ``import torch`` (best of ``--repeat`` fresh interpreters each);
 - ``train-2000``: ``srole train --algo idqn --shield central`` on the tuned MARL cell (paper, N = 20, horizon 50)
-  for 2,000 rounds, wall seconds;
+  for 2,000 rounds, wall seconds and CPU seconds (user + system of the process), and whether the two trees'
+  final weights (online and target networks) are equal bit for bit;
 - ``train-16000`` (``--long``): the ``paper-long`` MARL cell's training (16,000 rounds, a learning-curve point
-  every 500 rounds on 5 episodes), wall seconds.
+  every 500 rounds on 5 episodes), the same figures.
 
     python scripts/bench/bench_learn.py          # update, start-up, 2,000-round runs: about 2 min on 2 cores
     python scripts/bench/bench_learn.py --long   # plus the two 16,000-round runs (several minutes)
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -115,14 +117,24 @@ def startup_s(tree: Path, repeat: int) -> tuple[float, float]:
     return min(first), min(bare)
 
 
-def run_s(tree: Path, rounds: int, extra: list[str]) -> float:
-    """Wall seconds of a whole ``srole train`` command (start-up included)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = ["nice", "-n", "10", sys.executable, "-m", "srole_cli.main", "train", "--algo", "idqn", "--rounds",
-               str(rounds), "--seed", "0", "--no-progress", "--device", "cpu", "--out", f"{tmp}/run", *TUNED, *extra]
-        t = time.perf_counter()
-        subprocess.run(cmd, cwd=tree, env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True, capture_output=True)
-        return time.perf_counter() - t
+def run_s(tree: Path, rounds: int, extra: list[str], out: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of a whole ``srole train`` command (start-up included) writing its run to ``out``."""
+    cmd = ["nice", "-n", "10", sys.executable, "-m", "srole_cli.main", "train", "--algo", "idqn", "--rounds",
+           str(rounds), "--seed", "0", "--no-progress", "--device", "cpu", "--out", str(out), *TUNED, *extra]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=tree, env={**os.environ, "OMP_NUM_THREADS": "1"}, check=True, capture_output=True)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    """True when two runs' final online and target networks are equal bit for bit."""
+    import torch
+
+    x, y = (torch.load(run / "checkpoint" / "idqn.pt", weights_only=True) for run in (a, b))
+    return all(x[k].keys() == y[k].keys() and all(torch.equal(x[k][n], y[k][n]) for n in x[k]) for k in ("q", "target"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -155,12 +167,22 @@ def main(argv: list[str] | None = None) -> None:
         if what in ("train-2000", "train-16000"):
             rounds, extra = (2000, ["--shield", "central", *CELL]) if what == "train-2000" else \
                 (args.long_rounds, ["--shield", "none", *LONG])
-            for _ in range(args.pairs):  # interleaved, so that a change in the machine's load hits both trees
-                for label, tree in trees.items():
-                    figures[label].append(run_s(tree, rounds, extra))
-            print(f"  {what} runs: " + ", ".join(f"{k} {[round(x, 1) for x in v]}" for k, v in figures.items()))
-            figures = {k: statistics.median(v) for k, v in figures.items()}
+            same = []
+            with tempfile.TemporaryDirectory() as tmp:
+                for i in range(args.pairs):  # interleaved, so that a change in the machine's load hits both trees
+                    for label, tree in trees.items():
+                        figures[label].append(run_s(tree, rounds, extra, Path(tmp) / f"{label}{i}"))
+                    same.append(same_weights(Path(tmp) / f"base{i}", Path(tmp) / f"this{i}"))
+            print(f"  {what} runs (wall s, CPU s): "
+                  + ", ".join(f"{k} {[(round(w, 1), round(c, 2)) for w, c in v]}" for k, v in figures.items())
+                  + f"; same final weights: {'yes' if all(same) else 'NO'}", flush=True)
             what = what if what == "train-2000" or args.long_rounds == 16_000 else f"paper-long-{args.long_rounds}"
+            cpu = {k: statistics.median(c for _, c in v) for k, v in figures.items()}
+            rows.append((f"{what} CPU", cpu["base"], cpu["this"], cpu["this"] / cpu["base"], "s"))
+            print(f"{what + ' CPU':12s} base {cpu['base']:8.3f} s  this {cpu['this']:8.3f} s  "
+                  f"this/base {cpu['this'] / cpu['base']:.3f}", flush=True)
+            figures = {k: statistics.median(w for w, _ in v) for k, v in figures.items()}
+            what = f"{what} wall"
         unit = "ms" if what == "update" else "s"
         ratio = figures["this"] / figures["base"] if figures["base"] else float("nan")
         rows.append((what, figures["base"], figures["this"], ratio, unit))

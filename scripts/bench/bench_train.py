@@ -55,7 +55,7 @@ _GRADIENT = {("agents/learners/idqn.py", "update"), ("agents/learners/ippo.py", 
              ("stable_baselines3/ppo/ppo.py", "train"), ("stable_baselines3/dqn/dqn.py", "train")}
 _INFERENCE = {("agents/learners/idqn.py", "preferences"), ("agents/learners/ippo.py", "preferences"),
               ("agents/learners/ippo.py", "values"),
-              ("agents/learners/sb3_learners.py", "sb3_preferences"), ("agents/common/policy.py", "preferences"),
+              ("agents/learners/sb3/learners.py", "sb3_preferences"), ("agents/common/policy.py", "preferences"),
               ("sb3_contrib/common/maskable/policies.py", "forward"),
               ("sb3_contrib/common/maskable/policies.py", "predict_values"),
               ("stable_baselines3/common/policies.py", "forward"),

@@ -2,13 +2,15 @@
 
 Two uses. Many short episodes (the default: the `paper` scenario, reset at its horizon) show that episode
 memory stays flat across resets (tables are reused). One long episode (``--horizon`` as long as ``--rounds``)
-shows that an env's memory tracks the jobs in the system: finished jobs leave the tables, and what grows is
-the episode's ledger of completed jobs (16 bytes each, for the exact ``p95_jct`` and ``job_times``). The last
-line gives the growth of resident memory from round ``--baseline-at`` to the end.
+shows that an env's memory tracks the jobs in the system: finished jobs leave the tables, and the episode's
+ledger keeps 16 bytes per completed job (the default ``ledger="exact"``, for the exact ``p95_jct`` and
+``job_times``) or a fixed-size sketch (``--ledger bounded``). Each line gives resident memory beside the live
+jobs and tasks, what the tables hold (array capacity) and the ledger's record; the last line gives the growth of
+resident memory and of the live jobs from round ``--baseline-at`` to the end.
 
     python scripts/bench/soak_memory.py --rounds 1000000 --every 100000
     python scripts/bench/soak_memory.py --scenario small --n-edges 1000 --horizon 100000 --rounds 100000 \\
-        --every 10000 --policy least_loaded       # one long episode at N = 1,000, Poisson at the base load
+        --every 10000 --policy least_loaded --ledger bounded   # one long episode at N = 1,000, Poisson, base load
 
 Run it against another checkout (e.g. main's starting commit) with ``PYTHONPATH=/that/checkout``.
 """
@@ -16,7 +18,9 @@ Run it against another checkout (e.g. main's starting commit) with ``PYTHONPATH=
 from __future__ import annotations
 
 import argparse
+import gc
 import resource
+import sys
 import time
 
 import numpy as np
@@ -36,8 +40,17 @@ def held_mib(sim) -> tuple[float, float]:
     record (0 for a simulator without a ledger)."""
     tables = sum(a.nbytes for t in (sim.tasks, sim.jobs) for a in t.cols.values()) / 2**20
     ledger = getattr(sim, "ledger", None)
-    record = sum(c.nbytes for col in (ledger.jcts, ledger.ids) for c in col.chunks) / 2**20 if ledger else 0.0
-    return tables, record
+    if ledger is None:  # an older tree: completed jobs' JCTs in a list of per-round arrays
+        held = getattr(sim, "_jcts", [])
+        return tables, (sys.getsizeof(held) + sum(sys.getsizeof(a) for a in held)) / 2**20
+    if hasattr(ledger, "held_bytes"):
+        return tables, ledger.held_bytes() / 2**20
+    return tables, sum(c.nbytes for col in (ledger.jcts, ledger.ids) for c in col.chunks) / 2**20
+
+
+def live_work(sim) -> tuple[int, int]:
+    """Jobs and tasks in the system (an older tree keeps completed jobs in its job table: they are not counted)."""
+    return int((sim.jobs.tasks_left > 0).sum()), sim.tasks.size
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,9 +64,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--every", type=int, default=100_000, help="print memory every this many rounds")
     parser.add_argument("--baseline-at", type=int, default=10_000, help="growth is measured from this round")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ledger", choices=("exact", "bounded"), default=None,
+                        help="the config's ledger field (default: the tree's default; an older tree has none)")
+    parser.add_argument("--arrival-rate", type=float, default=None, help="override the scenario's arrival rate")
     args = parser.parse_args(argv)
 
-    overrides = {k: v for k, v in (("n_edges", args.n_edges), ("horizon", args.horizon)) if v is not None}
+    overrides = {k: v for k, v in (("n_edges", args.n_edges), ("horizon", args.horizon), ("ledger", args.ledger),
+                                   ("arrival_rate", args.arrival_rate)) if v is not None}
     env = srole_env.parallel_env(args.scenario, **overrides)
     env.reset(seed=args.seed)
     sim = env.sim
@@ -66,29 +83,31 @@ def main(argv: list[str] | None = None) -> None:
     obs, mask = sim.observe(), sim.action_mask()
     n, n_actions = env.config.n_edges, sim.n_actions
     start, episodes, base = time.perf_counter(), 0, None
-    print(f"N = {n}, horizon {env.config.horizon}, {args.policy} play; start rss {rss_mib():.1f} MiB")
-    print(f"{'rounds':>10s} {'episodes':>9s} {'rss MiB':>8s} {'rounds/s':>9s} {'jobs arrived':>13s} {'open jobs':>10s} "
-          f"{'tables MiB':>11s} {'ledger MiB':>11s}")
+    print(f"N = {n}, horizon {env.config.horizon}, {args.policy} play, ledger {getattr(env.config, 'ledger', '-')}; "
+          f"start rss {rss_mib():.1f} MiB")
+    print(f"{'rounds':>10s} {'episodes':>9s} {'rss MiB':>8s} {'rounds/s':>9s} {'jobs arrived':>13s} {'live jobs':>10s} "
+          f"{'live tasks':>11s} {'tables MiB':>11s} {'ledger MiB':>11s} {'py objects':>11s}")
     for step in range(1, args.rounds + 1):
         actions = rng.integers(n_actions, size=n) if policy is None else policy.act(obs, mask)
         obs, mask, _, _, truncated, _ = env.step_arrays(actions)
         if step == args.baseline_at:
-            base = rss_mib()
+            base, base_jobs = rss_mib(), live_work(sim)[0]
         if step % args.every == 0 or step == args.rounds:
             rate = step / (time.perf_counter() - start)
             totals = sim.ledger.totals if hasattr(sim, "ledger") else sim._totals  # this tree's or an older one's
             arrived = int(totals["jobs_arrived"])
             tables, record = held_mib(sim)
-            print(f"{step:>10d} {episodes:>9d} {rss_mib():>8.1f} {rate:>9.0f} {arrived:>13,d} "
-                  f"{int((sim.jobs.tasks_left > 0).sum()):>10,d} {tables:>11.1f} {record:>11.1f}", flush=True)
-        if truncated:
+            jobs, tasks = live_work(sim)
+            print(f"{step:>10d} {episodes:>9d} {rss_mib():>8.1f} {rate:>9.0f} {arrived:>13,d} {jobs:>10,d} "
+                  f"{tasks:>11,d} {tables:>11.1f} {record:>11.2f} {len(gc.get_objects()):>11,d}", flush=True)
+        if truncated and step < args.rounds:  # the last lines measure the episode that ran, not a fresh one
             env.reset()
             obs, mask = sim.observe(), sim.action_mask()
             episodes += 1
     if base is not None:
-        end = rss_mib()
+        end, end_jobs = rss_mib(), live_work(sim)[0]
         print(f"rss after round {args.baseline_at:,}: {base:.1f} MiB; at the end: {end:.1f} MiB; "
-              f"growth {100.0 * (end - base) / base:+.1f}%")
+              f"growth {100.0 * (end - base) / base:+.1f}% (live jobs {base_jobs:,d} -> {end_jobs:,d})")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 
 Writes ``OUT/checkpoint/`` (an RLlib algorithm checkpoint) and ``OUT/run_config.json`` and prints the
 checkpoint path. Evaluate it with ``srole evaluate --policy OUT``, or load it as a SROLE policy with
-``load_rllib_policy(OUT / "checkpoint")``. The reusable code lives in ``agents/learners/rllib_adapter.py``; this
+``load_rllib_policy(OUT / "checkpoint")``. The reusable code lives in ``agents/learners/rllib/adapter.py``; this
 file only parses the command line.
 """
 
@@ -16,7 +16,7 @@ import argparse
 import json
 from typing import Any
 
-from agents.learners.rllib_adapter import (
+from agents.learners.rllib.adapter import (
     ACTION_MASKING,
     POLICY_MAPPINGS,
     SHIELDS,

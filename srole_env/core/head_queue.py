@@ -40,7 +40,7 @@ from srole_env.core.overhead import gather_latency, one_way_latency
 from srole_env.core.topology import Topology
 
 CRL_NET_ARCH: tuple[int, ...] = (64, 64)
-"""Hidden layers of the default CRL policy network (``agents.learners.sb3_specs.DEFAULTS['crl_maskable_ppo']``)."""
+"""Hidden layers of the default CRL policy network (``agents.learners.sb3.specs.DEFAULTS['crl_maskable_ppo']``)."""
 
 
 # ---------------------------------------------------------------------- costs

@@ -5,6 +5,11 @@ what the episode's figures need of it stays here: its JCT, in completion order (
 read them in that order), and its id (``job_times`` reads them in arrival order). With the round's counters and
 the utilisation histogram, the ledger answers ``metrics()`` and ``job_times()`` with the numbers the simulator
 gave when it kept every finished job, bit for bit, at 16 bytes per completed job.
+
+That record is the one part of an episode's memory that grows with every job that ever completed. With
+``ledger="bounded"`` (a ``ClusterConfig`` field) the ledger keeps fixed-size accumulators instead: the count and
+an exact sum (``mean_jct`` is the correctly rounded sum over the count), and a log-bucket quantile sketch for
+``p95_jct`` within a relative error of ``QUANTILE_RELATIVE_ERROR``; ``job_times()`` then refuses, naming the field.
 """
 
 from __future__ import annotations
@@ -12,6 +17,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+LEDGERS = ("exact", "bounded")
+"""Values of ``ClusterConfig.ledger``: every completed job's JCT and id kept, or fixed-size accumulators."""
+QUANTILE_RELATIVE_ERROR = 0.005
+"""The bounded ledger's ``p95_jct`` is within this relative error of the exact one (``QuantileSketch``)."""
 
 UTIL_BINS = 100
 """Resolution of the utilisation histogram (bins of 1% of an edge's cores)."""
@@ -50,16 +60,101 @@ class Column:
         return out[: self.size]
 
 
-class Ledger:
-    """Running totals, the utilisation histogram and completed jobs of one episode (see module docstring)."""
+class QuantileSketch:
+    """Fixed-memory quantiles of positive values within relative error ``alpha`` (log buckets, as DDSketch).
+
+    A value ``x > 0`` counts in bucket ``i = ceil(log_gamma(x))`` with ``gamma = (1 + alpha) / (1 - alpha)``, i.e.
+    ``gamma**(i-1) < x <= gamma**i``, whose representative ``2 gamma**i / (gamma + 1)`` is within ``alpha`` of
+    every value in it; values ``<= 0`` count apart and read as 0. Memory: one count per bucket between the
+    smallest and largest value seen (about 460 buckets per decade at ``alpha = 0.005``), whatever the count.
+    ``percentile`` follows ``np.percentile``'s linear interpolation between the two order statistics around the
+    rank; both are within ``alpha`` of the true ones, and so is their convex combination.
+    """
+
+    def __init__(self, alpha: float = QUANTILE_RELATIVE_ERROR):
+        if not 0.0 < alpha < 1.0:
+            raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+        self.alpha = alpha
+        self._log_gamma = math.log((1.0 + alpha) / (1.0 - alpha))
+        self.counts = np.zeros(0, dtype=np.int64)  # counts[j]: bucket self.offset + j
+        self.offset = 0
+        self.zeros = 0
+        self.count = 0
+
+    def add(self, values: np.ndarray) -> None:
+        """Count ``values`` (1-D, finite)."""
+        values = np.asarray(values, dtype=np.float64)
+        if not len(values):
+            return
+        positive = values[values > 0.0]
+        self.zeros += len(values) - len(positive)
+        self.count += len(values)
+        if not len(positive):
+            return
+        index = np.ceil(np.log(positive) / self._log_gamma).astype(np.int64)
+        lo, hi = int(index.min()), int(index.max())
+        if not len(self.counts):
+            self.counts, self.offset = np.zeros(hi - lo + 1, dtype=np.int64), lo
+        elif lo < self.offset or hi >= self.offset + len(self.counts):
+            new_lo, new_hi = min(lo, self.offset), max(hi, self.offset + len(self.counts) - 1)
+            grown = np.zeros(new_hi - new_lo + 1, dtype=np.int64)
+            grown[self.offset - new_lo : self.offset - new_lo + len(self.counts)] = self.counts
+            self.counts, self.offset = grown, new_lo
+        self.counts += np.bincount(index - self.offset, minlength=len(self.counts))
+
+    def _order_statistic(self, ranks: np.ndarray) -> np.ndarray:
+        """Estimates of the values of 0-based ``ranks`` [K] in sorted order."""
+        positive_rank = ranks - self.zeros
+        bucket = np.searchsorted(np.cumsum(self.counts), positive_rank, side="right") + self.offset
+        value = 2.0 * np.exp(bucket * self._log_gamma) / (1.0 + math.exp(self._log_gamma))
+        return np.where(positive_rank < 0, 0.0, value)
+
+    def percentile(self, q: float) -> float:
+        """The ``q``-th percentile (0-100) as ``np.percentile`` (linear) gives it, within ``alpha``; nan if empty."""
+        if not self.count:
+            return math.nan
+        position = q / 100.0 * (self.count - 1)
+        below = math.floor(position)
+        lo, hi = self._order_statistic(np.array([below, min(below + 1, self.count - 1)]))
+        return float(lo + (hi - lo) * (position - below))
+
+
+class ExactSum:
+    """A running sum of floats kept exact to about 106 bits (two floats): ``value`` is the correctly rounded sum."""
 
     def __init__(self) -> None:
+        self.hi, self.lo = 0.0, 0.0
+
+    def add(self, values: np.ndarray) -> None:
+        """Add ``values`` (1-D)."""
+        terms = [self.hi, self.lo, *np.asarray(values, dtype=np.float64).tolist()]
+        self.hi = math.fsum(terms)
+        terms.append(-self.hi)
+        self.lo = math.fsum(terms)
+
+    @property
+    def value(self) -> float:
+        """The sum so far."""
+        return self.hi + self.lo
+
+
+class Ledger:
+    """Running totals, the utilisation histogram and completed jobs of one episode (see module docstring).
+
+    ``kind``: ``"exact"`` keeps every completed job's JCT and id; ``"bounded"`` fixed-size accumulators."""
+
+    def __init__(self, kind: str = "exact") -> None:
+        if kind not in LEDGERS:
+            raise ValueError(f"ledger must be one of {LEDGERS}, got {kind!r}")
+        self.kind = kind
         self.totals: dict[str, float] = {k: (0.0 if k in FLOAT_TOTALS else 0) for k in TOTALS}
         self.util_hist = np.zeros(UTIL_BINS + 1, dtype=np.int64)
         self.shield_host = [0, 0.0, 0.0]
         """Rounds a shield host served, the sum of its utilisation over them, its largest backlog (seconds)."""
-        self.jcts = Column(np.float64)  # completed jobs' JCTs, in completion order
-        self.ids = Column(np.int64)  # their ids, in the same order
+        self.jcts = Column(np.float64)  # completed jobs' JCTs, in completion order (exact ledger)
+        self.ids = Column(np.int64)  # their ids, in the same order (exact ledger)
+        self.jct_sum = ExactSum()  # the bounded ledger's JCT sum and quantiles
+        self.jct_sketch = QuantileSketch()
 
     def count(self, **amounts: float) -> None:
         """Add ``amounts`` to the running totals (``TOTALS``)."""
@@ -79,13 +174,27 @@ class Ledger:
 
     def record_completed(self, ids: np.ndarray, jcts: np.ndarray) -> None:
         """Fold completed jobs ``ids`` [J] with their ``jcts`` [J] (seconds) into the ledger."""
+        if self.kind == "bounded":
+            if len(jcts):
+                self.jct_sum.add(jcts)
+                self.jct_sketch.add(jcts)
+            return
         self.jcts.extend(jcts)
         self.ids.extend(ids)
+
+    def held_bytes(self) -> int:
+        """Bytes the completed-job record holds (the exact ledger's columns, or the bounded ledger's sketch)."""
+        if self.kind == "bounded":
+            return self.jct_sketch.counts.nbytes
+        return sum(c.nbytes for col in (self.jcts, self.ids) for c in col.chunks)
 
     def job_times(self, now: float, open_ids: np.ndarray, open_arrival: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per job of the episode (by id): its JCT if completed, else its age at ``now``; and whether it completed.
 
         ``open_ids``/``open_arrival``: the jobs still in the system (the job table)."""
+        if self.kind == "bounded":
+            raise ValueError("job_times() needs every completed job's JCT, which ledger='bounded' does not keep; "
+                             "set ledger='exact' in the config (the default) to read per-job times")
         n = int(self.totals["jobs_arrived"])
         times, done = np.empty(n), np.zeros(n, dtype=bool)
         ids = self.ids.array()
@@ -97,22 +206,21 @@ class Ledger:
     def metrics(self, now: float, open_arrival: np.ndarray) -> dict[str, float]:
         """The episode's figures (``ClusterSimulator.metrics``); ``open_arrival``: arrival times of open jobs."""
         t = self.totals
-        jcts = self.jcts.array()
         hist = self.util_hist
         total = hist.sum()
         median_util = float(np.searchsorted(np.cumsum(hist), total / 2.0) / UTIL_BINS) if total else 0.0
         mean_util = float((hist * np.arange(UTIL_BINS + 1)).sum() / UTIL_BINS / total) if total else 0.0
         placed = t["tasks_placed"]
-        all_jct = np.concatenate([jcts, now - open_arrival])
+        mean_jct, p95_jct, mean_jct_all = self._jct_figures(now, open_arrival)
         return {
             "collisions": t["collisions"],
             "overloads": t["overloads"],
             "jobs_arrived": t["jobs_arrived"],
             "jobs_completed": t["jobs_completed"],
-            "mean_jct": float(jcts.mean()) if len(jcts) else math.nan,
-            "p95_jct": float(np.percentile(jcts, 95)) if len(jcts) else math.nan,
+            "mean_jct": mean_jct,
+            "p95_jct": p95_jct,
             "jobs_unfinished": len(open_arrival),
-            "mean_jct_all": float(all_jct.mean()) if len(all_jct) else math.nan,
+            "mean_jct_all": mean_jct_all,
             "median_utilization": median_util,
             "mean_utilization": mean_util,
             "tasks_placed": placed,
@@ -126,6 +234,23 @@ class Ledger:
             "sim_time_s": now,
             **self._shield_host_metrics(),
         }
+
+    def _jct_figures(self, now: float, open_arrival: np.ndarray) -> tuple[float, float, float]:
+        """``mean_jct``, ``p95_jct`` (completed jobs) and ``mean_jct_all`` (with open jobs at their age so far)."""
+        ages = now - open_arrival
+        if self.kind == "bounded":
+            done = self.jct_sketch.count
+            mean = self.jct_sum.value / done if done else math.nan
+            every = ExactSum()
+            every.add(np.array([self.jct_sum.hi, self.jct_sum.lo]))
+            every.add(ages)
+            mean_all = every.value / (done + len(ages)) if done + len(ages) else math.nan
+            return mean, self.jct_sketch.percentile(95), mean_all
+        jcts = self.jcts.array()
+        all_jct = np.concatenate([jcts, ages])
+        if not len(jcts):
+            return math.nan, math.nan, float(all_jct.mean()) if len(all_jct) else math.nan
+        return float(jcts.mean()), float(np.percentile(jcts, 95)), float(all_jct.mean())
 
     def _shield_host_metrics(self) -> dict[str, float]:
         """The busiest shield host's mean utilisation and largest backlog (seconds), only when a shield ran."""

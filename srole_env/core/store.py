@@ -54,11 +54,13 @@ class Table:
     """Columnar arrays with amortised append and in-place compaction; columns read as read-only views."""
 
     def __init__(self, fields: dict[str, type], capacity: int = 256):
-        clash = sorted(set(fields) & (set(dir(Table)) | {"fields", "size", "version", "cols", "_viewed"}))
+        clash = sorted(set(fields) & (set(dir(Table)) | {"fields", "size", "version", "cols", "_viewed",
+                                                          "min_capacity"}))
         if clash:
             raise ValueError(f"Table: field name(s) {clash} would hide the table's own attributes")
         self.fields = dict(fields)
         self.size = 0
+        self.min_capacity = capacity
         self.version = next(_versions)
         self.cols = {name: np.zeros(capacity, dtype=dtype) for name, dtype in self.fields.items()}
         self._viewed: list[str] = []  # columns whose view sits in the instance dict until rows come or go
@@ -96,10 +98,16 @@ class Table:
         self._changed()
 
     def keep(self, mask: np.ndarray) -> None:
-        """Drop rows where ``mask`` is False, preserving order."""
+        """Drop rows where ``mask`` is False, preserving order. Capacity follows the rows down: below a quarter
+        full (and past the initial capacity) the arrays are reallocated at twice the rows, so memory held after a
+        burst of work tracks the work left, with amortised O(1) cost per row and no thrashing at the boundary."""
         rows = np.flatnonzero(mask)  # once, not once per column
-        for arr in self.cols.values():
-            arr[: len(rows)] = arr.take(rows)
+        capacity = len(next(iter(self.cols.values())))
+        shrink = capacity > max(4 * len(rows), self.min_capacity)
+        for name, arr in self.cols.items():
+            if shrink:
+                self.cols[name] = np.zeros(max(2 * len(rows), self.min_capacity), dtype=arr.dtype)
+            self.cols[name][: len(rows)] = arr.take(rows)
         self.size = len(rows)
         self._resized()
 

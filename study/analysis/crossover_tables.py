@@ -32,6 +32,21 @@ HEAD_STYLES = {0: "-", 1: "--", 2: ":"}
 
 
 # ---------------------------------------------------------------------- tables
+def with_rho(frame: pd.DataFrame, base: dict[str, Any]) -> None:
+    """Add ``rho`` (the offered load of each row's N and arrival rate at ``base``, to 2 decimals) to a map's rows."""
+    keys = frame[["n_edges", "arrival_rate"]].drop_duplicates()
+    rho = {(n, r): round(offered_load({**base, "n_edges": int(n), "arrival_rate": float(r)}), 2)
+           for n, r in keys.itertuples(index=False)}
+    frame["rho"] = [rho[(n, r)] for n, r in zip(frame["n_edges"], frame["arrival_rate"])]
+
+
+def with_policy(frame: pd.DataFrame, learned: tuple[str, ...], source_n: int) -> None:
+    """Add ``policy``: ``SOURCE`` for a learned model trained at ``source_n``, ``RETRAINED`` for one trained at its
+    own N, ``FIXED`` for the non-learned methods."""
+    retrained = (frame["experiment"] == "trained") & (frame["n_edges"] != source_n)
+    frame["policy"] = np.where(frame["method"].isin(learned), np.where(retrained, RETRAINED, SOURCE), FIXED)
+
+
 def crossover_frame(rows: list[dict[str, Any]], base: dict[str, Any], source_n: int) -> pd.DataFrame:
     """The rows with ``rho``, ``head_service_s`` (NaN for methods that never consult the head), ``policy`` (module
     constants) and ``unfinished_frac``; a non-learned row reached from two experiments is kept once."""
@@ -39,15 +54,10 @@ def crossover_frame(rows: list[dict[str, Any]], base: dict[str, Any], source_n: 
     if frame.empty:
         return frame
     frame = frame.drop(columns=[c for c in ("job_jcts",) if c in frame.columns])
-    keys = frame[["n_edges", "arrival_rate"]].drop_duplicates()
-    rho = {(n, r): round(offered_load({**base, "n_edges": int(n), "arrival_rate": float(r)}), 2)
-           for n, r in keys.itertuples(index=False)}
-    frame["rho"] = [rho[(n, r)] for n, r in zip(frame["n_edges"], frame["arrival_rate"])]
+    with_rho(frame, base)
     head = frame["head_bookkeeping_s"] if "head_bookkeeping_s" in frame.columns else pd.Series(np.nan, frame.index)
     frame["head_service_s"] = np.where(frame["method"].isin(HEAD_METHODS), head, np.nan)
-    learned = frame["method"].isin(LEARNED)
-    retrained = (frame["experiment"] == "trained") & (frame["n_edges"] != source_n)
-    frame["policy"] = np.where(learned, np.where(retrained, RETRAINED, SOURCE), FIXED)
+    with_policy(frame, LEARNED, source_n)
     arrived = frame["jobs_arrived"] if "jobs_arrived" in frame.columns else pd.Series(np.nan, frame.index)
     unfinished = frame["jobs_unfinished"] if "jobs_unfinished" in frame.columns else pd.Series(np.nan, frame.index)
     frame["unfinished_frac"] = unfinished / arrived.where(arrived > 0)
@@ -55,18 +65,24 @@ def crossover_frame(rows: list[dict[str, Any]], base: dict[str, Any], source_n: 
     return frame.drop_duplicates(subset=keys).reset_index(drop=True)
 
 
-def points_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per (rho, N, head time, method, policy): means over seeds of ``POINT_METRICS`` and the seed count."""
+def point_means(frame: pd.DataFrame, axis: str, metrics: tuple[str, ...]) -> pd.DataFrame:
+    """Per (rho, N, ``axis``, method, policy): means over seeds of ``metrics`` (those the frame has) and the seed
+    count; ``axis`` NaN (a method the axis does not apply to) stays NaN."""
     if frame.empty:
         return pd.DataFrame()
-    keys = ["rho", "n_edges", "head_service_s", "method", "policy"]
-    metrics = [m for m in POINT_METRICS if m in frame.columns]
-    g = frame.assign(head_service_s=frame["head_service_s"].fillna(-1.0)).groupby(keys)
-    out = g[metrics].mean()
+    keys = ["rho", "n_edges", axis, "method", "policy"]
+    present = [m for m in metrics if m in frame.columns]
+    g = frame.assign(**{axis: frame[axis].fillna(-1.0)}).groupby(keys)
+    out = g[present].mean()
     out["seeds"] = g["seed"].nunique()
     out = out.reset_index()
-    out["head_service_s"] = out["head_service_s"].where(out["head_service_s"] >= 0)
+    out[axis] = out[axis].where(out[axis] >= 0)
     return out
+
+
+def points_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per (rho, N, head time, method, policy): means over seeds of ``POINT_METRICS`` and the seed count."""
+    return point_means(frame, "head_service_s", POINT_METRICS)
 
 
 def first_n(sizes: pd.Series, flags: pd.Series) -> float:

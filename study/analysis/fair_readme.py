@@ -14,13 +14,15 @@ import pandas as pd
 
 from study.analysis.crossover_tables import FIXED, RETRAINED, SOURCE
 from study.analysis.text import markdown_table, pct
+from study.experiments.roster import HEAD_METHODS
 
 PAPER_REDUCTION = 0.59
 """The paper's headline: SROLE cuts training time by up to 59% (against MARL and against the centralized RL head)."""
 MEASURED_REQUEST_S = (0.001, 0.003)
 """The per-request service time a production scheduler measures (Kubernetes' ``scheduler_perf``: about 1.1-1.3 ms a
 pod at 500 nodes, 3 ms in a mixed workload; ``docs/host_cost.md``): the range a real cluster's head lives in."""
-HEADS = ("CRL", "CRL-greedy")
+HEADS = HEAD_METHODS
+"""The cluster head's methods (CRL, CRL-greedy): a filter over the roster."""
 
 
 def _read(results: Path, name: str) -> pd.DataFrame:

@@ -12,9 +12,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from srole_env.load import offered_load
 from study.analysis import stats
-from study.analysis.crossover_tables import FIXED, RETRAINED, SOURCE, _point_verdict, first_n
+from study.analysis.crossover_tables import (
+    FIXED,
+    RETRAINED,
+    SOURCE,
+    _point_verdict,
+    first_n,
+    point_means,
+    with_policy,
+    with_rho,
+)
 from study.analysis.paired_tables import paired_rows
 from study.analysis.regime_tables import FEW, MIN_PAIRS
 from study.experiments.fair_profile import HOST_METHODS, LEARNED
@@ -55,15 +63,10 @@ def fair_frame(rows: list[dict[str, Any]], base: dict[str, Any], source_n: int) 
     if frame.empty:
         return frame
     frame = frame.drop(columns=[c for c in ("job_jcts",) if c in frame.columns])
-    keys = frame[["n_edges", "arrival_rate"]].drop_duplicates()
-    rho = {(n, r): round(offered_load({**base, "n_edges": int(n), "arrival_rate": float(r)}), 2)
-           for n, r in keys.itertuples(index=False)}
-    frame["rho"] = [rho[(n, r)] for n, r in zip(frame["n_edges"], frame["arrival_rate"])]
+    with_rho(frame, base)
     req = frame["request_s"] if "request_s" in frame.columns else pd.Series(np.nan, frame.index)
     frame["request_s"] = np.where(frame["method"].isin(HOST_METHODS), pd.to_numeric(req, errors="coerce"), np.nan)
-    learned = frame["method"].isin(LEARNED)
-    retrained = (frame["experiment"] == "trained") & (frame["n_edges"] != source_n)
-    frame["policy"] = np.where(learned, np.where(retrained, RETRAINED, SOURCE), FIXED)
+    with_policy(frame, LEARNED, source_n)
     frame["mean_jct_finished"] = frame["mean_jct"] if "mean_jct" in frame.columns else np.nan
     for col in ("jobs_arrived", "jobs_unfinished", *HOST_COLUMNS):
         if col not in frame.columns:
@@ -75,16 +78,11 @@ def fair_frame(rows: list[dict[str, Any]], base: dict[str, Any], source_n: int) 
 
 def points_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Per (rho, N, request_s, method, policy): means over seeds of ``POINT_COLUMNS`` and the seed count."""
-    if frame.empty:
-        return pd.DataFrame()
-    keys = ["rho", "n_edges", "request_s", "method", "policy"]
-    metrics = [m for m in POINT_COLUMNS if m in frame.columns]
-    g = frame.assign(request_s=frame["request_s"].fillna(-1.0)).groupby(keys)
-    out = g[metrics].mean()
-    out["seeds"] = g["seed"].nunique()
-    out = out.reset_index()
-    out["request_s"] = out["request_s"].where(out["request_s"] >= 0)
-    return out[[*keys, "seeds", *metrics]]
+    out = point_means(frame, "request_s", POINT_COLUMNS)
+    if out.empty:
+        return out
+    return out[["rho", "n_edges", "request_s", "method", "policy", "seeds",
+                *(m for m in POINT_COLUMNS if m in frame.columns)]]
 
 
 def saturation_table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 
 from srole_common.persist import save_figure  # noqa: E402
 from study.analysis import stats  # noqa: E402
-from study.experiments.roster import HEADLINE_BASELINES, METHOD_NAMES, REFERENCE_KINDS, SROLE  # noqa: E402
+from study.experiments.roster import HEADLINE_BASELINES, REFERENCE_KINDS, SROLE, names  # noqa: E402
 
 DPI = 110
 """Dots per inch of every PNG."""
@@ -39,7 +39,10 @@ MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h", "p", "d")
 STYLES = ("-", "--", "-.", ":")
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
           "#17becf", "#393b79", "#637939", "#000000")
-"""One distinct colour per method of ``METHOD_NAMES`` (matplotlib's tab10 plus three darker ones)."""
+"""One distinct colour per method of ``STYLED`` (matplotlib's tab10 plus three darker ones)."""
+STYLED = names(lambda m: not m.offline)
+"""The methods with a style of their own, in roster order: every one but the optimality study's solver rows (which no
+figure draws): the styles of the other names start where they always did."""
 LABELS = {
     "mean_jct_all": "mean JCT, all jobs (simulated s)",
     "mean_jct": "mean JCT, completed jobs (simulated s)",
@@ -54,10 +57,10 @@ LABELS = {
 
 
 def style(method: str) -> dict[str, object]:
-    """A fixed marker, line style and colour per method of ``METHOD_NAMES`` (the same in every figure); other
+    """A fixed marker, line style and colour per method of ``STYLED`` (the same in every figure); other
     names (e.g. the shield-overhead sweep's "central shield") get theirs from ``styles``, per figure."""
-    if method in METHOD_NAMES:
-        return _style_at(METHOD_NAMES.index(method))
+    if method in STYLED:
+        return _style_at(STYLED.index(method))
     return styles([method])[method]
 
 
@@ -67,11 +70,11 @@ def _style_at(i: int) -> dict[str, object]:
 
 def styles(methods: Sequence[str]) -> dict[str, dict[str, object]]:
     """One style per name in ``methods``, pairwise different in colour, marker and line style: the fixed style of
-    a ``METHOD_NAMES`` entry, and for any other name, in order, the next style index no name of this figure uses
+    a ``STYLED`` entry, and for any other name, in order, the next style index no name of this figure uses
     (so two such lines never share a look, as hashing the name could make them)."""
-    known = {m: METHOD_NAMES.index(m) for m in methods if m in METHOD_NAMES}
+    known = {m: STYLED.index(m) for m in methods if m in STYLED}
     used = {i % len(COLORS) for i in known.values()}
-    free = (i for i in range(len(METHOD_NAMES), 10 * len(COLORS)) if i % len(COLORS) not in used)
+    free = (i for i in range(len(STYLED), 10 * len(COLORS)) if i % len(COLORS) not in used)
     out: dict[str, dict[str, object]] = {}
     for m in dict.fromkeys(methods):
         if m in known:

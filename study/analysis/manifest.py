@@ -23,7 +23,7 @@ ROLES: dict[str, str] = {
     "replication": "the same comparison on disjoint training seeds (--profile paper-replication)",
     "long_budget": "the same seeds at a longer training budget (--profile paper-long)",
     "quick": "the quick profile: independent bootstrap, fewer seeds and rounds (--profile quick)",
-    "optimality": "gaps to the CP-SAT optimum (scripts/experiments/optimality_gaps.py)",
+    "optimality": "gaps to the CP-SAT optimum (srole reproduce --profile optimality)",
     "regime": "the regime map (--profile regime)",
     "emulation": "the simulator against the Ray emulation (srole emulate)",
     "head_latency": "the cluster head's decision latency against N (scripts/bench/head_latency.py)",

@@ -16,6 +16,7 @@ from srole_common.persist import save_figure
 from srole_env import make_config
 from srole_env.load import offered_load
 from study.analysis.paired_tables import paired_rows
+from study.analysis.paper import paper_figures
 from study.experiments.regime_profile import REFERENCE, SOURCE_N
 from study.experiments.roster import EDGE_LEARNED, HEAD_BASELINES, HEAD_METHODS, SROLE
 
@@ -193,3 +194,22 @@ def where_points(part: pd.DataFrame) -> str:
         h = "" if head < 0 else f" at {head_label(head)}"
         out.append(f"N={n:,}{h} rho {', '.join(f'{r:g}' for r in sorted(sel['rho'].unique()))}")
     return "; ".join(out)
+
+
+def readme_table(results_dir: str | Path) -> str:
+    """The README's regime table: per comparison of the regime map, points that are better, tied, worse or without an
+    interval (too few paired seeds), the range of the paired reductions, and the largest reduction anywhere."""
+    regime = read_table(Path(results_dir) / "regime.csv")
+    lines = ["| comparison | points | better | tied | worse | no interval | paired JCT reduction, range |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for comparison, part in regime.groupby("comparison", sort=True):
+        verdict = part["verdict"].astype(str)
+        lines.append(f"| {comparison} | {len(part)} | {(verdict == 'better').sum()} | {(verdict == 'tied').sum()} | "
+                     f"{(verdict == 'worse').sum()} | {verdict.str.startswith('n/a').sum()} | "
+                     f"{part['paired_reduction'].min():+.0%} to {part['paired_reduction'].max():+.0%} |")
+    top = regime.loc[regime["paired_reduction"].idxmax()]
+    head = "" if pd.isna(top[HEAD_COLUMN]) else f", head {top[HEAD_COLUMN] * 1e3:g} ms"
+    lines += ["", f"Largest paired JCT reduction anywhere: {top['paired_reduction']:+.0%} ({top['comparison']}, "
+              f"N = {int(top['n_edges'])}, offered load {top['rho']:g}{head}; verdict: {top['verdict']}). "
+              f"The paper reports up to {paper_figures().label('mean_jct_all')}."]
+    return "\n".join(lines)

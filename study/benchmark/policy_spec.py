@@ -229,7 +229,7 @@ def _from_object(obj: Any, spec: str, kind: str, identity: dict[str, Any]) -> tu
 
 def _sb3_zip(path: Path) -> Any:
     """An SB3 model file as a ``Policy``: its algorithm read from the zip's ``data`` (policy class module)."""
-    from agents.learners.sb3_learners import CLASSES, SB3Policy
+    from agents.learners.sb3.learners import CLASSES, SB3Policy
     from srole_common.persist import sb3_load
 
     try:

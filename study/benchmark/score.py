@@ -124,9 +124,9 @@ def score(policy: Any, task: str | Task, *, shield: str | None = None, out: str 
     except PolicyError as err:
         raise PolicyError(f"task {task.id}: {err}") from err
     if hasattr(evaluable, "obs_shape"):  # an SB3 zip: parallel or head policy by its observation size
-        from srole_env.core.simulator import ClusterSimulator
+        from srole_env.core.observation import obs_dim
 
-        evaluable.env_kind = needs_kind(evaluable, ClusterSimulator(task.cluster()).obs_dim)
+        evaluable.env_kind = needs_kind(evaluable, obs_dim(task.cluster().n_candidates))  # the layout, no simulator
     shield = shield or task.shield
     try:
         rows = run_evaluable(evaluable, task, shield, device)

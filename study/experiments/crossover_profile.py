@@ -34,6 +34,7 @@ cell keeps what it finished); ``scripts/experiments/crossover_map.py`` runs the 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,9 +74,10 @@ def regions_for(n: int, edges_per_region: float = EDGES_PER_REGION, minimum: int
     return int(min(n, max(minimum, round(n / edges_per_region))))
 
 
-@dataclass(frozen=True)
-class MapSpec:
-    """The axes and budgets of one crossover profile."""
+@dataclass(frozen=True, kw_only=True)
+class MapAxes:
+    """What every map over N x rho shares (the crossover map's ``MapSpec``, the fair map's ``FairSpec``): its axes,
+    where its models are trained and evaluated, its seeds, horizons, budgets and stages."""
 
     base: dict[str, Any]
     sizes: tuple[int, ...]
@@ -83,7 +85,6 @@ class MapSpec:
     trained: tuple[int, ...]
     source: int
     eval_n: dict[int, tuple[float, ...]]
-    heads: tuple[float, ...]
     seeds: tuple[int, ...]
     horizon: dict[float, int]
     rounds: int
@@ -92,11 +93,18 @@ class MapSpec:
     large_from: int
     """N from which evaluations use ``large_episodes`` episodes (cost)."""
     stages: tuple[tuple[int, ...], ...]
-    hparams: dict[str, Any] = field(default_factory=dict)
-    learner_hparams: dict[str, Any] = field(default_factory=dict)
+    hparams: Mapping[str, Any] = field(default_factory=dict)
+    learner_hparams: Mapping[str, Any] = field(default_factory=dict)
 
     def episodes(self, n: int) -> int:
         return self.large_episodes if n >= self.large_from else self.eval_episodes
+
+
+@dataclass(frozen=True, kw_only=True)
+class MapSpec(MapAxes):
+    """The axes and budgets of one crossover profile: the map's, and the head's service times."""
+
+    heads: tuple[float, ...]
 
 
 LOADS = (0.8, 0.2, 0.5)
@@ -144,11 +152,43 @@ def map_spec(name: str = "crossover") -> MapSpec:
     raise ValueError(f"profile: unknown crossover profile {name!r}; choose one of {list(CROSSOVER_PROFILES)}")
 
 
-def point(spec: MapSpec, n: int, rho: float) -> dict[str, Any]:
-    """The config fields of one (N, rho) point: N, the arrival rate of load rho, the horizon and the regions."""
+def point(spec: Any, n: int, rho: float) -> dict[str, Any]:
+    """The config fields of one (N, rho) point of a map (``MapSpec``, ``fair_profile.FairSpec``: its ``base`` and
+    ``horizon``): N, the arrival rate of load rho, the horizon and the regions."""
     base = {**spec.base, "n_edges": n}
     return {"n_edges": n, "arrival_rate": round(rate_for_load(base, rho), 7), "horizon": spec.horizon[rho],
             "n_regions": regions_for(n)}
+
+
+def check_axes(spec: Any, sizes: tuple[int, ...] | None, loads: tuple[float, ...] | None, what: str) -> set[int]:
+    """The sizes to keep (``sizes``, default all of the map's); ``ValueError`` naming ``what`` (the map) when a size
+    or load is not one of the map's."""
+    keep = set(spec.sizes if sizes is None else sizes)
+    unknown = keep - set(spec.sizes)
+    if unknown:
+        raise ValueError(f"{what}: sizes {sorted(unknown)} are not in the map's N {list(spec.sizes)}")
+    if loads is not None and set(loads) - set(spec.loads):
+        raise ValueError(f"{what}: loads {sorted(set(loads) - set(spec.loads))} are not in the map's rho "
+                         f"{sorted(spec.loads)}")
+    return keep
+
+
+def grid_experiment(spec: Any, name: str, train: dict[str, Any], evals: tuple[dict[str, Any], ...],
+                    methods: tuple[str, ...], seed: int, n: int) -> Experiment:
+    """One grid experiment of a map: ``methods`` trained (or run) at ``train`` with ``seed``, evaluated at each of
+    ``evals`` (none: the training point) with the map's episodes at N = ``n``."""
+    return Experiment(name, spec.base, kind="grid", grid=(train,), eval_grid=evals, methods=methods, seeds=(seed,),
+                      episodes=spec.episodes(n))
+
+
+def cumulative_stages(stages: tuple[tuple[int, ...], ...]) -> list[tuple[int, ...]]:
+    """The sizes of each stage with those before it: ``((20, 200), (2000,))`` -> ``[(20, 200), (20, 200, 2000)]``."""
+    out: list[tuple[int, ...]] = []
+    have: tuple[int, ...] = ()
+    for stage in stages:
+        have = (*have, *stage)
+        out.append(have)
+    return out
 
 
 def experiments(spec: MapSpec, sizes: tuple[int, ...] | None = None, loads: tuple[float, ...] | None = None,
@@ -157,20 +197,12 @@ def experiments(spec: MapSpec, sizes: tuple[int, ...] | None = None, loads: tupl
     (the trained N = ``spec.source`` cells come with any larger N, since its models are evaluated there);
     ``loads``: only these rho; ``retrain=False``: no retraining above the source N (the transferred models and the
     non-learned methods only: the cheap part of a stage)."""
-    keep = set(spec.sizes if sizes is None else sizes)
-    unknown = keep - set(spec.sizes)
-    if unknown:
-        raise ValueError(f"crossover: sizes {sorted(unknown)} are not in the map's N {list(spec.sizes)}")
-    if loads is not None and set(loads) - set(spec.loads):
-        raise ValueError(f"crossover: loads {sorted(set(loads) - set(spec.loads))} are not in the map's rho "
-                         f"{sorted(spec.loads)}")
+    keep = check_axes(spec, sizes, loads, "crossover")
     heads = tuple({"head_bookkeeping_s": h} for h in spec.heads)
     exps: list[Experiment] = []
 
-    def grid(name: str, train: dict[str, Any], evals: tuple[dict[str, Any], ...], methods: tuple[str, ...],
-             seed: int, n: int) -> None:
-        exps.append(Experiment(name, spec.base, kind="grid", grid=(train,), eval_grid=evals, methods=methods,
-                               seeds=(seed,), episodes=spec.episodes(n)))
+    def grid(*args: Any) -> None:
+        exps.append(grid_experiment(spec, *args))
 
     for stage in spec.stages:
         for seed in spec.seeds:
@@ -212,11 +244,7 @@ def crossover_profile(name: str = "crossover", sizes: tuple[int, ...] | None = N
 
 def stage_sizes(name: str = "crossover") -> list[tuple[int, ...]]:
     """The cumulative sizes of each stage: ``[(20, 200), (20, 200, 2000), ...]``."""
-    out, have = [], ()
-    for stage in map_spec(name).stages:
-        have = (*have, *stage)
-        out.append(have)
-    return out
+    return cumulative_stages(map_spec(name).stages)
 
 
 SLIM_DROP = ("checkpoint/replay.npz", "tb")

@@ -8,24 +8,27 @@ with seed ``seed + e``, so two methods given the same seed see the same episodes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from study.experiments.roster import Method
+from study.experiments.roster import KINDS, Method
 
-KINDS = ("learned", "heuristic", "reference", "bound", "fluid-bound", "optimum")
-"""What ``run_episodes`` runs: a trained run directory, a heuristic policy (by name), the full-knowledge greedy
-reference, the lower bound (every job alone on its fastest candidates), the fluid LP bound, and the CP-SAT optimum of
-the contention-free schedule class replayed through the env (``solver``: ``solve_offline``'s keyword arguments)."""
+__all__ = ["KINDS", "method_episodes", "run_episodes"]
+"""``KINDS`` (the roster's): what ``run_episodes`` runs: a trained run directory, a heuristic policy (by name), the
+full-knowledge greedy reference, the lower bound (every job alone on its fastest candidates), the fluid LP bound, and
+the CP-SAT optimum of the contention-free schedule class replayed through the env (``solver``: ``solve_offline``'s
+keyword arguments; its row adds the solver's own figures and what the schedule does, ``schedule_facts``)."""
 
 
 def run_episodes(kind: str, config: Any, episodes: int, seed: int, *, policy: str | Path | None = None,
                  shield: str = "none", device: str = "cpu",
-                 solver: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+                 solver: Mapping[str, Any] | None = None,
+                 on_round: Callable[[Any], None] | None = None) -> list[dict[str, Any]]:
     """Per-episode rows of one method of ``kind`` on ``episodes`` episodes of ``config`` (a ``ClusterConfig`` or a
     dict of its fields); ``policy``: the run directory (``learned``) or heuristic name (``heuristic``), run behind
-    ``shield``."""
+    ``shield``; ``on_round`` (``learned``/``heuristic`` on the parallel env): called with the shielded env after every
+    round (the shield-overhead cells read its ``last_report``)."""
     if kind not in KINDS:
         raise ValueError(f"kind: unknown method kind {kind!r}; choose one of {list(KINDS)}")
     if kind in ("learned", "heuristic"):
@@ -33,7 +36,8 @@ def run_episodes(kind: str, config: Any, episodes: int, seed: int, *, policy: st
             raise ValueError(f"policy: a {kind} method needs a {'run directory' if kind == 'learned' else 'name'}")
         from agents.harness.evaluate import evaluate
 
-        return evaluate(str(policy), shield, config, episodes, seed, device)["rows"]
+        watch = {} if on_round is None else {"on_round": on_round}
+        return evaluate(str(policy), shield, config, episodes, seed, device, **watch)["rows"]
     if kind == "reference":
         from gymnasium.utils import seeding
 
@@ -54,12 +58,14 @@ def run_episodes(kind: str, config: Any, episodes: int, seed: int, *, policy: st
         from references.fluid_bound import fluid_bound_episode
 
         return [fluid_bound_episode(config, seed + e) for e in range(episodes)]
-    from references.optimal import replay, solve_offline
+    from references.optimal import replay, schedule_facts, solve_offline
 
     rows = []
     for e in range(episodes):
         schedule = solve_offline(config, seed + e, **dict(solver or {}))
-        rows.append({**replay(schedule)["rows"][0], "solver_gap": schedule.solver_gap})
+        rows.append({**replay(schedule)["rows"][0], "solver_gap": schedule.solver_gap, "optimum": schedule.mean_jct,
+                     "cpsat_bound": schedule.best_bound, "solver_optimal": int(schedule.status == "OPTIMAL"),
+                     "solve_s": schedule.wall_s, "n_jobs": schedule.n_jobs, **schedule_facts(schedule)})
     return rows
 
 

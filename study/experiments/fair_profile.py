@@ -25,12 +25,21 @@ are checked on both halves (0-4 against 5-9). The other axes, regions, horizon a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from study.experiments.crossover_profile import HORIZON, LOADS, SIZES, STAGES, regions_for
+from study.experiments.crossover_profile import (
+    HORIZON,
+    LOADS,
+    SIZES,
+    STAGES,
+    MapAxes,
+    check_axes,
+    cumulative_stages,
+    grid_experiment,
+    point,
+)
 from study.experiments.profiles import DECISIVE_IDQN, DECISIVE_ROUNDS, Experiment, Profile
 from study.experiments.roster import METHODS, names
 
@@ -65,29 +74,15 @@ convergence test (``agents.harness.convergence.flatness``: the last third, at le
 episodes) reads the last 4."""
 
 
-@dataclass(frozen=True)
-class FairSpec:
-    """The axes, seed sets and budgets of one fair-map profile."""
+@dataclass(frozen=True, kw_only=True)
+class FairSpec(MapAxes):
+    """The axes, seed sets and budgets of one fair-map profile: the map's, the ``request_s`` sweep and its training
+    value, and the cited points with their seeds."""
 
-    base: dict[str, Any]
-    sizes: tuple[int, ...]
-    loads: tuple[float, ...]
-    trained: tuple[int, ...]
-    source: int
-    eval_n: dict[int, tuple[float, ...]]
     requests: tuple[float, ...]
     train_request_s: float
-    seeds: tuple[int, ...]
     cited_seeds: tuple[int, ...]
     cited: tuple[tuple[int, float], ...]
-    horizon: dict[float, int]
-    rounds: int
-    eval_episodes: int
-    large_episodes: int
-    large_from: int
-    stages: tuple[tuple[int, ...], ...]
-    hparams: Mapping[str, Any] = field(default_factory=dict)
-    learner_hparams: Mapping[str, Any] = field(default_factory=dict)
     curve: tuple[int, tuple[int, ...], int] | None = None
     """Learning curves of every training (METHODS rule 4): ``(eval_every, curve_seeds, curve_episodes)``."""
 
@@ -99,9 +94,6 @@ class FairSpec:
         for n, rho in self.cited:
             if not self.runs(n, rho):
                 raise ValueError(f"fair map: cited point N={n} rho {rho} is not a point of the map")
-
-    def episodes(self, n: int) -> int:
-        return self.large_episodes if n >= self.large_from else self.eval_episodes
 
     def runs(self, n: int, rho: float) -> bool:
         """Whether (N, rho) is a point of the map (trained there, or the source models evaluated there)."""
@@ -147,36 +139,20 @@ def fair_spec(name: str = "fair-map") -> FairSpec:
 FAIR_PROFILES = ("fair-map", "fair-map-tiny")
 
 
-def point(spec: FairSpec, n: int, rho: float) -> dict[str, Any]:
-    """The config fields of one (N, rho) point: N, the arrival rate of load rho, the horizon and the regions."""
-    from srole_env.load import rate_for_load
-
-    base = {**spec.base, "n_edges": n}
-    return {"n_edges": n, "arrival_rate": round(rate_for_load(base, rho), 7), "horizon": spec.horizon[rho],
-            "n_regions": regions_for(n)}
-
-
 def experiments(spec: FairSpec, sizes: tuple[int, ...] | None = None, loads: tuple[float, ...] | None = None,
                 retrain: bool = True) -> tuple[Experiment, ...]:
     """The map's experiments in the order they run: stage, seed, load (a run cut short keeps whole seeds of every
     method at the cheap points first). ``sizes`` / ``loads``: only these; ``retrain=False``: no retraining above the
     source N. Learned host methods train at ``train_request_s`` and are evaluated at every ``request_s``."""
-    keep = set(spec.sizes if sizes is None else sizes)
-    if keep - set(spec.sizes):
-        raise ValueError(f"fair map: sizes {sorted(keep - set(spec.sizes))} are not in the map's N {list(spec.sizes)}")
-    if loads is not None and set(loads) - set(spec.loads):
-        raise ValueError(f"fair map: loads {sorted(set(loads) - set(spec.loads))} are not in the map's rho "
-                         f"{sorted(spec.loads)}")
+    keep = check_axes(spec, sizes, loads, "fair map")
     host_learned = tuple(m for m in HOST_METHODS if METHODS[m].learned)
     host_fixed = tuple(m for m in HOST_METHODS if not METHODS[m].learned)
     free_learned = tuple(m for m in FREE_METHODS if METHODS[m].learned)
     free_fixed = tuple(m for m in FREE_METHODS if not METHODS[m].learned)
     exps: list[Experiment] = []
 
-    def grid(name: str, train: dict[str, Any], evals: tuple[dict[str, Any], ...], methods: tuple[str, ...],
-             seed: int, n: int) -> None:
-        exps.append(Experiment(name, spec.base, kind="grid", grid=(train,), eval_grid=evals, methods=methods,
-                               seeds=(seed,), episodes=spec.episodes(n)))
+    def grid(*args: Any) -> None:
+        exps.append(grid_experiment(spec, *args))
 
     every = spec.cited_seeds
     for stage in spec.stages:
@@ -222,11 +198,7 @@ def fair_profile(name: str = "fair-map", sizes: tuple[int, ...] | None = None, r
 
 def stage_sizes(name: str = "fair-map") -> list[tuple[int, ...]]:
     """The cumulative sizes of each stage: ``[(20, 200), (20, 200, 2000), ...]``."""
-    out, have = [], ()
-    for stage in fair_spec(name).stages:
-        have = (*have, *stage)
-        out.append(have)
-    return out
+    return cumulative_stages(fair_spec(name).stages)
 
 
 def tuning_notes(scenario: str = "paper") -> list[str]:

@@ -62,6 +62,8 @@ class EvalSpec:
     """Evaluate behind this shield instead of the method's own (``Method.eval_shields``)."""
     episodes: int | None = None
     """Evaluation episodes of this evaluation (None: the cell's ``eval_episodes``)."""
+    seed: int | None = None
+    """The first evaluation episode's seed (``Experiment.eval_seed``; None: ``EVAL_SEED_OFFSET + 100 * seed``)."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
             continue
         key = _key("eval", method["kind"], method.get("policy"), spec.shield or method["shield"],
                    train_key if cell.algo else None, key_fields(cfg), cell.seed, spec.episodes or cell.eval_episodes,
-                   spec.keep_jobs)
+                   spec.keep_jobs, *_own_key(cell, spec))
         path = cache / "evals" / f"{key}.json"
         expect = _eval_name(method, spec)
         if path in seen:  # the same evaluation reached from another point: run and count it once
@@ -174,7 +176,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     for spec, cfg, path in pending:
         t0 = time.perf_counter()
         try:
-            metrics = _evaluate(cell, model_dir, cfg, spec.shield or method["shield"], spec.episodes)
+            metrics = _evaluate(cell, model_dir, cfg, spec.shield or method["shield"], spec.episodes, spec.seed)
         except Exception as exc:  # noqa: BLE001 - one failed evaluation is reported, the rest still count
             failures.append(_failure(cell, spec, exc))
             continue
@@ -196,6 +198,15 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     return {"rows": rows, "failures": failures, "curves": record.get("curves", []),
             "train_wall_s": float(record.get("wall_s", 0.0)), "ran_s": time.perf_counter() - start,
             "recomputed": recomputed, "computed": bool(pending)}
+
+
+def _own_key(cell: Cell, spec: EvalSpec) -> tuple[Any, ...]:
+    """What else an evaluation's cache key holds when it has it: its own evaluation seed, an optimum's solver
+    settings (nothing for the others, so that their keys stay those of earlier versions)."""
+    extra: tuple[Any, ...] = () if spec.seed is None else (("eval_seed", spec.seed),)
+    if cell.method["kind"] == "optimum":
+        extra += (("solver", cell.hparams),)
+    return extra
 
 
 def _eval_name(method: dict[str, Any], spec: EvalSpec) -> str:
@@ -270,12 +281,14 @@ def _effort(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _evaluate(cell: Cell, model_dir: Path, cfg: dict[str, Any], shield: str,
-              episodes: int | None = None) -> dict[str, Any]:
-    """Mean metrics over ``episodes`` (default: the cell's) evaluation episodes behind ``shield`` (and the per-job
-    JCTs of all of them)."""
+              episodes: int | None = None, seed: int | None = None) -> dict[str, Any]:
+    """Mean metrics over ``episodes`` (default: the cell's) evaluation episodes behind ``shield``, the first seeded
+    ``seed`` (default: ``EVAL_SEED_OFFSET + 100 * cell.seed``), and the per-job JCTs of all of them."""
     method, episodes = cell.method, episodes or cell.eval_episodes
-    rows = run_episodes(method["kind"], cfg, episodes, EVAL_SEED_OFFSET + 100 * cell.seed, shield=shield,
-                        policy=model_dir if method["kind"] == "learned" else method.get("policy"), device=cell.device)
+    first = EVAL_SEED_OFFSET + 100 * cell.seed if seed is None else seed
+    rows = run_episodes(method["kind"], cfg, episodes, first, shield=shield,
+                        policy=model_dir if method["kind"] == "learned" else method.get("policy"), device=cell.device,
+                        solver=cell.hparams if method["kind"] == "optimum" else None)
     jobs = [j for r in rows for j in r.get("job_jcts", [])]
     numeric = [{k: v for k, v in r.items() if isinstance(v, (int, float)) and k not in ("episode", "seed")}
                for r in rows]
@@ -285,8 +298,9 @@ def _evaluate(cell: Cell, model_dir: Path, cfg: dict[str, Any], shield: str,
 
 
 def _overhead_row(cell: Cell, recomputed: list[str] | None = None) -> tuple[dict[str, Any], bool]:
-    """Least-loaded play behind a shield: mean simulated decision latency and messages per round (cached), and
-    whether it was computed now (False: read from the cache), which the report's cell count needs."""
+    """Least-loaded play behind a shield (``run_episodes``, reading the shield's report every round): mean simulated
+    decision latency and messages per round (cached), and whether it was computed now (False: read from the cache),
+    which the report's cell count needs."""
     shield, regions = cell.overhead["shield"], cell.overhead["regions"]
     spec = cell.evals[0]
     cfg = make_config(**spec.config)
@@ -299,28 +313,22 @@ def _overhead_row(cell: Cell, recomputed: list[str] | None = None) -> tuple[dict
         return {**cached, "experiment": spec.experiment, **spec.point}, False
     if cell.cached_only:  # --cached-only computes nothing: the cell is reported as not in the cache
         return {}, False
-    import srole_env
-    from agents.baselines.heuristics import make_heuristic
-    from shields import make_shield
-
     t0 = time.perf_counter()
-    kwargs = {"regions": regions} if shield == "decentralized" else {}
-    env = make_shield(srole_env.parallel_env(cfg), shield, **kwargs)
-    latency, messages, rounds, wall = [], 0, 0, 0.0
-    for e in range(cell.eval_episodes):
-        env.reset(seed=EVAL_SEED_OFFSET + 100 * cell.seed + e)
-        policy = make_heuristic("least_loaded", cell.seed)
-        sim = env.unwrapped.sim
-        obs, mask, done = sim.observe(), sim.action_mask(), False
-        while not done:
-            prefs = policy.preferences(obs, mask)
-            obs, mask, _, _, done, _ = env.step_arrays(np.argmax(prefs, axis=1), prefs)
-            rep = env.last_report
-            if rep["decision_latency_s"] > 0:
-                latency.append(rep["decision_latency_s"])
-            messages += rep["messages"]
-            wall += rep["decision_time_s"]
-            rounds += 1
+    run_cfg = cfg.replace(n_regions=regions) if shield == "decentralized" else cfg  # the shield reads its regions
+    latency: list[float] = []
+    seen = {"messages": 0, "rounds": 0, "wall": 0.0}
+
+    def record(env: Any) -> None:
+        rep = env.last_report
+        if rep["decision_latency_s"] > 0:
+            latency.append(rep["decision_latency_s"])
+        seen["messages"] += rep["messages"]
+        seen["wall"] += rep["decision_time_s"]
+        seen["rounds"] += 1
+
+    run_episodes("heuristic", run_cfg, cell.eval_episodes, EVAL_SEED_OFFSET + 100 * cell.seed, policy="least_loaded",
+                 shield=shield, on_round=record)
+    messages, rounds, wall = seen["messages"], seen["rounds"], seen["wall"]
     row = {
         "method": name,
         "shield": shield, "regions": regions if shield == "decentralized" else 1, "seed": cell.seed,
@@ -398,6 +406,16 @@ def _check_learner(algo: str, hparams: dict[str, Any], layers: list[tuple[str, d
         raise ValueError(f"hyperparameters for {algo} ({sources or 'defaults only'}): {err}") from err
 
 
+def solver_settings(profile: Profile, method: Method) -> dict[str, Any]:
+    """``solve_offline``'s keyword arguments for an ``optimum`` method: the profile's ``settings["solver"]``, the time
+    limit times the method's ``time_limit_factor``."""
+    solver = dict(profile.settings.get("solver", {}))
+    factor = method.hparams.get("time_limit_factor", 1)
+    if factor != 1:
+        solver["time_limit_s"] = factor * float(solver.get("time_limit_s", 30.0))
+    return solver
+
+
 def _points(exp: Experiment) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(point, eval config) pairs of an experiment."""
     if exp.kind == "sensitivity":
@@ -472,7 +490,7 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
                     unit = units.setdefault(unit_key, {"method": method, "seed": seed, "train": train_cfg,
                                                        "evals": []})
                     unit["evals"] += [EvalSpec(exp.name, point, cfg, keep_jobs, shield,
-                                               exp.episodes or profile.eval_episodes)
+                                               exp.episodes or profile.eval_episodes, exp.eval_seed)
                                       for shield in (method.eval_shields or (None,))]
                     unit["episodes"] = exp.episodes or profile.eval_episodes
     cells = []
@@ -480,10 +498,13 @@ def build_cells(profile: Profile, out: Path, device: str = "cpu", drop_models: b
         method: Method = unit["method"]
         extra: dict[str, Any] = {}
         if method.learned:
-            algo, hparams, source = resolve_learner(profile, method, str(unit["train"].get("scenario", "small")))
+            scenario = profile.tuned_scenario or str(unit["train"].get("scenario", "small"))
+            algo, hparams, source = resolve_learner(profile, method, scenario)
             extra = dict(algo=algo, hparams=hparams, hparams_source=source, rounds=profile.rounds,
                          eval_every=profile.eval_every, curve_seeds=tuple(profile.curve_seeds),
                          curve_episodes=profile.curve_episodes)
+        elif method.kind == "optimum":
+            extra = dict(hparams=solver_settings(profile, method))
         cells.append(Cell("method", {**asdict(method), "hparams": dict(method.hparams)}, unit["seed"], unit["train"],
                           tuple(unit["evals"]), cache, device, eval_episodes=unit["episodes"],
                           drop_models=drop_models, **extra))

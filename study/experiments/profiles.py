@@ -52,9 +52,10 @@ from typing import Any
 from srole_env.config import load_data_file
 from study.experiments.roster import ABLATION, ALL, KEY_METHODS, METHOD_NAMES, METHODS, PAPER_LEARNED, Method, names
 
-REPORTS = ("bootstrap", "paired", "regime", "crossover", "fair")
+REPORTS = ("bootstrap", "paired", "regime", "crossover", "fair", "optimality")
 """The reports a profile can pick (``Profile.report``): the independent-bootstrap comparison, the paired comparison
-over training seeds, the regime map, the crossover map and the fair map (their writers: ``study.reproduce.REPORTS``)."""
+over training seeds, the regime map, the crossover map, the fair map and the optimality study (their writers:
+``study.reproduce.REPORTS``)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,9 @@ class Experiment:
     """``kind="grid"``: evaluate each trained model at its training config plus each of these (default ``({},)``)."""
     seeds: tuple[int, ...] | None = None
     """Training seeds of this experiment (default: the profile's ``seeds``)."""
+    eval_seed: int | None = None
+    """The first evaluation episode's seed (episode ``e``: ``eval_seed + e``) whatever the training seed; None: the
+    study's own, disjoint from training seeds (``study.experiments.plan.EVAL_SEED_OFFSET``)."""
 
     def __post_init__(self) -> None:
         if self.kind not in ("methods", "shield_overhead", "sensitivity", "grid"):
@@ -150,6 +154,11 @@ class Profile:
     report: str | None = None
     """The report this profile writes, one of ``REPORTS`` (``study.reproduce.REPORTS`` maps each to its writer); None:
     ``paired`` if ``paired`` else ``bootstrap``."""
+    tuned_scenario: str | None = None
+    """The scenario whose tuned YAMLs the learned methods read; None: their training config's scenario."""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """Settings of the offline methods and of the report: ``solver`` (``references.optimal.solve_offline``'s keyword
+    arguments for an ``optimum`` method) and what the report says of the instances (the optimality study)."""
 
     def __post_init__(self) -> None:
         if self.paired and len(self.seeds) < 2:
@@ -236,7 +245,7 @@ REPLICATION = names(lambda m: m.srole or m.consults_head or m.headline > 0
 """Methods of the replication on seeds 10-19: both SROLEs, the baselines their verdicts compare against, and
 ``least_loaded`` (the heuristic a learned baseline must beat)."""
 OPTIMALITY = names(lambda m: m.name in DECISIVE_BUSY and m.kind != "bound")
-"""Methods the optimality study (``scripts/experiments/optimality_gaps.py``) runs on each small instance beside the
+"""Methods the optimality study (``study.experiments.optimality_profile``) runs on each small instance beside the
 CP-SAT optimum: the decisive comparison's methods at its busy loads, the bound aside (the study has its own bounds)."""
 FIRST = names(lambda m: m.key > 0 and not (m.kind == "heuristic" and m.shield != "none"))
 """Methods of the first run: the key methods but the heuristic behind the shield (CRL, MARL and both SROLEs with the

@@ -14,7 +14,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("learned", "heuristic", "reference", "bound")
+KINDS = ("learned", "heuristic", "reference", "bound", "fluid-bound", "optimum")
+"""What a method runs (``study.experiments.episodes.run_episodes``): a trained policy, a heuristic, the greedy
+reference, the lower bound, the fluid LP bound, the CP-SAT optimum of the contention-free schedule class."""
+OFFLINE_KINDS = ("fluid-bound", "optimum")
+"""Kinds computed offline from a whole episode (a solver per episode): only the optimality study runs them."""
 
 
 @dataclass(frozen=True)
@@ -23,8 +27,10 @@ class Method:
 
     ``learned`` methods train ``algo`` (``hparams`` added to the learner's) and are evaluated behind
     ``shield``; ``heuristic`` ones evaluate ``policy`` (an ``agents.harness.evaluate`` policy name) behind ``shield``;
-    ``reference`` is the greedy reference and ``bound`` the derived lower bound. ``tune_as`` names the
-    method whose tuned YAML this one uses (an ablation shares its parent's tuning).
+    ``reference`` is the greedy reference and ``bound`` the derived lower bound; ``fluid-bound`` and ``optimum``
+    (``OFFLINE_KINDS``) solve the whole episode (``hparams`` of an ``optimum``: ``time_limit_factor``, a multiple of
+    the profile's solver time limit). ``tune_as`` names the method whose tuned YAML this one uses (an ablation
+    shares its parent's tuning).
     """
 
     name: str
@@ -71,6 +77,11 @@ class Method:
         return self.kind == "learned"
 
     @property
+    def offline(self) -> bool:
+        """Computed offline from the whole episode (the optimality study's optimum and fluid LP bound)."""
+        return self.kind in OFFLINE_KINDS
+
+    @property
     def ablation(self) -> bool:
         """A cell of the shield's factorial ablation (evaluated behind several shields)."""
         return bool(self.eval_shields)
@@ -95,6 +106,9 @@ ROSTER: tuple[Method, ...] = (
     Method("lower-bound", "bound", key=9),
     Method("ABL-trained-none", "learned", tune_as="MARL", eval_shields=("none", "central")),
     Method("ABL-trained-central", "learned", shield="central", tune_as="MARL", eval_shields=("none", "central")),
+    Method("optimal", "optimum"),
+    Method("optimal-longer", "optimum", hparams={"time_limit_factor": 3}),
+    Method("fluid-lp-bound", "fluid-bound"),
 )
 """Every method of the comparison, in table order (the order of every table that shows all methods)."""
 
@@ -120,8 +134,12 @@ LEARNED = names(lambda m: m.learned)
 ABLATION = names(lambda m: m.ablation)
 """The factorial ablation of the shield: one learner and one set of hyperparameters (MARL's tuned values),
 trained without / behind the central shield, each evaluated without and behind it (four cells)."""
-ALL = names(lambda m: not m.ablation)
-"""Every method of the comparison but the ablation's (which has an experiment of its own)."""
+ALL = names(lambda m: not m.ablation and not m.offline)
+"""Every method of the comparison but the ablation's (which has an experiment of its own) and the offline ones (the
+optimality study's)."""
+OFFLINE = names(lambda m: m.offline)
+"""The optimality study's solver rows: the class optimum, the same again with a longer time limit (how much the best
+found schedule still moves), the fluid LP bound."""
 SROLE = names(lambda m: m.srole)
 BASELINES = names(lambda m: m.baseline, order=lambda m: m.tune_as in SROLE)
 """Methods SROLE is compared against (probability of improvement, differences with CIs); SROLE's own variant last."""

@@ -1,7 +1,7 @@
 """The RLlib learner at the door: its typed config and ``Learner`` class, without importing Ray.
 
 ``srole train --backend rllib --hparam`` goes through ``RLlibPPO.configure`` like every other learner; the
-training itself is ``agents.learners.rllib_adapter.train_rllib`` (which needs the ``rllib`` extra).
+training itself is ``agents.learners.rllib.adapter.train_rllib`` (which needs the ``rllib`` extra).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from agents.learners.base import Learner, LearnerConfig, above, at_least, betwee
 
 POLICY_MAPPINGS = ("shared", "per_agent")
 ACTION_MASKING = ("logits", "features")
-"""As ``agents.learners.rllib_adapter``'s (kept apart so that checking a config never imports Ray)."""
+"""As ``agents.learners.rllib.adapter``'s (kept apart so that checking a config never imports Ray)."""
 
 
 def _fragment(v: int | str) -> str | None:
@@ -57,7 +57,7 @@ class RLlibPPOConfig(LearnerConfig):
 
 class RLlibPPO(Learner):
     """RLlib PPO (``srole train --backend rllib``): validated by ``configure`` like every learner, trained by
-    ``agents.learners.rllib_adapter.train_rllib`` (its own run layout: an RLlib checkpoint and
+    ``agents.learners.rllib.adapter.train_rllib`` (its own run layout: an RLlib checkpoint and
     ``run_config.json``; no ``RunContext``)."""
 
     name = "ppo"
@@ -67,9 +67,9 @@ class RLlibPPO(Learner):
 
     @classmethod
     def run(cls, ctx: Any) -> None:
-        raise ValueError("RLlib runs train through agents.learners.rllib_adapter.train_rllib, not a RunContext")
+        raise ValueError("RLlib runs train through agents.learners.rllib.adapter.train_rllib, not a RunContext")
 
     @classmethod
     def load_policy(cls, ckpt: Path, device: str = "cpu") -> Any:
         raise ValueError("RLlib checkpoints load with agents.harness.policies.load_policy(run_dir) (or "
-                         "agents.learners.rllib_adapter.load_rllib_policy), which need the rllib extra")
+                         "agents.learners.rllib.adapter.load_rllib_policy), which need the rllib extra")

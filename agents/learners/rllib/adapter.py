@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.learners.rllib_specs import ACTION_MASKING, POLICY_MAPPINGS, RLlibPPOConfig
+from agents.learners.rllib.specs import ACTION_MASKING, POLICY_MAPPINGS, RLlibPPOConfig
 from srole_common.names import RLLIB_RUN_CONFIG, SHIELDS
 from srole_common.persist import atomic_write
 from srole_env.edge_cluster import EdgeClusterEnv

@@ -23,7 +23,7 @@ per round. SB3 sample counts (``n_steps``, ``batch_size``, ``learning_starts``, 
 ``target_update_interval``) stay in SB3's own timesteps.
 
 Hyperparameters are the SB3 constructor's keyword arguments (``net_arch`` goes into ``policy_kwargs``), as the
-typed configs of ``agents.learners.sb3_specs`` (the learners' classes; ``DEFAULTS`` there holds our defaults)
+typed configs of ``agents.learners.sb3.specs`` (the learners' classes; ``DEFAULTS`` there holds our defaults)
 validated them.
 Behind a shield the model's action probabilities (PPO, MaskablePPO) or Q-values (DQN) are the agents'
 preferences. A resumed run restores the model, its step counter and (DQN) the

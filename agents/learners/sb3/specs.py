@@ -2,8 +2,8 @@
 
 A config's fields are SB3 constructor keywords (``net_arch`` goes into ``policy_kwargs``). Fields with a value
 are ours (the defaults below, or an override); a field left at None is not passed, so SB3's own default applies
-(and ``config.json`` lists only what was passed, as before). The training machinery (``agents.learners.
-sb3_learners``, which imports SB3) loads when a run starts or a policy loads, not at start-up.
+(and ``config.json`` lists only what was passed, as before). The training machinery (``agents.learners.sb3.
+learners``, which imports SB3) loads when a run starts or a policy loads, not at start-up.
 """
 
 from __future__ import annotations
@@ -157,17 +157,17 @@ class CRLDQNConfig(DQNConfig):
 
 
 class SB3Learner(Learner):
-    """An SB3 algorithm: ``run`` and ``load_policy`` in ``agents.learners.sb3_learners``."""
+    """An SB3 algorithm: ``run`` and ``load_policy`` in ``agents.learners.sb3.learners``."""
 
     @classmethod
     def run(cls, ctx: Any) -> None:
-        from agents.learners import sb3_learners
+        from agents.learners.sb3 import learners as sb3_learners
 
         sb3_learners.run(ctx)
 
     @classmethod
     def load_policy(cls, ckpt: Path, device: str = "cpu") -> Any:
-        from agents.learners import sb3_learners
+        from agents.learners.sb3 import learners as sb3_learners
 
         return sb3_learners.load_policy(ckpt, cls.name, device)
 
