@@ -146,11 +146,13 @@ def test_edge_credit_pays_each_decision_its_own_edges_rewards():
 
 def test_crl_idqn_registry_hparams_and_policy_round_trip(tmp_path: Path):
     from agents.harness.registry import LEARNERS
-    from agents.learners.idqn import IDQNConfig
+    from agents.learners.crl_idqn import CRLIDQNConfig
 
     spec = LEARNERS["crl_idqn"]
     assert spec.env_kind == "centralized"
-    assert spec.hparams({"n_step": 3}) == {**LEARNERS["idqn"].hparams({}), "n_step": 3}  # MARL's hyperparameters
+    warm_off = {"demo_fraction": 0.0, "demo_rounds": 0, "demo_margin": 0.8, "demo_weight": 1.0, "pretrain_steps": 0}
+    # MARL's hyperparameters, and the warm start off
+    assert spec.hparams({"n_step": 3}) == {**LEARNERS["idqn"].hparams({}), "n_step": 3, **warm_off}
     with pytest.raises(ValueError, match="unknown"):
         spec.hparams({"n_steps": 3})
     hp = {"learning_starts": 50, "batch_size": 32, "n_step": 2, "lr": 1e-3, "gamma": 0.7}
@@ -161,7 +163,7 @@ def test_crl_idqn_registry_hparams_and_policy_round_trip(tmp_path: Path):
     policy, meta = load_policy(run)
     assert meta["env_kind"] == "centralized" and meta["algo"] == "crl_idqn"
     saved = json.loads((run / "config.json").read_text())["hparams"]
-    assert {k: saved[k] for k in hp} == hp and set(saved) == {f.name for f in dataclasses.fields(IDQNConfig)}
+    assert {k: saved[k] for k in hp} == hp and set(saved) == {f.name for f in dataclasses.fields(CRLIDQNConfig)}
     result = evaluate(run, episodes=1, seed=100, device="cpu")
     assert result["head_decisions"] > 0 and result["tasks_placed"] > 0
     resumed = train("crl_idqn", rounds=60, out_dir=run, device="cpu", resume=True, progress=False)

@@ -33,6 +33,17 @@ call. The decisions, transitions, draws and so the whole run are those of one ``
 at the budget): one ``update`` per ``train_every_rounds`` rounds (``gradient_steps`` each) once
 ``learning_starts`` transitions are stored; epsilon decays over rounds as for ``idqn``.
 
+**Warm start by imitation** (``demo_fraction`` or ``demo_rounds`` > 0; default 0: none). The first ``demo_rounds``
+(or ``demo_fraction`` x the budget) rounds are decided by the greedy head (``agents.baselines.crl_greedy``, in the
+same compiled loop, without exploration); their transitions enter the replay buffer as every decision's do, and their
+(observation, mask, action) triples form a demonstration set (``DemoSet``). Every gradient step then adds to the TD
+loss ``demo_weight`` times the large-margin supervised loss of Deep Q-learning from Demonstrations (DQfD: Hester et
+al., AAAI 2018) on a batch of demonstrations: ``max_a [Q(s, a) + margin * (a != a_E)] - Q(s, a_E)`` over the allowed
+actions, which holds the demonstrated action's value at least ``demo_margin`` above the others' unless the TD targets
+say otherwise. ``pretrain_steps`` gradient steps on both losses run once at the end of the demonstration rounds
+(DQfD's pretraining phase). The demonstration rounds count in the budget: the head sees as many simulated rounds as
+without a warm start.
+
 **Checkpoints** hold the model, optimizer, RNG and replay buffer (``IDQN.save_learner``) and ``state.json``
 with ``rounds``, ``episodes``, ``decisions``, ``samples`` (transitions stored) and ``gradient_updates``. The
 head env's mid-episode state is not saved: a resumed run restarts the episode cut by the checkpoint from
@@ -42,20 +53,29 @@ its seed (as the SB3 CRL learners do), and the decisions of that episode not yet
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
+from agents.baselines.crl_greedy import EarliestFinishHead
 from agents.common.context import CheckpointSchedule, RunContext
 from agents.common.export import head_rule
+from agents.learners.base import above, at_least, between
 from agents.learners.idqn import IDQN, IDQNConfig, QNetPolicy
+from agents.learners.networks import as_tensor
+from agents.learners.optim import clip_grad_norm_, polyak_
 from srole_env import CentralizedSchedulingEnv
 from srole_env.core import head_kernel
 from srole_env.core.head_kernel import HeadRule
 
 if TYPE_CHECKING:
     from agents.common.vec_env import CentralizedEpisodes
+
+DEMO_FILE = "demos.npz"
 
 Transition = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]
 """``(obs [1, D], action [1], return [1], next_obs [1, D], next_mask [1, A], discount)`` for ``ReplayBuffer.add``."""
@@ -64,13 +84,42 @@ Transition = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, f
 @dataclass(frozen=True)
 class CRLIDQNConfig(IDQNConfig):
     """``IDQNConfig`` as it is (MARL's tuned values apply), with the head's own budget check: its transitions are
-    stored one decision later, so ``learning_starts`` counts stored transitions and must be at least 1."""
+    stored one decision later, so ``learning_starts`` counts stored transitions and must be at least 1; the warm start
+    by imitation of the greedy head (module docstring) is off by default."""
+
+    demo_fraction: float = 0.0
+    """Fraction of the run's budget (rounds, at its start) decided by the greedy head as demonstrations (0: no warm
+    start); fixed in rounds when the run starts (``for_budget``), as ``eps_decay_fraction``."""
+    demo_rounds: int = 0
+    """Absolute number of demonstration rounds; > 0 wins over ``demo_fraction``."""
+    demo_margin: float = 0.8
+    """Margin of the large-margin imitation loss (DQfD's 0.8)."""
+    demo_weight: float = 1.0
+    """Weight of the imitation loss beside the TD loss in every gradient step once demonstrations exist."""
+    pretrain_steps: int = 0
+    """Gradient steps on the demonstrations alone at the end of the demonstration rounds (DQfD's pretraining)."""
+
+    LIMITS: ClassVar = {**IDQNConfig.LIMITS, "demo_fraction": between(0.0, 0.99), "demo_rounds": at_least(0),
+                        "demo_margin": above(0.0, "the margin"), "demo_weight": at_least(0.0),
+                        "pretrain_steps": at_least(0)}
+
+    def demo_rounds_for(self, rounds: int) -> int:
+        """Demonstration rounds of a ``rounds``-round run."""
+        return self.demo_rounds or round(self.demo_fraction * rounds)
+
+    def for_budget(self, rounds: int) -> CRLIDQNConfig:
+        """``IDQNConfig.for_budget``, with the demonstration rounds also fixed in rounds."""
+        hp = super().for_budget(rounds)
+        return replace(hp, demo_rounds=hp.demo_rounds_for(rounds)) if hp.demo_fraction and not hp.demo_rounds else hp
 
     def run_problems(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
         if self.learning_starts < 1:
             return [(("learning_starts",), "the head stores a decision's transition at its edge's next decision, "
                      "so the first gradient step needs learning_starts >= 1 stored transitions (0 samples an "
                      "empty replay buffer)")]
+        if self.demo_rounds_for(rounds) >= rounds:
+            return [(("demo_rounds", "demo_fraction"), f"the warm start's {self.demo_rounds_for(rounds)} "
+                     f"demonstration rounds leave none of the {rounds}-round budget to the learned head")]
         return []
 
     def run_warnings(self, cluster: Any, rounds: int, env_kind: str) -> list[tuple[tuple[str, ...], str]]:
@@ -255,16 +304,79 @@ class ArrayEdgeCredit:
                 self.ring_next_mask[e, last], discount]
 
 
+class DemoSet:
+    """The warm start's demonstrations: (observation, action mask, demonstrated action) rows, at most ``capacity``
+    (the arrays grow by doubling: a large cluster decides far fewer tasks a round than it has edges)."""
+
+    def __init__(self, capacity: int, obs_dim: int, n_actions: int):
+        self.capacity = capacity
+        start = min(capacity, 4096)
+        self.obs = np.zeros((start, obs_dim), dtype=np.float32)
+        self.masks = np.zeros((start, n_actions), dtype=bool)
+        self.actions = np.zeros(start, dtype=np.int64)
+        self.size = 0
+
+    def add(self, obs: np.ndarray, masks: np.ndarray, actions: np.ndarray) -> None:
+        """Rows [k, D], [k, A], [k]; a row beyond the capacity raises (the capacity bounds the demonstration rounds)."""
+        k = len(actions)
+        need = self.size + k
+        if need > self.capacity:
+            raise RuntimeError(f"DemoSet: {need} demonstrations exceed its capacity of {self.capacity}")
+        if need > len(self.actions):
+            grown = min(self.capacity, max(need, 2 * len(self.actions)))
+            self.obs = np.concatenate([self.obs, np.zeros((grown - len(self.obs), self.obs.shape[1]), np.float32)])
+            self.masks = np.concatenate([self.masks, np.zeros((grown - len(self.masks), self.masks.shape[1]), bool)])
+            self.actions = np.concatenate([self.actions, np.zeros(grown - len(self.actions), np.int64)])
+        self.obs[self.size:need] = obs
+        self.masks[self.size:need] = masks
+        self.actions[self.size:need] = actions
+        self.size = need
+
+    def sample(self, rng: np.random.Generator, batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        idx = rng.integers(0, self.size, size=batch_size)
+        return self.obs[idx], self.masks[idx], self.actions[idx]
+
+    def save(self, path: Path) -> None:
+        n = self.size
+        np.savez(path, obs=self.obs[:n], masks=self.masks[:n], actions=self.actions[:n],
+                 capacity=np.array(self.capacity))
+
+    @classmethod
+    def load(cls, path: Path) -> DemoSet:
+        """The set saved by ``save``; a file whose arrays do not fit raises naming it (no pickles are read)."""
+        with np.load(path, allow_pickle=False) as data:
+            obs, masks, actions = data["obs"], data["masks"], data["actions"]
+            capacity = int(data["capacity"])
+        n = len(actions)
+        if obs.ndim != 2 or masks.ndim != 2 or len(obs) != n or len(masks) != n or capacity < n:
+            raise ValueError(f"{path}: demonstrations of inconsistent shapes ({obs.shape}, {masks.shape}, "
+                             f"{actions.shape}, capacity {capacity})")
+        out = cls(capacity, obs.shape[1], masks.shape[1])
+        out.add(obs, masks.astype(bool), actions.astype(np.int64))
+        return out
+
+
+def margin_loss(q: torch.Tensor, masks: torch.Tensor, actions: torch.Tensor, margin: float) -> torch.Tensor:
+    """DQfD's large-margin loss, mean over rows: ``max_a [Q(s, a) + margin (a != a_E)] - Q(s, a_E)`` over the
+    allowed actions (``masks``), zero exactly when the demonstrated action leads every other by the margin."""
+    penalty = torch.full_like(q, margin).scatter_(1, actions[:, None], 0.0)
+    scored = (q + penalty).masked_fill(~masks, -torch.inf)
+    return (scored.max(dim=1).values - q.gather(1, actions[:, None]).squeeze(1)).mean()
+
+
 class HeadLearner:
     """Trains an ``IDQN`` on the head's decisions (``learn``); ``samples`` counts stored transitions.
 
     ``fast`` (default: when the compiled loop is available and the network exports to a ``HeadRule``) collects a
     round's decisions in the compiled loop (``CentralizedSchedulingEnv.collect_round``) with ``ArrayEdgeCredit``;
     otherwise one ``step`` per decision with ``EdgeCredit``. Both take the same decisions, store the same
-    transitions in the same order and draw the same random numbers, so a run is the same either way.
+    transitions in the same order and draw the same random numbers, so a run is the same either way. With a warm
+    start the greedy head decides the first ``demo_rounds`` rounds (no exploration draws) and its decisions are
+    also kept as demonstrations; ``pretrained``: the pretraining steps at their end already ran (a resumed run).
     """
 
-    def __init__(self, agent: IDQN, env: CentralizedEpisodes, samples: int = 0, fast: bool | None = None):
+    def __init__(self, agent: CRLIDQN, env: CentralizedEpisodes, samples: int = 0, fast: bool | None = None,
+                 pretrained: bool = False):
         self.agent, self.env = agent, env
         self.samples = samples
         self.policy = HeadQPolicy(agent.q, agent.hp.mask_actions, agent.device)
@@ -279,6 +391,13 @@ class HeadLearner:
             if self.fast else EdgeCredit(n_edges, agent.hp.n_step, agent.hp.gamma))
         self._rule: HeadRule | None = None
         self._rule_updates = -1
+        self.demo_rounds = agent.hp.demo_rounds
+        self.pretrained = pretrained
+        if self.demo_rounds and agent.demos is None:
+            agent.demos = DemoSet((self.demo_rounds + 1) * n_edges, base.observation_space.shape[0],
+                                  int(base.action_space.n))
+        self._demo_head = EarliestFinishHead()
+        self._demo_rule = self._demo_head.head_rule()
 
     def _store(self, transitions: list[Transition] | list[np.ndarray] | None) -> None:
         """Into the replay buffer: ``EdgeCredit``'s transitions one by one, or ``ArrayEdgeCredit``'s rows at once."""
@@ -298,8 +417,12 @@ class HeadLearner:
         edge = env.unwrapped.deciding_edge
         mask = env.unwrapped.action_masks()
         self._store(self.credit.decide(edge, obs, mask))
-        eps = agent.epsilon(env.rounds)
-        action = int(agent.explore(self.policy.preferences(obs[None, :], mask[None, :]), mask[None, :], eps)[0])
+        if self.demonstrating:
+            eps, action = 0.0, int(self._demo_head.act(obs[None, :], mask[None, :])[0])
+            agent.demos.add(obs[None, :], mask[None, :], np.array([action]))
+        else:
+            eps = agent.epsilon(env.rounds)
+            action = int(agent.explore(self.policy.preferences(obs[None, :], mask[None, :]), mask[None, :], eps)[0])
         self.credit.act(edge, obs, action)
         return eps, env.step(action)
 
@@ -311,6 +434,12 @@ class HeadLearner:
         base = env.unwrapped
         now = env.rounds_now
         count = 1 if now != env.rounds else base.decisions_left
+        if self.demonstrating:  # the greedy head decides, exactly (no near ties), without exploration draws
+            no_draws = np.zeros((count, int(base.action_space.n) + 1))
+            decisions, out = env.collect(self._demo_rule, self._demo_act, no_draws, np.zeros(count), count)
+            self._store(self.credit.decide_round(*decisions))
+            agent.demos.add(decisions.obs, decisions.masks, decisions.actions)
+            return 0.0, out
         eps = np.full(count, agent.epsilon(now))
         eps[0] = agent.epsilon(env.rounds)
         rand = agent.rng.random((count, int(base.action_space.n) + 1))  # IDQN.explore's draws, decision by decision
@@ -319,6 +448,23 @@ class HeadLearner:
         decisions, out = env.collect(self._rule, self._greedy, rand, eps, count)
         self._store(self.credit.decide_round(*decisions))
         return float(eps[-1]), out
+
+    @property
+    def demonstrating(self) -> bool:
+        """Whether the greedy head decides now (the warm start's first ``demo_rounds`` rounds)."""
+        return self.env.rounds < self.demo_rounds
+
+    def _demo_act(self, obs: np.ndarray, mask: np.ndarray) -> int:
+        """The greedy head's action (the compiled loop hands none back: its rule is exact)."""
+        return int(self._demo_head.act(obs[None, :], mask[None, :])[0])
+
+    def _pretrain(self, ctx: RunContext) -> None:
+        """DQfD's pretraining once the demonstration rounds are over: ``pretrain_steps`` gradient steps."""
+        agent, hp = self.agent, self.agent.hp
+        self.pretrained = True
+        if hp.pretrain_steps and agent.buffer.size >= hp.min_stored() and agent.demos is not None and agent.demos.size:
+            losses = [agent.update() for _ in range(hp.pretrain_steps)]
+            ctx.log_scalars("pretrain", {"loss": float(np.mean(losses))}, self.env.rounds)
 
     def _greedy(self, obs: np.ndarray, mask: np.ndarray) -> int:
         """The torch network's greedy action (the compiled loop's near ties)."""
@@ -336,6 +482,8 @@ class HeadLearner:
         while env.rounds < ctx.rounds:
             if head.deciding_edge < 0:
                 raise RuntimeError("an episode of the head env had no decision to make; crl_idqn cannot train on it")
+            if self.demo_rounds and not self.pretrained and not self.demonstrating:
+                self._pretrain(ctx)
             before = env.rounds
             eps, (obs, _, terminated, truncated, info) = self._collect() if self.fast else self._step(obs)
             self.credit.pay(info["edge_rewards"])
@@ -363,8 +511,10 @@ class HeadLearner:
         """The learner's files (``IDQN.save_learner``), then ``state.json`` with the counters."""
         self.agent.save_learner(ctx)
         env = self.env
+        demos = self.agent.demos
+        extra = {"demonstrations": demos.size, "demo_pretrained": self.pretrained} if demos is not None else {}
         ctx.save_state(env.rounds, env.episode, decisions=env.decisions, samples=self.samples,
-                       gradient_updates=self.agent.updates)
+                       gradient_updates=self.agent.updates, **extra)
 
 
 class CRLIDQN(IDQN):
@@ -374,6 +524,57 @@ class CRLIDQN(IDQN):
     env_kind = "centralized"
     description = "IDQN at the cluster head, each decision credited with its own edge's rewards"
     config_class = CRLIDQNConfig
+    hp: CRLIDQNConfig
+    demos: DemoSet | None
+
+    def build(self) -> None:
+        super().build()
+        self.demos = None  # the warm start's demonstrations (``HeadLearner`` creates them: it knows N)
+
+    def update(self) -> float:
+        """``IDQN.update``; with demonstrations (the warm start) the TD loss plus ``demo_weight`` x DQfD's margin
+        loss on a batch of them, through autograd."""
+        if self.demos is None or not self.demos.size or self.hp.demo_weight == 0.0:
+            return super().update()
+        hp = self.hp
+        b = self.buffer.sample(self.rng, hp.batch_size)
+        d_obs, d_masks, d_actions = self.demos.sample(self.rng, hp.batch_size)
+        obs, next_obs = as_tensor(b.obs, self.device), as_tensor(b.next_obs, self.device)
+        actions = as_tensor(b.actions, self.device, torch.int64)
+        rewards = as_tensor(b.rewards * hp.reward_scale, self.device)
+        discount = as_tensor(b.discount, self.device)
+        with torch.no_grad():
+            target_q = self.target(next_obs)
+            chooser = self.q(next_obs) if hp.double_q else target_q
+            if hp.mask_actions:
+                chooser = chooser.masked_fill(~as_tensor(b.next_mask, self.device, torch.bool), -torch.inf)
+            best = chooser.argmax(dim=1, keepdim=True)
+            y = rewards + discount * target_q.gather(1, best).squeeze(1)
+        n = len(b.actions)
+        q_all = self.q(torch.cat([obs, as_tensor(d_obs, self.device)]))
+        q = q_all[:n].gather(1, actions[:, None]).squeeze(1)
+        allowed = as_tensor(d_masks if hp.mask_actions else np.ones_like(d_masks), self.device, torch.bool)
+        imitation = margin_loss(q_all[n:], allowed, as_tensor(d_actions, self.device, torch.int64), hp.demo_margin)
+        loss = F.smooth_l1_loss(q, y) + hp.demo_weight * imitation
+        self.optim.zero_grad()
+        loss.backward()
+        clip_grad_norm_(self._params, hp.max_grad_norm, self.optim.grad)
+        self.optim.step()
+        polyak_(self._target_flat, self.optim.data, hp.tau)
+        self.updates += 1
+        return loss.item()
+
+    def save_learner(self, ctx: RunContext, **extra: Any) -> Path:
+        """``IDQN.save_learner``, plus the demonstrations (``DEMO_FILE``) when the warm start has some."""
+        ckpt = super().save_learner(ctx, **extra)
+        if self.demos is not None:
+            self.demos.save(ckpt / DEMO_FILE)
+        return ckpt
+
+    def restore_extra(self, ckpt: Path, data: dict[str, Any], meta: dict[str, Any], with_buffer: bool) -> None:
+        super().restore_extra(ckpt, data, meta, with_buffer)
+        if with_buffer and (ckpt / DEMO_FILE).is_file():
+            self.demos = DemoSet.load(ckpt / DEMO_FILE)
 
     @classmethod
     def run(cls, ctx: RunContext) -> None:
@@ -392,7 +593,8 @@ class CRLIDQN(IDQN):
             agent = cls.load(ctx.run.checkpoint, ctx.device)
         else:
             agent = cls.new_for(ctx, obs_dim, n_actions)
-        HeadLearner(agent, env, int(state.get("samples", 0))).learn(ctx)
+        HeadLearner(agent, env, int(state.get("samples", 0)), pretrained=bool(state.get("demo_pretrained", False))
+                    ).learn(ctx)
 
     def policy_for_eval(self) -> HeadQPolicy:
         """The greedy head policy (``HeadQPolicy.net`` is this learner's torch Q-network ``q``, in eval mode)."""

@@ -12,8 +12,11 @@ dimension {idqn, ippo, maskable_ppo} of the search, next to the learning rate, t
 learner-specific knob (IDQN's n-step return length, the entropy bonus of IPPO and MaskablePPO).
 ``CRL`` chooses its learner at the cluster head the same way, from {crl_idqn, crl_maskable_ppo, crl_dqn}
 (``CRL_LEARNERS``), with IDQN's n-step length, MaskablePPO's entropy bonus or SB3 DQN's exploration
-fraction as the learner's knob: also 4 dimensions. ``SROLE-central-noprefs`` trains and is
-scored with ``shield_preferences: false`` (the learner's preferences withheld from the shield).
+fraction as the learner's knob: also 4 dimensions. CRL's ``crl_idqn`` trials all start warm (``CRL_WARM_START``:
+the head's learner imitates the greedy head first, ``agents.learners.crl_idqn``), a fixed part of that learner
+(``MethodSpace.fixed``, recorded in the journal's header and the YAML), not a fifth dimension.
+``SROLE-central-noprefs`` trains and is scored with ``shield_preferences: false`` (the learner's preferences
+withheld from the shield).
 
 **Seeds.** Every trial of a study trains ``train_seeds`` runs (default 3), with seeds ``seed_base``,
 ``seed_base + 1000``, ... (common random numbers: trials differ only in their hyperparameters), and is
@@ -78,12 +81,19 @@ class MethodSpace:
     algos: tuple[str, ...]
     shield: str = "none"
     shield_preferences: bool = True
+    fixed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per algo, hyperparameters every trial of that algo uses as they are (not searched)."""
+
+
+CRL_WARM_START = {"demo_fraction": 0.25, "pretrain_steps": 1000}
+"""CRL's ``crl_idqn`` starts warm: the first quarter of the budget demonstrated by the greedy head, then DQfD's 1,000
+pretraining steps (margin 0.8 and weight 1 as the learner's defaults, DQfD's values); ``docs/fair_map.md``."""
 
 
 METHODS: dict[str, MethodSpace] = {
     m.name: m
     for m in (
-        MethodSpace("CRL", CRL_LEARNERS),
+        MethodSpace("CRL", CRL_LEARNERS, fixed={"crl_idqn": CRL_WARM_START}),
         MethodSpace("MARL", LEARNERS),
         MethodSpace("SROLE-central", LEARNERS, "central"),
         MethodSpace("SROLE-decentralized", LEARNERS, "decentralized"),
@@ -206,6 +216,7 @@ def _suggest(trial: Any, method: str) -> tuple[str, dict[str, Any]]:
     values.update({knob: _sample(trial, f"{algo}.{knob}", dist) for knob, dist in SPECIFIC_KNOBS[algo].items()})
     names = HPARAM_NAMES.get(algo, {})
     hparams = {names.get(k, k): v for k, v in values.items()}
+    hparams.update(space.fixed.get(algo, {}))
     if not space.shield_preferences:
         hparams["shield_preferences"] = False
     return algo, hparams
@@ -275,6 +286,8 @@ def tune(
     header = {"kind": "header", "format": JOURNAL_FORMAT, "method": method, "scenario": scenario_key(scenario),
               "overrides": _plain(overrides), "rounds": rounds, "seed_base": seed_base, "train_seeds": seeds,
               "eval_seeds": eval_seeds, "episodes": episodes, "search_space": search_space(method)}
+    if space.fixed:
+        header["fixed"] = _plain(space.fixed)
     rows = _read_journal(journal_path, header)
     study, replay = _resume_study(method, seed_base, startup, rows)
     history: list[dict[str, Any]] = [dict(r["row"]) for r in rows]
@@ -329,6 +342,7 @@ def tune(
         "seed_base": seed_base, "train_seeds": seeds, "eval_seeds": eval_seeds,
         "sampler": {"name": "TPESampler", "seed": seed_base, "n_startup_trials": startup, "constant_liar": True},
         "workers": batch, "search_space": search_space(method), "search_dimensions": search_dimensions(method),
+        **({"fixed": _plain(space.fixed)} if space.fixed else {}),
         "wall_s": round(time.perf_counter() - started, 1), "optuna": optuna.__version__,
         "resume": {"journal": journal_path.name, "resumed_trials": len(rows), "replay": replay},
         "history": history,

@@ -25,7 +25,7 @@ EXPERIMENT_KINDS = ("methods", "shield_overhead", "sensitivity", "grid")
 TUNED_KEYS = frozenset({
     "method", "scenario", "overrides", "algo", "shield", "hparams", "trials", "rounds", "best_value", "best_trial",
     "objective", "seed_base", "train_seed", "train_seeds", "eval_seeds", "sampler", "workers", "search_space",
-    "search_dimensions", "wall_s", "optuna", "history", "resume",
+    "search_dimensions", "wall_s", "optuna", "history", "resume", "fixed",
 })
 """Top-level keys a tuned YAML may hold (what ``study.experiments.tuning.tune`` writes, old and new)."""
 
