@@ -108,6 +108,22 @@ def against_strongest_head(paired: pd.DataFrame, points: pd.DataFrame) -> pd.Dat
     return merged[merged["baseline"] == merged["head"]]
 
 
+def _coverage(points: pd.DataFrame, seeds: pd.Series) -> str:
+    """Whether the committed tables cover the whole map (its N and its seeds per point) or part of it."""
+    from study.experiments.fair_profile import fair_spec
+
+    spec = fair_spec("fair-map")
+    have = set(points["n_edges"].unique())
+    short = [f"N = {n:,}" for n in spec.sizes if n not in have]
+    few = [(n, r) for (r, n), k in seeds.items() if k < len(spec.seeds_at(int(n), float(r)))]
+    if not short and not few:
+        return "The whole map: every N, load and seed the profile gives."
+    return ("**Partial** (the run continues, `docs/fair_map.md`): " + ("; ".join(
+        [f"not yet run: {', '.join(short)}"] if short else []) + ("; " if short and few else "") + (
+        f"{len(few)} of {len(seeds)} (N, rho) points have fewer seeds than the profile's 5-10 (the fewest, "
+        f"{int(seeds.min())}, on some method)" if few else "")) + ". Read the verdicts below as provisional.")
+
+
 def readme_section(results_dir: str | Path) -> str:
     """The README's fair-map section (Markdown) from a fair-map results directory."""
     results = Path(results_dir)
@@ -119,12 +135,13 @@ def readme_section(results_dir: str | Path) -> str:
     sizes = ", ".join(f"{int(n):,}" for n in sorted(points["n_edges"].unique()))
     loads = " / ".join(f"{r:g}" for r in sorted(points["rho"].unique()))
     requests = ", ".join(_ms(r) for r in sorted(points["request_s"].dropna().unique()))
-    seeds = points.groupby(["rho", "n_edges"])["seeds"].max()
-    lines = [f"N = {sizes}; rho = {loads}; `request_s` = {requests}, charged alike to the head's decisions and "
+    seeds = points.groupby(["rho", "n_edges"])["seeds"].min()
+    lines = [_coverage(points, seeds), "",
+             f"N = {sizes}; rho = {loads}; `request_s` = {requests}, charged alike to the head's decisions and "
              "every shield host's checks ([one cost model](docs/host_cost.md)); "
-             f"{int(seeds.min())}-{int(seeds.max())} paired training seeds per point; learned methods retrained at "
-             f"the point's N where the map has such models, else trained at N = {int(points['n_edges'].min()):,} and "
-             "transferred.", "",
+             f"{int(points['seeds'].min())}-{int(points['seeds'].max())} training seeds per method and point; learned "
+             f"methods retrained at the point's N where the map has such models, else trained at "
+             f"N = {int(points['n_edges'].min()):,} and transferred.", "",
              "Where each host's queue starts to grow (smallest N with a backlog there and at every larger N; "
              f"rho {loads}; `none`: not up to the largest N run):", "", saturation_lines(sat), "",
              "SROLE's paired verdicts per (point, `request_s`) on the mean JCT of all jobs (BCa 95% intervals):", "",

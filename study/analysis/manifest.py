@@ -31,6 +31,7 @@ ROLES: dict[str, str] = {
     "benchmark": "reference results of every method on every benchmark task "
                  "(scripts/experiments/benchmark_references.py)",
     "crossover": "the crossover map of head and shield bottlenecks (--profile crossover)",
+    "fair_map": "the paper's question under one cost model for head and shields (scripts/experiments/fair_map.py)",
 }
 """Every role a manifest may name, with what plays it."""
 

@@ -247,9 +247,10 @@ def stage_sizes(name: str = "crossover") -> list[tuple[int, ...]]:
     return cumulative_stages(map_spec(name).stages)
 
 
-SLIM_DROP = ("checkpoint/replay.npz", "tb")
-"""What ``slim_models`` removes from a finished model directory: the replay buffer and the TensorBoard logs (neither
-is read by evaluation; only a resumed training would need the buffer, and a finished model is never resumed)."""
+SLIM_DROP = ("checkpoint/replay.npz", "checkpoint/demos.npz", "tb")
+"""What ``slim_models`` removes from a finished model directory: the replay buffer, the warm start's demonstrations
+(``crl_idqn``) and the TensorBoard logs (none is read by evaluation; only a resumed training would need the buffers,
+and a finished model is never resumed)."""
 
 
 def slim_models(out: str | Path) -> int:
