@@ -67,7 +67,6 @@ from agents.common.export import head_rule
 from agents.learners.base import above, at_least, between
 from agents.learners.idqn import IDQN, IDQNConfig, QNetPolicy
 from agents.learners.networks import as_tensor
-from agents.learners.optim import clip_grad_norm_, polyak_
 from srole_env import CentralizedSchedulingEnv
 from srole_env.core import head_kernel
 from srole_env.core.head_kernel import HeadRule
@@ -539,30 +538,13 @@ class CRLIDQN(IDQN):
         hp = self.hp
         b = self.buffer.sample(self.rng, hp.batch_size)
         d_obs, d_masks, d_actions = self.demos.sample(self.rng, hp.batch_size)
-        obs, next_obs = as_tensor(b.obs, self.device), as_tensor(b.next_obs, self.device)
-        actions = as_tensor(b.actions, self.device, torch.int64)
-        rewards = as_tensor(b.rewards * hp.reward_scale, self.device)
-        discount = as_tensor(b.discount, self.device)
-        with torch.no_grad():
-            target_q = self.target(next_obs)
-            chooser = self.q(next_obs) if hp.double_q else target_q
-            if hp.mask_actions:
-                chooser = chooser.masked_fill(~as_tensor(b.next_mask, self.device, torch.bool), -torch.inf)
-            best = chooser.argmax(dim=1, keepdim=True)
-            y = rewards + discount * target_q.gather(1, best).squeeze(1)
+        obs, actions, y = self.td_batch(b)
         n = len(b.actions)
         q_all = self.q(torch.cat([obs, as_tensor(d_obs, self.device)]))
         q = q_all[:n].gather(1, actions[:, None]).squeeze(1)
         allowed = as_tensor(d_masks if hp.mask_actions else np.ones_like(d_masks), self.device, torch.bool)
         imitation = margin_loss(q_all[n:], allowed, as_tensor(d_actions, self.device, torch.int64), hp.demo_margin)
-        loss = F.smooth_l1_loss(q, y) + hp.demo_weight * imitation
-        self.optim.zero_grad()
-        loss.backward()
-        clip_grad_norm_(self._params, hp.max_grad_norm, self.optim.grad)
-        self.optim.step()
-        polyak_(self._target_flat, self.optim.data, hp.tau)
-        self.updates += 1
-        return loss.item()
+        return self.apply_loss(F.smooth_l1_loss(q, y) + hp.demo_weight * imitation)
 
     def save_learner(self, ctx: RunContext, **extra: Any) -> Path:
         """``IDQN.save_learner``, plus the demonstrations (``DEMO_FILE``) when the warm start has some."""

@@ -219,8 +219,14 @@ class IDQN(TorchLearner):
         the batch's forward would make the backward pass twice as long. Clipping, Adam and the Polyak update run
         over flat parameter buffers (``agents.learners.optim``).
         """
+        b = self.buffer.sample(self.rng, self.hp.batch_size)
+        obs, actions, y = self.td_batch(b)
+        q = self.q(obs).gather(1, actions[:, None]).squeeze(1)
+        return self.apply_loss(F.smooth_l1_loss(q, y))
+
+    def td_batch(self, b: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A sampled batch's observations, actions and (double-Q, masked) TD targets, as tensors on the device."""
         hp = self.hp
-        b = self.buffer.sample(self.rng, hp.batch_size)
         obs, next_obs = as_tensor(b.obs, self.device), as_tensor(b.next_obs, self.device)
         actions = as_tensor(b.actions, self.device, torch.int64)
         rewards = as_tensor(b.rewards * hp.reward_scale, self.device)
@@ -232,13 +238,15 @@ class IDQN(TorchLearner):
                 chooser = chooser.masked_fill(~as_tensor(b.next_mask, self.device, torch.bool), -torch.inf)
             best = chooser.argmax(dim=1, keepdim=True)
             y = rewards + discount * target_q.gather(1, best).squeeze(1)
-        q = self.q(obs).gather(1, actions[:, None]).squeeze(1)
-        loss = F.smooth_l1_loss(q, y)
+        return obs, actions, y
+
+    def apply_loss(self, loss: torch.Tensor) -> float:
+        """One optimiser step on ``loss``: backward, clip, Adam, the target's Polyak update; returns the loss."""
         self.optim.zero_grad()
         loss.backward()
-        clip_grad_norm_(self._params, hp.max_grad_norm, self.optim.grad)
+        clip_grad_norm_(self._params, self.hp.max_grad_norm, self.optim.grad)
         self.optim.step()
-        polyak_(self._target_flat, self.optim.data, hp.tau)
+        polyak_(self._target_flat, self.optim.data, self.hp.tau)
         self.updates += 1
         return loss.item()
 
