@@ -34,7 +34,7 @@ from study.analysis.fair_tables import (
     saturation_table,
     transfer_table,
 )
-from study.analysis.paired_tables import convergence_table
+from study.analysis.paired_tables import convergence_summary, convergence_table
 from study.analysis.regime_tables import FEW, MIN_PAIRS
 from study.analysis.run_status import cell_counts, status_sections
 from study.analysis.text import markdown_table, pct, wall_line
@@ -90,10 +90,8 @@ def convergence_section(conv: pd.DataFrame, curves: pd.DataFrame, out: Path) -> 
     lines = ["## Convergence of the trainings (METHODS rule 4)", ""]
     if conv.empty:
         return lines + ["No learning curves were recorded (a profile without `eval_every`).", ""]
-    by = conv.groupby(["method", "n_edges", "arrival_rate"], sort=True).agg(
-        runs=("converged", "size"), converged=("converged", "sum"),
-        improvement_per_1000=("improvement_per_1000", "median"),
-        final_mean_jct_all=("final_mean_jct_all", "median")).reset_index()
+    by = convergence_summary(conv, ["method", "n_edges", "arrival_rate"],
+                             medians=("improvement_per_1000", "final_mean_jct_all"))
     lines += ["Each training is evaluated on a fixed seed every few hundred rounds; the test "
               "(`agents.harness.convergence.flatness`) fits the last third of the curve (at least 4 points of at "
               "least 5 episodes) and passes when the one-sided 95% bound of its slope shows less than 2% "

@@ -49,6 +49,7 @@ from study.analysis.paired_tables import (
     _main_pairs,
     _short,
     ablation_tables,
+    convergence_summary,
     convergence_table,
     decompose,
     paired_rows,
@@ -204,10 +205,8 @@ def _convergence_section(conv: pd.DataFrame, curves: pd.DataFrame, out: Path) ->
     lines = ["## Convergence", ""]
     if conv.empty:
         return lines + ["No learning curves were recorded."]
-    by = conv.groupby([c for c in ("method", LOAD) if c in conv.columns], sort=False).agg(
-        runs=("converged", "size"), converged=("converged", "sum"), frozen=("frozen", "sum"),
-        improvement_per_1000=("improvement_per_1000", "median"),
-        improvement_per_1000_hi=("improvement_per_1000_hi", "median")).reset_index()
+    by = convergence_summary(conv, ["method", LOAD], sums=("frozen",),
+                             medians=("improvement_per_1000", "improvement_per_1000_hi"), sort=False)
     lines += ["Criterion (`agents.harness.convergence.flatness`): the last third of each run's curve "
               "(>= 4 points, >= 5 "
               "evaluation episodes each), a least-squares slope whose one-sided 95% bound shows less than 2% "

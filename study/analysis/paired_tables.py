@@ -136,6 +136,16 @@ def convergence_table(curves: pd.DataFrame, keys: tuple[str, ...] = ("method", L
     return pd.DataFrame(rows)
 
 
+def convergence_summary(conv: pd.DataFrame, by: list[str], medians: tuple[str, ...] = ("improvement_per_1000",),
+                        sums: tuple[str, ...] = (), sort: bool = True) -> pd.DataFrame:
+    """Runs and passes of the convergence test per group of ``convergence_table`` rows, with the sum of each of
+    ``sums`` and the median of each of ``medians`` over the group's runs (the reports' "Medians over runs" table;
+    ``sort=False`` keeps the groups in order of first appearance)."""
+    agg = {"runs": ("converged", "size"), "converged": ("converged", "sum"),
+           **{c: (c, "sum") for c in sums}, **{c: (c, "median") for c in medians}}
+    return conv.groupby([c for c in by if c in conv.columns], sort=sort).agg(**agg).reset_index()
+
+
 def replication_table(frame: pd.DataFrame, seeds: list[int]) -> pd.DataFrame:
     """Each main comparison's verdict on the first and second half of the training seeds."""
     rows = []
