@@ -4,13 +4,15 @@ Two uses. Many short episodes (the default: the `paper` scenario, reset at its h
 memory stays flat across resets (tables are reused). One long episode (``--horizon`` as long as ``--rounds``)
 shows that an env's memory tracks the jobs in the system: finished jobs leave the tables, and the episode's
 ledger keeps 16 bytes per completed job (the default ``ledger="exact"``, for the exact ``p95_jct`` and
-``job_times``) or a fixed-size sketch (``--ledger bounded``). Each line gives resident memory beside the live
-jobs and tasks, what the tables hold (array capacity) and the ledger's record; the last line gives the growth of
-resident memory and of the live jobs from round ``--baseline-at`` to the end.
+``job_times``) or a fixed-size sketch (``--ledger bounded``). Each line gives resident memory beside the jobs
+arrived and rejected (``--max-jobs-per-edge``: admission control), the live jobs and tasks, what the tables hold
+(array capacity), the ledger's record and the process's CPU seconds; the last line gives the growth of resident
+memory and of the live jobs from round ``--baseline-at`` to the end. Where part of the cluster is offered more work
+than its candidates can do (``scripts/experiments/local_capacity.py``), live work grows without admission control.
 
     python scripts/bench/soak_memory.py --rounds 1000000 --every 100000
     python scripts/bench/soak_memory.py --scenario small --n-edges 1000 --horizon 100000 --rounds 100000 \\
-        --every 10000 --policy least_loaded --ledger bounded   # one long episode at N = 1,000, Poisson, base load
+        --every 10000 --policy least_loaded --ledger bounded --max-jobs-per-edge 10   # N = 1,000, base load
 
 Run it against another checkout (e.g. main's starting commit) with ``PYTHONPATH=/that/checkout``.
 """
