@@ -91,3 +91,11 @@ def test_bad_limits_name_the_field_and_the_default_keeps_cache_keys():
         make_config("small", max_jobs_per_edge=2.5)
     assert "max_jobs_per_edge" not in key_fields(make_config("small"))  # older cached cells keep their keys
     assert key_fields(make_config("small", max_jobs_per_edge=4))["max_jobs_per_edge"] == 4
+
+
+def test_the_parallel_api_holds_with_rejections():
+    from pettingzoo.test import parallel_api_test
+
+    env = srole_env.parallel_env("small", max_jobs_per_edge=1, arrival_rate=0.1, horizon=30)
+    parallel_api_test(env, num_cycles=40)
+    assert env.metrics()["jobs_rejected"] > 0
