@@ -105,6 +105,12 @@ class ClusterConfig:
     """Poisson job arrivals per edge per simulated second (ignored when ``trace_path`` is set)."""
     trace_path: str | None = None
     """CSV job trace (see ``srole_env.core.workload``) replacing Poisson arrivals."""
+    max_jobs_per_edge: int | None = None
+    """Admission control (changes the physics): a job arriving at an edge that already owns this many unfinished
+    jobs (running or queued) is rejected at submission, as Slurm's ``MaxSubmitJobs`` and YARN's
+    ``maximum-applications`` reject submissions past a limit; it never enters the tables and is counted in
+    ``metrics()`` (``jobs_rejected``, ``rejected_fraction``). None (default): every job is admitted, and a queue
+    whose edge's candidates lack the capacity for its arrivals grows without bound."""
     model_mix: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_MODEL_MIX))
     """DL model -> proportion of jobs (rows of ``data/models.csv``)."""
     job_samples: tuple[int, int] = (500, 3000)
@@ -274,9 +280,10 @@ RETIRED_FIELDS: dict[str, str] = {
 """Fields this version no longer has, and why: an old config that sets one still loads, with a note."""
 
 
-KEY_ADDED_FIELDS: dict[str, Any] = {"request_s": None, "request_compute": True, "ledger": "exact"}
+KEY_ADDED_FIELDS: dict[str, Any] = {"request_s": None, "request_compute": True, "ledger": "exact",
+                                     "max_jobs_per_edge": None}
 """Fields added after results caches first keyed cells by their config, at the values that keep the older physics
-(here the head's and the shields' older separate charges, and the exact ledger)."""
+(here the head's and the shields' older separate charges, the exact ledger, and every job admitted)."""
 KEY_RETIRED_VALUES: dict[str, Any] = {"overload_slowdown": 0.5, "head_decision_s": 0.01}
 """``RETIRED_FIELDS`` at the default every config had while they existed (unused by then, so the same physics)."""
 
@@ -412,6 +419,8 @@ def _validate(cfg: ClusterConfig) -> None:
         raise ValueError(f"memory_overcommit must be 'oom_kill' or 'thrash', got {cfg.memory_overcommit!r}")
     if cfg.ledger not in ("exact", "bounded"):
         raise ValueError(f"ledger must be 'exact' or 'bounded', got {cfg.ledger!r}")
+    if cfg.max_jobs_per_edge is not None:
+        integer("max_jobs_per_edge", 1)
     if cfg.oom_victim not in ("largest", "newest"):
         raise ValueError(f"oom_victim must be 'largest' or 'newest', got {cfg.oom_victim!r}")
     if cfg.checkpoint_interval_s is not None:

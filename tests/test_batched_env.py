@@ -339,3 +339,15 @@ def test_trace_workload_and_fixed_layout_match_single_envs(tmp_path):
     actions = np.random.default_rng(5).integers(venv.n_actions, size=(8, 3, venv.n_agents))
     singles, _ = _mirror(venv, [1, 2, 3], actions, **overrides)
     assert singles[0].metrics()["jobs_arrived"] > 0
+
+
+def test_admission_control_matches_single_envs():
+    """``max_jobs_per_edge``: each block rejects the jobs its single env rejects and numbers the rest alike (a
+    block reset mid-run included); rejections in every block."""
+    k, horizon = 4, 9
+    overrides = dict(horizon=horizon, arrival_rate=0.2, max_jobs_per_edge=2)
+    venv = BatchedEdgeClusterEnv(k, "small", **overrides)
+    actions = np.random.default_rng(6).integers(venv.n_actions, size=(2 * horizon, k, venv.n_agents))
+    resets = {4: (np.array([False, True, False, False]), [None, 77, None, None])}
+    singles, _ = _mirror(venv, [30, 31, 32, 33], actions, resets, **overrides)
+    assert all(env.metrics()["jobs_rejected"] > 0 for env in singles)

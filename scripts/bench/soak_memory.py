@@ -4,13 +4,15 @@ Two uses. Many short episodes (the default: the `paper` scenario, reset at its h
 memory stays flat across resets (tables are reused). One long episode (``--horizon`` as long as ``--rounds``)
 shows that an env's memory tracks the jobs in the system: finished jobs leave the tables, and the episode's
 ledger keeps 16 bytes per completed job (the default ``ledger="exact"``, for the exact ``p95_jct`` and
-``job_times``) or a fixed-size sketch (``--ledger bounded``). Each line gives resident memory beside the live
-jobs and tasks, what the tables hold (array capacity) and the ledger's record; the last line gives the growth of
-resident memory and of the live jobs from round ``--baseline-at`` to the end.
+``job_times``) or a fixed-size sketch (``--ledger bounded``). Each line gives resident memory beside the jobs
+arrived and rejected (``--max-jobs-per-edge``: admission control), the live jobs and tasks, what the tables hold
+(array capacity), the ledger's record and the process's CPU seconds; the last line gives the growth of resident
+memory and of the live jobs from round ``--baseline-at`` to the end. Where part of the cluster is offered more work
+than its candidates can do (``scripts/experiments/local_capacity.py``), live work grows without admission control.
 
     python scripts/bench/soak_memory.py --rounds 1000000 --every 100000
     python scripts/bench/soak_memory.py --scenario small --n-edges 1000 --horizon 100000 --rounds 100000 \\
-        --every 10000 --policy least_loaded --ledger bounded   # one long episode at N = 1,000, Poisson, base load
+        --every 10000 --policy least_loaded --ledger bounded --max-jobs-per-edge 10   # N = 1,000, base load
 
 Run it against another checkout (e.g. main's starting commit) with ``PYTHONPATH=/that/checkout``.
 """
@@ -67,10 +69,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ledger", choices=("exact", "bounded"), default=None,
                         help="the config's ledger field (default: the tree's default; an older tree has none)")
     parser.add_argument("--arrival-rate", type=float, default=None, help="override the scenario's arrival rate")
+    parser.add_argument("--max-jobs-per-edge", type=int, default=None,
+                        help="the config's admission limit (default: none, every job admitted; an older tree has none)")
     args = parser.parse_args(argv)
 
     overrides = {k: v for k, v in (("n_edges", args.n_edges), ("horizon", args.horizon), ("ledger", args.ledger),
-                                   ("arrival_rate", args.arrival_rate)) if v is not None}
+                                   ("arrival_rate", args.arrival_rate), ("max_jobs_per_edge", args.max_jobs_per_edge))
+                 if v is not None}
     env = srole_env.parallel_env(args.scenario, **overrides)
     env.reset(seed=args.seed)
     sim = env.sim
@@ -83,10 +88,11 @@ def main(argv: list[str] | None = None) -> None:
     obs, mask = sim.observe(), sim.action_mask()
     n, n_actions = env.config.n_edges, sim.n_actions
     start, episodes, base = time.perf_counter(), 0, None
-    print(f"N = {n}, horizon {env.config.horizon}, {args.policy} play, ledger {getattr(env.config, 'ledger', '-')}; "
-          f"start rss {rss_mib():.1f} MiB")
-    print(f"{'rounds':>10s} {'episodes':>9s} {'rss MiB':>8s} {'rounds/s':>9s} {'jobs arrived':>13s} {'live jobs':>10s} "
-          f"{'live tasks':>11s} {'tables MiB':>11s} {'ledger MiB':>11s} {'py objects':>11s}")
+    print(f"N = {n}, horizon {env.config.horizon}, {args.policy} play, ledger {getattr(env.config, 'ledger', '-')}, "
+          f"max_jobs_per_edge {getattr(env.config, 'max_jobs_per_edge', '-')}; start rss {rss_mib():.1f} MiB")
+    print(f"{'rounds':>10s} {'episodes':>9s} {'rss MiB':>8s} {'rounds/s':>9s} {'jobs arrived':>13s} {'rejected':>10s} "
+          f"{'live jobs':>10s} {'live tasks':>11s} {'tables MiB':>11s} {'ledger MiB':>11s} {'py objects':>11s} "
+          f"{'cpu s':>8s}")
     for step in range(1, args.rounds + 1):
         actions = rng.integers(n_actions, size=n) if policy is None else policy.act(obs, mask)
         obs, mask, _, _, truncated, _ = env.step_arrays(actions)
@@ -95,11 +101,12 @@ def main(argv: list[str] | None = None) -> None:
         if step % args.every == 0 or step == args.rounds:
             rate = step / (time.perf_counter() - start)
             totals = sim.ledger.totals if hasattr(sim, "ledger") else sim._totals  # this tree's or an older one's
-            arrived = int(totals["jobs_arrived"])
+            arrived, rejected = int(totals["jobs_arrived"]), int(totals.get("jobs_rejected", 0))
             tables, record = held_mib(sim)
             jobs, tasks = live_work(sim)
-            print(f"{step:>10d} {episodes:>9d} {rss_mib():>8.1f} {rate:>9.0f} {arrived:>13,d} {jobs:>10,d} "
-                  f"{tasks:>11,d} {tables:>11.1f} {record:>11.2f} {len(gc.get_objects()):>11,d}", flush=True)
+            print(f"{step:>10d} {episodes:>9d} {rss_mib():>8.1f} {rate:>9.0f} {arrived:>13,d} {rejected:>10,d} "
+                  f"{jobs:>10,d} {tasks:>11,d} {tables:>11.1f} {record:>11.2f} {len(gc.get_objects()):>11,d} "
+                  f"{time.process_time():>8.0f}", flush=True)
         if truncated and step < args.rounds:  # the last lines measure the episode that ran, not a fresh one
             env.reset()
             obs, mask = sim.observe(), sim.action_mask()

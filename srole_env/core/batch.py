@@ -117,7 +117,6 @@ class BatchedClusterSimulator(ClusterSimulator):
         self.round_figures: dict[str, np.ndarray] = {}
         self._topologies: list[Topology | None] = [None] * self.n_blocks
         self._next_local = np.zeros(self.n_blocks, dtype=np.int64)
-        self._local_ids = np.empty(0, dtype=np.int64)
         self._round_completed = np.zeros(self.n_blocks, dtype=np.int64)
         self._latency = np.zeros(self.n_edges)
         self._open_jobs = np.zeros(self.n_edges, dtype=np.int64)
@@ -184,9 +183,6 @@ class BatchedClusterSimulator(ClusterSimulator):
             return
         block = np.repeat(blocks, counts)
         merged.origin[:] += block * n
-        first = np.cumsum(counts) - counts
-        self._local_ids = self._next_local[block] + np.arange(len(block)) - np.repeat(first, counts)
-        self._next_local[blocks] += counts
         self.add_jobs(merged)
 
     # ------------------------------------------------------------------ the round's per-block bookkeeping
@@ -265,10 +261,20 @@ class BatchedClusterSimulator(ClusterSimulator):
         return np.bincount(block, minlength=self.n_blocks), block_sums(lost_s, block, self.n_blocks)
 
     def _job_columns(self, batch: JobBatch) -> dict[str, np.ndarray]:
-        return {"local_id": self._local_ids}
+        """Each admitted job's id in its own episode: its block's next ids, in arrival order (blocks contiguous)."""
+        block = self.edge_block[batch.origin]
+        starts, counts = runs(block)
+        local = self._next_local[block] + np.arange(len(block)) - np.repeat(starts, counts)
+        self._next_local[block[starts]] += counts
+        return {"local_id": local}
 
     def _count_arrivals(self, batch: JobBatch) -> None:
         self.ledgers.totals["jobs_arrived"] += np.bincount(self.edge_block[batch.origin], minlength=self.n_blocks)
+
+    def _count_rejected(self, batch: JobBatch) -> None:
+        rejected = np.bincount(self.edge_block[batch.origin], minlength=self.n_blocks)
+        self.ledgers.totals["jobs_arrived"] += rejected
+        self.ledgers.totals["jobs_rejected"] += rejected
 
     def _record_completed(self, rows: np.ndarray, jcts: np.ndarray) -> None:
         block = self.edge_block[self.jobs.origin[rows]]

@@ -26,7 +26,7 @@ QUANTILE_RELATIVE_ERROR = 0.005
 UTIL_BINS = 100
 """Resolution of the utilisation histogram (bins of 1% of an edge's cores)."""
 TOTALS = ("collisions", "overloads", "jobs_arrived", "jobs_completed", "tasks_placed", "interventions", "oom_kills",
-          "work_lost_s", "scheduling_overhead_s", "queue_wait_s", "rounds")
+          "work_lost_s", "scheduling_overhead_s", "queue_wait_s", "rounds", "jobs_rejected")
 """The ledger's running counters (``Ledger.totals``)."""
 FLOAT_TOTALS = ("work_lost_s", "scheduling_overhead_s", "queue_wait_s")
 
@@ -141,12 +141,15 @@ class ExactSum:
 class Ledger:
     """Running totals, the utilisation histogram and completed jobs of one episode (see module docstring).
 
-    ``kind``: ``"exact"`` keeps every completed job's JCT and id; ``"bounded"`` fixed-size accumulators."""
+    ``kind``: ``"exact"`` keeps every completed job's JCT and id; ``"bounded"`` fixed-size accumulators.
+    ``admission``: jobs may be rejected at arrival (``ClusterConfig.max_jobs_per_edge``): ``metrics()`` then reports
+    ``jobs_rejected`` and ``rejected_fraction``; ``jobs_arrived`` counts every arrival, the rest admitted ones."""
 
-    def __init__(self, kind: str = "exact") -> None:
+    def __init__(self, kind: str = "exact", admission: bool = False) -> None:
         if kind not in LEDGERS:
             raise ValueError(f"ledger must be one of {LEDGERS}, got {kind!r}")
         self.kind = kind
+        self.admission = admission
         self.totals: dict[str, float] = {k: (0.0 if k in FLOAT_TOTALS else 0) for k in TOTALS}
         self.util_hist = np.zeros(UTIL_BINS + 1, dtype=np.int64)
         self.shield_host = [0, 0.0, 0.0]
@@ -195,7 +198,7 @@ class Ledger:
         if self.kind == "bounded":
             raise ValueError("job_times() needs every completed job's JCT, which ledger='bounded' does not keep; "
                              "set ledger='exact' in the config (the default) to read per-job times")
-        n = int(self.totals["jobs_arrived"])
+        n = int(self.totals["jobs_arrived"] - self.totals["jobs_rejected"])  # ids: admitted jobs, in arrival order
         times, done = np.empty(n), np.zeros(n, dtype=bool)
         ids = self.ids.array()
         times[ids] = self.jcts.array()
@@ -211,6 +214,7 @@ class Ledger:
         median_util = float(np.searchsorted(np.cumsum(hist), total / 2.0) / UTIL_BINS) if total else 0.0
         mean_util = float((hist * np.arange(UTIL_BINS + 1)).sum() / UTIL_BINS / total) if total else 0.0
         placed = t["tasks_placed"]
+        admitted = t["jobs_arrived"] - t["jobs_rejected"]
         mean_jct, p95_jct, mean_jct_all = self._jct_figures(now, open_arrival)
         return {
             "collisions": t["collisions"],
@@ -228,12 +232,20 @@ class Ledger:
             "scheduling_overhead_s": t["scheduling_overhead_s"],
             "oom_kills": t["oom_kills"],
             "work_lost_s": t["work_lost_s"],
-            "mean_queue_wait_s": t["queue_wait_s"] / t["jobs_arrived"] if t["jobs_arrived"] else 0.0,
+            "mean_queue_wait_s": t["queue_wait_s"] / admitted if admitted else 0.0,
             "mean_decision_latency_s": t["scheduling_overhead_s"] / placed if placed else 0.0,
             "rounds": t["rounds"],
             "sim_time_s": now,
             **self._shield_host_metrics(),
+            **self._admission_metrics(),
         }
+
+    def _admission_metrics(self) -> dict[str, float]:
+        """Jobs rejected at admission and their fraction of the arrivals, only with admission control."""
+        if not self.admission:
+            return {}
+        arrived, rejected = self.totals["jobs_arrived"], self.totals["jobs_rejected"]
+        return {"jobs_rejected": rejected, "rejected_fraction": rejected / arrived if arrived else 0.0}
 
     def _jct_figures(self, now: float, open_arrival: np.ndarray) -> tuple[float, float, float]:
         """``mean_jct``, ``p95_jct`` (completed jobs) and ``mean_jct_all`` (with open jobs at their age so far)."""

@@ -121,7 +121,7 @@ class ClusterSimulator(StateViews):
         self.tasks = Table(TASK_FIELDS)
         self.jobs = Table(JOB_FIELDS)
         self.topology: Topology | None = None
-        self.ledger = Ledger(config.ledger)
+        self.ledger = Ledger(config.ledger, admission=config.max_jobs_per_edge is not None)
         self._features: observation.EpisodeFeatures | None = None
         self._cache: dict[str, Any] = {}
         self._cache_key: tuple = ()
@@ -149,7 +149,7 @@ class ClusterSimulator(StateViews):
         self.time = 0.0
         self.round = 0
         self._open_jobs = np.zeros(self.n_edges, dtype=np.int64)
-        self.ledger = Ledger(self.config.ledger)
+        self.ledger = Ledger(self.config.ledger, admission=self.config.max_jobs_per_edge is not None)
         self.physics.reset(self)
         self.add_jobs(self.workload.jobs_between(-self.config.round_s, 0.0, rng))
 
@@ -281,9 +281,13 @@ class ClusterSimulator(StateViews):
         return len(completed), jcts
 
     def add_jobs(self, batch: JobBatch) -> None:
-        """Append a batch of arriving jobs and their (pending) tasks."""
+        """Append a batch of arriving jobs and their (pending) tasks (those admitted: ``max_jobs_per_edge``)."""
         if len(batch) == 0:
             return
+        if self.config.max_jobs_per_edge is not None:
+            batch = self._admit(batch, self.config.max_jobs_per_edge)
+            if len(batch) == 0:
+                return
         m = batch.model
         k = batch.n_tasks
         job_ids = self._next_job + np.arange(len(batch))  # job ids: arrival order in the episode
@@ -315,6 +319,19 @@ class ClusterSimulator(StateViews):
         self._count_arrivals(batch)
         self.physics.jobs_added(self, job_ids, batch)
 
+    def _admit(self, batch: JobBatch, limit: int) -> JobBatch:
+        """Admission control: the jobs of ``batch`` whose origin owns fewer than ``limit`` unfinished jobs when they
+        arrive (in arrival order, counting the batch's earlier admissions); the others are rejected and counted."""
+        order = np.argsort(batch.origin, kind="stable")  # each origin's arrivals, in arrival order
+        starts, counts = runs(batch.origin[order])
+        rank = np.empty(len(batch), dtype=np.int64)
+        rank[order] = np.arange(len(batch)) - np.repeat(starts, counts)
+        admitted = self._open_jobs[batch.origin] + rank < limit
+        if admitted.all():
+            return batch
+        self._count_rejected(batch.select(~admitted))
+        return batch.select(admitted)
+
     # ------------------------------------------------------------------ per-episode hooks
     # One episode here; ``srole_env.core.batch.BatchedClusterSimulator`` runs K episodes as K blocks of edges in
     # the same arrays and overrides these to keep each episode's clock and figures apart.
@@ -337,6 +354,10 @@ class ClusterSimulator(StateViews):
     def _count_arrivals(self, batch: JobBatch) -> None:
         """Jobs of ``batch`` arrived: into the ledger."""
         self.ledger.count(jobs_arrived=len(batch))
+
+    def _count_rejected(self, batch: JobBatch) -> None:
+        """Jobs of ``batch`` arrived and were rejected at admission: into the ledger."""
+        self.ledger.count(jobs_arrived=len(batch), jobs_rejected=len(batch))
 
     def _record_completed(self, rows: np.ndarray, jcts: np.ndarray) -> None:
         """Jobs at job-table ``rows`` completed with ``jcts`` [s]: into the ledger."""
@@ -366,5 +387,9 @@ class ClusterSimulator(StateViews):
         ``mean_jct``/``p95_jct`` cover completed jobs; ``mean_jct_all`` also counts every unfinished job
         at its age so far (a lower bound on its JCT), so a method cannot look fast by leaving slow jobs
         unfinished.
+
+        With ``max_jobs_per_edge`` set, ``jobs_rejected`` and ``rejected_fraction`` (of ``jobs_arrived``) count the
+        jobs refused at admission; they have no JCT, so the JCT figures cover admitted jobs only
+        (``jobs_arrived = jobs_completed + jobs_unfinished + jobs_rejected``).
         """
         return self.physics.metrics(self, self.ledger.metrics(self.time, self.jobs.arrival))

@@ -49,6 +49,14 @@ class JobBatch:
     def __len__(self) -> int:
         return len(self.arrival)
 
+    def select(self, keep: np.ndarray) -> JobBatch:
+        """The jobs where ``keep`` [J] (bool) is true, in the same order."""
+        return JobBatch(**{f: getattr(self, f)[keep] for f in JOB_BATCH_FIELDS})
+
+
+JOB_BATCH_FIELDS = ("arrival", "origin", "model", "samples", "epochs", "batch", "n_tasks")
+"""The columns of a ``JobBatch``."""
+
 
 class PoissonWorkload:
     """Independent Poisson arrivals at every edge, job parameters drawn from the config's ranges."""

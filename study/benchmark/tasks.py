@@ -49,11 +49,12 @@ TASK_ROOT = Path(__file__).parent / "tasks"
 WORKLOAD_KINDS = ("poisson", "poisson_window", "onoff", "pod_trace")
 TASK_KEYS = ("suite", "name", "description", "family", "base_scenario", "config", "workload", "seed", "episodes",
              "shield", "bounds")
-ADDED_FIELDS: dict[str, Any] = {"request_s": None, "request_compute": True, "ledger": "exact"}
+ADDED_FIELDS: dict[str, Any] = {"request_s": None, "request_compute": True, "ledger": "exact",
+                                 "max_jobs_per_edge": None}
 """Config fields added after a suite was frozen, at the values that keep its physics (here: the head's and the
-shields' older separate charges; the exact ledger, since the cards read every job time). A task's config is these
-plus its file's (which stays as frozen, so its content hash and reference results stay valid); a later change of
-these fields' defaults cannot move a task."""
+shields' older separate charges; the exact ledger, since the cards read every job time; every job admitted). A
+task's config is these plus its file's (which stays as frozen, so its content hash and reference results stay
+valid); a later change of these fields' defaults cannot move a task."""
 
 
 def _data_root() -> Path:
