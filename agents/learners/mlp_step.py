@@ -69,6 +69,11 @@ class MLPQStep:
     def __init__(self, q: nn.Sequential, target: nn.Sequential, optim: Adam, target_flat: torch.Tensor):
         self.q_layers = [m for m in q if isinstance(m, nn.Linear)]
         self.target_layers = [m for m in target if isinstance(m, nn.Linear)]
+        # (bias, weight^T) of every layer and the weights, detached once: the parameters are views of the flat
+        # buffers, updated in place, so these views always read the current values
+        self.q_affine = affine(self.q_layers)
+        self.target_affine = affine(self.target_layers)
+        self.q_weights = [m.weight.detach() for m in self.q_layers]
         self.optim = optim
         self.target_flat = target_flat
         # the gradient views, in the parameters' order (weight, bias per layer), of the optimizer's flat buffer
@@ -108,8 +113,8 @@ class MLPQStep:
     def _step(self, bufs: _Buffers, actions: np.ndarray, rewards: np.ndarray, next_mask: np.ndarray,
               discount: np.ndarray, hp: Any) -> float:
         n = len(actions)
-        out = _forward(self.q_layers, bufs.x if hp.double_q else bufs.x[:n], bufs.online)
-        target_q = _forward(self.target_layers, bufs.x[n:], bufs.target)
+        out = _forward(self.q_affine, bufs.x if hp.double_q else bufs.x[:n], bufs.online)
+        target_q = _forward(self.target_affine, bufs.x[n:], bufs.target)
         q_all = out[:n]
         if hp.double_q:
             chooser = out[n:]  # not read again: masked in place
@@ -148,10 +153,10 @@ class MLPQStep:
                 break
             g_in = bufs.grads[i - 1]
             if i == last:  # one nonzero per row of g: the taken action's weight row times its gradient
-                torch.index_select(self.q_layers[i].weight.detach(), 0, actions, out=g_in)
+                torch.index_select(self.q_weights[i], 0, actions, out=g_in)
                 g_in.mul_(grad_taken[:, None])
             else:
-                torch.mm(g, self.q_layers[i].weight.detach(), out=g_in)
+                torch.mm(g, self.q_weights[i], out=g_in)
             # ReLU: no gradient where its output was 0 (autograd's own ReLU backward)
             g = _threshold_backward(g_in, layer_in, 0.0, grad_input=g_in)
 
@@ -181,12 +186,32 @@ class MLPQStep:
         data += np.multiply(np.float32(-lr / (1 - beta1**step)), np.divide(m, denom, out=t), out=t)
 
 
-def _forward(layers: list[nn.Linear], x: torch.Tensor, outs: list[torch.Tensor]) -> np.ndarray:
-    """Output [B, A] (NumPy) of the MLP ``layers`` on ``x``, every layer's output written into ``outs`` (the hidden
-    ones after their ReLU, in place)."""
+def affine(layers: list[nn.Linear]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(bias, weight.t())`` of each layer, detached views of its parameters (no copy: they follow in-place updates
+    of the parameters, not a parameter replaced by another tensor)."""
+    return [(m.bias.detach(), m.weight.detach().t()) for m in layers]
+
+
+def _forward(layers: list[tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor, outs: list[torch.Tensor]) -> np.ndarray:
+    """Output [B, A] (NumPy) of the MLP given as ``affine(layers)`` on ``x``, every layer's output written into
+    ``outs`` (the hidden ones after their ReLU, in place)."""
     h = x
-    for i, layer in enumerate(layers):
-        h = torch.addmm(layer.bias.detach(), h, layer.weight.detach().t(), out=outs[i])
-        if i < len(layers) - 1:
+    last = len(layers) - 1
+    for i, (bias, weight_t) in enumerate(layers):
+        h = torch.addmm(bias, h, weight_t, out=outs[i])
+        if i < last:
+            torch.relu_(h)
+    return h.numpy()
+
+
+def q_values(layers: list[tuple[torch.Tensor, torch.Tensor]], obs: np.ndarray) -> np.ndarray:
+    """The MLP's output [N, A] (float32 NumPy) on ``obs`` [N, D]: the calls ``nn.Linear`` and ``torch.relu`` make
+    (``F.linear`` of a matrix with a bias is ``torch.addmm``), so the same floats, without a module call per layer
+    or a graph (the views are detached)."""
+    h = torch.as_tensor(obs, dtype=torch.float32)
+    last = len(layers) - 1
+    for i, (bias, weight_t) in enumerate(layers):
+        h = torch.addmm(bias, h, weight_t)
+        if i < last:
             torch.relu_(h)
     return h.numpy()
