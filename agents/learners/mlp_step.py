@@ -74,6 +74,10 @@ class MLPQStep:
         self.q_affine = affine(self.q_layers)
         self.target_affine = affine(self.target_layers)
         self.q_weights = [m.weight.detach() for m in self.q_layers]
+        # NumPy views of the optimizer's flat buffers and the target's (they are updated in place, never replaced)
+        self.np_grad, self.np_data = optim.grad.numpy(), optim.data.numpy()
+        self.np_exp_avg, self.np_exp_avg_sq = optim.exp_avg.numpy(), optim.exp_avg_sq.numpy()
+        self.np_target = target_flat.numpy()
         self.optim = optim
         self.target_flat = target_flat
         # the gradient views, in the parameters' order (weight, bias per layer), of the optimizer's flat buffer
@@ -136,9 +140,9 @@ class MLPQStep:
         self._backward(bufs, n, torch.from_numpy(actions), torch.from_numpy(grad_taken))
         self._clip(hp.max_grad_norm, bufs)
         self._adam(bufs)
-        flat = self.target_flat.numpy()
+        flat = self.np_target
         flat *= np.float32(1.0 - hp.tau)
-        flat += np.multiply(np.float32(hp.tau), self.optim.data.numpy(), out=bufs.tmp)
+        flat += np.multiply(np.float32(hp.tau), self.np_data, out=bufs.tmp)
         return float(loss)
 
     def _backward(self, bufs: _Buffers, n: int, actions: torch.Tensor, grad_taken: torch.Tensor) -> None:
@@ -162,7 +166,7 @@ class MLPQStep:
 
     def _clip(self, max_norm: float, bufs: _Buffers) -> None:
         """Scale the gradients to a total 2-norm of at most ``max_norm`` (``torch.nn.utils.clip_grad_norm_``)."""
-        flat = self.optim.grad.numpy()
+        flat = self.np_grad
         total = float(np.sqrt(np.square(flat, out=bufs.tmp).sum(dtype=np.float64)))  # no BLAS call: no BLAS threads
         coef = max_norm / (total + 1e-6)
         if coef < 1.0:
@@ -175,7 +179,7 @@ class MLPQStep:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         opt.steps += 1
         step = float(opt.steps)
-        grad, m, v, data = opt.grad.numpy(), opt.exp_avg.numpy(), opt.exp_avg_sq.numpy(), opt.data.numpy()
+        grad, m, v, data = self.np_grad, self.np_exp_avg, self.np_exp_avg_sq, self.np_data
         t, t2 = bufs.tmp, bufs.tmp2
         m += np.multiply(np.float32(1 - beta1), np.subtract(grad, m, out=t), out=t)  # lerp, weight < 0.5
         v *= np.float32(beta2)
