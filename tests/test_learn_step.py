@@ -263,13 +263,14 @@ def test_adam_refuses_a_state_of_another_model():
         adam.load_state_dict(other.state_dict())
 
 
-def test_a_training_run_does_not_import_dynamo_sb3_or_ray(tmp_path: Path):
+def test_a_training_run_does_not_import_dynamo_sb3_ray_or_torchs_tensorboard(tmp_path: Path):
     code = (
         "import sys\n"
         "from agents.harness.train import train\n"
         f"train('idqn', 'central', {{'scenario': 'small', 'horizon': 10}}, 8, 0, {str(tmp_path / 'r')!r}, 'cpu',\n"
         "      hparams={'learning_starts': 50, 'batch_size': 8, 'hidden': [8]}, progress=False)\n"
-        "print(sorted(m for m in ('torch._dynamo', 'stable_baselines3', 'ray', 'optuna') if m in sys.modules))\n"
+        "print(sorted(m for m in ('torch._dynamo', 'stable_baselines3', 'ray', 'optuna', 'torch.utils.tensorboard')\n"
+        "             if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
@@ -292,3 +293,34 @@ def test_a_loaded_head_policy_exposes_its_torch_q_network(tmp_path: Path):
     with torch.no_grad():
         q = policy.net(torch.from_numpy(obs)).numpy()
     np.testing.assert_allclose(policy.preferences(obs, mask), q, rtol=1e-6)
+
+
+def test_the_q_policy_scores_as_its_module_bit_for_bit():
+    """The greedy policy's written-out forward gives the module's floats, follows in-place updates and a replaced
+    parameter, and leaves other networks (the dueling head) to the module."""
+    from agents.learners.idqn import QNetPolicy
+    from agents.learners.networks import MASKED_SCORE, DuelingQ
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    obs = rng.normal(size=(20, 9)).astype(np.float32)
+    mask = rng.random((20, 5)) > 0.3
+
+    def module_scores(net):
+        with torch.no_grad():
+            q = net(torch.from_numpy(obs)).numpy().astype(np.float64)
+        return np.where(mask, q, MASKED_SCORE)
+
+    net = mlp(9, (32, 32), 5)
+    policy = QNetPolicy(net, True, "cpu")
+    first = policy.preferences(obs, mask)
+    assert first.dtype == np.float64 and np.array_equal(first, module_scores(net))
+    assert policy._affine is not None  # the written-out path was taken
+    with torch.no_grad():
+        net[2].weight.mul_(1.5)  # in place
+    assert np.array_equal(policy.preferences(obs, mask), module_scores(net))
+    assert not np.array_equal(policy.preferences(obs, mask), first)
+    net[0].weight = torch.nn.Parameter(net[0].weight.detach() * -1.0)  # a parameter replaced
+    assert np.array_equal(policy.preferences(obs, mask), module_scores(net))
+    dueling = QNetPolicy(DuelingQ(9, (16, 16), 5), True, "cpu")
+    assert np.array_equal(dueling.preferences(obs, mask), module_scores(dueling.net)) and dueling._affine is None

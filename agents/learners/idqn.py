@@ -37,7 +37,7 @@ from agents.common.context import CheckpointSchedule, RunContext
 from agents.common.policy import ScoredPolicy
 from agents.learners import mlp_step
 from agents.learners.base import LearnerConfig, TorchLearner, above, at_least, between, in_open_closed, one_of, widths
-from agents.learners.networks import MASKED_SCORE, DuelingQ, as_tensor, forward_rows, mlp
+from agents.learners.networks import FORWARD_BLOCK_ROWS, MASKED_SCORE, DuelingQ, as_tensor, forward_rows, mlp
 from agents.learners.optim import Adam, clip_grad_norm_, flatten_, polyak_
 from agents.learners.replay import NStepReturns, ReplayBuffer
 
@@ -143,11 +143,29 @@ class QNetPolicy(ScoredPolicy):
         self.net = net
         self.mask_actions = mask_actions
         self.device = device
+        self._affine_of: tuple[torch.nn.Module, int] | None = None
+        self._affine: list[tuple[torch.Tensor, torch.Tensor]] | None = None
 
-    @torch.no_grad()
     def preferences(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        q = forward_rows(self.net, as_tensor(obs, self.device)).cpu().numpy().astype(np.float64)
+        affine = self._plain_layers() if len(obs) <= 2 * FORWARD_BLOCK_ROWS else None
+        if affine is not None:  # a plain ReLU MLP on the CPU: its layers' calls without the modules (same floats)
+            q = mlp_step.q_values(affine, obs).astype(np.float64)
+        else:
+            with torch.no_grad():
+                q = forward_rows(self.net, as_tensor(obs, self.device)).cpu().numpy().astype(np.float64)
         return np.where(mask > 0, q, MASKED_SCORE) if self.mask_actions else q
+
+    def _plain_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+        """``mlp_step.affine`` of ``net`` when ``mlp_step`` supports it, else None; taken again when ``net`` or its
+        first weight's storage changes (a parameter replaced rather than updated in place)."""
+        first = next(iter(self.net.parameters()), None)
+        key = (self.net, first.data_ptr() if first is not None else 0)
+        if self._affine_of != key:
+            supported = mlp_step.supports(self.net, self.device)
+            self._affine = mlp_step.affine([m for m in self.net if isinstance(m, torch.nn.Linear)]) if supported \
+                else None
+            self._affine_of = key
+        return self._affine
 
 
 class IDQN(TorchLearner):

@@ -69,6 +69,15 @@ class MLPQStep:
     def __init__(self, q: nn.Sequential, target: nn.Sequential, optim: Adam, target_flat: torch.Tensor):
         self.q_layers = [m for m in q if isinstance(m, nn.Linear)]
         self.target_layers = [m for m in target if isinstance(m, nn.Linear)]
+        # (bias, weight^T) of every layer and the weights, detached once: the parameters are views of the flat
+        # buffers, updated in place, so these views always read the current values
+        self.q_affine = affine(self.q_layers)
+        self.target_affine = affine(self.target_layers)
+        self.q_weights = [m.weight.detach() for m in self.q_layers]
+        # NumPy views of the optimizer's flat buffers and the target's (they are updated in place, never replaced)
+        self.np_grad, self.np_data = optim.grad.numpy(), optim.data.numpy()
+        self.np_exp_avg, self.np_exp_avg_sq = optim.exp_avg.numpy(), optim.exp_avg_sq.numpy()
+        self.np_target = target_flat.numpy()
         self.optim = optim
         self.target_flat = target_flat
         # the gradient views, in the parameters' order (weight, bias per layer), of the optimizer's flat buffer
@@ -108,8 +117,8 @@ class MLPQStep:
     def _step(self, bufs: _Buffers, actions: np.ndarray, rewards: np.ndarray, next_mask: np.ndarray,
               discount: np.ndarray, hp: Any) -> float:
         n = len(actions)
-        out = _forward(self.q_layers, bufs.x if hp.double_q else bufs.x[:n], bufs.online)
-        target_q = _forward(self.target_layers, bufs.x[n:], bufs.target)
+        out = _forward(self.q_affine, bufs.x if hp.double_q else bufs.x[:n], bufs.online)
+        target_q = _forward(self.target_affine, bufs.x[n:], bufs.target)
         q_all = out[:n]
         if hp.double_q:
             chooser = out[n:]  # not read again: masked in place
@@ -131,9 +140,9 @@ class MLPQStep:
         self._backward(bufs, n, torch.from_numpy(actions), torch.from_numpy(grad_taken))
         self._clip(hp.max_grad_norm, bufs)
         self._adam(bufs)
-        flat = self.target_flat.numpy()
+        flat = self.np_target
         flat *= np.float32(1.0 - hp.tau)
-        flat += np.multiply(np.float32(hp.tau), self.optim.data.numpy(), out=bufs.tmp)
+        flat += np.multiply(np.float32(hp.tau), self.np_data, out=bufs.tmp)
         return float(loss)
 
     def _backward(self, bufs: _Buffers, n: int, actions: torch.Tensor, grad_taken: torch.Tensor) -> None:
@@ -148,16 +157,16 @@ class MLPQStep:
                 break
             g_in = bufs.grads[i - 1]
             if i == last:  # one nonzero per row of g: the taken action's weight row times its gradient
-                torch.index_select(self.q_layers[i].weight.detach(), 0, actions, out=g_in)
+                torch.index_select(self.q_weights[i], 0, actions, out=g_in)
                 g_in.mul_(grad_taken[:, None])
             else:
-                torch.mm(g, self.q_layers[i].weight.detach(), out=g_in)
+                torch.mm(g, self.q_weights[i], out=g_in)
             # ReLU: no gradient where its output was 0 (autograd's own ReLU backward)
             g = _threshold_backward(g_in, layer_in, 0.0, grad_input=g_in)
 
     def _clip(self, max_norm: float, bufs: _Buffers) -> None:
         """Scale the gradients to a total 2-norm of at most ``max_norm`` (``torch.nn.utils.clip_grad_norm_``)."""
-        flat = self.optim.grad.numpy()
+        flat = self.np_grad
         total = float(np.sqrt(np.square(flat, out=bufs.tmp).sum(dtype=np.float64)))  # no BLAS call: no BLAS threads
         coef = max_norm / (total + 1e-6)
         if coef < 1.0:
@@ -170,7 +179,7 @@ class MLPQStep:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         opt.steps += 1
         step = float(opt.steps)
-        grad, m, v, data = opt.grad.numpy(), opt.exp_avg.numpy(), opt.exp_avg_sq.numpy(), opt.data.numpy()
+        grad, m, v, data = self.np_grad, self.np_exp_avg, self.np_exp_avg_sq, self.np_data
         t, t2 = bufs.tmp, bufs.tmp2
         m += np.multiply(np.float32(1 - beta1), np.subtract(grad, m, out=t), out=t)  # lerp, weight < 0.5
         v *= np.float32(beta2)
@@ -181,12 +190,32 @@ class MLPQStep:
         data += np.multiply(np.float32(-lr / (1 - beta1**step)), np.divide(m, denom, out=t), out=t)
 
 
-def _forward(layers: list[nn.Linear], x: torch.Tensor, outs: list[torch.Tensor]) -> np.ndarray:
-    """Output [B, A] (NumPy) of the MLP ``layers`` on ``x``, every layer's output written into ``outs`` (the hidden
-    ones after their ReLU, in place)."""
+def affine(layers: list[nn.Linear]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(bias, weight.t())`` of each layer, detached views of its parameters (no copy: they follow in-place updates
+    of the parameters, not a parameter replaced by another tensor)."""
+    return [(m.bias.detach(), m.weight.detach().t()) for m in layers]
+
+
+def _forward(layers: list[tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor, outs: list[torch.Tensor]) -> np.ndarray:
+    """Output [B, A] (NumPy) of the MLP given as ``affine(layers)`` on ``x``, every layer's output written into
+    ``outs`` (the hidden ones after their ReLU, in place)."""
     h = x
-    for i, layer in enumerate(layers):
-        h = torch.addmm(layer.bias.detach(), h, layer.weight.detach().t(), out=outs[i])
-        if i < len(layers) - 1:
+    last = len(layers) - 1
+    for i, (bias, weight_t) in enumerate(layers):
+        h = torch.addmm(bias, h, weight_t, out=outs[i])
+        if i < last:
+            torch.relu_(h)
+    return h.numpy()
+
+
+def q_values(layers: list[tuple[torch.Tensor, torch.Tensor]], obs: np.ndarray) -> np.ndarray:
+    """The MLP's output [N, A] (float32 NumPy) on ``obs`` [N, D]: the calls ``nn.Linear`` and ``torch.relu`` make
+    (``F.linear`` of a matrix with a bias is ``torch.addmm``), so the same floats, without a module call per layer
+    or a graph (the views are detached)."""
+    h = torch.as_tensor(obs, dtype=torch.float32)
+    last = len(layers) - 1
+    for i, (bias, weight_t) in enumerate(layers):
+        h = torch.addmm(bias, h, weight_t)
+        if i < last:
             torch.relu_(h)
     return h.numpy()
