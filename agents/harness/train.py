@@ -183,9 +183,9 @@ def _train_in(run: RunDir, learner: type[Learner], algo: str, shield: str, cfg: 
               rounds: int, resolved: str, hp: LearnerConfig, resume: bool, progress: bool, checkpoint_every: int,
               state: dict[str, Any], share: bool, evaluation: dict[str, Any] | None) -> Path:
     """The part of ``train`` after the run directory is set up: logs, learner, checkpoints."""
-    from agents.common.tb_writer import ScalarWriter
+    from torch.utils.tensorboard import SummaryWriter
 
-    writer = ScalarWriter(run.tb)
+    writer = SummaryWriter(str(run.tb))
     log = EpisodeLog(run.episodes, writer)
     if resume:
         log.keep_before(int(state["episodes"]))
