@@ -210,3 +210,19 @@ def test_every_training_of_the_map_has_a_learning_curve_and_a_convergence_verdic
     for n in sorted(set(conv["n_edges"])):
         assert (tiny / f"curves_n{n}.png").is_file()
     assert "trainings pass the convergence test" in (tiny / "summary.md").read_text()
+
+
+def test_the_saturation_figure_says_so_where_no_host_saturates(tmp_path: Path):
+    import warnings
+
+    import numpy as np
+
+    from study.analysis.fair_tables import saturation_figure
+
+    sat = pd.DataFrame({"rho": [0.2, 0.8], "host": ["head", "head"], "method": ["CRL", "CRL"],
+                        "request_s": [0.03, 0.03], "n_backlog": [np.nan, 200.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an empty panel's legend() warns
+        assert saturation_figure(sat, tmp_path / "s.png")
+    assert (tmp_path / "s.png").stat().st_size > 0
+    assert not saturation_figure(sat.assign(n_backlog=np.nan), tmp_path / "none.png")

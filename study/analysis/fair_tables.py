@@ -332,7 +332,11 @@ def saturation_figure(sat: pd.DataFrame, path: Any) -> bool:
         ax.set_ylabel("N from which the queue grows")
         ax.set_title(f"rho = {rho:g}", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        else:  # no host saturates at this load within the map's sizes
+            ax.text(0.5, 0.5, "no host saturates\nwithin the map's sizes", transform=ax.transAxes, ha="center",
+                    va="center", fontsize=9)
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
     plt.close(fig)
