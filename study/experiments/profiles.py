@@ -276,7 +276,7 @@ PROFILES: dict[str, Profile] = {
                        assumptions=(("report_bytes", (2048.0, 1_048_576.0)), ("n_edges", (6, 12)))),
         ),
     ),
-    # Every experiment kind at a small budget: about 40 min of CPU (docs/results/quick).
+    # Every experiment kind at a small budget: 16 min of compute, 8 min wall on 2 quiet cores (docs/benchmarks.md).
     "quick": Profile(
         "quick", rounds=2000, seeds=(0, 1, 2, 3, 4), eval_episodes=10, eval_every=250, curve_seeds=(900_000,),
         experiments=_experiments(
