@@ -54,3 +54,16 @@ def test_the_papers_figure_is_claimed_only_against_the_strongest_head(tmp_path: 
 
 def test_no_results_yet_says_so(tmp_path: Path):
     assert "no results yet" in readme_section(tmp_path)
+
+
+def test_a_row_with_too_few_seeds_for_a_verdict_is_no_largest_reduction(tmp_path: Path):
+    _points().to_csv(tmp_path / "points.csv", index=False)
+    paired = _paired()
+    at_2000 = (paired["n_edges"] == 2000) & (paired["baseline"] == "CRL")
+    paired.loc[at_2000, "reduction_all"] = 0.86
+    paired.loc[at_2000, "verdict_all"] = "n/a (2 seeds)"
+    paired.to_csv(tmp_path / "paired.csv", index=False)
+    text = readme_section(tmp_path)
+    assert "+86%" not in text  # neither the table's largest reduction nor the strongest head's
+    assert "(1 too few seeds to judge)" in text
+    assert "not reached against the strongest head under equal costs (largest +5%); 1 row(s) with too few seeds" in text

@@ -85,18 +85,28 @@ def saturation_lines(sat: pd.DataFrame) -> str:
 
 def verdict_table(paired: pd.DataFrame) -> pd.DataFrame:
     """Per comparison: (point, request_s) rows that are better / tied / worse on all jobs, and the largest reduction
-    with where it is (the map's policy per point)."""
+    and increase among those rows with where they are (the map's policy per point); a row with too few seeds for a
+    verdict counts in ``rows`` only."""
     rows = []
     for comparison, part in paired.groupby("comparison", sort=False):
-        judged = part[part["verdict_all"].isin(("better", "tied", "worse"))]
-        best = part.loc[part["reduction_all"].idxmax()] if part["reduction_all"].notna().any() else None
-        worst = part.loc[part["reduction_all"].idxmin()] if part["reduction_all"].notna().any() else None
+        judged = _judged(part)
+        best = judged.loc[judged["reduction_all"].idxmax()] if judged["reduction_all"].notna().any() else None
+        worst = judged.loc[judged["reduction_all"].idxmin()] if judged["reduction_all"].notna().any() else None
         rows.append({"comparison": comparison, "rows": len(part),
                      **{v: int((judged["verdict_all"] == v).sum()) for v in ("better", "tied", "worse")},
                      "largest reduction": "n/a" if best is None else f"{pct(best['reduction_all'])} ({_where(best)})",
                      "largest increase": "n/a" if worst is None or worst["reduction_all"] >= 0
                      else f"{pct(-worst['reduction_all'])} ({_where(worst)})"})
     return pd.DataFrame(rows)
+
+
+VERDICTS = ("better", "tied", "worse")
+"""The paired verdicts a row has once it has enough seeds (else ``n/a``)."""
+
+
+def _judged(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a verdict (enough paired seeds): the only ones a largest reduction is read from."""
+    return rows[rows["verdict_all"].isin(VERDICTS)]
 
 
 def against_strongest_head(paired: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
@@ -124,6 +134,12 @@ def _coverage(points: pd.DataFrame, seeds: pd.Series) -> str:
         f"{int(seeds.min())}, on some method)" if few else "")) + ". Read the verdicts below as provisional.")
 
 
+def _unjudged_beyond(rows: pd.DataFrame, claim: float) -> str:
+    """`` (k row(s) with too few seeds show more)`` where rows without a verdict reach ``claim``, else ``""``."""
+    beyond = rows[~rows["verdict_all"].isin(VERDICTS) & (rows["reduction_all"] >= claim)]
+    return f"; {len(beyond)} row(s) with too few seeds to judge show more" if len(beyond) else ""
+
+
 def readme_section(results_dir: str | Path) -> str:
     """The README's fair-map section (Markdown) from a fair-map results directory."""
     results = Path(results_dir)
@@ -144,19 +160,23 @@ def readme_section(results_dir: str | Path) -> str:
              f"N = {int(points['n_edges'].min()):,} and transferred.", "",
              "Where each host's queue starts to grow (smallest N with a backlog there and at every larger N; "
              f"rho {loads}; `none`: not up to the largest N run):", "", saturation_lines(sat), "",
-             "SROLE's paired verdicts per (point, `request_s`) on the mean JCT of all jobs (BCa 95% intervals):", "",
+             "SROLE's paired verdicts per (point, `request_s`) on the mean JCT of all jobs (BCa 95% intervals; "
+             "`worse`: where SROLE loses):", "",
              markdown_table(verdict_table(paired), ["comparison", "rows", "better", "tied", "worse",
                                                     "largest reduction", "largest increase"]), ""]
-    strong = against_strongest_head(paired, points)
+    everything = against_strongest_head(paired, points)
+    strong = _judged(everything)
     if not strong.empty:
         best = strong.loc[strong["reduction_all"].idxmax()]
         measured = strong[strong["request_s"].between(*MEASURED_REQUEST_S)]
+        pending = len(everything) - len(strong)
         lines.append(f"- *Against the strongest head* (the better of CRL and CRL-greedy at each point): the largest "
                      f"reduction is {pct(best['reduction_all'])} ({best['srole']} vs {best['baseline']}, "
                      f"{_where(best)}, {best['verdict_all']}); SROLE is better at "
                      f"{int((strong['verdict_all'] == 'better').sum())}, tied at "
                      f"{int((strong['verdict_all'] == 'tied').sum())} and worse at "
-                     f"{int((strong['verdict_all'] == 'worse').sum())} of {len(strong)} rows.")
+                     f"{int((strong['verdict_all'] == 'worse').sum())} of {len(everything)} rows"
+                     + (f" ({pending} too few seeds to judge)." if pending else "."))
         if not measured.empty:
             mbest = measured.loc[measured["reduction_all"].idxmax()]
             lines.append(f"- *At a production scheduler's measured cost* ({_ms(MEASURED_REQUEST_S[0])} to "
@@ -169,11 +189,8 @@ def readme_section(results_dir: str | Path) -> str:
         lines.append(f"- *The paper's {claim:.0%}*: " + (
             f"reached against the strongest head at {len(reached)} row(s), from {_ms(reached['request_s'].min())} "
             "per request." if len(reached) else
-            f"not reached against the strongest head under equal costs (largest {pct(best['reduction_all'])})."))
-    worse = paired[paired["verdict_all"] == "worse"]
-    if not worse.empty:
-        lines.append("- *Where SROLE loses*: " + "; ".join(
-            f"{c} at {len(p)} row(s)" for c, p in worse.groupby("comparison", sort=False)) + ".")
+            f"not reached against the strongest head under equal costs (largest {pct(best['reduction_all'])})"
+            + _unjudged_beyond(everything, claim) + "."))
     flips = paired[paired["sign_differs"].astype(bool)]
     lines.append(f"- *Finished jobs*: {len(flips)} of {len(paired)} verdicts change sign when read on finished jobs "
                  "only (METHODS rule 14).")
