@@ -126,6 +126,26 @@ def check_cache_dir(out: Path) -> None:
                                 f"({str(cache / 'evals')!r} is missing or empty); nothing to report")
 
 
+def _axis_order(value: Any) -> tuple[bool, Any]:
+    """Numbers first, in numeric order, then anything else by its text."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return (not number, value if number else str(value))
+
+
+def _points_of(evals: Any) -> str:
+    """The sweep points of a cell's evaluations in one line: each axis with its distinct values
+    (``n_edges=200/2000; request_s=0/0.001``)."""
+    axes: dict[str, set] = {}
+    for spec in evals:
+        for key, value in spec.point.items():
+            axes.setdefault(key, set()).add(value)
+    def text(v: Any) -> str:
+        return f"{v:g}" if isinstance(v, float) else str(v)
+
+    return "; ".join(f"{key}={'/'.join(text(v) for v in sorted(values, key=_axis_order))}"
+                     for key, values in sorted(axes.items()))
+
+
 def missing_from_cache(profile: Profile, out: Path, cells: list[Any], results: list[Any],
                        rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``--cached-only``: one row per cell whose evaluations the cache lacks (``RunInfo.not_run``: the summary lists
@@ -138,7 +158,8 @@ def missing_from_cache(profile: Profile, out: Path, cells: list[Any], results: l
     for cell, result in zip(cells, results):
         got = 0 if isinstance(result, CellFailure) else len(result["rows"])
         if got < len(cell.evals) and not isinstance(result, CellFailure):
-            missing.append({"experiment": ", ".join(sorted({e.experiment for e in cell.evals})), "point": "",
+            missing.append({"experiment": ", ".join(sorted({e.experiment for e in cell.evals})),
+                            "point": _points_of(cell.evals),
                             "method": cell.method.get("name"), "seed": cell.seed,
                             "error": f"{len(cell.evals) - got} of {len(cell.evals)} evaluations not in the cache "
                                      "(--cached-only computes nothing)"})

@@ -258,3 +258,12 @@ def test_a_trace_with_a_byte_order_mark_is_read(tmp_path: Path):
     path.write_bytes(b"\xef\xbb\xbfarrival_time_s,origin,model,samples,epochs,batch_size,tasks\r\n"
                      b"1,0,lenet5,100,1,32,1\r\n")
     assert len(TraceWorkload(path, 4, ("lenet5",))) == 1
+
+
+def test_a_cell_not_in_the_cache_names_its_sweep_points():
+    from study.experiments.plan import EvalSpec
+    from study.reproduce import _points_of
+
+    evals = [EvalSpec("fair", {"n_edges": n, "request_s": r}, {}) for n in (2000, 200, 20) for r in (0.03, 0.001)]
+    assert _points_of(evals) == "n_edges=20/200/2000; request_s=0.001/0.03"
+    assert _points_of([EvalSpec("methods", {}, {})]) == ""
