@@ -80,8 +80,7 @@ def _reproduce(profile: Profile, out: Path, device: str, progress: bool, workers
     compute_s = 0.0
     for cell, result in zip(cells, results):
         if isinstance(result, CellFailure):
-            failures.append({"experiment": ", ".join(sorted({e.experiment for e in cell.evals})), "point": "",
-                             "method": cell.method.get("name"), "seed": cell.seed, "error": result.error})
+            failures.append(_cell_row(cell, result.error))
             continue
         rows += result["rows"]
         failures += result["failures"]
@@ -146,6 +145,12 @@ def _points_of(evals: Any) -> str:
                      for key, values in sorted(axes.items()))
 
 
+def _cell_row(cell: Any, error: str) -> dict[str, Any]:
+    """A failures/not-run row for a whole cell: its experiments, sweep points, method and seed, and ``error``."""
+    return {"experiment": ", ".join(sorted({e.experiment for e in cell.evals})), "point": _points_of(cell.evals),
+            "method": cell.method.get("name"), "seed": cell.seed, "error": error}
+
+
 def missing_from_cache(profile: Profile, out: Path, cells: list[Any], results: list[Any],
                        rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``--cached-only``: one row per cell whose evaluations the cache lacks (``RunInfo.not_run``: the summary lists
@@ -158,11 +163,8 @@ def missing_from_cache(profile: Profile, out: Path, cells: list[Any], results: l
     for cell, result in zip(cells, results):
         got = 0 if isinstance(result, CellFailure) else len(result["rows"])
         if got < len(cell.evals) and not isinstance(result, CellFailure):
-            missing.append({"experiment": ", ".join(sorted({e.experiment for e in cell.evals})),
-                            "point": _points_of(cell.evals),
-                            "method": cell.method.get("name"), "seed": cell.seed,
-                            "error": f"{len(cell.evals) - got} of {len(cell.evals)} evaluations not in the cache "
-                                     "(--cached-only computes nothing)"})
+            missing.append(_cell_row(cell, f"{len(cell.evals) - got} of {len(cell.evals)} evaluations not in the "
+                                           "cache (--cached-only computes nothing)"))
     if missing:
         print(f"reproduce --cached-only: {len(missing)} of {len(cells)} cells are not (wholly) in the cache; "
               "the report lists them as not run", file=sys.stderr)

@@ -21,7 +21,7 @@ import csv
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +51,7 @@ class JobBatch:
 
     def select(self, keep: np.ndarray) -> JobBatch:
         """The jobs where ``keep`` [J] (bool) is true, in the same order."""
-        return JobBatch(**{f: getattr(self, f)[keep] for f in JOB_BATCH_FIELDS})
-
-
-JOB_BATCH_FIELDS = ("arrival", "origin", "model", "samples", "epochs", "batch", "n_tasks")
-"""The columns of a ``JobBatch``."""
+        return JobBatch(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
 
 
 class PoissonWorkload:

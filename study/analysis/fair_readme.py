@@ -83,6 +83,15 @@ def saturation_lines(sat: pd.DataFrame) -> str:
     return markdown_table(table, list(table.columns))
 
 
+VERDICTS = ("better", "tied", "worse")
+"""The paired verdicts a row has once it has enough seeds (else ``n/a``)."""
+
+
+def _judged(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a verdict (enough paired seeds): the only ones a largest reduction is read from."""
+    return rows[rows["verdict_all"].isin(VERDICTS)]
+
+
 def verdict_table(paired: pd.DataFrame) -> pd.DataFrame:
     """Per comparison: (point, request_s) rows that are better / tied / worse on all jobs, and the largest reduction
     and increase among those rows with where they are (the map's policy per point); a row with too few seeds for a
@@ -93,20 +102,11 @@ def verdict_table(paired: pd.DataFrame) -> pd.DataFrame:
         best = judged.loc[judged["reduction_all"].idxmax()] if judged["reduction_all"].notna().any() else None
         worst = judged.loc[judged["reduction_all"].idxmin()] if judged["reduction_all"].notna().any() else None
         rows.append({"comparison": comparison, "rows": len(part),
-                     **{v: int((judged["verdict_all"] == v).sum()) for v in ("better", "tied", "worse")},
+                     **{v: int((judged["verdict_all"] == v).sum()) for v in VERDICTS},
                      "largest reduction": "n/a" if best is None else f"{pct(best['reduction_all'])} ({_where(best)})",
                      "largest increase": "n/a" if worst is None or worst["reduction_all"] >= 0
                      else f"{pct(-worst['reduction_all'])} ({_where(worst)})"})
     return pd.DataFrame(rows)
-
-
-VERDICTS = ("better", "tied", "worse")
-"""The paired verdicts a row has once it has enough seeds (else ``n/a``)."""
-
-
-def _judged(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows with a verdict (enough paired seeds): the only ones a largest reduction is read from."""
-    return rows[rows["verdict_all"].isin(VERDICTS)]
 
 
 def against_strongest_head(paired: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
@@ -135,8 +135,10 @@ def _coverage(points: pd.DataFrame, seeds: pd.Series) -> str:
 
 
 def _unjudged_beyond(rows: pd.DataFrame, claim: float) -> str:
-    """`` (k row(s) with too few seeds show more)`` where rows without a verdict reach ``claim``, else ``""``."""
-    beyond = rows[~rows["verdict_all"].isin(VERDICTS) & (rows["reduction_all"] >= claim)]
+    """``; k row(s) with too few seeds to judge show more`` where rows without a verdict reach ``claim``, else
+    ``""``."""
+    unjudged = rows.drop(_judged(rows).index)
+    beyond = unjudged[unjudged["reduction_all"] >= claim]
     return f"; {len(beyond)} row(s) with too few seeds to judge show more" if len(beyond) else ""
 
 
